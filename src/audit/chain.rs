@@ -1,0 +1,148 @@
+//! The hash chain: how an event's hash is computed from its content and its predecessor's hash.
+//!
+//! `hash = hex(SHA-256(prev_hash || "\n" || canonical JSON of the event))`, where the canonical
+//! JSON holds `action, actor_name, actor_sub, at, award_id, data, entity_id, entity_type, id, seq`
+//! with object keys sorted at every depth, no insignificant white space, and `at` written as
+//! `YYYY-MM-DDTHH:MM:SS.ffffffZ`. Anyone can recompute it from the events feed.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+/// The `prev_hash` of the first event.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// What an event's hash covers.
+pub struct EventContent<'a> {
+    /// Position in the chain, from 1.
+    pub seq: i64,
+    /// The event's id.
+    pub id: Uuid,
+    /// When it happened, to the microsecond.
+    pub at: DateTime<Utc>,
+    /// Who did it.
+    pub actor_sub: &'a str,
+    /// Their display name.
+    pub actor_name: Option<&'a str>,
+    /// What happened, e.g. `award.approved`.
+    pub action: &'a str,
+    /// What kind of thing changed.
+    pub entity_type: &'a str,
+    /// Which one.
+    pub entity_id: Uuid,
+    /// The award it belongs to, if any.
+    pub award_id: Option<Uuid>,
+    /// The entity after the change.
+    pub data: &'a Value,
+}
+
+/// Writes a timestamp the one way the chain knows.
+pub fn canonical_time(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+/// The canonical JSON text of an event.
+pub fn canonical_event(event: &EventContent<'_>) -> String {
+    let value = serde_json::json!({
+        "action": event.action,
+        "actor_name": event.actor_name,
+        "actor_sub": event.actor_sub,
+        "at": canonical_time(event.at),
+        "award_id": event.award_id.map(|id| id.to_string()),
+        "data": event.data,
+        "entity_id": event.entity_id.to_string(),
+        "entity_type": event.entity_type,
+        "id": event.id.to_string(),
+        "seq": event.seq,
+    });
+    let mut out = String::new();
+    write_canonical(&value, &mut out);
+    out
+}
+
+/// Compact JSON with object keys sorted, whatever order the map keeps them in.
+pub fn write_canonical(value: &Value, out: &mut String) {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, key) in keys.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String((*key).clone()).to_string());
+                out.push(':');
+                if let Some(v) = map.get(*key) {
+                    write_canonical(v, out);
+                }
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+/// The hash of an event that follows `prev_hash`.
+pub fn event_hash(prev_hash: &str, event: &EventContent<'_>) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(prev_hash.as_bytes());
+    hasher.update(b"\n");
+    hasher.update(canonical_event(event).as_bytes());
+    hex::encode(hasher.finalize())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(data: &Value) -> EventContent<'_> {
+        EventContent {
+            seq: 1,
+            id: Uuid::nil(),
+            at: DateTime::from_timestamp(1_600_000_000, 123_456_000).unwrap(),
+            actor_sub: "alice",
+            actor_name: Some("Alice"),
+            action: "fund.created",
+            entity_type: "fund",
+            entity_id: Uuid::nil(),
+            award_id: None,
+            data,
+        }
+    }
+
+    #[test]
+    fn key_order_does_not_change_the_hash() {
+        let a: Value = serde_json::from_str(r#"{"b":1,"a":{"y":"2","x":[1,{"k":true,"j":null}]}}"#).unwrap();
+        let b: Value = serde_json::from_str(r#"{"a":{"x":[1,{"j":null,"k":true}],"y":"2"},"b":1}"#).unwrap();
+        assert_eq!(event_hash(GENESIS_HASH, &event(&a)), event_hash(GENESIS_HASH, &event(&b)));
+    }
+
+    #[test]
+    fn any_change_to_content_or_predecessor_changes_the_hash() {
+        let data = serde_json::json!({"amount": "45000.00"});
+        let other = serde_json::json!({"amount": "45000.01"});
+        let h = event_hash(GENESIS_HASH, &event(&data));
+        assert_eq!(h.len(), 64);
+        assert_ne!(h, event_hash(GENESIS_HASH, &event(&other)));
+        assert_ne!(h, event_hash(&h, &event(&data)));
+    }
+
+    #[test]
+    fn the_canonical_form_is_compact_sorted_json() {
+        let data = serde_json::json!({"z": "1", "a": 2});
+        let text = canonical_event(&event(&data));
+        assert!(text.starts_with(r#"{"action":"fund.created","actor_name":"Alice","actor_sub":"alice","at":"2020-09-13T12:26:40.123456Z","award_id":null,"data":{"a":2,"z":"1"}"#));
+    }
+}

@@ -1,0 +1,183 @@
+//! Award queries.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::dsl::sum;
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+use crate::db::schema::{awards, payments};
+use crate::domain::Money;
+
+/// An award as stored.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = awards)]
+pub struct AwardRow {
+    pub id: Uuid,
+    pub reference: String,
+    pub fund_id: Uuid,
+    pub financial_year: String,
+    pub programme_id: Uuid,
+    pub category: String,
+    pub recipient_id: Uuid,
+    pub title: String,
+    pub purpose: String,
+    pub conditions: String,
+    pub crime_reduction_rationale: String,
+    pub amount: Decimal,
+    pub original_amount: Decimal,
+    pub status: String,
+    pub decision_ref: Option<String>,
+    pub start_date: NaiveDate,
+    pub end_date: NaiveDate,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub approved_by: Option<String>,
+    pub approved_at: Option<DateTime<Utc>>,
+    pub withdrawn_reason: Option<String>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i32,
+}
+
+/// A new draft award.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = awards)]
+pub struct NewAward {
+    pub id: Uuid,
+    pub reference: String,
+    pub fund_id: Uuid,
+    pub financial_year: String,
+    pub programme_id: Uuid,
+    pub category: String,
+    pub recipient_id: Uuid,
+    pub title: String,
+    pub purpose: String,
+    pub conditions: String,
+    pub crime_reduction_rationale: String,
+    pub amount: Decimal,
+    pub original_amount: Decimal,
+    pub start_date: NaiveDate,
+    pub end_date: NaiveDate,
+    pub created_by: String,
+}
+
+/// Changes to an award. Drafts change freely; approvals and withdrawals set their own columns.
+#[derive(Debug, Default, Clone, AsChangeset)]
+#[diesel(table_name = awards)]
+pub struct AwardChanges {
+    pub programme_id: Option<Uuid>,
+    pub category: Option<String>,
+    pub recipient_id: Option<Uuid>,
+    pub title: Option<String>,
+    pub purpose: Option<String>,
+    pub conditions: Option<String>,
+    pub crime_reduction_rationale: Option<String>,
+    pub amount: Option<Decimal>,
+    pub original_amount: Option<Decimal>,
+    pub start_date: Option<NaiveDate>,
+    pub end_date: Option<NaiveDate>,
+    pub status: Option<String>,
+    pub decision_ref: Option<String>,
+    pub approved_by: Option<String>,
+    pub approved_at: Option<DateTime<Utc>>,
+    pub withdrawn_reason: Option<String>,
+}
+
+/// What an award has paid and still has scheduled.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AwardMoney {
+    pub scheduled: Money,
+    pub paid: Money,
+}
+
+/// Scheduled and paid totals for several awards.
+pub fn money(conn: &mut PgConnection, ids: &[Uuid]) -> QueryResult<HashMap<Uuid, AwardMoney>> {
+    let rows: Vec<(Uuid, String, Option<Decimal>)> = payments::table
+        .filter(payments::award_id.eq_any(ids))
+        .filter(payments::status.eq_any(["scheduled", "paid"]))
+        .group_by((payments::award_id, payments::status))
+        .select((payments::award_id, payments::status, sum(payments::amount)))
+        .load(conn)?;
+    let mut out: HashMap<Uuid, AwardMoney> = HashMap::new();
+    for (id, status, total) in rows {
+        let total = Money::from_decimal(total.unwrap_or_default());
+        let entry = out.entry(id).or_default();
+        if status == "paid" {
+            entry.paid = total;
+        } else {
+            entry.scheduled = total;
+        }
+    }
+    Ok(out)
+}
+
+/// Inserts an award.
+pub fn insert(conn: &mut PgConnection, new: &NewAward) -> QueryResult<AwardRow> {
+    diesel::insert_into(awards::table).values(new).returning(AwardRow::as_returning()).get_result(conn)
+}
+
+/// Reads an award.
+pub fn find(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<AwardRow>> {
+    awards::table.find(id).select(AwardRow::as_select()).first(conn).optional()
+}
+
+/// Reads and locks an award until the transaction ends.
+pub fn lock(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<AwardRow>> {
+    awards::table.find(id).select(AwardRow::as_select()).for_update().first(conn).optional()
+}
+
+/// What the award list may be narrowed to.
+#[derive(Debug, Default, Clone)]
+pub struct AwardQuery {
+    pub financial_year: Option<String>,
+    pub fund_id: Option<Uuid>,
+    pub programme_id: Option<Uuid>,
+    pub recipient_id: Option<Uuid>,
+    /// A CSP officer's own recipient: applied on top of every other filter.
+    pub scope: Option<Uuid>,
+    pub status: Option<String>,
+    pub category: Option<String>,
+    pub cursor: Option<Uuid>,
+    pub limit: i64,
+}
+
+/// Lists awards in creation order.
+pub fn list(conn: &mut PgConnection, query: &AwardQuery) -> QueryResult<Vec<AwardRow>> {
+    let mut q = awards::table.select(AwardRow::as_select()).into_boxed();
+    if let Some(v) = &query.financial_year {
+        q = q.filter(awards::financial_year.eq(v.clone()));
+    }
+    if let Some(v) = query.fund_id {
+        q = q.filter(awards::fund_id.eq(v));
+    }
+    if let Some(v) = query.programme_id {
+        q = q.filter(awards::programme_id.eq(v));
+    }
+    if let Some(v) = query.recipient_id {
+        q = q.filter(awards::recipient_id.eq(v));
+    }
+    if let Some(v) = query.scope {
+        q = q.filter(awards::recipient_id.eq(v));
+    }
+    if let Some(v) = &query.status {
+        q = q.filter(awards::status.eq(v.clone()));
+    }
+    if let Some(v) = &query.category {
+        q = q.filter(awards::category.eq(v.clone()));
+    }
+    if let Some(after) = query.cursor {
+        q = q.filter(awards::id.gt(after));
+    }
+    q.order(awards::id.asc()).limit(query.limit + 1).load(conn)
+}
+
+/// Applies changes and bumps the version.
+pub fn update(conn: &mut PgConnection, id: Uuid, changes: &AwardChanges) -> QueryResult<AwardRow> {
+    diesel::update(awards::table.find(id))
+        .set((changes, awards::version.eq(awards::version + 1), awards::updated_at.eq(diesel::dsl::now)))
+        .returning(AwardRow::as_returning())
+        .get_result(conn)
+}

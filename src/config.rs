@@ -1,0 +1,138 @@
+//! Settings, read once from the environment. `.env.example` lists every variable.
+
+use std::time::Duration;
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+
+/// Everything the service reads from its environment.
+pub struct Settings {
+    /// `DATABASE_URL`: the PostgreSQL database; created if missing.
+    /// Default `postgres://postgres@localhost:5432/grants`.
+    pub database_url: String,
+    /// `GRANTS_BIND`: the address to listen on. Default `127.0.0.1:8080`.
+    pub bind: String,
+    /// `GRANTS_DB_POOL_SIZE`: database connections kept open. Default 10.
+    pub db_pool_size: u32,
+    /// `GRANTS_DB_TIMEOUT_SECS`: how long a request waits for a database connection before it
+    /// gets 503 `unavailable`. Default 3.
+    pub db_timeout: Duration,
+    /// `GRANTS_WORKERS`: HTTP worker threads. Default: one per core.
+    pub workers: Option<usize>,
+    /// `GRANTS_RETURN_DUE_DAYS`: days after a quarter's end that its CSP return falls due.
+    /// Default 30.
+    pub return_due_days: u32,
+    /// How bearer tokens are checked; `None` when no key is configured.
+    pub jwt: Option<JwtSettings>,
+}
+
+/// How bearer tokens are verified (and, with a shared secret, minted).
+#[derive(Clone)]
+pub struct JwtSettings {
+    /// The one algorithm accepted.
+    pub algorithm: Algorithm,
+    /// The key that checks signatures.
+    pub decoding_key: DecodingKey,
+    /// The key that signs tokens: only with `GRANTS_JWT_SECRET`.
+    pub encoding_key: Option<EncodingKey>,
+    /// `GRANTS_JWT_ISSUER`: the required `iss`. Default `grants`.
+    pub issuer: String,
+    /// `GRANTS_JWT_AUDIENCE`: the required `aud`. Default `grants-api`.
+    pub audience: String,
+}
+
+/// A setting that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("{variable}: {message}")]
+pub struct ConfigError {
+    /// The environment variable at fault.
+    pub variable: &'static str,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn number<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, ConfigError> {
+    match var(name) {
+        None => Ok(default),
+        Some(text) => text.trim().parse().map_err(|_| ConfigError {
+            variable: name,
+            message: format!("must be a whole number, not {text:?}"),
+        }),
+    }
+}
+
+impl JwtSettings {
+    /// HS256 with a shared secret, which can also mint tokens.
+    pub fn from_secret(secret: &[u8], issuer: String, audience: String) -> JwtSettings {
+        JwtSettings {
+            algorithm: Algorithm::HS256,
+            decoding_key: DecodingKey::from_secret(secret),
+            encoding_key: Some(EncodingKey::from_secret(secret)),
+            issuer,
+            audience,
+        }
+    }
+
+    /// RS256 or ES256 with an identity provider's public key in PEM; the key's type picks the
+    /// algorithm.
+    pub fn from_public_key_pem(pem: &[u8], issuer: String, audience: String) -> Result<JwtSettings, String> {
+        let (algorithm, decoding_key) = if let Ok(key) = DecodingKey::from_rsa_pem(pem) {
+            (Algorithm::RS256, key)
+        } else if let Ok(key) = DecodingKey::from_ec_pem(pem) {
+            (Algorithm::ES256, key)
+        } else {
+            return Err("is not an RSA or EC (P-256) public key in PEM".to_string());
+        };
+        Ok(JwtSettings { algorithm, decoding_key, encoding_key: None, issuer, audience })
+    }
+
+    /// Reads `GRANTS_JWT_SECRET` or `GRANTS_JWT_PUBLIC_KEY_FILE` (not both), or `None`.
+    pub fn from_env() -> Result<Option<JwtSettings>, ConfigError> {
+        let issuer = var("GRANTS_JWT_ISSUER").unwrap_or_else(|| "grants".to_string());
+        let audience = var("GRANTS_JWT_AUDIENCE").unwrap_or_else(|| "grants-api".to_string());
+        match (var("GRANTS_JWT_SECRET"), var("GRANTS_JWT_PUBLIC_KEY_FILE")) {
+            (Some(_), Some(_)) => Err(ConfigError {
+                variable: "GRANTS_JWT_SECRET",
+                message: "set either GRANTS_JWT_SECRET or GRANTS_JWT_PUBLIC_KEY_FILE, not both".to_string(),
+            }),
+            (Some(secret), None) => {
+                if secret.len() < 32 {
+                    return Err(ConfigError {
+                        variable: "GRANTS_JWT_SECRET",
+                        message: "must be at least 32 characters".to_string(),
+                    });
+                }
+                Ok(Some(JwtSettings::from_secret(secret.as_bytes(), issuer, audience)))
+            }
+            (None, Some(path)) => {
+                let pem = std::fs::read(&path).map_err(|e| ConfigError {
+                    variable: "GRANTS_JWT_PUBLIC_KEY_FILE",
+                    message: format!("cannot read {path}: {e}"),
+                })?;
+                JwtSettings::from_public_key_pem(&pem, issuer, audience)
+                    .map(Some)
+                    .map_err(|message| ConfigError { variable: "GRANTS_JWT_PUBLIC_KEY_FILE", message })
+            }
+            (None, None) => Ok(None),
+        }
+    }
+}
+
+impl Settings {
+    /// Reads every setting from the environment.
+    pub fn from_env() -> Result<Settings, ConfigError> {
+        Ok(Settings {
+            database_url: var("DATABASE_URL")
+                .unwrap_or_else(|| "postgres://postgres@localhost:5432/grants".to_string()),
+            bind: var("GRANTS_BIND").unwrap_or_else(|| "127.0.0.1:8080".to_string()),
+            db_pool_size: number("GRANTS_DB_POOL_SIZE", 10)?.max(1),
+            db_timeout: Duration::from_secs(number("GRANTS_DB_TIMEOUT_SECS", 3)?),
+            workers: var("GRANTS_WORKERS").map(|_| number("GRANTS_WORKERS", 2)).transpose()?,
+            return_due_days: number("GRANTS_RETURN_DUE_DAYS", 30)?,
+            jwt: JwtSettings::from_env()?,
+        })
+    }
+}

@@ -1,0 +1,112 @@
+// Written to match migrations/; `diesel print-schema` against a migrated database gives the same tables.
+
+diesel::table! {
+    funds (id) {
+        id -> Uuid,
+        code -> Text,
+        name -> Text,
+        financial_year -> Text,
+        budget -> Numeric,
+        status -> Text,
+        next_award_number -> Int4,
+        version -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    recipients (id) {
+        id -> Uuid,
+        name -> Text,
+        kind -> Text,
+        org_identifier -> Nullable<Text>,
+        district -> Nullable<Text>,
+        contact_email -> Nullable<Text>,
+        version -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    programmes (id) {
+        id -> Uuid,
+        name -> Text,
+        category -> Text,
+        plan_theme -> Text,
+        description -> Text,
+        version -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    awards (id) {
+        id -> Uuid,
+        reference -> Text,
+        fund_id -> Uuid,
+        financial_year -> Text,
+        programme_id -> Uuid,
+        category -> Text,
+        recipient_id -> Uuid,
+        title -> Text,
+        purpose -> Text,
+        conditions -> Text,
+        crime_reduction_rationale -> Text,
+        amount -> Numeric,
+        original_amount -> Numeric,
+        status -> Text,
+        decision_ref -> Nullable<Text>,
+        start_date -> Date,
+        end_date -> Date,
+        created_by -> Text,
+        created_at -> Timestamptz,
+        approved_by -> Nullable<Text>,
+        approved_at -> Nullable<Timestamptz>,
+        withdrawn_reason -> Nullable<Text>,
+        updated_at -> Timestamptz,
+        version -> Int4,
+    }
+}
+
+diesel::table! {
+    payments (id) {
+        id -> Uuid,
+        award_id -> Uuid,
+        amount -> Numeric,
+        status -> Text,
+        due_on -> Nullable<Date>,
+        paid_on -> Nullable<Date>,
+        reference -> Nullable<Text>,
+        created_by -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        version -> Int4,
+    }
+}
+
+diesel::table! {
+    audit_events (seq) {
+        seq -> Int8,
+        id -> Uuid,
+        at -> Timestamptz,
+        actor_sub -> Text,
+        actor_name -> Nullable<Text>,
+        action -> Text,
+        entity_type -> Text,
+        entity_id -> Uuid,
+        award_id -> Nullable<Uuid>,
+        data -> Jsonb,
+        prev_hash -> Text,
+        hash -> Text,
+    }
+}
+
+diesel::joinable!(awards -> funds (fund_id));
+diesel::joinable!(awards -> programmes (programme_id));
+diesel::joinable!(awards -> recipients (recipient_id));
+diesel::joinable!(payments -> awards (award_id));
+
+diesel::allow_tables_to_appear_in_same_query!(funds, recipients, programmes, awards, payments, audit_events);

@@ -1,0 +1,185 @@
+//! Demo data: the Cambridgeshire crime and disorder reduction grants pot for 2019-20 and
+//! 2020-21. Outside Links (£30,000.00 then £45,000.00) and the £1,300,000.00 budgets are from
+//! the Commissioner's board report; every other amount is illustrative, and says so.
+
+use chrono::NaiveDate;
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+use uuid::Uuid;
+
+use crate::audit::Actor;
+use crate::awards::{self, AwardInput};
+use crate::db::schema::funds as funds_table;
+use crate::domain::{Category, FinancialYear, Money, PlanTheme, RecipientKind};
+use crate::error::ApiError;
+use crate::funds::{self, store::NewFund};
+use crate::programmes::{self, store::NewProgramme};
+use crate::recipients::{self, store::NewRecipient};
+
+/// What the demo loaded, for the start-up banner.
+pub struct DemoSummary {
+    /// The six CSPs' recipient ids, by name: a `csp` token needs one.
+    pub csp_recipient: (String, Uuid),
+    /// An approved award to show in the `curl` tour.
+    pub award_id: Uuid,
+    /// A fund to show in the tour.
+    pub fund_id: Uuid,
+}
+
+const ILLUSTRATIVE: &str = " (Demo data: this amount is illustrative.)";
+
+/// Loads the demo data in one transaction, unless the database already holds funds.
+/// Returns `None` when it was not empty.
+pub fn load_if_empty(conn: &mut PgConnection) -> Result<Option<DemoSummary>, ApiError> {
+    conn.transaction(|conn| {
+        let existing: i64 = funds_table::table.count().get_result(conn)?;
+        if existing > 0 {
+            return Ok(None);
+        }
+        load(conn).map(Some)
+    })
+}
+
+fn money(text: &str) -> Result<Money, ApiError> {
+    Money::parse_positive(text).map_err(|e| ApiError::Internal(format!("demo amount {text}: {e}")))
+}
+
+fn load(conn: &mut PgConnection) -> Result<DemoSummary, ApiError> {
+    let finance = Actor { sub: "demo-finance".into(), name: Some("Demo finance officer".into()) };
+    let approver = Actor { sub: "demo-approver".into(), name: Some("Demo approver".into()) };
+    let admin = Actor { sub: "demo-admin".into(), name: Some("Demo administrator".into()) };
+
+    let mut fund_ids = Vec::new();
+    for year in ["2019-20", "2020-21"] {
+        let fund = funds::create(
+            conn,
+            &admin,
+            &NewFund {
+                id: Uuid::now_v7(),
+                code: "CDRG".into(),
+                name: "Crime and disorder reduction grants".into(),
+                financial_year: year.into(),
+                budget: money("1300000.00")?.to_decimal(),
+            },
+        )?;
+        fund_ids.push((FinancialYear::parse(year).map_err(|_| ApiError::Internal("demo year".into()))?, fund.id));
+    }
+
+    let mut recipient = |name: &str, kind: RecipientKind, org: Option<&str>, district: Option<&str>| -> Result<Uuid, ApiError> {
+        Ok(recipients::create(
+            conn,
+            &admin,
+            &NewRecipient {
+                id: Uuid::now_v7(),
+                name: name.into(),
+                kind: kind.as_str().into(),
+                org_identifier: org.map(str::to_string),
+                district: district.map(str::to_string),
+                contact_email: None,
+            },
+        )?
+        .id)
+    };
+    let yos = recipient("Cambridgeshire Youth Offending Service", RecipientKind::StatutoryPartnership, None, None)?;
+    let safeguarding = recipient("Cambridgeshire and Peterborough Safeguarding Boards", RecipientKind::StatutoryPartnership, None, None)?;
+    let mappa = recipient("Multi-Agency Public Protection Arrangements (MAPPA)", RecipientKind::StatutoryPartnership, None, None)?;
+    let peterborough_council = recipient("Peterborough City Council", RecipientKind::LocalAuthority, Some("GB-LAE-PTE"), Some("Peterborough"))?;
+    let cambridge_council = recipient("Cambridge City Council", RecipientKind::LocalAuthority, Some("GB-LAE-CAB"), Some("Cambridge"))?;
+    let csp_names = [
+        ("Cambridge City Community Safety Partnership", "Cambridge City", ["60000.00", "62000.00"]),
+        ("East Cambridgeshire Community Safety Partnership", "East Cambridgeshire", ["40000.00", "41000.00"]),
+        ("Fenland Community Safety Partnership", "Fenland", ["50000.00", "52000.00"]),
+        ("Huntingdonshire Community Safety Partnership", "Huntingdonshire", ["55000.00", "56000.00"]),
+        ("Safer Peterborough Partnership", "Peterborough", ["90000.00", "93000.00"]),
+        ("South Cambridgeshire Community Safety Partnership", "South Cambridgeshire", ["45000.00", "46000.00"]),
+    ];
+    let mut csps = Vec::new();
+    for (name, district, amounts) in csp_names {
+        csps.push((name, recipient(name, RecipientKind::CommunitySafetyPartnership, None, Some(district))?, amounts));
+    }
+
+    let mut programme = |name: &str, category: Category, theme: PlanTheme, description: &str| -> Result<Uuid, ApiError> {
+        Ok(programmes::create(
+            conn,
+            &admin,
+            &NewProgramme {
+                id: Uuid::now_v7(),
+                name: name.into(),
+                category: category.as_str().into(),
+                plan_theme: theme.as_str().into(),
+                description: description.into(),
+            },
+        )?
+        .id)
+    };
+    let p_yos = programme("Youth Offending Service contribution", Category::StatutoryContribution, PlanTheme::Offenders, "Contribution made on behalf of the Constabulary to the Youth Offending Service.")?;
+    let p_safeguarding = programme("Safeguarding Boards contribution", Category::StatutoryContribution, PlanTheme::Victims, "Contribution made on behalf of the Constabulary to the Safeguarding Boards.")?;
+    let p_mappa = programme("MAPPA contribution", Category::StatutoryContribution, PlanTheme::Offenders, "Contribution made on behalf of the Constabulary to the Multi-Agency Public Protection Arrangements.")?;
+    let p_csp = programme("Community Safety Partnership allocation", Category::CspAllocation, PlanTheme::Communities, "Funding to each Community Safety Partnership, linked to agreed delivery activities.")?;
+    let p_outside = programme("Outside Links", Category::CommissionedService, PlanTheme::Offenders, "Peterborough's Outside Links service: support for people given out of court disposals.")?;
+    let p_homeless = programme("Homelessness Prevention Trailblazer", Category::CommissionedService, PlanTheme::Communities, "Early help to prevent homelessness, a driver of offending and victimisation.")?;
+
+    struct Line<'a> {
+        programme: Uuid,
+        recipient: Uuid,
+        title: &'a str,
+        purpose: String,
+        amounts: [&'a str; 2],
+    }
+    let mut lines = vec![
+        Line { programme: p_yos, recipient: yos, title: "Youth Offending Service contribution", purpose: format!("Statutory contribution to the Youth Offending Service.{ILLUSTRATIVE}"), amounts: ["205000.00", "210000.00"] },
+        Line { programme: p_safeguarding, recipient: safeguarding, title: "Safeguarding Boards contribution", purpose: format!("Statutory contribution to the Safeguarding Boards.{ILLUSTRATIVE}"), amounts: ["72000.00", "74000.00"] },
+        Line { programme: p_mappa, recipient: mappa, title: "MAPPA contribution", purpose: format!("Statutory contribution to MAPPA.{ILLUSTRATIVE}"), amounts: ["18000.00", "18500.00"] },
+        Line { programme: p_outside, recipient: peterborough_council, title: "Outside Links", purpose: "Support for people given out of court disposals in Peterborough.".to_string(), amounts: ["30000.00", "45000.00"] },
+        Line { programme: p_homeless, recipient: cambridge_council, title: "Homelessness Prevention Trailblazer", purpose: format!("Early help for people at risk of homelessness.{ILLUSTRATIVE}"), amounts: ["120000.00", "125000.00"] },
+    ];
+    for (name, id, amounts) in &csps {
+        lines.push(Line { programme: p_csp, recipient: *id, title: name, purpose: format!("Agreed community safety delivery activities of the {name}.{ILLUSTRATIVE}"), amounts: *amounts });
+    }
+
+    let mut summary_award = Uuid::nil();
+    for (index, (year, fund_id)) in fund_ids.iter().enumerate() {
+        for (n, line) in lines.iter().enumerate() {
+            let award = awards::create(
+                conn,
+                &finance,
+                AwardInput {
+                    fund_id: *fund_id,
+                    programme_id: line.programme,
+                    recipient_id: line.recipient,
+                    title: format!("{} {year}", line.title),
+                    purpose: line.purpose.clone(),
+                    conditions: "Quarterly monitoring returns; the money is spent only on the agreed purpose; unspent money is returned.".into(),
+                    crime_reduction_rationale: "Supports the Police and Crime Plan: fewer victims and less reoffending through partnership work.".into(),
+                    amount: money(line.amounts[index])?,
+                    start_date: year.first_day(),
+                    end_date: year.last_day(),
+                },
+            )?;
+            let decision = format!("PCC-DN-{}-{:03}", year.start_year(), n + 1);
+            let approved = awards::approve(conn, &approver, award.id, decision)?;
+            if line.programme == p_outside {
+                summary_award = approved.id;
+            }
+        }
+    }
+    // One draft in the current year, to show the pipeline.
+    let (current_year, current_fund) = fund_ids[1];
+    awards::create(
+        conn,
+        &finance,
+        AwardInput {
+            fund_id: current_fund,
+            programme_id: p_csp,
+            recipient_id: csps[2].1,
+            title: "Fenland rural crime pilot (draft)".into(),
+            purpose: format!("A pilot of rural crime prevention work in Fenland.{ILLUSTRATIVE}"),
+            conditions: "Quarterly monitoring returns.".into(),
+            crime_reduction_rationale: "Targets theft from farms and rural burglary.".into(),
+            amount: money("15000.00")?,
+            start_date: NaiveDate::from_ymd_opt(current_year.start_year(), 10, 1).unwrap_or(current_year.first_day()),
+            end_date: current_year.last_day(),
+        },
+    )?;
+    Ok(DemoSummary { csp_recipient: (csps[4].0.to_string(), csps[4].1), award_id: summary_award, fund_id: current_fund })
+}

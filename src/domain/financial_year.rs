@@ -1,0 +1,137 @@
+//! Financial years (1 April – 31 March), written `2020-21`.
+
+use std::fmt;
+
+use chrono::{Datelike, NaiveDate};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A UK public-sector financial year, from 1 April of `start` to 31 March of `start + 1`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FinancialYear {
+    start: i32,
+}
+
+/// Why a text is not a financial year.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("must be a financial year such as \"2020-21\" (the second part is the year after the first)")]
+pub struct FinancialYearError;
+
+impl FinancialYear {
+    /// Parses `2020-21`; `2020-22`, `20-21` and `2020/21` are refused.
+    pub fn parse(text: &str) -> Result<FinancialYear, FinancialYearError> {
+        let bytes = text.as_bytes();
+        if bytes.len() != 7 || bytes[4] != b'-' || !text.bytes().enumerate().all(|(i, b)| i == 4 || b.is_ascii_digit()) {
+            return Err(FinancialYearError);
+        }
+        let start: i32 = text[..4].parse().map_err(|_| FinancialYearError)?;
+        let end: i32 = text[5..].parse().map_err(|_| FinancialYearError)?;
+        if !(1900..=9998).contains(&start) || (start + 1) % 100 != end {
+            return Err(FinancialYearError);
+        }
+        Ok(FinancialYear { start })
+    }
+
+    /// The financial year that begins in April of `start`.
+    pub fn starting(start: i32) -> FinancialYear {
+        FinancialYear { start }
+    }
+
+    /// The financial year a date falls in.
+    pub fn containing(date: NaiveDate) -> FinancialYear {
+        let start = if date.month() >= 4 { date.year() } else { date.year() - 1 };
+        FinancialYear { start }
+    }
+
+    /// The calendar year in which this financial year starts.
+    pub fn start_year(self) -> i32 {
+        self.start
+    }
+
+    /// 1 April of the starting year.
+    pub fn first_day(self) -> NaiveDate {
+        NaiveDate::from_ymd_opt(self.start, 4, 1).unwrap_or(NaiveDate::MIN)
+    }
+
+    /// 31 March of the following year.
+    pub fn last_day(self) -> NaiveDate {
+        NaiveDate::from_ymd_opt(self.start + 1, 3, 31).unwrap_or(NaiveDate::MAX)
+    }
+
+    /// True when the period `start..=end` shares at least one day with this year.
+    pub fn overlaps(self, start: NaiveDate, end: NaiveDate) -> bool {
+        start <= self.last_day() && end >= self.first_day()
+    }
+
+    /// The year before this one.
+    pub fn previous(self) -> FinancialYear {
+        FinancialYear { start: self.start - 1 }
+    }
+}
+
+impl fmt::Display for FinancialYear {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{:02}", self.start, (self.start + 1) % 100)
+    }
+}
+
+impl Serialize for FinancialYear {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for FinancialYear {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        FinancialYear::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+impl utoipa::PartialSchema for FinancialYear {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(r"^[0-9]{4}-[0-9]{2}$"))
+            .description(Some("A financial year, 1 April to 31 March, written `2020-21`."))
+            .examples([serde_json::json!("2020-21")])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for FinancialYear {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    #[test]
+    fn a_year_is_written_with_the_next_years_last_two_digits() {
+        let fy = FinancialYear::parse("2020-21").unwrap();
+        assert_eq!(fy.to_string(), "2020-21");
+        assert_eq!(fy.first_day(), date(2020, 4, 1));
+        assert_eq!(fy.last_day(), date(2021, 3, 31));
+        assert_eq!(FinancialYear::parse("1999-00").unwrap().to_string(), "1999-00");
+    }
+
+    #[test]
+    fn malformed_years_are_refused() {
+        for bad in ["2020-22", "20-21", "2020/21", "2020-2", "2020-210", "", "abcd-ef", "2020-21 "] {
+            assert_eq!(FinancialYear::parse(bad), Err(FinancialYearError), "{bad}");
+        }
+    }
+
+    #[test]
+    fn dates_fall_in_the_year_that_contains_them() {
+        assert_eq!(FinancialYear::containing(date(2021, 3, 31)).to_string(), "2020-21");
+        assert_eq!(FinancialYear::containing(date(2021, 4, 1)).to_string(), "2021-22");
+        let fy = FinancialYear::parse("2020-21").unwrap();
+        assert!(fy.overlaps(date(2020, 1, 1), date(2020, 4, 1)));
+        assert!(!fy.overlaps(date(2019, 1, 1), date(2020, 3, 31)));
+        assert!(fy.overlaps(date(2021, 3, 31), date(2022, 1, 1)));
+        assert_eq!(fy.previous().to_string(), "2019-20");
+    }
+}

@@ -1,0 +1,13 @@
+//! Domain values and rules, with no I/O: a value that exists is valid.
+
+pub mod award_status;
+pub mod budget;
+pub mod financial_year;
+pub mod labels;
+pub mod money;
+pub mod org_identifier;
+
+pub use award_status::{AwardAction, AwardStatus};
+pub use financial_year::FinancialYear;
+pub use labels::{Category, FundStatus, PlanTheme, RecipientKind};
+pub use money::{Money, MoneyText};

@@ -1,0 +1,290 @@
+//! The one error type of the HTTP layer and its wire format, RFC 9457 problem details.
+//!
+//! Handlers and persistence functions return [`ApiError`]. Database errors are turned into
+//! precise problems where a named constraint says what went wrong; anything else is logged
+//! once here, at the boundary, and answered with a bare 500 that leaks nothing.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpResponse, ResponseError};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// One field that broke a rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FieldError {
+    /// The field's name (a dotted path for nested fields).
+    #[schema(example = "amount")]
+    pub field: String,
+    /// What is wrong with it.
+    #[schema(example = "must have at most two decimal places")]
+    pub message: String,
+}
+
+/// An RFC 9457 problem document, as every error response carries it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({
+    "type": "/problems/validation-failed",
+    "title": "Validation failed",
+    "status": 422,
+    "detail": "1 field is not valid",
+    "errors": [{"field": "amount", "message": "must have at most two decimal places"}]
+}))]
+pub struct Problem {
+    /// `/problems/<slug>`; the slug names the kind of problem.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// A short, fixed summary of the kind of problem.
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    /// What went wrong in this case.
+    pub detail: String,
+    /// For validation failures: each field that broke a rule.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldError>>,
+}
+
+/// Every way a request can fail.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400 `malformed-request`: the body is not JSON, or the query string cannot be read.
+    #[error("{0}")]
+    Malformed(String),
+    /// 401 `unauthorized`: no usable bearer token.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// 403 `forbidden`: the token's roles do not allow this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 403 `four-eyes`: the approver created or proposed what they are approving.
+    #[error("{0}")]
+    FourEyes(String),
+    /// 404 `not-found`: no such resource, or one the caller may not know about.
+    #[error("{0}")]
+    NotFound(String),
+    /// 409 `budget-exceeded`: the change would commit more than the fund's budget.
+    #[error("{0}")]
+    BudgetExceeded(String),
+    /// 409 `overpayment`: payments would exceed the award.
+    #[error("{0}")]
+    Overpayment(String),
+    /// 409 `invalid-state`: the resource's status does not allow the action.
+    #[error("{0}")]
+    InvalidState(String),
+    /// 409 `conflict`: a uniqueness rule.
+    #[error("{0}")]
+    Conflict(String),
+    /// 412 `precondition-failed`: `If-Match` names a version that is no longer current.
+    #[error("{0}")]
+    PreconditionFailed(String),
+    /// 413 `payload-too-large`: the body is over the limit.
+    #[error("the request body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    /// 415 `unsupported-media-type`: the body is not `application/json`.
+    #[error("the request body must be application/json")]
+    UnsupportedMediaType,
+    /// 422 `validation-failed`: well-formed JSON that breaks a rule; names each field.
+    #[error("{} not valid", if .0.len() == 1 { "1 field is".to_string() } else { format!("{} fields are", .0.len()) })]
+    Validation(Vec<FieldError>),
+    /// 428 `precondition-required`: a `PATCH` without `If-Match`.
+    #[error("this request needs an If-Match header with the resource's current ETag")]
+    PreconditionRequired,
+    /// 503 `unavailable`: the database cannot be reached.
+    #[error("the service cannot reach its database; try again shortly")]
+    Unavailable,
+    /// 500 `internal`: a real fault. The cause is logged, never sent.
+    #[error("an unexpected error occurred")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// A 422 for a single field.
+    pub fn field(field: &str, message: impl Into<String>) -> ApiError {
+        ApiError::Validation(vec![FieldError { field: field.to_string(), message: message.into() }])
+    }
+
+    /// A 404 naming the kind of thing that was not found.
+    pub fn not_found(what: &str) -> ApiError {
+        ApiError::NotFound(format!("no such {what}"))
+    }
+
+    /// The problem slug and title of this error.
+    pub fn slug_and_title(&self) -> (&'static str, &'static str) {
+        match self {
+            ApiError::Malformed(_) => ("malformed-request", "Malformed request"),
+            ApiError::Unauthorized(_) => ("unauthorized", "Unauthorized"),
+            ApiError::Forbidden(_) => ("forbidden", "Forbidden"),
+            ApiError::FourEyes(_) => ("four-eyes", "Four-eyes rule"),
+            ApiError::NotFound(_) => ("not-found", "Not found"),
+            ApiError::BudgetExceeded(_) => ("budget-exceeded", "Budget exceeded"),
+            ApiError::Overpayment(_) => ("overpayment", "Overpayment"),
+            ApiError::InvalidState(_) => ("invalid-state", "Invalid state"),
+            ApiError::Conflict(_) => ("conflict", "Conflict"),
+            ApiError::PreconditionFailed(_) => ("precondition-failed", "Precondition failed"),
+            ApiError::PayloadTooLarge(_) => ("payload-too-large", "Payload too large"),
+            ApiError::UnsupportedMediaType => ("unsupported-media-type", "Unsupported media type"),
+            ApiError::Validation(_) => ("validation-failed", "Validation failed"),
+            ApiError::PreconditionRequired => ("precondition-required", "Precondition required"),
+            ApiError::Unavailable => ("unavailable", "Service unavailable"),
+            ApiError::Internal(_) => ("internal", "Internal server error"),
+        }
+    }
+
+    /// The problem document for this error.
+    pub fn problem(&self) -> Problem {
+        let (slug, title) = self.slug_and_title();
+        let detail = match self {
+            ApiError::Internal(_) => "an unexpected error occurred".to_string(),
+            other => other.to_string(),
+        };
+        Problem {
+            type_: format!("/problems/{slug}"),
+            title: title.to_string(),
+            status: self.status_code().as_u16(),
+            detail,
+            errors: match self {
+                ApiError::Validation(errors) => Some(errors.clone()),
+                _ => None,
+            },
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::Malformed(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) | ApiError::FourEyes(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::BudgetExceeded(_)
+            | ApiError::Overpayment(_)
+            | ApiError::InvalidState(_)
+            | ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
+            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let ApiError::Internal(cause) = self {
+            log::error!("internal error: {cause}");
+        }
+        let mut response = HttpResponse::build(self.status_code());
+        response.content_type("application/problem+json");
+        match self {
+            ApiError::Unauthorized(_) => {
+                response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+            }
+            ApiError::Unavailable => {
+                response.insert_header((header::RETRY_AFTER, "5"));
+            }
+            _ => {}
+        }
+        response.body(serde_json::to_string(&self.problem()).unwrap_or_default())
+    }
+}
+
+impl From<DieselError> for ApiError {
+    fn from(error: DieselError) -> ApiError {
+        match error {
+            DieselError::NotFound => ApiError::NotFound("no such resource".to_string()),
+            DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
+                ApiError::Conflict(conflict_detail(info.constraint_name()))
+            }
+            DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _)
+            | DieselError::BrokenTransactionManager => ApiError::Unavailable,
+            DieselError::DatabaseError(kind, info) => {
+                ApiError::Internal(format!("database error {kind:?}: {}", info.message()))
+            }
+            other => ApiError::Internal(format!("database error: {other}")),
+        }
+    }
+}
+
+/// Says which uniqueness rule a named constraint stands for.
+fn conflict_detail(constraint: Option<&str>) -> String {
+    match constraint {
+        Some("funds_code_year_key") => "a fund with this code already exists for this financial year",
+        Some("recipients_org_identifier_key") => "a recipient with this org_identifier already exists",
+        Some("programmes_name_key") => "a programme with this name already exists",
+        _ => "this would duplicate an existing record",
+    }
+    .to_string()
+}
+
+impl From<actix_web::error::BlockingError> for ApiError {
+    fn from(_: actix_web::error::BlockingError) -> ApiError {
+        ApiError::Internal("the blocking thread pool is gone".to_string())
+    }
+}
+
+/// Collects field errors while a request is validated, so that one 422 names every bad field.
+#[derive(Debug, Default)]
+pub struct FieldErrors(Vec<FieldError>);
+
+impl FieldErrors {
+    /// An empty collection.
+    pub fn new() -> FieldErrors {
+        FieldErrors::default()
+    }
+
+    /// Records a failure of `field`.
+    pub fn add(&mut self, field: &str, message: impl Into<String>) {
+        self.0.push(FieldError { field: field.to_string(), message: message.into() });
+    }
+
+    /// Keeps the value of a parse, or records its error against `field`.
+    pub fn check<T, E: std::fmt::Display>(&mut self, field: &str, result: Result<T, E>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(error) => {
+                self.add(field, error.to_string());
+                None
+            }
+        }
+    }
+
+    /// Checks free text: trimmed, between `min` and `max` characters, no control characters
+    /// other than line breaks and tabs (PostgreSQL cannot store a NUL).
+    pub fn text(&mut self, field: &str, value: &str, min: usize, max: usize) -> Option<String> {
+        let value = value.trim();
+        let len = value.chars().count();
+        if len < min {
+            self.add(field, if min == 1 { "must not be empty".to_string() } else { format!("must be at least {min} characters") });
+            None
+        } else if len > max {
+            self.add(field, format!("must be at most {max} characters"));
+            None
+        } else if value.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
+            self.add(field, "must not contain control characters");
+            None
+        } else {
+            Some(value.to_string())
+        }
+    }
+
+    /// Like [`FieldErrors::text`] for an optional field; an empty string becomes `None`.
+    pub fn optional_text(&mut self, field: &str, value: Option<&str>, max: usize) -> Result<Option<String>, ()> {
+        match value.map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(v) => self.text(field, v, 1, max).map(Some).ok_or(()),
+        }
+    }
+
+    /// True when nothing has failed.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `Ok` when nothing failed, else the 422 naming every failed field.
+    pub fn finish(self) -> Result<(), ApiError> {
+        if self.0.is_empty() { Ok(()) } else { Err(ApiError::Validation(self.0)) }
+    }
+}

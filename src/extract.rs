@@ -1,0 +1,192 @@
+//! Request extractors that answer in the problem format: JSON bodies, `If-Match`, paging.
+
+use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header, web};
+use futures_util::StreamExt;
+use futures_util::future::LocalBoxFuture;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::error::{ApiError, FieldError};
+
+/// The largest request body accepted: 64 KiB.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// A JSON request body. Anything but `application/json` is 415, over 64 KiB 413, text that is
+/// not JSON 400, and JSON of the wrong shape 422 naming the field.
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<JsonBody<T>, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| {
+                let mime = v.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+                mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+            })
+            .unwrap_or(false);
+        let declared_length = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if declared_length.is_some_and(|n| n > BODY_LIMIT) {
+                return Err(ApiError::PayloadTooLarge(BODY_LIMIT));
+            }
+            if !is_json {
+                return Err(ApiError::UnsupportedMediaType);
+            }
+            let mut body = web::BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|_| ApiError::Malformed("the request body could not be read".to_string()))?;
+                if body.len() + chunk.len() > BODY_LIMIT {
+                    return Err(ApiError::PayloadTooLarge(BODY_LIMIT));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            parse_json(&body).map(JsonBody)
+        })
+    }
+}
+
+/// Reads JSON into `T`: syntax errors are 400, shape errors 422 against the field's path.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    use serde_json::error::Category;
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize::<_, T>(&mut de).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        match inner.classify() {
+            Category::Data => {
+                let message = strip_position(&inner.to_string());
+                let (field, message) = match message.strip_prefix("missing field `") {
+                    Some(rest) => {
+                        let name = rest.trim_end_matches('`');
+                        (join_path(&path, name), "is required".to_string())
+                    }
+                    None => (if path == "." { "body".to_string() } else { path }, message),
+                };
+                ApiError::Validation(vec![FieldError { field, message }])
+            }
+            _ => ApiError::Malformed(format!("the request body is not valid JSON ({})", position(&inner))),
+        }
+    })?;
+    de.end()
+        .map_err(|e| ApiError::Malformed(format!("the request body has text after the JSON ({})", position(&e))))?;
+    Ok(value)
+}
+
+fn join_path(parent: &str, name: &str) -> String {
+    if parent == "." { name.to_string() } else { format!("{parent}.{name}") }
+}
+
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}
+
+fn position(error: &serde_json::Error) -> String {
+    format!("line {}, column {}", error.line(), error.column())
+}
+
+/// The version a client last saw, from `If-Match: "<version>"`. Missing is 428.
+pub struct IfMatch(pub Option<i32>);
+
+impl IfMatch {
+    /// `Ok` when the header matches `current` (or is `*`), else 412.
+    pub fn check(&self, current: i32) -> Result<(), ApiError> {
+        match self.0 {
+            None => Ok(()),
+            Some(v) if v == current => Ok(()),
+            Some(_) => Err(ApiError::PreconditionFailed(format!(
+                "the resource has changed: its current ETag is \"{current}\""
+            ))),
+        }
+    }
+}
+
+impl FromRequest for IfMatch {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<IfMatch, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let result = match req.headers().get(header::IF_MATCH) {
+            None => Err(ApiError::PreconditionRequired),
+            Some(value) => {
+                let text = value.to_str().unwrap_or("").trim();
+                if text == "*" {
+                    Ok(IfMatch(None))
+                } else {
+                    // A weak or unreadable tag never matches (strong comparison, RFC 9110).
+                    let version = text
+                        .strip_prefix('"')
+                        .and_then(|t| t.strip_suffix('"'))
+                        .and_then(|t| t.parse::<i32>().ok())
+                        .unwrap_or(-1);
+                    Ok(IfMatch(Some(version)))
+                }
+            }
+        };
+        std::future::ready(result)
+    }
+}
+
+/// `?limit=&cursor=` for lists.
+#[derive(Debug, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// How many items, 1–500 (default 50).
+    #[param(minimum = 1, maximum = 500, example = 50)]
+    pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<Uuid>,
+}
+
+impl PageQuery {
+    /// The limit, checked.
+    pub fn limit(&self) -> Result<i64, ApiError> {
+        match self.limit {
+            None => Ok(50),
+            Some(n) if (1..=500).contains(&n) => Ok(n),
+            Some(_) => Err(ApiError::field("limit", "must be between 1 and 500")),
+        }
+    }
+}
+
+/// One page of a list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Page<T> {
+    /// The items, in a stable order (oldest first).
+    pub items: Vec<T>,
+    /// Pass as `cursor` to get the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// Builds a page from up to `limit + 1` rows, keyed by `id`.
+    pub fn from_rows(mut items: Vec<T>, limit: i64, id: impl Fn(&T) -> Uuid) -> Page<T> {
+        let more = items.len() as i64 > limit;
+        items.truncate(limit.max(0) as usize);
+        let next_cursor = if more { items.last().map(|i| id(i).to_string()) } else { None };
+        Page { items, next_cursor }
+    }
+}
+
+/// For `PATCH` bodies: tells an absent field (`None`) from an explicit `null` (`Some(None)`).
+pub fn double_option<'de, T, D>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}

@@ -1,0 +1,280 @@
+//! Funds: the pot for one financial year (DESIGN §5).
+
+pub mod store;
+
+use actix_web::{HttpResponse, get, patch, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::audit::{self, Actor, NewEvent};
+use crate::auth::{AuthUser, Role};
+use crate::domain::budget::check_headroom;
+use crate::domain::{FinancialYear, FundStatus, Money, MoneyText};
+use crate::error::{ApiError, FieldErrors};
+use crate::extract::{IfMatch, JsonBody, Page, PageQuery};
+use crate::respond::{created, label, with_etag};
+use crate::startup::AppState;
+use store::{FundChanges, FundRow, FundTotals, NewFund};
+
+/// Registers the fund routes.
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(create_fund).service(list_funds).service(get_fund).service(update_fund);
+}
+
+/// A fund with its derived totals.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Fund {
+    pub id: Uuid,
+    /// Short code, unique within a financial year.
+    #[schema(example = "CDRG")]
+    pub code: String,
+    #[schema(example = "Crime and disorder reduction grants")]
+    pub name: String,
+    pub financial_year: FinancialYear,
+    pub budget: Money,
+    /// Current amounts of approved and closed awards.
+    pub committed: Money,
+    /// Payments made.
+    pub paid: Money,
+    /// `budget - committed`.
+    pub headroom: Money,
+    pub status: FundStatus,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Fund {
+    /// Combines a stored fund with its totals.
+    pub fn from_row(row: FundRow, totals: FundTotals) -> Result<Fund, ApiError> {
+        let budget = Money::from_decimal(row.budget);
+        Ok(Fund {
+            id: row.id,
+            financial_year: FinancialYear::parse(&row.financial_year)
+                .map_err(|_| ApiError::Internal(format!("stored year {:?}", row.financial_year)))?,
+            status: label(FundStatus::parse, &row.status)?,
+            code: row.code,
+            name: row.name,
+            budget,
+            committed: totals.committed,
+            paid: totals.paid,
+            headroom: budget - totals.committed,
+            version: row.version,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+/// Reads a fund with its totals.
+pub fn load(conn: &mut diesel::PgConnection, row: FundRow) -> Result<Fund, ApiError> {
+    let totals = store::totals(conn, &[row.id])?.remove(&row.id).unwrap_or_default();
+    Fund::from_row(row, totals)
+}
+
+/// A new fund.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"code": "CDRG", "name": "Crime and disorder reduction grants", "financial_year": "2020-21", "budget": "1300000.00"}))]
+pub struct CreateFund {
+    /// 1–20 capital letters, digits or hyphens, starting with a letter or digit.
+    pub code: String,
+    pub name: String,
+    /// `YYYY-YY`.
+    pub financial_year: String,
+    pub budget: MoneyText,
+}
+
+/// Changes to a fund; absent fields stay as they are.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"budget": "1350000.00"}))]
+pub struct UpdateFund {
+    pub name: Option<String>,
+    /// May not drop below what is committed.
+    pub budget: Option<MoneyText>,
+    /// A closed fund takes no new awards, approvals or variations.
+    pub status: Option<FundStatus>,
+}
+
+/// Filters for the fund list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FundFilter {
+    /// Only funds of this financial year, e.g. `2020-21`.
+    pub financial_year: Option<String>,
+}
+
+fn valid_code(code: &str) -> bool {
+    let bytes = code.as_bytes();
+    (1..=20).contains(&bytes.len())
+        && bytes[0].is_ascii_alphanumeric()
+        && bytes.iter().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || *b == b'-')
+}
+
+/// Inserts a fund inside the caller's transaction, with its audit event.
+pub fn create(conn: &mut diesel::PgConnection, actor: &Actor, new: &NewFund) -> Result<Fund, ApiError> {
+    let fund = Fund::from_row(store::insert(conn, new)?, FundTotals::default())?;
+    audit::append(conn, actor, NewEvent { action: "fund.created", entity_type: "fund", entity_id: fund.id, award_id: None, data: &fund })?;
+    Ok(fund)
+}
+
+/// Create a fund for a financial year.
+#[utoipa::path(
+    tag = "funds",
+    operation_id = "create_fund",
+    request_body = CreateFund,
+    responses(
+        (status = 201, description = "The new fund", body = Fund, headers(("Location" = String), ("ETag" = String))),
+        (status = 409, description = "`conflict`: a fund with this code already exists for the year", content_type = "application/problem+json", body = crate::error::Problem)
+    )
+)]
+#[post("/funds")]
+async fn create_fund(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: JsonBody<CreateFund>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(&[Role::Admin, Role::Finance])?;
+    let body = body.0;
+    let mut errors = FieldErrors::new();
+    if !valid_code(body.code.trim()) {
+        errors.add("code", "must be 1-20 capital letters, digits or hyphens, such as CDRG");
+    }
+    let name = errors.text("name", &body.name, 1, 200);
+    let year = errors.check("financial_year", FinancialYear::parse(&body.financial_year));
+    let budget = errors.check("budget", Money::parse_positive(&body.budget.0));
+    errors.finish()?;
+    let (Some(name), Some(year), Some(budget)) = (name, year, budget) else {
+        return Err(ApiError::Internal("validation".into()));
+    };
+    let new = NewFund {
+        id: Uuid::now_v7(),
+        code: body.code.trim().to_string(),
+        name,
+        financial_year: year.to_string(),
+        budget: budget.to_decimal(),
+    };
+    let actor = Actor::from(&user);
+    let fund = state.tx(move |conn| create(conn, &actor, &new)).await?;
+    Ok(created(format!("/api/v1/funds/{}", fund.id), fund.version, &fund))
+}
+
+/// List funds, oldest first.
+#[utoipa::path(
+    tag = "funds",
+    operation_id = "list_funds",
+    params(FundFilter, PageQuery),
+    responses((status = 200, description = "A page of funds", body = Page<Fund>))
+)]
+#[get("/funds")]
+async fn list_funds(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    filter: web::Query<FundFilter>,
+    page: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    require_reader(&user)?;
+    let limit = page.limit()?;
+    let year = match filter.financial_year.as_deref() {
+        Some(text) => Some(FinancialYear::parse(text).map_err(|e| ApiError::field("financial_year", e.to_string()))?.to_string()),
+        None => None,
+    };
+    let cursor = page.cursor;
+    let items = state
+        .db(move |conn| {
+            let rows = store::list(conn, year.as_deref(), cursor, limit)?;
+            let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+            let mut totals = store::totals(conn, &ids)?;
+            rows.into_iter()
+                .map(|row| {
+                    let t = totals.remove(&row.id).unwrap_or_default();
+                    Fund::from_row(row, t)
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(Page::from_rows(items, limit, |f| f.id)))
+}
+
+/// Funds are finance's business: CSP officers see only their own awards.
+fn require_reader(user: &AuthUser) -> Result<(), ApiError> {
+    user.require(&[Role::Admin, Role::Finance, Role::Approver, Role::Auditor])
+}
+
+/// Read a fund.
+#[utoipa::path(
+    tag = "funds",
+    operation_id = "get_fund",
+    params(("id" = Uuid, Path, description = "The fund's id")),
+    responses((status = 200, description = "The fund", body = Fund, headers(("ETag" = String))))
+)]
+#[get("/funds/{id}")]
+async fn get_fund(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+    require_reader(&user)?;
+    let id = id.into_inner();
+    let fund = state
+        .db(move |conn| {
+            let row = store::find(conn, id)?.ok_or_else(|| ApiError::not_found("fund"))?;
+            load(conn, row)
+        })
+        .await?;
+    Ok(with_etag(fund.version, &fund))
+}
+
+/// Change a fund's name, budget or status. The budget may never drop below what is committed.
+#[utoipa::path(
+    tag = "funds",
+    operation_id = "update_fund",
+    params(("id" = Uuid, Path, description = "The fund's id"), ("If-Match" = String, Header, description = "The fund's current ETag, e.g. \"3\"")),
+    request_body = UpdateFund,
+    responses(
+        (status = 200, description = "The fund after the change", body = Fund, headers(("ETag" = String))),
+        (status = 409, description = "`budget-exceeded`: the new budget is below what is committed", content_type = "application/problem+json", body = crate::error::Problem)
+    )
+)]
+#[patch("/funds/{id}")]
+async fn update_fund(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+    body: JsonBody<UpdateFund>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(&[Role::Admin, Role::Finance])?;
+    let body = body.0;
+    let mut errors = FieldErrors::new();
+    let name = match body.name.as_deref() {
+        Some(n) => errors.text("name", n, 1, 200),
+        None => None,
+    };
+    let budget = match &body.budget {
+        Some(b) => errors.check("budget", Money::parse_positive(&b.0)),
+        None => None,
+    };
+    errors.finish()?;
+    let changes = FundChanges { name, budget: budget.map(Money::to_decimal), status: body.status.map(|s| s.as_str().to_string()) };
+    let id = id.into_inner();
+    let actor = Actor::from(&user);
+    let fund = state
+        .tx(move |conn| {
+            let current = store::lock(conn, id)?.ok_or_else(|| ApiError::not_found("fund"))?;
+            if_match.check(current.version)?;
+            if let Some(budget) = budget {
+                let committed = store::committed(conn, id)?;
+                check_headroom(budget, committed, Money::ZERO).map_err(|_| {
+                    ApiError::BudgetExceeded(format!(
+                        "the budget cannot drop below the {committed} already committed"
+                    ))
+                })?;
+            }
+            let row = store::update(conn, id, &changes)?;
+            let fund = load(conn, row)?;
+            audit::append(conn, &actor, NewEvent { action: "fund.updated", entity_type: "fund", entity_id: id, award_id: None, data: &fund })?;
+            Ok(fund)
+        })
+        .await?;
+    Ok(with_etag(fund.version, &fund))
+}

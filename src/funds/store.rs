@@ -1,0 +1,145 @@
+//! Fund queries. Committed and paid are always derived from awards and payments, never stored.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use diesel::dsl::sum;
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+use crate::db::schema::{awards, funds, payments};
+use crate::domain::Money;
+
+/// A fund as stored.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = funds)]
+pub struct FundRow {
+    pub id: Uuid,
+    pub code: String,
+    pub name: String,
+    pub financial_year: String,
+    pub budget: Decimal,
+    pub status: String,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A new fund.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = funds)]
+pub struct NewFund {
+    pub id: Uuid,
+    pub code: String,
+    pub name: String,
+    pub financial_year: String,
+    pub budget: Decimal,
+}
+
+/// Changes to a fund; `None` leaves a field alone.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = funds)]
+pub struct FundChanges {
+    pub name: Option<String>,
+    pub budget: Option<Decimal>,
+    pub status: Option<String>,
+}
+
+/// The derived totals of a fund.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FundTotals {
+    /// Current amounts of approved and closed awards.
+    pub committed: Money,
+    /// Paid payments.
+    pub paid: Money,
+}
+
+/// Money committed to a fund now: current amounts of its approved and closed awards.
+pub fn committed(conn: &mut PgConnection, fund_id: Uuid) -> QueryResult<Money> {
+    let total: Option<Decimal> = awards::table
+        .filter(awards::fund_id.eq(fund_id))
+        .filter(awards::status.eq_any(["approved", "closed"]))
+        .select(sum(awards::amount))
+        .get_result(conn)?;
+    Ok(Money::from_decimal(total.unwrap_or_default()))
+}
+
+/// Totals for several funds in two grouped queries.
+pub fn totals(conn: &mut PgConnection, ids: &[Uuid]) -> QueryResult<HashMap<Uuid, FundTotals>> {
+    let mut out: HashMap<Uuid, FundTotals> = HashMap::new();
+    let committed: Vec<(Uuid, Option<Decimal>)> = awards::table
+        .filter(awards::fund_id.eq_any(ids))
+        .filter(awards::status.eq_any(["approved", "closed"]))
+        .group_by(awards::fund_id)
+        .select((awards::fund_id, sum(awards::amount)))
+        .load(conn)?;
+    for (id, total) in committed {
+        out.entry(id).or_default().committed = Money::from_decimal(total.unwrap_or_default());
+    }
+    let paid: Vec<(Uuid, Option<Decimal>)> = payments::table
+        .inner_join(awards::table)
+        .filter(awards::fund_id.eq_any(ids))
+        .filter(payments::status.eq("paid"))
+        .group_by(awards::fund_id)
+        .select((awards::fund_id, sum(payments::amount)))
+        .load(conn)?;
+    for (id, total) in paid {
+        out.entry(id).or_default().paid = Money::from_decimal(total.unwrap_or_default());
+    }
+    Ok(out)
+}
+
+/// Inserts a fund.
+pub fn insert(conn: &mut PgConnection, new: &NewFund) -> QueryResult<FundRow> {
+    diesel::insert_into(funds::table).values(new).returning(FundRow::as_returning()).get_result(conn)
+}
+
+/// Reads a fund.
+pub fn find(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<FundRow>> {
+    funds::table.find(id).select(FundRow::as_select()).first(conn).optional()
+}
+
+/// Reads a fund and locks it until the transaction ends: the budget rule's serialisation point.
+pub fn lock(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<FundRow>> {
+    funds::table.find(id).select(FundRow::as_select()).for_update().first(conn).optional()
+}
+
+/// Lists funds in creation order after `cursor`.
+pub fn list(
+    conn: &mut PgConnection,
+    financial_year: Option<&str>,
+    cursor: Option<Uuid>,
+    limit: i64,
+) -> QueryResult<Vec<FundRow>> {
+    let mut query = funds::table.select(FundRow::as_select()).into_boxed();
+    if let Some(fy) = financial_year {
+        query = query.filter(funds::financial_year.eq(fy.to_string()));
+    }
+    if let Some(after) = cursor {
+        query = query.filter(funds::id.gt(after));
+    }
+    query.order(funds::id.asc()).limit(limit + 1).load(conn)
+}
+
+/// Applies changes and bumps the version.
+pub fn update(conn: &mut PgConnection, id: Uuid, changes: &FundChanges) -> QueryResult<FundRow> {
+    diesel::update(funds::table.find(id))
+        .set((changes, funds::version.eq(funds::version + 1), funds::updated_at.eq(diesel::dsl::now)))
+        .returning(FundRow::as_returning())
+        .get_result(conn)
+}
+
+/// Takes the fund's next award number; locks the fund row until the transaction ends.
+pub fn take_award_number(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<(FundRow, i32)>> {
+    let number: Option<i32> = diesel::update(funds::table.find(id))
+        .set(funds::next_award_number.eq(funds::next_award_number + 1))
+        .returning(funds::next_award_number - 1)
+        .get_result(conn)
+        .optional()?;
+    match number {
+        None => Ok(None),
+        Some(n) => Ok(find(conn, id)?.map(|fund| (fund, n))),
+    }
+}

@@ -1,0 +1,19 @@
+//! The grants service: a ledger of crime and disorder reduction grants for an Office of the
+//! Police and Crime Commissioner. `startup::app` builds the HTTP application; `main.rs` is only
+//! the command line.
+
+pub mod audit;
+pub mod auth;
+pub mod awards;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod domain;
+pub mod error;
+pub mod extract;
+pub mod funds;
+pub mod openapi;
+pub mod programmes;
+pub mod recipients;
+pub mod respond;
+pub mod startup;

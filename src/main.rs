@@ -1,0 +1,184 @@
+//! The `grants` command line: it parses arguments and calls the library, nothing more.
+
+use std::process::ExitCode;
+
+use actix_web::{HttpServer, web};
+use clap::{Parser, Subcommand};
+use grants::auth::{Role, TokenRequest, mint, parse_ttl};
+use grants::config::{JwtSettings, Settings};
+use grants::startup::{AppState, app};
+use grants::{db, demo, openapi};
+use uuid::Uuid;
+
+#[derive(Parser)]
+#[command(name = "grants", version, about = "The crime and disorder reduction grants ledger")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP service (creates and migrates the database first).
+    Serve {
+        /// Load the demo data into an empty database and print a token per role.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Create the database if missing and apply the migrations.
+    Migrate,
+    /// Load the demo data into an empty database.
+    Seed,
+    /// Print a signed token (needs GRANTS_JWT_SECRET).
+    Token {
+        #[arg(long)]
+        sub: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// A role: admin, finance, approver, csp, auditor. Repeat for several.
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+        /// The CSP's recipient id (required with --role csp).
+        #[arg(long)]
+        recipient_id: Option<Uuid>,
+        /// How long it lasts: 30m, 8h, 7d.
+        #[arg(long, default_value = "8h")]
+        ttl: String,
+    },
+    /// Print the OpenAPI document.
+    Openapi,
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info,actix_server=warn")).init();
+    match run(Cli::parse().command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("grants: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command) -> Result<(), String> {
+    match command {
+        Command::Openapi => {
+            print!("{}", openapi::spec_json());
+            Ok(())
+        }
+        Command::Migrate => {
+            let settings = Settings::from_env().map_err(|e| e.to_string())?;
+            db::prepare(&settings.database_url)?;
+            println!("database ready");
+            Ok(())
+        }
+        Command::Seed => {
+            let settings = Settings::from_env().map_err(|e| e.to_string())?;
+            seed(&settings.database_url).map(|loaded| {
+                println!("{}", if loaded.is_some() { "demo data loaded" } else { "the database already has funds: nothing loaded" })
+            })
+        }
+        Command::Token { sub, name, roles, recipient_id, ttl } => {
+            let settings = Settings::from_env().map_err(|e| e.to_string())?;
+            let jwt = settings.jwt.ok_or("set GRANTS_JWT_SECRET to mint tokens")?;
+            let roles = roles
+                .iter()
+                .map(|r| Role::parse(r).ok_or_else(|| format!("unknown role {r:?}: use admin, finance, approver, csp or auditor")))
+                .collect::<Result<Vec<_>, _>>()?;
+            if roles.contains(&Role::Csp) && recipient_id.is_none() {
+                return Err("--role csp needs --recipient-id".into());
+            }
+            let token = mint(&jwt, &TokenRequest { sub: &sub, name: name.as_deref(), roles: &roles, recipient_id, ttl: parse_ttl(&ttl)? })?;
+            println!("{token}");
+            Ok(())
+        }
+        Command::Serve { demo } => serve(demo),
+    }
+}
+
+fn seed(database_url: &str) -> Result<Option<demo::DemoSummary>, String> {
+    use diesel::Connection;
+    db::prepare(database_url)?;
+    let mut conn = diesel::PgConnection::establish(database_url).map_err(|e| format!("cannot connect: {e}"))?;
+    demo::load_if_empty(&mut conn).map_err(|e| format!("demo data: {e}"))
+}
+
+fn serve(with_demo: bool) -> Result<(), String> {
+    let mut settings = Settings::from_env().map_err(|e| e.to_string())?;
+    if settings.jwt.is_none() {
+        if !with_demo {
+            return Err("no token key configured: set GRANTS_JWT_SECRET (HS256) or GRANTS_JWT_PUBLIC_KEY_FILE (RS256/ES256)".into());
+        }
+        let secret: String = {
+            use rand::Rng;
+            rand::rng().sample_iter(rand::distr::Alphanumeric).take(48).map(char::from).collect()
+        };
+        let issuer = std::env::var("GRANTS_JWT_ISSUER").unwrap_or_else(|_| "grants".into());
+        let audience = std::env::var("GRANTS_JWT_AUDIENCE").unwrap_or_else(|_| "grants-api".into());
+        settings.jwt = Some(JwtSettings::from_secret(secret.as_bytes(), issuer, audience));
+    }
+    db::prepare(&settings.database_url)?;
+    if with_demo {
+        let summary = seed(&settings.database_url)?;
+        print_demo_banner(&settings, summary.as_ref())?;
+    }
+    let state = web::Data::new(AppState {
+        pool: db::pool(&settings.database_url, settings.db_pool_size, settings.db_timeout),
+        jwt: settings.jwt.clone(),
+        return_due_days: settings.return_due_days,
+        openapi_json: openapi::spec_json(),
+    });
+    let bind = settings.bind.clone();
+    let workers = settings.workers;
+    actix_web::rt::System::new().block_on(async move {
+        let mut server = HttpServer::new(move || app(state.clone())).bind(&bind).map_err(|e| format!("cannot listen on {bind}: {e}"))?;
+        if let Some(n) = workers {
+            server = server.workers(n.max(1));
+        }
+        log::info!("listening on http://{bind} (API docs at http://{bind}/docs/)");
+        server.run().await.map_err(|e| format!("server failed: {e}"))
+    })
+}
+
+fn print_demo_banner(settings: &Settings, summary: Option<&demo::DemoSummary>) -> Result<(), String> {
+    let jwt = settings.jwt.as_ref().ok_or("no token key")?;
+    let base = format!("http://{}", settings.bind);
+    println!("\nDemo tokens (valid 8 hours):");
+    let csp = summary.map(|s| s.csp_recipient.clone());
+    let mut tokens = Vec::new();
+    for (role, sub, name) in [
+        (Role::Admin, "admin", "Demo admin"),
+        (Role::Finance, "finance", "Demo finance officer"),
+        (Role::Approver, "approver", "Demo approver"),
+        (Role::Auditor, "auditor", "Demo auditor"),
+        (Role::Csp, "csp", "Demo CSP officer"),
+    ] {
+        let recipient_id = if role == Role::Csp {
+            match &csp {
+                Some((_, id)) => Some(*id),
+                None => continue,
+            }
+        } else {
+            None
+        };
+        let token = mint(jwt, &TokenRequest { sub, name: Some(name), roles: &[role], recipient_id, ttl: std::time::Duration::from_secs(8 * 3600) })?;
+        println!("  export {}_TOKEN={token}", role.as_str().to_uppercase());
+        tokens.push(role);
+    }
+    if let Some((name, _)) = &csp {
+        println!("  (the csp token belongs to {name})");
+    }
+    println!("\nTry:");
+    println!("  curl -s -H \"Authorization: Bearer $FINANCE_TOKEN\" '{base}/api/v1/funds?financial_year=2020-21'");
+    println!("  curl -s -H \"Authorization: Bearer $FINANCE_TOKEN\" '{base}/api/v1/awards?financial_year=2020-21&status=draft'");
+    if let Some(s) = summary {
+        println!("  curl -s -H \"Authorization: Bearer $AUDITOR_TOKEN\" {base}/api/v1/awards/{}", s.award_id);
+        println!("  curl -s -H \"Authorization: Bearer $ADMIN_TOKEN\" {base}/api/v1/funds/{}", s.fund_id);
+    }
+    println!("  curl -s -H \"Authorization: Bearer $CSP_TOKEN\" {base}/api/v1/awards");
+    println!("  open {base}/docs/ for the interactive API documentation\n");
+    if summary.is_none() {
+        println!("(the database already had data, so no demo data was loaded; the csp token needs a recipient id: use `grants token`)\n");
+    }
+    Ok(())
+}

@@ -1,0 +1,163 @@
+//! The OpenAPI document: collected from the registered handlers (utoipa-actix-web), then given
+//! the bearer scheme and the standard problem responses every operation can return.
+
+use utoipa::openapi::path::{HttpMethod, Operation};
+use utoipa::openapi::response::ResponseBuilder;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr};
+use utoipa::{Modify, OpenApi as _};
+
+use crate::error::{ApiError, Problem};
+
+/// The parts of the document not collected from handlers.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "Grants API",
+        description = "The crime and disorder reduction grants ledger of an Office of the Police and Crime Commissioner: funds, recipients, programmes and awards, with an audit trail that proves itself.\n\nEvery `/api/v1` route needs `Authorization: Bearer <JWT>`. Money is a string with two decimals; errors are `application/problem+json`.",
+        license(name = "MIT")
+    ),
+    components(schemas(Problem, crate::error::FieldError)),
+    tags(
+        (name = "funds", description = "The pot for one financial year"),
+        (name = "recipients", description = "Organisations that receive grants"),
+        (name = "programmes", description = "Funded lines that recur year after year"),
+        (name = "awards", description = "Grants: draft, approval, withdrawal, closure"),
+        (name = "service", description = "Health, readiness and this document")
+    )
+)]
+pub struct ApiDoc;
+
+/// Adds the bearer scheme, and to each operation the problems it can always produce. Applied
+/// after the handlers' paths are collected.
+pub struct StandardResponses;
+
+/// (status, slug, when) of every problem an operation may produce in general.
+const PROBLEMS: &[(u16, &str, &str)] = &[
+    (400, "MalformedRequest", "The body is not valid JSON, or the query string cannot be read."),
+    (401, "Unauthorized", "No valid bearer token."),
+    (403, "Forbidden", "The token's roles do not allow this."),
+    (404, "NotFound", "No such resource, or one that belongs to another CSP."),
+    (412, "PreconditionFailed", "If-Match does not name the current version."),
+    (413, "PayloadTooLarge", "The body is over 64 KiB."),
+    (415, "UnsupportedMediaType", "The body is not application/json."),
+    (422, "ValidationFailed", "Well-formed input that breaks a rule; `errors` names each field."),
+    (428, "PreconditionRequired", "A PATCH without If-Match."),
+    (500, "InternalError", "A fault on the server's side; nothing is disclosed."),
+    (503, "Unavailable", "The database cannot be reached; try again shortly."),
+];
+
+impl Modify for StandardResponses {
+    fn modify(&self, openapi: &mut OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.security_schemes.insert(
+            "bearer".to_string(),
+            RefOr::T(SecurityScheme::Http(
+                HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build(),
+            )),
+        );
+        for (status, name, description) in PROBLEMS {
+            let example = example_problem(*status);
+            components.responses.insert(
+                (*name).to_string(),
+                RefOr::T(
+                    ResponseBuilder::new()
+                        .description(*description)
+                        .content(
+                            "application/problem+json",
+                            ContentBuilder::new()
+                                .schema(Some(Ref::from_schema_name("Problem")))
+                                .example(Some(example))
+                                .build(),
+                        )
+                        .build(),
+                ),
+            );
+        }
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            for method in [HttpMethod::Get, HttpMethod::Post, HttpMethod::Patch] {
+                let operation = match method {
+                    HttpMethod::Get => item.get.as_mut(),
+                    HttpMethod::Post => item.post.as_mut(),
+                    HttpMethod::Patch => item.patch.as_mut(),
+                    _ => None,
+                };
+                if let Some(op) = operation {
+                    add_standard(path, &method, op);
+                }
+            }
+        }
+    }
+}
+
+fn add_standard(path: &str, method: &HttpMethod, op: &mut Operation) {
+    let api = path.starts_with("/api/v1");
+    let mut add = |status: u16| {
+        if let Some((_, name, _)) = PROBLEMS.iter().find(|(s, _, _)| *s == status) {
+            op.responses
+                .responses
+                .entry(status.to_string())
+                .or_insert_with(|| RefOr::Ref(Ref::from_response_name(*name)));
+        }
+    };
+    if api {
+        add(400);
+        add(401);
+        add(403);
+        add(503);
+        add(500);
+    }
+    if api && path.contains('{') {
+        add(404);
+    }
+    if matches!(method, HttpMethod::Post | HttpMethod::Patch) && op.request_body.is_some() {
+        add(413);
+        add(415);
+        add(422);
+    }
+    if api && matches!(method, HttpMethod::Get) {
+        add(422);
+    }
+    if matches!(method, HttpMethod::Patch) {
+        add(412);
+        add(428);
+    }
+    if api && op.security.is_none() && !path.starts_with("/api/v1/transparency") {
+        op.security = Some(vec![utoipa::openapi::security::SecurityRequirement::new::<_, _, &str>("bearer", [])]);
+    }
+}
+
+fn example_problem(status: u16) -> serde_json::Value {
+    let error = match status {
+        400 => ApiError::Malformed("the request body is not valid JSON (line 1, column 9)".into()),
+        401 => ApiError::Unauthorized("the bearer token is not valid: it has expired".into()),
+        403 => ApiError::Forbidden("this needs one of the roles: finance".into()),
+        404 => ApiError::not_found("award"),
+        412 => ApiError::PreconditionFailed("the resource has changed: its current ETag is \"3\"".into()),
+        413 => ApiError::PayloadTooLarge(crate::extract::BODY_LIMIT),
+        415 => ApiError::UnsupportedMediaType,
+        422 => ApiError::field("amount", "must have at most two decimal places"),
+        428 => ApiError::PreconditionRequired,
+        503 => ApiError::Unavailable,
+        _ => ApiError::Internal(String::new()),
+    };
+    serde_json::to_value(error.problem()).unwrap_or_default()
+}
+
+/// A 409 problem response for a handler's `responses(...)`, with its slug in the description.
+pub fn conflict_example(error: ApiError) -> serde_json::Value {
+    serde_json::to_value(error.problem()).unwrap_or_default()
+}
+
+/// The document as served at `/openapi.json` and committed at `openapi/openapi.json`.
+pub fn spec_json() -> String {
+    let spec = crate::startup::openapi();
+    let mut text = spec.to_pretty_json().unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// The base document, before handlers are collected.
+pub fn base() -> OpenApi {
+    ApiDoc::openapi()
+}

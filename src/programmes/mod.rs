@@ -1,0 +1,219 @@
+//! Programmes: funded lines that recur year after year (DESIGN §5).
+
+pub mod store;
+
+use actix_web::{HttpResponse, get, patch, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::audit::{self, Actor, NewEvent};
+use crate::auth::{AuthUser, Role};
+use crate::domain::{Category, PlanTheme};
+use crate::error::{ApiError, FieldErrors};
+use crate::extract::{IfMatch, JsonBody, Page, PageQuery};
+use crate::respond::{created, label, with_etag};
+use crate::startup::AppState;
+use store::{NewProgramme, ProgrammeChanges, ProgrammeRow};
+
+/// Registers the programme routes.
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(create_programme).service(list_programmes).service(get_programme).service(update_programme);
+}
+
+/// A funded line that recurs year after year, such as Outside Links.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Programme {
+    pub id: Uuid,
+    #[schema(example = "Outside Links")]
+    pub name: String,
+    pub category: Category,
+    pub plan_theme: PlanTheme,
+    #[schema(example = "Support for people given out of court disposals in Peterborough")]
+    pub description: String,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<ProgrammeRow> for Programme {
+    type Error = ApiError;
+    fn try_from(row: ProgrammeRow) -> Result<Programme, ApiError> {
+        Ok(Programme {
+            id: row.id,
+            category: label(Category::parse, &row.category)?,
+            plan_theme: label(PlanTheme::parse, &row.plan_theme)?,
+            name: row.name,
+            description: row.description,
+            version: row.version,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+/// A new programme.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "Outside Links", "category": "commissioned_service", "plan_theme": "offenders", "description": "Support for people given out of court disposals in Peterborough"}))]
+pub struct CreateProgramme {
+    pub name: String,
+    pub category: Category,
+    pub plan_theme: PlanTheme,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// Changes to a programme; absent fields stay as they are.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"plan_theme": "victims"}))]
+pub struct UpdateProgramme {
+    pub name: Option<String>,
+    pub category: Option<Category>,
+    pub plan_theme: Option<PlanTheme>,
+    pub description: Option<String>,
+}
+
+/// Filters for the programme list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ProgrammeFilter {
+    pub category: Option<Category>,
+}
+
+/// Inserts a programme inside the caller's transaction, with its audit event.
+pub fn create(conn: &mut diesel::PgConnection, actor: &Actor, new: &NewProgramme) -> Result<Programme, ApiError> {
+    let programme = Programme::try_from(store::insert(conn, new)?)?;
+    audit::append(conn, actor, NewEvent { action: "programme.created", entity_type: "programme", entity_id: programme.id, award_id: None, data: &programme })?;
+    Ok(programme)
+}
+
+/// Create a programme.
+#[utoipa::path(
+    tag = "programmes",
+    operation_id = "create_programme",
+    request_body = CreateProgramme,
+    responses(
+        (status = 201, description = "The new programme", body = Programme, headers(("Location" = String), ("ETag" = String))),
+        (status = 409, description = "`conflict`: a programme with this name exists", content_type = "application/problem+json", body = crate::error::Problem)
+    )
+)]
+#[post("/programmes")]
+async fn create_programme(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: JsonBody<CreateProgramme>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(&[Role::Admin, Role::Finance])?;
+    let body = body.0;
+    let mut errors = FieldErrors::new();
+    let name = errors.text("name", &body.name, 1, 200);
+    let description = errors.text("description", body.description.as_deref().unwrap_or(""), 0, 4000);
+    errors.finish()?;
+    let (Some(name), Some(description)) = (name, description) else {
+        return Err(ApiError::Internal("validation".into()));
+    };
+    let new = NewProgramme {
+        id: Uuid::now_v7(),
+        name,
+        category: body.category.as_str().to_string(),
+        plan_theme: body.plan_theme.as_str().to_string(),
+        description,
+    };
+    let actor = Actor::from(&user);
+    let programme = state.tx(move |conn| create(conn, &actor, &new)).await?;
+    Ok(created(format!("/api/v1/programmes/{}", programme.id), programme.version, &programme))
+}
+
+/// List programmes, oldest first.
+#[utoipa::path(
+    tag = "programmes",
+    operation_id = "list_programmes",
+    params(ProgrammeFilter, PageQuery),
+    responses((status = 200, description = "A page of programmes", body = Page<Programme>))
+)]
+#[get("/programmes")]
+async fn list_programmes(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    filter: web::Query<ProgrammeFilter>,
+    page: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    user.read_scope()?;
+    let limit = page.limit()?;
+    let category = filter.category;
+    let cursor = page.cursor;
+    let items = state
+        .db(move |conn| {
+            store::list(conn, category.map(Category::as_str), cursor, limit)?
+                .into_iter()
+                .map(Programme::try_from)
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(Page::from_rows(items, limit, |p| p.id)))
+}
+
+/// Read a programme.
+#[utoipa::path(
+    tag = "programmes",
+    operation_id = "get_programme",
+    params(("id" = Uuid, Path, description = "The programme's id")),
+    responses((status = 200, description = "The programme", body = Programme, headers(("ETag" = String))))
+)]
+#[get("/programmes/{id}")]
+async fn get_programme(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+    user.read_scope()?;
+    let id = id.into_inner();
+    let programme = state
+        .db(move |conn| Programme::try_from(store::find(conn, id)?.ok_or_else(|| ApiError::not_found("programme"))?))
+        .await?;
+    Ok(with_etag(programme.version, &programme))
+}
+
+/// Change a programme. Awards keep the category they were made under.
+#[utoipa::path(
+    tag = "programmes",
+    operation_id = "update_programme",
+    params(("id" = Uuid, Path, description = "The programme's id"), ("If-Match" = String, Header, description = "The programme's current ETag")),
+    request_body = UpdateProgramme,
+    responses(
+        (status = 200, description = "The programme after the change", body = Programme, headers(("ETag" = String))),
+        (status = 409, description = "`conflict`: a programme with this name exists", content_type = "application/problem+json", body = crate::error::Problem)
+    )
+)]
+#[patch("/programmes/{id}")]
+async fn update_programme(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+    body: JsonBody<UpdateProgramme>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(&[Role::Admin, Role::Finance])?;
+    let body = body.0;
+    let mut errors = FieldErrors::new();
+    let name = body.name.as_deref().and_then(|n| errors.text("name", n, 1, 200));
+    let description = body.description.as_deref().and_then(|d| errors.text("description", d, 0, 4000));
+    errors.finish()?;
+    let changes = ProgrammeChanges {
+        name,
+        category: body.category.map(|c| c.as_str().to_string()),
+        plan_theme: body.plan_theme.map(|t| t.as_str().to_string()),
+        description,
+    };
+    let id = id.into_inner();
+    let actor = Actor::from(&user);
+    let programme = state
+        .tx(move |conn| {
+            let current = store::lock(conn, id)?.ok_or_else(|| ApiError::not_found("programme"))?;
+            if_match.check(current.version)?;
+            let programme = Programme::try_from(store::update(conn, id, &changes)?)?;
+            audit::append(conn, &actor, NewEvent { action: "programme.updated", entity_type: "programme", entity_id: id, award_id: None, data: &programme })?;
+            Ok(programme)
+        })
+        .await?;
+    Ok(with_etag(programme.version, &programme))
+}

@@ -1,0 +1,78 @@
+//! Programme queries.
+
+use chrono::{DateTime, Utc};
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+use uuid::Uuid;
+
+use crate::db::schema::programmes;
+
+/// A programme as stored.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = programmes)]
+pub struct ProgrammeRow {
+    pub id: Uuid,
+    pub name: String,
+    pub category: String,
+    pub plan_theme: String,
+    pub description: String,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A new programme.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = programmes)]
+pub struct NewProgramme {
+    pub id: Uuid,
+    pub name: String,
+    pub category: String,
+    pub plan_theme: String,
+    pub description: String,
+}
+
+/// Changes to a programme.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = programmes)]
+pub struct ProgrammeChanges {
+    pub name: Option<String>,
+    pub category: Option<String>,
+    pub plan_theme: Option<String>,
+    pub description: Option<String>,
+}
+
+/// Inserts a programme.
+pub fn insert(conn: &mut PgConnection, new: &NewProgramme) -> QueryResult<ProgrammeRow> {
+    diesel::insert_into(programmes::table).values(new).returning(ProgrammeRow::as_returning()).get_result(conn)
+}
+
+/// Reads a programme.
+pub fn find(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<ProgrammeRow>> {
+    programmes::table.find(id).select(ProgrammeRow::as_select()).first(conn).optional()
+}
+
+/// Reads and locks a programme.
+pub fn lock(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<ProgrammeRow>> {
+    programmes::table.find(id).select(ProgrammeRow::as_select()).for_update().first(conn).optional()
+}
+
+/// Lists programmes in creation order.
+pub fn list(conn: &mut PgConnection, category: Option<&str>, cursor: Option<Uuid>, limit: i64) -> QueryResult<Vec<ProgrammeRow>> {
+    let mut q = programmes::table.select(ProgrammeRow::as_select()).into_boxed();
+    if let Some(c) = category {
+        q = q.filter(programmes::category.eq(c.to_string()));
+    }
+    if let Some(after) = cursor {
+        q = q.filter(programmes::id.gt(after));
+    }
+    q.order(programmes::id.asc()).limit(limit + 1).load(conn)
+}
+
+/// Applies changes and bumps the version.
+pub fn update(conn: &mut PgConnection, id: Uuid, changes: &ProgrammeChanges) -> QueryResult<ProgrammeRow> {
+    diesel::update(programmes::table.find(id))
+        .set((changes, programmes::version.eq(programmes::version + 1), programmes::updated_at.eq(diesel::dsl::now)))
+        .returning(ProgrammeRow::as_returning())
+        .get_result(conn)
+}
