@@ -164,9 +164,8 @@ fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
         .headers()
         .get(header::AUTHORIZATION)
         .ok_or_else(|| ApiError::Unauthorized("this needs an Authorization: Bearer token".to_string()))?;
-    let value = value
-        .to_str()
-        .map_err(|_| ApiError::Unauthorized("the Authorization header is not readable".to_string()))?;
+    let value =
+        value.to_str().map_err(|_| ApiError::Unauthorized("the Authorization header is not readable".to_string()))?;
     let (scheme, token) = value
         .split_once(' ')
         .ok_or_else(|| ApiError::Unauthorized("the Authorization header must be Bearer <token>".to_string()))?;
@@ -192,10 +191,7 @@ pub struct TokenRequest<'a> {
 
 /// Signs a token with the configured shared secret.
 pub fn mint(jwt: &JwtSettings, request: &TokenRequest<'_>) -> Result<String, String> {
-    let key = jwt
-        .encoding_key
-        .as_ref()
-        .ok_or("tokens can only be minted with GRANTS_JWT_SECRET (HS256)")?;
+    let key = jwt.encoding_key.as_ref().ok_or("tokens can only be minted with GRANTS_JWT_SECRET (HS256)")?;
     let now = chrono::Utc::now().timestamp().max(0) as u64;
     let claims = Claims {
         sub: request.sub.to_string(),
@@ -239,7 +235,13 @@ mod tests {
         let rid = Uuid::now_v7();
         let token = mint(
             &jwt,
-            &TokenRequest { sub: "carol", name: Some("Carol"), roles: &[Role::Csp], recipient_id: Some(rid), ttl: parse_ttl("1h").unwrap() },
+            &TokenRequest {
+                sub: "carol",
+                name: Some("Carol"),
+                roles: &[Role::Csp],
+                recipient_id: Some(rid),
+                ttl: parse_ttl("1h").unwrap(),
+            },
         )
         .unwrap();
         let user = AuthUser::verify(&token, &jwt).unwrap();

@@ -57,10 +57,10 @@ fn var(name: &str) -> Option<String> {
 fn number<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, ConfigError> {
     match var(name) {
         None => Ok(default),
-        Some(text) => text.trim().parse().map_err(|_| ConfigError {
-            variable: name,
-            message: format!("must be a whole number, not {text:?}"),
-        }),
+        Some(text) => text
+            .trim()
+            .parse()
+            .map_err(|_| ConfigError { variable: name, message: format!("must be a whole number, not {text:?}") }),
     }
 }
 

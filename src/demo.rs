@@ -65,26 +65,43 @@ fn load(conn: &mut PgConnection) -> Result<DemoSummary, ApiError> {
         fund_ids.push((FinancialYear::parse(year).map_err(|_| ApiError::Internal("demo year".into()))?, fund.id));
     }
 
-    let mut recipient = |name: &str, kind: RecipientKind, org: Option<&str>, district: Option<&str>| -> Result<Uuid, ApiError> {
-        Ok(recipients::create(
-            conn,
-            &admin,
-            &NewRecipient {
-                id: Uuid::now_v7(),
-                name: name.into(),
-                kind: kind.as_str().into(),
-                org_identifier: org.map(str::to_string),
-                district: district.map(str::to_string),
-                contact_email: None,
-            },
-        )?
-        .id)
-    };
+    let mut recipient =
+        |name: &str, kind: RecipientKind, org: Option<&str>, district: Option<&str>| -> Result<Uuid, ApiError> {
+            Ok(recipients::create(
+                conn,
+                &admin,
+                &NewRecipient {
+                    id: Uuid::now_v7(),
+                    name: name.into(),
+                    kind: kind.as_str().into(),
+                    org_identifier: org.map(str::to_string),
+                    district: district.map(str::to_string),
+                    contact_email: None,
+                },
+            )?
+            .id)
+        };
     let yos = recipient("Cambridgeshire Youth Offending Service", RecipientKind::StatutoryPartnership, None, None)?;
-    let safeguarding = recipient("Cambridgeshire and Peterborough Safeguarding Boards", RecipientKind::StatutoryPartnership, None, None)?;
-    let mappa = recipient("Multi-Agency Public Protection Arrangements (MAPPA)", RecipientKind::StatutoryPartnership, None, None)?;
-    let peterborough_council = recipient("Peterborough City Council", RecipientKind::LocalAuthority, Some("GB-LAE-PTE"), Some("Peterborough"))?;
-    let cambridge_council = recipient("Cambridge City Council", RecipientKind::LocalAuthority, Some("GB-LAE-CAB"), Some("Cambridge"))?;
+    let safeguarding = recipient(
+        "Cambridgeshire and Peterborough Safeguarding Boards",
+        RecipientKind::StatutoryPartnership,
+        None,
+        None,
+    )?;
+    let mappa = recipient(
+        "Multi-Agency Public Protection Arrangements (MAPPA)",
+        RecipientKind::StatutoryPartnership,
+        None,
+        None,
+    )?;
+    let peterborough_council = recipient(
+        "Peterborough City Council",
+        RecipientKind::LocalAuthority,
+        Some("GB-LAE-PTE"),
+        Some("Peterborough"),
+    )?;
+    let cambridge_council =
+        recipient("Cambridge City Council", RecipientKind::LocalAuthority, Some("GB-LAE-CAB"), Some("Cambridge"))?;
     let csp_names = [
         ("Cambridge City Community Safety Partnership", "Cambridge City", ["60000.00", "62000.00"]),
         ("East Cambridgeshire Community Safety Partnership", "East Cambridgeshire", ["40000.00", "41000.00"]),
@@ -98,26 +115,57 @@ fn load(conn: &mut PgConnection) -> Result<DemoSummary, ApiError> {
         csps.push((name, recipient(name, RecipientKind::CommunitySafetyPartnership, None, Some(district))?, amounts));
     }
 
-    let mut programme = |name: &str, category: Category, theme: PlanTheme, description: &str| -> Result<Uuid, ApiError> {
-        Ok(programmes::create(
-            conn,
-            &admin,
-            &NewProgramme {
-                id: Uuid::now_v7(),
-                name: name.into(),
-                category: category.as_str().into(),
-                plan_theme: theme.as_str().into(),
-                description: description.into(),
-            },
-        )?
-        .id)
-    };
-    let p_yos = programme("Youth Offending Service contribution", Category::StatutoryContribution, PlanTheme::Offenders, "Contribution made on behalf of the Constabulary to the Youth Offending Service.")?;
-    let p_safeguarding = programme("Safeguarding Boards contribution", Category::StatutoryContribution, PlanTheme::Victims, "Contribution made on behalf of the Constabulary to the Safeguarding Boards.")?;
-    let p_mappa = programme("MAPPA contribution", Category::StatutoryContribution, PlanTheme::Offenders, "Contribution made on behalf of the Constabulary to the Multi-Agency Public Protection Arrangements.")?;
-    let p_csp = programme("Community Safety Partnership allocation", Category::CspAllocation, PlanTheme::Communities, "Funding to each Community Safety Partnership, linked to agreed delivery activities.")?;
-    let p_outside = programme("Outside Links", Category::CommissionedService, PlanTheme::Offenders, "Peterborough's Outside Links service: support for people given out of court disposals.")?;
-    let p_homeless = programme("Homelessness Prevention Trailblazer", Category::CommissionedService, PlanTheme::Communities, "Early help to prevent homelessness, a driver of offending and victimisation.")?;
+    let mut programme =
+        |name: &str, category: Category, theme: PlanTheme, description: &str| -> Result<Uuid, ApiError> {
+            Ok(programmes::create(
+                conn,
+                &admin,
+                &NewProgramme {
+                    id: Uuid::now_v7(),
+                    name: name.into(),
+                    category: category.as_str().into(),
+                    plan_theme: theme.as_str().into(),
+                    description: description.into(),
+                },
+            )?
+            .id)
+        };
+    let p_yos = programme(
+        "Youth Offending Service contribution",
+        Category::StatutoryContribution,
+        PlanTheme::Offenders,
+        "Contribution made on behalf of the Constabulary to the Youth Offending Service.",
+    )?;
+    let p_safeguarding = programme(
+        "Safeguarding Boards contribution",
+        Category::StatutoryContribution,
+        PlanTheme::Victims,
+        "Contribution made on behalf of the Constabulary to the Safeguarding Boards.",
+    )?;
+    let p_mappa = programme(
+        "MAPPA contribution",
+        Category::StatutoryContribution,
+        PlanTheme::Offenders,
+        "Contribution made on behalf of the Constabulary to the Multi-Agency Public Protection Arrangements.",
+    )?;
+    let p_csp = programme(
+        "Community Safety Partnership allocation",
+        Category::CspAllocation,
+        PlanTheme::Communities,
+        "Funding to each Community Safety Partnership, linked to agreed delivery activities.",
+    )?;
+    let p_outside = programme(
+        "Outside Links",
+        Category::CommissionedService,
+        PlanTheme::Offenders,
+        "Peterborough's Outside Links service: support for people given out of court disposals.",
+    )?;
+    let p_homeless = programme(
+        "Homelessness Prevention Trailblazer",
+        Category::CommissionedService,
+        PlanTheme::Communities,
+        "Early help to prevent homelessness, a driver of offending and victimisation.",
+    )?;
 
     struct Line<'a> {
         programme: Uuid,
@@ -127,14 +175,50 @@ fn load(conn: &mut PgConnection) -> Result<DemoSummary, ApiError> {
         amounts: [&'a str; 2],
     }
     let mut lines = vec![
-        Line { programme: p_yos, recipient: yos, title: "Youth Offending Service contribution", purpose: format!("Statutory contribution to the Youth Offending Service.{ILLUSTRATIVE}"), amounts: ["205000.00", "210000.00"] },
-        Line { programme: p_safeguarding, recipient: safeguarding, title: "Safeguarding Boards contribution", purpose: format!("Statutory contribution to the Safeguarding Boards.{ILLUSTRATIVE}"), amounts: ["72000.00", "74000.00"] },
-        Line { programme: p_mappa, recipient: mappa, title: "MAPPA contribution", purpose: format!("Statutory contribution to MAPPA.{ILLUSTRATIVE}"), amounts: ["18000.00", "18500.00"] },
-        Line { programme: p_outside, recipient: peterborough_council, title: "Outside Links", purpose: "Support for people given out of court disposals in Peterborough.".to_string(), amounts: ["30000.00", "45000.00"] },
-        Line { programme: p_homeless, recipient: cambridge_council, title: "Homelessness Prevention Trailblazer", purpose: format!("Early help for people at risk of homelessness.{ILLUSTRATIVE}"), amounts: ["120000.00", "125000.00"] },
+        Line {
+            programme: p_yos,
+            recipient: yos,
+            title: "Youth Offending Service contribution",
+            purpose: format!("Statutory contribution to the Youth Offending Service.{ILLUSTRATIVE}"),
+            amounts: ["205000.00", "210000.00"],
+        },
+        Line {
+            programme: p_safeguarding,
+            recipient: safeguarding,
+            title: "Safeguarding Boards contribution",
+            purpose: format!("Statutory contribution to the Safeguarding Boards.{ILLUSTRATIVE}"),
+            amounts: ["72000.00", "74000.00"],
+        },
+        Line {
+            programme: p_mappa,
+            recipient: mappa,
+            title: "MAPPA contribution",
+            purpose: format!("Statutory contribution to MAPPA.{ILLUSTRATIVE}"),
+            amounts: ["18000.00", "18500.00"],
+        },
+        Line {
+            programme: p_outside,
+            recipient: peterborough_council,
+            title: "Outside Links",
+            purpose: "Support for people given out of court disposals in Peterborough.".to_string(),
+            amounts: ["30000.00", "45000.00"],
+        },
+        Line {
+            programme: p_homeless,
+            recipient: cambridge_council,
+            title: "Homelessness Prevention Trailblazer",
+            purpose: format!("Early help for people at risk of homelessness.{ILLUSTRATIVE}"),
+            amounts: ["120000.00", "125000.00"],
+        },
     ];
     for (name, id, amounts) in &csps {
-        lines.push(Line { programme: p_csp, recipient: *id, title: name, purpose: format!("Agreed community safety delivery activities of the {name}.{ILLUSTRATIVE}"), amounts: *amounts });
+        lines.push(Line {
+            programme: p_csp,
+            recipient: *id,
+            title: name,
+            purpose: format!("Agreed community safety delivery activities of the {name}.{ILLUSTRATIVE}"),
+            amounts: *amounts,
+        });
     }
 
     let mut summary_award = Uuid::nil();
@@ -181,5 +265,9 @@ fn load(conn: &mut PgConnection) -> Result<DemoSummary, ApiError> {
             end_date: current_year.last_day(),
         },
     )?;
-    Ok(DemoSummary { csp_recipient: (csps[4].0.to_string(), csps[4].1), award_id: summary_award, fund_id: current_fund })
+    Ok(DemoSummary {
+        csp_recipient: (csps[4].0.to_string(), csps[4].1),
+        award_id: summary_award,
+        fund_id: current_fund,
+    })
 }

@@ -225,6 +225,10 @@ impl From<actix_web::error::BlockingError> for ApiError {
     }
 }
 
+/// A field failed a check and its error has been recorded in [`FieldErrors`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recorded;
+
 /// Collects field errors while a request is validated, so that one 422 names every bad field.
 #[derive(Debug, Default)]
 pub struct FieldErrors(Vec<FieldError>);
@@ -257,7 +261,10 @@ impl FieldErrors {
         let value = value.trim();
         let len = value.chars().count();
         if len < min {
-            self.add(field, if min == 1 { "must not be empty".to_string() } else { format!("must be at least {min} characters") });
+            self.add(
+                field,
+                if min == 1 { "must not be empty".to_string() } else { format!("must be at least {min} characters") },
+            );
             None
         } else if len > max {
             self.add(field, format!("must be at most {max} characters"));
@@ -271,10 +278,10 @@ impl FieldErrors {
     }
 
     /// Like [`FieldErrors::text`] for an optional field; an empty string becomes `None`.
-    pub fn optional_text(&mut self, field: &str, value: Option<&str>, max: usize) -> Result<Option<String>, ()> {
+    pub fn optional_text(&mut self, field: &str, value: Option<&str>, max: usize) -> Result<Option<String>, Recorded> {
         match value.map(str::trim) {
             None | Some("") => Ok(None),
-            Some(v) => self.text(field, v, 1, max).map(Some).ok_or(()),
+            Some(v) => self.text(field, v, 1, max).map(Some).ok_or(Recorded),
         }
     }
 

@@ -57,31 +57,20 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     }
 }
 
-/// Reads JSON into `T`: syntax errors are 400, shape errors 422 against the field's path.
+/// Reads JSON into `T`: text that is not JSON is 400 (checked first, over the whole body),
+/// JSON of the wrong shape is 422 against the field's path.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    use serde_json::error::Category;
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize::<_, T>(&mut de).map_err(|error| {
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::Malformed(format!("the request body is not valid JSON ({})", position(&e))))?;
+    serde_path_to_error::deserialize::<_, T>(value).map_err(|error| {
         let path = error.path().to_string();
-        let inner = error.into_inner();
-        match inner.classify() {
-            Category::Data => {
-                let message = strip_position(&inner.to_string());
-                let (field, message) = match message.strip_prefix("missing field `") {
-                    Some(rest) => {
-                        let name = rest.trim_end_matches('`');
-                        (join_path(&path, name), "is required".to_string())
-                    }
-                    None => (if path == "." { "body".to_string() } else { path }, message),
-                };
-                ApiError::Validation(vec![FieldError { field, message }])
-            }
-            _ => ApiError::Malformed(format!("the request body is not valid JSON ({})", position(&inner))),
-        }
-    })?;
-    de.end()
-        .map_err(|e| ApiError::Malformed(format!("the request body has text after the JSON ({})", position(&e))))?;
-    Ok(value)
+        let message = strip_position(&error.into_inner().to_string());
+        let (field, message) = match message.strip_prefix("missing field `") {
+            Some(rest) => (join_path(&path, rest.trim_end_matches('`')), "is required".to_string()),
+            None => (if path == "." { "body".to_string() } else { path }, message),
+        };
+        ApiError::Validation(vec![FieldError { field, message }])
+    })
 }
 
 fn join_path(parent: &str, name: &str) -> String {

@@ -75,7 +75,14 @@ fn run(command: Command) -> Result<(), String> {
         Command::Seed => {
             let settings = Settings::from_env().map_err(|e| e.to_string())?;
             seed(&settings.database_url).map(|loaded| {
-                println!("{}", if loaded.is_some() { "demo data loaded" } else { "the database already has funds: nothing loaded" })
+                println!(
+                    "{}",
+                    if loaded.is_some() {
+                        "demo data loaded"
+                    } else {
+                        "the database already has funds: nothing loaded"
+                    }
+                )
             })
         }
         Command::Token { sub, name, roles, recipient_id, ttl } => {
@@ -83,12 +90,18 @@ fn run(command: Command) -> Result<(), String> {
             let jwt = settings.jwt.ok_or("set GRANTS_JWT_SECRET to mint tokens")?;
             let roles = roles
                 .iter()
-                .map(|r| Role::parse(r).ok_or_else(|| format!("unknown role {r:?}: use admin, finance, approver, csp or auditor")))
+                .map(|r| {
+                    Role::parse(r)
+                        .ok_or_else(|| format!("unknown role {r:?}: use admin, finance, approver, csp or auditor"))
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             if roles.contains(&Role::Csp) && recipient_id.is_none() {
                 return Err("--role csp needs --recipient-id".into());
             }
-            let token = mint(&jwt, &TokenRequest { sub: &sub, name: name.as_deref(), roles: &roles, recipient_id, ttl: parse_ttl(&ttl)? })?;
+            let token = mint(
+                &jwt,
+                &TokenRequest { sub: &sub, name: name.as_deref(), roles: &roles, recipient_id, ttl: parse_ttl(&ttl)? },
+            )?;
             println!("{token}");
             Ok(())
         }
@@ -107,7 +120,10 @@ fn serve(with_demo: bool) -> Result<(), String> {
     let mut settings = Settings::from_env().map_err(|e| e.to_string())?;
     if settings.jwt.is_none() {
         if !with_demo {
-            return Err("no token key configured: set GRANTS_JWT_SECRET (HS256) or GRANTS_JWT_PUBLIC_KEY_FILE (RS256/ES256)".into());
+            return Err(
+                "no token key configured: set GRANTS_JWT_SECRET (HS256) or GRANTS_JWT_PUBLIC_KEY_FILE (RS256/ES256)"
+                    .into(),
+            );
         }
         let secret: String = {
             use rand::Rng;
@@ -131,7 +147,9 @@ fn serve(with_demo: bool) -> Result<(), String> {
     let bind = settings.bind.clone();
     let workers = settings.workers;
     actix_web::rt::System::new().block_on(async move {
-        let mut server = HttpServer::new(move || app(state.clone())).bind(&bind).map_err(|e| format!("cannot listen on {bind}: {e}"))?;
+        let mut server = HttpServer::new(move || app(state.clone()))
+            .bind(&bind)
+            .map_err(|e| format!("cannot listen on {bind}: {e}"))?;
         if let Some(n) = workers {
             server = server.workers(n.max(1));
         }
@@ -161,7 +179,16 @@ fn print_demo_banner(settings: &Settings, summary: Option<&demo::DemoSummary>) -
         } else {
             None
         };
-        let token = mint(jwt, &TokenRequest { sub, name: Some(name), roles: &[role], recipient_id, ttl: std::time::Duration::from_secs(8 * 3600) })?;
+        let token = mint(
+            jwt,
+            &TokenRequest {
+                sub,
+                name: Some(name),
+                roles: &[role],
+                recipient_id,
+                ttl: std::time::Duration::from_secs(8 * 3600),
+            },
+        )?;
         println!("  export {}_TOKEN={token}", role.as_str().to_uppercase());
         tokens.push(role);
     }
@@ -170,7 +197,9 @@ fn print_demo_banner(settings: &Settings, summary: Option<&demo::DemoSummary>) -
     }
     println!("\nTry:");
     println!("  curl -s -H \"Authorization: Bearer $FINANCE_TOKEN\" '{base}/api/v1/funds?financial_year=2020-21'");
-    println!("  curl -s -H \"Authorization: Bearer $FINANCE_TOKEN\" '{base}/api/v1/awards?financial_year=2020-21&status=draft'");
+    println!(
+        "  curl -s -H \"Authorization: Bearer $FINANCE_TOKEN\" '{base}/api/v1/awards?financial_year=2020-21&status=draft'"
+    );
     if let Some(s) = summary {
         println!("  curl -s -H \"Authorization: Bearer $AUDITOR_TOKEN\" {base}/api/v1/awards/{}", s.award_id);
         println!("  curl -s -H \"Authorization: Bearer $ADMIN_TOKEN\" {base}/api/v1/funds/{}", s.fund_id);
@@ -178,7 +207,9 @@ fn print_demo_banner(settings: &Settings, summary: Option<&demo::DemoSummary>) -
     println!("  curl -s -H \"Authorization: Bearer $CSP_TOKEN\" {base}/api/v1/awards");
     println!("  open {base}/docs/ for the interactive API documentation\n");
     if summary.is_none() {
-        println!("(the database already had data, so no demo data was loaded; the csp token needs a recipient id: use `grants token`)\n");
+        println!(
+            "(the database already had data, so no demo data was loaded; the csp token needs a recipient id: use `grants token`)\n"
+        );
     }
     Ok(())
 }

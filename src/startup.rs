@@ -94,9 +94,10 @@ pub fn app(
     let (app, _) = App::new()
         .into_utoipa_app()
         .app_data(state)
-        .app_data(web::QueryConfig::default().error_handler(|e, _| {
-            ApiError::Malformed(format!("the query string cannot be read: {e}")).into()
-        }))
+        .app_data(
+            web::QueryConfig::default()
+                .error_handler(|e, _| ApiError::Malformed(format!("the query string cannot be read: {e}")).into()),
+        )
         .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::not_found("resource").into()))
         .service(healthz)
         .service(readyz)

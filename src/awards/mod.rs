@@ -211,7 +211,13 @@ struct AwardText {
     rationale: Option<String>,
 }
 
-fn check_text(errors: &mut FieldErrors, title: Option<&str>, purpose: Option<&str>, conditions: Option<&str>, rationale: Option<&str>) -> AwardText {
+fn check_text(
+    errors: &mut FieldErrors,
+    title: Option<&str>,
+    purpose: Option<&str>,
+    conditions: Option<&str>,
+    rationale: Option<&str>,
+) -> AwardText {
     AwardText {
         title: title.and_then(|v| errors.text("title", v, 1, 200)),
         purpose: purpose.and_then(|v| errors.text("purpose", v, 1, 4000)),
@@ -226,8 +232,14 @@ fn check_dates(start: NaiveDate, end: NaiveDate, year: FinancialYear) -> Result<
     }
     if !year.overlaps(start, end) {
         return Err(ApiError::Validation(vec![
-            crate::error::FieldError { field: "start_date".into(), message: format!("the award must overlap the fund's financial year {year}") },
-            crate::error::FieldError { field: "end_date".into(), message: format!("the award must overlap the fund's financial year {year}") },
+            crate::error::FieldError {
+                field: "start_date".into(),
+                message: format!("the award must overlap the fund's financial year {year}"),
+            },
+            crate::error::FieldError {
+                field: "end_date".into(),
+                message: format!("the award must overlap the fund's financial year {year}"),
+            },
         ]));
     }
     Ok(())
@@ -245,7 +257,11 @@ fn check_recipient(conn: &mut PgConnection, id: Uuid) -> Result<(), ApiError> {
 }
 
 fn record(conn: &mut PgConnection, actor: &Actor, action: &str, award: &Award) -> Result<(), ApiError> {
-    audit::append(conn, actor, NewEvent { action, entity_type: "award", entity_id: award.id, award_id: Some(award.id), data: award })?;
+    audit::append(
+        conn,
+        actor,
+        NewEvent { action, entity_type: "award", entity_id: award.id, award_id: Some(award.id), data: award },
+    )?;
     Ok(())
 }
 
@@ -265,8 +281,8 @@ pub struct AwardInput {
 
 /// Creates a draft award inside the caller's transaction, with its audit event.
 pub fn create(conn: &mut PgConnection, actor: &Actor, input: AwardInput) -> Result<Award, ApiError> {
-    let (fund, number) =
-        funds::store::take_award_number(conn, input.fund_id)?.ok_or_else(|| ApiError::field("fund_id", "no such fund"))?;
+    let (fund, number) = funds::store::take_award_number(conn, input.fund_id)?
+        .ok_or_else(|| ApiError::field("fund_id", "no such fund"))?;
     if label(FundStatus::parse, &fund.status)? == FundStatus::Closed {
         return Err(ApiError::InvalidState("the fund is closed and takes no new awards".into()));
     }
@@ -308,7 +324,8 @@ pub fn approve(conn: &mut PgConnection, actor: &Actor, id: Uuid, decision_ref: S
     if current.created_by == actor.sub {
         return Err(ApiError::FourEyes("an award cannot be approved by the person who created it".into()));
     }
-    let fund = funds::store::lock(conn, current.fund_id)?.ok_or_else(|| ApiError::Internal("award without fund".into()))?;
+    let fund =
+        funds::store::lock(conn, current.fund_id)?.ok_or_else(|| ApiError::Internal("award without fund".into()))?;
     if label(FundStatus::parse, &fund.status)? == FundStatus::Closed {
         return Err(ApiError::InvalidState("the fund is closed and takes no approvals".into()));
     }
@@ -339,11 +356,21 @@ pub fn approve(conn: &mut PgConnection, actor: &Actor, id: Uuid, decision_ref: S
     )
 )]
 #[post("/awards")]
-async fn create_award(state: web::Data<AppState>, user: AuthUser, body: JsonBody<CreateAward>) -> Result<HttpResponse, ApiError> {
+async fn create_award(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: JsonBody<CreateAward>,
+) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Finance])?;
     let body = body.0;
     let mut errors = FieldErrors::new();
-    let text = check_text(&mut errors, Some(&body.title), Some(&body.purpose), Some(&body.conditions), Some(&body.crime_reduction_rationale));
+    let text = check_text(
+        &mut errors,
+        Some(&body.title),
+        Some(&body.purpose),
+        Some(&body.conditions),
+        Some(&body.crime_reduction_rationale),
+    );
     let amount = errors.check("amount", Money::parse_positive(&body.amount.0));
     if body.end_date < body.start_date {
         errors.add("end_date", "must be on or after start_date");
@@ -388,7 +415,9 @@ async fn list_awards(
     let scope = user.read_scope()?;
     let filter = filter.into_inner();
     let financial_year = match filter.financial_year.as_deref() {
-        Some(text) => Some(FinancialYear::parse(text).map_err(|e| ApiError::field("financial_year", e.to_string()))?.to_string()),
+        Some(text) => {
+            Some(FinancialYear::parse(text).map_err(|e| ApiError::field("financial_year", e.to_string()))?.to_string())
+        }
         None => None,
     };
     let query = AwardQuery {
@@ -461,7 +490,13 @@ async fn update_award(
     user.require(&[Role::Finance])?;
     let body = body.0;
     let mut errors = FieldErrors::new();
-    let text = check_text(&mut errors, body.title.as_deref(), body.purpose.as_deref(), body.conditions.as_deref(), body.crime_reduction_rationale.as_deref());
+    let text = check_text(
+        &mut errors,
+        body.title.as_deref(),
+        body.purpose.as_deref(),
+        body.conditions.as_deref(),
+        body.crime_reduction_rationale.as_deref(),
+    );
     let amount = body.amount.as_ref().and_then(|a| errors.check("amount", Money::parse_positive(&a.0)));
     errors.finish()?;
     let id = id.into_inner();
@@ -475,7 +510,8 @@ async fn update_award(
                 .map_err(|e| ApiError::InvalidState(e.0))?;
             let start = body.start_date.unwrap_or(current.start_date);
             let end = body.end_date.unwrap_or(current.end_date);
-            let year = FinancialYear::parse(&current.financial_year).map_err(|_| ApiError::Internal("stored year".into()))?;
+            let year =
+                FinancialYear::parse(&current.financial_year).map_err(|_| ApiError::Internal("stored year".into()))?;
             check_dates(start, end, year)?;
             let category = match body.programme_id {
                 Some(p) => Some(programme_category(conn, p)?.as_str().to_string()),
@@ -596,7 +632,11 @@ async fn withdraw_award(
     )
 )]
 #[post("/awards/{id}/close")]
-async fn close_award(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+async fn close_award(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Finance])?;
     let id = id.into_inner();
     let actor = Actor::from(&user);
@@ -606,7 +646,8 @@ async fn close_award(state: web::Data<AppState>, user: AuthUser, id: web::Path<U
             label(AwardStatus::parse, &current.status)?
                 .after(AwardAction::Close, Money::ZERO)
                 .map_err(|e| ApiError::InvalidState(e.0))?;
-            let changes = AwardChanges { status: Some(AwardStatus::Closed.as_str().to_string()), ..AwardChanges::default() };
+            let changes =
+                AwardChanges { status: Some(AwardStatus::Closed.as_str().to_string()), ..AwardChanges::default() };
             let row = store::update(conn, id, &changes)?;
             let award = load(conn, row)?;
             record(conn, &actor, "award.closed", &award)?;

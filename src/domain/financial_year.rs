@@ -20,7 +20,8 @@ impl FinancialYear {
     /// Parses `2020-21`; `2020-22`, `20-21` and `2020/21` are refused.
     pub fn parse(text: &str) -> Result<FinancialYear, FinancialYearError> {
         let bytes = text.as_bytes();
-        if bytes.len() != 7 || bytes[4] != b'-' || !text.bytes().enumerate().all(|(i, b)| i == 4 || b.is_ascii_digit()) {
+        if bytes.len() != 7 || bytes[4] != b'-' || !text.bytes().enumerate().all(|(i, b)| i == 4 || b.is_ascii_digit())
+        {
             return Err(FinancialYearError);
         }
         let start: i32 = text[..4].parse().map_err(|_| FinancialYearError)?;

@@ -175,9 +175,7 @@ impl<'de> Deserialize<'de> for MoneyText {
         match serde_json::Value::deserialize(deserializer)? {
             serde_json::Value::String(s) => Ok(MoneyText(s)),
             serde_json::Value::Number(n) => Ok(MoneyText(n.to_string())),
-            _ => Err(serde::de::Error::custom(
-                "must be an amount, as a string (\"1500.00\") or a number",
-            )),
+            _ => Err(serde::de::Error::custom("must be an amount, as a string (\"1500.00\") or a number")),
         }
     }
 }
@@ -186,15 +184,9 @@ impl utoipa::PartialSchema for MoneyText {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
         OneOfBuilder::new()
-            .item(
-                ObjectBuilder::new()
-                    .schema_type(Type::String)
-                    .pattern(Some(r"^[0-9]{1,12}(\.[0-9]{1,2})?$")),
-            )
+            .item(ObjectBuilder::new().schema_type(Type::String).pattern(Some(r"^[0-9]{1,12}(\.[0-9]{1,2})?$")))
             .item(ObjectBuilder::new().schema_type(Type::Number).multiple_of(Some(0.01)))
-            .description(Some(
-                "An amount in pounds with at most two decimals, as a string or a JSON number.",
-            ))
+            .description(Some("An amount in pounds with at most two decimals, as a string or a JSON number."))
             .examples([serde_json::json!("45000.00")])
             .into()
     }

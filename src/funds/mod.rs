@@ -117,7 +117,11 @@ fn valid_code(code: &str) -> bool {
 /// Inserts a fund inside the caller's transaction, with its audit event.
 pub fn create(conn: &mut diesel::PgConnection, actor: &Actor, new: &NewFund) -> Result<Fund, ApiError> {
     let fund = Fund::from_row(store::insert(conn, new)?, FundTotals::default())?;
-    audit::append(conn, actor, NewEvent { action: "fund.created", entity_type: "fund", entity_id: fund.id, award_id: None, data: &fund })?;
+    audit::append(
+        conn,
+        actor,
+        NewEvent { action: "fund.created", entity_type: "fund", entity_id: fund.id, award_id: None, data: &fund },
+    )?;
     Ok(fund)
 }
 
@@ -179,7 +183,9 @@ async fn list_funds(
     require_reader(&user)?;
     let limit = page.limit()?;
     let year = match filter.financial_year.as_deref() {
-        Some(text) => Some(FinancialYear::parse(text).map_err(|e| ApiError::field("financial_year", e.to_string()))?.to_string()),
+        Some(text) => {
+            Some(FinancialYear::parse(text).map_err(|e| ApiError::field("financial_year", e.to_string()))?.to_string())
+        }
         None => None,
     };
     let cursor = page.cursor;
@@ -255,7 +261,11 @@ async fn update_fund(
         None => None,
     };
     errors.finish()?;
-    let changes = FundChanges { name, budget: budget.map(Money::to_decimal), status: body.status.map(|s| s.as_str().to_string()) };
+    let changes = FundChanges {
+        name,
+        budget: budget.map(Money::to_decimal),
+        status: body.status.map(|s| s.as_str().to_string()),
+    };
     let id = id.into_inner();
     let actor = Actor::from(&user);
     let fund = state
@@ -265,14 +275,16 @@ async fn update_fund(
             if let Some(budget) = budget {
                 let committed = store::committed(conn, id)?;
                 check_headroom(budget, committed, Money::ZERO).map_err(|_| {
-                    ApiError::BudgetExceeded(format!(
-                        "the budget cannot drop below the {committed} already committed"
-                    ))
+                    ApiError::BudgetExceeded(format!("the budget cannot drop below the {committed} already committed"))
                 })?;
             }
             let row = store::update(conn, id, &changes)?;
             let fund = load(conn, row)?;
-            audit::append(conn, &actor, NewEvent { action: "fund.updated", entity_type: "fund", entity_id: id, award_id: None, data: &fund })?;
+            audit::append(
+                conn,
+                &actor,
+                NewEvent { action: "fund.updated", entity_type: "fund", entity_id: id, award_id: None, data: &fund },
+            )?;
             Ok(fund)
         })
         .await?;

@@ -86,7 +86,17 @@ pub struct ProgrammeFilter {
 /// Inserts a programme inside the caller's transaction, with its audit event.
 pub fn create(conn: &mut diesel::PgConnection, actor: &Actor, new: &NewProgramme) -> Result<Programme, ApiError> {
     let programme = Programme::try_from(store::insert(conn, new)?)?;
-    audit::append(conn, actor, NewEvent { action: "programme.created", entity_type: "programme", entity_id: programme.id, award_id: None, data: &programme })?;
+    audit::append(
+        conn,
+        actor,
+        NewEvent {
+            action: "programme.created",
+            entity_type: "programme",
+            entity_id: programme.id,
+            award_id: None,
+            data: &programme,
+        },
+    )?;
     Ok(programme)
 }
 
@@ -164,7 +174,11 @@ async fn list_programmes(
     responses((status = 200, description = "The programme", body = Programme, headers(("ETag" = String))))
 )]
 #[get("/programmes/{id}")]
-async fn get_programme(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+async fn get_programme(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
     user.read_scope()?;
     let id = id.into_inner();
     let programme = state
@@ -211,7 +225,17 @@ async fn update_programme(
             let current = store::lock(conn, id)?.ok_or_else(|| ApiError::not_found("programme"))?;
             if_match.check(current.version)?;
             let programme = Programme::try_from(store::update(conn, id, &changes)?)?;
-            audit::append(conn, &actor, NewEvent { action: "programme.updated", entity_type: "programme", entity_id: id, award_id: None, data: &programme })?;
+            audit::append(
+                conn,
+                &actor,
+                NewEvent {
+                    action: "programme.updated",
+                    entity_type: "programme",
+                    entity_id: id,
+                    award_id: None,
+                    data: &programme,
+                },
+            )?;
             Ok(programme)
         })
         .await?;

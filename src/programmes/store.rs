@@ -58,7 +58,12 @@ pub fn lock(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<ProgrammeRo
 }
 
 /// Lists programmes in creation order.
-pub fn list(conn: &mut PgConnection, category: Option<&str>, cursor: Option<Uuid>, limit: i64) -> QueryResult<Vec<ProgrammeRow>> {
+pub fn list(
+    conn: &mut PgConnection,
+    category: Option<&str>,
+    cursor: Option<Uuid>,
+    limit: i64,
+) -> QueryResult<Vec<ProgrammeRow>> {
     let mut q = programmes::table.select(ProgrammeRow::as_select()).into_boxed();
     if let Some(c) = category {
         q = q.filter(programmes::category.eq(c.to_string()));

@@ -13,7 +13,7 @@ use crate::audit::{self, Actor, NewEvent};
 use crate::auth::{AuthUser, Role};
 use crate::domain::RecipientKind;
 use crate::domain::org_identifier::is_valid_org_identifier;
-use crate::error::{ApiError, FieldErrors};
+use crate::error::{ApiError, FieldErrors, Recorded};
 use crate::extract::{IfMatch, JsonBody, Page, PageQuery};
 use crate::respond::{created, label, with_etag};
 use crate::startup::AppState;
@@ -99,24 +99,24 @@ pub struct RecipientFilter {
     pub q: Option<String>,
 }
 
-fn check_org_identifier(errors: &mut FieldErrors, value: Option<&str>) -> Result<Option<String>, ()> {
+fn check_org_identifier(errors: &mut FieldErrors, value: Option<&str>) -> Result<Option<String>, Recorded> {
     match value.map(str::trim) {
         None | Some("") => Ok(None),
         Some(id) if is_valid_org_identifier(id) => Ok(Some(id.to_string())),
         Some(_) => {
             errors.add("org_identifier", "must be a 360Giving organisation identifier such as GB-CHC-1234567");
-            Err(())
+            Err(Recorded)
         }
     }
 }
 
-fn check_email(errors: &mut FieldErrors, value: Option<&str>) -> Result<Option<String>, ()> {
+fn check_email(errors: &mut FieldErrors, value: Option<&str>) -> Result<Option<String>, Recorded> {
     match value.map(str::trim) {
         None | Some("") => Ok(None),
         Some(email) if email.len() <= 254 && email.validate_email() => Ok(Some(email.to_string())),
         Some(_) => {
             errors.add("contact_email", "must be an email address");
-            Err(())
+            Err(Recorded)
         }
     }
 }
@@ -124,7 +124,17 @@ fn check_email(errors: &mut FieldErrors, value: Option<&str>) -> Result<Option<S
 /// Inserts a recipient inside the caller's transaction, with its audit event.
 pub fn create(conn: &mut diesel::PgConnection, actor: &Actor, new: &NewRecipient) -> Result<Recipient, ApiError> {
     let recipient = Recipient::try_from(store::insert(conn, new)?)?;
-    audit::append(conn, actor, NewEvent { action: "recipient.created", entity_type: "recipient", entity_id: recipient.id, award_id: None, data: &recipient })?;
+    audit::append(
+        conn,
+        actor,
+        NewEvent {
+            action: "recipient.created",
+            entity_type: "recipient",
+            entity_id: recipient.id,
+            award_id: None,
+            data: &recipient,
+        },
+    )?;
     Ok(recipient)
 }
 
@@ -155,7 +165,14 @@ async fn create_recipient(
     let (Some(name), Ok(org_identifier), Ok(district), Ok(contact_email)) = (name, org, district, email) else {
         return Err(ApiError::Internal("validation".into()));
     };
-    let new = NewRecipient { id: Uuid::now_v7(), name, kind: body.kind.as_str().to_string(), org_identifier, district, contact_email };
+    let new = NewRecipient {
+        id: Uuid::now_v7(),
+        name,
+        kind: body.kind.as_str().to_string(),
+        org_identifier,
+        district,
+        contact_email,
+    };
     let actor = Actor::from(&user);
     let recipient = state.tx(move |conn| create(conn, &actor, &new)).await?;
     Ok(created(format!("/api/v1/recipients/{}", recipient.id), recipient.version, &recipient))
@@ -198,7 +215,11 @@ async fn list_recipients(
     responses((status = 200, description = "The recipient", body = Recipient, headers(("ETag" = String))))
 )]
 #[get("/recipients/{id}")]
-async fn get_recipient(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+async fn get_recipient(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     if user.read_scope()?.is_some_and(|own| own != id) {
         return Err(ApiError::not_found("recipient"));
@@ -253,7 +274,17 @@ async fn update_recipient(
             let current = store::lock(conn, id)?.ok_or_else(|| ApiError::not_found("recipient"))?;
             if_match.check(current.version)?;
             let recipient = Recipient::try_from(store::update(conn, id, &changes)?)?;
-            audit::append(conn, &actor, NewEvent { action: "recipient.updated", entity_type: "recipient", entity_id: id, award_id: None, data: &recipient })?;
+            audit::append(
+                conn,
+                &actor,
+                NewEvent {
+                    action: "recipient.updated",
+                    entity_type: "recipient",
+                    entity_id: id,
+                    award_id: None,
+                    data: &recipient,
+                },
+            )?;
             Ok(recipient)
         })
         .await?;

@@ -1,1 +1,11 @@
+//! Integration tests: the real server, a real PostgreSQL, real tokens. One binary, one module
+//! per area.
 
+mod auth;
+mod awards;
+mod conventions;
+mod funds;
+mod helpers;
+mod ledger_audit;
+mod recipients_programmes;
+mod service;

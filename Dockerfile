@@ -1,0 +1,19 @@
+# Multi-stage build: compile with the Rust toolchain, run on a slim Debian with libpq.
+FROM rust:1.95-bookworm AS build
+WORKDIR /src
+RUN apt-get update && apt-get install -y --no-install-recommends libpq-dev && rm -rf /var/lib/apt/lists/*
+COPY Cargo.toml Cargo.lock ./
+COPY src ./src
+COPY migrations ./migrations
+COPY openapi ./openapi
+RUN cargo build --release --locked --bin grants
+
+FROM debian:bookworm-slim
+RUN apt-get update && apt-get install -y --no-install-recommends libpq5 ca-certificates && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --uid 10001 grants
+COPY --from=build /src/target/release/grants /usr/local/bin/grants
+USER grants
+ENV GRANTS_BIND=0.0.0.0:8080
+EXPOSE 8080
+ENTRYPOINT ["grants"]
+CMD ["serve"]

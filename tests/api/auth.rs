@@ -1,0 +1,137 @@
+use grants::auth::Role;
+use jsonwebtoken::{EncodingKey, Header, encode};
+use serde_json::json;
+
+use crate::helpers::{SECRET, TestApp};
+
+fn now() -> u64 {
+    chrono::Utc::now().timestamp() as u64
+}
+
+fn sign(claims: serde_json::Value, secret: &str) -> String {
+    encode(&Header::default(), &claims, &EncodingKey::from_secret(secret.as_bytes())).unwrap()
+}
+
+fn claims() -> serde_json::Value {
+    json!({"sub": "mallory", "roles": ["admin"], "exp": now() + 600, "iss": "grants", "aud": "grants-api"})
+}
+
+async fn assert_refused(app: &TestApp, token: &str, why: &str) {
+    let r = app.get("/api/v1/funds", token).await;
+    assert_eq!(r.status, 401, "{why}: {}", r.text);
+    assert_eq!(r.problem(), "unauthorized", "{why}");
+    assert_eq!(r.header("www-authenticate").as_deref(), Some("Bearer"), "{why}");
+    assert!(!r.text.contains(token), "{why}: the response echoes the token");
+}
+
+#[actix_web::test]
+async fn a_valid_token_is_accepted_and_round_trips_its_claims() {
+    let app = TestApp::spawn().await;
+    let token = sign(claims(), SECRET);
+    let r = app.get("/api/v1/funds", &token).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+}
+
+#[actix_web::test]
+async fn forged_expired_and_misdirected_tokens_get_401() {
+    let app = TestApp::spawn().await;
+    // alg none: {"alg":"none","typ":"JWT"} with the payload of a real token and no signature.
+    let real = sign(claims(), SECRET);
+    let payload = real.split('.').nth(1).unwrap();
+    assert_refused(&app, &format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{payload}."), "alg none").await;
+    assert_refused(&app, &sign(claims(), "another-secret-another-secret-012345"), "wrong key").await;
+    let mut expired = claims();
+    expired["exp"] = json!(now() - 120);
+    assert_refused(&app, &sign(expired, SECRET), "expired beyond the 30 s leeway").await;
+    let mut wrong_aud = claims();
+    wrong_aud["aud"] = json!("someone-else");
+    assert_refused(&app, &sign(wrong_aud, SECRET), "wrong aud").await;
+    let mut wrong_iss = claims();
+    wrong_iss["iss"] = json!("evil");
+    assert_refused(&app, &sign(wrong_iss, SECRET), "wrong iss").await;
+    let mut no_exp = claims();
+    no_exp.as_object_mut().unwrap().remove("exp");
+    assert_refused(&app, &sign(no_exp, SECRET), "no exp").await;
+    // A payload swapped in under another token's signature.
+    let finance = app.token("fiona", &[Role::Finance], None);
+    let parts: Vec<&str> = finance.split('.').collect();
+    assert_refused(&app, &format!("{}.{}.{}", parts[0], payload, parts[2]), "tampered payload").await;
+    // HS384 with the right secret is still not the configured algorithm.
+    let hs384 =
+        encode(&Header::new(jsonwebtoken::Algorithm::HS384), &claims(), &EncodingKey::from_secret(SECRET.as_bytes()))
+            .unwrap();
+    assert_refused(&app, &hs384, "another algorithm").await;
+    assert_refused(&app, &"a".repeat(10_000), "huge token").await;
+    assert_refused(&app, "not-a-jwt", "garbage").await;
+    let mut csp_without_recipient = claims();
+    csp_without_recipient["roles"] = json!(["csp"]);
+    assert_refused(&app, &sign(csp_without_recipient, SECRET), "csp without recipient_id").await;
+}
+
+#[actix_web::test]
+async fn a_token_within_the_leeway_is_still_accepted() {
+    let app = TestApp::spawn().await;
+    let mut c = claims();
+    c["exp"] = json!(now() - 10);
+    assert_eq!(app.get("/api/v1/funds", &sign(c, SECRET)).await.status, 200);
+}
+
+#[actix_web::test]
+async fn a_missing_or_non_bearer_authorization_gets_401() {
+    let app = TestApp::spawn().await;
+    let r = app.send("GET", "/api/v1/awards", None, &[], None).await;
+    assert_eq!((r.status, r.problem().as_str()), (401, "unauthorized"));
+    let r = app.send("GET", "/api/v1/awards", None, &[("Authorization", "Basic YWxpY2U6cw==")], None).await;
+    assert_eq!(r.status, 401);
+}
+
+#[actix_web::test]
+async fn roles_that_may_not_act_get_403() {
+    let app = TestApp::spawn().await;
+    let r = app
+        .post(
+            "/api/v1/funds",
+            &app.auditor,
+            json!({"code": "X", "name": "X", "financial_year": "2020-21", "budget": "1.00"}),
+        )
+        .await;
+    assert_eq!((r.status, r.problem().as_str()), (403, "forbidden"));
+    let l = app.ledger("100000").await;
+    let body = app.award_body(&l.fund, &l.programme, &l.recipient, json!("10.00"));
+    let r = app.post("/api/v1/awards", &app.approver, body).await;
+    assert_eq!((r.status, r.problem().as_str()), (403, "forbidden"));
+    let award = app.draft(&l, "10.00").await;
+    let r = app.post(&format!("/api/v1/awards/{award}/approve"), &app.finance, json!({"decision_ref": "D1"})).await;
+    assert_eq!((r.status, r.problem().as_str()), (403, "forbidden"), "finance cannot approve");
+    let nobody = app.token("nobody", &[], None);
+    assert_eq!(app.get("/api/v1/awards", &nobody).await.status, 403);
+}
+
+#[actix_web::test]
+async fn a_csp_sees_only_its_own_partnership() {
+    let app = TestApp::spawn().await;
+    let fund = app.fund("500000").await;
+    let programme = app.programme("CSP allocation", "csp_allocation").await;
+    let fenland = app.recipient("Fenland CSP", "community_safety_partnership").await;
+    let hunts = app.recipient("Huntingdonshire CSP", "community_safety_partnership").await;
+    let ours = app.create_award(app.award_body(&fund, &programme, &fenland, json!("50000"))).await.id();
+    let theirs = app.create_award(app.award_body(&fund, &programme, &hunts, json!("55000"))).await.id();
+    let csp = app.token("carol", &[Role::Csp], Some(&fenland));
+
+    let own = app.get(&format!("/api/v1/awards/{ours}"), &csp).await;
+    assert_eq!(own.status, 200, "{}", own.text);
+    let other = app.get(&format!("/api/v1/awards/{theirs}"), &csp).await;
+    assert_eq!((other.status, other.problem().as_str()), (404, "not-found"));
+    let list = app.get("/api/v1/awards", &csp).await;
+    let ids: Vec<&str> = list.body["items"].as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, vec![ours.as_str()]);
+    let filtered = app.get(&format!("/api/v1/awards?recipient_id={hunts}"), &csp).await;
+    assert_eq!(filtered.body["items"].as_array().unwrap().len(), 0, "a filter cannot widen a CSP's view");
+    assert_eq!(app.get(&format!("/api/v1/recipients/{hunts}"), &csp).await.status, 404);
+    assert_eq!(app.get(&format!("/api/v1/recipients/{fenland}"), &csp).await.status, 200);
+    assert_eq!(app.get("/api/v1/recipients", &csp).await.body["items"].as_array().unwrap().len(), 1);
+    assert_eq!(app.get("/api/v1/funds", &csp).await.status, 403, "funds are finance's business");
+    // Writing is refused too.
+    let r = app.post(&format!("/api/v1/awards/{theirs}/withdraw"), &csp, json!({"reason": "x"})).await;
+    assert_eq!(r.status, 403);
+}

@@ -1,0 +1,183 @@
+use serde_json::{Value, json};
+
+use crate::helpers::TestApp;
+
+#[actix_web::test]
+async fn a_body_that_is_not_json_gets_400() {
+    let app = TestApp::spawn().await;
+    for bad in ["{", "{\"code\": }", "", "[1,2", "{} trailing"] {
+        let r = app.post_raw("/api/v1/funds", &app.finance, "application/json", bad).await;
+        assert_eq!((r.status, r.problem().as_str()), (400, "malformed-request"), "{bad:?}: {}", r.text);
+        assert_eq!(r.header("content-type").as_deref(), Some("application/problem+json"));
+    }
+}
+
+#[actix_web::test]
+async fn a_body_that_is_not_application_json_gets_415() {
+    let app = TestApp::spawn().await;
+    let r = app.post_raw("/api/v1/funds", &app.finance, "text/plain", "{}").await;
+    assert_eq!((r.status, r.problem().as_str()), (415, "unsupported-media-type"));
+    let r = app.send("POST", "/api/v1/funds", Some(&app.finance), &[], None).await;
+    assert_eq!(r.status, 415, "no content type at all");
+}
+
+#[actix_web::test]
+async fn a_body_over_64_kib_gets_413() {
+    let app = TestApp::spawn().await;
+    let big = json!({"code": "CDRG", "name": "x".repeat(70 * 1024), "financial_year": "2020-21", "budget": "1.00"})
+        .to_string();
+    let r = app.post_raw("/api/v1/funds", &app.finance, "application/json", &big).await;
+    assert_eq!((r.status, r.problem().as_str()), (413, "payload-too-large"));
+    assert_eq!(app.get("/api/v1/funds", &app.finance).await.body["items"], json!([]));
+}
+
+#[actix_web::test]
+async fn every_malformed_amount_gets_422_naming_the_field_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let l = app.ledger("1000000").await;
+    let cases: Vec<Value> = vec![
+        json!("100.001"),
+        serde_json::from_str("100.001").unwrap(),
+        json!("-5.00"),
+        json!("0"),
+        json!("0.00"),
+        json!("NaN"),
+        json!("1e5"),
+        serde_json::from_str("1e5").unwrap(),
+        json!("1000000000000.00"),
+        json!(""),
+        json!("£100"),
+        json!("1,000.00"),
+        json!(true),
+        Value::Null,
+    ];
+    for amount in cases {
+        let r = app.create_award(app.award_body(&l.fund, &l.programme, &l.recipient, amount.clone())).await;
+        assert_eq!((r.status, r.problem().as_str()), (422, "validation-failed"), "{amount}: {}", r.text);
+        assert_eq!(r.body["errors"][0]["field"], "amount", "{amount}: {}", r.text);
+    }
+    assert_eq!(app.get("/api/v1/awards", &app.finance).await.body["items"], json!([]));
+}
+
+#[actix_web::test]
+async fn amounts_are_read_exactly_from_strings_and_numbers_and_written_with_two_decimals() {
+    let app = TestApp::spawn().await;
+    let l = app.ledger("999999999999.99").await;
+    for (input, written) in [
+        (json!("45000"), "45000.00"),
+        (serde_json::from_str::<Value>("45000.1").unwrap(), "45000.10"),
+        (serde_json::from_str::<Value>("999999999999.99").unwrap(), "999999999999.99"),
+        (serde_json::from_str::<Value>("0.07").unwrap(), "0.07"),
+    ] {
+        let r = app.create_award(app.award_body(&l.fund, &l.programme, &l.recipient, input.clone())).await;
+        assert_eq!(r.status, 201, "{input}: {}", r.text);
+        assert_eq!(r.body["amount"], json!(written), "{input}");
+    }
+}
+
+#[actix_web::test]
+async fn validation_names_every_bad_field_at_once() {
+    let app = TestApp::spawn().await;
+    let r = app
+        .post(
+            "/api/v1/funds",
+            &app.finance,
+            json!({"code": "cdrg!", "name": " ", "financial_year": "2020-22", "budget": "1.234"}),
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    let mut fields: Vec<&str> =
+        r.body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    fields.sort();
+    assert_eq!(fields, ["budget", "code", "financial_year", "name"]);
+    let missing = app.post("/api/v1/funds", &app.finance, json!({"code": "CDRG"})).await;
+    assert_eq!(missing.status, 422);
+    assert_eq!(missing.body["errors"][0]["field"], "name");
+    let wrong_type = app
+        .post(
+            "/api/v1/funds",
+            &app.finance,
+            json!({"code": 7, "name": "n", "financial_year": "2020-21", "budget": "1"}),
+        )
+        .await;
+    assert_eq!((wrong_type.status, wrong_type.body["errors"][0]["field"].as_str()), (422, Some("code")));
+    let unknown = app
+        .post(
+            "/api/v1/funds",
+            &app.finance,
+            json!({"code": "A", "name": "n", "financial_year": "2020-21", "budget": "1", "ammount": 1}),
+        )
+        .await;
+    assert_eq!(unknown.status, 422, "unknown fields are refused: {}", unknown.text);
+}
+
+#[actix_web::test]
+async fn financial_years_must_be_consecutive() {
+    let app = TestApp::spawn().await;
+    for bad in ["2020-22", "20-21", "2020/21", "2020"] {
+        let r = app.create_fund("CDRG", bad, "1.00").await;
+        assert_eq!(r.status, 422, "{bad}");
+        assert_eq!(r.body["errors"][0]["field"], "financial_year");
+    }
+    assert_eq!(app.get("/api/v1/funds?financial_year=2020-22", &app.finance).await.status, 422);
+}
+
+#[actix_web::test]
+async fn text_that_postgres_cannot_store_is_a_validation_error_not_a_fault() {
+    let app = TestApp::spawn().await;
+    let r = app.post("/api/v1/recipients", &app.admin, json!({"name": "Nul\u{0000}byte", "kind": "other"})).await;
+    assert_eq!((r.status, r.body["errors"][0]["field"].as_str()), (422, Some("name")), "{}", r.text);
+}
+
+#[actix_web::test]
+async fn patch_needs_the_current_etag() {
+    let app = TestApp::spawn().await;
+    let created = app.create_fund("CDRG", "2020-21", "1000.00").await;
+    assert_eq!(created.header("etag").as_deref(), Some("\"1\""));
+    assert_eq!(created.header("location"), Some(format!("/api/v1/funds/{}", created.id())));
+    let path = format!("/api/v1/funds/{}", created.id());
+    let missing = app.patch(&path, &app.finance, None, json!({"name": "Renamed"})).await;
+    assert_eq!((missing.status, missing.problem().as_str()), (428, "precondition-required"));
+    let ok = app.patch(&path, &app.finance, Some("\"1\""), json!({"name": "Renamed"})).await;
+    assert_eq!(ok.status, 200, "{}", ok.text);
+    assert_eq!(ok.header("etag").as_deref(), Some("\"2\""));
+    let stale = app.patch(&path, &app.finance, Some("\"1\""), json!({"name": "Lost update"})).await;
+    assert_eq!((stale.status, stale.problem().as_str()), (412, "precondition-failed"));
+    let weak = app.patch(&path, &app.finance, Some("W/\"2\""), json!({"name": "Weak"})).await;
+    assert_eq!(weak.status, 412);
+    let now = app.get(&path, &app.finance).await;
+    assert_eq!(now.body["name"], "Renamed");
+    assert_eq!(now.body["version"], 2);
+}
+
+#[actix_web::test]
+async fn lists_page_with_a_cursor_in_a_stable_order() {
+    let app = TestApp::spawn().await;
+    let mut made = Vec::new();
+    for i in 0..5 {
+        made.push(app.recipient(&format!("Recipient {i}"), "other").await);
+    }
+    let mut seen = Vec::new();
+    let mut path = "/api/v1/recipients?limit=2".to_string();
+    loop {
+        let page = app.get(&path, &app.finance).await;
+        assert_eq!(page.status, 200, "{}", page.text);
+        seen.extend(page.body["items"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_string()));
+        match page.body["next_cursor"].as_str() {
+            Some(c) => path = format!("/api/v1/recipients?limit=2&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, made);
+    assert_eq!(app.get("/api/v1/recipients?limit=0", &app.finance).await.status, 422);
+    assert_eq!(app.get("/api/v1/recipients?limit=501", &app.finance).await.status, 422);
+    let bad = app.get("/api/v1/recipients?limit=abc", &app.finance).await;
+    assert_eq!((bad.status, bad.problem().as_str()), (400, "malformed-request"));
+}
+
+#[actix_web::test]
+async fn a_malformed_id_in_the_path_is_404() {
+    let app = TestApp::spawn().await;
+    let r = app.get("/api/v1/awards/not-a-uuid", &app.finance).await;
+    assert_eq!((r.status, r.problem().as_str()), (404, "not-found"));
+}

@@ -1,0 +1,77 @@
+use serde_json::json;
+
+use crate::helpers::TestApp;
+
+#[actix_web::test]
+async fn a_fund_is_created_with_zero_committed_and_full_headroom() {
+    let app = TestApp::spawn().await;
+    let r = app.create_fund("CDRG", "2020-21", "1300000").await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["budget"], "1300000.00");
+    assert_eq!(r.body["committed"], "0.00");
+    assert_eq!(r.body["paid"], "0.00");
+    assert_eq!(r.body["headroom"], "1300000.00");
+    assert_eq!(r.body["status"], "open");
+    assert_eq!(r.body["financial_year"], "2020-21");
+}
+
+#[actix_web::test]
+async fn a_second_fund_with_the_same_code_and_year_is_a_conflict() {
+    let app = TestApp::spawn().await;
+    assert_eq!(app.create_fund("CDRG", "2020-21", "1.00").await.status, 201);
+    let dup = app.create_fund("CDRG", "2020-21", "2.00").await;
+    assert_eq!((dup.status, dup.problem().as_str()), (409, "conflict"));
+    assert!(!dup.text.to_lowercase().contains("constraint") && !dup.text.contains("INSERT"), "{}", dup.text);
+    assert_eq!(app.create_fund("CDRG", "2021-22", "1.00").await.status, 201);
+    let listed = app.get("/api/v1/funds?financial_year=2020-21", &app.auditor).await;
+    assert_eq!(listed.body["items"].as_array().unwrap().len(), 1);
+}
+
+#[actix_web::test]
+async fn committed_and_headroom_follow_approvals_only() {
+    let app = TestApp::spawn().await;
+    let l = app.ledger("100000").await;
+    let a = app.draft(&l, "30000").await;
+    let b = app.draft(&l, "20000").await;
+    let _draft = app.draft(&l, "5000").await;
+    assert_eq!(app.approve(&a).await.status, 200);
+    assert_eq!(app.approve(&b).await.status, 200);
+    let withdrawn =
+        app.post(&format!("/api/v1/awards/{b}/withdraw"), &app.finance, json!({"reason": "no longer needed"})).await;
+    assert_eq!(withdrawn.status, 200, "{}", withdrawn.text);
+    let fund = app.get(&format!("/api/v1/funds/{}", l.fund), &app.finance).await;
+    assert_eq!(fund.body["committed"], "30000.00", "drafts and withdrawn awards are not committed");
+    assert_eq!(fund.body["headroom"], "70000.00");
+}
+
+#[actix_web::test]
+async fn the_budget_cannot_drop_below_what_is_committed() {
+    let app = TestApp::spawn().await;
+    let l = app.ledger("100000").await;
+    let a = app.draft(&l, "60000").await;
+    app.approve(&a).await;
+    let path = format!("/api/v1/funds/{}", l.fund);
+    let etag = app.get(&path, &app.admin).await.header("etag").unwrap();
+    let r = app.patch(&path, &app.admin, Some(&etag), json!({"budget": "59999.99"})).await;
+    assert_eq!((r.status, r.problem().as_str()), (409, "budget-exceeded"), "{}", r.text);
+    assert!(r.body["detail"].as_str().unwrap().contains("60000.00"));
+    assert_eq!(app.get(&path, &app.admin).await.body["budget"], "100000.00");
+    let ok = app.patch(&path, &app.admin, Some(&etag), json!({"budget": "60000"})).await;
+    assert_eq!(ok.status, 200, "{}", ok.text);
+    assert_eq!(ok.body["headroom"], "0.00");
+}
+
+#[actix_web::test]
+async fn a_closed_fund_takes_no_new_awards_or_approvals() {
+    let app = TestApp::spawn().await;
+    let l = app.ledger("100000").await;
+    let draft = app.draft(&l, "1000").await;
+    let path = format!("/api/v1/funds/{}", l.fund);
+    let closed = app.patch(&path, &app.finance, Some("\"1\""), json!({"status": "closed"})).await;
+    assert_eq!(closed.body["status"], "closed", "{}", closed.text);
+    let r = app.create_award(app.award_body(&l.fund, &l.programme, &l.recipient, json!("10"))).await;
+    assert_eq!((r.status, r.problem().as_str()), (409, "invalid-state"));
+    let r = app.approve(&draft).await;
+    assert_eq!((r.status, r.problem().as_str()), (409, "invalid-state"));
+    assert_eq!(app.get(&format!("/api/v1/awards/{draft}"), &app.finance).await.body["status"], "draft");
+}

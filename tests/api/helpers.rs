@@ -1,0 +1,367 @@
+//! The test harness: a fresh database per test cloned from a migrated template, the real
+//! server on a loopback port, real tokens, and one helper per endpoint.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use actix_web::{HttpServer, web};
+use diesel::prelude::*;
+use grants::auth::{Role, TokenRequest, mint};
+use grants::config::JwtSettings;
+use grants::startup::{AppState, app};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+/// The shared secret every test token is signed with.
+pub const SECRET: &str = "test-secret-test-secret-test-secret-0123";
+
+fn server_url() -> String {
+    std::env::var("TEST_DATABASE_SERVER").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_string())
+}
+
+fn admin_connection() -> PgConnection {
+    let url = format!("{}/postgres", server_url());
+    PgConnection::establish(&url)
+        .unwrap_or_else(|e| panic!("the tests need PostgreSQL at {url} (set TEST_DATABASE_SERVER to use another): {e}"))
+}
+
+#[derive(QueryableByName)]
+struct Name {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    datname: String,
+}
+
+/// The template's name carries a hash of the migrations, so a changed migration makes a new one.
+fn template_name() -> String {
+    use sha2::Digest;
+    let mut hasher = sha2::Sha256::new();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let mut files: Vec<_> = walk(&dir);
+    files.sort();
+    for file in files {
+        hasher.update(file.to_string_lossy().as_bytes());
+        hasher.update(std::fs::read(&file).unwrap_or_default());
+    }
+    format!("grants_template_{}", &hex::encode(hasher.finalize())[..16])
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() { out.extend(walk(&path)) } else { out.push(path) }
+    }
+    out
+}
+
+/// Makes the migrated template once (under an advisory lock, so parallel test processes wait
+/// for one of them), and sweeps databases left by test processes that have died.
+fn ensure_template(conn: &mut PgConnection) -> String {
+    let template = template_name();
+    diesel::sql_query("SELECT pg_advisory_lock(7001)").execute(conn).expect("advisory lock");
+    let names: Vec<Name> =
+        diesel::sql_query("SELECT datname::text AS datname FROM pg_database WHERE datname LIKE 'grants\\_t%'")
+            .load(conn)
+            .expect("list databases");
+    for Name { datname } in &names {
+        let stale_template = datname.starts_with("grants_template_") && *datname != template;
+        let orphan = datname
+            .strip_prefix("grants_test_")
+            .and_then(|rest| rest.split('_').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+            .is_some_and(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists());
+        if stale_template || orphan || datname.starts_with("grants_tmpl_") {
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{datname}\" WITH (FORCE)")).execute(conn);
+        }
+    }
+    if !names.iter().any(|n| n.datname == template) {
+        let building = format!("grants_tmpl_{}", std::process::id());
+        diesel::sql_query(format!("CREATE DATABASE \"{building}\"")).execute(conn).expect("create template");
+        {
+            let mut t = PgConnection::establish(&format!("{}/{building}", server_url())).expect("connect to template");
+            grants::db::run_migrations(&mut t).expect("migrate template");
+        }
+        diesel::sql_query(format!("ALTER DATABASE \"{building}\" RENAME TO \"{template}\""))
+            .execute(conn)
+            .expect("rename template");
+    }
+    diesel::sql_query("SELECT pg_advisory_unlock(7001)").execute(conn).expect("advisory unlock");
+    template
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A database of one test's own, dropped when the test ends.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDb {
+    pub fn new() -> TestDb {
+        let mut conn = admin_connection();
+        let template = ensure_template(&mut conn);
+        let name = format!(
+            "grants_test_{}_{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst),
+            &Uuid::new_v4().simple().to_string()[..8]
+        );
+        diesel::sql_query(format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\" STRATEGY WAL_LOG"))
+            .execute(&mut conn)
+            .expect("clone the template");
+        TestDb { url: format!("{}/{name}", server_url()), name }
+    }
+
+    /// A direct connection, for checks the API cannot make.
+    pub fn connect(&self) -> PgConnection {
+        PgConnection::establish(&self.url).expect("connect to the test database")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let mut conn = admin_connection();
+        let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name)).execute(&mut conn);
+    }
+}
+
+/// A response, read whole.
+pub struct Reply {
+    pub status: u16,
+    pub headers: awc::http::header::HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+    }
+
+    /// The problem slug of an error response.
+    pub fn problem(&self) -> String {
+        self.body["type"].as_str().unwrap_or("").trim_start_matches("/problems/").to_string()
+    }
+
+    /// The `id` of the body.
+    pub fn id(&self) -> String {
+        self.body["id"].as_str().unwrap_or_else(|| panic!("no id in {}: {}", self.status, self.text)).to_string()
+    }
+}
+
+/// The running service and everything a test needs to talk to it.
+pub struct TestApp {
+    pub address: String,
+    pub db: TestDb,
+    pub jwt: JwtSettings,
+    pub client: awc::Client,
+    pub finance: String,
+    pub approver: String,
+    pub admin: String,
+    pub auditor: String,
+    server: actix_web::dev::ServerHandle,
+}
+
+impl TestApp {
+    /// Starts the real server on a free loopback port against a fresh database.
+    pub async fn spawn() -> TestApp {
+        let db = TestDb::new();
+        let jwt = JwtSettings::from_secret(SECRET.as_bytes(), "grants".into(), "grants-api".into());
+        let state = web::Data::new(AppState {
+            pool: grants::db::pool(&db.url, 50, Duration::from_secs(5)),
+            jwt: Some(jwt.clone()),
+            return_due_days: 30,
+            openapi_json: grants::openapi::spec_json(),
+        });
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+        let address = format!("http://{}", listener.local_addr().expect("local address"));
+        let server = HttpServer::new(move || app(state.clone()))
+            .workers(2)
+            .disable_signals()
+            .listen(listener)
+            .expect("listen")
+            .run();
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        let client = awc::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .connector(awc::Connector::new().limit(200))
+            .finish();
+        let mut app = TestApp {
+            address,
+            db,
+            client,
+            finance: String::new(),
+            approver: String::new(),
+            admin: String::new(),
+            auditor: String::new(),
+            server: handle,
+            jwt,
+        };
+        app.finance = app.token("fiona", &[Role::Finance], None);
+        app.approver = app.token("arthur", &[Role::Approver], None);
+        app.admin = app.token("ada", &[Role::Admin], None);
+        app.auditor = app.token("audrey", &[Role::Auditor], None);
+        app
+    }
+
+    /// A valid token for `sub` with `roles`.
+    pub fn token(&self, sub: &str, roles: &[Role], recipient_id: Option<&str>) -> String {
+        mint(
+            &self.jwt,
+            &TokenRequest {
+                sub,
+                name: Some(sub),
+                roles,
+                recipient_id: recipient_id.map(|r| r.parse().expect("recipient uuid")),
+                ttl: Duration::from_secs(3600),
+            },
+        )
+        .expect("mint")
+    }
+
+    /// Sends a request with an optional bearer token and raw body.
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Reply {
+        let method = awc::http::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self.client.request(method, format!("{}{path}", self.address));
+        if let Some(t) = token {
+            req = req.insert_header(("Authorization", format!("Bearer {t}")));
+        }
+        for (k, v) in headers {
+            req = req.insert_header((*k, *v));
+        }
+        let mut res = match body {
+            Some((content_type, bytes)) => req.insert_header(("Content-Type", content_type)).send_body(bytes).await,
+            None => req.send().await,
+        }
+        .expect("request");
+        let bytes = res.body().limit(64 * 1024 * 1024).await.expect("body");
+        let text = String::from_utf8_lossy(&bytes).to_string();
+        Reply {
+            status: res.status().as_u16(),
+            headers: res.headers().clone(),
+            body: serde_json::from_str(&text).unwrap_or(Value::Null),
+            text,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Reply {
+        self.send("GET", path, Some(token), &[], None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.send("POST", path, Some(token), &[], Some(("application/json", body.to_string().into_bytes()))).await
+    }
+
+    pub async fn post_raw(&self, path: &str, token: &str, content_type: &str, body: &str) -> Reply {
+        self.send("POST", path, Some(token), &[], Some((content_type, body.as_bytes().to_vec()))).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, if_match: Option<&str>, body: Value) -> Reply {
+        let headers: Vec<(&str, &str)> = if_match.map(|v| vec![("If-Match", v)]).unwrap_or_default();
+        self.send("PATCH", path, Some(token), &headers, Some(("application/json", body.to_string().into_bytes()))).await
+    }
+
+    // Fixtures, each made through the API.
+
+    pub async fn create_fund(&self, code: &str, year: &str, budget: &str) -> Reply {
+        self.post(
+            "/api/v1/funds",
+            &self.finance,
+            json!({"code": code, "name": format!("{code} {year}"), "financial_year": year, "budget": budget}),
+        )
+        .await
+    }
+
+    pub async fn fund(&self, budget: &str) -> String {
+        let r = self.create_fund("CDRG", "2020-21", budget).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        r.id()
+    }
+
+    pub async fn recipient(&self, name: &str, kind: &str) -> String {
+        let r = self.post("/api/v1/recipients", &self.admin, json!({"name": name, "kind": kind})).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        r.id()
+    }
+
+    pub async fn programme(&self, name: &str, category: &str) -> String {
+        let r = self
+            .post(
+                "/api/v1/programmes",
+                &self.admin,
+                json!({"name": name, "category": category, "plan_theme": "communities"}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        r.id()
+    }
+
+    /// A valid award body for `fund`, to be adjusted by the test.
+    pub fn award_body(&self, fund: &str, programme: &str, recipient: &str, amount: Value) -> Value {
+        json!({
+            "fund_id": fund,
+            "programme_id": programme,
+            "recipient_id": recipient,
+            "title": "Outside Links 2020-21",
+            "purpose": "Support for people given out of court disposals",
+            "conditions": "Quarterly returns",
+            "crime_reduction_rationale": "Reduces reoffending",
+            "amount": amount,
+            "start_date": "2020-04-01",
+            "end_date": "2021-03-31"
+        })
+    }
+
+    pub async fn create_award(&self, body: Value) -> Reply {
+        self.post("/api/v1/awards", &self.finance, body).await
+    }
+
+    /// A fund, a programme and a recipient, ready for awards.
+    pub async fn ledger(&self, budget: &str) -> Ledger {
+        Ledger {
+            fund: self.fund(budget).await,
+            programme: self.programme("Outside Links", "commissioned_service").await,
+            recipient: self.recipient("Peterborough City Council", "local_authority").await,
+        }
+    }
+
+    pub async fn draft(&self, ledger: &Ledger, amount: &str) -> String {
+        let r =
+            self.create_award(self.award_body(&ledger.fund, &ledger.programme, &ledger.recipient, json!(amount))).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        r.id()
+    }
+
+    pub async fn approve(&self, award: &str) -> Reply {
+        self.post(
+            &format!("/api/v1/awards/{award}/approve"),
+            &self.approver,
+            json!({"decision_ref": "PCC-DN-2020-001"}),
+        )
+        .await
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Stop accepting work; the database is dropped (with FORCE) after.
+        let stop = self.server.stop(false);
+        actix_web::rt::spawn(stop);
+    }
+}
+
+/// The ids of a fund, programme and recipient made for a test.
+pub struct Ledger {
+    pub fund: String,
+    pub programme: String,
+    pub recipient: String,
+}
