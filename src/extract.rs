@@ -14,8 +14,9 @@ use crate::error::{ApiError, FieldError};
 pub const BODY_LIMIT: usize = 64 * 1024;
 
 /// A JSON request body. Anything but `application/json` is 415, over 64 KiB 413, text that is
-/// not JSON 400, and JSON of the wrong shape 422 naming the field.
-pub struct JsonBody<T>(pub T);
+/// not JSON 400, and JSON of the wrong shape 422 naming the field. The second field is the
+/// body's canonical JSON (keys sorted, no white space), which identifies it for idempotency.
+pub struct JsonBody<T>(pub T, pub String);
 
 impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     type Error = ApiError;
@@ -52,17 +53,19 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
                 }
                 body.extend_from_slice(&chunk);
             }
-            parse_json(&body).map(JsonBody)
+            parse_json(&body).map(|(value, canonical)| JsonBody(value, canonical))
         })
     }
 }
 
 /// Reads JSON into `T`: text that is not JSON is 400 (checked first, over the whole body),
 /// JSON of the wrong shape is 422 against the field's path.
-pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<(T, String), ApiError> {
     let value: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|e| ApiError::Malformed(format!("the request body is not valid JSON ({})", position(&e))))?;
-    serde_path_to_error::deserialize::<_, T>(value).map_err(|error| {
+    let mut canonical = String::new();
+    crate::audit::chain::write_canonical(&value, &mut canonical);
+    let parsed = serde_path_to_error::deserialize::<_, T>(value).map_err(|error| {
         let path = error.path().to_string();
         let message = strip_position(&error.into_inner().to_string());
         let (field, message) = match message.strip_prefix("missing field `") {
@@ -70,7 +73,8 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             None => (if path == "." { "body".to_string() } else { path }, message),
         };
         ApiError::Validation(vec![FieldError { field, message }])
-    })
+    })?;
+    Ok((parsed, canonical))
 }
 
 fn join_path(parent: &str, name: &str) -> String {

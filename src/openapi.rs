@@ -23,6 +23,8 @@ use crate::error::{ApiError, Problem};
         (name = "recipients", description = "Organisations that receive grants"),
         (name = "programmes", description = "Funded lines that recur year after year"),
         (name = "awards", description = "Grants: draft, approval, withdrawal, closure"),
+        (name = "variations", description = "Changing an approved award's amount"),
+        (name = "payments", description = "Scheduled and paid payments against awards"),
         (name = "service", description = "Health, readiness and this document")
     )
 )]
@@ -41,7 +43,11 @@ const PROBLEMS: &[(u16, &str, &str)] = &[
     (412, "PreconditionFailed", "If-Match does not name the current version."),
     (413, "PayloadTooLarge", "The body is over 64 KiB."),
     (415, "UnsupportedMediaType", "The body is not application/json."),
-    (422, "ValidationFailed", "Well-formed input that breaks a rule; `errors` names each field."),
+    (
+        422,
+        "ValidationFailed",
+        "Well-formed input that breaks a rule (`validation-failed`, with `errors` naming each field), or an Idempotency-Key reused for another request (`idempotency-key-reused`).",
+    ),
     (428, "PreconditionRequired", "A PATCH without If-Match."),
     (500, "InternalError", "A fault on the server's side; nothing is disclosed."),
     (503, "Unavailable", "The database cannot be reached; try again shortly."),
@@ -122,8 +128,42 @@ fn add_standard(path: &str, method: &HttpMethod, op: &mut Operation) {
         add(412);
         add(428);
     }
+    if matches!(method, HttpMethod::Post) && op.responses.responses.contains_key("201") {
+        add_idempotency(op);
+    }
     if api && op.security.is_none() && !path.starts_with("/api/v1/transparency") {
         op.security = Some(vec![utoipa::openapi::security::SecurityRequirement::new::<_, _, &str>("bearer", [])]);
+    }
+}
+
+/// Documents `Idempotency-Key` on a creating `POST`, the replay header and the reuse problem.
+fn add_idempotency(op: &mut Operation) {
+    use utoipa::openapi::header::HeaderBuilder;
+    use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    let parameter = ParameterBuilder::new()
+        .name("Idempotency-Key")
+        .parameter_in(ParameterIn::Header)
+        .required(utoipa::openapi::Required::False)
+        .description(Some(
+            "Repeat a create safely: the same key (per user) with the same body replays the first \
+             response with `Idempotent-Replayed: true`; with another body it is 422 `idempotency-key-reused`.",
+        ))
+        .schema(Some(ObjectBuilder::new().schema_type(Type::String).min_length(Some(1)).max_length(Some(255))))
+        .build();
+    op.parameters.get_or_insert_with(Vec::new).push(RefOr::T(parameter));
+    if let Some(RefOr::T(created)) = op.responses.responses.get_mut("201") {
+        created.headers.insert(
+            "Idempotent-Replayed".to_string(),
+            RefOr::T(
+                HeaderBuilder::new()
+                    .schema(Some(ObjectBuilder::new().schema_type(Type::String).enum_values(Some(["true"]))))
+                    .description(Some(
+                        "Present when this is the stored response to an earlier request with the same key.",
+                    ))
+                    .build(),
+            ),
+        );
     }
 }
 

@@ -1,4 +1,4 @@
-//! Small helpers that shape successful responses: `ETag`, `Location`, 201.
+//! Small helpers that shape successful responses.
 
 use actix_web::HttpResponse;
 use actix_web::http::header;
@@ -9,14 +9,6 @@ use crate::error::ApiError;
 /// 200 with the resource and its `ETag`.
 pub fn with_etag<T: Serialize>(version: i32, body: &T) -> HttpResponse {
     HttpResponse::Ok().insert_header((header::ETAG, format!("\"{version}\""))).json(body)
-}
-
-/// 201 with the new resource, its `Location` and its `ETag`.
-pub fn created<T: Serialize>(location: String, version: i32, body: &T) -> HttpResponse {
-    HttpResponse::Created()
-        .insert_header((header::LOCATION, location))
-        .insert_header((header::ETAG, format!("\"{version}\"")))
-        .json(body)
 }
 
 /// Reads a stored label (a status, kind or category) back into its enum.

@@ -63,6 +63,8 @@ fn api_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     crate::recipients::routes(cfg);
     crate::programmes::routes(cfg);
     crate::awards::routes(cfg);
+    crate::variations::routes(cfg);
+    crate::payments::routes(cfg);
 }
 
 /// The complete OpenAPI document.

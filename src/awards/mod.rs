@@ -2,7 +2,7 @@
 
 pub mod store;
 
-use actix_web::{HttpResponse, get, patch, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::PgConnection;
 use serde::{Deserialize, Serialize};
@@ -15,7 +15,8 @@ use crate::domain::budget::check_headroom;
 use crate::domain::{AwardAction, AwardStatus, Category, FinancialYear, FundStatus, Money, MoneyText};
 use crate::error::{ApiError, FieldErrors};
 use crate::extract::{IfMatch, JsonBody, Page, PageQuery};
-use crate::respond::{created, label, with_etag};
+use crate::idempotency::{self, Created, IdempotencyKey};
+use crate::respond::{label, with_etag};
 use crate::startup::AppState;
 use crate::{funds, programmes, recipients};
 use store::{AwardChanges, AwardMoney, AwardQuery, AwardRow, NewAward};
@@ -62,6 +63,9 @@ pub struct Award {
     pub scheduled: Money,
     /// Payments made.
     pub paid: Money,
+    /// For a closed award, the part of its amount that will never be paid (`amount - paid`), so
+    /// that `amount = paid + released`; zero otherwise.
+    pub released: Money,
     pub status: AwardStatus,
     /// The decision that approved it.
     #[schema(example = "PCC-DN-2020-014")]
@@ -81,12 +85,14 @@ pub struct Award {
 impl Award {
     /// Combines a stored award with its payment totals.
     pub fn from_row(row: AwardRow, money: AwardMoney) -> Result<Award, ApiError> {
+        let status = label(AwardStatus::parse, &row.status)?;
+        let amount = Money::from_decimal(row.amount);
         Ok(Award {
             id: row.id,
             financial_year: FinancialYear::parse(&row.financial_year)
                 .map_err(|_| ApiError::Internal(format!("stored year {:?}", row.financial_year)))?,
             category: label(Category::parse, &row.category)?,
-            status: label(AwardStatus::parse, &row.status)?,
+            status,
             reference: row.reference,
             fund_id: row.fund_id,
             programme_id: row.programme_id,
@@ -95,10 +101,11 @@ impl Award {
             purpose: row.purpose,
             conditions: row.conditions,
             crime_reduction_rationale: row.crime_reduction_rationale,
-            amount: Money::from_decimal(row.amount),
+            amount,
             original_amount: Money::from_decimal(row.original_amount),
             scheduled: money.scheduled,
             paid: money.paid,
+            released: if status == AwardStatus::Closed { amount - money.paid } else { Money::ZERO },
             decision_ref: row.decision_ref,
             start_date: row.start_date,
             end_date: row.end_date,
@@ -359,10 +366,12 @@ pub fn approve(conn: &mut PgConnection, actor: &Actor, id: Uuid, decision_ref: S
 async fn create_award(
     state: web::Data<AppState>,
     user: AuthUser,
+    req: HttpRequest,
+    key: IdempotencyKey,
     body: JsonBody<CreateAward>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Finance])?;
-    let body = body.0;
+    let JsonBody(body, canonical) = body;
     let mut errors = FieldErrors::new();
     let text = check_text(
         &mut errors,
@@ -394,8 +403,12 @@ async fn create_award(
         end_date: body.end_date,
     };
     let actor = Actor::from(&user);
-    let award = state.tx(move |conn| create(conn, &actor, input)).await?;
-    Ok(created(format!("/api/v1/awards/{}", award.id), award.version, &award))
+    let hash = idempotency::request_hash(&req, &canonical);
+    idempotency::create(&state, &user, key, hash, move |conn| {
+        let award = create(conn, &actor, input)?;
+        Created::new(format!("/api/v1/awards/{}", award.id), award.version, &award)
+    })
+    .await
 }
 
 /// List awards, oldest first. A CSP officer sees only their own partnership's awards.
@@ -621,7 +634,8 @@ async fn withdraw_award(
     Ok(with_etag(award.version, &award))
 }
 
-/// Close an approved award; afterwards nothing about it changes.
+/// Close an approved award: its scheduled payments are cancelled, and afterwards nothing about
+/// it changes. It then reconciles: `amount = paid + released`.
 #[utoipa::path(
     tag = "awards",
     operation_id = "close_award",
@@ -646,6 +660,7 @@ async fn close_award(
             label(AwardStatus::parse, &current.status)?
                 .after(AwardAction::Close, Money::ZERO)
                 .map_err(|e| ApiError::InvalidState(e.0))?;
+            crate::payments::cancel_all_scheduled(conn, &actor, id, "the award was closed")?;
             let changes =
                 AwardChanges { status: Some(AwardStatus::Closed.as_str().to_string()), ..AwardChanges::default() };
             let row = store::update(conn, id, &changes)?;

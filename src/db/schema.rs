@@ -84,6 +84,40 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         version -> Int4,
+        paid_by -> Nullable<Text>,
+        cancelled_reason -> Nullable<Text>,
+        cancelled_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    variations (id) {
+        id -> Uuid,
+        award_id -> Uuid,
+        amount -> Numeric,
+        previous_amount -> Numeric,
+        reason -> Text,
+        status -> Text,
+        proposed_by -> Text,
+        decided_by -> Nullable<Text>,
+        decision_ref -> Nullable<Text>,
+        decision_reason -> Nullable<Text>,
+        created_at -> Timestamptz,
+        decided_at -> Nullable<Timestamptz>,
+        version -> Int4,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (subject, key) {
+        subject -> Text,
+        key -> Text,
+        request_hash -> Text,
+        status_code -> Int4,
+        location -> Nullable<Text>,
+        etag -> Nullable<Text>,
+        body -> Text,
+        created_at -> Timestamptz,
     }
 }
 
@@ -108,5 +142,15 @@ diesel::joinable!(awards -> funds (fund_id));
 diesel::joinable!(awards -> programmes (programme_id));
 diesel::joinable!(awards -> recipients (recipient_id));
 diesel::joinable!(payments -> awards (award_id));
+diesel::joinable!(variations -> awards (award_id));
 
-diesel::allow_tables_to_appear_in_same_query!(funds, recipients, programmes, awards, payments, audit_events);
+diesel::allow_tables_to_appear_in_same_query!(
+    funds,
+    recipients,
+    programmes,
+    awards,
+    payments,
+    variations,
+    audit_events,
+    idempotency_keys
+);

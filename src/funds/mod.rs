@@ -2,7 +2,7 @@
 
 pub mod store;
 
-use actix_web::{HttpResponse, get, patch, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -14,7 +14,8 @@ use crate::domain::budget::check_headroom;
 use crate::domain::{FinancialYear, FundStatus, Money, MoneyText};
 use crate::error::{ApiError, FieldErrors};
 use crate::extract::{IfMatch, JsonBody, Page, PageQuery};
-use crate::respond::{created, label, with_etag};
+use crate::idempotency::{self, Created, IdempotencyKey};
+use crate::respond::{label, with_etag};
 use crate::startup::AppState;
 use store::{FundChanges, FundRow, FundTotals, NewFund};
 
@@ -139,10 +140,12 @@ pub fn create(conn: &mut diesel::PgConnection, actor: &Actor, new: &NewFund) -> 
 async fn create_fund(
     state: web::Data<AppState>,
     user: AuthUser,
+    req: HttpRequest,
+    key: IdempotencyKey,
     body: JsonBody<CreateFund>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Admin, Role::Finance])?;
-    let body = body.0;
+    let JsonBody(body, canonical) = body;
     let mut errors = FieldErrors::new();
     if !valid_code(body.code.trim()) {
         errors.add("code", "must be 1-20 capital letters, digits or hyphens, such as CDRG");
@@ -162,8 +165,12 @@ async fn create_fund(
         budget: budget.to_decimal(),
     };
     let actor = Actor::from(&user);
-    let fund = state.tx(move |conn| create(conn, &actor, &new)).await?;
-    Ok(created(format!("/api/v1/funds/{}", fund.id), fund.version, &fund))
+    let hash = idempotency::request_hash(&req, &canonical);
+    idempotency::create(&state, &user, key, hash, move |conn| {
+        let fund = create(conn, &actor, &new)?;
+        Created::new(format!("/api/v1/funds/{}", fund.id), fund.version, &fund)
+    })
+    .await
 }
 
 /// List funds, oldest first.

@@ -2,7 +2,7 @@
 
 pub mod store;
 
-use actix_web::{HttpResponse, get, patch, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -13,7 +13,8 @@ use crate::auth::{AuthUser, Role};
 use crate::domain::{Category, PlanTheme};
 use crate::error::{ApiError, FieldErrors};
 use crate::extract::{IfMatch, JsonBody, Page, PageQuery};
-use crate::respond::{created, label, with_etag};
+use crate::idempotency::{self, Created, IdempotencyKey};
+use crate::respond::{label, with_etag};
 use crate::startup::AppState;
 use store::{NewProgramme, ProgrammeChanges, ProgrammeRow};
 
@@ -114,10 +115,12 @@ pub fn create(conn: &mut diesel::PgConnection, actor: &Actor, new: &NewProgramme
 async fn create_programme(
     state: web::Data<AppState>,
     user: AuthUser,
+    req: HttpRequest,
+    key: IdempotencyKey,
     body: JsonBody<CreateProgramme>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Admin, Role::Finance])?;
-    let body = body.0;
+    let JsonBody(body, canonical) = body;
     let mut errors = FieldErrors::new();
     let name = errors.text("name", &body.name, 1, 200);
     let description = errors.text("description", body.description.as_deref().unwrap_or(""), 0, 4000);
@@ -133,8 +136,12 @@ async fn create_programme(
         description,
     };
     let actor = Actor::from(&user);
-    let programme = state.tx(move |conn| create(conn, &actor, &new)).await?;
-    Ok(created(format!("/api/v1/programmes/{}", programme.id), programme.version, &programme))
+    let hash = idempotency::request_hash(&req, &canonical);
+    idempotency::create(&state, &user, key, hash, move |conn| {
+        let programme = create(conn, &actor, &new)?;
+        Created::new(format!("/api/v1/programmes/{}", programme.id), programme.version, &programme)
+    })
+    .await
 }
 
 /// List programmes, oldest first.

@@ -2,7 +2,7 @@
 
 pub mod store;
 
-use actix_web::{HttpResponse, get, patch, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -15,7 +15,8 @@ use crate::domain::RecipientKind;
 use crate::domain::org_identifier::is_valid_org_identifier;
 use crate::error::{ApiError, FieldErrors, Recorded};
 use crate::extract::{IfMatch, JsonBody, Page, PageQuery};
-use crate::respond::{created, label, with_etag};
+use crate::idempotency::{self, Created, IdempotencyKey};
+use crate::respond::{label, with_etag};
 use crate::startup::AppState;
 use store::{NewRecipient, RecipientChanges, RecipientQuery, RecipientRow};
 
@@ -152,10 +153,12 @@ pub fn create(conn: &mut diesel::PgConnection, actor: &Actor, new: &NewRecipient
 async fn create_recipient(
     state: web::Data<AppState>,
     user: AuthUser,
+    req: HttpRequest,
+    key: IdempotencyKey,
     body: JsonBody<CreateRecipient>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Admin, Role::Finance])?;
-    let body = body.0;
+    let JsonBody(body, canonical) = body;
     let mut errors = FieldErrors::new();
     let name = errors.text("name", &body.name, 1, 200);
     let org = check_org_identifier(&mut errors, body.org_identifier.as_deref());
@@ -174,8 +177,12 @@ async fn create_recipient(
         contact_email,
     };
     let actor = Actor::from(&user);
-    let recipient = state.tx(move |conn| create(conn, &actor, &new)).await?;
-    Ok(created(format!("/api/v1/recipients/{}", recipient.id), recipient.version, &recipient))
+    let hash = idempotency::request_hash(&req, &canonical);
+    idempotency::create(&state, &user, key, hash, move |conn| {
+        let recipient = create(conn, &actor, &new)?;
+        Created::new(format!("/api/v1/recipients/{}", recipient.id), recipient.version, &recipient)
+    })
+    .await
 }
 
 /// List recipients, oldest first. A CSP officer sees only their own partnership.

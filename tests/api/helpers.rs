@@ -19,8 +19,14 @@ fn server_url() -> String {
     std::env::var("TEST_DATABASE_SERVER").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_string())
 }
 
+/// The URL of database `name`. SSL is off: it is loopback, and libpq's OpenSSL clean-up at
+/// process exit can corrupt the heap while server threads still hold SSL connections.
+fn database_url(name: &str) -> String {
+    format!("{}/{name}?sslmode=disable", server_url())
+}
+
 fn admin_connection() -> PgConnection {
-    let url = format!("{}/postgres", server_url());
+    let url = database_url("postgres");
     PgConnection::establish(&url)
         .unwrap_or_else(|e| panic!("the tests need PostgreSQL at {url} (set TEST_DATABASE_SERVER to use another): {e}"))
 }
@@ -78,7 +84,7 @@ fn ensure_template(conn: &mut PgConnection) -> String {
         let building = format!("grants_tmpl_{}", std::process::id());
         diesel::sql_query(format!("CREATE DATABASE \"{building}\"")).execute(conn).expect("create template");
         {
-            let mut t = PgConnection::establish(&format!("{}/{building}", server_url())).expect("connect to template");
+            let mut t = PgConnection::establish(&database_url(&building)).expect("connect to template");
             grants::db::run_migrations(&mut t).expect("migrate template");
         }
         diesel::sql_query(format!("ALTER DATABASE \"{building}\" RENAME TO \"{template}\""))
@@ -110,7 +116,7 @@ impl TestDb {
         diesel::sql_query(format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\" STRATEGY WAL_LOG"))
             .execute(&mut conn)
             .expect("clone the template");
-        TestDb { url: format!("{}/{name}", server_url()), name }
+        TestDb { url: database_url(&name), name }
     }
 
     /// A direct connection, for checks the API cannot make.

@@ -7,5 +7,6 @@ mod conventions;
 mod funds;
 mod helpers;
 mod ledger_audit;
+mod money_movements;
 mod recipients_programmes;
 mod service;

@@ -1,0 +1,157 @@
+//! `Idempotency-Key` for creating `POST`s (DESIGN §3).
+//!
+//! The key is scoped to the token's subject. The first request with a key stores its response
+//! in the same transaction as what it created; a repeat with the same request replays that
+//! response with `Idempotent-Replayed: true` and stores nothing new; a repeat with another
+//! request is 422 `idempotency-key-reused`. Two requests racing with one key meet at the
+//! primary key: the second waits for the first to commit and then replays it. A request that
+//! fails stores nothing, so it can be retried with the same key. Keys are kept indefinitely
+//! (the contract asks for at least 24 hours).
+
+use std::future::{Ready, ready};
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, dev::Payload};
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::auth::AuthUser;
+use crate::db::schema::idempotency_keys;
+use crate::error::ApiError;
+use crate::startup::AppState;
+
+/// The request's `Idempotency-Key`, if it sent one: 1–255 visible ASCII characters.
+pub struct IdempotencyKey(pub Option<String>);
+
+impl FromRequest for IdempotencyKey {
+    type Error = ApiError;
+    type Future = Ready<Result<IdempotencyKey, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let result = match req.headers().get("Idempotency-Key") {
+            None => Ok(IdempotencyKey(None)),
+            Some(value) => match value.to_str() {
+                Ok(text) if (1..=255).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_graphic()) => {
+                    Ok(IdempotencyKey(Some(text.to_string())))
+                }
+                _ => Err(ApiError::field("Idempotency-Key", "must be 1-255 visible ASCII characters")),
+            },
+        };
+        ready(result)
+    }
+}
+
+/// A response as stored for replay.
+#[derive(Debug, Clone, Queryable, Insertable)]
+#[diesel(table_name = idempotency_keys)]
+struct KeyRow {
+    subject: String,
+    key: String,
+    request_hash: String,
+    status_code: i32,
+    location: Option<String>,
+    etag: Option<String>,
+    body: String,
+    created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// What a creating request answers: 201, `Location`, `ETag` and the new resource.
+pub struct Created {
+    location: String,
+    version: i32,
+    body: String,
+}
+
+impl Created {
+    /// The response for a new resource at `location`.
+    pub fn new<T: Serialize>(location: String, version: i32, resource: &T) -> Result<Created, ApiError> {
+        let body = serde_json::to_string(resource).map_err(|e| ApiError::Internal(format!("response: {e}")))?;
+        Ok(Created { location, version, body })
+    }
+}
+
+fn respond(location: Option<&str>, etag: Option<&str>, body: String, replayed: bool) -> HttpResponse {
+    let mut response = HttpResponse::build(StatusCode::CREATED);
+    response.content_type("application/json");
+    if let Some(l) = location {
+        response.insert_header((header::LOCATION, l.to_string()));
+    }
+    if let Some(e) = etag {
+        response.insert_header((header::ETAG, e.to_string()));
+    }
+    if replayed {
+        response.insert_header(("Idempotent-Replayed", "true"));
+    }
+    response.body(body)
+}
+
+/// Runs a creating request's transaction under its idempotency key. `request_hash` identifies
+/// the request (method, path and canonical body).
+pub async fn create<F>(
+    state: &AppState,
+    user: &AuthUser,
+    key: IdempotencyKey,
+    request_hash: String,
+    work: F,
+) -> Result<HttpResponse, ApiError>
+where
+    F: FnOnce(&mut PgConnection) -> Result<Created, ApiError> + Send + 'static,
+{
+    let Some(key) = key.0 else {
+        let created = state.tx(work).await?;
+        let etag = format!("\"{}\"", created.version);
+        return Ok(respond(Some(&created.location), Some(&etag), created.body, false));
+    };
+    let subject = user.sub.clone();
+    let outcome = state
+        .tx(move |conn| {
+            // A placeholder claims the key; a concurrent claimant waits here for our commit.
+            let claimed = diesel::insert_into(idempotency_keys::table)
+                .values(KeyRow {
+                    subject: subject.clone(),
+                    key: key.clone(),
+                    request_hash: request_hash.clone(),
+                    status_code: 0,
+                    location: None,
+                    etag: None,
+                    body: String::new(),
+                    created_at: chrono::Utc::now(),
+                })
+                .on_conflict_do_nothing()
+                .execute(conn)?;
+            if claimed == 0 {
+                let stored: KeyRow = idempotency_keys::table.find((&subject, &key)).first(conn)?;
+                if stored.request_hash != request_hash {
+                    return Err(ApiError::IdempotencyKeyReused);
+                }
+                return Ok((stored.location, stored.etag, stored.body, true));
+            }
+            let created = work(conn)?;
+            let etag = format!("\"{}\"", created.version);
+            diesel::update(idempotency_keys::table.find((&subject, &key)))
+                .set((
+                    idempotency_keys::status_code.eq(201),
+                    idempotency_keys::location.eq(&created.location),
+                    idempotency_keys::etag.eq(&etag),
+                    idempotency_keys::body.eq(&created.body),
+                ))
+                .execute(conn)?;
+            Ok((Some(created.location), Some(etag), created.body, false))
+        })
+        .await?;
+    let (location, etag, body, replayed) = outcome;
+    Ok(respond(location.as_deref(), etag.as_deref(), body, replayed))
+}
+
+/// Identifies a request for its idempotency key: method, path and the body's canonical JSON.
+pub fn request_hash(req: &HttpRequest, canonical_body: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(req.method().as_str().as_bytes());
+    hasher.update(b" ");
+    hasher.update(req.path().as_bytes());
+    hasher.update(b"\n");
+    hasher.update(canonical_body.as_bytes());
+    hex::encode(hasher.finalize())
+}

@@ -1,0 +1,354 @@
+//! Payments against approved awards: scheduled, paid, or cancelled (DESIGN §5).
+//!
+//! Scheduled plus paid never exceeds the award's current amount: every payment write locks the
+//! award row first, so concurrent payments on one award are checked one after another.
+
+pub mod store;
+
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::PgConnection;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::audit::{self, Actor, NewEvent};
+use crate::auth::{AuthUser, Role};
+use crate::awards;
+use crate::domain::labels::label_enum;
+use crate::domain::{AwardStatus, Money, MoneyText};
+use crate::error::{ApiError, FieldErrors};
+use crate::extract::JsonBody;
+use crate::idempotency::{self, Created, IdempotencyKey};
+use crate::respond::{label, with_etag};
+use crate::startup::AppState;
+use store::{NewPayment, PaymentRow};
+
+label_enum!(
+    /// Where a payment stands.
+    PaymentStatus {
+        /// Due on a date, not yet made; counts against the award.
+        Scheduled => "scheduled",
+        /// Made; never edited or deleted.
+        Paid => "paid",
+        /// Will not be made; counts for nothing.
+        Cancelled => "cancelled",
+    }
+);
+
+/// Registers the payment routes.
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(create_payment)
+        .service(list_payments)
+        .service(get_payment)
+        .service(pay_payment)
+        .service(cancel_payment);
+}
+
+/// A payment against an award.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Payment {
+    pub id: Uuid,
+    pub award_id: Uuid,
+    pub amount: Money,
+    pub status: PaymentStatus,
+    /// When a scheduled payment falls due.
+    pub due_on: Option<NaiveDate>,
+    /// When it was paid.
+    pub paid_on: Option<NaiveDate>,
+    /// The finance system's reference for the payment.
+    #[schema(example = "BACS-2020-0412")]
+    pub reference: Option<String>,
+    pub paid_by: Option<String>,
+    pub cancelled_reason: Option<String>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i32,
+}
+
+impl TryFrom<PaymentRow> for Payment {
+    type Error = ApiError;
+    fn try_from(row: PaymentRow) -> Result<Payment, ApiError> {
+        Ok(Payment {
+            id: row.id,
+            award_id: row.award_id,
+            amount: Money::from_decimal(row.amount),
+            status: label(PaymentStatus::parse, &row.status)?,
+            due_on: row.due_on,
+            paid_on: row.paid_on,
+            reference: row.reference,
+            paid_by: row.paid_by,
+            cancelled_reason: row.cancelled_reason,
+            cancelled_at: row.cancelled_at,
+            created_by: row.created_by,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            version: row.version,
+        })
+    }
+}
+
+/// A payment to schedule (with `due_on`) or to record as already paid (with `paid_on` and
+/// `reference`).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"amount": "11250.00", "due_on": "2020-07-01"}))]
+pub struct CreatePayment {
+    pub amount: MoneyText,
+    pub due_on: Option<NaiveDate>,
+    pub paid_on: Option<NaiveDate>,
+    pub reference: Option<String>,
+}
+
+/// Records a scheduled payment as paid.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"paid_on": "2020-07-01", "reference": "BACS-2020-0412"}))]
+pub struct PayPayment {
+    pub paid_on: NaiveDate,
+    pub reference: String,
+}
+
+/// Why a scheduled payment is cancelled.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"reason": "Replaced by a single payment"}))]
+pub struct CancelPayment {
+    pub reason: String,
+}
+
+fn record(conn: &mut PgConnection, actor: &Actor, action: &str, payment: &Payment) -> Result<(), ApiError> {
+    audit::append(
+        conn,
+        actor,
+        NewEvent {
+            action,
+            entity_type: "payment",
+            entity_id: payment.id,
+            award_id: Some(payment.award_id),
+            data: payment,
+        },
+    )?;
+    Ok(())
+}
+
+/// Cancels every scheduled payment of an award (when it closes), one audit event each.
+pub fn cancel_all_scheduled(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    award_id: Uuid,
+    reason: &str,
+) -> Result<(), ApiError> {
+    let ids = store::scheduled_ids(conn, award_id)?;
+    for row in store::cancel(conn, &ids, reason)? {
+        record(conn, actor, "payment.cancelled", &Payment::try_from(row)?)?;
+    }
+    Ok(())
+}
+
+/// Reads a payment a user may see; another CSP's is "not found".
+fn find_visible(conn: &mut PgConnection, scope: Option<Uuid>, id: Uuid) -> Result<PaymentRow, ApiError> {
+    let row = store::find(conn, id)?.ok_or_else(|| ApiError::not_found("payment"))?;
+    awards::find_visible(conn, scope, row.award_id).map_err(|_| ApiError::not_found("payment"))?;
+    Ok(row)
+}
+
+/// Schedule a payment, or record one already made. Scheduled plus paid may never exceed the
+/// award's amount.
+#[utoipa::path(
+    tag = "payments",
+    operation_id = "create_payment",
+    params(("id" = Uuid, Path, description = "The award's id")),
+    request_body = CreatePayment,
+    responses(
+        (status = 201, description = "The new payment", body = Payment, headers(("Location" = String), ("ETag" = String))),
+        (status = 409, description = "`overpayment`: scheduled plus paid would exceed the award; `invalid-state`: the award is not approved", content_type = "application/problem+json", body = crate::error::Problem)
+    )
+)]
+#[post("/awards/{id}/payments")]
+async fn create_payment(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    req: HttpRequest,
+    key: IdempotencyKey,
+    id: web::Path<Uuid>,
+    body: JsonBody<CreatePayment>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(&[Role::Finance])?;
+    let JsonBody(body, canonical) = body;
+    let mut errors = FieldErrors::new();
+    let amount = errors.check("amount", Money::parse_positive(&body.amount.0));
+    let reference = errors.optional_text("reference", body.reference.as_deref(), 100).ok().flatten();
+    match (body.paid_on, body.due_on, &reference) {
+        (Some(_), _, None) => errors.add("reference", "is required with paid_on"),
+        (None, None, _) => errors.add("due_on", "is required unless the payment is recorded as paid with paid_on"),
+        _ => {}
+    }
+    if body.paid_on.is_some_and(|d| d > Utc::now().date_naive()) {
+        errors.add("paid_on", "cannot be in the future");
+    }
+    errors.finish()?;
+    let amount = amount.ok_or_else(|| ApiError::Internal("validation".into()))?;
+    let award_id = id.into_inner();
+    let actor = Actor::from(&user);
+    let hash = idempotency::request_hash(&req, &canonical);
+    idempotency::create(&state, &user, key, hash, move |conn| {
+        let award = awards::store::lock(conn, award_id)?.ok_or_else(|| ApiError::not_found("award"))?;
+        if label(AwardStatus::parse, &award.status)? != AwardStatus::Approved {
+            return Err(ApiError::InvalidState(format!("payments are made only on approved awards; this one is {}", award.status)));
+        }
+        let money = awards::store::money(conn, &[award_id])?.remove(&award_id).unwrap_or_default();
+        let limit = Money::from_decimal(award.amount);
+        let used = money.paid + money.scheduled;
+        if used + amount > limit {
+            return Err(ApiError::Overpayment(format!(
+                "{amount} would take payments past the award's {limit}: {used} is already paid or scheduled, {} remains",
+                limit - used
+            )));
+        }
+        let paid = body.paid_on.is_some();
+        let new = NewPayment {
+            id: Uuid::now_v7(),
+            award_id,
+            amount: amount.to_decimal(),
+            status: if paid { "paid" } else { "scheduled" }.to_string(),
+            due_on: body.due_on,
+            paid_on: body.paid_on,
+            reference,
+            paid_by: paid.then(|| actor.sub.clone()),
+            created_by: actor.sub.clone(),
+        };
+        let payment = Payment::try_from(store::insert(conn, &new)?)?;
+        record(conn, &actor, if paid { "payment.paid" } else { "payment.scheduled" }, &payment)?;
+        Created::new(format!("/api/v1/payments/{}", payment.id), payment.version, &payment)
+    })
+    .await
+}
+
+/// List an award's payments, oldest first (all of them: `next_cursor` is always null).
+#[utoipa::path(
+    tag = "payments",
+    operation_id = "list_payments",
+    params(("id" = Uuid, Path, description = "The award's id")),
+    responses((status = 200, description = "The award's payments", body = crate::extract::Page<Payment>))
+)]
+#[get("/awards/{id}/payments")]
+async fn list_payments(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let scope = user.read_scope()?;
+    let award_id = id.into_inner();
+    let items = state
+        .db(move |conn| {
+            awards::find_visible(conn, scope, award_id)?;
+            store::for_award(conn, award_id)?.into_iter().map(Payment::try_from).collect::<Result<Vec<_>, _>>()
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(crate::extract::Page { items, next_cursor: None }))
+}
+
+/// Read a payment.
+#[utoipa::path(
+    tag = "payments",
+    operation_id = "get_payment",
+    params(("id" = Uuid, Path, description = "The payment's id")),
+    responses((status = 200, description = "The payment", body = Payment, headers(("ETag" = String))))
+)]
+#[get("/payments/{id}")]
+async fn get_payment(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let scope = user.read_scope()?;
+    let id = id.into_inner();
+    let payment = state.db(move |conn| Payment::try_from(find_visible(conn, scope, id)?)).await?;
+    Ok(with_etag(payment.version, &payment))
+}
+
+/// Record a scheduled payment as paid.
+#[utoipa::path(
+    tag = "payments",
+    operation_id = "pay_payment",
+    params(("id" = Uuid, Path, description = "The payment's id")),
+    request_body = PayPayment,
+    responses(
+        (status = 200, description = "The paid payment", body = Payment, headers(("ETag" = String))),
+        (status = 409, description = "`invalid-state`: only a scheduled payment can be paid", content_type = "application/problem+json", body = crate::error::Problem)
+    )
+)]
+#[post("/payments/{id}/pay")]
+async fn pay_payment(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+    body: JsonBody<PayPayment>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(&[Role::Finance])?;
+    let body = body.0;
+    let mut errors = FieldErrors::new();
+    let reference = errors.text("reference", &body.reference, 1, 100);
+    if body.paid_on > Utc::now().date_naive() {
+        errors.add("paid_on", "cannot be in the future");
+    }
+    errors.finish()?;
+    let reference = reference.ok_or_else(|| ApiError::Internal("validation".into()))?;
+    let id = id.into_inner();
+    let actor = Actor::from(&user);
+    let payment = state
+        .tx(move |conn| {
+            let current = store::lock(conn, id)?.ok_or_else(|| ApiError::not_found("payment"))?;
+            if current.status != "scheduled" {
+                return Err(ApiError::InvalidState(format!("a {} payment cannot be paid", current.status)));
+            }
+            let payment = Payment::try_from(store::mark_paid(conn, id, body.paid_on, &reference, &actor.sub)?)?;
+            record(conn, &actor, "payment.paid", &payment)?;
+            Ok(payment)
+        })
+        .await?;
+    Ok(with_etag(payment.version, &payment))
+}
+
+/// Cancel a scheduled payment. A paid payment is never changed.
+#[utoipa::path(
+    tag = "payments",
+    operation_id = "cancel_payment",
+    params(("id" = Uuid, Path, description = "The payment's id")),
+    request_body = CancelPayment,
+    responses(
+        (status = 200, description = "The cancelled payment", body = Payment, headers(("ETag" = String))),
+        (status = 409, description = "`invalid-state`: only a scheduled payment can be cancelled", content_type = "application/problem+json", body = crate::error::Problem)
+    )
+)]
+#[post("/payments/{id}/cancel")]
+async fn cancel_payment(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+    body: JsonBody<CancelPayment>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(&[Role::Finance])?;
+    let mut errors = FieldErrors::new();
+    let reason = errors.text("reason", &body.0.reason, 1, 2000);
+    errors.finish()?;
+    let reason = reason.ok_or_else(|| ApiError::Internal("validation".into()))?;
+    let id = id.into_inner();
+    let actor = Actor::from(&user);
+    let payment = state
+        .tx(move |conn| {
+            let current = store::lock(conn, id)?.ok_or_else(|| ApiError::not_found("payment"))?;
+            if current.status != "scheduled" {
+                return Err(ApiError::InvalidState(format!("a {} payment cannot be cancelled", current.status)));
+            }
+            let row = store::cancel(conn, &[id], &reason)?.pop().ok_or_else(|| ApiError::Internal("cancel".into()))?;
+            let payment = Payment::try_from(row)?;
+            record(conn, &actor, "payment.cancelled", &payment)?;
+            Ok(payment)
+        })
+        .await?;
+    Ok(with_etag(payment.version, &payment))
+}

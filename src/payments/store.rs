@@ -1,0 +1,113 @@
+//! Payment queries.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+use crate::db::schema::payments;
+
+/// A payment as stored.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = payments)]
+pub struct PaymentRow {
+    pub id: Uuid,
+    pub award_id: Uuid,
+    pub amount: Decimal,
+    pub status: String,
+    pub due_on: Option<NaiveDate>,
+    pub paid_on: Option<NaiveDate>,
+    pub reference: Option<String>,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i32,
+    pub paid_by: Option<String>,
+    pub cancelled_reason: Option<String>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+}
+
+/// A new payment, scheduled or already paid.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = payments)]
+pub struct NewPayment {
+    pub id: Uuid,
+    pub award_id: Uuid,
+    pub amount: Decimal,
+    pub status: String,
+    pub due_on: Option<NaiveDate>,
+    pub paid_on: Option<NaiveDate>,
+    pub reference: Option<String>,
+    pub paid_by: Option<String>,
+    pub created_by: String,
+}
+
+/// Inserts a payment.
+pub fn insert(conn: &mut PgConnection, new: &NewPayment) -> QueryResult<PaymentRow> {
+    diesel::insert_into(payments::table).values(new).returning(PaymentRow::as_returning()).get_result(conn)
+}
+
+/// Reads a payment.
+pub fn find(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<PaymentRow>> {
+    payments::table.find(id).select(PaymentRow::as_select()).first(conn).optional()
+}
+
+/// Reads and locks a payment.
+pub fn lock(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<PaymentRow>> {
+    payments::table.find(id).select(PaymentRow::as_select()).for_update().first(conn).optional()
+}
+
+/// An award's payments in the order they were recorded.
+pub fn for_award(conn: &mut PgConnection, award_id: Uuid) -> QueryResult<Vec<PaymentRow>> {
+    payments::table
+        .filter(payments::award_id.eq(award_id))
+        .select(PaymentRow::as_select())
+        .order(payments::id.asc())
+        .load(conn)
+}
+
+/// Marks a scheduled payment paid.
+pub fn mark_paid(
+    conn: &mut PgConnection,
+    id: Uuid,
+    paid_on: NaiveDate,
+    reference: &str,
+    by: &str,
+) -> QueryResult<PaymentRow> {
+    diesel::update(payments::table.find(id))
+        .set((
+            payments::status.eq("paid"),
+            payments::paid_on.eq(paid_on),
+            payments::reference.eq(reference),
+            payments::paid_by.eq(by),
+            payments::version.eq(payments::version + 1),
+            payments::updated_at.eq(diesel::dsl::now),
+        ))
+        .returning(PaymentRow::as_returning())
+        .get_result(conn)
+}
+
+/// Cancels scheduled payments: one by id, or every scheduled one of an award.
+pub fn cancel(conn: &mut PgConnection, ids: &[Uuid], reason: &str) -> QueryResult<Vec<PaymentRow>> {
+    diesel::update(payments::table.filter(payments::id.eq_any(ids)).filter(payments::status.eq("scheduled")))
+        .set((
+            payments::status.eq("cancelled"),
+            payments::cancelled_reason.eq(reason),
+            payments::cancelled_at.eq(diesel::dsl::now),
+            payments::version.eq(payments::version + 1),
+            payments::updated_at.eq(diesel::dsl::now),
+        ))
+        .returning(PaymentRow::as_returning())
+        .get_results(conn)
+}
+
+/// The ids of an award's scheduled payments.
+pub fn scheduled_ids(conn: &mut PgConnection, award_id: Uuid) -> QueryResult<Vec<Uuid>> {
+    payments::table
+        .filter(payments::award_id.eq(award_id))
+        .filter(payments::status.eq("scheduled"))
+        .select(payments::id)
+        .order(payments::id.asc())
+        .load(conn)
+}

@@ -1,0 +1,344 @@
+//! Variations: the only way to change an approved award's amount (DESIGN §5).
+
+pub mod store;
+
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use chrono::{DateTime, Utc};
+use diesel::PgConnection;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::audit::{self, Actor, NewEvent};
+use crate::auth::{AuthUser, Role};
+use crate::awards::{self, store::AwardChanges};
+use crate::domain::budget::check_headroom;
+use crate::domain::labels::label_enum;
+use crate::domain::{AwardStatus, FundStatus, Money, MoneyText};
+use crate::error::{ApiError, FieldErrors};
+use crate::extract::{JsonBody, Page};
+use crate::funds;
+use crate::idempotency::{self, Created, IdempotencyKey};
+use crate::respond::{label, with_etag};
+use crate::startup::AppState;
+use store::{NewVariation, VariationRow};
+
+label_enum!(
+    /// Where a variation stands.
+    VariationStatus {
+        /// Awaiting an approver's decision; at most one per award.
+        Proposed => "proposed",
+        /// Approved: the award's amount is now the variation's amount.
+        Approved => "approved",
+        /// Rejected: the award is unchanged.
+        Rejected => "rejected",
+    }
+);
+
+/// Registers the variation routes.
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(propose_variation).service(list_variations).service(approve_variation).service(reject_variation);
+}
+
+/// A proposed change to an approved award's amount.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Variation {
+    pub id: Uuid,
+    pub award_id: Uuid,
+    /// The award's new total amount.
+    pub amount: Money,
+    /// The award's amount when this was proposed.
+    pub previous_amount: Money,
+    #[schema(example = "Extra caseworker for the second half of the year")]
+    pub reason: String,
+    pub status: VariationStatus,
+    pub proposed_by: String,
+    pub decided_by: Option<String>,
+    #[schema(example = "PCC-DN-2020-031")]
+    pub decision_ref: Option<String>,
+    /// Why it was rejected.
+    pub decision_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub decided_at: Option<DateTime<Utc>>,
+    pub version: i32,
+}
+
+impl TryFrom<VariationRow> for Variation {
+    type Error = ApiError;
+    fn try_from(row: VariationRow) -> Result<Variation, ApiError> {
+        Ok(Variation {
+            id: row.id,
+            award_id: row.award_id,
+            amount: Money::from_decimal(row.amount),
+            previous_amount: Money::from_decimal(row.previous_amount),
+            reason: row.reason,
+            status: label(VariationStatus::parse, &row.status)?,
+            proposed_by: row.proposed_by,
+            decided_by: row.decided_by,
+            decision_ref: row.decision_ref,
+            decision_reason: row.decision_reason,
+            created_at: row.created_at,
+            decided_at: row.decided_at,
+            version: row.version,
+        })
+    }
+}
+
+/// A proposal: the award's new total and why.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"amount": "50000.00", "reason": "Extra caseworker for the second half of the year"}))]
+pub struct ProposeVariation {
+    /// The award's new total amount (not the difference).
+    pub amount: MoneyText,
+    pub reason: String,
+}
+
+/// The decision that approves a variation.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"decision_ref": "PCC-DN-2020-031"}))]
+pub struct ApproveVariation {
+    pub decision_ref: String,
+}
+
+/// Why a variation is rejected.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"reason": "Not supported by the quarter 2 return"}))]
+pub struct RejectVariation {
+    pub reason: String,
+}
+
+fn record(conn: &mut PgConnection, actor: &Actor, action: &str, variation: &Variation) -> Result<(), ApiError> {
+    audit::append(
+        conn,
+        actor,
+        NewEvent {
+            action,
+            entity_type: "variation",
+            entity_id: variation.id,
+            award_id: Some(variation.award_id),
+            data: variation,
+        },
+    )?;
+    Ok(())
+}
+
+fn fund_is_open(conn: &mut PgConnection, fund_id: Uuid, lock: bool) -> Result<funds::store::FundRow, ApiError> {
+    let fund = if lock { funds::store::lock(conn, fund_id)? } else { funds::store::find(conn, fund_id)? }
+        .ok_or_else(|| ApiError::Internal("award without fund".into()))?;
+    if label(FundStatus::parse, &fund.status)? == FundStatus::Closed {
+        return Err(ApiError::InvalidState("the fund is closed and takes no variations".into()));
+    }
+    Ok(fund)
+}
+
+/// Propose a new total for an approved award. One proposal at a time.
+#[utoipa::path(
+    tag = "variations",
+    operation_id = "propose_variation",
+    params(("id" = Uuid, Path, description = "The award's id")),
+    request_body = ProposeVariation,
+    responses(
+        (status = 201, description = "The proposal", body = Variation, headers(("Location" = String), ("ETag" = String))),
+        (status = 409, description = "`invalid-state`: the award is not approved or its fund is closed; `conflict`: a proposal is already open", content_type = "application/problem+json", body = crate::error::Problem)
+    )
+)]
+#[post("/awards/{id}/variations")]
+async fn propose_variation(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    req: HttpRequest,
+    key: IdempotencyKey,
+    id: web::Path<Uuid>,
+    body: JsonBody<ProposeVariation>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(&[Role::Finance])?;
+    let JsonBody(body, canonical) = body;
+    let mut errors = FieldErrors::new();
+    let amount = errors.check("amount", Money::parse_positive(&body.amount.0));
+    let reason = errors.text("reason", &body.reason, 1, 2000);
+    errors.finish()?;
+    let (Some(amount), Some(reason)) = (amount, reason) else {
+        return Err(ApiError::Internal("validation".into()));
+    };
+    let award_id = id.into_inner();
+    let actor = Actor::from(&user);
+    let hash = idempotency::request_hash(&req, &canonical);
+    idempotency::create(&state, &user, key, hash, move |conn| {
+        let award = awards::store::lock(conn, award_id)?.ok_or_else(|| ApiError::not_found("award"))?;
+        if label(AwardStatus::parse, &award.status)? != AwardStatus::Approved {
+            return Err(ApiError::InvalidState(format!(
+                "only approved awards can be varied; this one is {}",
+                award.status
+            )));
+        }
+        fund_is_open(conn, award.fund_id, false)?;
+        let current = Money::from_decimal(award.amount);
+        if amount == current {
+            return Err(ApiError::field("amount", format!("is already the award's amount ({current})")));
+        }
+        let new = NewVariation {
+            id: Uuid::now_v7(),
+            award_id,
+            amount: amount.to_decimal(),
+            previous_amount: award.amount,
+            reason,
+            proposed_by: actor.sub.clone(),
+        };
+        let row = store::insert(conn, &new).map_err(|e| match ApiError::from(e) {
+            ApiError::Conflict(_) => {
+                ApiError::Conflict("this award already has a proposed variation: approve or reject it first".into())
+            }
+            other => other,
+        })?;
+        let variation = Variation::try_from(row)?;
+        record(conn, &actor, "variation.proposed", &variation)?;
+        Created::new(format!("/api/v1/awards/{award_id}/variations/{}", variation.id), variation.version, &variation)
+    })
+    .await
+}
+
+/// List an award's variations, oldest first (all of them: `next_cursor` is always null).
+#[utoipa::path(
+    tag = "variations",
+    operation_id = "list_variations",
+    params(("id" = Uuid, Path, description = "The award's id")),
+    responses((status = 200, description = "The award's variations", body = Page<Variation>))
+)]
+#[get("/awards/{id}/variations")]
+async fn list_variations(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let scope = user.read_scope()?;
+    let award_id = id.into_inner();
+    let items = state
+        .db(move |conn| {
+            awards::find_visible(conn, scope, award_id)?;
+            store::for_award(conn, award_id)?.into_iter().map(Variation::try_from).collect::<Result<Vec<_>, _>>()
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(Page { items, next_cursor: None }))
+}
+
+/// Approve a proposed variation: the award's amount becomes the new total. Never by the
+/// proposer; an increase must fit the fund's headroom; a decrease may not go below what is paid
+/// or scheduled.
+#[utoipa::path(
+    tag = "variations",
+    operation_id = "approve_variation",
+    params(("id" = Uuid, Path, description = "The award's id"), ("vid" = Uuid, Path, description = "The variation's id")),
+    request_body = ApproveVariation,
+    responses(
+        (status = 200, description = "The approved variation", body = Variation, headers(("ETag" = String))),
+        (status = 403, description = "`four-eyes`: the approver proposed it; or `forbidden`", content_type = "application/problem+json", body = crate::error::Problem),
+        (status = 409, description = "`budget-exceeded`: the increase is over the headroom; `invalid-state`: not proposed, the award is not approved, the fund is closed, or the new amount is below what is paid or scheduled", content_type = "application/problem+json", body = crate::error::Problem)
+    )
+)]
+#[post("/awards/{id}/variations/{vid}/approve")]
+async fn approve_variation(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<(Uuid, Uuid)>,
+    body: JsonBody<ApproveVariation>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(&[Role::Approver])?;
+    let mut errors = FieldErrors::new();
+    let decision_ref = errors.text("decision_ref", &body.0.decision_ref, 1, 100);
+    errors.finish()?;
+    let decision_ref = decision_ref.ok_or_else(|| ApiError::Internal("validation".into()))?;
+    let (award_id, id) = path.into_inner();
+    let actor = Actor::from(&user);
+    let variation = state
+        .tx(move |conn| {
+            // Lock order everywhere: award, then fund, then the audit chain.
+            let award = awards::store::lock(conn, award_id)?.ok_or_else(|| ApiError::not_found("award"))?;
+            let proposal = store::lock(conn, award_id, id)?.ok_or_else(|| ApiError::not_found("variation"))?;
+            if proposal.status != "proposed" {
+                return Err(ApiError::InvalidState(format!("this variation is already {}", proposal.status)));
+            }
+            if proposal.proposed_by == actor.sub {
+                return Err(ApiError::FourEyes("a variation cannot be approved by the person who proposed it".into()));
+            }
+            if label(AwardStatus::parse, &award.status)? != AwardStatus::Approved {
+                return Err(ApiError::InvalidState(format!("the award is {}, not approved", award.status)));
+            }
+            let fund = fund_is_open(conn, award.fund_id, true)?;
+            let current = Money::from_decimal(award.amount);
+            let new_amount = Money::from_decimal(proposal.amount);
+            let money = awards::store::money(conn, &[award_id])?.remove(&award_id).unwrap_or_default();
+            let used = money.paid + money.scheduled;
+            if new_amount < used {
+                return Err(ApiError::InvalidState(format!(
+                    "the new amount {new_amount} is below the {used} already paid or scheduled"
+                )));
+            }
+            if new_amount > current {
+                let committed = funds::store::committed(conn, fund.id)?;
+                check_headroom(Money::from_decimal(fund.budget), committed, new_amount - current)
+                    .map_err(|e| ApiError::BudgetExceeded(e.to_string()))?;
+            }
+            let decided =
+                Variation::try_from(store::decide(conn, id, "approved", &actor.sub, Some(&decision_ref), None)?)?;
+            let changes = AwardChanges { amount: Some(proposal.amount), ..AwardChanges::default() };
+            let row = awards::store::update(conn, award_id, &changes)?;
+            let award = awards::load(conn, row)?;
+            record(conn, &actor, "variation.approved", &decided)?;
+            audit::append(
+                conn,
+                &actor,
+                NewEvent {
+                    action: "award.varied",
+                    entity_type: "award",
+                    entity_id: award_id,
+                    award_id: Some(award_id),
+                    data: &award,
+                },
+            )?;
+            Ok(decided)
+        })
+        .await?;
+    Ok(with_etag(variation.version, &variation))
+}
+
+/// Reject a proposed variation; the award is unchanged.
+#[utoipa::path(
+    tag = "variations",
+    operation_id = "reject_variation",
+    params(("id" = Uuid, Path, description = "The award's id"), ("vid" = Uuid, Path, description = "The variation's id")),
+    request_body = RejectVariation,
+    responses(
+        (status = 200, description = "The rejected variation", body = Variation, headers(("ETag" = String))),
+        (status = 409, description = "`invalid-state`: the variation is not proposed", content_type = "application/problem+json", body = crate::error::Problem)
+    )
+)]
+#[post("/awards/{id}/variations/{vid}/reject")]
+async fn reject_variation(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<(Uuid, Uuid)>,
+    body: JsonBody<RejectVariation>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(&[Role::Approver])?;
+    let mut errors = FieldErrors::new();
+    let reason = errors.text("reason", &body.0.reason, 1, 2000);
+    errors.finish()?;
+    let reason = reason.ok_or_else(|| ApiError::Internal("validation".into()))?;
+    let (award_id, id) = path.into_inner();
+    let actor = Actor::from(&user);
+    let variation = state
+        .tx(move |conn| {
+            let proposal = store::lock(conn, award_id, id)?.ok_or_else(|| ApiError::not_found("variation"))?;
+            if proposal.status != "proposed" {
+                return Err(ApiError::InvalidState(format!("this variation is already {}", proposal.status)));
+            }
+            let decided = Variation::try_from(store::decide(conn, id, "rejected", &actor.sub, None, Some(&reason))?)?;
+            record(conn, &actor, "variation.rejected", &decided)?;
+            Ok(decided)
+        })
+        .await?;
+    Ok(with_etag(variation.version, &variation))
+}
