@@ -12,6 +12,7 @@ pub mod domain;
 pub mod error;
 pub mod extract;
 pub mod funds;
+pub mod histories;
 pub mod idempotency;
 pub mod openapi;
 pub mod payments;

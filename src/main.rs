@@ -47,6 +47,17 @@ enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
+    /// The audit trail.
+    Audit {
+        #[command(subcommand)]
+        action: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Recompute the whole hash chain; exit status 0 when intact, 1 when not.
+    Verify,
 }
 
 fn main() -> ExitCode {
@@ -106,6 +117,22 @@ fn run(command: Command) -> Result<(), String> {
             Ok(())
         }
         Command::Serve { demo } => serve(demo),
+        Command::Audit { action: AuditCommand::Verify } => {
+            use diesel::Connection;
+            let settings = Settings::from_env().map_err(|e| e.to_string())?;
+            let mut conn =
+                diesel::PgConnection::establish(&settings.database_url).map_err(|e| format!("cannot connect: {e}"))?;
+            let started = std::time::Instant::now();
+            let result =
+                grants::audit::verify::verify(&mut conn).map_err(|e| format!("cannot read the events: {e}"))?;
+            println!("{}", serde_json::to_string_pretty(&result).map_err(|e| e.to_string())?);
+            eprintln!("verified {} events in {:.2?}", result.events_checked, started.elapsed());
+            if result.ok {
+                Ok(())
+            } else {
+                Err(format!("the chain is broken at seq {}", result.first_bad_seq.unwrap_or(0)))
+            }
+        }
     }
 }
 

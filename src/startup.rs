@@ -65,6 +65,8 @@ fn api_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     crate::awards::routes(cfg);
     crate::variations::routes(cfg);
     crate::payments::routes(cfg);
+    crate::histories::routes(cfg);
+    crate::audit::http::routes(cfg);
 }
 
 /// The complete OpenAPI document.

@@ -2,6 +2,9 @@
 //! transaction.
 
 pub mod chain;
+pub mod http;
+pub mod store;
+pub mod verify;
 
 use chrono::{DateTime, Utc};
 use diesel::pg::PgConnection;
@@ -73,6 +76,29 @@ pub fn now_micros() -> DateTime<Utc> {
 /// takes the chain lock, which is held until commit.
 pub fn append<T: Serialize>(conn: &mut PgConnection, actor: &Actor, event: NewEvent<'_, T>) -> Result<i64, ApiError> {
     let data = serde_json::to_value(event.data).map_err(|e| ApiError::Internal(format!("audit data: {e}")))?;
+    let owned = OwnedEvent {
+        action: event.action.to_string(),
+        entity_type: event.entity_type.to_string(),
+        entity_id: event.entity_id,
+        award_id: event.award_id,
+        data,
+    };
+    append_batch(conn, actor, std::slice::from_ref(&owned))
+}
+
+/// An event whose data is already JSON, for [`append_batch`].
+#[derive(Debug, Clone)]
+pub struct OwnedEvent {
+    pub action: String,
+    pub entity_type: String,
+    pub entity_id: Uuid,
+    pub award_id: Option<Uuid>,
+    pub data: serde_json::Value,
+}
+
+/// Appends several events in order under one chain lock, in multi-row inserts. Returns the
+/// last sequence number.
+pub fn append_batch(conn: &mut PgConnection, actor: &Actor, events: &[OwnedEvent]) -> Result<i64, ApiError> {
     diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
         .bind::<diesel::sql_types::BigInt, _>(CHAIN_LOCK)
         .execute(conn)?;
@@ -81,38 +107,50 @@ pub fn append<T: Serialize>(conn: &mut PgConnection, actor: &Actor, event: NewEv
         .order(audit_events::seq.desc())
         .first(conn)
         .optional()?;
-    let (prev_seq, prev_hash) = head.unwrap_or((0, GENESIS_HASH.to_string()));
-    let seq = prev_seq + 1;
-    let id = Uuid::now_v7();
+    let (mut seq, mut prev_hash) = head.unwrap_or((0, GENESIS_HASH.to_string()));
     let at = now_micros();
-    let content = EventContent {
-        seq,
-        id,
-        at,
-        actor_sub: &actor.sub,
-        actor_name: actor.name.as_deref(),
-        action: event.action,
-        entity_type: event.entity_type,
-        entity_id: event.entity_id,
-        award_id: event.award_id,
-        data: &data,
-    };
-    let hash = event_hash(&prev_hash, &content);
-    diesel::insert_into(audit_events::table)
-        .values(EventRow {
-            seq,
-            id,
-            at,
-            actor_sub: &actor.sub,
-            actor_name: actor.name.as_deref(),
-            action: event.action,
-            entity_type: event.entity_type,
-            entity_id: event.entity_id,
-            award_id: event.award_id,
-            data: &data,
-            prev_hash: &prev_hash,
-            hash: &hash,
-        })
-        .execute(conn)?;
+    let mut rows = Vec::with_capacity(events.len());
+    for event in events {
+        seq += 1;
+        let id = Uuid::now_v7();
+        let hash = event_hash(
+            &prev_hash,
+            &EventContent {
+                seq,
+                id,
+                at,
+                actor_sub: &actor.sub,
+                actor_name: actor.name.as_deref(),
+                action: &event.action,
+                entity_type: &event.entity_type,
+                entity_id: event.entity_id,
+                award_id: event.award_id,
+                data: &event.data,
+            },
+        );
+        rows.push((seq, id, std::mem::replace(&mut prev_hash, hash.clone()), hash));
+    }
+    // PostgreSQL takes at most 65535 bind parameters per statement; an event uses 12.
+    for (chunk_rows, chunk_events) in rows.chunks(5000).zip(events.chunks(5000)) {
+        let values: Vec<EventRow<'_>> = chunk_rows
+            .iter()
+            .zip(chunk_events)
+            .map(|((seq, id, prev, hash), event)| EventRow {
+                seq: *seq,
+                id: *id,
+                at,
+                actor_sub: &actor.sub,
+                actor_name: actor.name.as_deref(),
+                action: &event.action,
+                entity_type: &event.entity_type,
+                entity_id: event.entity_id,
+                award_id: event.award_id,
+                data: &event.data,
+                prev_hash: prev,
+                hash,
+            })
+            .collect();
+        diesel::insert_into(audit_events::table).values(&values).execute(conn)?;
+    }
     Ok(seq)
 }

@@ -461,17 +461,41 @@ async fn list_awards(
     Ok(HttpResponse::Ok().json(Page::from_rows(items, limit, |a| a.id)))
 }
 
-/// Read an award.
+/// `?as_of=` for reading an award as it stood at an instant.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AsOf {
+    /// An RFC 3339 timestamp: the award exactly as it stood then, rebuilt from the audit trail
+    /// (404 before it existed).
+    pub as_of: Option<String>,
+}
+
+/// Read an award, now or as it stood at `as_of`.
 #[utoipa::path(
     tag = "awards",
     operation_id = "get_award",
-    params(("id" = Uuid, Path, description = "The award's id")),
-    responses((status = 200, description = "The award", body = Award, headers(("ETag" = String))))
+    params(("id" = Uuid, Path, description = "The award's id"), AsOf),
+    responses((status = 200, description = "The award (with an ETag when current)", body = Award, headers(("ETag" = String))))
 )]
 #[get("/awards/{id}")]
-async fn get_award(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+async fn get_award(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+    as_of: web::Query<AsOf>,
+) -> Result<HttpResponse, ApiError> {
     let scope = user.read_scope()?;
     let id = id.into_inner();
+    if let Some(text) = as_of.into_inner().as_of {
+        let at = crate::histories::parse_instant(&text)?;
+        let award = state
+            .db(move |conn| {
+                find_visible(conn, scope, id)?;
+                crate::histories::award_as_of(conn, id, at)
+            })
+            .await?;
+        return Ok(HttpResponse::Ok().json(award));
+    }
     let award = state
         .db(move |conn| {
             let row = find_visible(conn, scope, id)?;

@@ -1,6 +1,7 @@
 //! Integration tests: the real server, a real PostgreSQL, real tokens. One binary, one module
 //! per area.
 
+mod audit_reads;
 mod auth;
 mod awards;
 mod conventions;

@@ -1,0 +1,93 @@
+//! Reading the audit trail.
+
+use chrono::{DateTime, Utc};
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::db::schema::audit_events;
+
+/// One event of the audit trail, exactly as stored and hashed.
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, ToSchema)]
+#[diesel(table_name = audit_events)]
+pub struct AuditEvent {
+    /// Position in the one chain, from 1.
+    #[schema(example = 42)]
+    pub seq: i64,
+    pub id: Uuid,
+    /// When it happened (microseconds).
+    pub at: DateTime<Utc>,
+    /// The token subject that made the change.
+    #[schema(example = "arthur")]
+    pub actor_sub: String,
+    pub actor_name: Option<String>,
+    /// What happened, `<entity>.<verb>`.
+    #[schema(example = "award.approved")]
+    pub action: String,
+    #[schema(example = "award")]
+    pub entity_type: String,
+    pub entity_id: Uuid,
+    /// The award the change belongs to, if any.
+    pub award_id: Option<Uuid>,
+    /// The entity after the change.
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+    /// The previous event's hash (64 zeros for the first).
+    pub prev_hash: String,
+    /// SHA-256 over `prev_hash` and the event's canonical JSON.
+    pub hash: String,
+}
+
+/// What the events feed may be narrowed to.
+#[derive(Debug, Default, Clone)]
+pub struct EventQuery {
+    pub after: i64,
+    pub entity_id: Option<Uuid>,
+    pub action: Option<String>,
+    pub limit: i64,
+}
+
+/// A page of events after a sequence number.
+pub fn list(conn: &mut PgConnection, query: &EventQuery) -> QueryResult<Vec<AuditEvent>> {
+    let mut q =
+        audit_events::table.select(AuditEvent::as_select()).filter(audit_events::seq.gt(query.after)).into_boxed();
+    if let Some(id) = query.entity_id {
+        q = q.filter(audit_events::entity_id.eq(id));
+    }
+    if let Some(action) = &query.action {
+        q = q.filter(audit_events::action.eq(action.clone()));
+    }
+    q.order(audit_events::seq.asc()).limit(query.limit + 1).load(conn)
+}
+
+/// Every event of one award, in order.
+pub fn for_award(conn: &mut PgConnection, award_id: Uuid) -> QueryResult<Vec<AuditEvent>> {
+    audit_events::table
+        .select(AuditEvent::as_select())
+        .filter(audit_events::award_id.eq(award_id))
+        .order(audit_events::seq.asc())
+        .load(conn)
+}
+
+/// For each entity of an award, its last event at or before `at`: the state it stood in then.
+pub fn award_state_at(conn: &mut PgConnection, award_id: Uuid, at: DateTime<Utc>) -> QueryResult<Vec<AuditEvent>> {
+    audit_events::table
+        .select(AuditEvent::as_select())
+        .filter(audit_events::award_id.eq(award_id))
+        .filter(audit_events::at.le(at))
+        .distinct_on(audit_events::entity_id)
+        .order((audit_events::entity_id, audit_events::seq.desc()))
+        .load(conn)
+}
+
+/// A batch of events after `after`, for verification.
+pub fn batch(conn: &mut PgConnection, after: i64, size: i64) -> QueryResult<Vec<AuditEvent>> {
+    audit_events::table
+        .select(AuditEvent::as_select())
+        .filter(audit_events::seq.gt(after))
+        .order(audit_events::seq.asc())
+        .limit(size)
+        .load(conn)
+}

@@ -1,0 +1,217 @@
+//! Histories: a grant's whole audit story, a recipient's or programme's awards year by year,
+//! and an award as it stood at any instant (DESIGN §6).
+
+use std::collections::BTreeMap;
+
+use actix_web::{HttpResponse, get, web};
+use chrono::{DateTime, Utc};
+use diesel::PgConnection;
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::audit::store::{self as events, AuditEvent};
+use crate::auth::AuthUser;
+use crate::awards::store::{AwardQuery, AwardRow};
+use crate::awards::{self, Award};
+use crate::domain::{AwardStatus, FinancialYear, Money};
+use crate::error::ApiError;
+use crate::programmes::{self, Programme};
+use crate::recipients::{self, Recipient};
+use crate::respond::label;
+use crate::startup::AppState;
+
+/// Registers the history routes.
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(award_history).service(recipient_history).service(programme_history);
+}
+
+/// An award now, and every event that touched it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AwardHistory {
+    pub award: Award,
+    /// Its edits, approval, variations, payments, activities, returns and reviews, in order.
+    pub events: Vec<AuditEvent>,
+}
+
+/// One award in a year's history.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryAward {
+    pub id: Uuid,
+    #[schema(example = "CDRG-2020-21-0004")]
+    pub reference: String,
+    pub amount: Money,
+    pub paid: Money,
+    pub status: AwardStatus,
+}
+
+/// One financial year of a recipient's or programme's awards.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryYear {
+    pub financial_year: FinancialYear,
+    /// Every award of the year, withdrawn and draft ones included.
+    pub awards: Vec<HistoryAward>,
+    /// Current amounts of approved and closed awards (not drafts, not withdrawn).
+    pub total_awarded: Money,
+    pub total_paid: Money,
+}
+
+/// A recipient's awards, year by year, oldest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecipientHistory {
+    pub recipient: Recipient,
+    pub years: Vec<HistoryYear>,
+}
+
+/// A programme's awards, year by year, oldest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProgrammeHistory {
+    pub programme: Programme,
+    pub years: Vec<HistoryYear>,
+}
+
+/// Groups awards by financial year, oldest first, with the year's totals.
+fn years(conn: &mut PgConnection, rows: Vec<AwardRow>) -> Result<Vec<HistoryYear>, ApiError> {
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let mut money = crate::awards::store::money(conn, &ids)?;
+    let mut by_year: BTreeMap<FinancialYear, HistoryYear> = BTreeMap::new();
+    for row in rows {
+        let year = FinancialYear::parse(&row.financial_year).map_err(|_| ApiError::Internal("stored year".into()))?;
+        let status = label(AwardStatus::parse, &row.status)?;
+        let amount = Money::from_decimal(row.amount);
+        let paid = money.remove(&row.id).unwrap_or_default().paid;
+        let entry = by_year.entry(year).or_insert_with(|| HistoryYear {
+            financial_year: year,
+            awards: Vec::new(),
+            total_awarded: Money::ZERO,
+            total_paid: Money::ZERO,
+        });
+        if status.is_committed() {
+            entry.total_awarded = entry.total_awarded + amount;
+        }
+        entry.total_paid = entry.total_paid + paid;
+        entry.awards.push(HistoryAward { id: row.id, reference: row.reference, amount, paid, status });
+    }
+    Ok(by_year.into_values().collect())
+}
+
+fn all_awards(conn: &mut PgConnection, query: AwardQuery) -> Result<Vec<AwardRow>, ApiError> {
+    Ok(crate::awards::store::list(conn, &AwardQuery { limit: i64::MAX - 1, ..query })?)
+}
+
+/// An award now and every event that touched it.
+#[utoipa::path(
+    tag = "audit",
+    operation_id = "get_award_history",
+    params(("id" = Uuid, Path, description = "The award's id")),
+    responses((status = 200, description = "The award and its events", body = AwardHistory))
+)]
+#[get("/awards/{id}/history")]
+async fn award_history(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let scope = user.read_scope()?;
+    let id = id.into_inner();
+    let history = state
+        .db(move |conn| {
+            let row = awards::find_visible(conn, scope, id)?;
+            let award = awards::load(conn, row)?;
+            let events = events::for_award(conn, id)?;
+            Ok(AwardHistory { award, events })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(history))
+}
+
+/// A recipient's awards, year by year, oldest first.
+#[utoipa::path(
+    tag = "audit",
+    operation_id = "get_recipient_history",
+    params(("id" = Uuid, Path, description = "The recipient's id")),
+    responses((status = 200, description = "The recipient's years", body = RecipientHistory))
+)]
+#[get("/recipients/{id}/history")]
+async fn recipient_history(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let scope = user.read_scope()?;
+    let id = id.into_inner();
+    if scope.is_some_and(|own| own != id) {
+        return Err(ApiError::not_found("recipient"));
+    }
+    let history = state
+        .db(move |conn| {
+            let row = recipients::store::find(conn, id)?.ok_or_else(|| ApiError::not_found("recipient"))?;
+            let recipient = Recipient::try_from(row)?;
+            let rows = all_awards(conn, AwardQuery { recipient_id: Some(id), ..AwardQuery::default() })?;
+            Ok(RecipientHistory { recipient, years: years(conn, rows)? })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(history))
+}
+
+/// A programme's awards, year by year, oldest first. A CSP officer sees only their own awards.
+#[utoipa::path(
+    tag = "audit",
+    operation_id = "get_programme_history",
+    params(("id" = Uuid, Path, description = "The programme's id")),
+    responses((status = 200, description = "The programme's years", body = ProgrammeHistory))
+)]
+#[get("/programmes/{id}/history")]
+async fn programme_history(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let scope = user.read_scope()?;
+    let id = id.into_inner();
+    let history = state
+        .db(move |conn| {
+            let row = programmes::store::find(conn, id)?.ok_or_else(|| ApiError::not_found("programme"))?;
+            let programme = Programme::try_from(row)?;
+            let rows = all_awards(conn, AwardQuery { programme_id: Some(id), scope, ..AwardQuery::default() })?;
+            Ok(ProgrammeHistory { programme, years: years(conn, rows)? })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(history))
+}
+
+/// Reads an RFC 3339 instant from a query string, where a `+` may have arrived as a space.
+pub fn parse_instant(text: &str) -> Result<DateTime<Utc>, ApiError> {
+    DateTime::parse_from_rfc3339(&text.trim().replace(' ', "+"))
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| ApiError::field("as_of", "must be an RFC 3339 timestamp such as 2020-06-30T23:59:59Z"))
+}
+
+/// The award as it stood at `at`, rebuilt from the events: its own last event then, with paid,
+/// scheduled and released recomputed from its payments' last events then.
+pub fn award_as_of(conn: &mut PgConnection, id: Uuid, at: DateTime<Utc>) -> Result<serde_json::Value, ApiError> {
+    let latest = events::award_state_at(conn, id, at)?;
+    let mut award = latest
+        .iter()
+        .find(|e| e.entity_type == "award")
+        .map(|e| e.data.clone())
+        .ok_or_else(|| ApiError::NotFound(format!("the award did not exist at {}", at.to_rfc3339())))?;
+    let amount_of = |data: &serde_json::Value, field: &str| {
+        data[field].as_str().and_then(|t| Money::parse(t).ok()).unwrap_or(Money::ZERO)
+    };
+    let (mut paid, mut scheduled) = (Money::ZERO, Money::ZERO);
+    for payment in latest.iter().filter(|e| e.entity_type == "payment") {
+        match payment.data["status"].as_str() {
+            Some("paid") => paid = paid + amount_of(&payment.data, "amount"),
+            Some("scheduled") => scheduled = scheduled + amount_of(&payment.data, "amount"),
+            _ => {}
+        }
+    }
+    let released = if award["status"] == "closed" { amount_of(&award, "amount") - paid } else { Money::ZERO };
+    if let Some(fields) = award.as_object_mut() {
+        fields.insert("paid".into(), serde_json::json!(paid.to_string()));
+        fields.insert("scheduled".into(), serde_json::json!(scheduled.to_string()));
+        fields.insert("released".into(), serde_json::json!(released.to_string()));
+    }
+    Ok(award)
+}
