@@ -222,6 +222,7 @@ fn load(conn: &mut PgConnection) -> Result<DemoSummary, ApiError> {
     }
 
     let mut summary_award = Uuid::nil();
+    let mut csp_awards = Vec::new();
     for (index, (year, fund_id)) in fund_ids.iter().enumerate() {
         for (n, line) in lines.iter().enumerate() {
             let award = awards::create(
@@ -245,6 +246,9 @@ fn load(conn: &mut PgConnection) -> Result<DemoSummary, ApiError> {
             if line.programme == p_outside {
                 summary_award = approved.id;
             }
+            if line.programme == p_csp && index == 1 {
+                csp_awards.push((approved.id, line.recipient));
+            }
         }
     }
     // One draft in the current year, to show the pipeline.
@@ -265,9 +269,90 @@ fn load(conn: &mut PgConnection) -> Result<DemoSummary, ApiError> {
             end_date: current_year.last_day(),
         },
     )?;
+    delivery(conn, &finance, &csp_awards)?;
     Ok(DemoSummary {
         csp_recipient: (csps[4].0.to_string(), csps[4].1),
         award_id: summary_award,
         fund_id: current_fund,
     })
+}
+
+/// Agreed activities for each 2020-21 CSP allocation, and returns in every state: accepted,
+/// submitted, sent back and resubmitted, sent back and not yet resubmitted, and missing.
+fn delivery(conn: &mut PgConnection, finance: &Actor, csp_awards: &[(Uuid, Uuid)]) -> Result<(), ApiError> {
+    use crate::delivery::{ActivityInput, LineStatus, ReturnInput, ReturnStatus, add_activity, review_in, submit};
+    use crate::domain::ReturnPeriod;
+    use crate::domain::delivery::Quantity;
+    use crate::error::FieldErrors;
+
+    let quantity = |text: &str| Quantity::parse(text).map_err(|e| ApiError::Internal(format!("demo quantity: {e}")));
+    let period = |text: &str| ReturnPeriod::parse(text).map_err(|e| ApiError::Internal(format!("demo period: {e}")));
+    // Per partnership: the quarters it reported, and what finance did with each revision
+    // (`None`: still awaiting review).
+    type Plan<'a> = &'a [(&'a str, &'a [Option<ReturnStatus>])];
+    let plans: [Plan<'_>; 6] = [
+        &[
+            ("2020-21-Q1", &[Some(ReturnStatus::Accepted)]),
+            ("2020-21-Q2", &[Some(ReturnStatus::Accepted)]),
+            ("2020-21-Q3", &[None]),
+        ],
+        &[("2020-21-Q1", &[Some(ReturnStatus::Accepted)]), ("2020-21-Q2", &[Some(ReturnStatus::Returned), None])],
+        &[("2020-21-Q1", &[Some(ReturnStatus::Accepted)])],
+        &[("2020-21-Q1", &[None])],
+        &[("2020-21-Q1", &[Some(ReturnStatus::Accepted)]), ("2020-21-Q2", &[Some(ReturnStatus::Returned)])],
+        &[],
+    ];
+    for (n, ((award_id, recipient_id), plan)) in csp_awards.iter().zip(plans).enumerate() {
+        let mut activities = Vec::new();
+        for (title, measure, target) in [
+            ("Problem-solving groups for anti-social behaviour hot spots", "Cases closed", "40"),
+            ("Domestic abuse awareness sessions in schools and workplaces", "Sessions delivered", "24"),
+        ] {
+            let input = ActivityInput {
+                title: title.into(),
+                description: format!("{title}. (Demo data: illustrative.)"),
+                measure: measure.into(),
+                target: Some(quantity(target)?),
+            };
+            activities.push(add_activity(conn, finance, *award_id, input)?.id);
+        }
+        let officer = Actor { sub: format!("demo-csp-{}", n + 1), name: Some("Demo CSP officer".into()) };
+        for (q, (quarter, reviews)) in plan.iter().enumerate() {
+            for review in reviews.iter() {
+                let input = ReturnInput {
+                    period: Some(period(quarter)?),
+                    spend_to_date: Some(money(&format!("{}.00", 10_000 * (q + 1)))?),
+                    narrative: Some(format!("Quarter {} delivery as agreed. (Demo data: illustrative.)", q + 1)),
+                    lines: activities
+                        .iter()
+                        .map(|a| {
+                            Ok((
+                                *a,
+                                LineStatus::OnTrack,
+                                Some(quantity(&format!("{}", 6 * (q + 1)))?),
+                                "On plan".to_string(),
+                            ))
+                        })
+                        .collect::<Result<_, ApiError>>()?,
+                };
+                let submitted = submit(conn, &officer, *recipient_id, *award_id, input, FieldErrors::new())?;
+                match review {
+                    Some(ReturnStatus::Returned) => {
+                        review_in(
+                            conn,
+                            finance,
+                            submitted.id,
+                            ReturnStatus::Returned,
+                            Some("Spend does not match the payments made".into()),
+                        )?;
+                    }
+                    Some(to) => {
+                        review_in(conn, finance, submitted.id, *to, None)?;
+                    }
+                    None => {}
+                }
+            }
+        }
+    }
+    Ok(())
 }

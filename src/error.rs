@@ -218,6 +218,12 @@ fn conflict_detail(constraint: Option<&str>) -> String {
         Some("funds_code_year_key") => "a fund with this code already exists for this financial year",
         Some("recipients_org_identifier_key") => "a recipient with this org_identifier already exists",
         Some("programmes_name_key") => "a programme with this name already exists",
+        Some("variations_one_proposed_key") => {
+            "this award already has a proposed variation: approve or reject it first"
+        }
+        Some("returns_live_period_key") => {
+            "this period already has a submitted or accepted return; a new revision is taken only after a send-back"
+        }
         _ => "this would duplicate an existing record",
     }
     .to_string()

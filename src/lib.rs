@@ -7,6 +7,7 @@ pub mod auth;
 pub mod awards;
 pub mod config;
 pub mod db;
+pub mod delivery;
 pub mod demo;
 pub mod domain;
 pub mod error;

@@ -25,6 +25,7 @@ use crate::error::{ApiError, Problem};
         (name = "awards", description = "Grants: draft, approval, withdrawal, closure"),
         (name = "variations", description = "Changing an approved award's amount"),
         (name = "payments", description = "Scheduled and paid payments against awards"),
+        (name = "delivery", description = "Agreed activities and CSPs' quarterly returns"),
         (name = "audit", description = "The audit trail, its verification, and histories"),
         (name = "service", description = "Health, readiness and this document")
     )

@@ -65,6 +65,7 @@ fn api_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     crate::awards::routes(cfg);
     crate::variations::routes(cfg);
     crate::payments::routes(cfg);
+    crate::delivery::routes(cfg);
     crate::histories::routes(cfg);
     crate::audit::http::routes(cfg);
 }

@@ -138,7 +138,54 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    activities (id) {
+        id -> Uuid,
+        award_id -> Uuid,
+        title -> Text,
+        description -> Text,
+        measure -> Text,
+        target -> Nullable<Numeric>,
+        created_by -> Text,
+        created_at -> Timestamptz,
+        version -> Int4,
+    }
+}
+
+diesel::table! {
+    returns (id) {
+        id -> Uuid,
+        award_id -> Uuid,
+        recipient_id -> Uuid,
+        period -> Text,
+        revision -> Int4,
+        status -> Text,
+        spend_to_date -> Numeric,
+        narrative -> Text,
+        submitted_by -> Text,
+        submitted_at -> Timestamptz,
+        reviewed_by -> Nullable<Text>,
+        reviewed_at -> Nullable<Timestamptz>,
+        review_comment -> Nullable<Text>,
+        version -> Int4,
+    }
+}
+
+diesel::table! {
+    return_lines (return_id, activity_id) {
+        return_id -> Uuid,
+        position -> Int4,
+        activity_id -> Uuid,
+        status -> Text,
+        output_value -> Nullable<Numeric>,
+        commentary -> Text,
+    }
+}
+
 diesel::joinable!(awards -> funds (fund_id));
+diesel::joinable!(activities -> awards (award_id));
+diesel::joinable!(returns -> awards (award_id));
+diesel::joinable!(return_lines -> returns (return_id));
 diesel::joinable!(awards -> programmes (programme_id));
 diesel::joinable!(awards -> recipients (recipient_id));
 diesel::joinable!(payments -> awards (award_id));
@@ -152,5 +199,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     payments,
     variations,
     audit_events,
-    idempotency_keys
+    idempotency_keys,
+    activities,
+    returns,
+    return_lines
 );

@@ -2,12 +2,15 @@
 
 pub mod award_status;
 pub mod budget;
+pub mod delivery;
 pub mod financial_year;
 pub mod labels;
 pub mod money;
 pub mod org_identifier;
+pub mod period;
 
 pub use award_status::{AwardAction, AwardStatus};
 pub use financial_year::FinancialYear;
 pub use labels::{Category, FundStatus, PlanTheme, RecipientKind};
 pub use money::{Money, MoneyText};
+pub use period::ReturnPeriod;

@@ -187,12 +187,7 @@ async fn propose_variation(
             reason,
             proposed_by: actor.sub.clone(),
         };
-        let row = store::insert(conn, &new).map_err(|e| match ApiError::from(e) {
-            ApiError::Conflict(_) => {
-                ApiError::Conflict("this award already has a proposed variation: approve or reject it first".into())
-            }
-            other => other,
-        })?;
+        let row = store::insert(conn, &new)?;
         let variation = Variation::try_from(row)?;
         record(conn, &actor, "variation.proposed", &variation)?;
         Created::new(format!("/api/v1/awards/{award_id}/variations/{}", variation.id), variation.version, &variation)

@@ -5,6 +5,7 @@ mod audit_reads;
 mod auth;
 mod awards;
 mod conventions;
+mod delivery;
 mod funds;
 mod helpers;
 mod ledger_audit;

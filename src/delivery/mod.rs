@@ -1,0 +1,730 @@
+//! Delivery: the activities agreed for an award, and the CSPs' quarterly returns against them,
+//! reviewed by finance (DESIGN §5).
+
+pub mod store;
+
+use std::collections::{HashMap, HashSet};
+
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::PgConnection;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::audit::{self, Actor, NewEvent};
+use crate::auth::{AuthUser, Role};
+use crate::awards;
+use crate::domain::delivery::{Quantity, check_lines, overdue_returns};
+use crate::domain::labels::label_enum;
+use crate::domain::{AwardStatus, FinancialYear, Money, MoneyText, ReturnPeriod};
+use crate::error::{ApiError, FieldErrors};
+use crate::extract::{JsonBody, Page, PageQuery};
+use crate::idempotency::{self, Created, IdempotencyKey};
+use crate::respond::{label, with_etag};
+use crate::startup::AppState;
+use store::{ActivityRow, LineRow, ReturnQuery, ReturnRow};
+
+label_enum!(
+    /// Where a return stands.
+    ReturnStatus {
+        /// Awaiting finance's review.
+        Submitted => "submitted",
+        /// Accepted by finance.
+        Accepted => "accepted",
+        /// Sent back by finance; the CSP submits a new revision.
+        Returned => "returned",
+    }
+);
+
+label_enum!(
+    /// How an activity is going.
+    LineStatus {
+        NotStarted => "not_started",
+        OnTrack => "on_track",
+        AtRisk => "at_risk",
+        OffTrack => "off_track",
+        Complete => "complete",
+    }
+);
+
+/// Registers the activity and return routes. `/returns/overdue` comes before `/returns/{id}`.
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(create_activity)
+        .service(list_activities)
+        .service(submit_return)
+        .service(overdue)
+        .service(list_returns)
+        .service(get_return)
+        .service(accept_return)
+        .service(send_back_return);
+}
+
+/// A delivery activity agreed with the recipient.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Activity {
+    pub id: Uuid,
+    pub award_id: Uuid,
+    #[schema(example = "Problem-solving groups for anti-social behaviour hot spots")]
+    pub title: String,
+    pub description: String,
+    /// What is counted.
+    #[schema(example = "Cases closed")]
+    pub measure: String,
+    /// The agreed figure for the year, if there is one.
+    pub target: Option<Quantity>,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub version: i32,
+}
+
+impl From<ActivityRow> for Activity {
+    fn from(row: ActivityRow) -> Activity {
+        Activity {
+            id: row.id,
+            award_id: row.award_id,
+            title: row.title,
+            description: row.description,
+            measure: row.measure,
+            target: row.target.map(Quantity::from_decimal),
+            created_by: row.created_by,
+            created_at: row.created_at,
+            version: row.version,
+        }
+    }
+}
+
+/// A new activity.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"title": "Problem-solving groups", "description": "Monthly multi-agency groups for anti-social behaviour hot spots", "measure": "Cases closed", "target": 40}))]
+pub struct CreateActivity {
+    pub title: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub measure: String,
+    /// A number of zero or more (string or number).
+    #[schema(value_type = Option<MoneyText>)]
+    pub target: Option<MoneyText>,
+}
+
+/// One activity's line in a return.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReturnLine {
+    pub activity_id: Uuid,
+    pub status: LineStatus,
+    /// The output so far against the activity's measure.
+    pub output_value: Option<Quantity>,
+    pub commentary: String,
+}
+
+/// A CSP's quarterly delivery return.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DeliveryReturn {
+    pub id: Uuid,
+    pub award_id: Uuid,
+    pub recipient_id: Uuid,
+    pub period: ReturnPeriod,
+    /// 1 for the first return of a period; one more after each send-back.
+    pub revision: i32,
+    pub status: ReturnStatus,
+    pub spend_to_date: Money,
+    pub narrative: String,
+    pub lines: Vec<ReturnLine>,
+    pub submitted_by: String,
+    pub submitted_at: DateTime<Utc>,
+    pub reviewed_by: Option<String>,
+    pub reviewed_at: Option<DateTime<Utc>>,
+    pub review_comment: Option<String>,
+    pub version: i32,
+}
+
+impl DeliveryReturn {
+    fn from_rows(row: ReturnRow, lines: Vec<LineRow>) -> Result<DeliveryReturn, ApiError> {
+        Ok(DeliveryReturn {
+            id: row.id,
+            award_id: row.award_id,
+            recipient_id: row.recipient_id,
+            period: ReturnPeriod::parse(&row.period).map_err(|_| ApiError::Internal("stored period".into()))?,
+            revision: row.revision,
+            status: label(ReturnStatus::parse, &row.status)?,
+            spend_to_date: Money::from_decimal(row.spend_to_date),
+            narrative: row.narrative,
+            lines: lines
+                .into_iter()
+                .map(|l| {
+                    Ok(ReturnLine {
+                        activity_id: l.activity_id,
+                        status: label(LineStatus::parse, &l.status)?,
+                        output_value: l.output_value.map(Quantity::from_decimal),
+                        commentary: l.commentary,
+                    })
+                })
+                .collect::<Result<_, ApiError>>()?,
+            submitted_by: row.submitted_by,
+            submitted_at: row.submitted_at,
+            reviewed_by: row.reviewed_by,
+            reviewed_at: row.reviewed_at,
+            review_comment: row.review_comment,
+            version: row.version,
+        })
+    }
+}
+
+/// Reads returns with their lines.
+fn load_returns(conn: &mut PgConnection, rows: Vec<ReturnRow>) -> Result<Vec<DeliveryReturn>, ApiError> {
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let mut lines: HashMap<Uuid, Vec<LineRow>> = HashMap::new();
+    for line in store::lines_of(conn, &ids)? {
+        lines.entry(line.return_id).or_default().push(line);
+    }
+    rows.into_iter()
+        .map(|row| {
+            let l = lines.remove(&row.id).unwrap_or_default();
+            DeliveryReturn::from_rows(row, l)
+        })
+        .collect()
+}
+
+/// One line of a new return.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewReturnLine {
+    pub activity_id: Uuid,
+    pub status: LineStatus,
+    #[schema(value_type = Option<MoneyText>)]
+    pub output_value: Option<MoneyText>,
+    #[serde(default)]
+    pub commentary: Option<String>,
+}
+
+/// A new return: exactly one line per agreed activity.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "period": "2020-21-Q1",
+    "spend_to_date": "12500.00",
+    "narrative": "Two problem-solving groups met; the town-centre hot spot is improving.",
+    "lines": [{"activity_id": "0192f0c1-0000-7000-8000-000000000009", "status": "on_track", "output_value": 9, "commentary": "9 cases closed"}]
+}))]
+pub struct SubmitReturn {
+    pub period: String,
+    pub spend_to_date: MoneyText,
+    pub narrative: String,
+    pub lines: Vec<NewReturnLine>,
+}
+
+/// A finance review of a return.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"comment": "Thank you: spend matches the ledger"}))]
+pub struct AcceptReturn {
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+/// Why a return is sent back.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"comment": "Spend to date does not match the payments made"}))]
+pub struct SendBackReturn {
+    pub comment: String,
+}
+
+/// Filters for the return list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ReturnFilter {
+    pub award_id: Option<Uuid>,
+    pub recipient_id: Option<Uuid>,
+    /// e.g. `2020-21-Q1`.
+    pub period: Option<String>,
+    pub status: Option<ReturnStatus>,
+}
+
+/// `?as_of=` for the overdue list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OverdueQuery {
+    /// `YYYY-MM-DD`; default today.
+    pub as_of: Option<String>,
+}
+
+/// A return that has fallen due and not been received.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OverdueReturn {
+    pub award_id: Uuid,
+    #[schema(example = "CDRG-2020-21-0006")]
+    pub reference: String,
+    pub recipient_id: Uuid,
+    pub period: ReturnPeriod,
+    pub due_on: NaiveDate,
+    /// 0 on the due date itself.
+    pub days_overdue: i64,
+}
+
+/// The overdue list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OverdueList {
+    pub items: Vec<OverdueReturn>,
+}
+
+/// A checked new activity.
+pub struct ActivityInput {
+    pub title: String,
+    pub description: String,
+    pub measure: String,
+    pub target: Option<Quantity>,
+}
+
+/// Adds an activity to a draft or approved award inside the caller's transaction.
+pub fn add_activity(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    award_id: Uuid,
+    input: ActivityInput,
+) -> Result<Activity, ApiError> {
+    let award = awards::store::lock(conn, award_id)?.ok_or_else(|| ApiError::not_found("award"))?;
+    let status = label(AwardStatus::parse, &award.status)?;
+    if !matches!(status, AwardStatus::Draft | AwardStatus::Approved) {
+        return Err(ApiError::InvalidState(format!("activities cannot be added to a {status} award")));
+    }
+    let row = ActivityRow {
+        id: Uuid::now_v7(),
+        award_id,
+        title: input.title,
+        description: input.description,
+        measure: input.measure,
+        target: input.target.map(Quantity::to_decimal),
+        created_by: actor.sub.clone(),
+        created_at: audit::now_micros(),
+        version: 1,
+    };
+    let activity = Activity::from(store::insert_activity(conn, &row)?);
+    audit::append(
+        conn,
+        actor,
+        NewEvent {
+            action: "activity.created",
+            entity_type: "activity",
+            entity_id: activity.id,
+            award_id: Some(award_id),
+            data: &activity,
+        },
+    )?;
+    Ok(activity)
+}
+
+/// Record an activity agreed for an award.
+#[utoipa::path(
+    tag = "delivery",
+    operation_id = "create_activity",
+    params(("id" = Uuid, Path, description = "The award's id")),
+    request_body = CreateActivity,
+    responses(
+        (status = 201, description = "The new activity", body = Activity, headers(("Location" = String), ("ETag" = String))),
+        (status = 409, description = "`invalid-state`: the award is closed or withdrawn", content_type = "application/problem+json", body = crate::error::Problem)
+    )
+)]
+#[post("/awards/{id}/activities")]
+async fn create_activity(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    req: HttpRequest,
+    key: IdempotencyKey,
+    id: web::Path<Uuid>,
+    body: JsonBody<CreateActivity>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(&[Role::Finance])?;
+    let JsonBody(body, canonical) = body;
+    let mut errors = FieldErrors::new();
+    let title = errors.text("title", &body.title, 1, 200);
+    let description = errors.text("description", body.description.as_deref().unwrap_or(""), 0, 4000);
+    let measure = errors.text("measure", &body.measure, 1, 200);
+    let target = match &body.target {
+        Some(t) => errors.check("target", Quantity::parse(&t.0)).map(Some),
+        None => Some(None),
+    };
+    errors.finish()?;
+    let (Some(title), Some(description), Some(measure), Some(target)) = (title, description, measure, target) else {
+        return Err(ApiError::Internal("validation".into()));
+    };
+    let award_id = id.into_inner();
+    let actor = Actor::from(&user);
+    let hash = idempotency::request_hash(&req, &canonical);
+    let input = ActivityInput { title, description, measure, target };
+    idempotency::create(&state, &user, key, hash, move |conn| {
+        let activity = add_activity(conn, &actor, award_id, input)?;
+        Created::new(format!("/api/v1/awards/{award_id}/activities"), activity.version, &activity)
+    })
+    .await
+}
+
+/// List an award's agreed activities (all of them: `next_cursor` is always null).
+#[utoipa::path(
+    tag = "delivery",
+    operation_id = "list_activities",
+    params(("id" = Uuid, Path, description = "The award's id")),
+    responses((status = 200, description = "The award's activities", body = Page<Activity>))
+)]
+#[get("/awards/{id}/activities")]
+async fn list_activities(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let scope = user.read_scope()?;
+    let award_id = id.into_inner();
+    let items = state
+        .db(move |conn| {
+            awards::find_visible(conn, scope, award_id)?;
+            Ok(store::activities_of(conn, award_id)?.into_iter().map(Activity::from).collect::<Vec<_>>())
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(Page { items, next_cursor: None }))
+}
+
+/// A return as parsed from a request; the rules that need the award are checked in [`submit`].
+pub struct ReturnInput {
+    pub period: Option<ReturnPeriod>,
+    pub spend_to_date: Option<Money>,
+    pub narrative: Option<String>,
+    /// (activity, status, output, commentary) in the submitted order.
+    pub lines: Vec<(Uuid, LineStatus, Option<Quantity>, String)>,
+}
+
+/// Submits a return for `own` recipient's award inside the caller's transaction. `errors`
+/// carries what failed before the award was read; the 422 names every field at once.
+pub fn submit(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    own: Uuid,
+    award_id: Uuid,
+    input: ReturnInput,
+    mut errors: FieldErrors,
+) -> Result<DeliveryReturn, ApiError> {
+    // Another partnership's award does not exist, as far as this officer can tell.
+    awards::find_visible(conn, Some(own), award_id)?;
+    let award = awards::store::lock(conn, award_id)?.ok_or_else(|| ApiError::not_found("award"))?;
+    if label(AwardStatus::parse, &award.status)? != AwardStatus::Approved {
+        return Err(ApiError::InvalidState(format!(
+            "returns are made only on approved awards; this one is {}",
+            award.status
+        )));
+    }
+    if let Some(p) = input.period
+        && p.financial_year().to_string() != award.financial_year
+    {
+        errors.add("period", format!("must be a quarter of the award's financial year {}", award.financial_year));
+    }
+    let amount = Money::from_decimal(award.amount);
+    if input.spend_to_date.is_some_and(|s| s > amount) {
+        errors.add("spend_to_date", format!("cannot exceed the award's amount of {amount}"));
+    }
+    let activities: Vec<Uuid> = store::activities_of(conn, award_id)?.iter().map(|a| a.id).collect();
+    let named: Vec<Uuid> = input.lines.iter().map(|l| l.0).collect();
+    for (field, message) in check_lines(&activities, &named) {
+        errors.add(&field, message);
+    }
+    errors.finish()?;
+    let (Some(period), Some(spend), Some(narrative)) = (input.period, input.spend_to_date, input.narrative) else {
+        return Err(ApiError::Internal("validation".into()));
+    };
+    let period_text = period.to_string();
+    let revision = store::next_revision(conn, award_id, &period_text)?;
+    let row = ReturnRow {
+        id: Uuid::now_v7(),
+        award_id,
+        recipient_id: award.recipient_id,
+        period: period_text,
+        revision,
+        status: ReturnStatus::Submitted.as_str().to_string(),
+        spend_to_date: spend.to_decimal(),
+        narrative,
+        submitted_by: actor.sub.clone(),
+        submitted_at: audit::now_micros(),
+        reviewed_by: None,
+        reviewed_at: None,
+        review_comment: None,
+        version: 1,
+    };
+    let line_rows: Vec<LineRow> = input
+        .lines
+        .into_iter()
+        .enumerate()
+        .map(|(i, (activity_id, status, output, commentary))| LineRow {
+            return_id: row.id,
+            position: i as i32,
+            activity_id,
+            status: status.as_str().to_string(),
+            output_value: output.map(Quantity::to_decimal),
+            commentary,
+        })
+        .collect();
+    let (saved, saved_lines) = store::insert_return(conn, &row, &line_rows)?;
+    let submitted = DeliveryReturn::from_rows(saved, saved_lines)?;
+    record(conn, actor, "return.submitted", &submitted)?;
+    Ok(submitted)
+}
+
+/// Submit a quarterly return for your partnership's award: one line per agreed activity.
+#[utoipa::path(
+    tag = "delivery",
+    operation_id = "submit_return",
+    params(("id" = Uuid, Path, description = "The award's id")),
+    request_body = SubmitReturn,
+    responses(
+        (status = 201, description = "The submitted return", body = DeliveryReturn, headers(("Location" = String), ("ETag" = String))),
+        (status = 409, description = "`conflict`: the period already has a submitted or accepted return; `invalid-state`: the award is not approved", content_type = "application/problem+json", body = crate::error::Problem)
+    )
+)]
+#[post("/awards/{id}/returns")]
+async fn submit_return(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    req: HttpRequest,
+    key: IdempotencyKey,
+    id: web::Path<Uuid>,
+    body: JsonBody<SubmitReturn>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(&[Role::Csp])?;
+    let own = user.recipient_id.ok_or_else(|| ApiError::Forbidden("a csp token must name its recipient".into()))?;
+    let JsonBody(body, canonical) = body;
+    let mut errors = FieldErrors::new();
+    let period = errors.check("period", ReturnPeriod::parse(&body.period));
+    let spend = errors.check("spend_to_date", Money::parse_non_negative(&body.spend_to_date.0));
+    let narrative = errors.text("narrative", &body.narrative, 1, 8000);
+    let mut lines = Vec::with_capacity(body.lines.len());
+    for (i, line) in body.lines.iter().enumerate() {
+        let output = match &line.output_value {
+            Some(v) => errors.check(&format!("lines[{i}].output_value"), Quantity::parse(&v.0)).map(Some),
+            None => Some(None),
+        };
+        let commentary =
+            errors.text(&format!("lines[{i}].commentary"), line.commentary.as_deref().unwrap_or(""), 0, 4000);
+        // A bad line still names its activity, so the one-line-per-activity check stays exact;
+        // its error is recorded and nothing is stored.
+        lines.push((line.activity_id, line.status, output.flatten(), commentary.unwrap_or_default()));
+    }
+    let award_id = id.into_inner();
+    let actor = Actor::from(&user);
+    let hash = idempotency::request_hash(&req, &canonical);
+    let input = ReturnInput { period, spend_to_date: spend, narrative, lines };
+    idempotency::create(&state, &user, key, hash, move |conn| {
+        let submitted = submit(conn, &actor, own, award_id, input, errors)?;
+        Created::new(format!("/api/v1/returns/{}", submitted.id), submitted.version, &submitted)
+    })
+    .await
+}
+
+fn record(conn: &mut PgConnection, actor: &Actor, action: &str, r: &DeliveryReturn) -> Result<(), ApiError> {
+    audit::append(
+        conn,
+        actor,
+        NewEvent { action, entity_type: "return", entity_id: r.id, award_id: Some(r.award_id), data: r },
+    )?;
+    Ok(())
+}
+
+/// List returns, oldest first. A CSP officer sees only their own.
+#[utoipa::path(
+    tag = "delivery",
+    operation_id = "list_returns",
+    params(ReturnFilter, PageQuery),
+    responses((status = 200, description = "A page of returns", body = Page<DeliveryReturn>))
+)]
+#[get("/returns")]
+async fn list_returns(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    filter: web::Query<ReturnFilter>,
+    page: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let scope = user.read_scope()?;
+    let filter = filter.into_inner();
+    let period = match filter.period.as_deref() {
+        Some(p) => Some(ReturnPeriod::parse(p).map_err(|e| ApiError::field("period", e.to_string()))?.to_string()),
+        None => None,
+    };
+    let query = ReturnQuery {
+        award_id: filter.award_id,
+        recipient_id: filter.recipient_id,
+        scope,
+        period,
+        status: filter.status.map(|s| s.as_str().to_string()),
+        cursor: page.cursor,
+        limit: page.limit()?,
+    };
+    let limit = query.limit;
+    let items = state
+        .db(move |conn| {
+            let rows = store::list_returns(conn, &query)?;
+            load_returns(conn, rows)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(Page::from_rows(items, limit, |r| r.id)))
+}
+
+fn find_visible(conn: &mut PgConnection, scope: Option<Uuid>, id: Uuid) -> Result<ReturnRow, ApiError> {
+    match store::find_return(conn, id)? {
+        Some(row) if scope.is_none_or(|own| own == row.recipient_id) => Ok(row),
+        _ => Err(ApiError::not_found("return")),
+    }
+}
+
+/// Read a return.
+#[utoipa::path(
+    tag = "delivery",
+    operation_id = "get_return",
+    params(("id" = Uuid, Path, description = "The return's id")),
+    responses((status = 200, description = "The return", body = DeliveryReturn, headers(("ETag" = String))))
+)]
+#[get("/returns/{id}")]
+async fn get_return(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+    let scope = user.read_scope()?;
+    let id = id.into_inner();
+    let found = state
+        .db(move |conn| {
+            let row = find_visible(conn, scope, id)?;
+            load_returns(conn, vec![row])?.pop().ok_or_else(|| ApiError::not_found("return"))
+        })
+        .await?;
+    Ok(with_etag(found.version, &found))
+}
+
+/// Accepts or sends back a submitted return inside the caller's transaction.
+pub fn review_in(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    id: Uuid,
+    to: ReturnStatus,
+    comment: Option<String>,
+) -> Result<DeliveryReturn, ApiError> {
+    let current = store::lock_return(conn, id)?.ok_or_else(|| ApiError::not_found("return"))?;
+    if current.status != ReturnStatus::Submitted.as_str() {
+        return Err(ApiError::InvalidState(format!(
+            "only a submitted return can be reviewed; this one is {}",
+            current.status
+        )));
+    }
+    let row = store::review(conn, id, to.as_str(), &actor.sub, comment.as_deref())?;
+    let reviewed = load_returns(conn, vec![row])?.pop().ok_or_else(|| ApiError::Internal("review".into()))?;
+    record(conn, actor, &format!("return.{}", to.as_str()), &reviewed)?;
+    Ok(reviewed)
+}
+
+/// Reviews a submitted return: accepts it or sends it back.
+async fn review(
+    state: &AppState,
+    user: &AuthUser,
+    id: Uuid,
+    to: ReturnStatus,
+    comment: Option<String>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(&[Role::Finance])?;
+    let actor = Actor::from(user);
+    let reviewed = state.tx(move |conn| review_in(conn, &actor, id, to, comment)).await?;
+    Ok(with_etag(reviewed.version, &reviewed))
+}
+
+/// Accept a submitted return.
+#[utoipa::path(
+    tag = "delivery",
+    operation_id = "accept_return",
+    params(("id" = Uuid, Path, description = "The return's id")),
+    request_body = AcceptReturn,
+    responses(
+        (status = 200, description = "The accepted return", body = DeliveryReturn, headers(("ETag" = String))),
+        (status = 409, description = "`invalid-state`: the return is not submitted", content_type = "application/problem+json", body = crate::error::Problem)
+    )
+)]
+#[post("/returns/{id}/accept")]
+async fn accept_return(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+    body: JsonBody<AcceptReturn>,
+) -> Result<HttpResponse, ApiError> {
+    let mut errors = FieldErrors::new();
+    let comment = errors.optional_text("comment", body.0.comment.as_deref(), 4000);
+    errors.finish()?;
+    review(&state, &user, id.into_inner(), ReturnStatus::Accepted, comment.ok().flatten()).await
+}
+
+/// Send a submitted return back to the CSP with a comment; they then submit a new revision.
+#[utoipa::path(
+    tag = "delivery",
+    operation_id = "send_back_return",
+    params(("id" = Uuid, Path, description = "The return's id")),
+    request_body = SendBackReturn,
+    responses(
+        (status = 200, description = "The returned return", body = DeliveryReturn, headers(("ETag" = String))),
+        (status = 409, description = "`invalid-state`: the return is not submitted", content_type = "application/problem+json", body = crate::error::Problem)
+    )
+)]
+#[post("/returns/{id}/send-back")]
+async fn send_back_return(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+    body: JsonBody<SendBackReturn>,
+) -> Result<HttpResponse, ApiError> {
+    let mut errors = FieldErrors::new();
+    let comment = errors.text("comment", &body.0.comment, 1, 4000);
+    errors.finish()?;
+    review(&state, &user, id.into_inner(), ReturnStatus::Returned, comment).await
+}
+
+/// Returns that have fallen due (quarter end + `GRANTS_RETURN_DUE_DAYS`) on or before `as_of`
+/// with nothing submitted or accepted, for approved awards with agreed activities.
+#[utoipa::path(
+    tag = "delivery",
+    operation_id = "list_overdue_returns",
+    params(OverdueQuery),
+    responses((status = 200, description = "The overdue returns, by award then period", body = OverdueList))
+)]
+#[get("/returns/overdue")]
+async fn overdue(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    query: web::Query<OverdueQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let scope = user.read_scope()?;
+    let as_of = match query.into_inner().as_of {
+        Some(text) => NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+            .map_err(|_| ApiError::field("as_of", "must be a date such as 2020-07-31"))?,
+        None => Utc::now().date_naive(),
+    };
+    let due_days = state.return_due_days;
+    let items = state
+        .db(move |conn| {
+            let awards = store::reporting_awards(conn, scope)?;
+            let ids: Vec<Uuid> = awards.iter().map(|a| a.id).collect();
+            let mut received: HashMap<Uuid, HashSet<ReturnPeriod>> = HashMap::new();
+            for (award, period) in store::received_periods(conn, &ids)? {
+                if let Ok(p) = ReturnPeriod::parse(&period) {
+                    received.entry(award).or_default().insert(p);
+                }
+            }
+            let none = HashSet::new();
+            let mut items = Vec::new();
+            for award in awards {
+                let year = FinancialYear::parse(&award.financial_year)
+                    .map_err(|_| ApiError::Internal("stored year".into()))?;
+                let got = received.get(&award.id).unwrap_or(&none);
+                for o in overdue_returns(year, award.start_date, award.end_date, got, as_of, due_days) {
+                    items.push(OverdueReturn {
+                        award_id: award.id,
+                        reference: award.reference.clone(),
+                        recipient_id: award.recipient_id,
+                        period: o.period,
+                        due_on: o.due_on,
+                        days_overdue: o.days_overdue,
+                    });
+                }
+            }
+            Ok(items)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(OverdueList { items }))
+}

@@ -1,0 +1,211 @@
+//! Activity and return queries.
+
+use chrono::{DateTime, Utc};
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+use crate::db::schema::{activities, awards, return_lines, returns};
+
+/// An activity as stored.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = activities)]
+pub struct ActivityRow {
+    pub id: Uuid,
+    pub award_id: Uuid,
+    pub title: String,
+    pub description: String,
+    pub measure: String,
+    pub target: Option<Decimal>,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub version: i32,
+}
+
+/// A return as stored.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = returns)]
+pub struct ReturnRow {
+    pub id: Uuid,
+    pub award_id: Uuid,
+    pub recipient_id: Uuid,
+    pub period: String,
+    pub revision: i32,
+    pub status: String,
+    pub spend_to_date: Decimal,
+    pub narrative: String,
+    pub submitted_by: String,
+    pub submitted_at: DateTime<Utc>,
+    pub reviewed_by: Option<String>,
+    pub reviewed_at: Option<DateTime<Utc>>,
+    pub review_comment: Option<String>,
+    pub version: i32,
+}
+
+/// A line of a return as stored.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = return_lines)]
+pub struct LineRow {
+    pub return_id: Uuid,
+    pub position: i32,
+    pub activity_id: Uuid,
+    pub status: String,
+    pub output_value: Option<Decimal>,
+    pub commentary: String,
+}
+
+/// Inserts an activity.
+pub fn insert_activity(conn: &mut PgConnection, row: &ActivityRow) -> QueryResult<ActivityRow> {
+    diesel::insert_into(activities::table).values(row).returning(ActivityRow::as_returning()).get_result(conn)
+}
+
+/// An award's activities, oldest first.
+pub fn activities_of(conn: &mut PgConnection, award_id: Uuid) -> QueryResult<Vec<ActivityRow>> {
+    activities::table
+        .filter(activities::award_id.eq(award_id))
+        .select(ActivityRow::as_select())
+        .order(activities::id.asc())
+        .load(conn)
+}
+
+/// Inserts a return with its lines.
+pub fn insert_return(
+    conn: &mut PgConnection,
+    row: &ReturnRow,
+    lines: &[LineRow],
+) -> QueryResult<(ReturnRow, Vec<LineRow>)> {
+    let saved =
+        diesel::insert_into(returns::table).values(row).returning(ReturnRow::as_returning()).get_result(conn)?;
+    let lines =
+        diesel::insert_into(return_lines::table).values(lines).returning(LineRow::as_returning()).get_results(conn)?;
+    Ok((saved, lines))
+}
+
+/// The next revision number for an award's period.
+pub fn next_revision(conn: &mut PgConnection, award_id: Uuid, period: &str) -> QueryResult<i32> {
+    let max: Option<i32> = returns::table
+        .filter(returns::award_id.eq(award_id))
+        .filter(returns::period.eq(period))
+        .select(diesel::dsl::max(returns::revision))
+        .get_result(conn)?;
+    Ok(max.unwrap_or(0) + 1)
+}
+
+/// Reads a return.
+pub fn find_return(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<ReturnRow>> {
+    returns::table.find(id).select(ReturnRow::as_select()).first(conn).optional()
+}
+
+/// Reads and locks a return.
+pub fn lock_return(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<ReturnRow>> {
+    returns::table.find(id).select(ReturnRow::as_select()).for_update().first(conn).optional()
+}
+
+/// The lines of several returns, in their submitted order.
+pub fn lines_of(conn: &mut PgConnection, ids: &[Uuid]) -> QueryResult<Vec<LineRow>> {
+    return_lines::table
+        .filter(return_lines::return_id.eq_any(ids))
+        .select(LineRow::as_select())
+        .order((return_lines::return_id, return_lines::position))
+        .load(conn)
+}
+
+/// Records a review.
+pub fn review(
+    conn: &mut PgConnection,
+    id: Uuid,
+    status: &str,
+    by: &str,
+    comment: Option<&str>,
+) -> QueryResult<ReturnRow> {
+    diesel::update(returns::table.find(id))
+        .set((
+            returns::status.eq(status),
+            returns::reviewed_by.eq(by),
+            returns::reviewed_at.eq(diesel::dsl::now),
+            returns::review_comment.eq(comment),
+            returns::version.eq(returns::version + 1),
+        ))
+        .returning(ReturnRow::as_returning())
+        .get_result(conn)
+}
+
+/// What the return list may be narrowed to.
+#[derive(Debug, Default, Clone)]
+pub struct ReturnQuery {
+    pub award_id: Option<Uuid>,
+    pub recipient_id: Option<Uuid>,
+    /// A CSP officer's own recipient.
+    pub scope: Option<Uuid>,
+    pub period: Option<String>,
+    pub status: Option<String>,
+    pub cursor: Option<Uuid>,
+    pub limit: i64,
+}
+
+/// Lists returns in submission order.
+pub fn list_returns(conn: &mut PgConnection, query: &ReturnQuery) -> QueryResult<Vec<ReturnRow>> {
+    let mut q = returns::table.select(ReturnRow::as_select()).into_boxed();
+    if let Some(v) = query.award_id {
+        q = q.filter(returns::award_id.eq(v));
+    }
+    if let Some(v) = query.recipient_id {
+        q = q.filter(returns::recipient_id.eq(v));
+    }
+    if let Some(v) = query.scope {
+        q = q.filter(returns::recipient_id.eq(v));
+    }
+    if let Some(v) = &query.period {
+        q = q.filter(returns::period.eq(v.clone()));
+    }
+    if let Some(v) = &query.status {
+        q = q.filter(returns::status.eq(v.clone()));
+    }
+    if let Some(after) = query.cursor {
+        q = q.filter(returns::id.gt(after));
+    }
+    q.order(returns::id.asc()).limit(query.limit + 1).load(conn)
+}
+
+/// An approved award that has agreed activities: the ones that owe returns.
+#[derive(Debug, Clone, Queryable)]
+pub struct ReportingAward {
+    pub id: Uuid,
+    pub reference: String,
+    pub recipient_id: Uuid,
+    pub financial_year: String,
+    pub start_date: chrono::NaiveDate,
+    pub end_date: chrono::NaiveDate,
+}
+
+/// Approved awards with at least one activity, optionally of one recipient.
+pub fn reporting_awards(conn: &mut PgConnection, scope: Option<Uuid>) -> QueryResult<Vec<ReportingAward>> {
+    let with_activities = activities::table.select(activities::award_id);
+    let mut q = awards::table
+        .filter(awards::status.eq("approved"))
+        .filter(awards::id.eq_any(with_activities))
+        .select((
+            awards::id,
+            awards::reference,
+            awards::recipient_id,
+            awards::financial_year,
+            awards::start_date,
+            awards::end_date,
+        ))
+        .order(awards::id.asc())
+        .into_boxed();
+    if let Some(r) = scope {
+        q = q.filter(awards::recipient_id.eq(r));
+    }
+    q.load(conn)
+}
+
+/// (award, period) of every submitted or accepted return of these awards.
+pub fn received_periods(conn: &mut PgConnection, award_ids: &[Uuid]) -> QueryResult<Vec<(Uuid, String)>> {
+    returns::table
+        .filter(returns::award_id.eq_any(award_ids))
+        .filter(returns::status.eq_any(["submitted", "accepted"]))
+        .select((returns::award_id, returns::period))
+        .load(conn)
+}
