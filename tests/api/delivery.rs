@@ -104,7 +104,8 @@ async fn a_csp_submits_a_return_with_one_line_per_activity() {
 async fn every_broken_rule_of_a_return_is_a_422_naming_the_field() {
     let app = TestApp::spawn().await;
     let (fenland, hunts) = setup(&app).await;
-    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+    type Change = Box<dyn Fn(&mut Value)>;
+    let cases: Vec<(&str, Change)> = vec![
         ("period", Box::new(|b| b["period"] = json!("2020-21-Q5"))),
         ("period", Box::new(|b| b["period"] = json!("2021-22-Q1"))),
         ("spend_to_date", Box::new(|b| b["spend_to_date"] = json!("-1"))),
