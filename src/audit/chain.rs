@@ -44,63 +44,107 @@ pub fn canonical_time(at: DateTime<Utc>) -> String {
 
 /// The canonical JSON text of an event.
 pub fn canonical_event(event: &EventContent<'_>) -> String {
-    let value = serde_json::json!({
-        "action": event.action,
-        "actor_name": event.actor_name,
-        "actor_sub": event.actor_sub,
-        "at": canonical_time(event.at),
-        "award_id": event.award_id.map(|id| id.to_string()),
-        "data": event.data,
-        "entity_id": event.entity_id.to_string(),
-        "entity_type": event.entity_type,
-        "id": event.id.to_string(),
-        "seq": event.seq,
-    });
-    let mut out = String::new();
-    write_canonical(&value, &mut out);
-    out
+    let mut out = Vec::with_capacity(512);
+    write_event(event, &mut out);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Writes the canonical JSON of an event: its ten keys in sorted order, written directly so
+/// that nothing is cloned (verification does this for every event of the chain).
+fn write_event(event: &EventContent<'_>, out: &mut Vec<u8>) {
+    let id = |u: Uuid| u.hyphenated().encode_lower(&mut Uuid::encode_buffer()).to_string();
+    out.extend_from_slice(b"{\"action\":");
+    write_str(event.action, out);
+    out.extend_from_slice(b",\"actor_name\":");
+    match event.actor_name {
+        Some(name) => write_str(name, out),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b",\"actor_sub\":");
+    write_str(event.actor_sub, out);
+    out.extend_from_slice(b",\"at\":");
+    write_str(&canonical_time(event.at), out);
+    out.extend_from_slice(b",\"award_id\":");
+    match event.award_id {
+        Some(award) => write_str(&id(award), out),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b",\"data\":");
+    write_value(event.data, out);
+    out.extend_from_slice(b",\"entity_id\":");
+    write_str(&id(event.entity_id), out);
+    out.extend_from_slice(b",\"entity_type\":");
+    write_str(event.entity_type, out);
+    out.extend_from_slice(b",\"id\":");
+    write_str(&id(event.id), out);
+    out.extend_from_slice(b",\"seq\":");
+    out.extend_from_slice(event.seq.to_string().as_bytes());
+    out.push(b'}');
+}
+
+/// Writes a JSON string with serde_json's escaping.
+fn write_str(text: &str, out: &mut Vec<u8>) {
+    // Writing a &str into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, text);
 }
 
 /// Compact JSON with object keys sorted, whatever order the map keeps them in.
-pub fn write_canonical(value: &Value, out: &mut String) {
+fn write_value(value: &Value, out: &mut Vec<u8>) {
     match value {
         Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, key) in keys.iter().enumerate() {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            out.push(b'{');
+            for (i, (key, v)) in entries.into_iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
-                out.push_str(&Value::String((*key).clone()).to_string());
-                out.push(':');
-                if let Some(v) = map.get(*key) {
-                    write_canonical(v, out);
-                }
+                write_str(key, out);
+                out.push(b':');
+                write_value(v, out);
             }
-            out.push('}');
+            out.push(b'}');
         }
         Value::Array(items) => {
-            out.push('[');
+            out.push(b'[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
-                write_canonical(item, out);
+                write_value(item, out);
             }
-            out.push(']');
+            out.push(b']');
         }
-        other => out.push_str(&other.to_string()),
+        Value::String(text) => write_str(text, out),
+        other => {
+            let _ = serde_json::to_writer(&mut *out, other);
+        }
     }
+}
+
+/// Compact JSON with object keys sorted, as text.
+pub fn write_canonical(value: &Value, out: &mut String) {
+    let mut bytes = Vec::new();
+    write_value(value, &mut bytes);
+    out.push_str(&String::from_utf8_lossy(&bytes));
+}
+
+thread_local! {
+    /// One buffer per thread for the canonical text being hashed.
+    static BUFFER: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(Vec::with_capacity(4096));
 }
 
 /// The hash of an event that follows `prev_hash`.
 pub fn event_hash(prev_hash: &str, event: &EventContent<'_>) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update(prev_hash.as_bytes());
-    hasher.update(b"\n");
-    hasher.update(canonical_event(event).as_bytes());
-    hex::encode(hasher.finalize())
+    BUFFER.with_borrow_mut(|buffer| {
+        buffer.clear();
+        write_event(event, buffer);
+        let mut hasher = Sha256::new();
+        hasher.update(prev_hash.as_bytes());
+        hasher.update(b"\n");
+        hasher.update(&buffer[..]);
+        hex::encode(hasher.finalize())
+    })
 }
 
 #[cfg(test)]

@@ -25,33 +25,46 @@ pub struct Verification {
     pub first_bad_seq: Option<i64>,
 }
 
-/// Recomputes the chain from the first event to the last.
+/// Recomputes the chain from the first event to the last. One thread reads batches (the
+/// database round trip and JSON decoding) while this one hashes the previous batch; at most
+/// two batches are held at once, so memory stays flat however long the chain is.
 pub fn verify(conn: &mut PgConnection) -> diesel::QueryResult<Verification> {
-    let mut checked = 0;
-    let mut prev_seq = 0;
-    let mut prev_hash = GENESIS_HASH.to_string();
-    let mut first_bad = None;
-    loop {
-        let events = store::batch(conn, prev_seq, BATCH)?;
-        if events.is_empty() {
-            break;
-        }
-        for event in &events {
-            checked += 1;
-            if first_bad.is_none() && !links(event, prev_seq, &prev_hash) {
-                // A gap means the missing event is the first bad one.
-                first_bad = Some(if event.seq != prev_seq + 1 { prev_seq + 1 } else { event.seq });
+    let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<AuditEvent>>(1);
+    std::thread::scope(|scope| {
+        let reader = scope.spawn(move || -> diesel::QueryResult<()> {
+            let mut after = 0;
+            loop {
+                let events = store::batch(conn, after, BATCH)?;
+                let Some(last) = events.last() else { return Ok(()) };
+                after = last.seq;
+                if sender.send(events).is_err() {
+                    return Ok(());
+                }
             }
-            prev_seq = event.seq;
-            prev_hash = event.hash.clone();
+        });
+        let mut checked = 0;
+        let mut prev_seq = 0;
+        let mut prev_hash = GENESIS_HASH.to_string();
+        let mut first_bad = None;
+        for events in receiver {
+            for event in &events {
+                checked += 1;
+                if first_bad.is_none() && !links(event, prev_seq, &prev_hash) {
+                    // A gap means the missing event is the first bad one.
+                    first_bad = Some(if event.seq != prev_seq + 1 { prev_seq + 1 } else { event.seq });
+                }
+                prev_seq = event.seq;
+                prev_hash.clone_from(&event.hash);
+            }
         }
-    }
-    Ok(Verification {
-        ok: first_bad.is_none(),
-        events_checked: checked,
-        head_seq: prev_seq,
-        head_hash: prev_hash,
-        first_bad_seq: first_bad,
+        reader.join().unwrap_or(Err(diesel::result::Error::BrokenTransactionManager))?;
+        Ok(Verification {
+            ok: first_bad.is_none(),
+            events_checked: checked,
+            head_seq: prev_seq,
+            head_hash: prev_hash,
+            first_bad_seq: first_bad,
+        })
     })
 }
 
