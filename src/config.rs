@@ -23,6 +23,9 @@ pub struct Settings {
     pub return_due_days: u32,
     /// How bearer tokens are checked; `None` when no key is configured.
     pub jwt: Option<JwtSettings>,
+    /// `GRANTS_360_PREFIX`, `GRANTS_FUNDER_ID`, `GRANTS_FUNDER_NAME`: the publisher of the
+    /// 360Giving data. The defaults are placeholders: set your registered prefix and identifier.
+    pub publisher: crate::exports::Publisher,
 }
 
 /// How bearer tokens are verified (and, with a shared secret, minted).
@@ -133,6 +136,12 @@ impl Settings {
             workers: var("GRANTS_WORKERS").map(|_| number("GRANTS_WORKERS", 2)).transpose()?,
             return_due_days: number("GRANTS_RETURN_DUE_DAYS", 30)?,
             jwt: JwtSettings::from_env()?,
+            publisher: crate::exports::Publisher {
+                prefix: var("GRANTS_360_PREFIX").unwrap_or_else(|| "360G-opcc-example".to_string()),
+                funder_id: var("GRANTS_FUNDER_ID").unwrap_or_else(|| "GB-GOR-PC000000".to_string()),
+                funder_name: var("GRANTS_FUNDER_NAME")
+                    .unwrap_or_else(|| "Office of the Police and Crime Commissioner".to_string()),
+            },
         })
     }
 }

@@ -170,6 +170,7 @@ fn serve(with_demo: bool) -> Result<(), String> {
         jwt: settings.jwt.clone(),
         return_due_days: settings.return_due_days,
         openapi_json: openapi::spec_json(),
+        publisher: settings.publisher.clone(),
     });
     let bind = settings.bind.clone();
     let workers = settings.workers;

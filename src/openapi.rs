@@ -26,6 +26,8 @@ use crate::error::{ApiError, Problem};
         (name = "variations", description = "Changing an approved award's amount"),
         (name = "payments", description = "Scheduled and paid payments against awards"),
         (name = "delivery", description = "Agreed activities and CSPs' quarterly returns"),
+        (name = "reports", description = "A year's figures, year on year, and a chart"),
+        (name = "exports", description = "360Giving, CSV, and the monthly transparency publication"),
         (name = "audit", description = "The audit trail, its verification, and histories"),
         (name = "service", description = "Health, readiness and this document")
     )
@@ -99,41 +101,37 @@ impl Modify for StandardResponses {
 }
 
 fn add_standard(path: &str, method: &HttpMethod, op: &mut Operation) {
-    let api = path.starts_with("/api/v1");
-    let mut add = |status: u16| {
+    // The transparency publication is public: no token, so no 401 or 403.
+    let public = path.starts_with("/api/v1/transparency");
+    let api = path.starts_with("/api/v1") && !public;
+    let mut statuses: Vec<u16> = Vec::new();
+    if api {
+        statuses.extend([400, 401, 403, 422, 500, 503]);
+    }
+    if public {
+        statuses.extend([400, 422, 500, 503]);
+    }
+    if api && path.contains('{') {
+        statuses.push(404);
+    }
+    if matches!(method, HttpMethod::Post | HttpMethod::Patch) && op.request_body.is_some() {
+        statuses.extend([413, 415, 422]);
+    }
+    if matches!(method, HttpMethod::Patch) {
+        statuses.extend([412, 428]);
+    }
+    for status in statuses {
         if let Some((_, name, _)) = PROBLEMS.iter().find(|(s, _, _)| *s == status) {
             op.responses
                 .responses
                 .entry(status.to_string())
                 .or_insert_with(|| RefOr::Ref(Ref::from_response_name(*name)));
         }
-    };
-    if api {
-        add(400);
-        add(401);
-        add(403);
-        add(503);
-        add(500);
-    }
-    if api && path.contains('{') {
-        add(404);
-    }
-    if matches!(method, HttpMethod::Post | HttpMethod::Patch) && op.request_body.is_some() {
-        add(413);
-        add(415);
-        add(422);
-    }
-    if api && matches!(method, HttpMethod::Get) {
-        add(422);
-    }
-    if matches!(method, HttpMethod::Patch) {
-        add(412);
-        add(428);
     }
     if matches!(method, HttpMethod::Post) && op.responses.responses.contains_key("201") {
         add_idempotency(op);
     }
-    if api && op.security.is_none() && !path.starts_with("/api/v1/transparency") {
+    if api && op.security.is_none() {
         op.security = Some(vec![utoipa::openapi::security::SecurityRequirement::new::<_, _, &str>("bearer", [])]);
     }
 }

@@ -26,6 +26,8 @@ pub struct AppState {
     pub return_due_days: u32,
     /// The OpenAPI document, serialised once.
     pub openapi_json: String,
+    /// Who publishes the 360Giving data.
+    pub publisher: crate::exports::Publisher,
 }
 
 impl AppState {
@@ -68,6 +70,8 @@ fn api_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     crate::delivery::routes(cfg);
     crate::histories::routes(cfg);
     crate::audit::http::routes(cfg);
+    crate::reports::routes(cfg);
+    crate::exports::routes(cfg);
 }
 
 /// The complete OpenAPI document.

@@ -179,6 +179,11 @@ impl TestApp {
             jwt: Some(jwt.clone()),
             return_due_days: 30,
             openapi_json: grants::openapi::spec_json(),
+            publisher: grants::exports::Publisher {
+                prefix: "360G-test".into(),
+                funder_id: "GB-GOR-PC000000".into(),
+                funder_name: "Test OPCC".into(),
+            },
         });
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
         let address = format!("http://{}", listener.local_addr().expect("local address"));

@@ -11,4 +11,5 @@ mod helpers;
 mod ledger_audit;
 mod money_movements;
 mod recipients_programmes;
+mod reports;
 mod service;

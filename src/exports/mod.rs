@@ -1,0 +1,301 @@
+//! Exports and publication: the 360Giving data package, a spreadsheet CSV, and the monthly
+//! transparency list that needs no token (DESIGN §7).
+
+use std::collections::HashMap;
+use std::str::FromStr;
+
+use actix_web::{HttpResponse, get, web};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::auth::AuthUser;
+use crate::domain::{FinancialYear, Money};
+use crate::error::ApiError;
+use crate::reports::require_reporter;
+use crate::reports::store::{self, AwardLine};
+use crate::startup::AppState;
+
+/// Who publishes the data: from `GRANTS_360_PREFIX`, `GRANTS_FUNDER_ID`, `GRANTS_FUNDER_NAME`.
+#[derive(Debug, Clone)]
+pub struct Publisher {
+    /// The funder's registered 360Giving prefix, e.g. `360G-cambspcc`.
+    pub prefix: String,
+    /// The funder's organisation identifier, e.g. `GB-GOR-PC000123`.
+    pub funder_id: String,
+    /// The funder's name.
+    pub funder_name: String,
+}
+
+/// Registers the export routes.
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(export_360giving).service(export_csv).service(transparency);
+}
+
+/// `?financial_year=` for exports.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct YearQuery {
+    /// e.g. `2020-21`.
+    pub financial_year: Option<String>,
+}
+
+fn year_of(query: YearQuery) -> Result<FinancialYear, ApiError> {
+    let text = query.financial_year.ok_or_else(|| ApiError::field("financial_year", "is required"))?;
+    FinancialYear::parse(&text).map_err(|e| ApiError::field("financial_year", e.to_string()))
+}
+
+/// An exact amount as a JSON number (serde_json's arbitrary precision keeps every digit).
+fn number(m: Money) -> Result<Value, ApiError> {
+    serde_json::Number::from_str(&m.to_string())
+        .map(Value::Number)
+        .map_err(|e| ApiError::Internal(format!("number: {e}")))
+}
+
+/// One grant in 360Giving's shape.
+fn grant(publisher: &Publisher, a: &AwardLine, paid: &[&store::PaidPayment]) -> Result<Value, ApiError> {
+    let recipient_id = a
+        .recipient_org_identifier
+        .clone()
+        .unwrap_or_else(|| format!("{}-recipient-{}", publisher.prefix, a.recipient_id));
+    let award_date = a.approved_at.map(|t| t.date_naive()).unwrap_or(a.start_date);
+    let transactions = paid
+        .iter()
+        .map(|p| {
+            Ok(json!({
+                "id": format!("{}-{}-payment-{}", publisher.prefix, a.reference, p.id),
+                "transactionDate": p.paid_on.to_string(),
+                "value": number(Money::from_decimal(p.amount))?,
+                "currency": "GBP",
+            }))
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    let mut grant = json!({
+        "id": format!("{}-{}", publisher.prefix, a.reference),
+        "title": a.title,
+        "description": a.purpose,
+        "currency": "GBP",
+        "amountAwarded": number(Money::from_decimal(a.amount))?,
+        "awardDate": award_date.to_string(),
+        "plannedDates": [{"startDate": a.start_date.to_string(), "endDate": a.end_date.to_string()}],
+        "recipientOrganization": [{"id": recipient_id, "name": a.recipient}],
+        "fundingOrganization": [{"id": publisher.funder_id, "name": publisher.funder_name}],
+        "grantProgramme": [{"code": a.programme_id.to_string(), "title": a.programme}],
+        "classifications": [
+            {"vocabulary": "police-and-crime-plan-theme", "code": a.plan_theme, "title": title_case(&a.plan_theme)},
+            {"vocabulary": "crime-and-disorder-reduction-grant-category", "code": a.category, "title": title_case(&a.category)}
+        ],
+        "dateModified": a.updated_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    });
+    if !transactions.is_empty() {
+        grant["amountDisbursed"] = number(paid.iter().map(|p| Money::from_decimal(p.amount)).sum())?;
+        grant["disbursementTransaction"] = Value::Array(transactions);
+    }
+    Ok(grant)
+}
+
+fn title_case(code: &str) -> String {
+    let words = code.replace('_', " ");
+    let mut chars = words.chars();
+    chars.next().map(|c| c.to_uppercase().collect::<String>() + chars.as_str()).unwrap_or_default()
+}
+
+/// A 360Giving 1.4 data package of the year's approved and closed awards.
+#[utoipa::path(
+    tag = "exports",
+    operation_id = "export_360giving",
+    params(YearQuery),
+    responses(
+        (status = 200, description = "A 360Giving data package (amounts are exact JSON numbers)", content_type = "application/json", body = Object),
+        (status = 404, description = "`not-found`: the year has no approved or closed awards (a package needs at least one grant)", content_type = "application/problem+json", body = crate::error::Problem)
+    )
+)]
+#[get("/exports/360giving")]
+async fn export_360giving(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    query: web::Query<YearQuery>,
+) -> Result<HttpResponse, ApiError> {
+    require_reporter(&user)?;
+    let year = year_of(query.into_inner())?;
+    let publisher = state.publisher.clone();
+    let package = state
+        .db(move |conn| {
+            let key = year.to_string();
+            let awards = store::award_lines(conn, &key, true)?;
+            if awards.is_empty() {
+                return Err(ApiError::NotFound(format!("{year} has no approved or closed awards to publish")));
+            }
+            let payments = store::paid_payments(conn, &key)?;
+            let mut by_award: HashMap<Uuid, Vec<&store::PaidPayment>> = HashMap::new();
+            for p in &payments {
+                by_award.entry(p.award_id).or_default().push(p);
+            }
+            let grants = awards
+                .iter()
+                .map(|a| grant(&publisher, a, by_award.get(&a.id).map(Vec::as_slice).unwrap_or(&[])))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(json!({
+                "version": "1.4",
+                "title": format!("{} crime and disorder reduction grants {year}", publisher.funder_name),
+                "grants": grants,
+            }))
+        })
+        .await?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header(("Content-Disposition", format!("attachment; filename=\"360giving-{year}.json\"")))
+        .body(package.to_string()))
+}
+
+/// Guards a spreadsheet cell against formula injection (a cell that starts with `=`, `+`, `-`,
+/// `@`, tab or carriage return is read as a formula by spreadsheet programs).
+fn cell(text: &str) -> String {
+    match text.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{text}"),
+        _ => text.to_string(),
+    }
+}
+
+/// The year's awards, one row each, as CSV for spreadsheets (UTF-8 with a byte-order mark, so
+/// that spreadsheet programs read the £ and accents right).
+#[utoipa::path(
+    tag = "exports",
+    operation_id = "export_awards_csv",
+    params(YearQuery),
+    responses((status = 200, description = "CSV with a header row", content_type = "text/csv", body = String))
+)]
+#[get("/exports/awards.csv")]
+async fn export_csv(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    query: web::Query<YearQuery>,
+) -> Result<HttpResponse, ApiError> {
+    require_reporter(&user)?;
+    let year = year_of(query.into_inner())?;
+    let rows = state.db(move |conn| Ok(store::award_lines(conn, &year.to_string(), false)?)).await?;
+    let mut writer = csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]);
+    let header = [
+        "reference",
+        "financial_year",
+        "status",
+        "recipient",
+        "recipient_org_identifier",
+        "programme",
+        "category",
+        "plan_theme",
+        "title",
+        "amount",
+        "original_amount",
+        "paid",
+        "scheduled",
+        "start_date",
+        "end_date",
+        "decision_ref",
+        "approved_at",
+    ];
+    let fail = |e: csv::Error| ApiError::Internal(format!("csv: {e}"));
+    writer.write_record(header).map_err(fail)?;
+    for a in rows {
+        writer
+            .write_record([
+                cell(&a.reference),
+                a.financial_year,
+                a.status,
+                cell(&a.recipient),
+                a.recipient_org_identifier.unwrap_or_default(),
+                cell(&a.programme),
+                a.category,
+                a.plan_theme,
+                cell(&a.title),
+                Money::from_decimal(a.amount).to_string(),
+                Money::from_decimal(a.original_amount).to_string(),
+                Money::from_decimal(a.paid).to_string(),
+                Money::from_decimal(a.scheduled).to_string(),
+                a.start_date.to_string(),
+                a.end_date.to_string(),
+                cell(&a.decision_ref.unwrap_or_default()),
+                a.approved_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)).unwrap_or_default(),
+            ])
+            .map_err(fail)?;
+    }
+    let bytes = writer.into_inner().map_err(|e| ApiError::Internal(format!("csv: {e}")))?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header(("Content-Disposition", format!("attachment; filename=\"awards-{year}.csv\"")))
+        .body(bytes))
+}
+
+/// `?month=YYYY-MM` for the transparency list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MonthQuery {
+    /// e.g. `2020-06`.
+    pub month: Option<String>,
+}
+
+/// One grant as published.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PublishedGrant {
+    #[schema(example = "CDRG-2020-21-0004")]
+    pub reference: String,
+    #[schema(example = "Peterborough City Council")]
+    pub recipient: String,
+    pub purpose: String,
+    pub conditions: String,
+    pub crime_reduction_rationale: String,
+    pub amount: Money,
+    pub decision_ref: Option<String>,
+    pub approved_at: Option<DateTime<Utc>>,
+}
+
+/// The grants approved in one month.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TransparencyList {
+    #[schema(example = "2020-06")]
+    pub month: String,
+    pub items: Vec<PublishedGrant>,
+}
+
+/// The crime and disorder reduction grants approved in a month, with recipient, purpose,
+/// conditions and the reasons they will reduce crime and disorder: the monthly publication the
+/// Elected Local Policing Bodies (Specified Information) Order 2011 asks for. No token needed.
+#[utoipa::path(
+    tag = "exports",
+    operation_id = "get_transparency_grants",
+    params(MonthQuery),
+    security(()),
+    responses(
+        (status = 200, description = "The month's grants, in approval order", body = TransparencyList),
+        (status = 422, description = "`validation-failed`: month is missing or not YYYY-MM", content_type = "application/problem+json", body = crate::error::Problem)
+    )
+)]
+#[get("/transparency/grants")]
+async fn transparency(state: web::Data<AppState>, query: web::Query<MonthQuery>) -> Result<HttpResponse, ApiError> {
+    let text = query.into_inner().month.ok_or_else(|| ApiError::field("month", "is required, as YYYY-MM"))?;
+    let bad = || ApiError::field("month", "must be a month such as 2020-06");
+    if text.len() != 7 {
+        return Err(bad());
+    }
+    let first = NaiveDate::parse_from_str(&format!("{text}-01"), "%Y-%m-%d").map_err(|_| bad())?;
+    let next = first.checked_add_months(chrono::Months::new(1)).ok_or_else(bad)?;
+    let (from, to) =
+        (first.and_time(chrono::NaiveTime::MIN).and_utc(), next.and_time(chrono::NaiveTime::MIN).and_utc());
+    let rows = state.db(move |conn| Ok(store::approved_between(conn, from, to)?)).await?;
+    let items = rows
+        .into_iter()
+        .map(|a| PublishedGrant {
+            reference: a.reference,
+            recipient: a.recipient,
+            purpose: a.purpose,
+            conditions: a.conditions,
+            crime_reduction_rationale: a.crime_reduction_rationale,
+            amount: Money::from_decimal(a.amount),
+            decision_ref: a.decision_ref,
+            approved_at: a.approved_at,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(TransparencyList { month: text, items }))
+}

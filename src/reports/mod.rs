@@ -1,0 +1,299 @@
+//! Reports for the Board and the Police and Crime Panel: a year's figures, year on year, and a
+//! chart for board papers (DESIGN §7).
+
+pub mod chart;
+pub mod store;
+
+use std::collections::BTreeMap;
+
+use actix_web::{HttpResponse, get, web};
+use diesel::PgConnection;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::auth::{AuthUser, Role};
+use crate::domain::{AwardStatus, Category, FinancialYear, Money, PlanTheme};
+use crate::error::{ApiError, FieldErrors};
+use crate::startup::AppState;
+
+/// Registers the report routes.
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(year_report).service(year_chart).service(year_on_year);
+}
+
+/// Reports are for finance, approvers, auditors and admins; CSP officers see their own awards.
+pub fn require_reporter(user: &AuthUser) -> Result<(), ApiError> {
+    user.require(&[Role::Admin, Role::Finance, Role::Approver, Role::Auditor])
+}
+
+/// One category's share of a year.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CategoryLine {
+    pub category: Category,
+    pub committed: Money,
+    pub paid: Money,
+    /// How many approved or closed awards.
+    pub awards: i64,
+}
+
+/// One plan theme's share of a year.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ThemeLine {
+    pub plan_theme: PlanTheme,
+    pub committed: Money,
+    pub paid: Money,
+    /// How many approved or closed awards.
+    pub awards: i64,
+}
+
+/// A financial year over all its funds.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct YearReport {
+    pub financial_year: FinancialYear,
+    pub budget: Money,
+    /// Current amounts of approved and closed awards.
+    pub committed: Money,
+    pub paid: Money,
+    /// `budget - committed`.
+    pub headroom: Money,
+    /// Draft awards, not yet committed.
+    pub pipeline: Money,
+    /// Every category, in a fixed order.
+    pub by_category: Vec<CategoryLine>,
+    /// Every plan theme, in a fixed order.
+    pub by_theme: Vec<ThemeLine>,
+}
+
+#[derive(Default, Clone, Copy)]
+struct Sums {
+    committed: Money,
+    paid: Money,
+    awards: i64,
+}
+
+/// Builds a year's report from two grouped queries.
+pub fn year_report_of(conn: &mut PgConnection, year: FinancialYear) -> Result<YearReport, ApiError> {
+    let key = year.to_string();
+    let budget = Money::from_decimal(store::budget(conn, &key)?);
+    let mut by_category: BTreeMap<Category, Sums> = Category::ALL.iter().map(|c| (*c, Sums::default())).collect();
+    let mut by_theme: BTreeMap<PlanTheme, Sums> = PlanTheme::ALL.iter().map(|t| (*t, Sums::default())).collect();
+    let mut pipeline = Money::ZERO;
+    for row in store::award_totals(conn, &key)? {
+        let status = AwardStatus::parse(&row.status).ok_or_else(|| ApiError::Internal("stored status".into()))?;
+        let amount = Money::from_decimal(row.amount);
+        if status == AwardStatus::Draft {
+            pipeline = pipeline + amount;
+        }
+        if !status.is_committed() {
+            continue;
+        }
+        for sums in [
+            Category::parse(&row.category).and_then(|c| by_category.get_mut(&c)),
+            PlanTheme::parse(&row.plan_theme).and_then(|t| by_theme.get_mut(&t)),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            sums.committed = sums.committed + amount;
+            sums.awards += row.awards;
+        }
+    }
+    for row in store::paid_totals(conn, &key)? {
+        let paid = Money::from_decimal(row.paid);
+        if let Some(s) = Category::parse(&row.category).and_then(|c| by_category.get_mut(&c)) {
+            s.paid = s.paid + paid;
+        }
+        if let Some(s) = PlanTheme::parse(&row.plan_theme).and_then(|t| by_theme.get_mut(&t)) {
+            s.paid = s.paid + paid;
+        }
+    }
+    let committed: Money = by_category.values().map(|s| s.committed).sum();
+    let paid: Money = by_category.values().map(|s| s.paid).sum();
+    Ok(YearReport {
+        financial_year: year,
+        budget,
+        committed,
+        paid,
+        headroom: budget - committed,
+        pipeline,
+        by_category: by_category
+            .into_iter()
+            .map(|(category, s)| CategoryLine { category, committed: s.committed, paid: s.paid, awards: s.awards })
+            .collect(),
+        by_theme: by_theme
+            .into_iter()
+            .map(|(plan_theme, s)| ThemeLine { plan_theme, committed: s.committed, paid: s.paid, awards: s.awards })
+            .collect(),
+    })
+}
+
+fn parse_year(field: &str, text: &str) -> Result<FinancialYear, ApiError> {
+    FinancialYear::parse(text).map_err(|e| ApiError::field(field, e.to_string()))
+}
+
+/// A financial year's budget, committed, paid, headroom and draft pipeline over all its funds,
+/// by category and by plan theme.
+#[utoipa::path(
+    tag = "reports",
+    operation_id = "get_year_report",
+    params(("financial_year" = String, Path, description = "e.g. `2020-21`")),
+    responses((status = 200, description = "The year's figures", body = YearReport))
+)]
+#[get("/reports/years/{financial_year}")]
+async fn year_report(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    year: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    require_reporter(&user)?;
+    let year = parse_year("financial_year", &year)?;
+    let report = state.db(move |conn| year_report_of(conn, year)).await?;
+    Ok(HttpResponse::Ok().json(report))
+}
+
+/// A board-paper chart of the year beside the previous one: budget, committed and paid, and
+/// committed and paid by category.
+#[utoipa::path(
+    tag = "reports",
+    operation_id = "get_year_chart",
+    params(("financial_year" = String, Path, description = "e.g. `2020-21`")),
+    responses((status = 200, description = "An SVG image", content_type = "image/svg+xml", body = String))
+)]
+#[get("/reports/years/{financial_year}/chart.svg")]
+async fn year_chart(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    year: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    require_reporter(&user)?;
+    let year = parse_year("financial_year", &year)?;
+    let (this, previous) =
+        state.db(move |conn| Ok((year_report_of(conn, year)?, year_report_of(conn, year.previous())?))).await?;
+    let svg = chart::year_chart(&this, &previous).map_err(|e| ApiError::Internal(format!("chart: {e}")))?;
+    Ok(HttpResponse::Ok().content_type("image/svg+xml").body(svg))
+}
+
+/// `?from=&to=` for the year-on-year report.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct YearOnYearQuery {
+    /// The earlier year, e.g. `2019-20`.
+    pub from: Option<String>,
+    /// The later year, e.g. `2020-21`.
+    pub to: Option<String>,
+}
+
+/// One programme and recipient in both years.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct YearOnYearRow {
+    pub programme_id: Uuid,
+    #[schema(example = "Outside Links")]
+    pub programme: String,
+    pub recipient_id: Uuid,
+    #[schema(example = "Peterborough City Council")]
+    pub recipient: String,
+    pub category: Category,
+    pub from_amount: Money,
+    pub to_amount: Money,
+    pub change: Money,
+    /// One decimal place; `null` when `from_amount` is zero.
+    #[schema(example = "50.0")]
+    pub change_pct: Option<String>,
+}
+
+/// The totals of a year-on-year report.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct YearOnYearTotals {
+    pub from_amount: Money,
+    pub to_amount: Money,
+    pub change: Money,
+    pub change_pct: Option<String>,
+}
+
+/// Committed amounts per programme and recipient in two years.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct YearOnYear {
+    pub from: FinancialYear,
+    pub to: FinancialYear,
+    /// Ordered by programme, then recipient.
+    pub rows: Vec<YearOnYearRow>,
+    pub totals: YearOnYearTotals,
+}
+
+fn pct(change: Money, from: Money) -> Option<String> {
+    change.percent_of(from).map(|p| p.to_string())
+}
+
+/// Committed amounts (approved and closed awards) per programme and recipient in two years,
+/// with the change and the change in percent.
+#[utoipa::path(
+    tag = "reports",
+    operation_id = "get_year_on_year",
+    params(YearOnYearQuery),
+    responses((status = 200, description = "The comparison", body = YearOnYear))
+)]
+#[get("/reports/year-on-year")]
+async fn year_on_year(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    query: web::Query<YearOnYearQuery>,
+) -> Result<HttpResponse, ApiError> {
+    require_reporter(&user)?;
+    let query = query.into_inner();
+    let mut errors = FieldErrors::new();
+    let from = match query.from.as_deref() {
+        Some(t) => errors.check("from", FinancialYear::parse(t)),
+        None => {
+            errors.add("from", "is required");
+            None
+        }
+    };
+    let to = match query.to.as_deref() {
+        Some(t) => errors.check("to", FinancialYear::parse(t)),
+        None => {
+            errors.add("to", "is required");
+            None
+        }
+    };
+    errors.finish()?;
+    let (Some(from), Some(to)) = (from, to) else { return Err(ApiError::Internal("validation".into())) };
+    if from >= to {
+        return Err(ApiError::field("to", "must be a later year than from"));
+    }
+    let rows = state.db(move |conn| Ok(store::pair_totals(conn, &from.to_string(), &to.to_string())?)).await?;
+    let mut pairs: Vec<YearOnYearRow> = Vec::new();
+    let mut index: BTreeMap<(Uuid, Uuid), usize> = BTreeMap::new();
+    for row in rows {
+        let amount = Money::from_decimal(row.amount);
+        let at = *index.entry((row.programme_id, row.recipient_id)).or_insert_with(|| {
+            pairs.push(YearOnYearRow {
+                programme_id: row.programme_id,
+                programme: row.programme.clone(),
+                recipient_id: row.recipient_id,
+                recipient: row.recipient.clone(),
+                category: Category::parse(&row.category).unwrap_or(Category::CommissionedService),
+                from_amount: Money::ZERO,
+                to_amount: Money::ZERO,
+                change: Money::ZERO,
+                change_pct: None,
+            });
+            pairs.len() - 1
+        });
+        if row.financial_year == from.to_string() {
+            pairs[at].from_amount = amount;
+        } else {
+            pairs[at].to_amount = amount;
+        }
+    }
+    for row in &mut pairs {
+        row.change = row.to_amount - row.from_amount;
+        row.change_pct = pct(row.change, row.from_amount);
+    }
+    let from_total: Money = pairs.iter().map(|r| r.from_amount).sum();
+    let to_total: Money = pairs.iter().map(|r| r.to_amount).sum();
+    let change = to_total - from_total;
+    let totals =
+        YearOnYearTotals { from_amount: from_total, to_amount: to_total, change, change_pct: pct(change, from_total) };
+    Ok(HttpResponse::Ok().json(YearOnYear { from, to, rows: pairs, totals }))
+}

@@ -1,0 +1,214 @@
+//! Report queries: sums computed by PostgreSQL, grouped as narrowly as the reports need.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Date, Nullable, Numeric, Text, Timestamptz, Uuid as SqlUuid};
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+/// Award totals of a year by category, plan theme and status.
+#[derive(Debug, QueryableByName)]
+pub struct AwardTotal {
+    #[diesel(sql_type = Text)]
+    pub category: String,
+    #[diesel(sql_type = Text)]
+    pub plan_theme: String,
+    #[diesel(sql_type = Text)]
+    pub status: String,
+    #[diesel(sql_type = BigInt)]
+    pub awards: i64,
+    #[diesel(sql_type = Numeric)]
+    pub amount: Decimal,
+}
+
+/// Paid totals of a year by category and plan theme.
+#[derive(Debug, QueryableByName)]
+pub struct PaidTotal {
+    #[diesel(sql_type = Text)]
+    pub category: String,
+    #[diesel(sql_type = Text)]
+    pub plan_theme: String,
+    #[diesel(sql_type = Numeric)]
+    pub paid: Decimal,
+}
+
+/// The sum of the budgets of a year's funds.
+pub fn budget(conn: &mut PgConnection, year: &str) -> QueryResult<Decimal> {
+    #[derive(QueryableByName)]
+    struct Budget {
+        #[diesel(sql_type = Numeric)]
+        budget: Decimal,
+    }
+    diesel::sql_query("SELECT coalesce(sum(budget), 0) AS budget FROM funds WHERE financial_year = $1")
+        .bind::<Text, _>(year)
+        .get_result::<Budget>(conn)
+        .map(|b| b.budget)
+}
+
+/// A year's award amounts, grouped.
+pub fn award_totals(conn: &mut PgConnection, year: &str) -> QueryResult<Vec<AwardTotal>> {
+    diesel::sql_query(
+        "SELECT a.category, p.plan_theme, a.status, count(*) AS awards, sum(a.amount) AS amount
+         FROM awards a JOIN programmes p ON p.id = a.programme_id
+         WHERE a.financial_year = $1
+         GROUP BY a.category, p.plan_theme, a.status",
+    )
+    .bind::<Text, _>(year)
+    .load(conn)
+}
+
+/// A year's paid payments, grouped.
+pub fn paid_totals(conn: &mut PgConnection, year: &str) -> QueryResult<Vec<PaidTotal>> {
+    diesel::sql_query(
+        "SELECT a.category, p.plan_theme, sum(pay.amount) AS paid
+         FROM payments pay JOIN awards a ON a.id = pay.award_id JOIN programmes p ON p.id = a.programme_id
+         WHERE a.financial_year = $1 AND pay.status = 'paid'
+         GROUP BY a.category, p.plan_theme",
+    )
+    .bind::<Text, _>(year)
+    .load(conn)
+}
+
+/// Committed amounts per programme and recipient in one year.
+#[derive(Debug, QueryableByName)]
+pub struct PairTotal {
+    #[diesel(sql_type = SqlUuid)]
+    pub programme_id: Uuid,
+    #[diesel(sql_type = Text)]
+    pub programme: String,
+    #[diesel(sql_type = SqlUuid)]
+    pub recipient_id: Uuid,
+    #[diesel(sql_type = Text)]
+    pub recipient: String,
+    #[diesel(sql_type = Text)]
+    pub category: String,
+    #[diesel(sql_type = Text)]
+    pub financial_year: String,
+    #[diesel(sql_type = Numeric)]
+    pub amount: Decimal,
+}
+
+/// Committed totals per programme and recipient for two years.
+pub fn pair_totals(conn: &mut PgConnection, from: &str, to: &str) -> QueryResult<Vec<PairTotal>> {
+    diesel::sql_query(
+        "SELECT a.programme_id, p.name AS programme, a.recipient_id, r.name AS recipient, p.category,
+                a.financial_year, sum(a.amount) AS amount
+         FROM awards a JOIN programmes p ON p.id = a.programme_id JOIN recipients r ON r.id = a.recipient_id
+         WHERE a.financial_year IN ($1, $2) AND a.status IN ('approved', 'closed')
+         GROUP BY a.programme_id, p.name, a.recipient_id, r.name, p.category, a.financial_year
+         ORDER BY p.name, r.name, a.programme_id, a.recipient_id",
+    )
+    .bind::<Text, _>(from)
+    .bind::<Text, _>(to)
+    .load(conn)
+}
+
+/// An award with what publication and export need of its recipient and programme.
+#[derive(Debug, QueryableByName)]
+pub struct AwardLine {
+    #[diesel(sql_type = SqlUuid)]
+    pub id: Uuid,
+    #[diesel(sql_type = Text)]
+    pub reference: String,
+    #[diesel(sql_type = Text)]
+    pub financial_year: String,
+    #[diesel(sql_type = Text)]
+    pub status: String,
+    #[diesel(sql_type = Text)]
+    pub title: String,
+    #[diesel(sql_type = Text)]
+    pub purpose: String,
+    #[diesel(sql_type = Text)]
+    pub conditions: String,
+    #[diesel(sql_type = Text)]
+    pub crime_reduction_rationale: String,
+    #[diesel(sql_type = Numeric)]
+    pub amount: Decimal,
+    #[diesel(sql_type = Numeric)]
+    pub original_amount: Decimal,
+    #[diesel(sql_type = Numeric)]
+    pub paid: Decimal,
+    #[diesel(sql_type = Numeric)]
+    pub scheduled: Decimal,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub decision_ref: Option<String>,
+    #[diesel(sql_type = Date)]
+    pub start_date: NaiveDate,
+    #[diesel(sql_type = Date)]
+    pub end_date: NaiveDate,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    pub approved_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Timestamptz)]
+    pub updated_at: DateTime<Utc>,
+    #[diesel(sql_type = SqlUuid)]
+    pub recipient_id: Uuid,
+    #[diesel(sql_type = Text)]
+    pub recipient: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub recipient_org_identifier: Option<String>,
+    #[diesel(sql_type = SqlUuid)]
+    pub programme_id: Uuid,
+    #[diesel(sql_type = Text)]
+    pub programme: String,
+    #[diesel(sql_type = Text)]
+    pub category: String,
+    #[diesel(sql_type = Text)]
+    pub plan_theme: String,
+}
+
+const AWARD_LINES: &str = "SELECT a.id, a.reference, a.financial_year, a.status, a.title, a.purpose, a.conditions,
+        a.crime_reduction_rationale, a.amount, a.original_amount,
+        coalesce((SELECT sum(amount) FROM payments WHERE award_id = a.id AND status = 'paid'), 0) AS paid,
+        coalesce((SELECT sum(amount) FROM payments WHERE award_id = a.id AND status = 'scheduled'), 0) AS scheduled,
+        a.decision_ref, a.start_date, a.end_date, a.approved_at, a.updated_at,
+        a.recipient_id, r.name AS recipient, r.org_identifier AS recipient_org_identifier,
+        a.programme_id, p.name AS programme, a.category, p.plan_theme
+     FROM awards a JOIN recipients r ON r.id = a.recipient_id JOIN programmes p ON p.id = a.programme_id";
+
+/// Every award of a year, optionally only approved and closed ones, in reference order.
+pub fn award_lines(conn: &mut PgConnection, year: &str, committed_only: bool) -> QueryResult<Vec<AwardLine>> {
+    let filter = if committed_only { " AND a.status IN ('approved', 'closed')" } else { "" };
+    diesel::sql_query(format!("{AWARD_LINES} WHERE a.financial_year = $1{filter} ORDER BY a.reference"))
+        .bind::<Text, _>(year)
+        .load(conn)
+}
+
+/// Awards approved in `[from, to)` that still stand (approved or closed), in approval order.
+pub fn approved_between(
+    conn: &mut PgConnection,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> QueryResult<Vec<AwardLine>> {
+    diesel::sql_query(format!(
+        "{AWARD_LINES} WHERE a.approved_at >= $1 AND a.approved_at < $2 AND a.status IN ('approved', 'closed')
+         ORDER BY a.approved_at, a.reference"
+    ))
+    .bind::<Timestamptz, _>(from)
+    .bind::<Timestamptz, _>(to)
+    .load(conn)
+}
+
+/// A paid payment, for 360Giving disbursement transactions.
+#[derive(Debug, QueryableByName)]
+pub struct PaidPayment {
+    #[diesel(sql_type = SqlUuid)]
+    pub id: Uuid,
+    #[diesel(sql_type = SqlUuid)]
+    pub award_id: Uuid,
+    #[diesel(sql_type = Numeric)]
+    pub amount: Decimal,
+    #[diesel(sql_type = Date)]
+    pub paid_on: NaiveDate,
+}
+
+/// The paid payments of a year's awards.
+pub fn paid_payments(conn: &mut PgConnection, year: &str) -> QueryResult<Vec<PaidPayment>> {
+    diesel::sql_query(
+        "SELECT pay.id, pay.award_id, pay.amount, pay.paid_on
+         FROM payments pay JOIN awards a ON a.id = pay.award_id
+         WHERE a.financial_year = $1 AND pay.status = 'paid' ORDER BY pay.paid_on, pay.id",
+    )
+    .bind::<Text, _>(year)
+    .load(conn)
+}

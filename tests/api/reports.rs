@@ -1,0 +1,338 @@
+use grants::auth::Role;
+use serde_json::{Value, json};
+
+use crate::helpers::TestApp;
+
+/// Two years like the demo: approvals, a variation, payments, a closed award, a withdrawn
+/// award and a draft.
+struct Data {
+    outside_links_2020: String,
+}
+
+async fn award(
+    app: &TestApp,
+    fund: &str,
+    programme: &str,
+    recipient: &str,
+    year: &str,
+    amount: &str,
+    title: &str,
+) -> String {
+    let start = year[..4].parse::<i32>().unwrap();
+    let mut body = app.award_body(fund, programme, recipient, json!(amount));
+    body["start_date"] = json!(format!("{start}-04-01"));
+    body["end_date"] = json!(format!("{}-03-31", start + 1));
+    body["title"] = json!(title);
+    let r = app.create_award(body).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    r.id()
+}
+
+async fn approved(
+    app: &TestApp,
+    fund: &str,
+    programme: &str,
+    recipient: &str,
+    year: &str,
+    amount: &str,
+    title: &str,
+) -> String {
+    let id = award(app, fund, programme, recipient, year, amount, title).await;
+    assert_eq!(app.approve(&id).await.status, 200);
+    id
+}
+
+async fn pay(app: &TestApp, award: &str, amount: &str) {
+    let r = app
+        .post(
+            &format!("/api/v1/awards/{award}/payments"),
+            &app.finance,
+            json!({"amount": amount, "paid_on": "2020-09-01", "reference": "B"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+}
+
+async fn data(app: &TestApp) -> Data {
+    let f19 = app.create_fund("CDRG", "2019-20", "1300000").await.id();
+    let f20 = app.create_fund("CDRG", "2020-21", "1300000").await.id();
+    let ol = app
+        .post(
+            "/api/v1/programmes",
+            &app.admin,
+            json!({"name": "Outside Links", "category": "commissioned_service", "plan_theme": "offenders"}),
+        )
+        .await
+        .id();
+    let yos = app
+        .post(
+            "/api/v1/programmes",
+            &app.admin,
+            json!({"name": "YOS contribution", "category": "statutory_contribution", "plan_theme": "offenders"}),
+        )
+        .await
+        .id();
+    let csp = app
+        .post(
+            "/api/v1/programmes",
+            &app.admin,
+            json!({"name": "CSP allocation", "category": "csp_allocation", "plan_theme": "communities"}),
+        )
+        .await
+        .id();
+    let pcc = app
+        .post(
+            "/api/v1/recipients",
+            &app.admin,
+            json!({"name": "Peterborough City Council", "kind": "local_authority", "org_identifier": "GB-LAE-PTE"}),
+        )
+        .await
+        .id();
+    let yos_r = app.recipient("Youth Offending Service", "statutory_partnership").await;
+    let fenland = app.recipient("Fenland CSP", "community_safety_partnership").await;
+
+    approved(app, &f19, &ol, &pcc, "2019-20", "30000", "Outside Links 2019-20").await;
+    approved(app, &f19, &yos, &yos_r, "2019-20", "200000", "YOS 2019-20").await;
+
+    let ol20 = approved(app, &f20, &ol, &pcc, "2020-21", "45000", "Outside Links 2020-21").await;
+    pay(app, &ol20, "20000").await;
+    let yos20 = approved(app, &f20, &yos, &yos_r, "2020-21", "190000", "YOS 2020-21").await;
+    let v = app
+        .post(
+            &format!("/api/v1/awards/{yos20}/variations"),
+            &app.finance,
+            json!({"amount": "210000", "reason": "pay award"}),
+        )
+        .await
+        .id();
+    assert_eq!(
+        app.post(
+            &format!("/api/v1/awards/{yos20}/variations/{v}/approve"),
+            &app.approver,
+            json!({"decision_ref": "V1"})
+        )
+        .await
+        .status,
+        200
+    );
+    let csp20 = approved(app, &f20, &csp, &fenland, "2020-21", "50000", "Fenland 2020-21").await;
+    pay(app, &csp20, "40000").await;
+    assert_eq!(app.post(&format!("/api/v1/awards/{csp20}/close"), &app.finance, json!({})).await.status, 200);
+    award(app, &f20, &csp, &fenland, "2020-21", "15000", "Fenland pilot (draft)").await;
+    let w = award(app, &f20, &ol, &pcc, "2020-21", "5000", "=HYPERLINK(\"http://x\")").await;
+    assert_eq!(
+        app.post(&format!("/api/v1/awards/{w}/withdraw"), &app.finance, json!({"reason": "dup"})).await.status,
+        200
+    );
+    Data { outside_links_2020: ol20 }
+}
+
+fn line<'a>(list: &'a Value, key: &str, name: &str) -> &'a Value {
+    list.as_array().unwrap().iter().find(|l| l[key] == name).unwrap_or_else(|| panic!("no {name} in {list}"))
+}
+
+#[actix_web::test]
+async fn the_year_report_counts_only_approved_and_closed_awards_as_committed() {
+    let app = TestApp::spawn().await;
+    data(&app).await;
+    let r = app.get("/api/v1/reports/years/2020-21", &app.auditor).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let b = &r.body;
+    assert_eq!(
+        (
+            b["budget"].as_str(),
+            b["committed"].as_str(),
+            b["paid"].as_str(),
+            b["headroom"].as_str(),
+            b["pipeline"].as_str()
+        ),
+        (Some("1300000.00"), Some("305000.00"), Some("60000.00"), Some("995000.00"), Some("15000.00"))
+    );
+    let statutory = line(&b["by_category"], "category", "statutory_contribution");
+    assert_eq!(
+        (statutory["committed"].as_str(), statutory["paid"].as_str(), statutory["awards"].as_i64()),
+        (Some("210000.00"), Some("0.00"), Some(1))
+    );
+    let csp = line(&b["by_category"], "category", "csp_allocation");
+    assert_eq!((csp["committed"].as_str(), csp["paid"].as_str()), (Some("50000.00"), Some("40000.00")));
+    let services = line(&b["by_category"], "category", "commissioned_service");
+    assert_eq!(
+        (services["committed"].as_str(), services["paid"].as_str(), services["awards"].as_i64()),
+        (Some("45000.00"), Some("20000.00"), Some(1))
+    );
+    let offenders = line(&b["by_theme"], "plan_theme", "offenders");
+    assert_eq!(
+        (offenders["committed"].as_str(), offenders["paid"].as_str(), offenders["awards"].as_i64()),
+        (Some("255000.00"), Some("20000.00"), Some(2))
+    );
+    assert_eq!(line(&b["by_theme"], "plan_theme", "victims")["committed"], "0.00");
+    assert_eq!(b["by_theme"].as_array().unwrap().len(), 4);
+    let earlier = app.get("/api/v1/reports/years/2019-20", &app.finance).await;
+    assert_eq!(earlier.body["committed"], "230000.00");
+    assert_eq!(app.get("/api/v1/reports/years/2020-22", &app.finance).await.status, 422);
+    let csp_user = app.token("c", &[Role::Csp], Some(&uuid::Uuid::now_v7().to_string()));
+    assert_eq!(app.get("/api/v1/reports/years/2020-21", &csp_user).await.status, 403);
+}
+
+#[actix_web::test]
+async fn year_on_year_compares_each_programme_and_recipient() {
+    let app = TestApp::spawn().await;
+    data(&app).await;
+    let r = app.get("/api/v1/reports/year-on-year?from=2019-20&to=2020-21", &app.finance).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let rows: Vec<(&str, &str, &str, &str, Option<&str>)> = r.body["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            (
+                x["programme"].as_str().unwrap(),
+                x["from_amount"].as_str().unwrap(),
+                x["to_amount"].as_str().unwrap(),
+                x["change"].as_str().unwrap(),
+                x["change_pct"].as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("CSP allocation", "0.00", "50000.00", "50000.00", None),
+            ("Outside Links", "30000.00", "45000.00", "15000.00", Some("50.0")),
+            ("YOS contribution", "200000.00", "210000.00", "10000.00", Some("5.0")),
+        ]
+    );
+    let t = &r.body["totals"];
+    assert_eq!(
+        (t["from_amount"].as_str(), t["to_amount"].as_str(), t["change"].as_str(), t["change_pct"].as_str()),
+        (Some("230000.00"), Some("305000.00"), Some("75000.00"), Some("32.6"))
+    );
+    assert_eq!(app.get("/api/v1/reports/year-on-year?from=2020-21&to=2019-20", &app.finance).await.status, 422);
+    let missing = app.get("/api/v1/reports/year-on-year?from=2019-20", &app.finance).await;
+    assert_eq!((missing.status, missing.body["errors"][0]["field"].as_str()), (422, Some("to")));
+}
+
+/// Validates against the official 360Giving 1.4.3 schema in ../shared, resolving the package
+/// schema's reference to the grant schema to the local file.
+fn validate_360giving(package: &Value) -> Vec<String> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/standards/360giving");
+    let read = |name: &str| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}")))
+            .unwrap()
+    };
+    struct Local(Value);
+    impl jsonschema::Retrieve for Local {
+        fn retrieve(&self, uri: &jsonschema::Uri<String>) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
+            if uri.as_str().ends_with("/schema/360-giving-schema.json") {
+                Ok(self.0.clone())
+            } else {
+                Err(format!("no local copy of {uri}").into())
+            }
+        }
+    }
+    let validator = jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft202012)
+        .should_validate_formats(true)
+        .with_retriever(Local(read("360-giving-schema.json")))
+        .build(&read("360-giving-package-schema.json"))
+        .expect("the schema compiles");
+    validator.iter_errors(package).map(|e| format!("{} at {}", e, e.instance_path())).collect()
+}
+
+#[actix_web::test]
+async fn the_360giving_package_validates_against_the_official_schema() {
+    let app = TestApp::spawn().await;
+    let d = data(&app).await;
+    let r = app.get("/api/v1/exports/360giving?financial_year=2020-21", &app.auditor).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let errors = validate_360giving(&r.body);
+    assert!(errors.is_empty(), "{errors:#?}");
+    let grants = r.body["grants"].as_array().unwrap();
+    assert_eq!(grants.len(), 3, "approved and closed awards only");
+    assert!(r.text.contains("\"amountAwarded\":45000.00"), "exact JSON numbers: {}", r.text);
+    let ol = grants.iter().find(|g| g["title"] == "Outside Links 2020-21").unwrap();
+    assert_eq!(ol["recipientOrganization"][0]["id"], "GB-LAE-PTE");
+    assert_eq!(ol["fundingOrganization"][0]["id"], "GB-GOR-PC000000");
+    assert!(ol["id"].as_str().unwrap().starts_with("360G-test-CDRG-2020-21-"));
+    assert_eq!(ol["disbursementTransaction"][0]["transactionDate"], "2020-09-01");
+    assert!(r.text.contains("\"value\":20000.00"));
+    assert_eq!(ol["plannedDates"][0]["endDate"], "2021-03-31");
+    assert_eq!(ol["classifications"][0]["code"], "offenders");
+    let _ = d.outside_links_2020;
+    // A package must hold at least one grant; a year with none is "not found", not invalid data.
+    let empty = app.get("/api/v1/exports/360giving?financial_year=2021-22", &app.auditor).await;
+    assert_eq!(empty.status, 404);
+    // The check itself fails on a broken package.
+    let mut broken = r.body.clone();
+    broken["grants"][0]["amountAwarded"] = json!("45000.00");
+    assert!(!validate_360giving(&broken).is_empty(), "the validator must catch a string amount");
+}
+
+#[actix_web::test]
+async fn the_csv_export_opens_cleanly_in_a_spreadsheet() {
+    let app = TestApp::spawn().await;
+    data(&app).await;
+    let r = app.get("/api/v1/exports/awards.csv?financial_year=2020-21", &app.finance).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type").as_deref(), Some("text/csv; charset=utf-8"));
+    let text = r.text.strip_prefix('\u{feff}').expect("a UTF-8 byte-order mark for spreadsheets");
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_string).collect();
+    for column in ["reference", "recipient", "programme", "category", "status", "amount", "paid"] {
+        assert!(header.contains(&column.to_string()), "{column}");
+    }
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 5, "every award of the year, whatever its status");
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let yos = rows.iter().find(|r| &r[col("programme")] == "YOS contribution").unwrap();
+    assert_eq!(
+        (&yos[col("amount")], &yos[col("original_amount")], &yos[col("status")]),
+        ("210000.00", "190000.00", "approved")
+    );
+    let closed = rows.iter().find(|r| &r[col("status")] == "closed").unwrap();
+    assert_eq!(&closed[col("paid")], "40000.00");
+    let formula = rows.iter().find(|r| &r[col("status")] == "withdrawn").unwrap();
+    assert!(formula[col("title")].starts_with("'="), "a formula is neutralised: {}", &formula[col("title")]);
+}
+
+#[actix_web::test]
+async fn the_transparency_list_needs_no_token_and_covers_one_month() {
+    let app = TestApp::spawn().await;
+    data(&app).await;
+    let month = chrono::Utc::now().format("%Y-%m").to_string();
+    let r = app.send("GET", &format!("/api/v1/transparency/grants?month={month}"), None, &[], None).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["month"], month.as_str());
+    let items = r.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 5, "every grant approved this month and still standing");
+    let yos = items.iter().find(|i| i["amount"] == "210000.00").expect("the current amount");
+    for field in
+        ["reference", "recipient", "purpose", "conditions", "crime_reduction_rationale", "decision_ref", "approved_at"]
+    {
+        assert!(!yos[field].is_null(), "{field}");
+    }
+    let other = app.send("GET", "/api/v1/transparency/grants?month=2019-01", None, &[], None).await;
+    assert_eq!(other.body["items"], json!([]));
+    for bad in ["2020-13", "2020-1", "june", ""] {
+        let r = app.send("GET", &format!("/api/v1/transparency/grants?month={bad}"), None, &[], None).await;
+        assert_eq!(r.status, 422, "{bad}");
+    }
+}
+
+#[actix_web::test]
+async fn the_year_chart_is_well_formed_svg_naming_each_category() {
+    let app = TestApp::spawn().await;
+    data(&app).await;
+    let r = app.get("/api/v1/reports/years/2020-21/chart.svg", &app.finance).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type").as_deref(), Some("image/svg+xml"));
+    let doc = roxmltree::Document::parse(&r.text).expect("well-formed XML");
+    assert_eq!(doc.root_element().tag_name().name(), "svg");
+    let texts: Vec<&str> = doc.descendants().filter(|n| n.is_text()).filter_map(|n| n.text()).collect();
+    for label in
+        ["statutory contribution", "csp allocation", "commissioned service", "2019-20", "2020-21", "budget", "paid"]
+    {
+        assert!(texts.iter().any(|t| t.contains(label)), "the chart does not name {label}: {texts:?}");
+    }
+    assert!(doc.descendants().filter(|n| n.has_tag_name("rect")).count() > 10, "bars are drawn");
+}
