@@ -243,6 +243,7 @@ fn load(conn: &mut PgConnection) -> Result<DemoSummary, ApiError> {
             )?;
             let decision = format!("PCC-DN-{}-{:03}", year.start_year(), n + 1);
             let approved = awards::approve(conn, &approver, award.id, decision)?;
+            pay_quarters(conn, &finance, &approved, *year, if index == 0 { 4 } else { 2 })?;
             if line.programme == p_outside {
                 summary_award = approved.id;
             }
@@ -353,6 +354,38 @@ fn delivery(conn: &mut PgConnection, finance: &Actor, csp_awards: &[(Uuid, Uuid)
                 }
             }
         }
+    }
+    Ok(())
+}
+
+/// Pays an award in equal quarterly instalments for its first `quarters` quarters and schedules
+/// the rest, so the demo shows money paid and money still to pay.
+fn pay_quarters(
+    conn: &mut PgConnection,
+    finance: &Actor,
+    award: &awards::Award,
+    year: FinancialYear,
+    quarters: usize,
+) -> Result<(), ApiError> {
+    use crate::domain::ReturnPeriod;
+    use crate::payments::{PaymentInput, add_payment};
+    let quarter = Money::from_decimal((award.amount.to_decimal() / rust_decimal::Decimal::from(4)).round_dp(2));
+    let mut left = award.amount;
+    for (i, period) in ReturnPeriod::quarters_of(year).into_iter().enumerate() {
+        let amount = if i == 3 { left } else { quarter };
+        left = left - amount;
+        let date = period.first_day();
+        let input = if i < quarters {
+            PaymentInput {
+                amount,
+                due_on: Some(date),
+                paid_on: Some(date),
+                reference: Some(format!("BACS-{}-{}", award.reference, i + 1)),
+            }
+        } else {
+            PaymentInput { amount, due_on: Some(date), paid_on: None, reference: None }
+        };
+        add_payment(conn, finance, award.id, input)?;
     }
     Ok(())
 }

@@ -155,6 +155,56 @@ fn find_visible(conn: &mut PgConnection, scope: Option<Uuid>, id: Uuid) -> Resul
     Ok(row)
 }
 
+/// A checked new payment: with `paid_on` it is recorded as paid, else scheduled for `due_on`.
+pub struct PaymentInput {
+    pub amount: Money,
+    pub due_on: Option<NaiveDate>,
+    pub paid_on: Option<NaiveDate>,
+    pub reference: Option<String>,
+}
+
+/// Records a payment inside the caller's transaction: the award row is locked first, so
+/// concurrent payments on one award are checked one after another against its amount.
+pub fn add_payment(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    award_id: Uuid,
+    input: PaymentInput,
+) -> Result<Payment, ApiError> {
+    let award = awards::store::lock(conn, award_id)?.ok_or_else(|| ApiError::not_found("award"))?;
+    if label(AwardStatus::parse, &award.status)? != AwardStatus::Approved {
+        return Err(ApiError::InvalidState(format!(
+            "payments are made only on approved awards; this one is {}",
+            award.status
+        )));
+    }
+    let money = awards::store::money(conn, &[award_id])?.remove(&award_id).unwrap_or_default();
+    let limit = Money::from_decimal(award.amount);
+    let used = money.paid + money.scheduled;
+    if used + input.amount > limit {
+        return Err(ApiError::Overpayment(format!(
+            "{} would take payments past the award's {limit}: {used} is already paid or scheduled, {} remains",
+            input.amount,
+            limit - used
+        )));
+    }
+    let paid = input.paid_on.is_some();
+    let new = NewPayment {
+        id: Uuid::now_v7(),
+        award_id,
+        amount: input.amount.to_decimal(),
+        status: if paid { "paid" } else { "scheduled" }.to_string(),
+        due_on: input.due_on,
+        paid_on: input.paid_on,
+        reference: input.reference,
+        paid_by: paid.then(|| actor.sub.clone()),
+        created_by: actor.sub.clone(),
+    };
+    let payment = Payment::try_from(store::insert(conn, &new)?)?;
+    record(conn, actor, if paid { "payment.paid" } else { "payment.scheduled" }, &payment)?;
+    Ok(payment)
+}
+
 /// Schedule a payment, or record one already made. Scheduled plus paid may never exceed the
 /// award's amount.
 #[utoipa::path(
@@ -194,34 +244,9 @@ async fn create_payment(
     let award_id = id.into_inner();
     let actor = Actor::from(&user);
     let hash = idempotency::request_hash(&req, &canonical);
+    let input = PaymentInput { amount, due_on: body.due_on, paid_on: body.paid_on, reference };
     idempotency::create(&state, &user, key, hash, move |conn| {
-        let award = awards::store::lock(conn, award_id)?.ok_or_else(|| ApiError::not_found("award"))?;
-        if label(AwardStatus::parse, &award.status)? != AwardStatus::Approved {
-            return Err(ApiError::InvalidState(format!("payments are made only on approved awards; this one is {}", award.status)));
-        }
-        let money = awards::store::money(conn, &[award_id])?.remove(&award_id).unwrap_or_default();
-        let limit = Money::from_decimal(award.amount);
-        let used = money.paid + money.scheduled;
-        if used + amount > limit {
-            return Err(ApiError::Overpayment(format!(
-                "{amount} would take payments past the award's {limit}: {used} is already paid or scheduled, {} remains",
-                limit - used
-            )));
-        }
-        let paid = body.paid_on.is_some();
-        let new = NewPayment {
-            id: Uuid::now_v7(),
-            award_id,
-            amount: amount.to_decimal(),
-            status: if paid { "paid" } else { "scheduled" }.to_string(),
-            due_on: body.due_on,
-            paid_on: body.paid_on,
-            reference,
-            paid_by: paid.then(|| actor.sub.clone()),
-            created_by: actor.sub.clone(),
-        };
-        let payment = Payment::try_from(store::insert(conn, &new)?)?;
-        record(conn, &actor, if paid { "payment.paid" } else { "payment.scheduled" }, &payment)?;
+        let payment = add_payment(conn, &actor, award_id, input)?;
         Created::new(format!("/api/v1/payments/{}", payment.id), payment.version, &payment)
     })
     .await

@@ -15,6 +15,19 @@ fn pounds(m: Money) -> i64 {
     m.to_decimal().trunc().to_i64().unwrap_or(0)
 }
 
+/// `1300000` as `£1,300,000`.
+fn label(pounds: &i64) -> String {
+    let digits = pounds.abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    format!("{}£{out}", if *pounds < 0 { "-" } else { "" })
+}
+
 /// Draws the year beside the previous one as SVG text.
 pub fn year_chart(this: &YearReport, previous: &YearReport) -> Result<String, String> {
     let mut svg = String::new();
@@ -34,24 +47,25 @@ pub fn year_chart(this: &YearReport, previous: &YearReport) -> Result<String, St
 
         // Left: budget, committed and paid, previous year then this year.
         let years = [previous, this];
-        let top = years.iter().map(|y| pounds(y.budget).max(pounds(y.committed))).max().unwrap_or(0).max(1) * 11 / 10;
+        // Headroom above the tallest bar keeps the legend clear of the bars.
+        let top = years.iter().map(|y| pounds(y.budget).max(pounds(y.committed))).max().unwrap_or(0).max(1) * 14 / 10;
         let mut chart = ChartBuilder::on(&left)
-            .caption("Budget, committed and paid (£)", ("sans-serif", 16))
+            .caption("Budget, committed and paid", ("sans-serif", 16))
             .margin(12)
             .x_label_area_size(30)
-            .y_label_area_size(80)
+            .y_label_area_size(90)
             .build_cartesian_2d(0i64..6, 0i64..top)
             .map_err(|e| e.to_string())?;
         chart
             .configure_mesh()
             .disable_x_mesh()
-            .x_labels(2)
+            .x_labels(7)
             .x_label_formatter(&|x| match x {
                 1 => previous.financial_year.to_string(),
                 4 => this.financial_year.to_string(),
                 _ => String::new(),
             })
-            .y_label_formatter(&|y| format!("{y}"))
+            .y_label_formatter(&label)
             .draw()
             .map_err(|e| e.to_string())?;
         for (j, (name, colour)) in
@@ -83,10 +97,10 @@ pub fn year_chart(this: &YearReport, previous: &YearReport) -> Result<String, St
                 / 10;
         let n = categories.len() as i64;
         let mut chart = ChartBuilder::on(&right)
-            .caption("Committed and paid by category (£)", ("sans-serif", 16))
+            .caption("Committed and paid by category", ("sans-serif", 16))
             .margin(12)
             .x_label_area_size(30)
-            .y_label_area_size(80)
+            .y_label_area_size(90)
             .build_cartesian_2d(0i64..n * 5, 0i64..top)
             .map_err(|e| e.to_string())?;
         chart
@@ -100,7 +114,7 @@ pub fn year_chart(this: &YearReport, previous: &YearReport) -> Result<String, St
                     String::new()
                 }
             })
-            .y_label_formatter(&|y| format!("{y}"))
+            .y_label_formatter(&label)
             .draw()
             .map_err(|e| e.to_string())?;
         let series = [
