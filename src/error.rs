@@ -235,6 +235,15 @@ impl From<actix_web::error::BlockingError> for ApiError {
     }
 }
 
+/// Checks a request whose only rule is one text field (a reason, a comment, a decision
+/// reference): the text, or the 422 naming the field.
+pub fn one_text(field: &str, value: &str, min: usize, max: usize) -> Result<String, ApiError> {
+    let mut errors = FieldErrors::new();
+    let text = errors.text(field, value, min, max);
+    errors.finish()?;
+    text.ok_or_else(|| ApiError::Internal("validation".into()))
+}
+
 /// A field failed a check and its error has been recorded in [`FieldErrors`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Recorded;

@@ -13,7 +13,7 @@ use crate::audit::{self, Actor, NewEvent};
 use crate::auth::{AuthUser, Role};
 use crate::domain::budget::check_headroom;
 use crate::domain::{AwardAction, AwardStatus, Category, FinancialYear, FundStatus, Money, MoneyText};
-use crate::error::{ApiError, FieldErrors};
+use crate::error::{ApiError, FieldErrors, one_text};
 use crate::extract::{IfMatch, JsonBody, Page, PageQuery};
 use crate::idempotency::{self, Created, IdempotencyKey};
 use crate::respond::{label, with_etag};
@@ -602,10 +602,7 @@ async fn approve_award(
     body: JsonBody<ApproveAward>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Approver])?;
-    let mut errors = FieldErrors::new();
-    let decision_ref = errors.text("decision_ref", &body.0.decision_ref, 1, 100);
-    errors.finish()?;
-    let decision_ref = decision_ref.ok_or_else(|| ApiError::Internal("validation".into()))?;
+    let decision_ref = one_text("decision_ref", &body.0.decision_ref, 1, 100)?;
     let id = id.into_inner();
     let actor = Actor::from(&user);
     let award = state.tx(move |conn| approve(conn, &actor, id, decision_ref)).await?;
@@ -631,10 +628,7 @@ async fn withdraw_award(
     body: JsonBody<WithdrawAward>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Finance, Role::Approver])?;
-    let mut errors = FieldErrors::new();
-    let reason = errors.text("reason", &body.0.reason, 1, 2000);
-    errors.finish()?;
-    let reason = reason.ok_or_else(|| ApiError::Internal("validation".into()))?;
+    let reason = one_text("reason", &body.0.reason, 1, 2000)?;
     let id = id.into_inner();
     let actor = Actor::from(&user);
     let award = state

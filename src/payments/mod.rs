@@ -17,7 +17,7 @@ use crate::auth::{AuthUser, Role};
 use crate::awards;
 use crate::domain::labels::label_enum;
 use crate::domain::{AwardStatus, Money, MoneyText};
-use crate::error::{ApiError, FieldErrors};
+use crate::error::{ApiError, FieldErrors, one_text};
 use crate::extract::JsonBody;
 use crate::idempotency::{self, Created, IdempotencyKey};
 use crate::respond::{label, with_etag};
@@ -357,10 +357,7 @@ async fn cancel_payment(
     body: JsonBody<CancelPayment>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Finance])?;
-    let mut errors = FieldErrors::new();
-    let reason = errors.text("reason", &body.0.reason, 1, 2000);
-    errors.finish()?;
-    let reason = reason.ok_or_else(|| ApiError::Internal("validation".into()))?;
+    let reason = one_text("reason", &body.0.reason, 1, 2000)?;
     let id = id.into_inner();
     let actor = Actor::from(&user);
     let payment = state

@@ -15,7 +15,7 @@ use crate::awards::{self, store::AwardChanges};
 use crate::domain::budget::check_headroom;
 use crate::domain::labels::label_enum;
 use crate::domain::{AwardStatus, FundStatus, Money, MoneyText};
-use crate::error::{ApiError, FieldErrors};
+use crate::error::{ApiError, FieldErrors, one_text};
 use crate::extract::{JsonBody, Page};
 use crate::funds;
 use crate::idempotency::{self, Created, IdempotencyKey};
@@ -241,10 +241,7 @@ async fn approve_variation(
     body: JsonBody<ApproveVariation>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Approver])?;
-    let mut errors = FieldErrors::new();
-    let decision_ref = errors.text("decision_ref", &body.0.decision_ref, 1, 100);
-    errors.finish()?;
-    let decision_ref = decision_ref.ok_or_else(|| ApiError::Internal("validation".into()))?;
+    let decision_ref = one_text("decision_ref", &body.0.decision_ref, 1, 100)?;
     let (award_id, id) = path.into_inner();
     let actor = Actor::from(&user);
     let variation = state
@@ -318,10 +315,7 @@ async fn reject_variation(
     body: JsonBody<RejectVariation>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Approver])?;
-    let mut errors = FieldErrors::new();
-    let reason = errors.text("reason", &body.0.reason, 1, 2000);
-    errors.finish()?;
-    let reason = reason.ok_or_else(|| ApiError::Internal("validation".into()))?;
+    let reason = one_text("reason", &body.0.reason, 1, 2000)?;
     let (award_id, id) = path.into_inner();
     let actor = Actor::from(&user);
     let variation = state
