@@ -135,3 +135,61 @@ async fn a_csp_sees_only_its_own_partnership() {
     let r = app.post(&format!("/api/v1/awards/{theirs}/withdraw"), &csp, json!({"reason": "x"})).await;
     assert_eq!(r.status, 403);
 }
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)).unwrap()
+}
+
+async fn identity_provider(public: &str) -> TestApp {
+    let jwt = grants::config::JwtSettings::from_public_key_pem(&fixture(public), "grants".into(), "grants-api".into())
+        .unwrap();
+    TestApp::spawn_with(jwt).await
+}
+
+#[actix_web::test]
+async fn rs256_tokens_from_an_identity_provider_are_accepted_and_hs_rs_confusion_is_not() {
+    let app = identity_provider("rsa-public.pem").await;
+    assert_eq!(app.jwt.algorithm, jsonwebtoken::Algorithm::RS256);
+    let rs256 = encode(
+        &Header::new(jsonwebtoken::Algorithm::RS256),
+        &claims(),
+        &EncodingKey::from_rsa_pem(&fixture("rsa-private.pem")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(app.get("/api/v1/funds", &rs256).await.status, 200);
+    // The classic confusion: HS256 "signed" with the public key as the shared secret.
+    let confused = encode(
+        &Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims(),
+        &EncodingKey::from_secret(&fixture("rsa-public.pem")),
+    )
+    .unwrap();
+    assert_refused(&app, &confused, "HS256 signed with the RSA public key").await;
+    let ec = encode(
+        &Header::new(jsonwebtoken::Algorithm::ES256),
+        &claims(),
+        &EncodingKey::from_ec_pem(&fixture("ec-private.pem")).unwrap(),
+    )
+    .unwrap();
+    assert_refused(&app, &ec, "ES256 when RS256 is configured").await;
+}
+
+#[actix_web::test]
+async fn es256_tokens_are_accepted_when_an_ec_key_is_configured() {
+    let app = identity_provider("ec-public.pem").await;
+    assert_eq!(app.jwt.algorithm, jsonwebtoken::Algorithm::ES256);
+    let es256 = encode(
+        &Header::new(jsonwebtoken::Algorithm::ES256),
+        &claims(),
+        &EncodingKey::from_ec_pem(&fixture("ec-private.pem")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(app.get("/api/v1/funds", &es256).await.status, 200);
+    let confused = encode(
+        &Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims(),
+        &EncodingKey::from_secret(&fixture("ec-public.pem")),
+    )
+    .unwrap();
+    assert_refused(&app, &confused, "HS256 signed with the EC public key").await;
+}
