@@ -18,6 +18,10 @@ pub struct Settings {
     pub db_timeout: Duration,
     /// `GRANTS_WORKERS`: HTTP worker threads. Default: one per core.
     pub workers: Option<usize>,
+    /// `GRANTS_RATE_LIMIT_PER_SEC` and `GRANTS_RATE_LIMIT_BURST`: requests a second per token
+    /// subject (per address without a token), with bursts up to the second number. Defaults 20
+    /// and 100; a rate of 0 turns limiting off.
+    pub rate_limit: (u32, u32),
     /// `GRANTS_RETURN_DUE_DAYS`: days after a quarter's end that its CSP return falls due.
     /// Default 30.
     pub return_due_days: u32,
@@ -135,6 +139,7 @@ impl Settings {
             db_timeout: Duration::from_secs(number("GRANTS_DB_TIMEOUT_SECS", 3)?),
             workers: var("GRANTS_WORKERS").map(|_| number("GRANTS_WORKERS", 2)).transpose()?,
             return_due_days: number("GRANTS_RETURN_DUE_DAYS", 30)?,
+            rate_limit: (number("GRANTS_RATE_LIMIT_PER_SEC", 20)?, number("GRANTS_RATE_LIMIT_BURST", 100)?),
             jwt: JwtSettings::from_env()?,
             publisher: crate::exports::Publisher {
                 prefix: var("GRANTS_360_PREFIX").unwrap_or_else(|| "360G-opcc-example".to_string()),

@@ -93,6 +93,9 @@ pub enum ApiError {
     /// 428 `precondition-required`: a `PATCH` without `If-Match`.
     #[error("this request needs an If-Match header with the resource's current ETag")]
     PreconditionRequired,
+    /// 429 `rate-limited`: too many requests from this subject or address; retry after N s.
+    #[error("too many requests: try again in {0} s")]
+    RateLimited(u64),
     /// 503 `unavailable`: the database cannot be reached.
     #[error("the service cannot reach its database; try again shortly")]
     Unavailable,
@@ -130,6 +133,7 @@ impl ApiError {
             ApiError::Validation(_) => ("validation-failed", "Validation failed"),
             ApiError::IdempotencyKeyReused => ("idempotency-key-reused", "Idempotency key reused"),
             ApiError::PreconditionRequired => ("precondition-required", "Precondition required"),
+            ApiError::RateLimited(_) => ("rate-limited", "Rate limited"),
             ApiError::Unavailable => ("unavailable", "Service unavailable"),
             ApiError::Internal(_) => ("internal", "Internal server error"),
         }
@@ -171,6 +175,7 @@ impl ResponseError for ApiError {
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Validation(_) | ApiError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
+            ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -188,6 +193,9 @@ impl ResponseError for ApiError {
             }
             ApiError::Unavailable => {
                 response.insert_header((header::RETRY_AFTER, "5"));
+            }
+            ApiError::RateLimited(seconds) => {
+                response.insert_header((header::RETRY_AFTER, seconds.to_string()));
             }
             _ => {}
         }

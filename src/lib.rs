@@ -19,6 +19,7 @@ pub mod idempotency;
 pub mod openapi;
 pub mod payments;
 pub mod programmes;
+pub mod ratelimit;
 pub mod recipients;
 pub mod reports;
 pub mod respond;

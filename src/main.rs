@@ -171,6 +171,10 @@ fn serve(with_demo: bool) -> Result<(), String> {
         return_due_days: settings.return_due_days,
         openapi_json: openapi::spec_json(),
         publisher: settings.publisher.clone(),
+        rate_limiter: match settings.rate_limit {
+            (0, _) => None,
+            (rate, burst) => Some(grants::ratelimit::RateLimiter::new(rate, burst)),
+        },
     });
     let bind = settings.bind.clone();
     let workers = settings.workers;

@@ -53,6 +53,7 @@ const PROBLEMS: &[(u16, &str, &str)] = &[
         "Well-formed input that breaks a rule (`validation-failed`, with `errors` naming each field), or an Idempotency-Key reused for another request (`idempotency-key-reused`).",
     ),
     (428, "PreconditionRequired", "A PATCH without If-Match."),
+    (429, "RateLimited", "Too many requests from this token (or address); `Retry-After` says when to try again."),
     (500, "InternalError", "A fault on the server's side; nothing is disclosed."),
     (503, "Unavailable", "The database cannot be reached; try again shortly."),
 ];
@@ -106,10 +107,10 @@ fn add_standard(path: &str, method: &HttpMethod, op: &mut Operation) {
     let api = path.starts_with("/api/v1") && !public;
     let mut statuses: Vec<u16> = Vec::new();
     if api {
-        statuses.extend([400, 401, 403, 422, 500, 503]);
+        statuses.extend([400, 401, 403, 422, 429, 500, 503]);
     }
     if public {
-        statuses.extend([400, 422, 500, 503]);
+        statuses.extend([400, 422, 429, 500, 503]);
     }
     if api && path.contains('{') {
         statuses.push(404);
@@ -177,6 +178,7 @@ fn example_problem(status: u16) -> serde_json::Value {
         413 => ApiError::PayloadTooLarge(crate::extract::BODY_LIMIT),
         415 => ApiError::UnsupportedMediaType,
         422 => ApiError::field("amount", "must have at most two decimal places"),
+        429 => ApiError::RateLimited(2),
         428 => ApiError::PreconditionRequired,
         503 => ApiError::Unavailable,
         _ => ApiError::Internal(String::new()),

@@ -28,6 +28,8 @@ pub struct AppState {
     pub openapi_json: String,
     /// Who publishes the 360Giving data.
     pub publisher: crate::exports::Publisher,
+    /// Requests per subject (or address); `None` turns limiting off.
+    pub rate_limiter: Option<crate::ratelimit::RateLimiter>,
 }
 
 impl AppState {
@@ -119,6 +121,7 @@ pub fn app(
                 .config(Config::new(["/openapi.json"]).validator_url("none").try_it_out_enabled(true)),
         )
         .default_service(web::to(not_found))
+        .wrap(actix_web::middleware::from_fn(crate::ratelimit::limit))
         .wrap(Logger::new("%a \"%r\" %s %b %Dms"))
 }
 
@@ -144,12 +147,13 @@ async fn healthz() -> HttpResponse {
 )]
 #[get("/readyz")]
 async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    state
-        .db(|conn| {
-            diesel::sql_query("SELECT 1").execute(conn).map_err(|_| ApiError::Unavailable)?;
-            Ok(())
-        })
-        .await?;
+    // Answer at once rather than waiting the pool's full timeout.
+    let pool = state.pool.clone();
+    web::block(move || {
+        let mut conn = pool.get_timeout(std::time::Duration::from_secs(1)).map_err(|_| ApiError::Unavailable)?;
+        diesel::sql_query("SELECT 1").execute(&mut conn).map_err(|_| ApiError::Unavailable)
+    })
+    .await??;
     Ok(HttpResponse::Ok().content_type("text/plain").body("ready"))
 }
 

@@ -95,6 +95,10 @@ fn ensure_template(conn: &mut PgConnection) -> String {
     template
 }
 
+fn secret_jwt() -> JwtSettings {
+    JwtSettings::from_secret(SECRET.as_bytes(), "grants".into(), "grants-api".into())
+}
+
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// A database of one test's own, dropped when the test ends.
@@ -172,14 +176,36 @@ pub struct TestApp {
 impl TestApp {
     /// Starts the real server on a free loopback port against a fresh database.
     pub async fn spawn() -> TestApp {
-        TestApp::spawn_with(JwtSettings::from_secret(SECRET.as_bytes(), "grants".into(), "grants-api".into())).await
+        TestApp::spawn_with(secret_jwt()).await
     }
 
     /// The same, verifying tokens with `jwt` (an identity provider's public key, say).
     pub async fn spawn_with(jwt: JwtSettings) -> TestApp {
+        TestApp::spawn_full(jwt, None, None).await
+    }
+
+    /// The same, with a rate limiter.
+    pub async fn spawn_limited(limiter: grants::ratelimit::RateLimiter) -> TestApp {
+        TestApp::spawn_full(secret_jwt(), Some(limiter), None).await
+    }
+
+    /// The same, reaching PostgreSQL through a loopback proxy on `port` (which a test can cut).
+    pub async fn spawn_via(port: u16) -> TestApp {
+        TestApp::spawn_full(secret_jwt(), None, Some(port)).await
+    }
+
+    async fn spawn_full(
+        jwt: JwtSettings,
+        limiter: Option<grants::ratelimit::RateLimiter>,
+        via: Option<u16>,
+    ) -> TestApp {
         let db = TestDb::new();
+        let url = match via {
+            Some(port) => format!("postgres://postgres@127.0.0.1:{port}/{}?sslmode=disable", db.name),
+            None => db.url.clone(),
+        };
         let state = web::Data::new(AppState {
-            pool: grants::db::pool(&db.url, 50, Duration::from_secs(5)),
+            pool: grants::db::pool(&url, 50, Duration::from_secs(2)),
             jwt: Some(jwt.clone()),
             return_due_days: 30,
             openapi_json: grants::openapi::spec_json(),
@@ -188,6 +214,7 @@ impl TestApp {
                 funder_id: "GB-GOR-PC000000".into(),
                 funder_name: "Test OPCC".into(),
             },
+            rate_limiter: limiter,
         });
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
         let address = format!("http://{}", listener.local_addr().expect("local address"));

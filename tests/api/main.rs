@@ -7,6 +7,7 @@ mod awards;
 mod conventions;
 mod delivery;
 mod funds;
+mod hardening;
 mod helpers;
 mod ledger_audit;
 mod money_movements;
