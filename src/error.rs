@@ -63,6 +63,9 @@ pub enum ApiError {
     /// 404 `not-found`: no such resource, or one the caller may not know about.
     #[error("{0}")]
     NotFound(String),
+    /// 405 `method-not-allowed`: the path exists, but not with this method; `Allow` lists them.
+    #[error("this path does not take this method; it takes {0}")]
+    MethodNotAllowed(String),
     /// 409 `budget-exceeded`: the change would commit more than the fund's budget.
     #[error("{0}")]
     BudgetExceeded(String),
@@ -123,6 +126,7 @@ impl ApiError {
             ApiError::Forbidden(_) => ("forbidden", "Forbidden"),
             ApiError::FourEyes(_) => ("four-eyes", "Four-eyes rule"),
             ApiError::NotFound(_) => ("not-found", "Not found"),
+            ApiError::MethodNotAllowed(_) => ("method-not-allowed", "Method not allowed"),
             ApiError::BudgetExceeded(_) => ("budget-exceeded", "Budget exceeded"),
             ApiError::Overpayment(_) => ("overpayment", "Overpayment"),
             ApiError::InvalidState(_) => ("invalid-state", "Invalid state"),
@@ -166,6 +170,7 @@ impl ResponseError for ApiError {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) | ApiError::FourEyes(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::BudgetExceeded(_)
             | ApiError::Overpayment(_)
             | ApiError::InvalidState(_)
@@ -193,6 +198,9 @@ impl ResponseError for ApiError {
             }
             ApiError::Unavailable => {
                 response.insert_header((header::RETRY_AFTER, "5"));
+            }
+            ApiError::MethodNotAllowed(allow) => {
+                response.insert_header((header::ALLOW, allow.clone()));
             }
             ApiError::RateLimited(seconds) => {
                 response.insert_header((header::RETRY_AFTER, seconds.to_string()));

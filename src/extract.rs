@@ -92,16 +92,26 @@ fn position(error: &serde_json::Error) -> String {
     format!("line {}, column {}", error.line(), error.column())
 }
 
-/// The version a client last saw, from `If-Match: "<version>"`. Missing is 428.
-pub struct IfMatch(pub Option<i32>);
+/// The version a client last saw, from `If-Match: "<version>"`. Extracting never fails, so a
+/// bad body is reported (400/422) before a missing precondition; [`IfMatch::check`] answers 428
+/// for a missing (or empty) header and 412 for a stale or unreadable one.
+pub enum IfMatch {
+    /// No `If-Match`, or an empty one.
+    Missing,
+    /// `If-Match: *`.
+    Any,
+    /// `If-Match: "<n>"`; `-1` for a weak or unreadable tag, which never matches.
+    Version(i32),
+}
 
 impl IfMatch {
-    /// `Ok` when the header matches `current` (or is `*`), else 412.
+    /// `Ok` when the header matches `current` (or is `*`); 428 when missing, else 412.
     pub fn check(&self, current: i32) -> Result<(), ApiError> {
-        match self.0 {
-            None => Ok(()),
-            Some(v) if v == current => Ok(()),
-            Some(_) => Err(ApiError::PreconditionFailed(format!(
+        match self {
+            IfMatch::Missing => Err(ApiError::PreconditionRequired),
+            IfMatch::Any => Ok(()),
+            IfMatch::Version(v) if *v == current => Ok(()),
+            IfMatch::Version(_) => Err(ApiError::PreconditionFailed(format!(
                 "the resource has changed: its current ETag is \"{current}\""
             ))),
         }
@@ -113,24 +123,19 @@ impl FromRequest for IfMatch {
     type Future = std::future::Ready<Result<IfMatch, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let result = match req.headers().get(header::IF_MATCH) {
-            None => Err(ApiError::PreconditionRequired),
-            Some(value) => {
-                let text = value.to_str().unwrap_or("").trim();
-                if text == "*" {
-                    Ok(IfMatch(None))
-                } else {
-                    // A weak or unreadable tag never matches (strong comparison, RFC 9110).
-                    let version = text
-                        .strip_prefix('"')
-                        .and_then(|t| t.strip_suffix('"'))
-                        .and_then(|t| t.parse::<i32>().ok())
-                        .unwrap_or(-1);
-                    Ok(IfMatch(Some(version)))
-                }
-            }
+        let text = req.headers().get(header::IF_MATCH).map(|v| v.to_str().unwrap_or("\u{0}").trim());
+        let if_match = match text {
+            None | Some("") => IfMatch::Missing,
+            Some("*") => IfMatch::Any,
+            // A weak or unreadable tag never matches (strong comparison, RFC 9110).
+            Some(text) => IfMatch::Version(
+                text.strip_prefix('"')
+                    .and_then(|t| t.strip_suffix('"'))
+                    .and_then(|t| t.parse::<i32>().ok())
+                    .unwrap_or(-1),
+            ),
         };
-        std::future::ready(result)
+        std::future::ready(Ok(if_match))
     }
 }
 
@@ -182,4 +187,28 @@ where
     D: serde::Deserializer<'de>,
 {
     Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// Middleware: a query parameter holding a control character (a NUL, say, which PostgreSQL
+/// cannot take) is 422 naming the parameter, before any handler sees it.
+pub async fn reject_control_characters(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    if let Some(field) = control_character_parameter(req.query_string()) {
+        return Err(ApiError::field(&field, "must not contain control characters").into());
+    }
+    next.call(req).await
+}
+
+/// The first query parameter whose name or value holds a control character.
+fn control_character_parameter(query: &str) -> Option<String> {
+    if query.is_empty() {
+        return None;
+    }
+    let pairs = web::Query::<Vec<(String, String)>>::from_query(query).ok()?.into_inner();
+    pairs
+        .into_iter()
+        .find(|(name, value)| name.chars().chain(value.chars()).any(char::is_control))
+        .map(|(name, _)| name.chars().filter(|c| !c.is_control()).collect())
 }

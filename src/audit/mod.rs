@@ -18,7 +18,7 @@ use crate::error::ApiError;
 use chain::{EventContent, GENESIS_HASH, event_hash};
 
 /// Key of the transaction-scoped advisory lock that serialises appends to the one chain.
-const CHAIN_LOCK: i64 = 0x6772_616e_7473; // "grants"
+pub const CHAIN_LOCK: i64 = 0x6772_616e_7473; // "grants"
 
 /// Who made a change, as the audit trail records it.
 #[derive(Debug, Clone)]

@@ -130,6 +130,31 @@ async fn text_that_postgres_cannot_store_is_a_validation_error_not_a_fault() {
 }
 
 #[actix_web::test]
+async fn a_control_character_in_a_query_parameter_is_422_naming_it() {
+    let app = TestApp::spawn().await;
+    for path in ["/api/v1/recipients?q=a%00b", "/api/v1/audit/events?action=%01", "/api/v1/funds?limit=5&name%00=x"] {
+        let r = app.get(path, &app.admin).await;
+        assert_eq!(r.status, 422, "{path}: {}", r.text);
+        assert_eq!(r.problem(), "validation-failed", "{path}");
+    }
+    let r = app.get("/api/v1/recipients?q=a%00b", &app.admin).await;
+    assert_eq!(r.body["errors"][0]["field"], "q");
+    assert_eq!(app.get("/api/v1/recipients?q=Outside%20Links", &app.admin).await.status, 200);
+}
+
+#[actix_web::test]
+async fn a_bad_patch_body_is_422_before_a_missing_or_empty_if_match() {
+    let app = TestApp::spawn().await;
+    let created = app.create_fund("CDRG", "2020-21", "1000.00").await;
+    let path = format!("/api/v1/funds/{}", created.id());
+    let shapeless = app.patch(&path, &app.finance, None, json!([null, null])).await;
+    assert_eq!(shapeless.status, 422, "{}", shapeless.text);
+    let empty = app.patch(&path, &app.finance, Some(""), json!({"name": "Renamed"})).await;
+    assert_eq!((empty.status, empty.problem().as_str()), (428, "precondition-required"), "{}", empty.text);
+    assert_eq!(app.get(&path, &app.finance).await.body["version"], 1);
+}
+
+#[actix_web::test]
 async fn patch_needs_the_current_etag() {
     let app = TestApp::spawn().await;
     let created = app.create_fund("CDRG", "2020-21", "1000.00").await;

@@ -245,3 +245,60 @@ async fn every_acknowledged_payment_survives_a_sigkill_and_the_chain_still_verif
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[actix_web::test]
+async fn sigterm_lets_the_requests_in_flight_finish_then_exits() {
+    use diesel::connection::SimpleConnection;
+    use diesel::prelude::*;
+    let app = TestApp::spawn().await;
+    let (mut child, base) = start_binary(&app);
+    wait_healthy(&app.client, &base).await;
+
+    // Hold the audit chain's lock, so the write below waits inside the server.
+    let mut holder = app.db.connect();
+    holder.batch_execute(&format!("BEGIN; SELECT pg_advisory_xact_lock({})", grants::audit::CHAIN_LOCK)).unwrap();
+    let finance = app.token("fiona", &[Role::Finance], None);
+    let request = app
+        .client
+        .post(format!("{base}/api/v1/funds"))
+        .insert_header(("Authorization", format!("Bearer {finance}")))
+        .insert_header(("Content-Type", "application/json"))
+        .timeout(Duration::from_secs(30))
+        .send_body(
+            json!({"code": "CDRG", "name": "In flight", "financial_year": "2020-21", "budget": "100.00"}).to_string(),
+        );
+    let in_flight = actix_web::rt::spawn(async move { request.await.map(|r| r.status().as_u16()) });
+
+    let mut watcher = app.db.connect();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let waiting: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+            "(SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%advisory%')",
+        ))
+        .get_result(&mut watcher)
+        .unwrap();
+        if waiting > 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the write never reached the lock");
+        tokio_sleep(Duration::from_millis(20)).await;
+    }
+
+    std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    tokio_sleep(Duration::from_millis(500)).await;
+    assert!(child.try_wait().unwrap().is_none(), "the server waits for the request in flight");
+    holder.batch_execute("COMMIT").unwrap();
+
+    assert_eq!(in_flight.await.unwrap().ok(), Some(201), "the request in flight was answered");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the server did not exit after SIGTERM");
+        tokio_sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "clean exit: {status}");
+    let funds = app.get("/api/v1/funds", &app.finance).await;
+    assert_eq!(funds.body["items"][0]["name"], "In flight", "the write was committed");
+}

@@ -85,3 +85,14 @@ async fn an_unknown_route_is_a_problem_404() {
     assert_eq!(r.problem(), "not-found");
     assert_eq!(r.header("content-type").as_deref(), Some("application/problem+json"));
 }
+
+#[actix_web::test]
+async fn a_method_a_path_does_not_take_is_405_with_allow() {
+    let app = TestApp::spawn().await;
+    let r = app.send("PUT", "/api/v1/funds", Some(&app.finance), &[], None).await;
+    assert_eq!((r.status, r.problem().as_str()), (405, "method-not-allowed"));
+    assert_eq!(r.header("allow").as_deref(), Some("GET, POST"));
+    let r =
+        app.send("DELETE", &format!("/api/v1/awards/{}", uuid::Uuid::now_v7()), Some(&app.finance), &[], None).await;
+    assert_eq!((r.status, r.header("allow").as_deref()), (405, Some("GET, PATCH")));
+}
