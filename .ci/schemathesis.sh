@@ -10,7 +10,10 @@ cd "$(dirname "$0")/.."
 EXAMPLES=${SCHEMATHESIS_EXAMPLES:-10}
 VENV=target/schemathesis-venv
 if ! "$VENV/bin/schemathesis" --version >/dev/null 2>&1; then
-  python3 -m venv "$VENV"
+  if ! python3 -m venv "$VENV" >/dev/null 2>&1; then
+    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv
+    rm -rf "$VENV" && python3 -m venv "$VENV"
+  fi
   "$VENV/bin/pip" install -q 'schemathesis==4.32.5'
 fi
 
