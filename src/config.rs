@@ -11,7 +11,8 @@ pub struct Settings {
     pub database_url: String,
     /// `GRANTS_BIND`: the address to listen on. Default `127.0.0.1:8080`.
     pub bind: String,
-    /// `GRANTS_DB_POOL_SIZE`: database connections kept open. Default 10.
+    /// `GRANTS_DB_POOL_SIZE`: database connections kept open. Default: two per core, at least
+    /// four (BENCHMARKS.md: more connections than that on a small machine only lengthen the tail).
     pub db_pool_size: u32,
     /// `GRANTS_DB_TIMEOUT_SECS`: how long a request waits for a database connection before it
     /// gets 503 `unavailable`. Default 3.
@@ -135,7 +136,7 @@ impl Settings {
             database_url: var("DATABASE_URL")
                 .unwrap_or_else(|| "postgres://postgres@localhost:5432/grants".to_string()),
             bind: var("GRANTS_BIND").unwrap_or_else(|| "127.0.0.1:8080".to_string()),
-            db_pool_size: number("GRANTS_DB_POOL_SIZE", 10)?.max(1),
+            db_pool_size: number("GRANTS_DB_POOL_SIZE", default_pool_size())?.max(1),
             db_timeout: Duration::from_secs(number("GRANTS_DB_TIMEOUT_SECS", 3)?),
             workers: var("GRANTS_WORKERS").map(|_| number("GRANTS_WORKERS", 2)).transpose()?,
             return_due_days: number("GRANTS_RETURN_DUE_DAYS", 30)?,
@@ -149,4 +150,10 @@ impl Settings {
             },
         })
     }
+}
+
+/// Two connections per core, at least four.
+fn default_pool_size() -> u32 {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    u32::try_from(cores * 2).unwrap_or(u32::MAX).max(4)
 }

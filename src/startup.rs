@@ -190,7 +190,8 @@ async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let pool = state.pool.clone();
     web::block(move || {
         let mut conn = pool.get_timeout(std::time::Duration::from_secs(1)).map_err(|_| ApiError::Unavailable)?;
-        diesel::sql_query("SELECT 1").execute(&mut conn).map_err(|_| ApiError::Unavailable)
+        let conn: &mut PgConnection = &mut conn;
+        diesel::sql_query("SELECT 1").execute(conn).map_err(|_| ApiError::Unavailable)
     })
     .await??;
     Ok(HttpResponse::Ok().content_type("text/plain").body("ready"))

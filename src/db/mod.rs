@@ -2,20 +2,72 @@
 
 pub mod schema;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
-use diesel::r2d2::{ConnectionManager, Pool, PooledConnection};
+use diesel::r2d2::{ConnectionManager, ManageConnection, Pool, PooledConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 /// The migrations in `migrations/`, compiled into the binary.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
 /// A pool of PostgreSQL connections.
-pub type DbPool = Pool<ConnectionManager<PgConnection>>;
+pub type DbPool = Pool<Manager>;
 /// One connection taken from the pool.
-pub type DbConn = PooledConnection<ConnectionManager<PgConnection>>;
+pub type DbConn = PooledConnection<Manager>;
+
+/// A connection the pool handed out within this long after it came back is handed out again
+/// without a `SELECT 1` first: under load that check was a third of the round trips of a simple
+/// read. Older connections are checked, so one the database dropped while it sat idle (a
+/// restart, a network fault) is replaced before any request sees it. One dropped in the moment
+/// between fails its request (503) and is discarded: diesel marks a connection whose libpq
+/// status went bad as broken, and the pool drops broken connections.
+const RECENTLY_RETURNED: Duration = Duration::from_secs(1);
+
+/// A pooled PostgreSQL connection and when it last went back to the pool.
+pub struct Conn {
+    pg: PgConnection,
+    returned: Option<Instant>,
+}
+
+impl std::ops::Deref for Conn {
+    type Target = PgConnection;
+    fn deref(&self) -> &PgConnection {
+        &self.pg
+    }
+}
+
+impl std::ops::DerefMut for Conn {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        &mut self.pg
+    }
+}
+
+/// diesel's r2d2 manager, with the check on checkout skipped for recently returned connections.
+pub struct Manager(ConnectionManager<PgConnection>);
+
+impl ManageConnection for Manager {
+    type Connection = Conn;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<Conn, Self::Error> {
+        self.0.connect().map(|pg| Conn { pg, returned: None })
+    }
+
+    fn is_valid(&self, conn: &mut Conn) -> Result<(), Self::Error> {
+        match conn.returned {
+            Some(at) if at.elapsed() < RECENTLY_RETURNED => Ok(()),
+            _ => self.0.is_valid(&mut conn.pg),
+        }
+    }
+
+    /// Called every time a connection goes back to the pool.
+    fn has_broken(&self, conn: &mut Conn) -> bool {
+        conn.returned = Some(Instant::now());
+        self.0.has_broken(&mut conn.pg)
+    }
+}
 
 /// Builds a pool without connecting: the service starts (and `/readyz` says 503) even while
 /// the database is down, and recovers when it returns.
@@ -25,7 +77,7 @@ pub fn pool(database_url: &str, size: u32, timeout: Duration) -> DbPool {
         .min_idle(Some(0))
         .connection_timeout(timeout)
         .test_on_check_out(true)
-        .build_unchecked(ConnectionManager::new(database_url))
+        .build_unchecked(Manager(ConnectionManager::new(database_url)))
 }
 
 /// Splits a database URL into the URL of the server's `postgres` database and the name of the
