@@ -202,6 +202,7 @@ pub struct WithdrawAward {
 #[into_params(parameter_in = Query)]
 pub struct AwardFilter {
     /// e.g. `2020-21`.
+    #[param(pattern = r"^[0-9]{4}-[0-9]{2}$", example = "2020-21")]
     pub financial_year: Option<String>,
     pub fund_id: Option<Uuid>,
     pub programme_id: Option<Uuid>,
@@ -467,6 +468,7 @@ async fn list_awards(
 pub struct AsOf {
     /// An RFC 3339 timestamp: the award exactly as it stood then, rebuilt from the audit trail
     /// (404 before it existed).
+    #[param(format = DateTime, example = "2020-09-01T12:00:00Z")]
     pub as_of: Option<String>,
 }
 
