@@ -4,25 +4,17 @@
 # Builds release binaries, generates the ledger into a fresh database `grants_bench_reports`,
 # starts the service on 127.0.0.1:18090 and prints median and worst of 10 timed requests each.
 set -euo pipefail
-cd "$(dirname "$0")/.."
 YEARS=${1:-10}
 PER_YEAR=${2:-1000}
 DB=grants_bench_reports
-export DATABASE_URL="postgres://postgres@127.0.0.1:5432/${DB}?sslmode=disable"
-export GRANTS_JWT_SECRET=bench-secret-bench-secret-bench-secret-00
 export GRANTS_BIND=127.0.0.1:18090
-export GRANTS_RATE_LIMIT_PER_SEC=0
-export RUST_LOG=warn
+source "$(dirname "$0")/common.sh"
 
-cargo build --release --locked --bin grants --example generate_ledger
-psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS ${DB} WITH (FORCE)"
 echo "generating ${YEARS} years x ${PER_YEAR} awards..."
-/usr/bin/time -f "generated in %es" target/release/examples/generate_ledger "$YEARS" "$PER_YEAR"
+generate "$YEARS" "$PER_YEAR"
 psql -h 127.0.0.1 -U postgres -d "$DB" -Atc "SELECT 'awards ' || count(*) FROM awards UNION ALL SELECT 'payments ' || count(*) FROM payments UNION ALL SELECT 'returns ' || count(*) FROM returns UNION ALL SELECT 'audit events ' || count(*) FROM audit_events"
 
-target/release/grants serve & SERVER=$!
-trap 'kill $SERVER 2>/dev/null' EXIT
-for _ in $(seq 1 100); do curl -sf "http://$GRANTS_BIND/healthz" >/dev/null && break; sleep 0.1; done
+start_server
 TOKEN=$(target/release/grants token --sub bench --role auditor)
 RECIPIENT=$(curl -sf -H "Authorization: Bearer $TOKEN" "http://$GRANTS_BIND/api/v1/recipients?limit=1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["id"])')
 MONTH=$(date -u +%Y-%m)

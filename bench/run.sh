@@ -16,29 +16,21 @@
 # BENCHMARKS.md. pgbench's audit events are not hashed the service's way, so after a run the
 # throwaway database's chain no longer verifies.
 set -euo pipefail
-cd "$(dirname "$0")/.."
 SECS=${1:-15}
-export BENCH_DIR=$PWD/bench
 DB=grants_bench
-export DATABASE_URL="postgres://postgres@127.0.0.1:5432/${DB}?sslmode=disable"
-export GRANTS_JWT_SECRET=bench-secret-bench-secret-bench-secret-00
 export GRANTS_BIND=127.0.0.1:18091
-export GRANTS_RATE_LIMIT_PER_SEC=0
-export RUST_LOG=warn
-OUT=target/bench
-mkdir -p "$OUT"
-
 need() { # command package
   command -v "$1" >/dev/null 2>&1 || { echo "installing $2"; apt-get install -y -q "$2" >/dev/null; }
 }
 need wrk wrk
 need pgbench postgresql-15
-pg_isready -q -h 127.0.0.1 || pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main start
+source "$(dirname "$0")/common.sh"
+export BENCH_DIR=$PWD/bench
+OUT=target/bench
+mkdir -p "$OUT"
 
-cargo build --release --locked --bin grants --example generate_ledger
 if [ "${BENCH_REUSE:-0}" != 1 ] || ! psql -h 127.0.0.1 -U postgres -d "$DB" -Atc "SELECT 1 FROM bench_ids LIMIT 1" >/dev/null 2>&1; then
-  psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS ${DB} WITH (FORCE)"
-  /usr/bin/time -f "generated in %es" target/release/examples/generate_ledger 10 1000
+  generate 10 1000
   # The awards both sides draw from: the 1,000 approved awards of 2020-21, numbered for pgbench.
   psql -h 127.0.0.1 -U postgres -d "$DB" -qc "
     CREATE TABLE bench_ids AS
@@ -51,9 +43,7 @@ export IDS=$PWD/$OUT/ids
 AWARDS=$(wc -l <"$IDS")
 psql -h 127.0.0.1 -U postgres -d "$DB" -Atc "SELECT count(*) || ' awards, ' || (SELECT count(*) FROM payments) || ' payments, ' || (SELECT count(*) FROM audit_events) || ' audit events' FROM awards"
 
-target/release/grants serve & SERVER=$!
-trap 'kill $SERVER 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do curl -sf "http://$GRANTS_BIND/readyz" >/dev/null && break; sleep 0.1; done
+start_server
 AUDITOR=$(target/release/grants token --sub bench-auditor --role auditor --ttl 2h)
 FINANCE=$(target/release/grants token --sub bench-finance --role finance --ttl 2h)
 # Start measuring from a steady state: the generated data written out, the pool filled.

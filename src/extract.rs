@@ -203,7 +203,8 @@ pub async fn reject_control_characters(
 
 /// The first query parameter whose name or value holds a control character.
 fn control_character_parameter(query: &str) -> Option<String> {
-    if query.is_empty() {
+    // The common case, decided without decoding: nothing escaped and nothing raw to find.
+    if !query.contains('%') && !query.chars().any(char::is_control) {
         return None;
     }
     let pairs = web::Query::<Vec<(String, String)>>::from_query(query).ok()?.into_inner();

@@ -202,7 +202,7 @@ pub struct WithdrawAward {
 #[into_params(parameter_in = Query)]
 pub struct AwardFilter {
     /// e.g. `2020-21`.
-    #[param(pattern = r"^[0-9]{4}-[0-9]{2}$", example = "2020-21")]
+    #[param(value_type = Option<crate::domain::FinancialYear>)]
     pub financial_year: Option<String>,
     pub fund_id: Option<Uuid>,
     pub programme_id: Option<Uuid>,

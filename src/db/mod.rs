@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
-use diesel::r2d2::{ConnectionManager, ManageConnection, Pool, PooledConnection};
+use diesel::r2d2::{ConnectionManager, ManageConnection, Pool};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 /// The migrations in `migrations/`, compiled into the binary.
@@ -14,8 +14,6 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
 /// A pool of PostgreSQL connections.
 pub type DbPool = Pool<Manager>;
-/// One connection taken from the pool.
-pub type DbConn = PooledConnection<Manager>;
 
 /// A connection the pool handed out within this long after it came back is handed out again
 /// without a `SELECT 1` first: under load that check was a third of the round trips of a simple

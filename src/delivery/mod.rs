@@ -238,7 +238,7 @@ pub struct ReturnFilter {
     pub award_id: Option<Uuid>,
     pub recipient_id: Option<Uuid>,
     /// e.g. `2020-21-Q1`.
-    #[param(pattern = r"^[0-9]{4}-[0-9]{2}-Q[1-4]$", example = "2020-21-Q1")]
+    #[param(value_type = Option<crate::domain::ReturnPeriod>)]
     pub period: Option<String>,
     pub status: Option<ReturnStatus>,
 }
@@ -248,7 +248,7 @@ pub struct ReturnFilter {
 #[into_params(parameter_in = Query)]
 pub struct OverdueQuery {
     /// `YYYY-MM-DD`; default today.
-    #[param(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", example = "2020-08-01")]
+    #[param(format = Date, example = "2020-08-01")]
     pub as_of: Option<String>,
 }
 

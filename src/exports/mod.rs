@@ -39,7 +39,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 #[into_params(parameter_in = Query)]
 pub struct YearQuery {
     /// e.g. `2020-21`.
-    #[param(pattern = r"^[0-9]{4}-[0-9]{2}$", example = "2020-21")]
+    #[param(value_type = Option<crate::domain::FinancialYear>)]
     pub financial_year: Option<String>,
 }
 

@@ -105,7 +105,7 @@ pub struct UpdateFund {
 #[into_params(parameter_in = Query)]
 pub struct FundFilter {
     /// Only funds of this financial year, e.g. `2020-21`.
-    #[param(pattern = r"^[0-9]{4}-[0-9]{2}$", example = "2020-21")]
+    #[param(value_type = Option<crate::domain::FinancialYear>)]
     pub financial_year: Option<String>,
 }
 

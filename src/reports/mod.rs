@@ -137,7 +137,7 @@ fn parse_year(field: &str, text: &str) -> Result<FinancialYear, ApiError> {
 #[utoipa::path(
     tag = "reports",
     operation_id = "get_year_report",
-    params(("financial_year" = String, Path, description = "e.g. `2020-21`", pattern = r"^[0-9]{4}-[0-9]{2}$", example = "2020-21")),
+    params(("financial_year" = crate::domain::FinancialYear, Path, description = "e.g. `2020-21`")),
     responses((status = 200, description = "The year's figures", body = YearReport))
 )]
 #[get("/reports/years/{financial_year}")]
@@ -157,7 +157,7 @@ async fn year_report(
 #[utoipa::path(
     tag = "reports",
     operation_id = "get_year_chart",
-    params(("financial_year" = String, Path, description = "e.g. `2020-21`", pattern = r"^[0-9]{4}-[0-9]{2}$", example = "2020-21")),
+    params(("financial_year" = crate::domain::FinancialYear, Path, description = "e.g. `2020-21`")),
     responses((status = 200, description = "An SVG image", content_type = "image/svg+xml", body = String))
 )]
 #[get("/reports/years/{financial_year}/chart.svg")]
@@ -179,10 +179,10 @@ async fn year_chart(
 #[into_params(parameter_in = Query)]
 pub struct YearOnYearQuery {
     /// The earlier year, e.g. `2019-20`.
-    #[param(pattern = r"^[0-9]{4}-[0-9]{2}$", example = "2019-20")]
+    #[param(value_type = Option<crate::domain::FinancialYear>)]
     pub from: Option<String>,
     /// The later year, e.g. `2020-21`.
-    #[param(pattern = r"^[0-9]{4}-[0-9]{2}$", example = "2020-21")]
+    #[param(value_type = Option<crate::domain::FinancialYear>)]
     pub to: Option<String>,
 }
 
