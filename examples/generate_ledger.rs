@@ -7,7 +7,7 @@
 
 use diesel::Connection;
 use grants::audit::Actor;
-use grants::awards::{self, AwardInput};
+use grants::awards::{self, actions::AwardInput};
 use grants::delivery::{ActivityInput, LineStatus, ReturnInput, ReturnStatus, add_activity, review_in, submit};
 use grants::domain::delivery::Quantity;
 use grants::domain::{Category, FinancialYear, Money, PlanTheme, RecipientKind, ReturnPeriod};
@@ -80,7 +80,7 @@ fn main() -> Result<(), String> {
                 let recipient = recipient_ids[n % recipient_ids.len()];
                 let amount = Money::parse(&format!("{}.00", 10_000 + (n % 50) * 1_000))
                     .map_err(|e| ApiError::Internal(e.to_string()))?;
-                let award = awards::create(
+                let award = awards::actions::create(
                     c,
                     &finance,
                     AwardInput {
@@ -96,7 +96,7 @@ fn main() -> Result<(), String> {
                         end_date: year.last_day(),
                     },
                 )?;
-                awards::approve(c, &approver, award.id, format!("SYN-{n}"))?;
+                awards::actions::approve(c, &approver, award.id, format!("SYN-{n}"))?;
                 let half = Money::from_decimal(amount.to_decimal() / rust_decimal::Decimal::from(2));
                 // Earlier years are fully committed to payments (half paid, half scheduled); the
                 // last year is in progress: half paid and the rest not yet scheduled, so

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::config::JwtSettings;
 use crate::domain::labels::label_enum;
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 label_enum!(
     /// What a token's holder may do (DESIGN §4).

@@ -30,7 +30,21 @@ pub struct Settings {
     pub jwt: Option<JwtSettings>,
     /// `GRANTS_360_PREFIX`, `GRANTS_FUNDER_ID`, `GRANTS_FUNDER_NAME`: the publisher of the
     /// 360Giving data. The defaults are placeholders: set your registered prefix and identifier.
-    pub publisher: crate::exports::Publisher,
+    pub publisher: Publisher,
+    /// Whether the server stops on SIGTERM/SIGINT (draining requests in flight). Always on for
+    /// `grants serve`; the tests, which run many servers in one process, turn it off.
+    pub handle_signals: bool,
+}
+
+/// Who publishes the data: from `GRANTS_360_PREFIX`, `GRANTS_FUNDER_ID`, `GRANTS_FUNDER_NAME`.
+#[derive(Debug, Clone)]
+pub struct Publisher {
+    /// The funder's registered 360Giving prefix, e.g. `360G-cambspcc`.
+    pub prefix: String,
+    /// The funder's organisation identifier, e.g. `GB-GOR-PC000123`.
+    pub funder_id: String,
+    /// The funder's name.
+    pub funder_name: String,
 }
 
 /// How bearer tokens are verified (and, with a shared secret, minted).
@@ -142,12 +156,13 @@ impl Settings {
             return_due_days: number("GRANTS_RETURN_DUE_DAYS", 30)?,
             rate_limit: (number("GRANTS_RATE_LIMIT_PER_SEC", 20)?, number("GRANTS_RATE_LIMIT_BURST", 100)?),
             jwt: JwtSettings::from_env()?,
-            publisher: crate::exports::Publisher {
+            publisher: Publisher {
                 prefix: var("GRANTS_360_PREFIX").unwrap_or_else(|| "360G-opcc-example".to_string()),
                 funder_id: var("GRANTS_FUNDER_ID").unwrap_or_else(|| "GB-GOR-PC000000".to_string()),
                 funder_name: var("GRANTS_FUNDER_NAME")
                     .unwrap_or_else(|| "Office of the Police and Crime Commissioner".to_string()),
             },
+            handle_signals: true,
         })
     }
 }

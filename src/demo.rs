@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use uuid::Uuid;
 
 use crate::audit::Actor;
-use crate::awards::{self, AwardInput};
+use crate::awards::{self, actions::AwardInput};
 use crate::db::schema::funds as funds_table;
 use crate::domain::{Category, FinancialYear, Money, PlanTheme, RecipientKind};
 use crate::error::ApiError;
@@ -225,7 +225,7 @@ fn load(conn: &mut PgConnection) -> Result<DemoSummary, ApiError> {
     let mut csp_awards = Vec::new();
     for (index, (year, fund_id)) in fund_ids.iter().enumerate() {
         for (n, line) in lines.iter().enumerate() {
-            let award = awards::create(
+            let award = awards::actions::create(
                 conn,
                 &finance,
                 AwardInput {
@@ -242,7 +242,7 @@ fn load(conn: &mut PgConnection) -> Result<DemoSummary, ApiError> {
                 },
             )?;
             let decision = format!("PCC-DN-{}-{:03}", year.start_year(), n + 1);
-            let approved = awards::approve(conn, &approver, award.id, decision)?;
+            let approved = awards::actions::approve(conn, &approver, award.id, decision)?;
             pay_quarters(conn, &finance, &approved, *year, if index == 0 { 4 } else { 2 })?;
             if line.programme == p_outside {
                 summary_award = approved.id;
@@ -254,7 +254,7 @@ fn load(conn: &mut PgConnection) -> Result<DemoSummary, ApiError> {
     }
     // One draft in the current year, to show the pipeline.
     let (current_year, current_fund) = fund_ids[1];
-    awards::create(
+    awards::actions::create(
         conn,
         &finance,
         AwardInput {

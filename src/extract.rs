@@ -1,6 +1,7 @@
 //! Request extractors that answer in the problem format: JSON bodies, `If-Match`, paging.
 
 use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header, web};
+use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
@@ -64,7 +65,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<(T, String), ApiE
     let value: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|e| ApiError::Malformed(format!("the request body is not valid JSON ({})", position(&e))))?;
     let mut canonical = String::new();
-    crate::audit::chain::write_canonical(&value, &mut canonical);
+    crate::canonical::write_canonical(&value, &mut canonical);
     let parsed = serde_path_to_error::deserialize::<_, T>(value).map_err(|error| {
         let path = error.path().to_string();
         let message = strip_position(&error.into_inner().to_string());
@@ -189,27 +190,9 @@ where
     Option::<T>::deserialize(deserializer).map(Some)
 }
 
-/// Middleware: a query parameter holding a control character (a NUL, say, which PostgreSQL
-/// cannot take) is 422 naming the parameter, before any handler sees it.
-pub async fn reject_control_characters(
-    req: actix_web::dev::ServiceRequest,
-    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
-) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
-    if let Some(field) = control_character_parameter(req.query_string()) {
-        return Err(ApiError::field(&field, "must not contain control characters").into());
-    }
-    next.call(req).await
-}
-
-/// The first query parameter whose name or value holds a control character.
-fn control_character_parameter(query: &str) -> Option<String> {
-    // The common case, decided without decoding: nothing escaped and nothing raw to find.
-    if !query.contains('%') && !query.chars().any(char::is_control) {
-        return None;
-    }
-    let pairs = web::Query::<Vec<(String, String)>>::from_query(query).ok()?.into_inner();
-    pairs
-        .into_iter()
-        .find(|(name, value)| name.chars().chain(value.chars()).any(char::is_control))
-        .map(|(name, _)| name.chars().filter(|c| !c.is_control()).collect())
+/// Reads an RFC 3339 instant from a query string, where a `+` may have arrived as a space.
+pub fn parse_instant(text: &str) -> Result<DateTime<Utc>, ApiError> {
+    DateTime::parse_from_rfc3339(&text.trim().replace(' ', "+"))
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| ApiError::field("as_of", "must be an RFC 3339 timestamp such as 2020-06-30T23:59:59Z"))
 }

@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use crate::auth::AuthUser;
 use crate::db::schema::idempotency_keys;
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The request's `Idempotency-Key`, if it sent one: 1–255 visible ASCII characters.
 pub struct IdempotencyKey(pub Option<String>);

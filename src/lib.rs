@@ -1,10 +1,11 @@
 //! The grants service: a ledger of crime and disorder reduction grants for an Office of the
-//! Police and Crime Commissioner. `startup::app` builds the HTTP application; `main.rs` is only
-//! the command line.
+//! Police and Crime Commissioner. `startup::Application` builds and serves the HTTP application;
+//! `main.rs` is only the command line.
 
 pub mod audit;
 pub mod auth;
 pub mod awards;
+pub mod canonical;
 pub mod config;
 pub mod db;
 pub mod delivery;
@@ -16,6 +17,7 @@ pub mod extract;
 pub mod funds;
 pub mod histories;
 pub mod idempotency;
+pub mod middleware;
 pub mod openapi;
 pub mod payments;
 pub mod programmes;
@@ -23,5 +25,7 @@ pub mod ratelimit;
 pub mod recipients;
 pub mod reports;
 pub mod respond;
+pub mod routes;
 pub mod startup;
+pub mod state;
 pub mod variations;

@@ -2,11 +2,10 @@
 
 use std::process::ExitCode;
 
-use actix_web::{HttpServer, web};
 use clap::{Parser, Subcommand};
 use grants::auth::{Role, TokenRequest, mint, parse_ttl};
 use grants::config::{JwtSettings, Settings};
-use grants::startup::{AppState, app};
+use grants::startup::Application;
 use grants::{db, demo, openapi};
 use uuid::Uuid;
 
@@ -165,28 +164,11 @@ fn serve(with_demo: bool) -> Result<(), String> {
         let summary = seed(&settings.database_url)?;
         print_demo_banner(&settings, summary.as_ref())?;
     }
-    let state = web::Data::new(AppState {
-        pool: db::pool(&settings.database_url, settings.db_pool_size, settings.db_timeout),
-        jwt: settings.jwt.clone(),
-        return_due_days: settings.return_due_days,
-        openapi_json: openapi::spec_json(),
-        publisher: settings.publisher.clone(),
-        rate_limiter: match settings.rate_limit {
-            (0, _) => None,
-            (rate, burst) => Some(grants::ratelimit::RateLimiter::new(rate, burst)),
-        },
-    });
-    let bind = settings.bind.clone();
-    let workers = settings.workers;
     actix_web::rt::System::new().block_on(async move {
-        let mut server = HttpServer::new(move || app(state.clone()))
-            .bind(&bind)
-            .map_err(|e| format!("cannot listen on {bind}: {e}"))?;
-        if let Some(n) = workers {
-            server = server.workers(n.max(1));
-        }
-        log::info!("listening on http://{bind} (API docs at http://{bind}/docs/)");
-        server.run().await.map_err(|e| format!("server failed: {e}"))
+        let application = Application::build(settings)?;
+        let address = application.address();
+        log::info!("listening on http://{address} (API docs at http://{address}/docs/)");
+        application.run().await.map_err(|e| format!("server failed: {e}"))
     })
 }
 

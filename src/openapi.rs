@@ -193,10 +193,19 @@ pub fn conflict_example(error: ApiError) -> serde_json::Value {
 
 /// The document as served at `/openapi.json` and committed at `openapi/openapi.json`.
 pub fn spec_json() -> String {
-    let spec = crate::startup::openapi();
+    let spec = document();
     let mut text = spec.to_pretty_json().unwrap_or_default();
     text.push('\n');
     text
+}
+
+/// The complete document, collected from the routes as they are registered.
+pub fn document() -> OpenApi {
+    use utoipa_actix_web::AppExt;
+    let (_, mut spec) =
+        actix_web::App::new().into_utoipa_app().openapi(base()).configure(crate::routes::configure).split_for_parts();
+    StandardResponses.modify(&mut spec);
+    spec
 }
 
 /// The base document, before handlers are collected.

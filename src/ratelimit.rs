@@ -1,22 +1,11 @@
 //! Rate limiting: a token bucket per verified token subject, or per client address for requests
 //! without a valid token (DESIGN §3, 429 `rate-limited` with `Retry-After`).
 //!
-//! The limiter verifies the token itself so that it can key on the *verified* subject (a forged
-//! `sub` cannot borrow someone else's budget or dodge its own); the verified user is left in the
-//! request's extensions, so the handler does not verify the token twice.
+//! This module holds the buckets; `middleware::limit` applies them to requests.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
-
-use actix_web::body::{EitherBody, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::middleware::Next;
-use actix_web::{HttpMessage, ResponseError, web};
-
-use crate::auth::AuthUser;
-use crate::error::ApiError;
-use crate::startup::AppState;
 
 /// Buckets kept before idle ones are swept.
 const SWEEP_AT: usize = 10_000;
@@ -56,41 +45,6 @@ impl RateLimiter {
             Err(Duration::from_secs_f64((1.0 - *tokens) / self.per_second))
         }
     }
-}
-
-/// The middleware: limits `/api/` requests, keyed as described above.
-pub async fn limit(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    let state = req.app_data::<web::Data<AppState>>().cloned();
-    if let Some(limiter) = state.as_ref().and_then(|s| s.rate_limiter.as_ref())
-        && req.path().starts_with("/api/")
-    {
-        let user = state
-            .as_ref()
-            .and_then(|s| s.jwt.as_ref())
-            .and_then(|jwt| bearer(&req).and_then(|token| AuthUser::verify(token, jwt).ok()));
-        let key = match &user {
-            Some(u) => format!("sub:{}", u.sub),
-            None => format!("ip:{}", req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default()),
-        };
-        if let Some(u) = user {
-            req.extensions_mut().insert(u);
-        }
-        if let Err(wait) = limiter.check(&key) {
-            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            let response = ApiError::RateLimited(seconds.max(1)).error_response();
-            return Ok(req.into_response(response).map_into_right_body());
-        }
-    }
-    next.call(req).await.map(ServiceResponse::map_into_left_body)
-}
-
-fn bearer(req: &ServiceRequest) -> Option<&str> {
-    let value = req.headers().get(actix_web::http::header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
 #[cfg(test)]

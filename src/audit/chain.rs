@@ -10,6 +10,8 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use crate::canonical::{write_str, write_value};
+
 /// The `prev_hash` of the first event.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -80,53 +82,6 @@ fn write_event(event: &EventContent<'_>, out: &mut Vec<u8>) {
     out.extend_from_slice(b",\"seq\":");
     out.extend_from_slice(event.seq.to_string().as_bytes());
     out.push(b'}');
-}
-
-/// Writes a JSON string with serde_json's escaping.
-fn write_str(text: &str, out: &mut Vec<u8>) {
-    // Writing a &str into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *out, text);
-}
-
-/// Compact JSON with object keys sorted, whatever order the map keeps them in.
-fn write_value(value: &Value, out: &mut Vec<u8>) {
-    match value {
-        Value::Object(map) => {
-            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-            entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
-            out.push(b'{');
-            for (i, (key, v)) in entries.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_str(key, out);
-                out.push(b':');
-                write_value(v, out);
-            }
-            out.push(b'}');
-        }
-        Value::Array(items) => {
-            out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_value(item, out);
-            }
-            out.push(b']');
-        }
-        Value::String(text) => write_str(text, out),
-        other => {
-            let _ = serde_json::to_writer(&mut *out, other);
-        }
-    }
-}
-
-/// Compact JSON with object keys sorted, as text.
-pub fn write_canonical(value: &Value, out: &mut String) {
-    let mut bytes = Vec::new();
-    write_value(value, &mut bytes);
-    out.push_str(&String::from_utf8_lossy(&bytes));
 }
 
 thread_local! {

@@ -10,7 +10,7 @@ use super::verify::{Verification, verify};
 use crate::auth::{AuthUser, Role};
 use crate::error::ApiError;
 use crate::extract::Page;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Registers the audit routes.
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {

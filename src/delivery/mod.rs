@@ -22,7 +22,7 @@ use crate::error::{ApiError, FieldErrors};
 use crate::extract::{JsonBody, Page, PageQuery};
 use crate::idempotency::{self, Created, IdempotencyKey};
 use crate::respond::{label, with_etag};
-use crate::startup::AppState;
+use crate::state::AppState;
 use store::{ActivityRow, LineRow, ReturnQuery, ReturnRow};
 
 label_enum!(

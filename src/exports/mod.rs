@@ -12,22 +12,12 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
+use crate::config::Publisher;
 use crate::domain::{FinancialYear, Money};
 use crate::error::ApiError;
 use crate::reports::require_reporter;
 use crate::reports::store::{self, AwardLine};
-use crate::startup::AppState;
-
-/// Who publishes the data: from `GRANTS_360_PREFIX`, `GRANTS_FUNDER_ID`, `GRANTS_FUNDER_NAME`.
-#[derive(Debug, Clone)]
-pub struct Publisher {
-    /// The funder's registered 360Giving prefix, e.g. `360G-cambspcc`.
-    pub prefix: String,
-    /// The funder's organisation identifier, e.g. `GB-GOR-PC000123`.
-    pub funder_id: String,
-    /// The funder's name.
-    pub funder_name: String,
-}
+use crate::state::AppState;
 
 /// Registers the export routes.
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {

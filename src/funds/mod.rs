@@ -16,7 +16,7 @@ use crate::error::{ApiError, FieldErrors};
 use crate::extract::{IfMatch, JsonBody, Page, PageQuery};
 use crate::idempotency::{self, Created, IdempotencyKey};
 use crate::respond::{label, with_etag};
-use crate::startup::AppState;
+use crate::state::AppState;
 use store::{FundChanges, FundRow, FundTotals, NewFund};
 
 /// Registers the fund routes.

@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 
 use actix_web::{HttpResponse, get, web};
-use chrono::{DateTime, Utc};
 use diesel::PgConnection;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -19,7 +18,7 @@ use crate::error::ApiError;
 use crate::programmes::{self, Programme};
 use crate::recipients::{self, Recipient};
 use crate::respond::label;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Registers the history routes.
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -178,40 +177,4 @@ async fn programme_history(
         })
         .await?;
     Ok(HttpResponse::Ok().json(history))
-}
-
-/// Reads an RFC 3339 instant from a query string, where a `+` may have arrived as a space.
-pub fn parse_instant(text: &str) -> Result<DateTime<Utc>, ApiError> {
-    DateTime::parse_from_rfc3339(&text.trim().replace(' ', "+"))
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| ApiError::field("as_of", "must be an RFC 3339 timestamp such as 2020-06-30T23:59:59Z"))
-}
-
-/// The award as it stood at `at`, rebuilt from the events: its own last event then, with paid,
-/// scheduled and released recomputed from its payments' last events then.
-pub fn award_as_of(conn: &mut PgConnection, id: Uuid, at: DateTime<Utc>) -> Result<serde_json::Value, ApiError> {
-    let latest = events::award_state_at(conn, id, at)?;
-    let mut award = latest
-        .iter()
-        .find(|e| e.entity_type == "award")
-        .map(|e| e.data.clone())
-        .ok_or_else(|| ApiError::NotFound(format!("the award did not exist at {}", at.to_rfc3339())))?;
-    let amount_of = |data: &serde_json::Value, field: &str| {
-        data[field].as_str().and_then(|t| Money::parse(t).ok()).unwrap_or(Money::ZERO)
-    };
-    let (mut paid, mut scheduled) = (Money::ZERO, Money::ZERO);
-    for payment in latest.iter().filter(|e| e.entity_type == "payment") {
-        match payment.data["status"].as_str() {
-            Some("paid") => paid = paid + amount_of(&payment.data, "amount"),
-            Some("scheduled") => scheduled = scheduled + amount_of(&payment.data, "amount"),
-            _ => {}
-        }
-    }
-    let released = if award["status"] == "closed" { amount_of(&award, "amount") - paid } else { Money::ZERO };
-    if let Some(fields) = award.as_object_mut() {
-        fields.insert("paid".into(), serde_json::json!(paid.to_string()));
-        fields.insert("scheduled".into(), serde_json::json!(scheduled.to_string()));
-        fields.insert("released".into(), serde_json::json!(released.to_string()));
-    }
-    Ok(award)
 }

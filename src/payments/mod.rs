@@ -21,7 +21,7 @@ use crate::error::{ApiError, FieldErrors, one_text};
 use crate::extract::JsonBody;
 use crate::idempotency::{self, Created, IdempotencyKey};
 use crate::respond::{label, with_etag};
-use crate::startup::AppState;
+use crate::state::AppState;
 use store::{NewPayment, PaymentRow};
 
 label_enum!(

@@ -15,7 +15,7 @@ use crate::error::{ApiError, FieldErrors};
 use crate::extract::{IfMatch, JsonBody, Page, PageQuery};
 use crate::idempotency::{self, Created, IdempotencyKey};
 use crate::respond::{label, with_etag};
-use crate::startup::AppState;
+use crate::state::AppState;
 use store::{NewProgramme, ProgrammeChanges, ProgrammeRow};
 
 /// Registers the programme routes.

@@ -17,7 +17,7 @@ use crate::error::{ApiError, FieldErrors, Recorded};
 use crate::extract::{IfMatch, JsonBody, Page, PageQuery};
 use crate::idempotency::{self, Created, IdempotencyKey};
 use crate::respond::{label, with_etag};
-use crate::startup::AppState;
+use crate::state::AppState;
 use store::{NewRecipient, RecipientChanges, RecipientQuery, RecipientRow};
 
 /// Registers the recipient routes.

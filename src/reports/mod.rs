@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::auth::{AuthUser, Role};
 use crate::domain::{AwardStatus, Category, FinancialYear, Money, PlanTheme};
 use crate::error::{ApiError, FieldErrors};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Registers the report routes.
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {

@@ -20,7 +20,7 @@ use crate::extract::{JsonBody, Page};
 use crate::funds;
 use crate::idempotency::{self, Created, IdempotencyKey};
 use crate::respond::{label, with_etag};
-use crate::startup::AppState;
+use crate::state::AppState;
 use store::{NewVariation, VariationRow};
 
 label_enum!(

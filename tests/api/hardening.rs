@@ -14,7 +14,7 @@ use crate::helpers::{SECRET, TestApp};
 
 #[actix_web::test]
 async fn each_subject_is_rate_limited_with_a_retry_after() {
-    let app = TestApp::spawn_limited(grants::ratelimit::RateLimiter::new(1, 3)).await;
+    let app = TestApp::spawn_limited(1, 3).await;
     for _ in 0..3 {
         assert_eq!(app.get("/api/v1/funds", &app.finance).await.status, 200);
     }

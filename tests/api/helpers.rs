@@ -4,11 +4,10 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use actix_web::{HttpServer, web};
 use diesel::prelude::*;
 use grants::auth::{Role, TokenRequest, mint};
-use grants::config::JwtSettings;
-use grants::startup::{AppState, app};
+use grants::config::{JwtSettings, Publisher, Settings};
+use grants::startup::Application;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -181,51 +180,47 @@ impl TestApp {
 
     /// The same, verifying tokens with `jwt` (an identity provider's public key, say).
     pub async fn spawn_with(jwt: JwtSettings) -> TestApp {
-        TestApp::spawn_full(jwt, None, None).await
+        TestApp::spawn_full(jwt, (0, 0), None).await
     }
 
     /// The same, with a rate limiter.
-    pub async fn spawn_limited(limiter: grants::ratelimit::RateLimiter) -> TestApp {
-        TestApp::spawn_full(secret_jwt(), Some(limiter), None).await
+    /// The same, with `per_second` requests a second per subject and bursts of `burst`.
+    pub async fn spawn_limited(per_second: u32, burst: u32) -> TestApp {
+        TestApp::spawn_full(secret_jwt(), (per_second, burst), None).await
     }
 
     /// The same, reaching PostgreSQL through a loopback proxy on `port` (which a test can cut).
     pub async fn spawn_via(port: u16) -> TestApp {
-        TestApp::spawn_full(secret_jwt(), None, Some(port)).await
+        TestApp::spawn_full(secret_jwt(), (0, 0), Some(port)).await
     }
 
-    async fn spawn_full(
-        jwt: JwtSettings,
-        limiter: Option<grants::ratelimit::RateLimiter>,
-        via: Option<u16>,
-    ) -> TestApp {
+    async fn spawn_full(jwt: JwtSettings, rate_limit: (u32, u32), via: Option<u16>) -> TestApp {
         let db = TestDb::new();
-        let url = match via {
+        let database_url = match via {
             Some(port) => format!("postgres://postgres@127.0.0.1:{port}/{}?sslmode=disable", db.name),
             None => db.url.clone(),
         };
-        let state = web::Data::new(AppState {
-            pool: grants::db::pool(&url, 50, Duration::from_secs(2)),
-            jwt: Some(jwt.clone()),
+        let settings = Settings {
+            database_url,
+            bind: "127.0.0.1:0".into(),
+            // Sixteen tests run at once: four connections each stay well inside PostgreSQL's 100.
+            db_pool_size: 4,
+            db_timeout: Duration::from_secs(2),
+            workers: Some(2),
+            rate_limit,
             return_due_days: 30,
-            openapi_json: grants::openapi::spec_json(),
-            publisher: grants::exports::Publisher {
+            jwt: Some(jwt.clone()),
+            publisher: Publisher {
                 prefix: "360G-test".into(),
                 funder_id: "GB-GOR-PC000000".into(),
                 funder_name: "Test OPCC".into(),
             },
-            rate_limiter: limiter,
-        });
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-        let address = format!("http://{}", listener.local_addr().expect("local address"));
-        let server = HttpServer::new(move || app(state.clone()))
-            .workers(2)
-            .disable_signals()
-            .listen(listener)
-            .expect("listen")
-            .run();
-        let handle = server.handle();
-        actix_web::rt::spawn(server);
+            handle_signals: false,
+        };
+        let application = Application::build(settings).expect("start the service");
+        let address = format!("http://{}", application.address());
+        let handle = application.handle();
+        actix_web::rt::spawn(application.run());
         let client = awc::Client::builder()
             .timeout(Duration::from_secs(60))
             .connector(awc::Connector::new().limit(200))

@@ -9,6 +9,7 @@ mod delivery;
 mod funds;
 mod hardening;
 mod helpers;
+mod layers;
 mod ledger_audit;
 mod money_movements;
 mod recipients_programmes;

@@ -1,0 +1,224 @@
+//! Every write to an award, each one function that runs inside the caller's transaction and
+//! appends its audit event last. Lock order everywhere: award, then fund, then the audit chain.
+
+use chrono::NaiveDate;
+use diesel::PgConnection;
+use uuid::Uuid;
+
+use super::store::{self, AwardChanges, AwardMoney, NewAward};
+use super::{Award, load};
+use crate::audit::{self, Actor, NewEvent};
+use crate::domain::budget::check_headroom;
+use crate::domain::{AwardAction, AwardStatus, Category, FinancialYear, FundStatus, Money};
+use crate::error::ApiError;
+use crate::respond::label;
+use crate::{funds, programmes, recipients};
+
+fn check_dates(start: NaiveDate, end: NaiveDate, year: FinancialYear) -> Result<(), ApiError> {
+    if end < start {
+        return Err(ApiError::field("end_date", "must be on or after start_date"));
+    }
+    if !year.overlaps(start, end) {
+        return Err(ApiError::Validation(vec![
+            crate::error::FieldError {
+                field: "start_date".into(),
+                message: format!("the award must overlap the fund's financial year {year}"),
+            },
+            crate::error::FieldError {
+                field: "end_date".into(),
+                message: format!("the award must overlap the fund's financial year {year}"),
+            },
+        ]));
+    }
+    Ok(())
+}
+
+/// Looks up a programme for an award: a missing one is a bad field, not a missing resource.
+fn programme_category(conn: &mut PgConnection, id: Uuid) -> Result<Category, ApiError> {
+    let row = programmes::store::find(conn, id)?.ok_or_else(|| ApiError::field("programme_id", "no such programme"))?;
+    label(Category::parse, &row.category)
+}
+
+fn check_recipient(conn: &mut PgConnection, id: Uuid) -> Result<(), ApiError> {
+    recipients::store::find(conn, id)?.ok_or_else(|| ApiError::field("recipient_id", "no such recipient"))?;
+    Ok(())
+}
+
+fn record(conn: &mut PgConnection, actor: &Actor, action: &str, award: &Award) -> Result<(), ApiError> {
+    audit::append(
+        conn,
+        actor,
+        NewEvent { action, entity_type: "award", entity_id: award.id, award_id: Some(award.id), data: award },
+    )?;
+    Ok(())
+}
+
+/// A checked request for a new award.
+pub struct AwardInput {
+    pub fund_id: Uuid,
+    pub programme_id: Uuid,
+    pub recipient_id: Uuid,
+    pub title: String,
+    pub purpose: String,
+    pub conditions: String,
+    pub crime_reduction_rationale: String,
+    pub amount: Money,
+    pub start_date: NaiveDate,
+    pub end_date: NaiveDate,
+}
+
+/// Creates a draft award inside the caller's transaction, with its audit event.
+pub fn create(conn: &mut PgConnection, actor: &Actor, input: AwardInput) -> Result<Award, ApiError> {
+    let (fund, number) = funds::store::take_award_number(conn, input.fund_id)?
+        .ok_or_else(|| ApiError::field("fund_id", "no such fund"))?;
+    if label(FundStatus::parse, &fund.status)? == FundStatus::Closed {
+        return Err(ApiError::InvalidState("the fund is closed and takes no new awards".into()));
+    }
+    let year = FinancialYear::parse(&fund.financial_year).map_err(|_| ApiError::Internal("stored year".into()))?;
+    check_dates(input.start_date, input.end_date, year)?;
+    let category = programme_category(conn, input.programme_id)?;
+    check_recipient(conn, input.recipient_id)?;
+    let new = NewAward {
+        id: Uuid::now_v7(),
+        reference: format!("{}-{}-{:04}", fund.code, fund.financial_year, number),
+        fund_id: fund.id,
+        financial_year: fund.financial_year,
+        programme_id: input.programme_id,
+        category: category.as_str().to_string(),
+        recipient_id: input.recipient_id,
+        title: input.title,
+        purpose: input.purpose,
+        conditions: input.conditions,
+        crime_reduction_rationale: input.crime_reduction_rationale,
+        amount: input.amount.to_decimal(),
+        original_amount: input.amount.to_decimal(),
+        start_date: input.start_date,
+        end_date: input.end_date,
+        created_by: actor.sub.clone(),
+    };
+    let award = Award::from_row(store::insert(conn, &new)?, AwardMoney::default())?;
+    record(conn, actor, "award.created", &award)?;
+    Ok(award)
+}
+
+/// Approves a draft inside the caller's transaction: four-eyes, open fund, and the budget
+/// rule checked under the fund's row lock, then the audit event.
+pub fn approve(conn: &mut PgConnection, actor: &Actor, id: Uuid, decision_ref: String) -> Result<Award, ApiError> {
+    let current = store::lock(conn, id)?.ok_or_else(|| ApiError::not_found("award"))?;
+    label(AwardStatus::parse, &current.status)?
+        .after(AwardAction::Approve, Money::ZERO)
+        .map_err(|e| ApiError::InvalidState(e.0))?;
+    if current.created_by == actor.sub {
+        return Err(ApiError::FourEyes("an award cannot be approved by the person who created it".into()));
+    }
+    let fund =
+        funds::store::lock(conn, current.fund_id)?.ok_or_else(|| ApiError::Internal("award without fund".into()))?;
+    if label(FundStatus::parse, &fund.status)? == FundStatus::Closed {
+        return Err(ApiError::InvalidState("the fund is closed and takes no approvals".into()));
+    }
+    let committed = funds::store::committed(conn, fund.id)?;
+    check_headroom(Money::from_decimal(fund.budget), committed, Money::from_decimal(current.amount))
+        .map_err(|e| ApiError::BudgetExceeded(e.to_string()))?;
+    let changes = AwardChanges {
+        status: Some(AwardStatus::Approved.as_str().to_string()),
+        decision_ref: Some(decision_ref),
+        approved_by: Some(actor.sub.clone()),
+        approved_at: Some(audit::now_micros()),
+        ..AwardChanges::default()
+    };
+    let row = store::update(conn, id, &changes)?;
+    let award = load(conn, row)?;
+    record(conn, actor, "award.approved", &award)?;
+    Ok(award)
+}
+
+/// Changes to a draft; `None` leaves a field as it is.
+#[derive(Debug, Default)]
+pub struct AwardEdit {
+    pub programme_id: Option<Uuid>,
+    pub recipient_id: Option<Uuid>,
+    pub title: Option<String>,
+    pub purpose: Option<String>,
+    pub conditions: Option<String>,
+    pub crime_reduction_rationale: Option<String>,
+    pub amount: Option<Money>,
+    pub start_date: Option<NaiveDate>,
+    pub end_date: Option<NaiveDate>,
+}
+
+/// Edits a draft whose version is `expected` (the client's `If-Match`).
+pub fn update(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    id: Uuid,
+    if_match: &crate::extract::IfMatch,
+    edit: AwardEdit,
+) -> Result<Award, ApiError> {
+    let current = store::lock(conn, id)?.ok_or_else(|| ApiError::not_found("award"))?;
+    if_match.check(current.version)?;
+    label(AwardStatus::parse, &current.status)?
+        .after(AwardAction::Edit, Money::ZERO)
+        .map_err(|e| ApiError::InvalidState(e.0))?;
+    let start = edit.start_date.unwrap_or(current.start_date);
+    let end = edit.end_date.unwrap_or(current.end_date);
+    let year = FinancialYear::parse(&current.financial_year).map_err(|_| ApiError::Internal("stored year".into()))?;
+    check_dates(start, end, year)?;
+    let category = match edit.programme_id {
+        Some(p) => Some(programme_category(conn, p)?.as_str().to_string()),
+        None => None,
+    };
+    if let Some(r) = edit.recipient_id {
+        check_recipient(conn, r)?;
+    }
+    let changes = AwardChanges {
+        programme_id: edit.programme_id,
+        category,
+        recipient_id: edit.recipient_id,
+        title: edit.title,
+        purpose: edit.purpose,
+        conditions: edit.conditions,
+        crime_reduction_rationale: edit.crime_reduction_rationale,
+        // A draft commits nothing yet: its original amount follows its amount.
+        amount: edit.amount.map(Money::to_decimal),
+        original_amount: edit.amount.map(Money::to_decimal),
+        start_date: edit.start_date,
+        end_date: edit.end_date,
+        ..AwardChanges::default()
+    };
+    let row = store::update(conn, id, &changes)?;
+    let award = load(conn, row)?;
+    record(conn, actor, "award.updated", &award)?;
+    Ok(award)
+}
+
+/// Withdraws a draft, or an approved award with nothing paid or scheduled.
+pub fn withdraw(conn: &mut PgConnection, actor: &Actor, id: Uuid, reason: String) -> Result<Award, ApiError> {
+    let current = store::lock(conn, id)?.ok_or_else(|| ApiError::not_found("award"))?;
+    let money = store::money(conn, &[id])?.remove(&id).unwrap_or_default();
+    label(AwardStatus::parse, &current.status)?
+        .after(AwardAction::Withdraw, money.paid + money.scheduled)
+        .map_err(|e| ApiError::InvalidState(e.0))?;
+    let changes = AwardChanges {
+        status: Some(AwardStatus::Withdrawn.as_str().to_string()),
+        withdrawn_reason: Some(reason),
+        ..AwardChanges::default()
+    };
+    let row = store::update(conn, id, &changes)?;
+    let award = load(conn, row)?;
+    record(conn, actor, "award.withdrawn", &award)?;
+    Ok(award)
+}
+
+/// Closes an approved award, cancelling its scheduled payments first.
+pub fn close(conn: &mut PgConnection, actor: &Actor, id: Uuid) -> Result<Award, ApiError> {
+    let current = store::lock(conn, id)?.ok_or_else(|| ApiError::not_found("award"))?;
+    label(AwardStatus::parse, &current.status)?
+        .after(AwardAction::Close, Money::ZERO)
+        .map_err(|e| ApiError::InvalidState(e.0))?;
+    crate::payments::cancel_all_scheduled(conn, actor, id, "the award was closed")?;
+    let changes = AwardChanges { status: Some(AwardStatus::Closed.as_str().to_string()), ..AwardChanges::default() };
+    let row = store::update(conn, id, &changes)?;
+    let award = load(conn, row)?;
+    record(conn, actor, "award.closed", &award)?;
+    Ok(award)
+}

@@ -1,0 +1,411 @@
+//! The award handlers: each authenticates, parses, runs one action or read in a transaction,
+//! and responds.
+
+use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
+use chrono::NaiveDate;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::actions::{self, AwardEdit, AwardInput};
+use super::store::{self, AwardQuery};
+use super::{Award, find_visible, load};
+use crate::audit::Actor;
+use crate::auth::{AuthUser, Role};
+use crate::domain::{AwardStatus, Category, FinancialYear, Money, MoneyText};
+use crate::error::{ApiError, FieldErrors, one_text};
+use crate::extract::{IfMatch, JsonBody, Page, PageQuery};
+use crate::idempotency::{self, Created, IdempotencyKey};
+use crate::respond::with_etag;
+use crate::state::AppState;
+
+/// Registers the award routes.
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(create_award)
+        .service(list_awards)
+        .service(get_award)
+        .service(update_award)
+        .service(approve_award)
+        .service(withdraw_award)
+        .service(close_award);
+}
+
+/// A new draft award.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "fund_id": "0192f0c1-0000-7000-8000-000000000001",
+    "programme_id": "0192f0c1-0000-7000-8000-000000000002",
+    "recipient_id": "0192f0c1-0000-7000-8000-000000000003",
+    "title": "Outside Links 2020-21",
+    "purpose": "Support for people given out of court disposals",
+    "conditions": "Quarterly monitoring returns; funds used only for the agreed service",
+    "crime_reduction_rationale": "Addresses the needs behind offending and so reduces reoffending",
+    "amount": "45000.00",
+    "start_date": "2020-04-01",
+    "end_date": "2021-03-31"
+}))]
+pub struct CreateAward {
+    pub fund_id: Uuid,
+    pub programme_id: Uuid,
+    pub recipient_id: Uuid,
+    pub title: String,
+    pub purpose: String,
+    pub conditions: String,
+    pub crime_reduction_rationale: String,
+    pub amount: MoneyText,
+    /// Inside or overlapping the fund's financial year.
+    pub start_date: NaiveDate,
+    /// On or after `start_date`.
+    pub end_date: NaiveDate,
+}
+
+/// Changes to a draft award; absent fields stay as they are.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"amount": "47500.00"}))]
+pub struct UpdateAward {
+    pub programme_id: Option<Uuid>,
+    pub recipient_id: Option<Uuid>,
+    pub title: Option<String>,
+    pub purpose: Option<String>,
+    pub conditions: Option<String>,
+    pub crime_reduction_rationale: Option<String>,
+    pub amount: Option<MoneyText>,
+    pub start_date: Option<NaiveDate>,
+    pub end_date: Option<NaiveDate>,
+}
+
+/// The decision that approves an award.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"decision_ref": "PCC-DN-2020-014"}))]
+pub struct ApproveAward {
+    /// The reference of the PCC's decision notice.
+    pub decision_ref: String,
+}
+
+/// Why an award is withdrawn.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"reason": "The service was recommissioned elsewhere"}))]
+pub struct WithdrawAward {
+    pub reason: String,
+}
+
+/// Filters for the award list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AwardFilter {
+    /// e.g. `2020-21`.
+    #[param(value_type = Option<crate::domain::FinancialYear>)]
+    pub financial_year: Option<String>,
+    pub fund_id: Option<Uuid>,
+    pub programme_id: Option<Uuid>,
+    pub recipient_id: Option<Uuid>,
+    pub status: Option<AwardStatus>,
+    pub category: Option<Category>,
+}
+
+/// The text fields every award carries, checked.
+struct AwardText {
+    title: Option<String>,
+    purpose: Option<String>,
+    conditions: Option<String>,
+    rationale: Option<String>,
+}
+
+fn check_text(
+    errors: &mut FieldErrors,
+    title: Option<&str>,
+    purpose: Option<&str>,
+    conditions: Option<&str>,
+    rationale: Option<&str>,
+) -> AwardText {
+    AwardText {
+        title: title.and_then(|v| errors.text("title", v, 1, 200)),
+        purpose: purpose.and_then(|v| errors.text("purpose", v, 1, 4000)),
+        conditions: conditions.and_then(|v| errors.text("conditions", v, 1, 4000)),
+        rationale: rationale.and_then(|v| errors.text("crime_reduction_rationale", v, 1, 4000)),
+    }
+}
+
+/// Create a draft award. The service assigns its reference.
+#[utoipa::path(
+    tag = "awards",
+    operation_id = "create_award",
+    request_body = CreateAward,
+    responses(
+        (status = 201, description = "The new draft", body = Award, headers(("Location" = String), ("ETag" = String))),
+        (status = 409, description = "`invalid-state`: the fund is closed", content_type = "application/problem+json", body = crate::error::Problem)
+    )
+)]
+#[post("/awards")]
+async fn create_award(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    req: HttpRequest,
+    key: IdempotencyKey,
+    body: JsonBody<CreateAward>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(&[Role::Finance])?;
+    let JsonBody(body, canonical) = body;
+    let mut errors = FieldErrors::new();
+    let text = check_text(
+        &mut errors,
+        Some(&body.title),
+        Some(&body.purpose),
+        Some(&body.conditions),
+        Some(&body.crime_reduction_rationale),
+    );
+    let amount = errors.check("amount", Money::parse_positive(&body.amount.0));
+    if body.end_date < body.start_date {
+        errors.add("end_date", "must be on or after start_date");
+    }
+    errors.finish()?;
+    let (Some(title), Some(purpose), Some(conditions), Some(rationale), Some(amount)) =
+        (text.title, text.purpose, text.conditions, text.rationale, amount)
+    else {
+        return Err(ApiError::Internal("validation".into()));
+    };
+    let input = AwardInput {
+        fund_id: body.fund_id,
+        programme_id: body.programme_id,
+        recipient_id: body.recipient_id,
+        title,
+        purpose,
+        conditions,
+        crime_reduction_rationale: rationale,
+        amount,
+        start_date: body.start_date,
+        end_date: body.end_date,
+    };
+    let actor = Actor::from(&user);
+    let hash = idempotency::request_hash(&req, &canonical);
+    idempotency::create(&state, &user, key, hash, move |conn| {
+        let award = actions::create(conn, &actor, input)?;
+        Created::new(format!("/api/v1/awards/{}", award.id), award.version, &award)
+    })
+    .await
+}
+
+/// List awards, oldest first. A CSP officer sees only their own partnership's awards.
+#[utoipa::path(
+    tag = "awards",
+    operation_id = "list_awards",
+    params(AwardFilter, PageQuery),
+    responses((status = 200, description = "A page of awards", body = Page<Award>))
+)]
+#[get("/awards")]
+async fn list_awards(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    filter: web::Query<AwardFilter>,
+    page: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let scope = user.read_scope()?;
+    let filter = filter.into_inner();
+    let financial_year = match filter.financial_year.as_deref() {
+        Some(text) => {
+            Some(FinancialYear::parse(text).map_err(|e| ApiError::field("financial_year", e.to_string()))?.to_string())
+        }
+        None => None,
+    };
+    let query = AwardQuery {
+        financial_year,
+        fund_id: filter.fund_id,
+        programme_id: filter.programme_id,
+        recipient_id: filter.recipient_id,
+        scope,
+        status: filter.status.map(|s| s.as_str().to_string()),
+        category: filter.category.map(|c| c.as_str().to_string()),
+        cursor: page.cursor,
+        limit: page.limit()?,
+    };
+    let limit = query.limit;
+    let items = state
+        .db(move |conn| {
+            let rows = store::list(conn, &query)?;
+            let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+            let mut money = store::money(conn, &ids)?;
+            rows.into_iter()
+                .map(|row| {
+                    let m = money.remove(&row.id).unwrap_or_default();
+                    Award::from_row(row, m)
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(Page::from_rows(items, limit, |a| a.id)))
+}
+
+/// `?as_of=` for reading an award as it stood at an instant.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AsOf {
+    /// An RFC 3339 timestamp: the award exactly as it stood then, rebuilt from the audit trail
+    /// (404 before it existed).
+    #[param(format = DateTime, example = "2020-09-01T12:00:00Z")]
+    pub as_of: Option<String>,
+}
+
+/// Read an award, now or as it stood at `as_of`.
+#[utoipa::path(
+    tag = "awards",
+    operation_id = "get_award",
+    params(("id" = Uuid, Path, description = "The award's id"), AsOf),
+    responses((status = 200, description = "The award (with an ETag when current)", body = Award, headers(("ETag" = String))))
+)]
+#[get("/awards/{id}")]
+async fn get_award(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+    as_of: web::Query<AsOf>,
+) -> Result<HttpResponse, ApiError> {
+    let scope = user.read_scope()?;
+    let id = id.into_inner();
+    if let Some(text) = as_of.into_inner().as_of {
+        let at = crate::extract::parse_instant(&text)?;
+        let award = state
+            .db(move |conn| {
+                find_visible(conn, scope, id)?;
+                super::as_of::award_as_of(conn, id, at)
+            })
+            .await?;
+        return Ok(HttpResponse::Ok().json(award));
+    }
+    let award = state
+        .db(move |conn| {
+            let row = find_visible(conn, scope, id)?;
+            load(conn, row)
+        })
+        .await?;
+    Ok(with_etag(award.version, &award))
+}
+
+/// Edit a draft award.
+#[utoipa::path(
+    tag = "awards",
+    operation_id = "update_award",
+    params(("id" = Uuid, Path, description = "The award's id"), ("If-Match" = String, Header, description = "The award's current ETag")),
+    request_body = UpdateAward,
+    responses(
+        (status = 200, description = "The draft after the change", body = Award, headers(("ETag" = String))),
+        (status = 409, description = "`invalid-state`: only drafts can be edited", content_type = "application/problem+json", body = crate::error::Problem)
+    )
+)]
+#[patch("/awards/{id}")]
+async fn update_award(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+    body: JsonBody<UpdateAward>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(&[Role::Finance])?;
+    let body = body.0;
+    let mut errors = FieldErrors::new();
+    let text = check_text(
+        &mut errors,
+        body.title.as_deref(),
+        body.purpose.as_deref(),
+        body.conditions.as_deref(),
+        body.crime_reduction_rationale.as_deref(),
+    );
+    let amount = body.amount.as_ref().and_then(|a| errors.check("amount", Money::parse_positive(&a.0)));
+    errors.finish()?;
+    let id = id.into_inner();
+    let actor = Actor::from(&user);
+    let edit = AwardEdit {
+        programme_id: body.programme_id,
+        recipient_id: body.recipient_id,
+        title: text.title,
+        purpose: text.purpose,
+        conditions: text.conditions,
+        crime_reduction_rationale: text.rationale,
+        amount,
+        start_date: body.start_date,
+        end_date: body.end_date,
+    };
+    let award = state.tx(move |conn| actions::update(conn, &actor, id, &if_match, edit)).await?;
+    Ok(with_etag(award.version, &award))
+}
+
+/// Approve a draft award, committing its amount against the fund's budget. Never by the
+/// person who created it; never beyond the fund's headroom, however many approvals race.
+#[utoipa::path(
+    tag = "awards",
+    operation_id = "approve_award",
+    params(("id" = Uuid, Path, description = "The award's id")),
+    request_body = ApproveAward,
+    responses(
+        (status = 200, description = "The approved award", body = Award, headers(("ETag" = String))),
+        (status = 403, description = "`four-eyes`: the approver created the award; or `forbidden`", content_type = "application/problem+json", body = crate::error::Problem),
+        (status = 409, description = "`budget-exceeded`: the amount is over the fund's headroom; `invalid-state`: not a draft, or the fund is closed", content_type = "application/problem+json", body = crate::error::Problem)
+    )
+)]
+#[post("/awards/{id}/approve")]
+async fn approve_award(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+    body: JsonBody<ApproveAward>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(&[Role::Approver])?;
+    let decision_ref = one_text("decision_ref", &body.0.decision_ref, 1, 100)?;
+    let id = id.into_inner();
+    let actor = Actor::from(&user);
+    let award = state.tx(move |conn| actions::approve(conn, &actor, id, decision_ref)).await?;
+    Ok(with_etag(award.version, &award))
+}
+
+/// Withdraw a draft, or an approved award with nothing paid or scheduled.
+#[utoipa::path(
+    tag = "awards",
+    operation_id = "withdraw_award",
+    params(("id" = Uuid, Path, description = "The award's id")),
+    request_body = WithdrawAward,
+    responses(
+        (status = 200, description = "The withdrawn award", body = Award, headers(("ETag" = String))),
+        (status = 409, description = "`invalid-state`: closed, already withdrawn, or money has been paid or scheduled", content_type = "application/problem+json", body = crate::error::Problem)
+    )
+)]
+#[post("/awards/{id}/withdraw")]
+async fn withdraw_award(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+    body: JsonBody<WithdrawAward>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(&[Role::Finance, Role::Approver])?;
+    let reason = one_text("reason", &body.0.reason, 1, 2000)?;
+    let id = id.into_inner();
+    let actor = Actor::from(&user);
+    let award = state.tx(move |conn| actions::withdraw(conn, &actor, id, reason)).await?;
+    Ok(with_etag(award.version, &award))
+}
+
+/// Close an approved award: its scheduled payments are cancelled, and afterwards nothing about
+/// it changes. It then reconciles: `amount = paid + released`.
+#[utoipa::path(
+    tag = "awards",
+    operation_id = "close_award",
+    params(("id" = Uuid, Path, description = "The award's id")),
+    responses(
+        (status = 200, description = "The closed award", body = Award, headers(("ETag" = String))),
+        (status = 409, description = "`invalid-state`: only approved awards can be closed", content_type = "application/problem+json", body = crate::error::Problem)
+    )
+)]
+#[post("/awards/{id}/close")]
+async fn close_award(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(&[Role::Finance])?;
+    let id = id.into_inner();
+    let actor = Actor::from(&user);
+    let award = state.tx(move |conn| actions::close(conn, &actor, id)).await?;
+    Ok(with_etag(award.version, &award))
+}

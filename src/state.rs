@@ -1,0 +1,56 @@
+//! The state every request handler reaches: the database pool and the settings that shape
+//! requests. It imports no feature module, so every feature can depend on it.
+
+use actix_web::web;
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+
+use crate::config::{JwtSettings, Publisher};
+use crate::db::DbPool;
+use crate::error::ApiError;
+use crate::ratelimit::RateLimiter;
+
+/// What every request handler can reach.
+pub struct AppState {
+    /// The database pool.
+    pub pool: DbPool,
+    /// How tokens are checked; `None` refuses every token.
+    pub jwt: Option<JwtSettings>,
+    /// Days after a quarter's end that a CSP return falls due.
+    pub return_due_days: u32,
+    /// The OpenAPI document, serialised once.
+    pub openapi_json: String,
+    /// Who publishes the 360Giving data.
+    pub publisher: Publisher,
+    /// Requests per subject (or address); `None` turns limiting off.
+    pub rate_limiter: Option<RateLimiter>,
+}
+
+impl AppState {
+    /// Runs `work` with a pooled connection on the blocking thread pool, so no actix worker
+    /// waits on the database. No connection within the pool's timeout is 503.
+    pub async fn db<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut PgConnection) -> Result<T, ApiError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        web::block(move || {
+            let mut conn = pool.get().map_err(|e| {
+                log::warn!("no database connection: {e}");
+                ApiError::Unavailable
+            })?;
+            work(&mut conn)
+        })
+        .await?
+    }
+
+    /// Runs `work` in one database transaction: all of it, or none of it.
+    pub async fn tx<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut PgConnection) -> Result<T, ApiError> + Send + 'static,
+    {
+        self.db(move |conn| conn.transaction(work)).await
+    }
+}

@@ -1,0 +1,178 @@
+//! The crate's module graph, read from the source: no module (a file under `src/`) imports,
+//! directly or through others, a module that imports it back, and the lowest layers name no
+//! feature. README "Layout" states the direction; these tests keep it so.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// Module path (`awards::http`) → file, for every module of the library.
+fn modules() -> BTreeMap<String, PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).expect("read src").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    walk(&src, &mut files);
+    files
+        .into_iter()
+        .filter(|f| !f.ends_with("main.rs"))
+        .map(|file| {
+            let rel = file.strip_prefix(&src).expect("under src").with_extension("");
+            let mut parts: Vec<String> = rel.iter().map(|p| p.to_string_lossy().to_string()).collect();
+            if matches!(parts.last().map(String::as_str), Some("mod" | "lib")) {
+                parts.pop();
+            }
+            (parts.join("::"), file)
+        })
+        .collect()
+}
+
+/// The deepest module that `path` (e.g. `awards::store::AwardRow`) names.
+fn resolve(modules: &BTreeMap<String, PathBuf>, path: &str) -> Option<String> {
+    let parts: Vec<&str> = path.split("::").collect();
+    (1..=parts.len()).rev().map(|n| parts[..n].join("::")).find(|m| modules.contains_key(m))
+}
+
+/// The identifier path that starts `text`: `awards::store::AwardRow` in `awards::store::AwardRow)`.
+fn leading_path(text: &str) -> String {
+    let end = text.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':')).unwrap_or(text.len());
+    text[..end].trim_end_matches(':').to_string()
+}
+
+/// The items of a `{a, b::{c, d}, e as f}` group, at its top level.
+fn group_items(text: &str) -> Vec<String> {
+    let (mut depth, mut item, mut items) = (0, String::new(), Vec::new());
+    for c in text.chars() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 0 => break,
+            '}' => depth -= 1,
+            ',' if depth == 0 => items.push(std::mem::take(&mut item)),
+            _ => {}
+        }
+        item.push(c);
+    }
+    items.push(item);
+    items.into_iter().map(|i| leading_path(i.trim_start_matches([',', ' ', '\n']).trim())).collect()
+}
+
+/// Which modules each module names through `crate::…` or `super::…`, tests left out.
+fn imports() -> BTreeMap<String, BTreeSet<String>> {
+    let modules = modules();
+    let mut graph = BTreeMap::new();
+    for (name, file) in &modules {
+        let text = std::fs::read_to_string(file).expect("read module");
+        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+        let mut targets = BTreeSet::new();
+        let mut paths = Vec::new();
+        for (i, _) in code.match_indices("crate::") {
+            let rest = &code[i + "crate::".len()..];
+            match rest.strip_prefix('{') {
+                Some(group) => paths.extend(group_items(group)),
+                None => paths.push(leading_path(rest)),
+            }
+        }
+        let parent = name.rsplit_once("::").map(|(p, _)| p.to_string()).unwrap_or_default();
+        for (i, _) in code.match_indices("super::") {
+            let rest = &code[i + "super::".len()..];
+            let items = match rest.strip_prefix('{') {
+                Some(group) => group_items(group),
+                None => vec![leading_path(rest)],
+            };
+            paths.extend(items.into_iter().map(|p| if parent.is_empty() { p } else { format!("{parent}::{p}") }));
+        }
+        for path in paths {
+            if let Some(target) = resolve(&modules, &path)
+                && target != *name
+                && !name.starts_with(&format!("{target}::"))
+            {
+                targets.insert(target);
+            }
+        }
+        graph.insert(name.clone(), targets);
+    }
+    graph
+}
+
+/// Every cycle's members (strongly connected components of more than one module).
+fn cycles(graph: &BTreeMap<String, BTreeSet<String>>) -> Vec<Vec<String>> {
+    // Kosaraju: finish order on the graph, then components on its reverse.
+    fn visit(n: &str, g: &BTreeMap<String, BTreeSet<String>>, seen: &mut BTreeSet<String>, out: &mut Vec<String>) {
+        if !seen.insert(n.to_string()) {
+            return;
+        }
+        for m in g.get(n).into_iter().flatten() {
+            visit(m, g, seen, out);
+        }
+        out.push(n.to_string());
+    }
+    let mut order = Vec::new();
+    let mut seen = BTreeSet::new();
+    for n in graph.keys() {
+        visit(n, graph, &mut seen, &mut order);
+    }
+    let mut reverse: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (from, tos) in graph {
+        for to in tos {
+            reverse.entry(to.clone()).or_default().insert(from.clone());
+        }
+    }
+    let mut assigned = BTreeSet::new();
+    let mut found = Vec::new();
+    for n in order.iter().rev() {
+        let mut component = Vec::new();
+        visit(n, &reverse, &mut assigned, &mut component);
+        if component.len() > 1 {
+            component.sort();
+            found.push(component);
+        }
+    }
+    found
+}
+
+#[test]
+fn no_module_imports_one_that_imports_it_back() {
+    let graph = imports();
+    assert!(graph.len() > 30, "the source was not read: {graph:?}");
+    assert!(graph["awards::http"].contains("awards::actions"), "imports are not being found: {graph:?}");
+    let found = cycles(&graph);
+    assert!(found.is_empty(), "import cycles among src/ modules: {found:?}");
+}
+
+#[test]
+fn a_planted_cycle_would_be_found() {
+    let mut graph = imports();
+    graph.get_mut("domain").expect("domain").insert("awards::http".to_string());
+    assert!(!cycles(&graph).is_empty());
+}
+
+#[test]
+fn the_lowest_layers_name_no_feature() {
+    let graph = imports();
+    for (module, targets) in &graph {
+        let allowed: &[&str] = if module.starts_with("domain") {
+            &["domain"]
+        } else if module == "error" || module == "canonical" {
+            &[]
+        } else if module == "state" || module == "config" || module == "db" || module == "ratelimit" {
+            &["config", "db", "error", "ratelimit", "domain"]
+        } else if module.ends_with("::store") {
+            &["db", "domain"]
+        } else {
+            continue;
+        };
+        for target in targets {
+            assert!(
+                allowed.iter().any(|a| target == a || target.starts_with(&format!("{a}::"))),
+                "{module} imports {target}, above its layer"
+            );
+        }
+    }
+}
