@@ -8,9 +8,10 @@
 use diesel::Connection;
 use grants::audit::Actor;
 use grants::awards::{self, actions::AwardInput};
-use grants::delivery::{ActivityInput, LineStatus, ReturnInput, ReturnStatus, add_activity, review_in, submit};
+use grants::delivery::{ActivityInput, ReturnInput, add_activity, review_in, submit};
 use grants::domain::delivery::Quantity;
 use grants::domain::{Category, FinancialYear, Money, PlanTheme, RecipientKind, ReturnPeriod};
+use grants::domain::{LineStatus, ReturnStatus};
 use grants::error::{ApiError, FieldErrors};
 use grants::payments::{PaymentInput, add_payment};
 use grants::{funds, programmes, recipients};
@@ -44,8 +45,8 @@ fn main() -> Result<(), String> {
                 let new = programmes::store::NewProgramme {
                     id: Uuid::now_v7(),
                     name: format!("Programme {i}"),
-                    category: cat.as_str().into(),
-                    plan_theme: theme.as_str().into(),
+                    category: cat,
+                    plan_theme: theme,
                     description: String::new(),
                 };
                 ps.push(programmes::create(c, &admin, &new)?.id);
@@ -55,7 +56,7 @@ fn main() -> Result<(), String> {
                 let new = recipients::store::NewRecipient {
                     id: Uuid::now_v7(),
                     name: format!("Recipient {i:03}"),
-                    kind: RecipientKind::CommunitySafetyPartnership.as_str().into(),
+                    kind: RecipientKind::CommunitySafetyPartnership,
                     org_identifier: None,
                     district: None,
                     contact_email: None,
@@ -72,7 +73,7 @@ fn main() -> Result<(), String> {
                 id: Uuid::now_v7(),
                 code: "CDRG".into(),
                 name: "Crime and disorder reduction grants".into(),
-                financial_year: year.to_string(),
+                financial_year: year,
                 budget: Money::parse("999999999.00").map_err(|e| ApiError::Internal(e.to_string()))?.to_decimal(),
             };
             let fund = funds::create(c, &admin, &new)?;

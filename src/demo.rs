@@ -58,7 +58,7 @@ fn load(conn: &mut PgConnection) -> Result<DemoSummary, ApiError> {
                 id: Uuid::now_v7(),
                 code: "CDRG".into(),
                 name: "Crime and disorder reduction grants".into(),
-                financial_year: year.into(),
+                financial_year: FinancialYear::parse(year).map_err(|e| ApiError::Internal(e.to_string()))?,
                 budget: money("1300000.00")?.to_decimal(),
             },
         )?;
@@ -73,7 +73,7 @@ fn load(conn: &mut PgConnection) -> Result<DemoSummary, ApiError> {
                 &NewRecipient {
                     id: Uuid::now_v7(),
                     name: name.into(),
-                    kind: kind.as_str().into(),
+                    kind,
                     org_identifier: org.map(str::to_string),
                     district: district.map(str::to_string),
                     contact_email: None,
@@ -123,8 +123,8 @@ fn load(conn: &mut PgConnection) -> Result<DemoSummary, ApiError> {
                 &NewProgramme {
                     id: Uuid::now_v7(),
                     name: name.into(),
-                    category: category.as_str().into(),
-                    plan_theme: theme.as_str().into(),
+                    category,
+                    plan_theme: theme,
                     description: description.into(),
                 },
             )?
@@ -281,9 +281,10 @@ fn load(conn: &mut PgConnection) -> Result<DemoSummary, ApiError> {
 /// Agreed activities for each 2020-21 CSP allocation, and returns in every state: accepted,
 /// submitted, sent back and resubmitted, sent back and not yet resubmitted, and missing.
 fn delivery(conn: &mut PgConnection, finance: &Actor, csp_awards: &[(Uuid, Uuid)]) -> Result<(), ApiError> {
-    use crate::delivery::{ActivityInput, LineStatus, ReturnInput, ReturnStatus, add_activity, review_in, submit};
+    use crate::delivery::{ActivityInput, ReturnInput, add_activity, review_in, submit};
     use crate::domain::ReturnPeriod;
     use crate::domain::delivery::Quantity;
+    use crate::domain::{LineStatus, ReturnStatus};
     use crate::error::FieldErrors;
 
     let quantity = |text: &str| Quantity::parse(text).map_err(|e| ApiError::Internal(format!("demo quantity: {e}")));

@@ -9,9 +9,8 @@ use super::store::{self, AwardChanges, AwardMoney, NewAward};
 use super::{Award, load};
 use crate::audit::{self, Actor, NewEvent};
 use crate::domain::budget::check_headroom;
-use crate::domain::{AwardAction, AwardStatus, Category, FinancialYear, FundStatus, Money};
+use crate::domain::{AwardAction, Category, FinancialYear, FundStatus, Money};
 use crate::error::ApiError;
-use crate::respond::label;
 use crate::{funds, programmes, recipients};
 
 fn check_dates(start: NaiveDate, end: NaiveDate, year: FinancialYear) -> Result<(), ApiError> {
@@ -36,7 +35,7 @@ fn check_dates(start: NaiveDate, end: NaiveDate, year: FinancialYear) -> Result<
 /// Looks up a programme for an award: a missing one is a bad field, not a missing resource.
 fn programme_category(conn: &mut PgConnection, id: Uuid) -> Result<Category, ApiError> {
     let row = programmes::store::find(conn, id)?.ok_or_else(|| ApiError::field("programme_id", "no such programme"))?;
-    label(Category::parse, &row.category)
+    Ok(row.category)
 }
 
 fn check_recipient(conn: &mut PgConnection, id: Uuid) -> Result<(), ApiError> {
@@ -71,10 +70,10 @@ pub struct AwardInput {
 pub fn create(conn: &mut PgConnection, actor: &Actor, input: AwardInput) -> Result<Award, ApiError> {
     let (fund, number) = funds::store::take_award_number(conn, input.fund_id)?
         .ok_or_else(|| ApiError::field("fund_id", "no such fund"))?;
-    if label(FundStatus::parse, &fund.status)? == FundStatus::Closed {
+    if fund.status == FundStatus::Closed {
         return Err(ApiError::InvalidState("the fund is closed and takes no new awards".into()));
     }
-    let year = FinancialYear::parse(&fund.financial_year).map_err(|_| ApiError::Internal("stored year".into()))?;
+    let year = fund.financial_year;
     check_dates(input.start_date, input.end_date, year)?;
     let category = programme_category(conn, input.programme_id)?;
     check_recipient(conn, input.recipient_id)?;
@@ -84,7 +83,7 @@ pub fn create(conn: &mut PgConnection, actor: &Actor, input: AwardInput) -> Resu
         fund_id: fund.id,
         financial_year: fund.financial_year,
         programme_id: input.programme_id,
-        category: category.as_str().to_string(),
+        category,
         recipient_id: input.recipient_id,
         title: input.title,
         purpose: input.purpose,
@@ -105,22 +104,20 @@ pub fn create(conn: &mut PgConnection, actor: &Actor, input: AwardInput) -> Resu
 /// rule checked under the fund's row lock, then the audit event.
 pub fn approve(conn: &mut PgConnection, actor: &Actor, id: Uuid, decision_ref: String) -> Result<Award, ApiError> {
     let current = store::lock(conn, id)?.ok_or_else(|| ApiError::not_found("award"))?;
-    label(AwardStatus::parse, &current.status)?
-        .after(AwardAction::Approve, Money::ZERO)
-        .map_err(|e| ApiError::InvalidState(e.0))?;
+    let next = current.status.after(AwardAction::Approve, Money::ZERO).map_err(|e| ApiError::InvalidState(e.0))?;
     if current.created_by == actor.sub {
         return Err(ApiError::FourEyes("an award cannot be approved by the person who created it".into()));
     }
     let fund =
         funds::store::lock(conn, current.fund_id)?.ok_or_else(|| ApiError::Internal("award without fund".into()))?;
-    if label(FundStatus::parse, &fund.status)? == FundStatus::Closed {
+    if fund.status == FundStatus::Closed {
         return Err(ApiError::InvalidState("the fund is closed and takes no approvals".into()));
     }
     let committed = funds::store::committed(conn, fund.id)?;
     check_headroom(Money::from_decimal(fund.budget), committed, Money::from_decimal(current.amount))
         .map_err(|e| ApiError::BudgetExceeded(e.to_string()))?;
     let changes = AwardChanges {
-        status: Some(AwardStatus::Approved.as_str().to_string()),
+        status: Some(next),
         decision_ref: Some(decision_ref),
         approved_by: Some(actor.sub.clone()),
         approved_at: Some(audit::now_micros()),
@@ -156,15 +153,13 @@ pub fn update(
 ) -> Result<Award, ApiError> {
     let current = store::lock(conn, id)?.ok_or_else(|| ApiError::not_found("award"))?;
     if_match.check(current.version)?;
-    label(AwardStatus::parse, &current.status)?
-        .after(AwardAction::Edit, Money::ZERO)
-        .map_err(|e| ApiError::InvalidState(e.0))?;
+    current.status.after(AwardAction::Edit, Money::ZERO).map_err(|e| ApiError::InvalidState(e.0))?;
     let start = edit.start_date.unwrap_or(current.start_date);
     let end = edit.end_date.unwrap_or(current.end_date);
-    let year = FinancialYear::parse(&current.financial_year).map_err(|_| ApiError::Internal("stored year".into()))?;
+    let year = current.financial_year;
     check_dates(start, end, year)?;
     let category = match edit.programme_id {
-        Some(p) => Some(programme_category(conn, p)?.as_str().to_string()),
+        Some(p) => Some(programme_category(conn, p)?),
         None => None,
     };
     if let Some(r) = edit.recipient_id {
@@ -195,14 +190,11 @@ pub fn update(
 pub fn withdraw(conn: &mut PgConnection, actor: &Actor, id: Uuid, reason: String) -> Result<Award, ApiError> {
     let current = store::lock(conn, id)?.ok_or_else(|| ApiError::not_found("award"))?;
     let money = store::money(conn, &[id])?.remove(&id).unwrap_or_default();
-    label(AwardStatus::parse, &current.status)?
+    let next = current
+        .status
         .after(AwardAction::Withdraw, money.paid + money.scheduled)
         .map_err(|e| ApiError::InvalidState(e.0))?;
-    let changes = AwardChanges {
-        status: Some(AwardStatus::Withdrawn.as_str().to_string()),
-        withdrawn_reason: Some(reason),
-        ..AwardChanges::default()
-    };
+    let changes = AwardChanges { status: Some(next), withdrawn_reason: Some(reason), ..AwardChanges::default() };
     let row = store::update(conn, id, &changes)?;
     let award = load(conn, row)?;
     record(conn, actor, "award.withdrawn", &award)?;
@@ -212,11 +204,9 @@ pub fn withdraw(conn: &mut PgConnection, actor: &Actor, id: Uuid, reason: String
 /// Closes an approved award, cancelling its scheduled payments first.
 pub fn close(conn: &mut PgConnection, actor: &Actor, id: Uuid) -> Result<Award, ApiError> {
     let current = store::lock(conn, id)?.ok_or_else(|| ApiError::not_found("award"))?;
-    label(AwardStatus::parse, &current.status)?
-        .after(AwardAction::Close, Money::ZERO)
-        .map_err(|e| ApiError::InvalidState(e.0))?;
+    let next = current.status.after(AwardAction::Close, Money::ZERO).map_err(|e| ApiError::InvalidState(e.0))?;
     crate::payments::cancel_all_scheduled(conn, actor, id, "the award was closed")?;
-    let changes = AwardChanges { status: Some(AwardStatus::Closed.as_str().to_string()), ..AwardChanges::default() };
+    let changes = AwardChanges { status: Some(next), ..AwardChanges::default() };
     let row = store::update(conn, id, &changes)?;
     let award = load(conn, row)?;
     record(conn, actor, "award.closed", &award)?;

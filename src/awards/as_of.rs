@@ -5,7 +5,7 @@ use diesel::PgConnection;
 use uuid::Uuid;
 
 use crate::audit::store as events;
-use crate::domain::Money;
+use crate::domain::{AwardStatus, Money, PaymentStatus};
 use crate::error::ApiError;
 
 /// The award as it stood at `at`, rebuilt from the events: its own last event then, with paid,
@@ -22,13 +22,14 @@ pub fn award_as_of(conn: &mut PgConnection, id: Uuid, at: DateTime<Utc>) -> Resu
     };
     let (mut paid, mut scheduled) = (Money::ZERO, Money::ZERO);
     for payment in latest.iter().filter(|e| e.entity_type == "payment") {
-        match payment.data["status"].as_str() {
-            Some("paid") => paid = paid + amount_of(&payment.data, "amount"),
-            Some("scheduled") => scheduled = scheduled + amount_of(&payment.data, "amount"),
-            _ => {}
+        match payment.data["status"].as_str().and_then(PaymentStatus::parse) {
+            Some(PaymentStatus::Paid) => paid = paid + amount_of(&payment.data, "amount"),
+            Some(PaymentStatus::Scheduled) => scheduled = scheduled + amount_of(&payment.data, "amount"),
+            Some(PaymentStatus::Cancelled) | None => {}
         }
     }
-    let released = if award["status"] == "closed" { amount_of(&award, "amount") - paid } else { Money::ZERO };
+    let closed = award["status"].as_str().and_then(AwardStatus::parse) == Some(AwardStatus::Closed);
+    let released = if closed { amount_of(&award, "amount") - paid } else { Money::ZERO };
     if let Some(fields) = award.as_object_mut() {
         fields.insert("paid".into(), serde_json::json!(paid.to_string()));
         fields.insert("scheduled".into(), serde_json::json!(scheduled.to_string()));

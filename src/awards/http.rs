@@ -206,9 +206,7 @@ async fn list_awards(
     let scope = user.read_scope()?;
     let filter = filter.into_inner();
     let financial_year = match filter.financial_year.as_deref() {
-        Some(text) => {
-            Some(FinancialYear::parse(text).map_err(|e| ApiError::field("financial_year", e.to_string()))?.to_string())
-        }
+        Some(text) => Some(FinancialYear::parse(text).map_err(|e| ApiError::field("financial_year", e.to_string()))?),
         None => None,
     };
     let query = AwardQuery {
@@ -217,8 +215,8 @@ async fn list_awards(
         programme_id: filter.programme_id,
         recipient_id: filter.recipient_id,
         scope,
-        status: filter.status.map(|s| s.as_str().to_string()),
-        category: filter.category.map(|c| c.as_str().to_string()),
+        status: filter.status,
+        category: filter.category,
         cursor: page.cursor,
         limit: page.limit()?,
     };

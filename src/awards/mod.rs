@@ -17,7 +17,6 @@ use uuid::Uuid;
 
 use crate::domain::{AwardStatus, Category, FinancialYear, Money};
 use crate::error::ApiError;
-use crate::respond::label;
 use store::{AwardMoney, AwardRow};
 
 /// A grant to one recipient from one fund, under one programme.
@@ -73,13 +72,12 @@ pub struct Award {
 impl Award {
     /// Combines a stored award with its payment totals.
     pub fn from_row(row: AwardRow, money: AwardMoney) -> Result<Award, ApiError> {
-        let status = label(AwardStatus::parse, &row.status)?;
+        let status = row.status;
         let amount = Money::from_decimal(row.amount);
         Ok(Award {
             id: row.id,
-            financial_year: FinancialYear::parse(&row.financial_year)
-                .map_err(|_| ApiError::Internal(format!("stored year {:?}", row.financial_year)))?,
-            category: label(Category::parse, &row.category)?,
+            financial_year: row.financial_year,
+            category: row.category,
             status,
             reference: row.reference,
             fund_id: row.fund_id,

@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use crate::db::schema::{awards, payments};
-use crate::domain::Money;
+use crate::domain::{AwardStatus, Category, FinancialYear, Money, PaymentStatus};
 
 /// An award as stored.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -19,9 +19,9 @@ pub struct AwardRow {
     pub id: Uuid,
     pub reference: String,
     pub fund_id: Uuid,
-    pub financial_year: String,
+    pub financial_year: FinancialYear,
     pub programme_id: Uuid,
-    pub category: String,
+    pub category: Category,
     pub recipient_id: Uuid,
     pub title: String,
     pub purpose: String,
@@ -29,7 +29,7 @@ pub struct AwardRow {
     pub crime_reduction_rationale: String,
     pub amount: Decimal,
     pub original_amount: Decimal,
-    pub status: String,
+    pub status: AwardStatus,
     pub decision_ref: Option<String>,
     pub start_date: NaiveDate,
     pub end_date: NaiveDate,
@@ -49,9 +49,9 @@ pub struct NewAward {
     pub id: Uuid,
     pub reference: String,
     pub fund_id: Uuid,
-    pub financial_year: String,
+    pub financial_year: FinancialYear,
     pub programme_id: Uuid,
-    pub category: String,
+    pub category: Category,
     pub recipient_id: Uuid,
     pub title: String,
     pub purpose: String,
@@ -69,7 +69,7 @@ pub struct NewAward {
 #[diesel(table_name = awards)]
 pub struct AwardChanges {
     pub programme_id: Option<Uuid>,
-    pub category: Option<String>,
+    pub category: Option<Category>,
     pub recipient_id: Option<Uuid>,
     pub title: Option<String>,
     pub purpose: Option<String>,
@@ -79,7 +79,7 @@ pub struct AwardChanges {
     pub original_amount: Option<Decimal>,
     pub start_date: Option<NaiveDate>,
     pub end_date: Option<NaiveDate>,
-    pub status: Option<String>,
+    pub status: Option<AwardStatus>,
     pub decision_ref: Option<String>,
     pub approved_by: Option<String>,
     pub approved_at: Option<DateTime<Utc>>,
@@ -95,9 +95,9 @@ pub struct AwardMoney {
 
 /// Scheduled and paid totals for several awards.
 pub fn money(conn: &mut PgConnection, ids: &[Uuid]) -> QueryResult<HashMap<Uuid, AwardMoney>> {
-    let rows: Vec<(Uuid, String, Option<Decimal>)> = payments::table
+    let rows: Vec<(Uuid, PaymentStatus, Option<Decimal>)> = payments::table
         .filter(payments::award_id.eq_any(ids))
-        .filter(payments::status.eq_any(["scheduled", "paid"]))
+        .filter(payments::status.eq_any([PaymentStatus::Scheduled, PaymentStatus::Paid]))
         .group_by((payments::award_id, payments::status))
         .select((payments::award_id, payments::status, sum(payments::amount)))
         .load(conn)?;
@@ -105,10 +105,10 @@ pub fn money(conn: &mut PgConnection, ids: &[Uuid]) -> QueryResult<HashMap<Uuid,
     for (id, status, total) in rows {
         let total = Money::from_decimal(total.unwrap_or_default());
         let entry = out.entry(id).or_default();
-        if status == "paid" {
-            entry.paid = total;
-        } else {
-            entry.scheduled = total;
+        match status {
+            PaymentStatus::Paid => entry.paid = total,
+            PaymentStatus::Scheduled => entry.scheduled = total,
+            PaymentStatus::Cancelled => {}
         }
     }
     Ok(out)
@@ -132,14 +132,14 @@ pub fn lock(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<AwardRow>> 
 /// What the award list may be narrowed to.
 #[derive(Debug, Default, Clone)]
 pub struct AwardQuery {
-    pub financial_year: Option<String>,
+    pub financial_year: Option<FinancialYear>,
     pub fund_id: Option<Uuid>,
     pub programme_id: Option<Uuid>,
     pub recipient_id: Option<Uuid>,
     /// A CSP officer's own recipient: applied on top of every other filter.
     pub scope: Option<Uuid>,
-    pub status: Option<String>,
-    pub category: Option<String>,
+    pub status: Option<AwardStatus>,
+    pub category: Option<Category>,
     pub cursor: Option<Uuid>,
     pub limit: i64,
 }
@@ -148,7 +148,7 @@ pub struct AwardQuery {
 pub fn list(conn: &mut PgConnection, query: &AwardQuery) -> QueryResult<Vec<AwardRow>> {
     let mut q = awards::table.select(AwardRow::as_select()).into_boxed();
     if let Some(v) = &query.financial_year {
-        q = q.filter(awards::financial_year.eq(v.clone()));
+        q = q.filter(awards::financial_year.eq(*v));
     }
     if let Some(v) = query.fund_id {
         q = q.filter(awards::fund_id.eq(v));
@@ -163,10 +163,10 @@ pub fn list(conn: &mut PgConnection, query: &AwardQuery) -> QueryResult<Vec<Awar
         q = q.filter(awards::recipient_id.eq(v));
     }
     if let Some(v) = &query.status {
-        q = q.filter(awards::status.eq(v.clone()));
+        q = q.filter(awards::status.eq(*v));
     }
     if let Some(v) = &query.category {
-        q = q.filter(awards::category.eq(v.clone()));
+        q = q.filter(awards::category.eq(*v));
     }
     if let Some(after) = query.cursor {
         q = q.filter(awards::id.gt(after));

@@ -16,37 +16,13 @@ use crate::audit::{self, Actor, NewEvent};
 use crate::auth::{AuthUser, Role};
 use crate::awards;
 use crate::domain::delivery::{Quantity, check_lines, overdue_returns};
-use crate::domain::labels::label_enum;
-use crate::domain::{AwardStatus, FinancialYear, Money, MoneyText, ReturnPeriod};
+use crate::domain::{AwardStatus, LineStatus, Money, MoneyText, ReturnPeriod, ReturnStatus};
 use crate::error::{ApiError, FieldErrors};
 use crate::extract::{JsonBody, Page, PageQuery};
 use crate::idempotency::{self, Created, IdempotencyKey};
-use crate::respond::{label, with_etag};
+use crate::respond::with_etag;
 use crate::state::AppState;
 use store::{ActivityRow, LineRow, ReturnQuery, ReturnRow};
-
-label_enum!(
-    /// Where a return stands.
-    ReturnStatus {
-        /// Awaiting finance's review.
-        Submitted => "submitted",
-        /// Accepted by finance.
-        Accepted => "accepted",
-        /// Sent back by finance; the CSP submits a new revision.
-        Returned => "returned",
-    }
-);
-
-label_enum!(
-    /// How an activity is going.
-    LineStatus {
-        NotStarted => "not_started",
-        OnTrack => "on_track",
-        AtRisk => "at_risk",
-        OffTrack => "off_track",
-        Complete => "complete",
-    }
-);
 
 /// Registers the activity and return routes. `/returns/overdue` comes before `/returns/{id}`.
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -145,9 +121,9 @@ impl DeliveryReturn {
             id: row.id,
             award_id: row.award_id,
             recipient_id: row.recipient_id,
-            period: ReturnPeriod::parse(&row.period).map_err(|_| ApiError::Internal("stored period".into()))?,
+            period: row.period,
             revision: row.revision,
-            status: label(ReturnStatus::parse, &row.status)?,
+            status: row.status,
             spend_to_date: Money::from_decimal(row.spend_to_date),
             narrative: row.narrative,
             lines: lines
@@ -155,7 +131,7 @@ impl DeliveryReturn {
                 .map(|l| {
                     Ok(ReturnLine {
                         activity_id: l.activity_id,
-                        status: label(LineStatus::parse, &l.status)?,
+                        status: l.status,
                         output_value: l.output_value.map(Quantity::from_decimal),
                         commentary: l.commentary,
                     })
@@ -287,7 +263,7 @@ pub fn add_activity(
     input: ActivityInput,
 ) -> Result<Activity, ApiError> {
     let award = awards::store::lock(conn, award_id)?.ok_or_else(|| ApiError::not_found("award"))?;
-    let status = label(AwardStatus::parse, &award.status)?;
+    let status = award.status;
     if !matches!(status, AwardStatus::Draft | AwardStatus::Approved) {
         return Err(ApiError::InvalidState(format!("activities cannot be added to a {status} award")));
     }
@@ -408,14 +384,14 @@ pub fn submit(
     // Another partnership's award does not exist, as far as this officer can tell.
     awards::find_visible(conn, Some(own), award_id)?;
     let award = awards::store::lock(conn, award_id)?.ok_or_else(|| ApiError::not_found("award"))?;
-    if label(AwardStatus::parse, &award.status)? != AwardStatus::Approved {
+    if award.status != AwardStatus::Approved {
         return Err(ApiError::InvalidState(format!(
             "returns are made only on approved awards; this one is {}",
             award.status
         )));
     }
     if let Some(p) = input.period
-        && p.financial_year().to_string() != award.financial_year
+        && p.financial_year() != award.financial_year
     {
         errors.add("period", format!("must be a quarter of the award's financial year {}", award.financial_year));
     }
@@ -432,15 +408,14 @@ pub fn submit(
     let (Some(period), Some(spend), Some(narrative)) = (input.period, input.spend_to_date, input.narrative) else {
         return Err(ApiError::Internal("validation".into()));
     };
-    let period_text = period.to_string();
-    let revision = store::next_revision(conn, award_id, &period_text)?;
+    let revision = store::next_revision(conn, award_id, period)?;
     let row = ReturnRow {
         id: Uuid::now_v7(),
         award_id,
         recipient_id: award.recipient_id,
-        period: period_text,
+        period,
         revision,
-        status: ReturnStatus::Submitted.as_str().to_string(),
+        status: ReturnStatus::Submitted,
         spend_to_date: spend.to_decimal(),
         narrative,
         submitted_by: actor.sub.clone(),
@@ -458,7 +433,7 @@ pub fn submit(
             return_id: row.id,
             position: i as i32,
             activity_id,
-            status: status.as_str().to_string(),
+            status,
             output_value: output.map(Quantity::to_decimal),
             commentary,
         })
@@ -545,7 +520,7 @@ async fn list_returns(
     let scope = user.read_scope()?;
     let filter = filter.into_inner();
     let period = match filter.period.as_deref() {
-        Some(p) => Some(ReturnPeriod::parse(p).map_err(|e| ApiError::field("period", e.to_string()))?.to_string()),
+        Some(p) => Some(ReturnPeriod::parse(p).map_err(|e| ApiError::field("period", e.to_string()))?),
         None => None,
     };
     let query = ReturnQuery {
@@ -553,7 +528,7 @@ async fn list_returns(
         recipient_id: filter.recipient_id,
         scope,
         period,
-        status: filter.status.map(|s| s.as_str().to_string()),
+        status: filter.status,
         cursor: page.cursor,
         limit: page.limit()?,
     };
@@ -603,13 +578,13 @@ pub fn review_in(
     comment: Option<String>,
 ) -> Result<DeliveryReturn, ApiError> {
     let current = store::lock_return(conn, id)?.ok_or_else(|| ApiError::not_found("return"))?;
-    if current.status != ReturnStatus::Submitted.as_str() {
+    if current.status != ReturnStatus::Submitted {
         return Err(ApiError::InvalidState(format!(
             "only a submitted return can be reviewed; this one is {}",
             current.status
         )));
     }
-    let row = store::review(conn, id, to.as_str(), &actor.sub, comment.as_deref())?;
+    let row = store::review(conn, id, to, &actor.sub, comment.as_deref())?;
     let reviewed = load_returns(conn, vec![row])?.pop().ok_or_else(|| ApiError::Internal("review".into()))?;
     record(conn, actor, &format!("return.{}", to.as_str()), &reviewed)?;
     Ok(reviewed)
@@ -711,8 +686,7 @@ async fn overdue(
             let none = HashSet::new();
             let mut items = Vec::new();
             for award in awards {
-                let year = FinancialYear::parse(&award.financial_year)
-                    .map_err(|_| ApiError::Internal("stored year".into()))?;
+                let year = award.financial_year;
                 let got = received.get(&award.id).unwrap_or(&none);
                 for o in overdue_returns(year, award.start_date, award.end_date, got, as_of, due_days) {
                     items.push(OverdueReturn {

@@ -7,6 +7,7 @@ use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use crate::db::schema::{activities, awards, return_lines, returns};
+use crate::domain::{AwardStatus, FinancialYear, LineStatus, ReturnPeriod, ReturnStatus};
 
 /// An activity as stored.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -30,9 +31,9 @@ pub struct ReturnRow {
     pub id: Uuid,
     pub award_id: Uuid,
     pub recipient_id: Uuid,
-    pub period: String,
+    pub period: ReturnPeriod,
     pub revision: i32,
-    pub status: String,
+    pub status: ReturnStatus,
     pub spend_to_date: Decimal,
     pub narrative: String,
     pub submitted_by: String,
@@ -50,7 +51,7 @@ pub struct LineRow {
     pub return_id: Uuid,
     pub position: i32,
     pub activity_id: Uuid,
-    pub status: String,
+    pub status: LineStatus,
     pub output_value: Option<Decimal>,
     pub commentary: String,
 }
@@ -83,7 +84,7 @@ pub fn insert_return(
 }
 
 /// The next revision number for an award's period.
-pub fn next_revision(conn: &mut PgConnection, award_id: Uuid, period: &str) -> QueryResult<i32> {
+pub fn next_revision(conn: &mut PgConnection, award_id: Uuid, period: ReturnPeriod) -> QueryResult<i32> {
     let max: Option<i32> = returns::table
         .filter(returns::award_id.eq(award_id))
         .filter(returns::period.eq(period))
@@ -115,7 +116,7 @@ pub fn lines_of(conn: &mut PgConnection, ids: &[Uuid]) -> QueryResult<Vec<LineRo
 pub fn review(
     conn: &mut PgConnection,
     id: Uuid,
-    status: &str,
+    status: ReturnStatus,
     by: &str,
     comment: Option<&str>,
 ) -> QueryResult<ReturnRow> {
@@ -138,8 +139,8 @@ pub struct ReturnQuery {
     pub recipient_id: Option<Uuid>,
     /// A CSP officer's own recipient.
     pub scope: Option<Uuid>,
-    pub period: Option<String>,
-    pub status: Option<String>,
+    pub period: Option<ReturnPeriod>,
+    pub status: Option<ReturnStatus>,
     pub cursor: Option<Uuid>,
     pub limit: i64,
 }
@@ -157,10 +158,10 @@ pub fn list_returns(conn: &mut PgConnection, query: &ReturnQuery) -> QueryResult
         q = q.filter(returns::recipient_id.eq(v));
     }
     if let Some(v) = &query.period {
-        q = q.filter(returns::period.eq(v.clone()));
+        q = q.filter(returns::period.eq(*v));
     }
     if let Some(v) = &query.status {
-        q = q.filter(returns::status.eq(v.clone()));
+        q = q.filter(returns::status.eq(*v));
     }
     if let Some(after) = query.cursor {
         q = q.filter(returns::id.gt(after));
@@ -174,7 +175,7 @@ pub struct ReportingAward {
     pub id: Uuid,
     pub reference: String,
     pub recipient_id: Uuid,
-    pub financial_year: String,
+    pub financial_year: FinancialYear,
     pub start_date: chrono::NaiveDate,
     pub end_date: chrono::NaiveDate,
 }
@@ -183,7 +184,7 @@ pub struct ReportingAward {
 pub fn reporting_awards(conn: &mut PgConnection, scope: Option<Uuid>) -> QueryResult<Vec<ReportingAward>> {
     let with_activities = activities::table.select(activities::award_id);
     let mut q = awards::table
-        .filter(awards::status.eq("approved"))
+        .filter(awards::status.eq(AwardStatus::Approved))
         .filter(awards::id.eq_any(with_activities))
         .select((
             awards::id,
@@ -205,7 +206,7 @@ pub fn reporting_awards(conn: &mut PgConnection, scope: Option<Uuid>) -> QueryRe
 pub fn received_periods(conn: &mut PgConnection, award_ids: &[Uuid]) -> QueryResult<Vec<(Uuid, String)>> {
     returns::table
         .filter(returns::award_id.eq_any(award_ids))
-        .filter(returns::status.eq_any(["submitted", "accepted"]))
+        .filter(returns::status.eq_any([ReturnStatus::Submitted, ReturnStatus::Accepted]))
         .select((returns::award_id, returns::period))
         .load(conn)
 }

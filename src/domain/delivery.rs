@@ -10,8 +10,32 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use uuid::Uuid;
 
 use super::financial_year::FinancialYear;
+use super::labels::label_enum;
 use super::money::MoneyText;
 use super::period::ReturnPeriod;
+
+label_enum!(
+    /// Where a return stands.
+    ReturnStatus {
+        /// Awaiting finance's review.
+        Submitted => "submitted",
+        /// Accepted by finance.
+        Accepted => "accepted",
+        /// Sent back by finance; the CSP submits a new revision.
+        Returned => "returned",
+    }
+);
+
+label_enum!(
+    /// How an activity is going.
+    LineStatus {
+        NotStarted => "not_started",
+        OnTrack => "on_track",
+        AtRisk => "at_risk",
+        OffTrack => "off_track",
+        Complete => "complete",
+    }
+);
 
 /// A count or measure: zero or more, at most two decimals. Written as a JSON number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

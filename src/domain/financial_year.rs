@@ -6,7 +6,8 @@ use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A UK public-sector financial year, from 1 April of `start` to 31 March of `start + 1`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, diesel::AsExpression, diesel::FromSqlRow)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 pub struct FinancialYear {
     start: i32,
 }
@@ -68,6 +69,8 @@ impl FinancialYear {
         FinancialYear { start: self.start - 1 }
     }
 }
+
+super::labels::stored_as_text!(FinancialYear, |text| FinancialYear::parse(text).ok());
 
 impl fmt::Display for FinancialYear {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -1,13 +1,46 @@
 //! The closed sets of names the ledger uses: kinds, categories, themes and statuses.
 
+/// Makes a type that is written as text (its `Display`) a PostgreSQL `text` column value, so
+/// rows carry the typed value and a stored name the type does not know fails the read. The type
+/// also needs `#[derive(diesel::AsExpression, diesel::FromSqlRow)]` and
+/// `#[diesel(sql_type = diesel::sql_types::Text)]`. This is the one place `domain/` meets diesel:
+/// the traits must be implemented where the type is declared for rows to hold it.
+macro_rules! stored_as_text {
+    ($name:ty, $parse:expr) => {
+        impl diesel::serialize::ToSql<diesel::sql_types::Text, diesel::pg::Pg> for $name {
+            fn to_sql<'b>(
+                &'b self,
+                out: &mut diesel::serialize::Output<'b, '_, diesel::pg::Pg>,
+            ) -> diesel::serialize::Result {
+                use std::io::Write;
+                write!(out, "{self}")?;
+                Ok(diesel::serialize::IsNull::No)
+            }
+        }
+
+        impl diesel::deserialize::FromSql<diesel::sql_types::Text, diesel::pg::Pg> for $name {
+            fn from_sql(bytes: diesel::pg::PgValue<'_>) -> diesel::deserialize::Result<Self> {
+                let text = std::str::from_utf8(bytes.as_bytes())?;
+                let parse: fn(&str) -> Option<$name> = $parse;
+                parse(text).ok_or_else(|| format!("a stored {} cannot be {text:?}", stringify!($name)).into())
+            }
+        }
+    };
+}
+pub(crate) use stored_as_text;
+
 /// Declares a string enum stored as `text` and written in `snake_case` on the wire.
 macro_rules! label_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord,
-                 serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+                 serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+                 diesel::AsExpression, diesel::FromSqlRow)]
+        #[diesel(sql_type = diesel::sql_types::Text)]
         #[serde(rename_all = "snake_case")]
         pub enum $name { $($(#[$vmeta])* $variant),+ }
+
+        $crate::domain::labels::stored_as_text!($name, $name::parse);
 
         impl $name {
             /// Every value, in declaration order.
@@ -72,6 +105,30 @@ label_enum!(
     FundStatus {
         Open => "open",
         Closed => "closed",
+    }
+);
+
+label_enum!(
+    /// Where a payment stands.
+    PaymentStatus {
+        /// Due on a date, not yet made; counts against the award.
+        Scheduled => "scheduled",
+        /// Made; never edited or deleted.
+        Paid => "paid",
+        /// Will not be made; counts for nothing.
+        Cancelled => "cancelled",
+    }
+);
+
+label_enum!(
+    /// Where a variation stands.
+    VariationStatus {
+        /// Awaiting an approver's decision; at most one per award.
+        Proposed => "proposed",
+        /// Approved: the award's amount is now the variation's amount.
+        Approved => "approved",
+        /// Rejected: the award is unchanged.
+        Rejected => "rejected",
     }
 );
 

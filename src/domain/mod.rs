@@ -10,7 +10,8 @@ pub mod org_identifier;
 pub mod period;
 
 pub use award_status::{AwardAction, AwardStatus};
+pub use delivery::{LineStatus, ReturnStatus};
 pub use financial_year::FinancialYear;
-pub use labels::{Category, FundStatus, PlanTheme, RecipientKind};
+pub use labels::{Category, FundStatus, PaymentStatus, PlanTheme, RecipientKind, VariationStatus};
 pub use money::{Money, MoneyText};
 pub use period::ReturnPeriod;

@@ -8,7 +8,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use super::financial_year::FinancialYear;
 
 /// One quarter of a financial year.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, diesel::AsExpression, diesel::FromSqlRow)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 pub struct ReturnPeriod {
     year: FinancialYear,
     quarter: u8,
@@ -69,6 +70,8 @@ impl ReturnPeriod {
         self.last_day().checked_add_days(Days::new(due_days.into())).unwrap_or(NaiveDate::MAX)
     }
 }
+
+super::labels::stored_as_text!(ReturnPeriod, |text| ReturnPeriod::parse(text).ok());
 
 impl fmt::Display for ReturnPeriod {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

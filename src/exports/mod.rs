@@ -75,8 +75,8 @@ fn grant(publisher: &Publisher, a: &AwardLine, paid: &[&store::PaidPayment]) -> 
         "fundingOrganization": [{"id": publisher.funder_id, "name": publisher.funder_name}],
         "grantProgramme": [{"code": a.programme_id.to_string(), "title": a.programme}],
         "classifications": [
-            {"vocabulary": "police-and-crime-plan-theme", "code": a.plan_theme, "title": title_case(&a.plan_theme)},
-            {"vocabulary": "crime-and-disorder-reduction-grant-category", "code": a.category, "title": title_case(&a.category)}
+            {"vocabulary": "police-and-crime-plan-theme", "code": a.plan_theme, "title": title_case(a.plan_theme.as_str())},
+            {"vocabulary": "crime-and-disorder-reduction-grant-category", "code": a.category, "title": title_case(a.category.as_str())}
         ],
         "dateModified": a.updated_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     });
@@ -193,13 +193,13 @@ async fn export_csv(
         writer
             .write_record([
                 cell(&a.reference),
-                a.financial_year,
-                a.status,
+                a.financial_year.to_string(),
+                a.status.to_string(),
                 cell(&a.recipient),
                 a.recipient_org_identifier.unwrap_or_default(),
                 cell(&a.programme),
-                a.category,
-                a.plan_theme,
+                a.category.to_string(),
+                a.plan_theme.to_string(),
                 cell(&a.title),
                 Money::from_decimal(a.amount).to_string(),
                 Money::from_decimal(a.original_amount).to_string(),

@@ -15,7 +15,7 @@ use crate::domain::{FinancialYear, FundStatus, Money, MoneyText};
 use crate::error::{ApiError, FieldErrors};
 use crate::extract::{IfMatch, JsonBody, Page, PageQuery};
 use crate::idempotency::{self, Created, IdempotencyKey};
-use crate::respond::{label, with_etag};
+use crate::respond::with_etag;
 use crate::state::AppState;
 use store::{FundChanges, FundRow, FundTotals, NewFund};
 
@@ -53,9 +53,8 @@ impl Fund {
         let budget = Money::from_decimal(row.budget);
         Ok(Fund {
             id: row.id,
-            financial_year: FinancialYear::parse(&row.financial_year)
-                .map_err(|_| ApiError::Internal(format!("stored year {:?}", row.financial_year)))?,
-            status: label(FundStatus::parse, &row.status)?,
+            financial_year: row.financial_year,
+            status: row.status,
             code: row.code,
             name: row.name,
             budget,
@@ -162,7 +161,7 @@ async fn create_fund(
         id: Uuid::now_v7(),
         code: body.code.trim().to_string(),
         name,
-        financial_year: year.to_string(),
+        financial_year: year,
         budget: budget.to_decimal(),
     };
     let actor = Actor::from(&user);
@@ -269,11 +268,7 @@ async fn update_fund(
         None => None,
     };
     errors.finish()?;
-    let changes = FundChanges {
-        name,
-        budget: budget.map(Money::to_decimal),
-        status: body.status.map(|s| s.as_str().to_string()),
-    };
+    let changes = FundChanges { name, budget: budget.map(Money::to_decimal), status: body.status };
     let id = id.into_inner();
     let actor = Actor::from(&user);
     let fund = state

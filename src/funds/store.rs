@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use crate::db::schema::{awards, funds, payments};
-use crate::domain::Money;
+use crate::domain::{AwardStatus, FinancialYear, FundStatus, Money, PaymentStatus};
 
 /// A fund as stored.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -19,9 +19,9 @@ pub struct FundRow {
     pub id: Uuid,
     pub code: String,
     pub name: String,
-    pub financial_year: String,
+    pub financial_year: FinancialYear,
     pub budget: Decimal,
-    pub status: String,
+    pub status: FundStatus,
     pub version: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -34,7 +34,7 @@ pub struct NewFund {
     pub id: Uuid,
     pub code: String,
     pub name: String,
-    pub financial_year: String,
+    pub financial_year: FinancialYear,
     pub budget: Decimal,
 }
 
@@ -44,7 +44,7 @@ pub struct NewFund {
 pub struct FundChanges {
     pub name: Option<String>,
     pub budget: Option<Decimal>,
-    pub status: Option<String>,
+    pub status: Option<FundStatus>,
 }
 
 /// The derived totals of a fund.
@@ -60,7 +60,7 @@ pub struct FundTotals {
 pub fn committed(conn: &mut PgConnection, fund_id: Uuid) -> QueryResult<Money> {
     let total: Option<Decimal> = awards::table
         .filter(awards::fund_id.eq(fund_id))
-        .filter(awards::status.eq_any(["approved", "closed"]))
+        .filter(awards::status.eq_any([AwardStatus::Approved, AwardStatus::Closed]))
         .select(sum(awards::amount))
         .get_result(conn)?;
     Ok(Money::from_decimal(total.unwrap_or_default()))
@@ -71,7 +71,7 @@ pub fn totals(conn: &mut PgConnection, ids: &[Uuid]) -> QueryResult<HashMap<Uuid
     let mut out: HashMap<Uuid, FundTotals> = HashMap::new();
     let committed: Vec<(Uuid, Option<Decimal>)> = awards::table
         .filter(awards::fund_id.eq_any(ids))
-        .filter(awards::status.eq_any(["approved", "closed"]))
+        .filter(awards::status.eq_any([AwardStatus::Approved, AwardStatus::Closed]))
         .group_by(awards::fund_id)
         .select((awards::fund_id, sum(awards::amount)))
         .load(conn)?;
@@ -81,7 +81,7 @@ pub fn totals(conn: &mut PgConnection, ids: &[Uuid]) -> QueryResult<HashMap<Uuid
     let paid: Vec<(Uuid, Option<Decimal>)> = payments::table
         .inner_join(awards::table)
         .filter(awards::fund_id.eq_any(ids))
-        .filter(payments::status.eq("paid"))
+        .filter(payments::status.eq(PaymentStatus::Paid))
         .group_by(awards::fund_id)
         .select((awards::fund_id, sum(payments::amount)))
         .load(conn)?;

@@ -17,7 +17,6 @@ use crate::domain::{AwardStatus, FinancialYear, Money};
 use crate::error::ApiError;
 use crate::programmes::{self, Programme};
 use crate::recipients::{self, Recipient};
-use crate::respond::label;
 use crate::state::AppState;
 
 /// Registers the history routes.
@@ -75,8 +74,8 @@ fn years(conn: &mut PgConnection, rows: Vec<AwardRow>) -> Result<Vec<HistoryYear
     let mut money = crate::awards::store::money(conn, &ids)?;
     let mut by_year: BTreeMap<FinancialYear, HistoryYear> = BTreeMap::new();
     for row in rows {
-        let year = FinancialYear::parse(&row.financial_year).map_err(|_| ApiError::Internal("stored year".into()))?;
-        let status = label(AwardStatus::parse, &row.status)?;
+        let year = row.financial_year;
+        let status = row.status;
         let amount = Money::from_decimal(row.amount);
         let paid = money.remove(&row.id).unwrap_or_default().paid;
         let entry = by_year.entry(year).or_insert_with(|| HistoryYear {

@@ -15,26 +15,13 @@ use uuid::Uuid;
 use crate::audit::{self, Actor, NewEvent};
 use crate::auth::{AuthUser, Role};
 use crate::awards;
-use crate::domain::labels::label_enum;
-use crate::domain::{AwardStatus, Money, MoneyText};
+use crate::domain::{AwardStatus, Money, MoneyText, PaymentStatus};
 use crate::error::{ApiError, FieldErrors, one_text};
 use crate::extract::JsonBody;
 use crate::idempotency::{self, Created, IdempotencyKey};
-use crate::respond::{label, with_etag};
+use crate::respond::with_etag;
 use crate::state::AppState;
 use store::{NewPayment, PaymentRow};
-
-label_enum!(
-    /// Where a payment stands.
-    PaymentStatus {
-        /// Due on a date, not yet made; counts against the award.
-        Scheduled => "scheduled",
-        /// Made; never edited or deleted.
-        Paid => "paid",
-        /// Will not be made; counts for nothing.
-        Cancelled => "cancelled",
-    }
-);
 
 /// Registers the payment routes.
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -75,7 +62,7 @@ impl TryFrom<PaymentRow> for Payment {
             id: row.id,
             award_id: row.award_id,
             amount: Money::from_decimal(row.amount),
-            status: label(PaymentStatus::parse, &row.status)?,
+            status: row.status,
             due_on: row.due_on,
             paid_on: row.paid_on,
             reference: row.reference,
@@ -172,7 +159,7 @@ pub fn add_payment(
     input: PaymentInput,
 ) -> Result<Payment, ApiError> {
     let award = awards::store::lock(conn, award_id)?.ok_or_else(|| ApiError::not_found("award"))?;
-    if label(AwardStatus::parse, &award.status)? != AwardStatus::Approved {
+    if award.status != AwardStatus::Approved {
         return Err(ApiError::InvalidState(format!(
             "payments are made only on approved awards; this one is {}",
             award.status
@@ -193,7 +180,7 @@ pub fn add_payment(
         id: Uuid::now_v7(),
         award_id,
         amount: input.amount.to_decimal(),
-        status: if paid { "paid" } else { "scheduled" }.to_string(),
+        status: if paid { PaymentStatus::Paid } else { PaymentStatus::Scheduled },
         due_on: input.due_on,
         paid_on: input.paid_on,
         reference: input.reference,
@@ -327,7 +314,7 @@ async fn pay_payment(
     let payment = state
         .tx(move |conn| {
             let current = store::lock(conn, id)?.ok_or_else(|| ApiError::not_found("payment"))?;
-            if current.status != "scheduled" {
+            if current.status != PaymentStatus::Scheduled {
                 return Err(ApiError::InvalidState(format!("a {} payment cannot be paid", current.status)));
             }
             let payment = Payment::try_from(store::mark_paid(conn, id, body.paid_on, &reference, &actor.sub)?)?;
@@ -363,7 +350,7 @@ async fn cancel_payment(
     let payment = state
         .tx(move |conn| {
             let current = store::lock(conn, id)?.ok_or_else(|| ApiError::not_found("payment"))?;
-            if current.status != "scheduled" {
+            if current.status != PaymentStatus::Scheduled {
                 return Err(ApiError::InvalidState(format!("a {} payment cannot be cancelled", current.status)));
             }
             let row = store::cancel(conn, &[id], &reason)?.pop().ok_or_else(|| ApiError::Internal("cancel".into()))?;

@@ -7,6 +7,7 @@ use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use crate::db::schema::payments;
+use crate::domain::PaymentStatus;
 
 /// A payment as stored.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -15,7 +16,7 @@ pub struct PaymentRow {
     pub id: Uuid,
     pub award_id: Uuid,
     pub amount: Decimal,
-    pub status: String,
+    pub status: PaymentStatus,
     pub due_on: Option<NaiveDate>,
     pub paid_on: Option<NaiveDate>,
     pub reference: Option<String>,
@@ -35,7 +36,7 @@ pub struct NewPayment {
     pub id: Uuid,
     pub award_id: Uuid,
     pub amount: Decimal,
-    pub status: String,
+    pub status: PaymentStatus,
     pub due_on: Option<NaiveDate>,
     pub paid_on: Option<NaiveDate>,
     pub reference: Option<String>,
@@ -77,7 +78,7 @@ pub fn mark_paid(
 ) -> QueryResult<PaymentRow> {
     diesel::update(payments::table.find(id))
         .set((
-            payments::status.eq("paid"),
+            payments::status.eq(PaymentStatus::Paid),
             payments::paid_on.eq(paid_on),
             payments::reference.eq(reference),
             payments::paid_by.eq(by),
@@ -90,23 +91,25 @@ pub fn mark_paid(
 
 /// Cancels scheduled payments: one by id, or every scheduled one of an award.
 pub fn cancel(conn: &mut PgConnection, ids: &[Uuid], reason: &str) -> QueryResult<Vec<PaymentRow>> {
-    diesel::update(payments::table.filter(payments::id.eq_any(ids)).filter(payments::status.eq("scheduled")))
-        .set((
-            payments::status.eq("cancelled"),
-            payments::cancelled_reason.eq(reason),
-            payments::cancelled_at.eq(diesel::dsl::now),
-            payments::version.eq(payments::version + 1),
-            payments::updated_at.eq(diesel::dsl::now),
-        ))
-        .returning(PaymentRow::as_returning())
-        .get_results(conn)
+    diesel::update(
+        payments::table.filter(payments::id.eq_any(ids)).filter(payments::status.eq(PaymentStatus::Scheduled)),
+    )
+    .set((
+        payments::status.eq(PaymentStatus::Cancelled),
+        payments::cancelled_reason.eq(reason),
+        payments::cancelled_at.eq(diesel::dsl::now),
+        payments::version.eq(payments::version + 1),
+        payments::updated_at.eq(diesel::dsl::now),
+    ))
+    .returning(PaymentRow::as_returning())
+    .get_results(conn)
 }
 
 /// The ids of an award's scheduled payments.
 pub fn scheduled_ids(conn: &mut PgConnection, award_id: Uuid) -> QueryResult<Vec<Uuid>> {
     payments::table
         .filter(payments::award_id.eq(award_id))
-        .filter(payments::status.eq("scheduled"))
+        .filter(payments::status.eq(PaymentStatus::Scheduled))
         .select(payments::id)
         .order(payments::id.asc())
         .load(conn)

@@ -14,7 +14,7 @@ use crate::domain::{Category, PlanTheme};
 use crate::error::{ApiError, FieldErrors};
 use crate::extract::{IfMatch, JsonBody, Page, PageQuery};
 use crate::idempotency::{self, Created, IdempotencyKey};
-use crate::respond::{label, with_etag};
+use crate::respond::with_etag;
 use crate::state::AppState;
 use store::{NewProgramme, ProgrammeChanges, ProgrammeRow};
 
@@ -43,8 +43,8 @@ impl TryFrom<ProgrammeRow> for Programme {
     fn try_from(row: ProgrammeRow) -> Result<Programme, ApiError> {
         Ok(Programme {
             id: row.id,
-            category: label(Category::parse, &row.category)?,
-            plan_theme: label(PlanTheme::parse, &row.plan_theme)?,
+            category: row.category,
+            plan_theme: row.plan_theme,
             name: row.name,
             description: row.description,
             version: row.version,
@@ -128,13 +128,8 @@ async fn create_programme(
     let (Some(name), Some(description)) = (name, description) else {
         return Err(ApiError::Internal("validation".into()));
     };
-    let new = NewProgramme {
-        id: Uuid::now_v7(),
-        name,
-        category: body.category.as_str().to_string(),
-        plan_theme: body.plan_theme.as_str().to_string(),
-        description,
-    };
+    let new =
+        NewProgramme { id: Uuid::now_v7(), name, category: body.category, plan_theme: body.plan_theme, description };
     let actor = Actor::from(&user);
     let hash = idempotency::request_hash(&req, &canonical);
     idempotency::create(&state, &user, key, hash, move |conn| {
@@ -219,12 +214,7 @@ async fn update_programme(
     let name = body.name.as_deref().and_then(|n| errors.text("name", n, 1, 200));
     let description = body.description.as_deref().and_then(|d| errors.text("description", d, 0, 4000));
     errors.finish()?;
-    let changes = ProgrammeChanges {
-        name,
-        category: body.category.map(|c| c.as_str().to_string()),
-        plan_theme: body.plan_theme.map(|t| t.as_str().to_string()),
-        description,
-    };
+    let changes = ProgrammeChanges { name, category: body.category, plan_theme: body.plan_theme, description };
     let id = id.into_inner();
     let actor = Actor::from(&user);
     let programme = state

@@ -6,6 +6,7 @@ use diesel::prelude::*;
 use uuid::Uuid;
 
 use crate::db::schema::programmes;
+use crate::domain::{Category, PlanTheme};
 
 /// A programme as stored.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -13,8 +14,8 @@ use crate::db::schema::programmes;
 pub struct ProgrammeRow {
     pub id: Uuid,
     pub name: String,
-    pub category: String,
-    pub plan_theme: String,
+    pub category: Category,
+    pub plan_theme: PlanTheme,
     pub description: String,
     pub version: i32,
     pub created_at: DateTime<Utc>,
@@ -27,8 +28,8 @@ pub struct ProgrammeRow {
 pub struct NewProgramme {
     pub id: Uuid,
     pub name: String,
-    pub category: String,
-    pub plan_theme: String,
+    pub category: Category,
+    pub plan_theme: PlanTheme,
     pub description: String,
 }
 
@@ -37,8 +38,8 @@ pub struct NewProgramme {
 #[diesel(table_name = programmes)]
 pub struct ProgrammeChanges {
     pub name: Option<String>,
-    pub category: Option<String>,
-    pub plan_theme: Option<String>,
+    pub category: Option<Category>,
+    pub plan_theme: Option<PlanTheme>,
     pub description: Option<String>,
 }
 

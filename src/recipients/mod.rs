@@ -16,7 +16,7 @@ use crate::domain::org_identifier::is_valid_org_identifier;
 use crate::error::{ApiError, FieldErrors, Recorded};
 use crate::extract::{IfMatch, JsonBody, Page, PageQuery};
 use crate::idempotency::{self, Created, IdempotencyKey};
-use crate::respond::{label, with_etag};
+use crate::respond::with_etag;
 use crate::state::AppState;
 use store::{NewRecipient, RecipientChanges, RecipientQuery, RecipientRow};
 
@@ -48,7 +48,7 @@ impl TryFrom<RecipientRow> for Recipient {
     fn try_from(row: RecipientRow) -> Result<Recipient, ApiError> {
         Ok(Recipient {
             id: row.id,
-            kind: label(RecipientKind::parse, &row.kind)?,
+            kind: row.kind,
             name: row.name,
             org_identifier: row.org_identifier,
             district: row.district,
@@ -168,14 +168,7 @@ async fn create_recipient(
     let (Some(name), Ok(org_identifier), Ok(district), Ok(contact_email)) = (name, org, district, email) else {
         return Err(ApiError::Internal("validation".into()));
     };
-    let new = NewRecipient {
-        id: Uuid::now_v7(),
-        name,
-        kind: body.kind.as_str().to_string(),
-        org_identifier,
-        district,
-        contact_email,
-    };
+    let new = NewRecipient { id: Uuid::now_v7(), name, kind: body.kind, org_identifier, district, contact_email };
     let actor = Actor::from(&user);
     let hash = idempotency::request_hash(&req, &canonical);
     idempotency::create(&state, &user, key, hash, move |conn| {
@@ -201,7 +194,7 @@ async fn list_recipients(
 ) -> Result<HttpResponse, ApiError> {
     let only = user.read_scope()?;
     let query = RecipientQuery {
-        kind: filter.kind.map(|k| k.as_str().to_string()),
+        kind: filter.kind,
         q: filter.q.clone().filter(|q| !q.trim().is_empty()).map(|q| q.trim().to_string()),
         only,
         cursor: page.cursor,
@@ -269,7 +262,7 @@ async fn update_recipient(
     errors.finish()?;
     let changes = RecipientChanges {
         name,
-        kind: body.kind.map(|k| k.as_str().to_string()),
+        kind: body.kind,
         org_identifier: org.and_then(Result::ok),
         district: district.and_then(Result::ok),
         contact_email: email.and_then(Result::ok),

@@ -6,6 +6,7 @@ use diesel::prelude::*;
 use uuid::Uuid;
 
 use crate::db::schema::recipients;
+use crate::domain::RecipientKind;
 
 /// A recipient as stored.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -13,7 +14,7 @@ use crate::db::schema::recipients;
 pub struct RecipientRow {
     pub id: Uuid,
     pub name: String,
-    pub kind: String,
+    pub kind: RecipientKind,
     pub org_identifier: Option<String>,
     pub district: Option<String>,
     pub contact_email: Option<String>,
@@ -28,7 +29,7 @@ pub struct RecipientRow {
 pub struct NewRecipient {
     pub id: Uuid,
     pub name: String,
-    pub kind: String,
+    pub kind: RecipientKind,
     pub org_identifier: Option<String>,
     pub district: Option<String>,
     pub contact_email: Option<String>,
@@ -39,7 +40,7 @@ pub struct NewRecipient {
 #[diesel(table_name = recipients)]
 pub struct RecipientChanges {
     pub name: Option<String>,
-    pub kind: Option<String>,
+    pub kind: Option<RecipientKind>,
     pub org_identifier: Option<Option<String>>,
     pub district: Option<Option<String>>,
     pub contact_email: Option<Option<String>>,
@@ -63,7 +64,7 @@ pub fn lock(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<RecipientRo
 /// What the list may be narrowed to.
 #[derive(Debug, Default)]
 pub struct RecipientQuery {
-    pub kind: Option<String>,
+    pub kind: Option<RecipientKind>,
     /// Case-insensitive part of the name.
     pub q: Option<String>,
     /// A CSP officer's own recipient.
@@ -76,7 +77,7 @@ pub struct RecipientQuery {
 pub fn list(conn: &mut PgConnection, query: &RecipientQuery) -> QueryResult<Vec<RecipientRow>> {
     let mut q = recipients::table.select(RecipientRow::as_select()).into_boxed();
     if let Some(kind) = &query.kind {
-        q = q.filter(recipients::kind.eq(kind.clone()));
+        q = q.filter(recipients::kind.eq(*kind));
     }
     if let Some(text) = &query.q {
         let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");

@@ -80,7 +80,7 @@ pub fn year_report_of(conn: &mut PgConnection, year: FinancialYear) -> Result<Ye
     let mut by_theme: BTreeMap<PlanTheme, Sums> = PlanTheme::ALL.iter().map(|t| (*t, Sums::default())).collect();
     let mut pipeline = Money::ZERO;
     for row in store::award_totals(conn, &key)? {
-        let status = AwardStatus::parse(&row.status).ok_or_else(|| ApiError::Internal("stored status".into()))?;
+        let status = row.status;
         let amount = Money::from_decimal(row.amount);
         if status == AwardStatus::Draft {
             pipeline = pipeline + amount;
@@ -88,23 +88,17 @@ pub fn year_report_of(conn: &mut PgConnection, year: FinancialYear) -> Result<Ye
         if !status.is_committed() {
             continue;
         }
-        for sums in [
-            Category::parse(&row.category).and_then(|c| by_category.get_mut(&c)),
-            PlanTheme::parse(&row.plan_theme).and_then(|t| by_theme.get_mut(&t)),
-        ]
-        .into_iter()
-        .flatten()
-        {
+        for sums in [by_category.get_mut(&row.category), by_theme.get_mut(&row.plan_theme)].into_iter().flatten() {
             sums.committed = sums.committed + amount;
             sums.awards += row.awards;
         }
     }
     for row in store::paid_totals(conn, &key)? {
         let paid = Money::from_decimal(row.paid);
-        if let Some(s) = Category::parse(&row.category).and_then(|c| by_category.get_mut(&c)) {
+        if let Some(s) = by_category.get_mut(&row.category) {
             s.paid = s.paid + paid;
         }
-        if let Some(s) = PlanTheme::parse(&row.plan_theme).and_then(|t| by_theme.get_mut(&t)) {
+        if let Some(s) = by_theme.get_mut(&row.plan_theme) {
             s.paid = s.paid + paid;
         }
     }
@@ -274,7 +268,7 @@ async fn year_on_year(
                 programme: row.programme.clone(),
                 recipient_id: row.recipient_id,
                 recipient: row.recipient.clone(),
-                category: Category::parse(&row.category).unwrap_or(Category::CommissionedService),
+                category: row.category,
                 from_amount: Money::ZERO,
                 to_amount: Money::ZERO,
                 change: Money::ZERO,
@@ -282,7 +276,7 @@ async fn year_on_year(
             });
             pairs.len() - 1
         });
-        if row.financial_year == from.to_string() {
+        if row.financial_year == from {
             pairs[at].from_amount = amount;
         } else {
             pairs[at].to_amount = amount;

@@ -1,5 +1,6 @@
 //! Report queries: sums computed by PostgreSQL, grouped as narrowly as the reports need.
 
+use crate::domain::{AwardStatus, Category, FinancialYear, PlanTheme};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
@@ -11,11 +12,11 @@ use uuid::Uuid;
 #[derive(Debug, QueryableByName)]
 pub struct AwardTotal {
     #[diesel(sql_type = Text)]
-    pub category: String,
+    pub category: Category,
     #[diesel(sql_type = Text)]
-    pub plan_theme: String,
+    pub plan_theme: PlanTheme,
     #[diesel(sql_type = Text)]
-    pub status: String,
+    pub status: AwardStatus,
     #[diesel(sql_type = BigInt)]
     pub awards: i64,
     #[diesel(sql_type = Numeric)]
@@ -26,9 +27,9 @@ pub struct AwardTotal {
 #[derive(Debug, QueryableByName)]
 pub struct PaidTotal {
     #[diesel(sql_type = Text)]
-    pub category: String,
+    pub category: Category,
     #[diesel(sql_type = Text)]
-    pub plan_theme: String,
+    pub plan_theme: PlanTheme,
     #[diesel(sql_type = Numeric)]
     pub paid: Decimal,
 }
@@ -82,9 +83,9 @@ pub struct PairTotal {
     #[diesel(sql_type = Text)]
     pub recipient: String,
     #[diesel(sql_type = Text)]
-    pub category: String,
+    pub category: Category,
     #[diesel(sql_type = Text)]
-    pub financial_year: String,
+    pub financial_year: FinancialYear,
     #[diesel(sql_type = Numeric)]
     pub amount: Decimal,
 }
@@ -112,9 +113,9 @@ pub struct AwardLine {
     #[diesel(sql_type = Text)]
     pub reference: String,
     #[diesel(sql_type = Text)]
-    pub financial_year: String,
+    pub financial_year: FinancialYear,
     #[diesel(sql_type = Text)]
-    pub status: String,
+    pub status: AwardStatus,
     #[diesel(sql_type = Text)]
     pub title: String,
     #[diesel(sql_type = Text)]
@@ -152,9 +153,9 @@ pub struct AwardLine {
     #[diesel(sql_type = Text)]
     pub programme: String,
     #[diesel(sql_type = Text)]
-    pub category: String,
+    pub category: Category,
     #[diesel(sql_type = Text)]
-    pub plan_theme: String,
+    pub plan_theme: PlanTheme,
 }
 
 const AWARD_LINES: &str = "SELECT a.id, a.reference, a.financial_year, a.status, a.title, a.purpose, a.conditions,

@@ -13,27 +13,14 @@ use crate::audit::{self, Actor, NewEvent};
 use crate::auth::{AuthUser, Role};
 use crate::awards::{self, store::AwardChanges};
 use crate::domain::budget::check_headroom;
-use crate::domain::labels::label_enum;
-use crate::domain::{AwardStatus, FundStatus, Money, MoneyText};
+use crate::domain::{AwardStatus, FundStatus, Money, MoneyText, VariationStatus};
 use crate::error::{ApiError, FieldErrors, one_text};
 use crate::extract::{JsonBody, Page};
 use crate::funds;
 use crate::idempotency::{self, Created, IdempotencyKey};
-use crate::respond::{label, with_etag};
+use crate::respond::with_etag;
 use crate::state::AppState;
-use store::{NewVariation, VariationRow};
-
-label_enum!(
-    /// Where a variation stands.
-    VariationStatus {
-        /// Awaiting an approver's decision; at most one per award.
-        Proposed => "proposed",
-        /// Approved: the award's amount is now the variation's amount.
-        Approved => "approved",
-        /// Rejected: the award is unchanged.
-        Rejected => "rejected",
-    }
-);
+use store::{Decision, NewVariation, VariationRow};
 
 /// Registers the variation routes.
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -72,7 +59,7 @@ impl TryFrom<VariationRow> for Variation {
             amount: Money::from_decimal(row.amount),
             previous_amount: Money::from_decimal(row.previous_amount),
             reason: row.reason,
-            status: label(VariationStatus::parse, &row.status)?,
+            status: row.status,
             proposed_by: row.proposed_by,
             decided_by: row.decided_by,
             decision_ref: row.decision_ref,
@@ -128,7 +115,7 @@ fn record(conn: &mut PgConnection, actor: &Actor, action: &str, variation: &Vari
 fn fund_is_open(conn: &mut PgConnection, fund_id: Uuid, lock: bool) -> Result<funds::store::FundRow, ApiError> {
     let fund = if lock { funds::store::lock(conn, fund_id)? } else { funds::store::find(conn, fund_id)? }
         .ok_or_else(|| ApiError::Internal("award without fund".into()))?;
-    if label(FundStatus::parse, &fund.status)? == FundStatus::Closed {
+    if fund.status == FundStatus::Closed {
         return Err(ApiError::InvalidState("the fund is closed and takes no variations".into()));
     }
     Ok(fund)
@@ -168,7 +155,7 @@ async fn propose_variation(
     let hash = idempotency::request_hash(&req, &canonical);
     idempotency::create(&state, &user, key, hash, move |conn| {
         let award = awards::store::lock(conn, award_id)?.ok_or_else(|| ApiError::not_found("award"))?;
-        if label(AwardStatus::parse, &award.status)? != AwardStatus::Approved {
+        if award.status != AwardStatus::Approved {
             return Err(ApiError::InvalidState(format!(
                 "only approved awards can be varied; this one is {}",
                 award.status
@@ -249,13 +236,13 @@ async fn approve_variation(
             // Lock order everywhere: award, then fund, then the audit chain.
             let award = awards::store::lock(conn, award_id)?.ok_or_else(|| ApiError::not_found("award"))?;
             let proposal = store::lock(conn, award_id, id)?.ok_or_else(|| ApiError::not_found("variation"))?;
-            if proposal.status != "proposed" {
+            if proposal.status != VariationStatus::Proposed {
                 return Err(ApiError::InvalidState(format!("this variation is already {}", proposal.status)));
             }
             if proposal.proposed_by == actor.sub {
                 return Err(ApiError::FourEyes("a variation cannot be approved by the person who proposed it".into()));
             }
-            if label(AwardStatus::parse, &award.status)? != AwardStatus::Approved {
+            if award.status != AwardStatus::Approved {
                 return Err(ApiError::InvalidState(format!("the award is {}, not approved", award.status)));
             }
             let fund = fund_is_open(conn, award.fund_id, true)?;
@@ -273,8 +260,12 @@ async fn approve_variation(
                 check_headroom(Money::from_decimal(fund.budget), committed, new_amount - current)
                     .map_err(|e| ApiError::BudgetExceeded(e.to_string()))?;
             }
-            let decided =
-                Variation::try_from(store::decide(conn, id, "approved", &actor.sub, Some(&decision_ref), None)?)?;
+            let decided = Variation::try_from(store::decide(
+                conn,
+                id,
+                &actor.sub,
+                Decision::Approve { decision_ref: &decision_ref },
+            )?)?;
             let changes = AwardChanges { amount: Some(proposal.amount), ..AwardChanges::default() };
             let row = awards::store::update(conn, award_id, &changes)?;
             let award = awards::load(conn, row)?;
@@ -321,10 +312,11 @@ async fn reject_variation(
     let variation = state
         .tx(move |conn| {
             let proposal = store::lock(conn, award_id, id)?.ok_or_else(|| ApiError::not_found("variation"))?;
-            if proposal.status != "proposed" {
+            if proposal.status != VariationStatus::Proposed {
                 return Err(ApiError::InvalidState(format!("this variation is already {}", proposal.status)));
             }
-            let decided = Variation::try_from(store::decide(conn, id, "rejected", &actor.sub, None, Some(&reason))?)?;
+            let decided =
+                Variation::try_from(store::decide(conn, id, &actor.sub, Decision::Reject { reason: &reason })?)?;
             record(conn, &actor, "variation.rejected", &decided)?;
             Ok(decided)
         })

@@ -7,6 +7,7 @@ use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use crate::db::schema::variations;
+use crate::domain::VariationStatus;
 
 /// A variation as stored.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -17,7 +18,7 @@ pub struct VariationRow {
     pub amount: Decimal,
     pub previous_amount: Decimal,
     pub reason: String,
-    pub status: String,
+    pub status: VariationStatus,
     pub proposed_by: String,
     pub decided_by: Option<String>,
     pub decision_ref: Option<String>,
@@ -64,15 +65,20 @@ pub fn for_award(conn: &mut PgConnection, award_id: Uuid) -> QueryResult<Vec<Var
         .load(conn)
 }
 
-/// Records a decision on a proposal.
-pub fn decide(
-    conn: &mut PgConnection,
-    id: Uuid,
-    status: &str,
-    by: &str,
-    decision_ref: Option<&str>,
-    reason: Option<&str>,
-) -> QueryResult<VariationRow> {
+/// What an approver decided about a proposal.
+pub enum Decision<'a> {
+    /// Approved under the PCC's decision `decision_ref`.
+    Approve { decision_ref: &'a str },
+    /// Rejected, for `reason`.
+    Reject { reason: &'a str },
+}
+
+/// Records `by`'s decision on a proposal.
+pub fn decide(conn: &mut PgConnection, id: Uuid, by: &str, decision: Decision<'_>) -> QueryResult<VariationRow> {
+    let (status, decision_ref, reason) = match decision {
+        Decision::Approve { decision_ref } => (VariationStatus::Approved, Some(decision_ref), None),
+        Decision::Reject { reason } => (VariationStatus::Rejected, None, Some(reason)),
+    };
     diesel::update(variations::table.find(id))
         .set((
             variations::status.eq(status),

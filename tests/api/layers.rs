@@ -176,3 +176,29 @@ fn the_lowest_layers_name_no_feature() {
         }
     }
 }
+
+#[test]
+fn no_status_is_compared_or_stored_as_a_string() {
+    let modules = modules();
+    let status_literal = |text: &str| {
+        ["\"draft\"", "\"approved\"", "\"closed\"", "\"withdrawn\"", "\"scheduled\"", "\"paid\"", "\"cancelled\""]
+            .iter()
+            .chain(&["\"proposed\"", "\"rejected\"", "\"submitted\"", "\"accepted\"", "\"returned\"", "\"open\""])
+            .any(|s| text.contains(s))
+    };
+    for (module, file) in &modules {
+        if module.starts_with("domain") {
+            continue; // where each name is declared, once
+        }
+        let text = std::fs::read_to_string(file).expect("read module");
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or_default();
+            let compares = ["==", "!=", ".eq(", ".eq_any(", "Some(", "status:"].iter().any(|op| code.contains(op));
+            assert!(
+                !(compares && status_literal(code) && !code.contains("json!")),
+                "{module}:{}: a status as a string: {line}",
+                n + 1
+            );
+        }
+    }
+}
