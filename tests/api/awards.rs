@@ -60,7 +60,7 @@ async fn a_draft_is_edited_with_if_match_and_an_approved_award_is_not() {
     assert_eq!(edited.body["title"], "Renamed");
     let stale = app.patch(&path, &app.finance, Some("\"1\""), json!({"title": "Again"})).await;
     assert_eq!(stale.status, 412);
-    assert_eq!(app.approve(&id).await.status, 200);
+    app.approve(&id).await;
     let r = app.patch(&path, &app.finance, Some("\"3\""), json!({"title": "After approval"})).await;
     assert_eq!((r.status, r.problem().as_str()), (409, "invalid-state"), "{}", r.text);
 }
@@ -70,14 +70,14 @@ async fn approval_records_the_decision_and_who_made_it() {
     let app = TestApp::spawn().await;
     let l = app.ledger("100000").await;
     let id = app.draft(&l, "45000").await;
-    let r = app.approve(&id).await;
+    let r = app.approve_reply(&id).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["status"], "approved");
     assert_eq!(r.body["decision_ref"], "PCC-DN-2020-001");
     assert_eq!(r.body["approved_by"], "arthur");
     assert!(r.body["approved_at"].is_string());
     assert_eq!(r.header("etag").as_deref(), Some("\"2\""));
-    let again = app.approve(&id).await;
+    let again = app.approve_reply(&id).await;
     assert_eq!((again.status, again.problem().as_str()), (409, "invalid-state"));
     let no_ref = app.post(&format!("/api/v1/awards/{id}/approve"), &app.approver, json!({"decision_ref": ""})).await;
     assert_eq!(no_ref.status, 422);
@@ -101,8 +101,8 @@ async fn approval_over_the_headroom_is_refused_and_nothing_changes() {
     let l = app.ledger("100000").await;
     let a = app.draft(&l, "80000").await;
     let b = app.draft(&l, "20000.01").await;
-    assert_eq!(app.approve(&a).await.status, 200);
-    let r = app.approve(&b).await;
+    app.approve(&a).await;
+    let r = app.approve_reply(&b).await;
     assert_eq!((r.status, r.problem().as_str()), (409, "budget-exceeded"));
     assert!(r.body["detail"].as_str().unwrap().contains("headroom is 20000.00"), "{}", r.text);
     let award = app.get(&format!("/api/v1/awards/{b}"), &app.finance).await;
@@ -119,7 +119,7 @@ async fn forty_concurrent_approvals_never_overcommit_the_fund() {
     for _ in 0..40 {
         drafts.push(app.draft(&l, "50000").await);
     }
-    let replies = join_all(drafts.iter().map(|id| app.approve(id))).await;
+    let replies = join_all(drafts.iter().map(|id| app.approve_reply(id))).await;
     let approved = replies.iter().filter(|r| r.status == 200).count();
     let refused: Vec<_> = replies.iter().filter(|r| r.status != 200).collect();
     assert_eq!(approved, 26, "exactly 26 x 50,000 fit in 1,300,000");
@@ -134,50 +134,76 @@ async fn forty_concurrent_approvals_never_overcommit_the_fund() {
 }
 
 #[actix_web::test]
-async fn withdrawal_and_closure_follow_the_state_machine() {
+async fn a_draft_is_withdrawn_once_and_only_with_a_reason() {
     let app = TestApp::spawn().await;
     let l = app.ledger("100000").await;
     let draft = app.draft(&l, "100").await;
+    let no_reason = app.post(&format!("/api/v1/awards/{draft}/withdraw"), &app.finance, json!({})).await;
+    assert_eq!((no_reason.status, no_reason.problem().as_str()), (422, "validation-failed"));
     let w = app.post(&format!("/api/v1/awards/{draft}/withdraw"), &app.approver, json!({"reason": "duplicate"})).await;
     assert_eq!(
         (w.status, w.body["status"].as_str(), w.body["withdrawn_reason"].as_str()),
         (200, Some("withdrawn"), Some("duplicate"))
     );
     let again = app.post(&format!("/api/v1/awards/{draft}/withdraw"), &app.finance, json!({"reason": "x"})).await;
-    assert_eq!(again.status, 409);
-    let no_reason = app.post(&format!("/api/v1/awards/{draft}/withdraw"), &app.finance, json!({})).await;
-    assert_eq!(no_reason.status, 422);
+    assert_eq!((again.status, again.problem().as_str()), (409, "invalid-state"));
+}
 
+#[actix_web::test]
+async fn withdrawing_an_approved_award_with_nothing_paid_releases_its_commitment() {
+    let app = TestApp::spawn().await;
+    let l = app.ledger("100000").await;
     let approved = app.draft(&l, "200").await;
     app.approve(&approved).await;
+    assert_eq!(app.get(&format!("/api/v1/funds/{}", l.fund), &app.finance).await.body["committed"], "200.00");
     let w =
         app.post(&format!("/api/v1/awards/{approved}/withdraw"), &app.finance, json!({"reason": "not needed"})).await;
-    assert_eq!(w.status, 200, "an approved award with nothing paid can be withdrawn: {}", w.text);
+    assert_eq!((w.status, w.body["status"].as_str()), (200, Some("withdrawn")), "{}", w.text);
     assert_eq!(app.get(&format!("/api/v1/funds/{}", l.fund), &app.finance).await.body["committed"], "0.00");
+}
 
-    let to_close = app.draft(&l, "300").await;
-    let early = app.post(&format!("/api/v1/awards/{to_close}/close"), &app.finance, json!({})).await;
-    assert_eq!((early.status, early.problem().as_str()), (409, "invalid-state"), "a draft cannot be closed");
-    app.approve(&to_close).await;
-    let closed = app.post(&format!("/api/v1/awards/{to_close}/close"), &app.finance, json!({})).await;
+#[actix_web::test]
+async fn a_draft_cannot_be_closed() {
+    let app = TestApp::spawn().await;
+    let l = app.ledger("100000").await;
+    let draft = app.draft(&l, "300").await;
+    let early = app.post(&format!("/api/v1/awards/{draft}/close"), &app.finance, json!({})).await;
+    assert_eq!((early.status, early.problem().as_str()), (409, "invalid-state"));
+}
+
+#[actix_web::test]
+async fn a_closed_award_stays_committed() {
+    let app = TestApp::spawn().await;
+    let l = app.ledger("100000").await;
+    let award = app.draft(&l, "300").await;
+    app.approve(&award).await;
+    let closed = app.post(&format!("/api/v1/awards/{award}/close"), &app.finance, json!({})).await;
     assert_eq!((closed.status, closed.body["status"].as_str()), (200, Some("closed")), "{}", closed.text);
-    assert_eq!(
-        app.get(&format!("/api/v1/funds/{}", l.fund), &app.finance).await.body["committed"],
-        "300.00",
-        "closed awards stay committed"
-    );
-    for action in ["withdraw", "close", "approve"] {
-        let r = app
-            .post(
-                &format!("/api/v1/awards/{to_close}/{action}"),
-                &app.approver,
-                json!({"reason": "x", "decision_ref": "x"}),
-            )
-            .await;
-        assert!(r.status == 409 || r.status == 403 || r.status == 422, "{action} on a closed award: {}", r.text);
+    assert_eq!(app.get(&format!("/api/v1/funds/{}", l.fund), &app.finance).await.body["committed"], "300.00");
+}
+
+#[actix_web::test]
+async fn a_closed_award_takes_no_further_action() {
+    let app = TestApp::spawn().await;
+    let l = app.ledger("100000").await;
+    let award = app.draft(&l, "300").await;
+    app.approve(&award).await;
+    let closed = app.post(&format!("/api/v1/awards/{award}/close"), &app.finance, json!({})).await;
+    assert_eq!(closed.status, 200, "{}", closed.text);
+    for (action, token, body) in [
+        ("withdraw", &app.finance, json!({"reason": "x"})),
+        ("withdraw", &app.approver, json!({"reason": "x"})),
+        ("close", &app.finance, json!({})),
+        ("approve", &app.approver, json!({"decision_ref": "x"})),
+    ] {
+        let r = app.post(&format!("/api/v1/awards/{award}/{action}"), token, body).await;
+        assert_eq!((r.status, r.problem().as_str()), (409, "invalid-state"), "{action} on a closed award: {}", r.text);
     }
-    let r = app.post(&format!("/api/v1/awards/{to_close}/withdraw"), &app.finance, json!({"reason": "x"})).await;
-    assert_eq!((r.status, r.problem().as_str()), (409, "invalid-state"));
+    let after = app.get(&format!("/api/v1/awards/{award}"), &app.finance).await;
+    assert_eq!(
+        (after.body["status"].as_str(), after.body["version"].as_i64()),
+        (Some("closed"), closed.body["version"].as_i64())
+    );
 }
 
 #[actix_web::test]

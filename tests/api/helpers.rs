@@ -380,13 +380,21 @@ impl TestApp {
         r.id()
     }
 
-    pub async fn approve(&self, award: &str) -> Reply {
+    /// Asks the approver to approve `award`, whatever the answer.
+    pub async fn approve_reply(&self, award: &str) -> Reply {
         self.post(
             &format!("/api/v1/awards/{award}/approve"),
             &self.approver,
             json!({"decision_ref": "PCC-DN-2020-001"}),
         )
         .await
+    }
+
+    /// Approves `award` as a fixture: anything but 200 fails the test here.
+    pub async fn approve(&self, award: &str) -> Value {
+        let r = self.approve_reply(award).await;
+        assert_eq!((r.status, r.body["status"].as_str()), (200, Some("approved")), "approving {award}: {}", r.text);
+        r.body
     }
 }
 

@@ -6,7 +6,7 @@ use crate::helpers::{Ledger, TestApp};
 
 async fn approved(app: &TestApp, l: &Ledger, amount: &str) -> String {
     let id = app.draft(l, amount).await;
-    let r = app.approve(&id).await;
+    let r = app.approve_reply(&id).await;
     assert_eq!(r.status, 200, "{}", r.text);
     id
 }
