@@ -35,18 +35,87 @@ impl From<&AuthUser> for Actor {
     }
 }
 
-/// An event about to be appended.
-pub struct NewEvent<'a, T: Serialize> {
-    /// What happened, e.g. `award.approved`.
-    pub action: &'a str,
-    /// What kind of thing changed, e.g. `award`.
-    pub entity_type: &'a str,
-    /// Which one.
-    pub entity_id: Uuid,
-    /// The award it belongs to, if any.
-    pub award_id: Option<Uuid>,
-    /// The entity after the change.
-    pub data: &'a T,
+/// Every change the trail records, written `<entity>.<what happened>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    FundCreated,
+    FundUpdated,
+    RecipientCreated,
+    RecipientUpdated,
+    ProgrammeCreated,
+    ProgrammeUpdated,
+    AwardCreated,
+    AwardUpdated,
+    AwardApproved,
+    AwardWithdrawn,
+    AwardClosed,
+    /// The award's amount after an approved variation.
+    AwardVaried,
+    VariationProposed,
+    VariationApproved,
+    VariationRejected,
+    PaymentScheduled,
+    PaymentPaid,
+    PaymentCancelled,
+    ActivityCreated,
+    ReturnSubmitted,
+    ReturnAccepted,
+    ReturnReturned,
+}
+
+impl Action {
+    /// The name events carry, e.g. `award.approved`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::FundCreated => "fund.created",
+            Action::FundUpdated => "fund.updated",
+            Action::RecipientCreated => "recipient.created",
+            Action::RecipientUpdated => "recipient.updated",
+            Action::ProgrammeCreated => "programme.created",
+            Action::ProgrammeUpdated => "programme.updated",
+            Action::AwardCreated => "award.created",
+            Action::AwardUpdated => "award.updated",
+            Action::AwardApproved => "award.approved",
+            Action::AwardWithdrawn => "award.withdrawn",
+            Action::AwardClosed => "award.closed",
+            Action::AwardVaried => "award.varied",
+            Action::VariationProposed => "variation.proposed",
+            Action::VariationApproved => "variation.approved",
+            Action::VariationRejected => "variation.rejected",
+            Action::PaymentScheduled => "payment.scheduled",
+            Action::PaymentPaid => "payment.paid",
+            Action::PaymentCancelled => "payment.cancelled",
+            Action::ActivityCreated => "activity.created",
+            Action::ReturnSubmitted => "return.submitted",
+            Action::ReturnAccepted => "return.accepted",
+            Action::ReturnReturned => "return.returned",
+        }
+    }
+}
+
+/// A record the audit trail can be about: it names its kind, its id and the award it belongs
+/// to, and its JSON is the event's `data`.
+pub trait Audited: Serialize {
+    /// The event's `entity_type`, e.g. `award`.
+    const ENTITY_TYPE: &'static str;
+    /// The event's `entity_id`.
+    fn entity_id(&self) -> Uuid;
+    /// The award it belongs to, if any (an award belongs to itself).
+    fn award_id(&self) -> Option<Uuid>;
+}
+
+/// Appends the event for `action` on `entity` (as it is after the change). Call it last in the
+/// transaction that makes the change: it takes the chain lock, which is held until commit.
+pub fn record<T: Audited>(conn: &mut PgConnection, actor: &Actor, action: Action, entity: &T) -> Result<i64, ApiError> {
+    let data = serde_json::to_value(entity).map_err(|e| ApiError::Internal(format!("audit data: {e}")))?;
+    let event = OwnedEvent {
+        action: action.as_str().to_string(),
+        entity_type: T::ENTITY_TYPE.to_string(),
+        entity_id: entity.entity_id(),
+        award_id: entity.award_id(),
+        data,
+    };
+    append_batch(conn, actor, std::slice::from_ref(&event))
 }
 
 #[derive(Insertable)]
@@ -72,21 +141,7 @@ pub fn now_micros() -> DateTime<Utc> {
     DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
 }
 
-/// Appends one event to the chain. Call it last in the transaction that makes the change: it
-/// takes the chain lock, which is held until commit.
-pub fn append<T: Serialize>(conn: &mut PgConnection, actor: &Actor, event: NewEvent<'_, T>) -> Result<i64, ApiError> {
-    let data = serde_json::to_value(event.data).map_err(|e| ApiError::Internal(format!("audit data: {e}")))?;
-    let owned = OwnedEvent {
-        action: event.action.to_string(),
-        entity_type: event.entity_type.to_string(),
-        entity_id: event.entity_id,
-        award_id: event.award_id,
-        data,
-    };
-    append_batch(conn, actor, std::slice::from_ref(&owned))
-}
-
-/// An event whose data is already JSON, for [`append_batch`].
+/// An event whose data is already JSON, for [`append_batch`] (generators and imports).
 #[derive(Debug, Clone)]
 pub struct OwnedEvent {
     pub action: String,

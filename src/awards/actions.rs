@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::store::{self, AwardChanges, AwardMoney, NewAward};
 use super::{Award, load};
-use crate::audit::{self, Actor, NewEvent};
+use crate::audit::{self, Action, Actor};
 use crate::domain::budget::check_headroom;
 use crate::domain::{AwardAction, Category, FinancialYear, FundStatus, Money};
 use crate::error::ApiError;
@@ -40,15 +40,6 @@ fn programme_category(conn: &mut PgConnection, id: Uuid) -> Result<Category, Api
 
 fn check_recipient(conn: &mut PgConnection, id: Uuid) -> Result<(), ApiError> {
     recipients::store::find(conn, id)?.ok_or_else(|| ApiError::field("recipient_id", "no such recipient"))?;
-    Ok(())
-}
-
-fn record(conn: &mut PgConnection, actor: &Actor, action: &str, award: &Award) -> Result<(), ApiError> {
-    audit::append(
-        conn,
-        actor,
-        NewEvent { action, entity_type: "award", entity_id: award.id, award_id: Some(award.id), data: award },
-    )?;
     Ok(())
 }
 
@@ -96,7 +87,7 @@ pub fn create(conn: &mut PgConnection, actor: &Actor, input: AwardInput) -> Resu
         created_by: actor.sub.clone(),
     };
     let award = Award::from_row(store::insert(conn, &new)?, AwardMoney::default())?;
-    record(conn, actor, "award.created", &award)?;
+    audit::record(conn, actor, Action::AwardCreated, &award)?;
     Ok(award)
 }
 
@@ -125,7 +116,7 @@ pub fn approve(conn: &mut PgConnection, actor: &Actor, id: Uuid, decision_ref: S
     };
     let row = store::update(conn, id, &changes)?;
     let award = load(conn, row)?;
-    record(conn, actor, "award.approved", &award)?;
+    audit::record(conn, actor, Action::AwardApproved, &award)?;
     Ok(award)
 }
 
@@ -182,7 +173,7 @@ pub fn update(
     };
     let row = store::update(conn, id, &changes)?;
     let award = load(conn, row)?;
-    record(conn, actor, "award.updated", &award)?;
+    audit::record(conn, actor, Action::AwardUpdated, &award)?;
     Ok(award)
 }
 
@@ -197,7 +188,7 @@ pub fn withdraw(conn: &mut PgConnection, actor: &Actor, id: Uuid, reason: String
     let changes = AwardChanges { status: Some(next), withdrawn_reason: Some(reason), ..AwardChanges::default() };
     let row = store::update(conn, id, &changes)?;
     let award = load(conn, row)?;
-    record(conn, actor, "award.withdrawn", &award)?;
+    audit::record(conn, actor, Action::AwardWithdrawn, &award)?;
     Ok(award)
 }
 
@@ -209,6 +200,6 @@ pub fn close(conn: &mut PgConnection, actor: &Actor, id: Uuid) -> Result<Award, 
     let changes = AwardChanges { status: Some(next), ..AwardChanges::default() };
     let row = store::update(conn, id, &changes)?;
     let award = load(conn, row)?;
-    record(conn, actor, "award.closed", &award)?;
+    audit::record(conn, actor, Action::AwardClosed, &award)?;
     Ok(award)
 }

@@ -69,6 +69,16 @@ pub struct Award {
     pub version: i32,
 }
 
+impl crate::audit::Audited for Award {
+    const ENTITY_TYPE: &'static str = "award";
+    fn entity_id(&self) -> Uuid {
+        self.id
+    }
+    fn award_id(&self) -> Option<Uuid> {
+        Some(self.id)
+    }
+}
+
 impl Award {
     /// Combines a stored award with its payment totals.
     pub fn from_row(row: AwardRow, money: AwardMoney) -> Result<Award, ApiError> {

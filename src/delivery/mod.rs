@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::audit::{self, Actor, NewEvent};
+use crate::audit::{self, Action, Actor};
 use crate::auth::{AuthUser, Role};
 use crate::awards;
 use crate::domain::delivery::{Quantity, check_lines, overdue_returns};
@@ -52,6 +52,16 @@ pub struct Activity {
     pub created_by: String,
     pub created_at: DateTime<Utc>,
     pub version: i32,
+}
+
+impl audit::Audited for Activity {
+    const ENTITY_TYPE: &'static str = "activity";
+    fn entity_id(&self) -> Uuid {
+        self.id
+    }
+    fn award_id(&self) -> Option<Uuid> {
+        Some(self.award_id)
+    }
 }
 
 impl From<ActivityRow> for Activity {
@@ -113,6 +123,16 @@ pub struct DeliveryReturn {
     pub reviewed_at: Option<DateTime<Utc>>,
     pub review_comment: Option<String>,
     pub version: i32,
+}
+
+impl audit::Audited for DeliveryReturn {
+    const ENTITY_TYPE: &'static str = "return";
+    fn entity_id(&self) -> Uuid {
+        self.id
+    }
+    fn award_id(&self) -> Option<Uuid> {
+        Some(self.award_id)
+    }
 }
 
 impl DeliveryReturn {
@@ -279,18 +299,17 @@ pub fn add_activity(
         version: 1,
     };
     let activity = Activity::from(store::insert_activity(conn, &row)?);
-    audit::append(
-        conn,
-        actor,
-        NewEvent {
-            action: "activity.created",
-            entity_type: "activity",
-            entity_id: activity.id,
-            award_id: Some(award_id),
-            data: &activity,
-        },
-    )?;
+    audit::record(conn, actor, Action::ActivityCreated, &activity)?;
     Ok(activity)
+}
+
+/// The trail's name for a review that moves a return to `to`.
+fn review_action(to: ReturnStatus) -> Action {
+    match to {
+        ReturnStatus::Submitted => Action::ReturnSubmitted,
+        ReturnStatus::Accepted => Action::ReturnAccepted,
+        ReturnStatus::Returned => Action::ReturnReturned,
+    }
 }
 
 /// Record an activity agreed for an award.
@@ -440,7 +459,7 @@ pub fn submit(
         .collect();
     let (saved, saved_lines) = store::insert_return(conn, &row, &line_rows)?;
     let submitted = DeliveryReturn::from_rows(saved, saved_lines)?;
-    record(conn, actor, "return.submitted", &submitted)?;
+    audit::record(conn, actor, Action::ReturnSubmitted, &submitted)?;
     Ok(submitted)
 }
 
@@ -492,15 +511,6 @@ async fn submit_return(
         Created::new(format!("/api/v1/returns/{}", submitted.id), submitted.version, &submitted)
     })
     .await
-}
-
-fn record(conn: &mut PgConnection, actor: &Actor, action: &str, r: &DeliveryReturn) -> Result<(), ApiError> {
-    audit::append(
-        conn,
-        actor,
-        NewEvent { action, entity_type: "return", entity_id: r.id, award_id: Some(r.award_id), data: r },
-    )?;
-    Ok(())
 }
 
 /// List returns, oldest first. A CSP officer sees only their own.
@@ -586,7 +596,7 @@ pub fn review_in(
     }
     let row = store::review(conn, id, to, &actor.sub, comment.as_deref())?;
     let reviewed = load_returns(conn, vec![row])?.pop().ok_or_else(|| ApiError::Internal("review".into()))?;
-    record(conn, actor, &format!("return.{}", to.as_str()), &reviewed)?;
+    audit::record(conn, actor, review_action(to), &reviewed)?;
     Ok(reviewed)
 }
 

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::audit::{self, Actor, NewEvent};
+use crate::audit::{self, Action, Actor};
 use crate::auth::{AuthUser, Role};
 use crate::domain::budget::check_headroom;
 use crate::domain::{FinancialYear, FundStatus, Money, MoneyText};
@@ -45,6 +45,16 @@ pub struct Fund {
     pub version: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+impl audit::Audited for Fund {
+    const ENTITY_TYPE: &'static str = "fund";
+    fn entity_id(&self) -> Uuid {
+        self.id
+    }
+    fn award_id(&self) -> Option<Uuid> {
+        None
+    }
 }
 
 impl Fund {
@@ -118,11 +128,7 @@ fn valid_code(code: &str) -> bool {
 /// Inserts a fund inside the caller's transaction, with its audit event.
 pub fn create(conn: &mut diesel::PgConnection, actor: &Actor, new: &NewFund) -> Result<Fund, ApiError> {
     let fund = Fund::from_row(store::insert(conn, new)?, FundTotals::default())?;
-    audit::append(
-        conn,
-        actor,
-        NewEvent { action: "fund.created", entity_type: "fund", entity_id: fund.id, award_id: None, data: &fund },
-    )?;
+    audit::record(conn, actor, Action::FundCreated, &fund)?;
     Ok(fund)
 }
 
@@ -283,11 +289,7 @@ async fn update_fund(
             }
             let row = store::update(conn, id, &changes)?;
             let fund = load(conn, row)?;
-            audit::append(
-                conn,
-                &actor,
-                NewEvent { action: "fund.updated", entity_type: "fund", entity_id: id, award_id: None, data: &fund },
-            )?;
+            audit::record(conn, &actor, Action::FundUpdated, &fund)?;
             Ok(fund)
         })
         .await?;

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::audit::{self, Actor, NewEvent};
+use crate::audit::{self, Action, Actor};
 use crate::auth::{AuthUser, Role};
 use crate::awards;
 use crate::domain::{AwardStatus, Money, MoneyText, PaymentStatus};
@@ -53,6 +53,16 @@ pub struct Payment {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: i32,
+}
+
+impl audit::Audited for Payment {
+    const ENTITY_TYPE: &'static str = "payment";
+    fn entity_id(&self) -> Uuid {
+        self.id
+    }
+    fn award_id(&self) -> Option<Uuid> {
+        Some(self.award_id)
+    }
 }
 
 impl TryFrom<PaymentRow> for Payment {
@@ -106,21 +116,6 @@ pub struct CancelPayment {
     pub reason: String,
 }
 
-fn record(conn: &mut PgConnection, actor: &Actor, action: &str, payment: &Payment) -> Result<(), ApiError> {
-    audit::append(
-        conn,
-        actor,
-        NewEvent {
-            action,
-            entity_type: "payment",
-            entity_id: payment.id,
-            award_id: Some(payment.award_id),
-            data: payment,
-        },
-    )?;
-    Ok(())
-}
-
 /// Cancels every scheduled payment of an award (when it closes), one audit event each.
 pub fn cancel_all_scheduled(
     conn: &mut PgConnection,
@@ -130,7 +125,7 @@ pub fn cancel_all_scheduled(
 ) -> Result<(), ApiError> {
     let ids = store::scheduled_ids(conn, award_id)?;
     for row in store::cancel(conn, &ids, reason)? {
-        record(conn, actor, "payment.cancelled", &Payment::try_from(row)?)?;
+        audit::record(conn, actor, Action::PaymentCancelled, &Payment::try_from(row)?)?;
     }
     Ok(())
 }
@@ -188,7 +183,7 @@ pub fn add_payment(
         created_by: actor.sub.clone(),
     };
     let payment = Payment::try_from(store::insert(conn, &new)?)?;
-    record(conn, actor, if paid { "payment.paid" } else { "payment.scheduled" }, &payment)?;
+    audit::record(conn, actor, if paid { Action::PaymentPaid } else { Action::PaymentScheduled }, &payment)?;
     Ok(payment)
 }
 
@@ -318,7 +313,7 @@ async fn pay_payment(
                 return Err(ApiError::InvalidState(format!("a {} payment cannot be paid", current.status)));
             }
             let payment = Payment::try_from(store::mark_paid(conn, id, body.paid_on, &reference, &actor.sub)?)?;
-            record(conn, &actor, "payment.paid", &payment)?;
+            audit::record(conn, &actor, Action::PaymentPaid, &payment)?;
             Ok(payment)
         })
         .await?;
@@ -355,7 +350,7 @@ async fn cancel_payment(
             }
             let row = store::cancel(conn, &[id], &reason)?.pop().ok_or_else(|| ApiError::Internal("cancel".into()))?;
             let payment = Payment::try_from(row)?;
-            record(conn, &actor, "payment.cancelled", &payment)?;
+            audit::record(conn, &actor, Action::PaymentCancelled, &payment)?;
             Ok(payment)
         })
         .await?;

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::audit::{self, Actor, NewEvent};
+use crate::audit::{self, Action, Actor};
 use crate::auth::{AuthUser, Role};
 use crate::domain::{Category, PlanTheme};
 use crate::error::{ApiError, FieldErrors};
@@ -36,6 +36,16 @@ pub struct Programme {
     pub version: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+impl audit::Audited for Programme {
+    const ENTITY_TYPE: &'static str = "programme";
+    fn entity_id(&self) -> Uuid {
+        self.id
+    }
+    fn award_id(&self) -> Option<Uuid> {
+        None
+    }
 }
 
 impl TryFrom<ProgrammeRow> for Programme {
@@ -87,17 +97,7 @@ pub struct ProgrammeFilter {
 /// Inserts a programme inside the caller's transaction, with its audit event.
 pub fn create(conn: &mut diesel::PgConnection, actor: &Actor, new: &NewProgramme) -> Result<Programme, ApiError> {
     let programme = Programme::try_from(store::insert(conn, new)?)?;
-    audit::append(
-        conn,
-        actor,
-        NewEvent {
-            action: "programme.created",
-            entity_type: "programme",
-            entity_id: programme.id,
-            award_id: None,
-            data: &programme,
-        },
-    )?;
+    audit::record(conn, actor, Action::ProgrammeCreated, &programme)?;
     Ok(programme)
 }
 
@@ -222,17 +222,7 @@ async fn update_programme(
             let current = store::lock(conn, id)?.ok_or_else(|| ApiError::not_found("programme"))?;
             if_match.check(current.version)?;
             let programme = Programme::try_from(store::update(conn, id, &changes)?)?;
-            audit::append(
-                conn,
-                &actor,
-                NewEvent {
-                    action: "programme.updated",
-                    entity_type: "programme",
-                    entity_id: id,
-                    award_id: None,
-                    data: &programme,
-                },
-            )?;
+            audit::record(conn, &actor, Action::ProgrammeUpdated, &programme)?;
             Ok(programme)
         })
         .await?;

@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use validator::ValidateEmail;
 
-use crate::audit::{self, Actor, NewEvent};
+use crate::audit::{self, Action, Actor};
 use crate::auth::{AuthUser, Role};
 use crate::domain::RecipientKind;
 use crate::domain::org_identifier::is_valid_org_identifier;
@@ -41,6 +41,16 @@ pub struct Recipient {
     pub version: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+impl audit::Audited for Recipient {
+    const ENTITY_TYPE: &'static str = "recipient";
+    fn entity_id(&self) -> Uuid {
+        self.id
+    }
+    fn award_id(&self) -> Option<Uuid> {
+        None
+    }
 }
 
 impl TryFrom<RecipientRow> for Recipient {
@@ -125,17 +135,7 @@ fn check_email(errors: &mut FieldErrors, value: Option<&str>) -> Result<Option<S
 /// Inserts a recipient inside the caller's transaction, with its audit event.
 pub fn create(conn: &mut diesel::PgConnection, actor: &Actor, new: &NewRecipient) -> Result<Recipient, ApiError> {
     let recipient = Recipient::try_from(store::insert(conn, new)?)?;
-    audit::append(
-        conn,
-        actor,
-        NewEvent {
-            action: "recipient.created",
-            entity_type: "recipient",
-            entity_id: recipient.id,
-            award_id: None,
-            data: &recipient,
-        },
-    )?;
+    audit::record(conn, actor, Action::RecipientCreated, &recipient)?;
     Ok(recipient)
 }
 
@@ -274,17 +274,7 @@ async fn update_recipient(
             let current = store::lock(conn, id)?.ok_or_else(|| ApiError::not_found("recipient"))?;
             if_match.check(current.version)?;
             let recipient = Recipient::try_from(store::update(conn, id, &changes)?)?;
-            audit::append(
-                conn,
-                &actor,
-                NewEvent {
-                    action: "recipient.updated",
-                    entity_type: "recipient",
-                    entity_id: id,
-                    award_id: None,
-                    data: &recipient,
-                },
-            )?;
+            audit::record(conn, &actor, Action::RecipientUpdated, &recipient)?;
             Ok(recipient)
         })
         .await?;

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::audit::{self, Actor, NewEvent};
+use crate::audit::{self, Action, Actor};
 use crate::auth::{AuthUser, Role};
 use crate::awards::{self, store::AwardChanges};
 use crate::domain::budget::check_headroom;
@@ -48,6 +48,16 @@ pub struct Variation {
     pub created_at: DateTime<Utc>,
     pub decided_at: Option<DateTime<Utc>>,
     pub version: i32,
+}
+
+impl audit::Audited for Variation {
+    const ENTITY_TYPE: &'static str = "variation";
+    fn entity_id(&self) -> Uuid {
+        self.id
+    }
+    fn award_id(&self) -> Option<Uuid> {
+        Some(self.award_id)
+    }
 }
 
 impl TryFrom<VariationRow> for Variation {
@@ -95,21 +105,6 @@ pub struct ApproveVariation {
 #[schema(example = json!({"reason": "Not supported by the quarter 2 return"}))]
 pub struct RejectVariation {
     pub reason: String,
-}
-
-fn record(conn: &mut PgConnection, actor: &Actor, action: &str, variation: &Variation) -> Result<(), ApiError> {
-    audit::append(
-        conn,
-        actor,
-        NewEvent {
-            action,
-            entity_type: "variation",
-            entity_id: variation.id,
-            award_id: Some(variation.award_id),
-            data: variation,
-        },
-    )?;
-    Ok(())
 }
 
 fn fund_is_open(conn: &mut PgConnection, fund_id: Uuid, lock: bool) -> Result<funds::store::FundRow, ApiError> {
@@ -176,7 +171,7 @@ async fn propose_variation(
         };
         let row = store::insert(conn, &new)?;
         let variation = Variation::try_from(row)?;
-        record(conn, &actor, "variation.proposed", &variation)?;
+        audit::record(conn, &actor, Action::VariationProposed, &variation)?;
         Created::new(format!("/api/v1/awards/{award_id}/variations/{}", variation.id), variation.version, &variation)
     })
     .await
@@ -269,18 +264,8 @@ async fn approve_variation(
             let changes = AwardChanges { amount: Some(proposal.amount), ..AwardChanges::default() };
             let row = awards::store::update(conn, award_id, &changes)?;
             let award = awards::load(conn, row)?;
-            record(conn, &actor, "variation.approved", &decided)?;
-            audit::append(
-                conn,
-                &actor,
-                NewEvent {
-                    action: "award.varied",
-                    entity_type: "award",
-                    entity_id: award_id,
-                    award_id: Some(award_id),
-                    data: &award,
-                },
-            )?;
+            audit::record(conn, &actor, Action::VariationApproved, &decided)?;
+            audit::record(conn, &actor, Action::AwardVaried, &award)?;
             Ok(decided)
         })
         .await?;
@@ -317,7 +302,7 @@ async fn reject_variation(
             }
             let decided =
                 Variation::try_from(store::decide(conn, id, &actor.sub, Decision::Reject { reason: &reason })?)?;
-            record(conn, &actor, "variation.rejected", &decided)?;
+            audit::record(conn, &actor, Action::VariationRejected, &decided)?;
             Ok(decided)
         })
         .await?;

@@ -202,3 +202,16 @@ fn no_status_is_compared_or_stored_as_a_string() {
         }
     }
 }
+
+#[test]
+fn every_write_records_its_event_through_audit_record() {
+    for (module, file) in &modules() {
+        if module.starts_with("audit") {
+            continue;
+        }
+        let text = std::fs::read_to_string(file).expect("read module");
+        for needle in ["append_batch", "OwnedEvent", "NewEvent", "fn record("] {
+            assert!(!text.contains(needle), "{module} writes the trail around audit::record ({needle})");
+        }
+    }
+}
