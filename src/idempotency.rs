@@ -20,6 +20,7 @@ use sha2::{Digest, Sha256};
 use crate::auth::AuthUser;
 use crate::db::schema::idempotency_keys;
 use crate::error::ApiError;
+use crate::extract::JsonBody;
 use crate::state::AppState;
 
 /// The request's `Idempotency-Key`, if it sent one: 1–255 visible ASCII characters.
@@ -40,6 +41,39 @@ impl FromRequest for IdempotencyKey {
             },
         };
         ready(result)
+    }
+}
+
+/// A creating request's JSON body with what identifies it for replay: its `Idempotency-Key`
+/// (checked first: a bad key is 422 before the body is read) and the hash of its method, path
+/// and canonical body. The body is refused as [`JsonBody`] refuses it.
+pub struct Idempotent<T> {
+    /// The parsed body.
+    pub body: T,
+    /// The key and request hash, for [`create`].
+    pub claim: Claim,
+}
+
+/// What [`create`] needs to store or replay a request: its key, if any, and its hash.
+pub struct Claim {
+    key: Option<String>,
+    request_hash: String,
+}
+
+impl<T: serde::de::DeserializeOwned + 'static> FromRequest for Idempotent<T> {
+    type Error = ApiError;
+    type Future = futures_util::future::LocalBoxFuture<'static, Result<Idempotent<T>, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let key = IdempotencyKey::from_request(req, payload).into_inner();
+        let (method, path) = (req.method().clone(), req.path().to_string());
+        let body = JsonBody::<T>::from_request(req, payload);
+        Box::pin(async move {
+            let IdempotencyKey(key) = key?;
+            let JsonBody(body, canonical) = body.await?;
+            let request_hash = request_hash(method.as_str(), &path, &canonical);
+            Ok(Idempotent { body, claim: Claim { key, request_hash } })
+        })
     }
 }
 
@@ -87,19 +121,13 @@ fn respond(location: Option<&str>, etag: Option<&str>, body: String, replayed: b
     response.body(body)
 }
 
-/// Runs a creating request's transaction under its idempotency key. `request_hash` identifies
-/// the request (method, path and canonical body).
-pub async fn create<F>(
-    state: &AppState,
-    user: &AuthUser,
-    key: IdempotencyKey,
-    request_hash: String,
-    work: F,
-) -> Result<HttpResponse, ApiError>
+/// Runs a creating request's transaction under its idempotency key, if it sent one.
+pub async fn create<F>(state: &AppState, user: &AuthUser, claim: Claim, work: F) -> Result<HttpResponse, ApiError>
 where
     F: FnOnce(&mut PgConnection) -> Result<Created, ApiError> + Send + 'static,
 {
-    let Some(key) = key.0 else {
+    let Claim { key, request_hash } = claim;
+    let Some(key) = key else {
         let created = state.tx(work).await?;
         let etag = format!("\"{}\"", created.version);
         return Ok(respond(Some(&created.location), Some(&etag), created.body, false));
@@ -146,11 +174,11 @@ where
 }
 
 /// Identifies a request for its idempotency key: method, path and the body's canonical JSON.
-pub fn request_hash(req: &HttpRequest, canonical_body: &str) -> String {
+fn request_hash(method: &str, path: &str, canonical_body: &str) -> String {
     let mut hasher = Sha256::new();
-    hasher.update(req.method().as_str().as_bytes());
+    hasher.update(method.as_bytes());
     hasher.update(b" ");
-    hasher.update(req.path().as_bytes());
+    hasher.update(path.as_bytes());
     hasher.update(b"\n");
     hasher.update(canonical_body.as_bytes());
     hex::encode(hasher.finalize())

@@ -1,7 +1,7 @@
 //! The award handlers: each authenticates, parses, runs one action or read in a transaction,
 //! and responds.
 
-use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
+use actix_web::{HttpResponse, get, patch, post, web};
 use chrono::NaiveDate;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -15,7 +15,7 @@ use crate::auth::{AuthUser, Role};
 use crate::domain::{AwardStatus, Category, FinancialYear, Money, MoneyText};
 use crate::error::{ApiError, FieldErrors, one_text};
 use crate::extract::{IfMatch, JsonBody, Page, PageQuery};
-use crate::idempotency::{self, Created, IdempotencyKey};
+use crate::idempotency::{self, Created, Idempotent};
 use crate::respond::with_etag;
 use crate::state::AppState;
 
@@ -144,12 +144,10 @@ fn check_text(
 async fn create_award(
     state: web::Data<AppState>,
     user: AuthUser,
-    req: HttpRequest,
-    key: IdempotencyKey,
-    body: JsonBody<CreateAward>,
+    request: Idempotent<CreateAward>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Finance])?;
-    let JsonBody(body, canonical) = body;
+    let Idempotent { body, claim } = request;
     let mut errors = FieldErrors::new();
     let text = check_text(
         &mut errors,
@@ -181,8 +179,7 @@ async fn create_award(
         end_date: body.end_date,
     };
     let actor = Actor::from(&user);
-    let hash = idempotency::request_hash(&req, &canonical);
-    idempotency::create(&state, &user, key, hash, move |conn| {
+    idempotency::create(&state, &user, claim, move |conn| {
         let award = actions::create(conn, &actor, input)?;
         Created::new(format!("/api/v1/awards/{}", award.id), award.version, &award)
     })

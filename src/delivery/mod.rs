@@ -5,7 +5,7 @@ pub mod store;
 
 use std::collections::{HashMap, HashSet};
 
-use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::PgConnection;
 use serde::{Deserialize, Serialize};
@@ -19,7 +19,7 @@ use crate::domain::delivery::{Quantity, check_lines, overdue_returns};
 use crate::domain::{AwardStatus, LineStatus, Money, MoneyText, ReturnPeriod, ReturnStatus};
 use crate::error::{ApiError, FieldErrors};
 use crate::extract::{JsonBody, Page, PageQuery};
-use crate::idempotency::{self, Created, IdempotencyKey};
+use crate::idempotency::{self, Created, Idempotent};
 use crate::respond::with_etag;
 use crate::state::AppState;
 use store::{ActivityRow, LineRow, ReturnQuery, ReturnRow};
@@ -327,13 +327,11 @@ fn review_action(to: ReturnStatus) -> Action {
 async fn create_activity(
     state: web::Data<AppState>,
     user: AuthUser,
-    req: HttpRequest,
-    key: IdempotencyKey,
     id: web::Path<Uuid>,
-    body: JsonBody<CreateActivity>,
+    request: Idempotent<CreateActivity>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Finance])?;
-    let JsonBody(body, canonical) = body;
+    let Idempotent { body, claim } = request;
     let mut errors = FieldErrors::new();
     let title = errors.text("title", &body.title, 1, 200);
     let description = errors.text("description", body.description.as_deref().unwrap_or(""), 0, 4000);
@@ -348,9 +346,8 @@ async fn create_activity(
     };
     let award_id = id.into_inner();
     let actor = Actor::from(&user);
-    let hash = idempotency::request_hash(&req, &canonical);
     let input = ActivityInput { title, description, measure, target };
-    idempotency::create(&state, &user, key, hash, move |conn| {
+    idempotency::create(&state, &user, claim, move |conn| {
         let activity = add_activity(conn, &actor, award_id, input)?;
         Created::new(format!("/api/v1/awards/{award_id}/activities"), activity.version, &activity)
     })
@@ -478,14 +475,12 @@ pub fn submit(
 async fn submit_return(
     state: web::Data<AppState>,
     user: AuthUser,
-    req: HttpRequest,
-    key: IdempotencyKey,
     id: web::Path<Uuid>,
-    body: JsonBody<SubmitReturn>,
+    request: Idempotent<SubmitReturn>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Csp])?;
     let own = user.recipient_id.ok_or_else(|| ApiError::Forbidden("a csp token must name its recipient".into()))?;
-    let JsonBody(body, canonical) = body;
+    let Idempotent { body, claim } = request;
     let mut errors = FieldErrors::new();
     let period = errors.check("period", ReturnPeriod::parse(&body.period));
     let spend = errors.check("spend_to_date", Money::parse_non_negative(&body.spend_to_date.0));
@@ -504,9 +499,8 @@ async fn submit_return(
     }
     let award_id = id.into_inner();
     let actor = Actor::from(&user);
-    let hash = idempotency::request_hash(&req, &canonical);
     let input = ReturnInput { period, spend_to_date: spend, narrative, lines };
-    idempotency::create(&state, &user, key, hash, move |conn| {
+    idempotency::create(&state, &user, claim, move |conn| {
         let submitted = submit(conn, &actor, own, award_id, input, errors)?;
         Created::new(format!("/api/v1/returns/{}", submitted.id), submitted.version, &submitted)
     })

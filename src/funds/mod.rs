@@ -2,7 +2,7 @@
 
 pub mod store;
 
-use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
+use actix_web::{HttpResponse, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -14,7 +14,7 @@ use crate::domain::budget::check_headroom;
 use crate::domain::{FinancialYear, FundStatus, Money, MoneyText};
 use crate::error::{ApiError, FieldErrors};
 use crate::extract::{IfMatch, JsonBody, Page, PageQuery};
-use crate::idempotency::{self, Created, IdempotencyKey};
+use crate::idempotency::{self, Created, Idempotent};
 use crate::respond::with_etag;
 use crate::state::AppState;
 use store::{FundChanges, FundRow, FundTotals, NewFund};
@@ -146,12 +146,10 @@ pub fn create(conn: &mut diesel::PgConnection, actor: &Actor, new: &NewFund) -> 
 async fn create_fund(
     state: web::Data<AppState>,
     user: AuthUser,
-    req: HttpRequest,
-    key: IdempotencyKey,
-    body: JsonBody<CreateFund>,
+    request: Idempotent<CreateFund>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Admin, Role::Finance])?;
-    let JsonBody(body, canonical) = body;
+    let Idempotent { body, claim } = request;
     let mut errors = FieldErrors::new();
     if !valid_code(body.code.trim()) {
         errors.add("code", "must be 1-20 capital letters, digits or hyphens, such as CDRG");
@@ -171,8 +169,7 @@ async fn create_fund(
         budget: budget.to_decimal(),
     };
     let actor = Actor::from(&user);
-    let hash = idempotency::request_hash(&req, &canonical);
-    idempotency::create(&state, &user, key, hash, move |conn| {
+    idempotency::create(&state, &user, claim, move |conn| {
         let fund = create(conn, &actor, &new)?;
         Created::new(format!("/api/v1/funds/{}", fund.id), fund.version, &fund)
     })

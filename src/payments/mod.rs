@@ -5,7 +5,7 @@
 
 pub mod store;
 
-use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::PgConnection;
 use serde::{Deserialize, Serialize};
@@ -18,7 +18,7 @@ use crate::awards;
 use crate::domain::{AwardStatus, Money, MoneyText, PaymentStatus};
 use crate::error::{ApiError, FieldErrors, one_text};
 use crate::extract::JsonBody;
-use crate::idempotency::{self, Created, IdempotencyKey};
+use crate::idempotency::{self, Created, Idempotent};
 use crate::respond::with_etag;
 use crate::state::AppState;
 use store::{NewPayment, PaymentRow};
@@ -203,13 +203,11 @@ pub fn add_payment(
 async fn create_payment(
     state: web::Data<AppState>,
     user: AuthUser,
-    req: HttpRequest,
-    key: IdempotencyKey,
     id: web::Path<Uuid>,
-    body: JsonBody<CreatePayment>,
+    request: Idempotent<CreatePayment>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Finance])?;
-    let JsonBody(body, canonical) = body;
+    let Idempotent { body, claim } = request;
     let mut errors = FieldErrors::new();
     let amount = errors.check("amount", Money::parse_positive(&body.amount.0));
     let reference = errors.optional_text("reference", body.reference.as_deref(), 100).ok().flatten();
@@ -225,9 +223,8 @@ async fn create_payment(
     let amount = amount.ok_or_else(|| ApiError::Internal("validation".into()))?;
     let award_id = id.into_inner();
     let actor = Actor::from(&user);
-    let hash = idempotency::request_hash(&req, &canonical);
     let input = PaymentInput { amount, due_on: body.due_on, paid_on: body.paid_on, reference };
-    idempotency::create(&state, &user, key, hash, move |conn| {
+    idempotency::create(&state, &user, claim, move |conn| {
         let payment = add_payment(conn, &actor, award_id, input)?;
         Created::new(format!("/api/v1/payments/{}", payment.id), payment.version, &payment)
     })

@@ -2,7 +2,7 @@
 
 pub mod store;
 
-use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
+use actix_web::{HttpResponse, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -13,7 +13,7 @@ use crate::auth::{AuthUser, Role};
 use crate::domain::{Category, PlanTheme};
 use crate::error::{ApiError, FieldErrors};
 use crate::extract::{IfMatch, JsonBody, Page, PageQuery};
-use crate::idempotency::{self, Created, IdempotencyKey};
+use crate::idempotency::{self, Created, Idempotent};
 use crate::respond::with_etag;
 use crate::state::AppState;
 use store::{NewProgramme, ProgrammeChanges, ProgrammeRow};
@@ -115,12 +115,10 @@ pub fn create(conn: &mut diesel::PgConnection, actor: &Actor, new: &NewProgramme
 async fn create_programme(
     state: web::Data<AppState>,
     user: AuthUser,
-    req: HttpRequest,
-    key: IdempotencyKey,
-    body: JsonBody<CreateProgramme>,
+    request: Idempotent<CreateProgramme>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Admin, Role::Finance])?;
-    let JsonBody(body, canonical) = body;
+    let Idempotent { body, claim } = request;
     let mut errors = FieldErrors::new();
     let name = errors.text("name", &body.name, 1, 200);
     let description = errors.text("description", body.description.as_deref().unwrap_or(""), 0, 4000);
@@ -131,8 +129,7 @@ async fn create_programme(
     let new =
         NewProgramme { id: Uuid::now_v7(), name, category: body.category, plan_theme: body.plan_theme, description };
     let actor = Actor::from(&user);
-    let hash = idempotency::request_hash(&req, &canonical);
-    idempotency::create(&state, &user, key, hash, move |conn| {
+    idempotency::create(&state, &user, claim, move |conn| {
         let programme = create(conn, &actor, &new)?;
         Created::new(format!("/api/v1/programmes/{}", programme.id), programme.version, &programme)
     })

@@ -2,7 +2,7 @@
 
 pub mod store;
 
-use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
+use actix_web::{HttpResponse, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -15,7 +15,7 @@ use crate::domain::RecipientKind;
 use crate::domain::org_identifier::is_valid_org_identifier;
 use crate::error::{ApiError, FieldErrors, Recorded};
 use crate::extract::{IfMatch, JsonBody, Page, PageQuery};
-use crate::idempotency::{self, Created, IdempotencyKey};
+use crate::idempotency::{self, Created, Idempotent};
 use crate::respond::with_etag;
 use crate::state::AppState;
 use store::{NewRecipient, RecipientChanges, RecipientQuery, RecipientRow};
@@ -153,12 +153,10 @@ pub fn create(conn: &mut diesel::PgConnection, actor: &Actor, new: &NewRecipient
 async fn create_recipient(
     state: web::Data<AppState>,
     user: AuthUser,
-    req: HttpRequest,
-    key: IdempotencyKey,
-    body: JsonBody<CreateRecipient>,
+    request: Idempotent<CreateRecipient>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Admin, Role::Finance])?;
-    let JsonBody(body, canonical) = body;
+    let Idempotent { body, claim } = request;
     let mut errors = FieldErrors::new();
     let name = errors.text("name", &body.name, 1, 200);
     let org = check_org_identifier(&mut errors, body.org_identifier.as_deref());
@@ -170,8 +168,7 @@ async fn create_recipient(
     };
     let new = NewRecipient { id: Uuid::now_v7(), name, kind: body.kind, org_identifier, district, contact_email };
     let actor = Actor::from(&user);
-    let hash = idempotency::request_hash(&req, &canonical);
-    idempotency::create(&state, &user, key, hash, move |conn| {
+    idempotency::create(&state, &user, claim, move |conn| {
         let recipient = create(conn, &actor, &new)?;
         Created::new(format!("/api/v1/recipients/{}", recipient.id), recipient.version, &recipient)
     })

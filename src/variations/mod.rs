@@ -2,7 +2,7 @@
 
 pub mod store;
 
-use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use diesel::PgConnection;
 use serde::{Deserialize, Serialize};
@@ -17,7 +17,7 @@ use crate::domain::{AwardStatus, FundStatus, Money, MoneyText, VariationStatus};
 use crate::error::{ApiError, FieldErrors, one_text};
 use crate::extract::{JsonBody, Page};
 use crate::funds;
-use crate::idempotency::{self, Created, IdempotencyKey};
+use crate::idempotency::{self, Created, Idempotent};
 use crate::respond::with_etag;
 use crate::state::AppState;
 use store::{Decision, NewVariation, VariationRow};
@@ -131,13 +131,11 @@ fn fund_is_open(conn: &mut PgConnection, fund_id: Uuid, lock: bool) -> Result<fu
 async fn propose_variation(
     state: web::Data<AppState>,
     user: AuthUser,
-    req: HttpRequest,
-    key: IdempotencyKey,
     id: web::Path<Uuid>,
-    body: JsonBody<ProposeVariation>,
+    request: Idempotent<ProposeVariation>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Finance])?;
-    let JsonBody(body, canonical) = body;
+    let Idempotent { body, claim } = request;
     let mut errors = FieldErrors::new();
     let amount = errors.check("amount", Money::parse_positive(&body.amount.0));
     let reason = errors.text("reason", &body.reason, 1, 2000);
@@ -147,8 +145,7 @@ async fn propose_variation(
     };
     let award_id = id.into_inner();
     let actor = Actor::from(&user);
-    let hash = idempotency::request_hash(&req, &canonical);
-    idempotency::create(&state, &user, key, hash, move |conn| {
+    idempotency::create(&state, &user, claim, move |conn| {
         let award = awards::store::lock(conn, award_id)?.ok_or_else(|| ApiError::not_found("award"))?;
         if award.status != AwardStatus::Approved {
             return Err(ApiError::InvalidState(format!(
