@@ -17,6 +17,7 @@ pub mod extract;
 pub mod funds;
 pub mod histories;
 pub mod idempotency;
+pub mod input;
 pub mod middleware;
 pub mod openapi;
 pub mod payments;

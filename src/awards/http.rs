@@ -13,9 +13,10 @@ use super::{Award, find_visible, load};
 use crate::audit::Actor;
 use crate::auth::{AuthUser, Role};
 use crate::domain::{AwardStatus, Category, FinancialYear, Money, MoneyText};
-use crate::error::{ApiError, FieldErrors, one_text};
+use crate::error::ApiError;
 use crate::extract::{IfMatch, JsonBody, Page, PageQuery};
 use crate::idempotency::{self, Created, Idempotent};
+use crate::input::{self, Fields, one_text};
 use crate::respond::with_etag;
 use crate::state::AppState;
 
@@ -107,26 +108,57 @@ pub struct AwardFilter {
     pub category: Option<Category>,
 }
 
-/// The text fields every award carries, checked.
-struct AwardText {
-    title: Option<String>,
-    purpose: Option<String>,
-    conditions: Option<String>,
-    rationale: Option<String>,
+impl TryFrom<CreateAward> for AwardInput {
+    type Error = ApiError;
+
+    fn try_from(body: CreateAward) -> Result<AwardInput, ApiError> {
+        let (title, purpose, conditions, crime_reduction_rationale, amount, ()) = (
+            input::text("title", &body.title, 1, 200),
+            input::text("purpose", &body.purpose, 1, 4000),
+            input::text("conditions", &body.conditions, 1, 4000),
+            input::text("crime_reduction_rationale", &body.crime_reduction_rationale, 1, 4000),
+            input::parse("amount", Money::parse_positive(&body.amount.0)),
+            input::rule("end_date", body.end_date >= body.start_date, "must be on or after start_date"),
+        )
+            .all()?;
+        Ok(AwardInput {
+            fund_id: body.fund_id,
+            programme_id: body.programme_id,
+            recipient_id: body.recipient_id,
+            title,
+            purpose,
+            conditions,
+            crime_reduction_rationale,
+            amount,
+            start_date: body.start_date,
+            end_date: body.end_date,
+        })
+    }
 }
 
-fn check_text(
-    errors: &mut FieldErrors,
-    title: Option<&str>,
-    purpose: Option<&str>,
-    conditions: Option<&str>,
-    rationale: Option<&str>,
-) -> AwardText {
-    AwardText {
-        title: title.and_then(|v| errors.text("title", v, 1, 200)),
-        purpose: purpose.and_then(|v| errors.text("purpose", v, 1, 4000)),
-        conditions: conditions.and_then(|v| errors.text("conditions", v, 1, 4000)),
-        rationale: rationale.and_then(|v| errors.text("crime_reduction_rationale", v, 1, 4000)),
+impl TryFrom<UpdateAward> for AwardEdit {
+    type Error = ApiError;
+
+    fn try_from(body: UpdateAward) -> Result<AwardEdit, ApiError> {
+        let (title, purpose, conditions, crime_reduction_rationale, amount) = (
+            input::text_change("title", body.title.as_deref(), 1, 200),
+            input::text_change("purpose", body.purpose.as_deref(), 1, 4000),
+            input::text_change("conditions", body.conditions.as_deref(), 1, 4000),
+            input::text_change("crime_reduction_rationale", body.crime_reduction_rationale.as_deref(), 1, 4000),
+            input::parse_optional("amount", body.amount.as_ref(), |a| Money::parse_positive(&a.0)),
+        )
+            .all()?;
+        Ok(AwardEdit {
+            programme_id: body.programme_id,
+            recipient_id: body.recipient_id,
+            title,
+            purpose,
+            conditions,
+            crime_reduction_rationale,
+            amount,
+            start_date: body.start_date,
+            end_date: body.end_date,
+        })
     }
 }
 
@@ -148,36 +180,7 @@ async fn create_award(
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Finance])?;
     let Idempotent { body, claim } = request;
-    let mut errors = FieldErrors::new();
-    let text = check_text(
-        &mut errors,
-        Some(&body.title),
-        Some(&body.purpose),
-        Some(&body.conditions),
-        Some(&body.crime_reduction_rationale),
-    );
-    let amount = errors.check("amount", Money::parse_positive(&body.amount.0));
-    if body.end_date < body.start_date {
-        errors.add("end_date", "must be on or after start_date");
-    }
-    errors.finish()?;
-    let (Some(title), Some(purpose), Some(conditions), Some(rationale), Some(amount)) =
-        (text.title, text.purpose, text.conditions, text.rationale, amount)
-    else {
-        return Err(ApiError::Internal("validation".into()));
-    };
-    let input = AwardInput {
-        fund_id: body.fund_id,
-        programme_id: body.programme_id,
-        recipient_id: body.recipient_id,
-        title,
-        purpose,
-        conditions,
-        crime_reduction_rationale: rationale,
-        amount,
-        start_date: body.start_date,
-        end_date: body.end_date,
-    };
+    let input = AwardInput::try_from(body)?;
     let actor = Actor::from(&user);
     idempotency::create(&state, &user, claim, move |conn| {
         let award = actions::create(conn, &actor, input)?;
@@ -299,30 +302,9 @@ async fn update_award(
     body: JsonBody<UpdateAward>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Finance])?;
-    let body = body.0;
-    let mut errors = FieldErrors::new();
-    let text = check_text(
-        &mut errors,
-        body.title.as_deref(),
-        body.purpose.as_deref(),
-        body.conditions.as_deref(),
-        body.crime_reduction_rationale.as_deref(),
-    );
-    let amount = body.amount.as_ref().and_then(|a| errors.check("amount", Money::parse_positive(&a.0)));
-    errors.finish()?;
+    let edit = AwardEdit::try_from(body.0)?;
     let id = id.into_inner();
     let actor = Actor::from(&user);
-    let edit = AwardEdit {
-        programme_id: body.programme_id,
-        recipient_id: body.recipient_id,
-        title: text.title,
-        purpose: text.purpose,
-        conditions: text.conditions,
-        crime_reduction_rationale: text.rationale,
-        amount,
-        start_date: body.start_date,
-        end_date: body.end_date,
-    };
     let award = state.tx(move |conn| actions::update(conn, &actor, id, &if_match, edit)).await?;
     Ok(with_etag(award.version, &award))
 }

@@ -11,10 +11,11 @@ use uuid::Uuid;
 use crate::audit::{self, Action, Actor};
 use crate::auth::{AuthUser, Role};
 use crate::domain::budget::check_headroom;
-use crate::domain::{FinancialYear, FundStatus, Money, MoneyText};
-use crate::error::{ApiError, FieldErrors};
+use crate::domain::{FinancialYear, FundCode, FundStatus, Money, MoneyText};
+use crate::error::ApiError;
 use crate::extract::{IfMatch, JsonBody, Page, PageQuery};
 use crate::idempotency::{self, Created, Idempotent};
+use crate::input::{self, Fields};
 use crate::respond::with_etag;
 use crate::state::AppState;
 use store::{FundChanges, FundRow, FundTotals, NewFund};
@@ -118,11 +119,71 @@ pub struct FundFilter {
     pub financial_year: Option<String>,
 }
 
-fn valid_code(code: &str) -> bool {
-    let bytes = code.as_bytes();
-    (1..=20).contains(&bytes.len())
-        && bytes[0].is_ascii_alphanumeric()
-        && bytes.iter().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || *b == b'-')
+/// A checked request for a new fund.
+pub struct FundInput {
+    pub code: FundCode,
+    pub name: String,
+    pub financial_year: FinancialYear,
+    pub budget: Money,
+}
+
+impl TryFrom<CreateFund> for FundInput {
+    type Error = ApiError;
+
+    fn try_from(body: CreateFund) -> Result<FundInput, ApiError> {
+        let (code, name, financial_year, budget) = (
+            input::parse("code", FundCode::parse(&body.code)),
+            input::text("name", &body.name, 1, 200),
+            input::parse("financial_year", FinancialYear::parse(&body.financial_year)),
+            input::parse("budget", Money::parse_positive(&body.budget.0)),
+        )
+            .all()?;
+        Ok(FundInput { code, name, financial_year, budget })
+    }
+}
+
+/// Checked changes to a fund; `None` leaves a field as it is.
+pub struct FundEdit {
+    pub name: Option<String>,
+    pub budget: Option<Money>,
+    pub status: Option<FundStatus>,
+}
+
+impl TryFrom<UpdateFund> for FundEdit {
+    type Error = ApiError;
+
+    fn try_from(body: UpdateFund) -> Result<FundEdit, ApiError> {
+        let (name, budget) = (
+            input::text_change("name", body.name.as_deref(), 1, 200),
+            input::parse_optional("budget", body.budget.as_ref(), |b| Money::parse_positive(&b.0)),
+        )
+            .all()?;
+        Ok(FundEdit { name, budget, status: body.status })
+    }
+}
+
+/// Changes a fund whose version is the client's `If-Match`: the budget never below what is
+/// committed, checked under the fund's row lock.
+pub fn update(
+    conn: &mut diesel::PgConnection,
+    actor: &Actor,
+    id: Uuid,
+    if_match: &IfMatch,
+    edit: FundEdit,
+) -> Result<Fund, ApiError> {
+    let current = store::lock(conn, id)?.ok_or_else(|| ApiError::not_found("fund"))?;
+    if_match.check(current.version)?;
+    if let Some(budget) = edit.budget {
+        let committed = store::committed(conn, id)?;
+        check_headroom(budget, committed, Money::ZERO).map_err(|_| {
+            ApiError::BudgetExceeded(format!("the budget cannot drop below the {committed} already committed"))
+        })?;
+    }
+    let changes = FundChanges { name: edit.name, budget: edit.budget.map(Money::to_decimal), status: edit.status };
+    let row = store::update(conn, id, &changes)?;
+    let fund = load(conn, row)?;
+    audit::record(conn, actor, Action::FundUpdated, &fund)?;
+    Ok(fund)
 }
 
 /// Inserts a fund inside the caller's transaction, with its audit event.
@@ -150,23 +211,13 @@ async fn create_fund(
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Admin, Role::Finance])?;
     let Idempotent { body, claim } = request;
-    let mut errors = FieldErrors::new();
-    if !valid_code(body.code.trim()) {
-        errors.add("code", "must be 1-20 capital letters, digits or hyphens, such as CDRG");
-    }
-    let name = errors.text("name", &body.name, 1, 200);
-    let year = errors.check("financial_year", FinancialYear::parse(&body.financial_year));
-    let budget = errors.check("budget", Money::parse_positive(&body.budget.0));
-    errors.finish()?;
-    let (Some(name), Some(year), Some(budget)) = (name, year, budget) else {
-        return Err(ApiError::Internal("validation".into()));
-    };
+    let input = FundInput::try_from(body)?;
     let new = NewFund {
         id: Uuid::now_v7(),
-        code: body.code.trim().to_string(),
-        name,
-        financial_year: year,
-        budget: budget.to_decimal(),
+        code: input.code.into_string(),
+        name: input.name,
+        financial_year: input.financial_year,
+        budget: input.budget.to_decimal(),
     };
     let actor = Actor::from(&user);
     idempotency::create(&state, &user, claim, move |conn| {
@@ -260,35 +311,9 @@ async fn update_fund(
     body: JsonBody<UpdateFund>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Admin, Role::Finance])?;
-    let body = body.0;
-    let mut errors = FieldErrors::new();
-    let name = match body.name.as_deref() {
-        Some(n) => errors.text("name", n, 1, 200),
-        None => None,
-    };
-    let budget = match &body.budget {
-        Some(b) => errors.check("budget", Money::parse_positive(&b.0)),
-        None => None,
-    };
-    errors.finish()?;
-    let changes = FundChanges { name, budget: budget.map(Money::to_decimal), status: body.status };
+    let edit = FundEdit::try_from(body.0)?;
     let id = id.into_inner();
     let actor = Actor::from(&user);
-    let fund = state
-        .tx(move |conn| {
-            let current = store::lock(conn, id)?.ok_or_else(|| ApiError::not_found("fund"))?;
-            if_match.check(current.version)?;
-            if let Some(budget) = budget {
-                let committed = store::committed(conn, id)?;
-                check_headroom(budget, committed, Money::ZERO).map_err(|_| {
-                    ApiError::BudgetExceeded(format!("the budget cannot drop below the {committed} already committed"))
-                })?;
-            }
-            let row = store::update(conn, id, &changes)?;
-            let fund = load(conn, row)?;
-            audit::record(conn, &actor, Action::FundUpdated, &fund)?;
-            Ok(fund)
-        })
-        .await?;
+    let fund = state.tx(move |conn| update(conn, &actor, id, &if_match, edit)).await?;
     Ok(with_etag(fund.version, &fund))
 }

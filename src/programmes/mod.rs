@@ -11,9 +11,10 @@ use uuid::Uuid;
 use crate::audit::{self, Action, Actor};
 use crate::auth::{AuthUser, Role};
 use crate::domain::{Category, PlanTheme};
-use crate::error::{ApiError, FieldErrors};
+use crate::error::ApiError;
 use crate::extract::{IfMatch, JsonBody, Page, PageQuery};
 use crate::idempotency::{self, Created, Idempotent};
+use crate::input::{self, Fields};
 use crate::respond::with_etag;
 use crate::state::AppState;
 use store::{NewProgramme, ProgrammeChanges, ProgrammeRow};
@@ -101,6 +102,47 @@ pub fn create(conn: &mut diesel::PgConnection, actor: &Actor, new: &NewProgramme
     Ok(programme)
 }
 
+impl TryFrom<CreateProgramme> for NewProgramme {
+    type Error = ApiError;
+
+    fn try_from(body: CreateProgramme) -> Result<NewProgramme, ApiError> {
+        let (name, description) = (
+            input::text("name", &body.name, 1, 200),
+            input::text("description", body.description.as_deref().unwrap_or(""), 0, 4000),
+        )
+            .all()?;
+        Ok(NewProgramme { id: Uuid::now_v7(), name, category: body.category, plan_theme: body.plan_theme, description })
+    }
+}
+
+impl TryFrom<UpdateProgramme> for ProgrammeChanges {
+    type Error = ApiError;
+
+    fn try_from(body: UpdateProgramme) -> Result<ProgrammeChanges, ApiError> {
+        let (name, description) = (
+            input::text_change("name", body.name.as_deref(), 1, 200),
+            input::text_change("description", body.description.as_deref(), 0, 4000),
+        )
+            .all()?;
+        Ok(ProgrammeChanges { name, category: body.category, plan_theme: body.plan_theme, description })
+    }
+}
+
+/// Changes a programme whose version is the client's `If-Match`, with its audit event.
+pub fn update(
+    conn: &mut diesel::PgConnection,
+    actor: &Actor,
+    id: Uuid,
+    if_match: &IfMatch,
+    changes: &ProgrammeChanges,
+) -> Result<Programme, ApiError> {
+    let current = store::lock(conn, id)?.ok_or_else(|| ApiError::not_found("programme"))?;
+    if_match.check(current.version)?;
+    let programme = Programme::try_from(store::update(conn, id, changes)?)?;
+    audit::record(conn, actor, Action::ProgrammeUpdated, &programme)?;
+    Ok(programme)
+}
+
 /// Create a programme.
 #[utoipa::path(
     tag = "programmes",
@@ -119,15 +161,7 @@ async fn create_programme(
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Admin, Role::Finance])?;
     let Idempotent { body, claim } = request;
-    let mut errors = FieldErrors::new();
-    let name = errors.text("name", &body.name, 1, 200);
-    let description = errors.text("description", body.description.as_deref().unwrap_or(""), 0, 4000);
-    errors.finish()?;
-    let (Some(name), Some(description)) = (name, description) else {
-        return Err(ApiError::Internal("validation".into()));
-    };
-    let new =
-        NewProgramme { id: Uuid::now_v7(), name, category: body.category, plan_theme: body.plan_theme, description };
+    let new = NewProgramme::try_from(body)?;
     let actor = Actor::from(&user);
     idempotency::create(&state, &user, claim, move |conn| {
         let programme = create(conn, &actor, &new)?;
@@ -206,22 +240,9 @@ async fn update_programme(
     body: JsonBody<UpdateProgramme>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Admin, Role::Finance])?;
-    let body = body.0;
-    let mut errors = FieldErrors::new();
-    let name = body.name.as_deref().and_then(|n| errors.text("name", n, 1, 200));
-    let description = body.description.as_deref().and_then(|d| errors.text("description", d, 0, 4000));
-    errors.finish()?;
-    let changes = ProgrammeChanges { name, category: body.category, plan_theme: body.plan_theme, description };
+    let changes = ProgrammeChanges::try_from(body.0)?;
     let id = id.into_inner();
     let actor = Actor::from(&user);
-    let programme = state
-        .tx(move |conn| {
-            let current = store::lock(conn, id)?.ok_or_else(|| ApiError::not_found("programme"))?;
-            if_match.check(current.version)?;
-            let programme = Programme::try_from(store::update(conn, id, &changes)?)?;
-            audit::record(conn, &actor, Action::ProgrammeUpdated, &programme)?;
-            Ok(programme)
-        })
-        .await?;
+    let programme = state.tx(move |conn| update(conn, &actor, id, &if_match, &changes)).await?;
     Ok(with_etag(programme.version, &programme))
 }

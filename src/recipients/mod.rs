@@ -13,9 +13,10 @@ use crate::audit::{self, Action, Actor};
 use crate::auth::{AuthUser, Role};
 use crate::domain::RecipientKind;
 use crate::domain::org_identifier::is_valid_org_identifier;
-use crate::error::{ApiError, FieldErrors, Recorded};
+use crate::error::ApiError;
 use crate::extract::{IfMatch, JsonBody, Page, PageQuery};
 use crate::idempotency::{self, Created, Idempotent};
+use crate::input::{self, Field, Fields};
 use crate::respond::with_etag;
 use crate::state::AppState;
 use store::{NewRecipient, RecipientChanges, RecipientQuery, RecipientRow};
@@ -110,26 +111,68 @@ pub struct RecipientFilter {
     pub q: Option<String>,
 }
 
-fn check_org_identifier(errors: &mut FieldErrors, value: Option<&str>) -> Result<Option<String>, Recorded> {
+fn org_identifier(value: Option<&str>) -> Field<Option<String>> {
     match value.map(str::trim) {
         None | Some("") => Ok(None),
         Some(id) if is_valid_org_identifier(id) => Ok(Some(id.to_string())),
         Some(_) => {
-            errors.add("org_identifier", "must be a 360Giving organisation identifier such as GB-CHC-1234567");
-            Err(Recorded)
+            Err(input::fail("org_identifier", "must be a 360Giving organisation identifier such as GB-CHC-1234567"))
         }
     }
 }
 
-fn check_email(errors: &mut FieldErrors, value: Option<&str>) -> Result<Option<String>, Recorded> {
+fn contact_email(value: Option<&str>) -> Field<Option<String>> {
     match value.map(str::trim) {
         None | Some("") => Ok(None),
         Some(email) if email.len() <= 254 && email.validate_email() => Ok(Some(email.to_string())),
-        Some(_) => {
-            errors.add("contact_email", "must be an email address");
-            Err(Recorded)
-        }
+        Some(_) => Err(input::fail("contact_email", "must be an email address")),
     }
+}
+
+impl TryFrom<CreateRecipient> for NewRecipient {
+    type Error = ApiError;
+
+    fn try_from(body: CreateRecipient) -> Result<NewRecipient, ApiError> {
+        let (name, org_identifier, district, contact_email) = (
+            input::text("name", &body.name, 1, 200),
+            org_identifier(body.org_identifier.as_deref()),
+            input::optional_text("district", body.district.as_deref(), 100),
+            contact_email(body.contact_email.as_deref()),
+        )
+            .all()?;
+        Ok(NewRecipient { id: Uuid::now_v7(), name, kind: body.kind, org_identifier, district, contact_email })
+    }
+}
+
+impl TryFrom<UpdateRecipient> for RecipientChanges {
+    type Error = ApiError;
+
+    fn try_from(body: UpdateRecipient) -> Result<RecipientChanges, ApiError> {
+        // `Some(None)` is an explicit null: the field is cleared.
+        let (name, org_identifier, district, contact_email) = (
+            input::text_change("name", body.name.as_deref(), 1, 200),
+            body.org_identifier.map(|v| org_identifier(v.as_deref())).transpose(),
+            body.district.map(|v| input::optional_text("district", v.as_deref(), 100)).transpose(),
+            body.contact_email.map(|v| contact_email(v.as_deref())).transpose(),
+        )
+            .all()?;
+        Ok(RecipientChanges { name, kind: body.kind, org_identifier, district, contact_email })
+    }
+}
+
+/// Changes a recipient whose version is the client's `If-Match`, with its audit event.
+pub fn update(
+    conn: &mut diesel::PgConnection,
+    actor: &Actor,
+    id: Uuid,
+    if_match: &IfMatch,
+    changes: &RecipientChanges,
+) -> Result<Recipient, ApiError> {
+    let current = store::lock(conn, id)?.ok_or_else(|| ApiError::not_found("recipient"))?;
+    if_match.check(current.version)?;
+    let recipient = Recipient::try_from(store::update(conn, id, changes)?)?;
+    audit::record(conn, actor, Action::RecipientUpdated, &recipient)?;
+    Ok(recipient)
 }
 
 /// Inserts a recipient inside the caller's transaction, with its audit event.
@@ -157,16 +200,7 @@ async fn create_recipient(
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Admin, Role::Finance])?;
     let Idempotent { body, claim } = request;
-    let mut errors = FieldErrors::new();
-    let name = errors.text("name", &body.name, 1, 200);
-    let org = check_org_identifier(&mut errors, body.org_identifier.as_deref());
-    let district = errors.optional_text("district", body.district.as_deref(), 100);
-    let email = check_email(&mut errors, body.contact_email.as_deref());
-    errors.finish()?;
-    let (Some(name), Ok(org_identifier), Ok(district), Ok(contact_email)) = (name, org, district, email) else {
-        return Err(ApiError::Internal("validation".into()));
-    };
-    let new = NewRecipient { id: Uuid::now_v7(), name, kind: body.kind, org_identifier, district, contact_email };
+    let new = NewRecipient::try_from(body)?;
     let actor = Actor::from(&user);
     idempotency::create(&state, &user, claim, move |conn| {
         let recipient = create(conn, &actor, &new)?;
@@ -247,33 +281,9 @@ async fn update_recipient(
     body: JsonBody<UpdateRecipient>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Admin, Role::Finance])?;
-    let body = body.0;
-    let mut errors = FieldErrors::new();
-    let name = match body.name.as_deref() {
-        Some(n) => errors.text("name", n, 1, 200),
-        None => None,
-    };
-    let org = body.org_identifier.as_ref().map(|v| check_org_identifier(&mut errors, v.as_deref()));
-    let district = body.district.as_ref().map(|v| errors.optional_text("district", v.as_deref(), 100));
-    let email = body.contact_email.as_ref().map(|v| check_email(&mut errors, v.as_deref()));
-    errors.finish()?;
-    let changes = RecipientChanges {
-        name,
-        kind: body.kind,
-        org_identifier: org.and_then(Result::ok),
-        district: district.and_then(Result::ok),
-        contact_email: email.and_then(Result::ok),
-    };
+    let changes = RecipientChanges::try_from(body.0)?;
     let id = id.into_inner();
     let actor = Actor::from(&user);
-    let recipient = state
-        .tx(move |conn| {
-            let current = store::lock(conn, id)?.ok_or_else(|| ApiError::not_found("recipient"))?;
-            if_match.check(current.version)?;
-            let recipient = Recipient::try_from(store::update(conn, id, &changes)?)?;
-            audit::record(conn, &actor, Action::RecipientUpdated, &recipient)?;
-            Ok(recipient)
-        })
-        .await?;
+    let recipient = state.tx(move |conn| update(conn, &actor, id, &if_match, &changes)).await?;
     Ok(with_etag(recipient.version, &recipient))
 }
