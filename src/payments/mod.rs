@@ -15,10 +15,12 @@ use uuid::Uuid;
 use crate::audit::{self, Action, Actor};
 use crate::auth::{AuthUser, Role};
 use crate::awards;
+use crate::domain::award_money::{check_paid_on, check_payment};
 use crate::domain::{AwardStatus, Money, MoneyText, PaymentStatus};
-use crate::error::{ApiError, FieldErrors, one_text};
+use crate::error::ApiError;
 use crate::extract::JsonBody;
 use crate::idempotency::{self, Created, Idempotent};
+use crate::input::{self, Fields, one_text};
 use crate::respond::with_etag;
 use crate::state::AppState;
 use store::{NewPayment, PaymentRow};
@@ -145,6 +147,70 @@ pub struct PaymentInput {
     pub reference: Option<String>,
 }
 
+impl TryFrom<CreatePayment> for PaymentInput {
+    type Error = ApiError;
+
+    fn try_from(body: CreatePayment) -> Result<PaymentInput, ApiError> {
+        let today = Utc::now().date_naive();
+        let has_reference = body.reference.as_deref().is_some_and(|r| !r.trim().is_empty());
+        let (amount, reference, paid_on, (), ()) = (
+            input::parse("amount", Money::parse_positive(&body.amount.0)),
+            input::optional_text("reference", body.reference.as_deref(), 100),
+            input::parse_optional("paid_on", body.paid_on, |d| check_paid_on(d, today)),
+            input::rule("reference", body.paid_on.is_none() || has_reference, "is required with paid_on"),
+            input::rule(
+                "due_on",
+                body.paid_on.is_some() || body.due_on.is_some(),
+                "is required unless the payment is recorded as paid with paid_on",
+            ),
+        )
+            .all()?;
+        Ok(PaymentInput { amount, due_on: body.due_on, paid_on, reference })
+    }
+}
+
+/// A checked record of a scheduled payment being made.
+pub struct PayInput {
+    pub paid_on: NaiveDate,
+    pub reference: String,
+}
+
+impl TryFrom<PayPayment> for PayInput {
+    type Error = ApiError;
+
+    fn try_from(body: PayPayment) -> Result<PayInput, ApiError> {
+        let (reference, paid_on) = (
+            input::text("reference", &body.reference, 1, 100),
+            input::parse("paid_on", check_paid_on(body.paid_on, Utc::now().date_naive())),
+        )
+            .all()?;
+        Ok(PayInput { paid_on, reference })
+    }
+}
+
+/// Records a scheduled payment as paid.
+pub fn pay(conn: &mut PgConnection, actor: &Actor, id: Uuid, input: PayInput) -> Result<Payment, ApiError> {
+    let current = store::lock(conn, id)?.ok_or_else(|| ApiError::not_found("payment"))?;
+    if current.status != PaymentStatus::Scheduled {
+        return Err(ApiError::InvalidState(format!("a {} payment cannot be paid", current.status)));
+    }
+    let payment = Payment::try_from(store::mark_paid(conn, id, input.paid_on, &input.reference, &actor.sub)?)?;
+    audit::record(conn, actor, Action::PaymentPaid, &payment)?;
+    Ok(payment)
+}
+
+/// Cancels a scheduled payment. A paid payment is never changed.
+pub fn cancel(conn: &mut PgConnection, actor: &Actor, id: Uuid, reason: &str) -> Result<Payment, ApiError> {
+    let current = store::lock(conn, id)?.ok_or_else(|| ApiError::not_found("payment"))?;
+    if current.status != PaymentStatus::Scheduled {
+        return Err(ApiError::InvalidState(format!("a {} payment cannot be cancelled", current.status)));
+    }
+    let row = store::cancel(conn, &[id], reason)?.pop().ok_or_else(|| ApiError::not_found("payment"))?;
+    let payment = Payment::try_from(row)?;
+    audit::record(conn, actor, Action::PaymentCancelled, &payment)?;
+    Ok(payment)
+}
+
 /// Records a payment inside the caller's transaction: the award row is locked first, so
 /// concurrent payments on one award are checked one after another against its amount.
 pub fn add_payment(
@@ -161,15 +227,8 @@ pub fn add_payment(
         )));
     }
     let money = awards::store::money(conn, &[award_id])?.remove(&award_id).unwrap_or_default();
-    let limit = Money::from_decimal(award.amount);
-    let used = money.paid + money.scheduled;
-    if used + input.amount > limit {
-        return Err(ApiError::Overpayment(format!(
-            "{} would take payments past the award's {limit}: {used} is already paid or scheduled, {} remains",
-            input.amount,
-            limit - used
-        )));
-    }
+    check_payment(Money::from_decimal(award.amount), money.paid, money.scheduled, input.amount)
+        .map_err(|e| ApiError::Overpayment(e.to_string()))?;
     let paid = input.paid_on.is_some();
     let new = NewPayment {
         id: Uuid::now_v7(),
@@ -208,22 +267,9 @@ async fn create_payment(
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Finance])?;
     let Idempotent { body, claim } = request;
-    let mut errors = FieldErrors::new();
-    let amount = errors.check("amount", Money::parse_positive(&body.amount.0));
-    let reference = errors.optional_text("reference", body.reference.as_deref(), 100).ok().flatten();
-    match (body.paid_on, body.due_on, &reference) {
-        (Some(_), _, None) => errors.add("reference", "is required with paid_on"),
-        (None, None, _) => errors.add("due_on", "is required unless the payment is recorded as paid with paid_on"),
-        _ => {}
-    }
-    if body.paid_on.is_some_and(|d| d > Utc::now().date_naive()) {
-        errors.add("paid_on", "cannot be in the future");
-    }
-    errors.finish()?;
-    let amount = amount.ok_or_else(|| ApiError::Internal("validation".into()))?;
+    let input = PaymentInput::try_from(body)?;
     let award_id = id.into_inner();
     let actor = Actor::from(&user);
-    let input = PaymentInput { amount, due_on: body.due_on, paid_on: body.paid_on, reference };
     idempotency::create(&state, &user, claim, move |conn| {
         let payment = add_payment(conn, &actor, award_id, input)?;
         Created::new(format!("/api/v1/payments/{}", payment.id), payment.version, &payment)
@@ -293,27 +339,10 @@ async fn pay_payment(
     body: JsonBody<PayPayment>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Finance])?;
-    let body = body.0;
-    let mut errors = FieldErrors::new();
-    let reference = errors.text("reference", &body.reference, 1, 100);
-    if body.paid_on > Utc::now().date_naive() {
-        errors.add("paid_on", "cannot be in the future");
-    }
-    errors.finish()?;
-    let reference = reference.ok_or_else(|| ApiError::Internal("validation".into()))?;
+    let input = PayInput::try_from(body.0)?;
     let id = id.into_inner();
     let actor = Actor::from(&user);
-    let payment = state
-        .tx(move |conn| {
-            let current = store::lock(conn, id)?.ok_or_else(|| ApiError::not_found("payment"))?;
-            if current.status != PaymentStatus::Scheduled {
-                return Err(ApiError::InvalidState(format!("a {} payment cannot be paid", current.status)));
-            }
-            let payment = Payment::try_from(store::mark_paid(conn, id, body.paid_on, &reference, &actor.sub)?)?;
-            audit::record(conn, &actor, Action::PaymentPaid, &payment)?;
-            Ok(payment)
-        })
-        .await?;
+    let payment = state.tx(move |conn| pay(conn, &actor, id, input)).await?;
     Ok(with_etag(payment.version, &payment))
 }
 
@@ -339,17 +368,6 @@ async fn cancel_payment(
     let reason = one_text("reason", &body.0.reason, 1, 2000)?;
     let id = id.into_inner();
     let actor = Actor::from(&user);
-    let payment = state
-        .tx(move |conn| {
-            let current = store::lock(conn, id)?.ok_or_else(|| ApiError::not_found("payment"))?;
-            if current.status != PaymentStatus::Scheduled {
-                return Err(ApiError::InvalidState(format!("a {} payment cannot be cancelled", current.status)));
-            }
-            let row = store::cancel(conn, &[id], &reason)?.pop().ok_or_else(|| ApiError::Internal("cancel".into()))?;
-            let payment = Payment::try_from(row)?;
-            audit::record(conn, &actor, Action::PaymentCancelled, &payment)?;
-            Ok(payment)
-        })
-        .await?;
+    let payment = state.tx(move |conn| cancel(conn, &actor, id, &reason)).await?;
     Ok(with_etag(payment.version, &payment))
 }

@@ -410,3 +410,102 @@ async fn every_money_movement_is_in_the_audit_chain() {
         ]
     );
 }
+
+fn tomorrow() -> String {
+    (chrono::Utc::now().date_naive() + chrono::Days::new(1)).to_string()
+}
+
+#[actix_web::test]
+async fn a_payment_dated_tomorrow_is_refused_when_recorded_and_nothing_is_stored() {
+    let app = TestApp::spawn().await;
+    let l = app.ledger("100000").await;
+    let award = approved(&app, &l, "30000").await;
+    let r = app
+        .post(
+            &format!("/api/v1/awards/{award}/payments"),
+            &app.finance,
+            json!({"amount": "100", "paid_on": tomorrow(), "reference": "BACS-1"}),
+        )
+        .await;
+    assert_eq!((r.status, r.body["errors"][0]["field"].as_str()), (422, Some("paid_on")), "{}", r.text);
+    let list = app.get(&format!("/api/v1/awards/{award}/payments"), &app.finance).await;
+    assert_eq!(list.body["items"].as_array().map(Vec::len), Some(0));
+    let today = chrono::Utc::now().date_naive().to_string();
+    let ok = app
+        .post(
+            &format!("/api/v1/awards/{award}/payments"),
+            &app.finance,
+            json!({"amount": "100", "paid_on": today, "reference": "BACS-1"}),
+        )
+        .await;
+    assert_eq!(ok.status, 201, "a payment dated today is fine: {}", ok.text);
+}
+
+#[actix_web::test]
+async fn a_scheduled_payment_cannot_be_paid_tomorrow() {
+    let app = TestApp::spawn().await;
+    let l = app.ledger("100000").await;
+    let award = approved(&app, &l, "30000").await;
+    let s = app
+        .post(
+            &format!("/api/v1/awards/{award}/payments"),
+            &app.finance,
+            json!({"amount": "100", "due_on": "2020-07-01"}),
+        )
+        .await;
+    assert_eq!(s.status, 201, "{}", s.text);
+    let r = app
+        .post(
+            &format!("/api/v1/payments/{}/pay", s.id()),
+            &app.finance,
+            json!({"paid_on": tomorrow(), "reference": "BACS-2"}),
+        )
+        .await;
+    assert_eq!((r.status, r.body["errors"][0]["field"].as_str()), (422, Some("paid_on")), "{}", r.text);
+    let now = app.get(&format!("/api/v1/payments/{}", s.id()), &app.finance).await;
+    assert_eq!(now.body["status"], "scheduled");
+}
+
+#[actix_web::test]
+async fn a_variation_may_not_cut_below_paid_plus_scheduled_together() {
+    let app = TestApp::spawn().await;
+    let l = app.ledger("100000").await;
+    let award = approved(&app, &l, "30000").await;
+    assert_eq!(pay(&app, &award, "10000").await.status, 201);
+    let s = app
+        .post(
+            &format!("/api/v1/awards/{award}/payments"),
+            &app.finance,
+            json!({"amount": "5000", "due_on": "2020-10-01"}),
+        )
+        .await;
+    assert_eq!(s.status, 201, "{}", s.text);
+    // 14,999.99 covers the paid 10,000 and the scheduled 5,000 alone, but not both.
+    let low = propose(&app, &award, "14999.99").await;
+    assert_eq!(low.status, 201, "{}", low.text);
+    let refused = app
+        .post(
+            &format!("/api/v1/awards/{award}/variations/{}/approve", low.id()),
+            &app.approver,
+            json!({"decision_ref": "PCC-DN-2020-040"}),
+        )
+        .await;
+    assert_eq!((refused.status, refused.problem().as_str()), (409, "invalid-state"), "{}", refused.text);
+    let reject = app
+        .post(
+            &format!("/api/v1/awards/{award}/variations/{}/reject", low.id()),
+            &app.approver,
+            json!({"reason": "below what is committed"}),
+        )
+        .await;
+    assert_eq!(reject.status, 200, "{}", reject.text);
+    let exact = propose(&app, &award, "15000").await;
+    let ok = app
+        .post(
+            &format!("/api/v1/awards/{award}/variations/{}/approve", exact.id()),
+            &app.approver,
+            json!({"decision_ref": "PCC-DN-2020-041"}),
+        )
+        .await;
+    assert_eq!(ok.status, 200, "exactly paid plus scheduled is allowed: {}", ok.text);
+}
