@@ -12,12 +12,14 @@ use uuid::Uuid;
 use crate::audit::{self, Action, Actor};
 use crate::auth::{AuthUser, Role};
 use crate::awards::{self, store::AwardChanges};
+use crate::domain::award_money::check_variation_floor;
 use crate::domain::budget::check_headroom;
 use crate::domain::{AwardStatus, FundStatus, Money, MoneyText, VariationStatus};
-use crate::error::{ApiError, FieldErrors, one_text};
+use crate::error::ApiError;
 use crate::extract::{JsonBody, Page};
 use crate::funds;
 use crate::idempotency::{self, Created, Idempotent};
+use crate::input::{self, Fields, one_text};
 use crate::respond::with_etag;
 use crate::state::AppState;
 use store::{Decision, NewVariation, VariationRow};
@@ -116,6 +118,114 @@ fn fund_is_open(conn: &mut PgConnection, fund_id: Uuid, lock: bool) -> Result<fu
     Ok(fund)
 }
 
+/// A checked proposal.
+pub struct ProposalInput {
+    pub amount: Money,
+    pub reason: String,
+}
+
+impl TryFrom<ProposeVariation> for ProposalInput {
+    type Error = ApiError;
+
+    fn try_from(body: ProposeVariation) -> Result<ProposalInput, ApiError> {
+        let (amount, reason) = (
+            input::parse("amount", Money::parse_positive(&body.amount.0)),
+            input::text("reason", &body.reason, 1, 2000),
+        )
+            .all()?;
+        Ok(ProposalInput { amount, reason })
+    }
+}
+
+/// Proposes a new total for an approved award of an open fund.
+pub fn propose(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    award_id: Uuid,
+    input: ProposalInput,
+) -> Result<Variation, ApiError> {
+    let award = awards::store::lock(conn, award_id)?.ok_or_else(|| ApiError::not_found("award"))?;
+    if award.status != AwardStatus::Approved {
+        return Err(ApiError::InvalidState(format!(
+            "only approved awards can be varied; this one is {}",
+            award.status
+        )));
+    }
+    fund_is_open(conn, award.fund_id, false)?;
+    let current = Money::from_decimal(award.amount);
+    if input.amount == current {
+        return Err(ApiError::field("amount", format!("is already the award's amount ({current})")));
+    }
+    let new = NewVariation {
+        id: Uuid::now_v7(),
+        award_id,
+        amount: input.amount.to_decimal(),
+        previous_amount: award.amount,
+        reason: input.reason,
+        proposed_by: actor.sub.clone(),
+    };
+    let variation = Variation::try_from(store::insert(conn, &new)?)?;
+    audit::record(conn, actor, Action::VariationProposed, &variation)?;
+    Ok(variation)
+}
+
+/// Approves a proposal: four-eyes, the floor of paid plus scheduled, and an increase within
+/// the headroom under the fund's row lock. Lock order: award, fund, then the audit chain.
+pub fn approve(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    award_id: Uuid,
+    id: Uuid,
+    decision_ref: &str,
+) -> Result<Variation, ApiError> {
+    let award = awards::store::lock(conn, award_id)?.ok_or_else(|| ApiError::not_found("award"))?;
+    let proposal = store::lock(conn, award_id, id)?.ok_or_else(|| ApiError::not_found("variation"))?;
+    if proposal.status != VariationStatus::Proposed {
+        return Err(ApiError::InvalidState(format!("this variation is already {}", proposal.status)));
+    }
+    if proposal.proposed_by == actor.sub {
+        return Err(ApiError::FourEyes("a variation cannot be approved by the person who proposed it".into()));
+    }
+    if award.status != AwardStatus::Approved {
+        return Err(ApiError::InvalidState(format!("the award is {}, not approved", award.status)));
+    }
+    let fund = fund_is_open(conn, award.fund_id, true)?;
+    let current = Money::from_decimal(award.amount);
+    let new_amount = Money::from_decimal(proposal.amount);
+    let money = awards::store::money(conn, &[award_id])?.remove(&award_id).unwrap_or_default();
+    check_variation_floor(new_amount, money.paid, money.scheduled)
+        .map_err(|e| ApiError::InvalidState(e.to_string()))?;
+    if new_amount > current {
+        let committed = funds::store::committed(conn, fund.id)?;
+        check_headroom(Money::from_decimal(fund.budget), committed, new_amount - current)
+            .map_err(|e| ApiError::BudgetExceeded(e.to_string()))?;
+    }
+    let decided = Variation::try_from(store::decide(conn, id, &actor.sub, Decision::Approve { decision_ref })?)?;
+    let changes = AwardChanges { amount: Some(proposal.amount), ..AwardChanges::default() };
+    let row = awards::store::update(conn, award_id, &changes)?;
+    let award = awards::load(conn, row)?;
+    audit::record(conn, actor, Action::VariationApproved, &decided)?;
+    audit::record(conn, actor, Action::AwardVaried, &award)?;
+    Ok(decided)
+}
+
+/// Rejects a proposal; the award is unchanged.
+pub fn reject(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    award_id: Uuid,
+    id: Uuid,
+    reason: &str,
+) -> Result<Variation, ApiError> {
+    let proposal = store::lock(conn, award_id, id)?.ok_or_else(|| ApiError::not_found("variation"))?;
+    if proposal.status != VariationStatus::Proposed {
+        return Err(ApiError::InvalidState(format!("this variation is already {}", proposal.status)));
+    }
+    let decided = Variation::try_from(store::decide(conn, id, &actor.sub, Decision::Reject { reason })?)?;
+    audit::record(conn, actor, Action::VariationRejected, &decided)?;
+    Ok(decided)
+}
+
 /// Propose a new total for an approved award. One proposal at a time.
 #[utoipa::path(
     tag = "variations",
@@ -136,39 +246,11 @@ async fn propose_variation(
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Finance])?;
     let Idempotent { body, claim } = request;
-    let mut errors = FieldErrors::new();
-    let amount = errors.check("amount", Money::parse_positive(&body.amount.0));
-    let reason = errors.text("reason", &body.reason, 1, 2000);
-    errors.finish()?;
-    let (Some(amount), Some(reason)) = (amount, reason) else {
-        return Err(ApiError::Internal("validation".into()));
-    };
+    let input = ProposalInput::try_from(body)?;
     let award_id = id.into_inner();
     let actor = Actor::from(&user);
     idempotency::create(&state, &user, claim, move |conn| {
-        let award = awards::store::lock(conn, award_id)?.ok_or_else(|| ApiError::not_found("award"))?;
-        if award.status != AwardStatus::Approved {
-            return Err(ApiError::InvalidState(format!(
-                "only approved awards can be varied; this one is {}",
-                award.status
-            )));
-        }
-        fund_is_open(conn, award.fund_id, false)?;
-        let current = Money::from_decimal(award.amount);
-        if amount == current {
-            return Err(ApiError::field("amount", format!("is already the award's amount ({current})")));
-        }
-        let new = NewVariation {
-            id: Uuid::now_v7(),
-            award_id,
-            amount: amount.to_decimal(),
-            previous_amount: award.amount,
-            reason,
-            proposed_by: actor.sub.clone(),
-        };
-        let row = store::insert(conn, &new)?;
-        let variation = Variation::try_from(row)?;
-        audit::record(conn, &actor, Action::VariationProposed, &variation)?;
+        let variation = propose(conn, &actor, award_id, input)?;
         Created::new(format!("/api/v1/awards/{award_id}/variations/{}", variation.id), variation.version, &variation)
     })
     .await
@@ -223,49 +305,7 @@ async fn approve_variation(
     let decision_ref = one_text("decision_ref", &body.0.decision_ref, 1, 100)?;
     let (award_id, id) = path.into_inner();
     let actor = Actor::from(&user);
-    let variation = state
-        .tx(move |conn| {
-            // Lock order everywhere: award, then fund, then the audit chain.
-            let award = awards::store::lock(conn, award_id)?.ok_or_else(|| ApiError::not_found("award"))?;
-            let proposal = store::lock(conn, award_id, id)?.ok_or_else(|| ApiError::not_found("variation"))?;
-            if proposal.status != VariationStatus::Proposed {
-                return Err(ApiError::InvalidState(format!("this variation is already {}", proposal.status)));
-            }
-            if proposal.proposed_by == actor.sub {
-                return Err(ApiError::FourEyes("a variation cannot be approved by the person who proposed it".into()));
-            }
-            if award.status != AwardStatus::Approved {
-                return Err(ApiError::InvalidState(format!("the award is {}, not approved", award.status)));
-            }
-            let fund = fund_is_open(conn, award.fund_id, true)?;
-            let current = Money::from_decimal(award.amount);
-            let new_amount = Money::from_decimal(proposal.amount);
-            let money = awards::store::money(conn, &[award_id])?.remove(&award_id).unwrap_or_default();
-            let used = money.paid + money.scheduled;
-            if new_amount < used {
-                return Err(ApiError::InvalidState(format!(
-                    "the new amount {new_amount} is below the {used} already paid or scheduled"
-                )));
-            }
-            if new_amount > current {
-                let committed = funds::store::committed(conn, fund.id)?;
-                check_headroom(Money::from_decimal(fund.budget), committed, new_amount - current)
-                    .map_err(|e| ApiError::BudgetExceeded(e.to_string()))?;
-            }
-            let decided = Variation::try_from(store::decide(
-                conn,
-                id,
-                &actor.sub,
-                Decision::Approve { decision_ref: &decision_ref },
-            )?)?;
-            let changes = AwardChanges { amount: Some(proposal.amount), ..AwardChanges::default() };
-            let row = awards::store::update(conn, award_id, &changes)?;
-            let award = awards::load(conn, row)?;
-            audit::record(conn, &actor, Action::VariationApproved, &decided)?;
-            audit::record(conn, &actor, Action::AwardVaried, &award)?;
-            Ok(decided)
-        })
-        .await?;
+    let variation = state.tx(move |conn| approve(conn, &actor, award_id, id, &decision_ref)).await?;
     Ok(with_etag(variation.version, &variation))
 }
 
@@ -291,17 +331,6 @@ async fn reject_variation(
     let reason = one_text("reason", &body.0.reason, 1, 2000)?;
     let (award_id, id) = path.into_inner();
     let actor = Actor::from(&user);
-    let variation = state
-        .tx(move |conn| {
-            let proposal = store::lock(conn, award_id, id)?.ok_or_else(|| ApiError::not_found("variation"))?;
-            if proposal.status != VariationStatus::Proposed {
-                return Err(ApiError::InvalidState(format!("this variation is already {}", proposal.status)));
-            }
-            let decided =
-                Variation::try_from(store::decide(conn, id, &actor.sub, Decision::Reject { reason: &reason })?)?;
-            audit::record(conn, &actor, Action::VariationRejected, &decided)?;
-            Ok(decided)
-        })
-        .await?;
+    let variation = state.tx(move |conn| reject(conn, &actor, award_id, id, &reason)).await?;
     Ok(with_etag(variation.version, &variation))
 }
