@@ -12,7 +12,7 @@ use grants::delivery::{ActivityInput, ReturnInput, add_activity, review_in, subm
 use grants::domain::delivery::Quantity;
 use grants::domain::{Category, FinancialYear, Money, PlanTheme, RecipientKind, ReturnPeriod};
 use grants::domain::{LineStatus, ReturnStatus};
-use grants::error::{ApiError, FieldErrors};
+use grants::error::ApiError;
 use grants::payments::{PaymentInput, add_payment};
 use grants::{funds, programmes, recipients};
 use uuid::Uuid;
@@ -135,12 +135,12 @@ fn main() -> Result<(), String> {
                         recipient,
                         award.id,
                         ReturnInput {
-                            period: Some(period),
-                            spend_to_date: Some(half),
-                            narrative: Some("Synthetic".into()),
+                            period: Ok(period),
+                            spend_to_date: Ok(half),
+                            narrative: Ok("Synthetic".into()),
                             lines: vec![(activity.id, LineStatus::OnTrack, Quantity::parse("5").ok(), String::new())],
+                            line_errors: Vec::new(),
                         },
-                        FieldErrors::new(),
                     )?;
                     review_in(c, &finance, r.id, ReturnStatus::Accepted, None)?;
                 }

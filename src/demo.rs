@@ -285,7 +285,6 @@ fn delivery(conn: &mut PgConnection, finance: &Actor, csp_awards: &[(Uuid, Uuid)
     use crate::domain::ReturnPeriod;
     use crate::domain::delivery::Quantity;
     use crate::domain::{LineStatus, ReturnStatus};
-    use crate::error::FieldErrors;
 
     let quantity = |text: &str| Quantity::parse(text).map_err(|e| ApiError::Internal(format!("demo quantity: {e}")));
     let period = |text: &str| ReturnPeriod::parse(text).map_err(|e| ApiError::Internal(format!("demo period: {e}")));
@@ -322,9 +321,9 @@ fn delivery(conn: &mut PgConnection, finance: &Actor, csp_awards: &[(Uuid, Uuid)
         for (q, (quarter, reviews)) in plan.iter().enumerate() {
             for review in reviews.iter() {
                 let input = ReturnInput {
-                    period: Some(period(quarter)?),
-                    spend_to_date: Some(money(&format!("{}.00", 10_000 * (q + 1)))?),
-                    narrative: Some(format!("Quarter {} delivery as agreed. (Demo data: illustrative.)", q + 1)),
+                    period: Ok(period(quarter)?),
+                    spend_to_date: Ok(money(&format!("{}.00", 10_000 * (q + 1)))?),
+                    narrative: Ok(format!("Quarter {} delivery as agreed. (Demo data: illustrative.)", q + 1)),
                     lines: activities
                         .iter()
                         .map(|a| {
@@ -336,8 +335,9 @@ fn delivery(conn: &mut PgConnection, finance: &Actor, csp_awards: &[(Uuid, Uuid)
                             ))
                         })
                         .collect::<Result<_, ApiError>>()?,
+                    line_errors: Vec::new(),
                 };
-                let submitted = submit(conn, &officer, *recipient_id, *award_id, input, FieldErrors::new())?;
+                let submitted = submit(conn, &officer, *recipient_id, *award_id, input)?;
                 match review {
                     Some(ReturnStatus::Returned) => {
                         review_in(

@@ -73,6 +73,20 @@ pub fn one_text(field: &str, value: &str, min: usize, max: usize) -> Result<Stri
     text(field, value, min, max).map_err(|e| ApiError::Validation(vec![e]))
 }
 
+/// `checked` with `more` errors found elsewhere (a list's items, rules that needed the
+/// database): one 422 naming them all, or the values when there are none.
+pub fn with_errors<T>(checked: Result<T, ApiError>, more: Vec<FieldError>) -> Result<T, ApiError> {
+    match checked {
+        Ok(values) if more.is_empty() => Ok(values),
+        Ok(_) => Err(ApiError::Validation(more)),
+        Err(ApiError::Validation(mut errors)) => {
+            errors.extend(more);
+            Err(ApiError::Validation(errors))
+        }
+        Err(other) => Err(other),
+    }
+}
+
 /// Checked fields taken together.
 pub trait Fields {
     /// The values, when every field passed.

@@ -17,9 +17,10 @@ use crate::auth::{AuthUser, Role};
 use crate::awards;
 use crate::domain::delivery::{Quantity, check_lines, overdue_returns};
 use crate::domain::{AwardStatus, LineStatus, Money, MoneyText, ReturnPeriod, ReturnStatus};
-use crate::error::{ApiError, FieldErrors};
+use crate::error::{ApiError, FieldError};
 use crate::extract::{JsonBody, Page, PageQuery};
 use crate::idempotency::{self, Created, Idempotent};
+use crate::input::{self, Field, Fields, one_text};
 use crate::respond::with_etag;
 use crate::state::AppState;
 use store::{ActivityRow, LineRow, ReturnQuery, ReturnRow};
@@ -312,6 +313,21 @@ fn review_action(to: ReturnStatus) -> Action {
     }
 }
 
+impl TryFrom<CreateActivity> for ActivityInput {
+    type Error = ApiError;
+
+    fn try_from(body: CreateActivity) -> Result<ActivityInput, ApiError> {
+        let (title, description, measure, target) = (
+            input::text("title", &body.title, 1, 200),
+            input::text("description", body.description.as_deref().unwrap_or(""), 0, 4000),
+            input::text("measure", &body.measure, 1, 200),
+            input::parse_optional("target", body.target.as_ref(), |t| Quantity::parse(&t.0)),
+        )
+            .all()?;
+        Ok(ActivityInput { title, description, measure, target })
+    }
+}
+
 /// Record an activity agreed for an award.
 #[utoipa::path(
     tag = "delivery",
@@ -332,21 +348,9 @@ async fn create_activity(
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Finance])?;
     let Idempotent { body, claim } = request;
-    let mut errors = FieldErrors::new();
-    let title = errors.text("title", &body.title, 1, 200);
-    let description = errors.text("description", body.description.as_deref().unwrap_or(""), 0, 4000);
-    let measure = errors.text("measure", &body.measure, 1, 200);
-    let target = match &body.target {
-        Some(t) => errors.check("target", Quantity::parse(&t.0)).map(Some),
-        None => Some(None),
-    };
-    errors.finish()?;
-    let (Some(title), Some(description), Some(measure), Some(target)) = (title, description, measure, target) else {
-        return Err(ApiError::Internal("validation".into()));
-    };
+    let input = ActivityInput::try_from(body)?;
     let award_id = id.into_inner();
     let actor = Actor::from(&user);
-    let input = ActivityInput { title, description, measure, target };
     idempotency::create(&state, &user, claim, move |conn| {
         let activity = add_activity(conn, &actor, award_id, input)?;
         Created::new(format!("/api/v1/awards/{award_id}/activities"), activity.version, &activity)
@@ -378,24 +382,57 @@ async fn list_activities(
     Ok(HttpResponse::Ok().json(Page { items, next_cursor: None }))
 }
 
-/// A return as parsed from a request; the rules that need the award are checked in [`submit`].
+/// A return as parsed from a request; the rules that need the award are checked in [`submit`],
+/// which names every failure, from either, in one 422.
 pub struct ReturnInput {
-    pub period: Option<ReturnPeriod>,
-    pub spend_to_date: Option<Money>,
-    pub narrative: Option<String>,
+    pub period: Field<ReturnPeriod>,
+    pub spend_to_date: Field<Money>,
+    pub narrative: Field<String>,
     /// (activity, status, output, commentary) in the submitted order.
     pub lines: Vec<(Uuid, LineStatus, Option<Quantity>, String)>,
+    /// What failed in the lines' own fields (outputs, commentaries).
+    pub line_errors: Vec<FieldError>,
 }
 
-/// Submits a return for `own` recipient's award inside the caller's transaction. `errors`
-/// carries what failed before the award was read; the 422 names every field at once.
+impl From<SubmitReturn> for ReturnInput {
+    fn from(body: SubmitReturn) -> ReturnInput {
+        let mut line_errors = Vec::new();
+        let mut lines = Vec::with_capacity(body.lines.len());
+        for (i, line) in body.lines.iter().enumerate() {
+            let output = input::parse_optional(&format!("lines[{i}].output_value"), line.output_value.as_ref(), |v| {
+                Quantity::parse(&v.0)
+            });
+            let commentary =
+                input::text(&format!("lines[{i}].commentary"), line.commentary.as_deref().unwrap_or(""), 0, 4000);
+            // A bad line still names its activity, so the one-line-per-activity check stays
+            // exact; its error is recorded and nothing is stored.
+            let output = output.unwrap_or_else(|e| {
+                line_errors.push(e);
+                None
+            });
+            let commentary = commentary.unwrap_or_else(|e| {
+                line_errors.push(e);
+                String::new()
+            });
+            lines.push((line.activity_id, line.status, output, commentary));
+        }
+        ReturnInput {
+            period: input::parse("period", ReturnPeriod::parse(&body.period)),
+            spend_to_date: input::parse("spend_to_date", Money::parse_non_negative(&body.spend_to_date.0)),
+            narrative: input::text("narrative", &body.narrative, 1, 8000),
+            lines,
+            line_errors,
+        }
+    }
+}
+
+/// Submits a return for `own` recipient's award inside the caller's transaction.
 pub fn submit(
     conn: &mut PgConnection,
     actor: &Actor,
     own: Uuid,
     award_id: Uuid,
     input: ReturnInput,
-    mut errors: FieldErrors,
 ) -> Result<DeliveryReturn, ApiError> {
     // Another partnership's award does not exist, as far as this officer can tell.
     awards::find_visible(conn, Some(own), award_id)?;
@@ -406,24 +443,28 @@ pub fn submit(
             award.status
         )));
     }
-    if let Some(p) = input.period
-        && p.financial_year() != award.financial_year
-    {
-        errors.add("period", format!("must be a quarter of the award's financial year {}", award.financial_year));
-    }
     let amount = Money::from_decimal(award.amount);
-    if input.spend_to_date.is_some_and(|s| s > amount) {
-        errors.add("spend_to_date", format!("cannot exceed the award's amount of {amount}"));
-    }
+    let in_year = input.period.as_ref().map_or(true, |p| p.financial_year() == award.financial_year);
+    let within = input.spend_to_date.as_ref().map_or(true, |s| *s <= amount);
     let activities: Vec<Uuid> = store::activities_of(conn, award_id)?.iter().map(|a| a.id).collect();
     let named: Vec<Uuid> = input.lines.iter().map(|l| l.0).collect();
-    for (field, message) in check_lines(&activities, &named) {
-        errors.add(&field, message);
-    }
-    errors.finish()?;
-    let (Some(period), Some(spend), Some(narrative)) = (input.period, input.spend_to_date, input.narrative) else {
-        return Err(ApiError::Internal("validation".into()));
-    };
+    let mut more = input.line_errors;
+    more.extend(check_lines(&activities, &named).into_iter().map(|(field, message)| input::fail(&field, message)));
+    let (period, spend, narrative, (), ()) = input::with_errors(
+        (
+            input.period,
+            input.spend_to_date,
+            input.narrative,
+            input::rule(
+                "period",
+                in_year,
+                &format!("must be a quarter of the award's financial year {}", award.financial_year),
+            ),
+            input::rule("spend_to_date", within, &format!("cannot exceed the award's amount of {amount}")),
+        )
+            .all(),
+        more,
+    )?;
     let revision = store::next_revision(conn, award_id, period)?;
     let row = ReturnRow {
         id: Uuid::now_v7(),
@@ -481,27 +522,11 @@ async fn submit_return(
     user.require(&[Role::Csp])?;
     let own = user.recipient_id.ok_or_else(|| ApiError::Forbidden("a csp token must name its recipient".into()))?;
     let Idempotent { body, claim } = request;
-    let mut errors = FieldErrors::new();
-    let period = errors.check("period", ReturnPeriod::parse(&body.period));
-    let spend = errors.check("spend_to_date", Money::parse_non_negative(&body.spend_to_date.0));
-    let narrative = errors.text("narrative", &body.narrative, 1, 8000);
-    let mut lines = Vec::with_capacity(body.lines.len());
-    for (i, line) in body.lines.iter().enumerate() {
-        let output = match &line.output_value {
-            Some(v) => errors.check(&format!("lines[{i}].output_value"), Quantity::parse(&v.0)).map(Some),
-            None => Some(None),
-        };
-        let commentary =
-            errors.text(&format!("lines[{i}].commentary"), line.commentary.as_deref().unwrap_or(""), 0, 4000);
-        // A bad line still names its activity, so the one-line-per-activity check stays exact;
-        // its error is recorded and nothing is stored.
-        lines.push((line.activity_id, line.status, output.flatten(), commentary.unwrap_or_default()));
-    }
+    let input = ReturnInput::from(body);
     let award_id = id.into_inner();
     let actor = Actor::from(&user);
-    let input = ReturnInput { period, spend_to_date: spend, narrative, lines };
     idempotency::create(&state, &user, claim, move |conn| {
-        let submitted = submit(conn, &actor, own, award_id, input, errors)?;
+        let submitted = submit(conn, &actor, own, award_id, input)?;
         Created::new(format!("/api/v1/returns/{}", submitted.id), submitted.version, &submitted)
     })
     .await
@@ -626,10 +651,9 @@ async fn accept_return(
     id: web::Path<Uuid>,
     body: JsonBody<AcceptReturn>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut errors = FieldErrors::new();
-    let comment = errors.optional_text("comment", body.0.comment.as_deref(), 4000);
-    errors.finish()?;
-    review(&state, &user, id.into_inner(), ReturnStatus::Accepted, comment.ok().flatten()).await
+    let comment =
+        input::optional_text("comment", body.0.comment.as_deref(), 4000).map_err(|e| ApiError::Validation(vec![e]))?;
+    review(&state, &user, id.into_inner(), ReturnStatus::Accepted, comment).await
 }
 
 /// Send a submitted return back to the CSP with a comment; they then submit a new revision.
@@ -650,10 +674,8 @@ async fn send_back_return(
     id: web::Path<Uuid>,
     body: JsonBody<SendBackReturn>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut errors = FieldErrors::new();
-    let comment = errors.text("comment", &body.0.comment, 1, 4000);
-    errors.finish()?;
-    review(&state, &user, id.into_inner(), ReturnStatus::Returned, comment).await
+    let comment = one_text("comment", &body.0.comment, 1, 4000)?;
+    review(&state, &user, id.into_inner(), ReturnStatus::Returned, Some(comment)).await
 }
 
 /// Returns that have fallen due (quarter end + `GRANTS_RETURN_DUE_DAYS`) on or before `as_of`

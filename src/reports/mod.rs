@@ -14,7 +14,8 @@ use uuid::Uuid;
 
 use crate::auth::{AuthUser, Role};
 use crate::domain::{AwardStatus, Category, FinancialYear, Money, PlanTheme};
-use crate::error::{ApiError, FieldErrors};
+use crate::error::ApiError;
+use crate::input::{self, Fields};
 use crate::state::AppState;
 
 /// Registers the report routes.
@@ -237,23 +238,11 @@ async fn year_on_year(
 ) -> Result<HttpResponse, ApiError> {
     require_reporter(&user)?;
     let query = query.into_inner();
-    let mut errors = FieldErrors::new();
-    let from = match query.from.as_deref() {
-        Some(t) => errors.check("from", FinancialYear::parse(t)),
-        None => {
-            errors.add("from", "is required");
-            None
-        }
+    let year = |field: &str, text: Option<&str>| match text {
+        Some(t) => input::parse(field, FinancialYear::parse(t)),
+        None => Err(input::fail(field, "is required")),
     };
-    let to = match query.to.as_deref() {
-        Some(t) => errors.check("to", FinancialYear::parse(t)),
-        None => {
-            errors.add("to", "is required");
-            None
-        }
-    };
-    errors.finish()?;
-    let (Some(from), Some(to)) = (from, to) else { return Err(ApiError::Internal("validation".into())) };
+    let (from, to) = (year("from", query.from.as_deref()), year("to", query.to.as_deref())).all()?;
     if from >= to {
         return Err(ApiError::field("to", "must be a later year than from"));
     }
