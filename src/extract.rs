@@ -15,48 +15,54 @@ use crate::error::{ApiError, FieldError};
 pub const BODY_LIMIT: usize = 64 * 1024;
 
 /// A JSON request body. Anything but `application/json` is 415, over 64 KiB 413, text that is
-/// not JSON 400, and JSON of the wrong shape 422 naming the field. The second field is the
-/// body's canonical JSON (keys sorted, no white space), which identifies it for idempotency.
-pub struct JsonBody<T>(pub T, pub String);
+/// not JSON 400, and JSON of the wrong shape 422 naming the field.
+pub struct JsonBody<T>(pub T);
 
 impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<JsonBody<T>, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let is_json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| {
-                let mime = v.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-                mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
-            })
-            .unwrap_or(false);
-        let declared_length = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok());
-        let mut payload = payload.take();
-        Box::pin(async move {
-            if declared_length.is_some_and(|n| n > BODY_LIMIT) {
+        let body = read_json::<T>(req, payload);
+        Box::pin(async move { body.await.map(|(value, _)| JsonBody(value)) })
+    }
+}
+
+/// Reads a JSON request body as [`JsonBody`] does, with its canonical JSON (keys sorted, no
+/// white space), which identifies the request for idempotency.
+pub fn read_json<T: DeserializeOwned + 'static>(
+    req: &HttpRequest,
+    payload: &mut Payload,
+) -> LocalBoxFuture<'static, Result<(T, String), ApiError>> {
+    let is_json = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            let mime = v.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+            mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+        })
+        .unwrap_or(false);
+    let declared_length =
+        req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
+    let mut payload = payload.take();
+    Box::pin(async move {
+        if declared_length.is_some_and(|n| n > BODY_LIMIT) {
+            return Err(ApiError::PayloadTooLarge(BODY_LIMIT));
+        }
+        if !is_json {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        let mut body = web::BytesMut::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|_| ApiError::Malformed("the request body could not be read".to_string()))?;
+            if body.len() + chunk.len() > BODY_LIMIT {
                 return Err(ApiError::PayloadTooLarge(BODY_LIMIT));
             }
-            if !is_json {
-                return Err(ApiError::UnsupportedMediaType);
-            }
-            let mut body = web::BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|_| ApiError::Malformed("the request body could not be read".to_string()))?;
-                if body.len() + chunk.len() > BODY_LIMIT {
-                    return Err(ApiError::PayloadTooLarge(BODY_LIMIT));
-                }
-                body.extend_from_slice(&chunk);
-            }
-            parse_json(&body).map(|(value, canonical)| JsonBody(value, canonical))
-        })
-    }
+            body.extend_from_slice(&chunk);
+        }
+        parse_json(&body)
+    })
 }
 
 /// Reads JSON into `T`: text that is not JSON is 400 (checked first, over the whole body),

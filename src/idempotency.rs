@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use crate::auth::AuthUser;
 use crate::db::schema::idempotency_keys;
 use crate::error::ApiError;
-use crate::extract::JsonBody;
+use crate::extract::read_json;
 use crate::state::AppState;
 
 /// The request's `Idempotency-Key`, if it sent one: 1–255 visible ASCII characters.
@@ -46,7 +46,7 @@ impl FromRequest for IdempotencyKey {
 
 /// A creating request's JSON body with what identifies it for replay: its `Idempotency-Key`
 /// (checked first: a bad key is 422 before the body is read) and the hash of its method, path
-/// and canonical body. The body is refused as [`JsonBody`] refuses it.
+/// and canonical body. The body is refused as `JsonBody` refuses it.
 pub struct Idempotent<T> {
     /// The parsed body.
     pub body: T,
@@ -67,10 +67,10 @@ impl<T: serde::de::DeserializeOwned + 'static> FromRequest for Idempotent<T> {
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let key = IdempotencyKey::from_request(req, payload).into_inner();
         let (method, path) = (req.method().clone(), req.path().to_string());
-        let body = JsonBody::<T>::from_request(req, payload);
+        let body = read_json::<T>(req, payload);
         Box::pin(async move {
             let IdempotencyKey(key) = key?;
-            let JsonBody(body, canonical) = body.await?;
+            let (body, canonical) = body.await?;
             let request_hash = request_hash(method.as_str(), &path, &canonical);
             Ok(Idempotent { body, claim: Claim { key, request_hash } })
         })
