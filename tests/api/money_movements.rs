@@ -82,71 +82,103 @@ async fn a_variation_is_proposed_approved_and_changes_the_amount_but_not_the_ori
     assert_eq!((again.status, again.problem().as_str()), (409, "invalid-state"));
 }
 
+/// Asks the approver to approve variation `v` of `award`, whatever the answer.
+async fn approve_variation(app: &TestApp, token: &str, award: &str, v: &str) -> crate::helpers::Reply {
+    app.post(&format!("/api/v1/awards/{award}/variations/{v}/approve"), token, json!({"decision_ref": "D"})).await
+}
+
 #[actix_web::test]
-async fn variation_rules_four_eyes_headroom_paid_and_state() {
+async fn nobody_approves_a_variation_they_proposed_even_holding_both_roles() {
+    let app = TestApp::spawn().await;
+    let l = app.ledger("100000").await;
+    let award = approved(&app, &l, "50000").await;
+    let both = app.token("fiona", &[Role::Finance, Role::Approver], None);
+    let v = propose(&app, &award, "55000").await;
+    assert_eq!(v.status, 201, "{}", v.text);
+    let own = approve_variation(&app, &both, &award, &v.id()).await;
+    assert_eq!((own.status, own.problem().as_str()), (403, "four-eyes"));
+    assert_eq!(app.get(&format!("/api/v1/awards/{award}"), &app.finance).await.body["amount"], "50000.00");
+}
+
+#[actix_web::test]
+async fn an_increase_beyond_the_headroom_is_refused_naming_it() {
     let app = TestApp::spawn().await;
     let l = app.ledger("100000").await;
     let award = approved(&app, &l, "50000").await;
     approved(&app, &l, "40000").await;
-
-    let both = app.token("fiona", &[Role::Finance, Role::Approver], None);
-    let v = propose(&app, &award, "55000").await;
-    let own = app
-        .post(&format!("/api/v1/awards/{award}/variations/{}/approve", v.id()), &both, json!({"decision_ref": "D"}))
-        .await;
-    assert_eq!((own.status, own.problem().as_str()), (403, "four-eyes"));
-    app.post(&format!("/api/v1/awards/{award}/variations/{}/reject", v.id()), &app.approver, json!({"reason": "r"}))
-        .await;
-
     let over = propose(&app, &award, "60000.01").await;
-    let r = app
-        .post(
-            &format!("/api/v1/awards/{award}/variations/{}/approve", over.id()),
-            &app.approver,
-            json!({"decision_ref": "D"}),
-        )
-        .await;
+    assert_eq!(over.status, 201, "{}", over.text);
+    let r = approve_variation(&app, &app.approver, &award, &over.id()).await;
     assert_eq!((r.status, r.problem().as_str()), (409, "budget-exceeded"), "{}", r.text);
-    assert!(r.body["detail"].as_str().unwrap().contains("headroom is 10000.00"), "{}", r.text);
-    app.post(&format!("/api/v1/awards/{award}/variations/{}/reject", over.id()), &app.approver, json!({"reason": "r"}))
-        .await;
+    assert!(r.body["detail"].as_str().unwrap_or("").contains("headroom is 10000.00"), "{}", r.text);
+    let exact = {
+        let reject = app
+            .post(
+                &format!("/api/v1/awards/{award}/variations/{}/reject", over.id()),
+                &app.approver,
+                json!({"reason": "r"}),
+            )
+            .await;
+        assert_eq!(reject.status, 200, "{}", reject.text);
+        propose(&app, &award, "60000").await
+    };
+    let ok = approve_variation(&app, &app.approver, &award, &exact.id()).await;
+    assert_eq!(ok.status, 200, "an increase of exactly the headroom fits: {}", ok.text);
+    assert_eq!(app.get(&format!("/api/v1/funds/{}", l.fund), &app.finance).await.body["headroom"], "0.00");
+}
 
+#[actix_web::test]
+async fn a_decrease_stops_at_what_is_paid() {
+    let app = TestApp::spawn().await;
+    let l = app.ledger("100000").await;
+    let award = approved(&app, &l, "50000").await;
     assert_eq!(pay(&app, &award, "20000").await.status, 201);
     let below = propose(&app, &award, "19999.99").await;
-    let r = app
-        .post(
-            &format!("/api/v1/awards/{award}/variations/{}/approve", below.id()),
-            &app.approver,
-            json!({"decision_ref": "D"}),
-        )
-        .await;
+    let r = approve_variation(&app, &app.approver, &award, &below.id()).await;
     assert_eq!((r.status, r.problem().as_str()), (409, "invalid-state"), "{}", r.text);
     assert_eq!(app.get(&format!("/api/v1/awards/{award}"), &app.finance).await.body["amount"], "50000.00");
-    app.post(
-        &format!("/api/v1/awards/{award}/variations/{}/reject", below.id()),
-        &app.approver,
-        json!({"reason": "r"}),
-    )
-    .await;
-
-    let down = propose(&app, &award, "20000").await;
-    let r = app
+    let reject = app
         .post(
-            &format!("/api/v1/awards/{award}/variations/{}/approve", down.id()),
+            &format!("/api/v1/awards/{award}/variations/{}/reject", below.id()),
             &app.approver,
-            json!({"decision_ref": "D"}),
+            json!({"reason": "r"}),
         )
         .await;
+    assert_eq!(reject.status, 200, "{}", reject.text);
+    let down = propose(&app, &award, "20000").await;
+    let r = approve_variation(&app, &app.approver, &award, &down.id()).await;
     assert_eq!(r.status, 200, "a decrease to exactly what is paid is allowed: {}", r.text);
-    assert_eq!(app.get(&format!("/api/v1/funds/{}", l.fund), &app.finance).await.body["committed"], "60000.00");
+    assert_eq!(app.get(&format!("/api/v1/funds/{}", l.fund), &app.finance).await.body["committed"], "20000.00");
+}
 
+#[actix_web::test]
+async fn only_an_approved_award_takes_a_proposal() {
+    let app = TestApp::spawn().await;
+    let l = app.ledger("100000").await;
     let draft = app.draft(&l, "10").await;
-    assert_eq!(propose(&app, &draft, "20").await.problem(), "invalid-state");
+    let r = propose(&app, &draft, "20").await;
+    assert_eq!((r.status, r.problem().as_str()), (409, "invalid-state"), "{}", r.text);
+}
+
+#[actix_web::test]
+async fn a_proposal_must_change_the_amount() {
+    let app = TestApp::spawn().await;
+    let l = app.ledger("100000").await;
+    let award = approved(&app, &l, "20000").await;
     let same = propose(&app, &award, "20000.00").await;
-    assert_eq!((same.status, same.body["errors"][0]["field"].as_str()), (422, Some("amount")));
-    app.patch(&format!("/api/v1/funds/{}", l.fund), &app.admin, Some("*"), json!({"status": "closed"})).await;
+    assert_eq!((same.status, same.body["errors"][0]["field"].as_str()), (422, Some("amount")), "{}", same.text);
+}
+
+#[actix_web::test]
+async fn a_closed_fund_takes_no_variations() {
+    let app = TestApp::spawn().await;
+    let l = app.ledger("100000").await;
+    let award = approved(&app, &l, "20000").await;
+    let close =
+        app.patch(&format!("/api/v1/funds/{}", l.fund), &app.admin, Some("*"), json!({"status": "closed"})).await;
+    assert_eq!(close.status, 200, "{}", close.text);
     let closed = propose(&app, &award, "25000").await;
-    assert_eq!((closed.status, closed.problem().as_str()), (409, "invalid-state"), "a closed fund takes no variations");
+    assert_eq!((closed.status, closed.problem().as_str()), (409, "invalid-state"), "{}", closed.text);
 }
 
 #[actix_web::test]
