@@ -15,7 +15,6 @@ use grants::domain::{LineStatus, ReturnStatus};
 use grants::error::ApiError;
 use grants::payments::{PaymentInput, add_payment};
 use grants::{funds, programmes, recipients};
-use uuid::Uuid;
 
 fn main() -> Result<(), String> {
     let mut args = std::env::args().skip(1).map(|a| a.parse::<usize>());
@@ -43,7 +42,7 @@ fn main() -> Result<(), String> {
             .enumerate()
             {
                 let new = programmes::store::NewProgramme {
-                    id: Uuid::now_v7(),
+                    id: grants::domain::ProgrammeId::new(),
                     name: format!("Programme {i}"),
                     category: cat,
                     plan_theme: theme,
@@ -54,7 +53,7 @@ fn main() -> Result<(), String> {
             let mut rs = Vec::new();
             for i in 0..200 {
                 let new = recipients::store::NewRecipient {
-                    id: Uuid::now_v7(),
+                    id: grants::domain::RecipientId::new(),
                     name: format!("Recipient {i:03}"),
                     kind: RecipientKind::CommunitySafetyPartnership,
                     org_identifier: None,
@@ -70,7 +69,7 @@ fn main() -> Result<(), String> {
         let year = FinancialYear::starting(2021 - years as i32 + y as i32);
         conn.transaction(|c| {
             let new = funds::store::NewFund {
-                id: Uuid::now_v7(),
+                id: grants::domain::FundId::new(),
                 code: "CDRG".into(),
                 name: "Crime and disorder reduction grants".into(),
                 financial_year: year,

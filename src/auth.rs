@@ -5,9 +5,9 @@ use std::future::{Ready, ready};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, http::header, web};
 use jsonwebtoken::{Header, Validation};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::config::JwtSettings;
+use crate::domain::ids::RecipientId;
 use crate::domain::labels::label_enum;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -41,7 +41,7 @@ pub struct Claims {
     pub roles: Vec<String>,
     /// For `csp`: the recipient record of the user's partnership.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub recipient_id: Option<Uuid>,
+    pub recipient_id: Option<RecipientId>,
     /// Expiry, seconds since the epoch.
     pub exp: u64,
     /// Issuer.
@@ -60,7 +60,7 @@ pub struct AuthUser {
     /// The roles this service knows.
     pub roles: Vec<Role>,
     /// For a CSP officer, their partnership's recipient id.
-    pub recipient_id: Option<Uuid>,
+    pub recipient_id: Option<RecipientId>,
 }
 
 /// The longest token accepted; anything longer is refused before it is parsed.
@@ -89,7 +89,7 @@ impl AuthUser {
 
     /// The recipient a CSP officer is confined to; `None` for users who read everything.
     /// Errs with 403 for a user with no role that reads.
-    pub fn read_scope(&self) -> Result<Option<Uuid>, ApiError> {
+    pub fn read_scope(&self) -> Result<Option<RecipientId>, ApiError> {
         if self.reads_everything() {
             Ok(None)
         } else if let (true, Some(id)) = (self.has(Role::Csp), self.recipient_id) {
@@ -188,7 +188,7 @@ pub struct TokenRequest<'a> {
     /// The roles.
     pub roles: &'a [Role],
     /// For `csp`, the recipient.
-    pub recipient_id: Option<Uuid>,
+    pub recipient_id: Option<RecipientId>,
     /// How long it lasts.
     pub ttl: std::time::Duration,
 }
@@ -236,7 +236,7 @@ mod tests {
     #[test]
     fn a_minted_token_verifies_and_keeps_its_claims() {
         let jwt = settings();
-        let rid = Uuid::now_v7();
+        let rid = RecipientId::new();
         let token = mint(
             &jwt,
             &TokenRequest {

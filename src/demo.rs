@@ -5,11 +5,11 @@
 use chrono::NaiveDate;
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
-use uuid::Uuid;
 
 use crate::audit::Actor;
 use crate::awards::{self, actions::AwardInput};
 use crate::db::schema::funds as funds_table;
+use crate::domain::ids::{AwardId, FundId, ProgrammeId, RecipientId};
 use crate::domain::{Category, FinancialYear, Money, PlanTheme, RecipientKind};
 use crate::error::ApiError;
 use crate::funds::{self, store::NewFund};
@@ -19,11 +19,11 @@ use crate::recipients::{self, store::NewRecipient};
 /// What the demo loaded, for the start-up banner.
 pub struct DemoSummary {
     /// The six CSPs' recipient ids, by name: a `csp` token needs one.
-    pub csp_recipient: (String, Uuid),
+    pub csp_recipient: (String, RecipientId),
     /// An approved award to show in the `curl` tour.
-    pub award_id: Uuid,
+    pub award_id: AwardId,
     /// A fund to show in the tour.
-    pub fund_id: Uuid,
+    pub fund_id: FundId,
 }
 
 const ILLUSTRATIVE: &str = " (Demo data: this amount is illustrative.)";
@@ -55,7 +55,7 @@ fn load(conn: &mut PgConnection) -> Result<DemoSummary, ApiError> {
             conn,
             &admin,
             &NewFund {
-                id: Uuid::now_v7(),
+                id: FundId::new(),
                 code: "CDRG".into(),
                 name: "Crime and disorder reduction grants".into(),
                 financial_year: FinancialYear::parse(year).map_err(|e| ApiError::Internal(e.to_string()))?,
@@ -66,12 +66,12 @@ fn load(conn: &mut PgConnection) -> Result<DemoSummary, ApiError> {
     }
 
     let mut recipient =
-        |name: &str, kind: RecipientKind, org: Option<&str>, district: Option<&str>| -> Result<Uuid, ApiError> {
+        |name: &str, kind: RecipientKind, org: Option<&str>, district: Option<&str>| -> Result<RecipientId, ApiError> {
             Ok(recipients::create(
                 conn,
                 &admin,
                 &NewRecipient {
-                    id: Uuid::now_v7(),
+                    id: RecipientId::new(),
                     name: name.into(),
                     kind,
                     org_identifier: org.map(str::to_string),
@@ -116,12 +116,12 @@ fn load(conn: &mut PgConnection) -> Result<DemoSummary, ApiError> {
     }
 
     let mut programme =
-        |name: &str, category: Category, theme: PlanTheme, description: &str| -> Result<Uuid, ApiError> {
+        |name: &str, category: Category, theme: PlanTheme, description: &str| -> Result<ProgrammeId, ApiError> {
             Ok(programmes::create(
                 conn,
                 &admin,
                 &NewProgramme {
-                    id: Uuid::now_v7(),
+                    id: ProgrammeId::new(),
                     name: name.into(),
                     category,
                     plan_theme: theme,
@@ -168,8 +168,8 @@ fn load(conn: &mut PgConnection) -> Result<DemoSummary, ApiError> {
     )?;
 
     struct Line<'a> {
-        programme: Uuid,
-        recipient: Uuid,
+        programme: ProgrammeId,
+        recipient: RecipientId,
         title: &'a str,
         purpose: String,
         amounts: [&'a str; 2],
@@ -221,7 +221,7 @@ fn load(conn: &mut PgConnection) -> Result<DemoSummary, ApiError> {
         });
     }
 
-    let mut summary_award = Uuid::nil();
+    let mut summary_award = AwardId::default();
     let mut csp_awards = Vec::new();
     for (index, (year, fund_id)) in fund_ids.iter().enumerate() {
         for (n, line) in lines.iter().enumerate() {
@@ -280,7 +280,7 @@ fn load(conn: &mut PgConnection) -> Result<DemoSummary, ApiError> {
 
 /// Agreed activities for each 2020-21 CSP allocation, and returns in every state: accepted,
 /// submitted, sent back and resubmitted, sent back and not yet resubmitted, and missing.
-fn delivery(conn: &mut PgConnection, finance: &Actor, csp_awards: &[(Uuid, Uuid)]) -> Result<(), ApiError> {
+fn delivery(conn: &mut PgConnection, finance: &Actor, csp_awards: &[(AwardId, RecipientId)]) -> Result<(), ApiError> {
     use crate::delivery::{ActivityInput, ReturnInput, add_activity, review_in, submit};
     use crate::domain::ReturnPeriod;
     use crate::domain::delivery::Quantity;

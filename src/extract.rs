@@ -179,7 +179,7 @@ pub struct Page<T> {
 
 impl<T> Page<T> {
     /// Builds a page from up to `limit + 1` rows, keyed by `id`.
-    pub fn from_rows(mut items: Vec<T>, limit: i64, id: impl Fn(&T) -> Uuid) -> Page<T> {
+    pub fn from_rows<K: std::fmt::Display>(mut items: Vec<T>, limit: i64, id: impl Fn(&T) -> K) -> Page<T> {
         let more = items.len() as i64 > limit;
         items.truncate(limit.max(0) as usize);
         let next_cursor = if more { items.last().map(|i| id(i).to_string()) } else { None };

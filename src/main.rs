@@ -110,7 +110,13 @@ fn run(command: Command) -> Result<(), String> {
             }
             let token = mint(
                 &jwt,
-                &TokenRequest { sub: &sub, name: name.as_deref(), roles: &roles, recipient_id, ttl: parse_ttl(&ttl)? },
+                &TokenRequest {
+                    sub: &sub,
+                    name: name.as_deref(),
+                    roles: &roles,
+                    recipient_id: recipient_id.map(grants::domain::RecipientId::from),
+                    ttl: parse_ttl(&ttl)?,
+                },
             )?;
             println!("{token}");
             Ok(())

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::db::schema::audit_events;
+use crate::domain::AwardId;
 
 /// One event of the audit trail, exactly as stored and hashed.
 #[derive(Debug, Clone, Queryable, Selectable, Serialize, ToSchema)]
@@ -63,7 +64,7 @@ pub fn list(conn: &mut PgConnection, query: &EventQuery) -> QueryResult<Vec<Audi
 }
 
 /// Every event of one award, in order.
-pub fn for_award(conn: &mut PgConnection, award_id: Uuid) -> QueryResult<Vec<AuditEvent>> {
+pub fn for_award(conn: &mut PgConnection, award_id: AwardId) -> QueryResult<Vec<AuditEvent>> {
     audit_events::table
         .select(AuditEvent::as_select())
         .filter(audit_events::award_id.eq(award_id))
@@ -72,7 +73,7 @@ pub fn for_award(conn: &mut PgConnection, award_id: Uuid) -> QueryResult<Vec<Aud
 }
 
 /// For each entity of an award, its last event at or before `at`: the state it stood in then.
-pub fn award_state_at(conn: &mut PgConnection, award_id: Uuid, at: DateTime<Utc>) -> QueryResult<Vec<AuditEvent>> {
+pub fn award_state_at(conn: &mut PgConnection, award_id: AwardId, at: DateTime<Utc>) -> QueryResult<Vec<AuditEvent>> {
     audit_events::table
         .select(AuditEvent::as_select())
         .filter(audit_events::award_id.eq(award_id))

@@ -3,12 +3,12 @@
 
 use chrono::NaiveDate;
 use diesel::PgConnection;
-use uuid::Uuid;
 
 use super::store::{self, AwardChanges, AwardMoney, NewAward};
 use super::{Award, load};
 use crate::audit::{self, Action, Actor};
 use crate::domain::budget::check_headroom;
+use crate::domain::ids::{AwardId, FundId, ProgrammeId, RecipientId};
 use crate::domain::{AwardAction, Category, FinancialYear, FundStatus, Money};
 use crate::error::ApiError;
 use crate::{funds, programmes, recipients};
@@ -33,21 +33,21 @@ fn check_dates(start: NaiveDate, end: NaiveDate, year: FinancialYear) -> Result<
 }
 
 /// Looks up a programme for an award: a missing one is a bad field, not a missing resource.
-fn programme_category(conn: &mut PgConnection, id: Uuid) -> Result<Category, ApiError> {
+fn programme_category(conn: &mut PgConnection, id: ProgrammeId) -> Result<Category, ApiError> {
     let row = programmes::store::find(conn, id)?.ok_or_else(|| ApiError::field("programme_id", "no such programme"))?;
     Ok(row.category)
 }
 
-fn check_recipient(conn: &mut PgConnection, id: Uuid) -> Result<(), ApiError> {
+fn check_recipient(conn: &mut PgConnection, id: RecipientId) -> Result<(), ApiError> {
     recipients::store::find(conn, id)?.ok_or_else(|| ApiError::field("recipient_id", "no such recipient"))?;
     Ok(())
 }
 
 /// A checked request for a new award.
 pub struct AwardInput {
-    pub fund_id: Uuid,
-    pub programme_id: Uuid,
-    pub recipient_id: Uuid,
+    pub fund_id: FundId,
+    pub programme_id: ProgrammeId,
+    pub recipient_id: RecipientId,
     pub title: String,
     pub purpose: String,
     pub conditions: String,
@@ -69,7 +69,7 @@ pub fn create(conn: &mut PgConnection, actor: &Actor, input: AwardInput) -> Resu
     let category = programme_category(conn, input.programme_id)?;
     check_recipient(conn, input.recipient_id)?;
     let new = NewAward {
-        id: Uuid::now_v7(),
+        id: AwardId::new(),
         reference: format!("{}-{}-{:04}", fund.code, fund.financial_year, number),
         fund_id: fund.id,
         financial_year: fund.financial_year,
@@ -93,7 +93,7 @@ pub fn create(conn: &mut PgConnection, actor: &Actor, input: AwardInput) -> Resu
 
 /// Approves a draft inside the caller's transaction: four-eyes, open fund, and the budget
 /// rule checked under the fund's row lock, then the audit event.
-pub fn approve(conn: &mut PgConnection, actor: &Actor, id: Uuid, decision_ref: String) -> Result<Award, ApiError> {
+pub fn approve(conn: &mut PgConnection, actor: &Actor, id: AwardId, decision_ref: String) -> Result<Award, ApiError> {
     let current = store::lock(conn, id)?.ok_or_else(|| ApiError::not_found("award"))?;
     let next = current.status.after(AwardAction::Approve, Money::ZERO).map_err(|e| ApiError::InvalidState(e.0))?;
     if current.created_by == actor.sub {
@@ -123,8 +123,8 @@ pub fn approve(conn: &mut PgConnection, actor: &Actor, id: Uuid, decision_ref: S
 /// Changes to a draft; `None` leaves a field as it is.
 #[derive(Debug, Default)]
 pub struct AwardEdit {
-    pub programme_id: Option<Uuid>,
-    pub recipient_id: Option<Uuid>,
+    pub programme_id: Option<ProgrammeId>,
+    pub recipient_id: Option<RecipientId>,
     pub title: Option<String>,
     pub purpose: Option<String>,
     pub conditions: Option<String>,
@@ -138,7 +138,7 @@ pub struct AwardEdit {
 pub fn update(
     conn: &mut PgConnection,
     actor: &Actor,
-    id: Uuid,
+    id: AwardId,
     if_match: &crate::extract::IfMatch,
     edit: AwardEdit,
 ) -> Result<Award, ApiError> {
@@ -178,7 +178,7 @@ pub fn update(
 }
 
 /// Withdraws a draft, or an approved award with nothing paid or scheduled.
-pub fn withdraw(conn: &mut PgConnection, actor: &Actor, id: Uuid, reason: String) -> Result<Award, ApiError> {
+pub fn withdraw(conn: &mut PgConnection, actor: &Actor, id: AwardId, reason: String) -> Result<Award, ApiError> {
     let current = store::lock(conn, id)?.ok_or_else(|| ApiError::not_found("award"))?;
     let money = store::money(conn, &[id])?.remove(&id).unwrap_or_default();
     let next = current
@@ -193,7 +193,7 @@ pub fn withdraw(conn: &mut PgConnection, actor: &Actor, id: Uuid, reason: String
 }
 
 /// Closes an approved award, cancelling its scheduled payments first.
-pub fn close(conn: &mut PgConnection, actor: &Actor, id: Uuid) -> Result<Award, ApiError> {
+pub fn close(conn: &mut PgConnection, actor: &Actor, id: AwardId) -> Result<Award, ApiError> {
     let current = store::lock(conn, id)?.ok_or_else(|| ApiError::not_found("award"))?;
     let next = current.status.after(AwardAction::Close, Money::ZERO).map_err(|e| ApiError::InvalidState(e.0))?;
     crate::payments::cancel_all_scheduled(conn, actor, id, "the award was closed")?;

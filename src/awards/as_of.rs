@@ -2,15 +2,15 @@
 
 use chrono::{DateTime, Utc};
 use diesel::PgConnection;
-use uuid::Uuid;
 
 use crate::audit::store as events;
+use crate::domain::ids::AwardId;
 use crate::domain::{AwardStatus, Money, PaymentStatus};
 use crate::error::ApiError;
 
 /// The award as it stood at `at`, rebuilt from the events: its own last event then, with paid,
 /// scheduled and released recomputed from its payments' last events then.
-pub fn award_as_of(conn: &mut PgConnection, id: Uuid, at: DateTime<Utc>) -> Result<serde_json::Value, ApiError> {
+pub fn award_as_of(conn: &mut PgConnection, id: AwardId, at: DateTime<Utc>) -> Result<serde_json::Value, ApiError> {
     let latest = events::award_state_at(conn, id, at)?;
     let mut award = latest
         .iter()

@@ -5,13 +5,13 @@ use actix_web::{HttpResponse, get, patch, post, web};
 use chrono::NaiveDate;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
-use uuid::Uuid;
 
 use super::actions::{self, AwardEdit, AwardInput};
 use super::store::{self, AwardQuery};
 use super::{Award, find_visible, load};
 use crate::audit::Actor;
 use crate::auth::{AuthUser, Role};
+use crate::domain::ids::{AwardId, FundId, ProgrammeId, RecipientId};
 use crate::domain::{AwardStatus, Category, FinancialYear, Money, MoneyText};
 use crate::error::ApiError;
 use crate::extract::{IfMatch, JsonBody, Page, PageQuery};
@@ -47,9 +47,9 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     "end_date": "2021-03-31"
 }))]
 pub struct CreateAward {
-    pub fund_id: Uuid,
-    pub programme_id: Uuid,
-    pub recipient_id: Uuid,
+    pub fund_id: FundId,
+    pub programme_id: ProgrammeId,
+    pub recipient_id: RecipientId,
     pub title: String,
     pub purpose: String,
     pub conditions: String,
@@ -66,8 +66,8 @@ pub struct CreateAward {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"amount": "47500.00"}))]
 pub struct UpdateAward {
-    pub programme_id: Option<Uuid>,
-    pub recipient_id: Option<Uuid>,
+    pub programme_id: Option<ProgrammeId>,
+    pub recipient_id: Option<RecipientId>,
     pub title: Option<String>,
     pub purpose: Option<String>,
     pub conditions: Option<String>,
@@ -101,9 +101,9 @@ pub struct AwardFilter {
     /// e.g. `2020-21`.
     #[param(value_type = Option<crate::domain::FinancialYear>)]
     pub financial_year: Option<String>,
-    pub fund_id: Option<Uuid>,
-    pub programme_id: Option<Uuid>,
-    pub recipient_id: Option<Uuid>,
+    pub fund_id: Option<FundId>,
+    pub programme_id: Option<ProgrammeId>,
+    pub recipient_id: Option<RecipientId>,
     pub status: Option<AwardStatus>,
     pub category: Option<Category>,
 }
@@ -224,7 +224,7 @@ async fn list_awards(
     let items = state
         .db(move |conn| {
             let rows = store::list(conn, &query)?;
-            let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+            let ids: Vec<_> = rows.iter().map(|r| r.id).collect();
             let mut money = store::money(conn, &ids)?;
             rows.into_iter()
                 .map(|row| {
@@ -258,7 +258,7 @@ pub struct AsOf {
 async fn get_award(
     state: web::Data<AppState>,
     user: AuthUser,
-    id: web::Path<Uuid>,
+    id: web::Path<AwardId>,
     as_of: web::Query<AsOf>,
 ) -> Result<HttpResponse, ApiError> {
     let scope = user.read_scope()?;
@@ -297,7 +297,7 @@ async fn get_award(
 async fn update_award(
     state: web::Data<AppState>,
     user: AuthUser,
-    id: web::Path<Uuid>,
+    id: web::Path<AwardId>,
     if_match: IfMatch,
     body: JsonBody<UpdateAward>,
 ) -> Result<HttpResponse, ApiError> {
@@ -326,7 +326,7 @@ async fn update_award(
 async fn approve_award(
     state: web::Data<AppState>,
     user: AuthUser,
-    id: web::Path<Uuid>,
+    id: web::Path<AwardId>,
     body: JsonBody<ApproveAward>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Approver])?;
@@ -352,7 +352,7 @@ async fn approve_award(
 async fn withdraw_award(
     state: web::Data<AppState>,
     user: AuthUser,
-    id: web::Path<Uuid>,
+    id: web::Path<AwardId>,
     body: JsonBody<WithdrawAward>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Finance, Role::Approver])?;
@@ -378,7 +378,7 @@ async fn withdraw_award(
 async fn close_award(
     state: web::Data<AppState>,
     user: AuthUser,
-    id: web::Path<Uuid>,
+    id: web::Path<AwardId>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Finance])?;
     let id = id.into_inner();

@@ -15,6 +15,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::domain::ids::{AwardId, FundId, ProgrammeId, RecipientId};
 use crate::domain::{AwardStatus, Category, FinancialYear, Money};
 use crate::error::ApiError;
 use store::{AwardMoney, AwardRow};
@@ -22,15 +23,15 @@ use store::{AwardMoney, AwardRow};
 /// A grant to one recipient from one fund, under one programme.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Award {
-    pub id: Uuid,
+    pub id: AwardId,
     /// Assigned by the service: `<fund code>-<year>-<number>`.
     #[schema(example = "CDRG-2020-21-0007")]
     pub reference: String,
-    pub fund_id: Uuid,
+    pub fund_id: FundId,
     pub financial_year: FinancialYear,
-    pub programme_id: Uuid,
+    pub programme_id: ProgrammeId,
     pub category: Category,
-    pub recipient_id: Uuid,
+    pub recipient_id: RecipientId,
     #[schema(example = "Outside Links 2020-21")]
     pub title: String,
     /// Published: what the grant is for.
@@ -72,10 +73,10 @@ pub struct Award {
 impl crate::audit::Audited for Award {
     const ENTITY_TYPE: &'static str = "award";
     fn entity_id(&self) -> Uuid {
-        self.id
+        self.id.into()
     }
     fn award_id(&self) -> Option<Uuid> {
-        Some(self.id)
+        Some(self.id.into())
     }
 }
 
@@ -123,7 +124,11 @@ pub fn load(conn: &mut PgConnection, row: AwardRow) -> Result<Award, ApiError> {
 }
 
 /// Reads an award a user may see: another CSP's award is "not found".
-pub fn find_visible(conn: &mut PgConnection, user_scope: Option<Uuid>, id: Uuid) -> Result<AwardRow, ApiError> {
+pub fn find_visible(
+    conn: &mut PgConnection,
+    user_scope: Option<RecipientId>,
+    id: AwardId,
+) -> Result<AwardRow, ApiError> {
     match store::find(conn, id)? {
         Some(row) if user_scope.is_none_or(|own| own == row.recipient_id) => Ok(row),
         _ => Err(ApiError::not_found("award")),

@@ -10,19 +10,20 @@ use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use crate::db::schema::{awards, payments};
+use crate::domain::ids::{AwardId, FundId, ProgrammeId, RecipientId};
 use crate::domain::{AwardStatus, Category, FinancialYear, Money, PaymentStatus};
 
 /// An award as stored.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = awards)]
 pub struct AwardRow {
-    pub id: Uuid,
+    pub id: AwardId,
     pub reference: String,
-    pub fund_id: Uuid,
+    pub fund_id: FundId,
     pub financial_year: FinancialYear,
-    pub programme_id: Uuid,
+    pub programme_id: ProgrammeId,
     pub category: Category,
-    pub recipient_id: Uuid,
+    pub recipient_id: RecipientId,
     pub title: String,
     pub purpose: String,
     pub conditions: String,
@@ -46,13 +47,13 @@ pub struct AwardRow {
 #[derive(Debug, Insertable)]
 #[diesel(table_name = awards)]
 pub struct NewAward {
-    pub id: Uuid,
+    pub id: AwardId,
     pub reference: String,
-    pub fund_id: Uuid,
+    pub fund_id: FundId,
     pub financial_year: FinancialYear,
-    pub programme_id: Uuid,
+    pub programme_id: ProgrammeId,
     pub category: Category,
-    pub recipient_id: Uuid,
+    pub recipient_id: RecipientId,
     pub title: String,
     pub purpose: String,
     pub conditions: String,
@@ -68,9 +69,9 @@ pub struct NewAward {
 #[derive(Debug, Default, Clone, AsChangeset)]
 #[diesel(table_name = awards)]
 pub struct AwardChanges {
-    pub programme_id: Option<Uuid>,
+    pub programme_id: Option<ProgrammeId>,
     pub category: Option<Category>,
-    pub recipient_id: Option<Uuid>,
+    pub recipient_id: Option<RecipientId>,
     pub title: Option<String>,
     pub purpose: Option<String>,
     pub conditions: Option<String>,
@@ -94,14 +95,14 @@ pub struct AwardMoney {
 }
 
 /// Scheduled and paid totals for several awards.
-pub fn money(conn: &mut PgConnection, ids: &[Uuid]) -> QueryResult<HashMap<Uuid, AwardMoney>> {
-    let rows: Vec<(Uuid, PaymentStatus, Option<Decimal>)> = payments::table
+pub fn money(conn: &mut PgConnection, ids: &[AwardId]) -> QueryResult<HashMap<AwardId, AwardMoney>> {
+    let rows: Vec<(AwardId, PaymentStatus, Option<Decimal>)> = payments::table
         .filter(payments::award_id.eq_any(ids))
         .filter(payments::status.eq_any([PaymentStatus::Scheduled, PaymentStatus::Paid]))
         .group_by((payments::award_id, payments::status))
         .select((payments::award_id, payments::status, sum(payments::amount)))
         .load(conn)?;
-    let mut out: HashMap<Uuid, AwardMoney> = HashMap::new();
+    let mut out: HashMap<AwardId, AwardMoney> = HashMap::new();
     for (id, status, total) in rows {
         let total = Money::from_decimal(total.unwrap_or_default());
         let entry = out.entry(id).or_default();
@@ -120,12 +121,12 @@ pub fn insert(conn: &mut PgConnection, new: &NewAward) -> QueryResult<AwardRow> 
 }
 
 /// Reads an award.
-pub fn find(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<AwardRow>> {
+pub fn find(conn: &mut PgConnection, id: AwardId) -> QueryResult<Option<AwardRow>> {
     awards::table.find(id).select(AwardRow::as_select()).first(conn).optional()
 }
 
 /// Reads and locks an award until the transaction ends.
-pub fn lock(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<AwardRow>> {
+pub fn lock(conn: &mut PgConnection, id: AwardId) -> QueryResult<Option<AwardRow>> {
     awards::table.find(id).select(AwardRow::as_select()).for_update().first(conn).optional()
 }
 
@@ -133,11 +134,11 @@ pub fn lock(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<AwardRow>> 
 #[derive(Debug, Default, Clone)]
 pub struct AwardQuery {
     pub financial_year: Option<FinancialYear>,
-    pub fund_id: Option<Uuid>,
-    pub programme_id: Option<Uuid>,
-    pub recipient_id: Option<Uuid>,
+    pub fund_id: Option<FundId>,
+    pub programme_id: Option<ProgrammeId>,
+    pub recipient_id: Option<RecipientId>,
     /// A CSP officer's own recipient: applied on top of every other filter.
-    pub scope: Option<Uuid>,
+    pub scope: Option<RecipientId>,
     pub status: Option<AwardStatus>,
     pub category: Option<Category>,
     pub cursor: Option<Uuid>,
@@ -175,7 +176,7 @@ pub fn list(conn: &mut PgConnection, query: &AwardQuery) -> QueryResult<Vec<Awar
 }
 
 /// Applies changes and bumps the version.
-pub fn update(conn: &mut PgConnection, id: Uuid, changes: &AwardChanges) -> QueryResult<AwardRow> {
+pub fn update(conn: &mut PgConnection, id: AwardId, changes: &AwardChanges) -> QueryResult<AwardRow> {
     diesel::update(awards::table.find(id))
         .set((changes, awards::version.eq(awards::version + 1), awards::updated_at.eq(diesel::dsl::now)))
         .returning(AwardRow::as_returning())

@@ -16,6 +16,7 @@ use crate::audit::{self, Action, Actor};
 use crate::auth::{AuthUser, Role};
 use crate::awards;
 use crate::domain::delivery::{Quantity, check_lines, overdue_returns};
+use crate::domain::ids::{ActivityId, AwardId, RecipientId, ReturnId};
 use crate::domain::{AwardStatus, LineStatus, Money, MoneyText, ReturnPeriod, ReturnStatus};
 use crate::error::{ApiError, FieldError};
 use crate::extract::{JsonBody, Page, PageQuery};
@@ -40,8 +41,8 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 /// A delivery activity agreed with the recipient.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Activity {
-    pub id: Uuid,
-    pub award_id: Uuid,
+    pub id: ActivityId,
+    pub award_id: AwardId,
     #[schema(example = "Problem-solving groups for anti-social behaviour hot spots")]
     pub title: String,
     pub description: String,
@@ -58,10 +59,10 @@ pub struct Activity {
 impl audit::Audited for Activity {
     const ENTITY_TYPE: &'static str = "activity";
     fn entity_id(&self) -> Uuid {
-        self.id
+        self.id.into()
     }
     fn award_id(&self) -> Option<Uuid> {
-        Some(self.award_id)
+        Some(self.award_id.into())
     }
 }
 
@@ -98,7 +99,7 @@ pub struct CreateActivity {
 /// One activity's line in a return.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ReturnLine {
-    pub activity_id: Uuid,
+    pub activity_id: ActivityId,
     pub status: LineStatus,
     /// The output so far against the activity's measure.
     pub output_value: Option<Quantity>,
@@ -108,9 +109,9 @@ pub struct ReturnLine {
 /// A CSP's quarterly delivery return.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct DeliveryReturn {
-    pub id: Uuid,
-    pub award_id: Uuid,
-    pub recipient_id: Uuid,
+    pub id: ReturnId,
+    pub award_id: AwardId,
+    pub recipient_id: RecipientId,
     pub period: ReturnPeriod,
     /// 1 for the first return of a period; one more after each send-back.
     pub revision: i32,
@@ -129,10 +130,10 @@ pub struct DeliveryReturn {
 impl audit::Audited for DeliveryReturn {
     const ENTITY_TYPE: &'static str = "return";
     fn entity_id(&self) -> Uuid {
-        self.id
+        self.id.into()
     }
     fn award_id(&self) -> Option<Uuid> {
-        Some(self.award_id)
+        Some(self.award_id.into())
     }
 }
 
@@ -170,8 +171,8 @@ impl DeliveryReturn {
 
 /// Reads returns with their lines.
 fn load_returns(conn: &mut PgConnection, rows: Vec<ReturnRow>) -> Result<Vec<DeliveryReturn>, ApiError> {
-    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
-    let mut lines: HashMap<Uuid, Vec<LineRow>> = HashMap::new();
+    let ids: Vec<_> = rows.iter().map(|r| r.id).collect();
+    let mut lines: HashMap<ReturnId, Vec<LineRow>> = HashMap::new();
     for line in store::lines_of(conn, &ids)? {
         lines.entry(line.return_id).or_default().push(line);
     }
@@ -187,7 +188,7 @@ fn load_returns(conn: &mut PgConnection, rows: Vec<ReturnRow>) -> Result<Vec<Del
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewReturnLine {
-    pub activity_id: Uuid,
+    pub activity_id: ActivityId,
     pub status: LineStatus,
     #[schema(value_type = Option<MoneyText>)]
     pub output_value: Option<MoneyText>,
@@ -232,8 +233,8 @@ pub struct SendBackReturn {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ReturnFilter {
-    pub award_id: Option<Uuid>,
-    pub recipient_id: Option<Uuid>,
+    pub award_id: Option<AwardId>,
+    pub recipient_id: Option<RecipientId>,
     /// e.g. `2020-21-Q1`.
     #[param(value_type = Option<crate::domain::ReturnPeriod>)]
     pub period: Option<String>,
@@ -252,10 +253,10 @@ pub struct OverdueQuery {
 /// A return that has fallen due and not been received.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OverdueReturn {
-    pub award_id: Uuid,
+    pub award_id: AwardId,
     #[schema(example = "CDRG-2020-21-0006")]
     pub reference: String,
-    pub recipient_id: Uuid,
+    pub recipient_id: RecipientId,
     pub period: ReturnPeriod,
     pub due_on: NaiveDate,
     /// 0 on the due date itself.
@@ -280,7 +281,7 @@ pub struct ActivityInput {
 pub fn add_activity(
     conn: &mut PgConnection,
     actor: &Actor,
-    award_id: Uuid,
+    award_id: AwardId,
     input: ActivityInput,
 ) -> Result<Activity, ApiError> {
     let award = awards::store::lock(conn, award_id)?.ok_or_else(|| ApiError::not_found("award"))?;
@@ -289,7 +290,7 @@ pub fn add_activity(
         return Err(ApiError::InvalidState(format!("activities cannot be added to a {status} award")));
     }
     let row = ActivityRow {
-        id: Uuid::now_v7(),
+        id: ActivityId::new(),
         award_id,
         title: input.title,
         description: input.description,
@@ -343,7 +344,7 @@ impl TryFrom<CreateActivity> for ActivityInput {
 async fn create_activity(
     state: web::Data<AppState>,
     user: AuthUser,
-    id: web::Path<Uuid>,
+    id: web::Path<AwardId>,
     request: Idempotent<CreateActivity>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Finance])?;
@@ -369,7 +370,7 @@ async fn create_activity(
 async fn list_activities(
     state: web::Data<AppState>,
     user: AuthUser,
-    id: web::Path<Uuid>,
+    id: web::Path<AwardId>,
 ) -> Result<HttpResponse, ApiError> {
     let scope = user.read_scope()?;
     let award_id = id.into_inner();
@@ -389,7 +390,7 @@ pub struct ReturnInput {
     pub spend_to_date: Field<Money>,
     pub narrative: Field<String>,
     /// (activity, status, output, commentary) in the submitted order.
-    pub lines: Vec<(Uuid, LineStatus, Option<Quantity>, String)>,
+    pub lines: Vec<(ActivityId, LineStatus, Option<Quantity>, String)>,
     /// What failed in the lines' own fields (outputs, commentaries).
     pub line_errors: Vec<FieldError>,
 }
@@ -430,8 +431,8 @@ impl From<SubmitReturn> for ReturnInput {
 pub fn submit(
     conn: &mut PgConnection,
     actor: &Actor,
-    own: Uuid,
-    award_id: Uuid,
+    own: RecipientId,
+    award_id: AwardId,
     input: ReturnInput,
 ) -> Result<DeliveryReturn, ApiError> {
     // Another partnership's award does not exist, as far as this officer can tell.
@@ -446,8 +447,8 @@ pub fn submit(
     let amount = Money::from_decimal(award.amount);
     let in_year = input.period.as_ref().map_or(true, |p| p.financial_year() == award.financial_year);
     let within = input.spend_to_date.as_ref().map_or(true, |s| *s <= amount);
-    let activities: Vec<Uuid> = store::activities_of(conn, award_id)?.iter().map(|a| a.id).collect();
-    let named: Vec<Uuid> = input.lines.iter().map(|l| l.0).collect();
+    let activities: Vec<ActivityId> = store::activities_of(conn, award_id)?.iter().map(|a| a.id).collect();
+    let named: Vec<ActivityId> = input.lines.iter().map(|l| l.0).collect();
     let mut more = input.line_errors;
     more.extend(check_lines(&activities, &named).into_iter().map(|(field, message)| input::fail(&field, message)));
     let (period, spend, narrative, (), ()) = input::with_errors(
@@ -467,7 +468,7 @@ pub fn submit(
     )?;
     let revision = store::next_revision(conn, award_id, period)?;
     let row = ReturnRow {
-        id: Uuid::now_v7(),
+        id: ReturnId::new(),
         award_id,
         recipient_id: award.recipient_id,
         period,
@@ -516,7 +517,7 @@ pub fn submit(
 async fn submit_return(
     state: web::Data<AppState>,
     user: AuthUser,
-    id: web::Path<Uuid>,
+    id: web::Path<AwardId>,
     request: Idempotent<SubmitReturn>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Csp])?;
@@ -571,7 +572,7 @@ async fn list_returns(
     Ok(HttpResponse::Ok().json(Page::from_rows(items, limit, |r| r.id)))
 }
 
-fn find_visible(conn: &mut PgConnection, scope: Option<Uuid>, id: Uuid) -> Result<ReturnRow, ApiError> {
+fn find_visible(conn: &mut PgConnection, scope: Option<RecipientId>, id: ReturnId) -> Result<ReturnRow, ApiError> {
     match store::find_return(conn, id)? {
         Some(row) if scope.is_none_or(|own| own == row.recipient_id) => Ok(row),
         _ => Err(ApiError::not_found("return")),
@@ -586,7 +587,11 @@ fn find_visible(conn: &mut PgConnection, scope: Option<Uuid>, id: Uuid) -> Resul
     responses((status = 200, description = "The return", body = DeliveryReturn, headers(("ETag" = String))))
 )]
 #[get("/returns/{id}")]
-async fn get_return(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+async fn get_return(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<ReturnId>,
+) -> Result<HttpResponse, ApiError> {
     let scope = user.read_scope()?;
     let id = id.into_inner();
     let found = state
@@ -602,7 +607,7 @@ async fn get_return(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uu
 pub fn review_in(
     conn: &mut PgConnection,
     actor: &Actor,
-    id: Uuid,
+    id: ReturnId,
     to: ReturnStatus,
     comment: Option<String>,
 ) -> Result<DeliveryReturn, ApiError> {
@@ -623,7 +628,7 @@ pub fn review_in(
 async fn review(
     state: &AppState,
     user: &AuthUser,
-    id: Uuid,
+    id: ReturnId,
     to: ReturnStatus,
     comment: Option<String>,
 ) -> Result<HttpResponse, ApiError> {
@@ -648,7 +653,7 @@ async fn review(
 async fn accept_return(
     state: web::Data<AppState>,
     user: AuthUser,
-    id: web::Path<Uuid>,
+    id: web::Path<ReturnId>,
     body: JsonBody<AcceptReturn>,
 ) -> Result<HttpResponse, ApiError> {
     let comment =
@@ -671,7 +676,7 @@ async fn accept_return(
 async fn send_back_return(
     state: web::Data<AppState>,
     user: AuthUser,
-    id: web::Path<Uuid>,
+    id: web::Path<ReturnId>,
     body: JsonBody<SendBackReturn>,
 ) -> Result<HttpResponse, ApiError> {
     let comment = one_text("comment", &body.0.comment, 1, 4000)?;
@@ -702,8 +707,8 @@ async fn overdue(
     let items = state
         .db(move |conn| {
             let awards = store::reporting_awards(conn, scope)?;
-            let ids: Vec<Uuid> = awards.iter().map(|a| a.id).collect();
-            let mut received: HashMap<Uuid, HashSet<ReturnPeriod>> = HashMap::new();
+            let ids: Vec<_> = awards.iter().map(|a| a.id).collect();
+            let mut received: HashMap<AwardId, HashSet<ReturnPeriod>> = HashMap::new();
             for (award, period) in store::received_periods(conn, &ids)? {
                 if let Ok(p) = ReturnPeriod::parse(&period) {
                     received.entry(award).or_default().insert(p);

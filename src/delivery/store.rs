@@ -7,14 +7,15 @@ use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use crate::db::schema::{activities, awards, return_lines, returns};
+use crate::domain::ids::{ActivityId, AwardId, RecipientId, ReturnId};
 use crate::domain::{AwardStatus, FinancialYear, LineStatus, ReturnPeriod, ReturnStatus};
 
 /// An activity as stored.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = activities)]
 pub struct ActivityRow {
-    pub id: Uuid,
-    pub award_id: Uuid,
+    pub id: ActivityId,
+    pub award_id: AwardId,
     pub title: String,
     pub description: String,
     pub measure: String,
@@ -28,9 +29,9 @@ pub struct ActivityRow {
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = returns)]
 pub struct ReturnRow {
-    pub id: Uuid,
-    pub award_id: Uuid,
-    pub recipient_id: Uuid,
+    pub id: ReturnId,
+    pub award_id: AwardId,
+    pub recipient_id: RecipientId,
     pub period: ReturnPeriod,
     pub revision: i32,
     pub status: ReturnStatus,
@@ -48,9 +49,9 @@ pub struct ReturnRow {
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = return_lines)]
 pub struct LineRow {
-    pub return_id: Uuid,
+    pub return_id: ReturnId,
     pub position: i32,
-    pub activity_id: Uuid,
+    pub activity_id: ActivityId,
     pub status: LineStatus,
     pub output_value: Option<Decimal>,
     pub commentary: String,
@@ -62,7 +63,7 @@ pub fn insert_activity(conn: &mut PgConnection, row: &ActivityRow) -> QueryResul
 }
 
 /// An award's activities, oldest first.
-pub fn activities_of(conn: &mut PgConnection, award_id: Uuid) -> QueryResult<Vec<ActivityRow>> {
+pub fn activities_of(conn: &mut PgConnection, award_id: AwardId) -> QueryResult<Vec<ActivityRow>> {
     activities::table
         .filter(activities::award_id.eq(award_id))
         .select(ActivityRow::as_select())
@@ -84,7 +85,7 @@ pub fn insert_return(
 }
 
 /// The next revision number for an award's period.
-pub fn next_revision(conn: &mut PgConnection, award_id: Uuid, period: ReturnPeriod) -> QueryResult<i32> {
+pub fn next_revision(conn: &mut PgConnection, award_id: AwardId, period: ReturnPeriod) -> QueryResult<i32> {
     let max: Option<i32> = returns::table
         .filter(returns::award_id.eq(award_id))
         .filter(returns::period.eq(period))
@@ -94,17 +95,17 @@ pub fn next_revision(conn: &mut PgConnection, award_id: Uuid, period: ReturnPeri
 }
 
 /// Reads a return.
-pub fn find_return(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<ReturnRow>> {
+pub fn find_return(conn: &mut PgConnection, id: ReturnId) -> QueryResult<Option<ReturnRow>> {
     returns::table.find(id).select(ReturnRow::as_select()).first(conn).optional()
 }
 
 /// Reads and locks a return.
-pub fn lock_return(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<ReturnRow>> {
+pub fn lock_return(conn: &mut PgConnection, id: ReturnId) -> QueryResult<Option<ReturnRow>> {
     returns::table.find(id).select(ReturnRow::as_select()).for_update().first(conn).optional()
 }
 
 /// The lines of several returns, in their submitted order.
-pub fn lines_of(conn: &mut PgConnection, ids: &[Uuid]) -> QueryResult<Vec<LineRow>> {
+pub fn lines_of(conn: &mut PgConnection, ids: &[ReturnId]) -> QueryResult<Vec<LineRow>> {
     return_lines::table
         .filter(return_lines::return_id.eq_any(ids))
         .select(LineRow::as_select())
@@ -115,7 +116,7 @@ pub fn lines_of(conn: &mut PgConnection, ids: &[Uuid]) -> QueryResult<Vec<LineRo
 /// Records a review.
 pub fn review(
     conn: &mut PgConnection,
-    id: Uuid,
+    id: ReturnId,
     status: ReturnStatus,
     by: &str,
     comment: Option<&str>,
@@ -135,10 +136,10 @@ pub fn review(
 /// What the return list may be narrowed to.
 #[derive(Debug, Default, Clone)]
 pub struct ReturnQuery {
-    pub award_id: Option<Uuid>,
-    pub recipient_id: Option<Uuid>,
+    pub award_id: Option<AwardId>,
+    pub recipient_id: Option<RecipientId>,
     /// A CSP officer's own recipient.
-    pub scope: Option<Uuid>,
+    pub scope: Option<RecipientId>,
     pub period: Option<ReturnPeriod>,
     pub status: Option<ReturnStatus>,
     pub cursor: Option<Uuid>,
@@ -172,16 +173,16 @@ pub fn list_returns(conn: &mut PgConnection, query: &ReturnQuery) -> QueryResult
 /// An approved award that has agreed activities: the ones that owe returns.
 #[derive(Debug, Clone, Queryable)]
 pub struct ReportingAward {
-    pub id: Uuid,
+    pub id: AwardId,
     pub reference: String,
-    pub recipient_id: Uuid,
+    pub recipient_id: RecipientId,
     pub financial_year: FinancialYear,
     pub start_date: chrono::NaiveDate,
     pub end_date: chrono::NaiveDate,
 }
 
 /// Approved awards with at least one activity, optionally of one recipient.
-pub fn reporting_awards(conn: &mut PgConnection, scope: Option<Uuid>) -> QueryResult<Vec<ReportingAward>> {
+pub fn reporting_awards(conn: &mut PgConnection, scope: Option<RecipientId>) -> QueryResult<Vec<ReportingAward>> {
     let with_activities = activities::table.select(activities::award_id);
     let mut q = awards::table
         .filter(awards::status.eq(AwardStatus::Approved))
@@ -203,7 +204,7 @@ pub fn reporting_awards(conn: &mut PgConnection, scope: Option<Uuid>) -> QueryRe
 }
 
 /// (award, period) of every submitted or accepted return of these awards.
-pub fn received_periods(conn: &mut PgConnection, award_ids: &[Uuid]) -> QueryResult<Vec<(Uuid, String)>> {
+pub fn received_periods(conn: &mut PgConnection, award_ids: &[AwardId]) -> QueryResult<Vec<(AwardId, String)>> {
     returns::table
         .filter(returns::award_id.eq_any(award_ids))
         .filter(returns::status.eq_any([ReturnStatus::Submitted, ReturnStatus::Accepted]))

@@ -7,9 +7,9 @@ use std::str::FromStr;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use uuid::Uuid;
 
 use super::financial_year::FinancialYear;
+use super::ids::ActivityId;
 use super::labels::label_enum;
 use super::money::MoneyText;
 use super::period::ReturnPeriod;
@@ -96,8 +96,8 @@ pub type LineError = (String, String);
 
 /// Checks that `lines` (their activity ids, in order) name every activity exactly once and
 /// nothing else.
-pub fn check_lines(activities: &[Uuid], lines: &[Uuid]) -> Vec<LineError> {
-    let known: HashSet<&Uuid> = activities.iter().collect();
+pub fn check_lines(activities: &[ActivityId], lines: &[ActivityId]) -> Vec<LineError> {
+    let known: HashSet<&ActivityId> = activities.iter().collect();
     let mut seen = HashSet::new();
     let mut errors = Vec::new();
     for (i, id) in lines.iter().enumerate() {
@@ -107,7 +107,7 @@ pub fn check_lines(activities: &[Uuid], lines: &[Uuid]) -> Vec<LineError> {
             errors.push((format!("lines[{i}].activity_id"), "appears more than once".to_string()));
         }
     }
-    let missing: Vec<String> = activities.iter().filter(|a| !seen.contains(a)).map(Uuid::to_string).collect();
+    let missing: Vec<String> = activities.iter().filter(|a| !seen.contains(a)).map(ActivityId::to_string).collect();
     if !missing.is_empty() {
         errors.push((
             "lines".to_string(),
@@ -163,7 +163,7 @@ mod tests {
 
     #[test]
     fn every_activity_needs_exactly_one_line() {
-        let (a, b, c) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        let (a, b, c) = (ActivityId::new(), ActivityId::new(), ActivityId::new());
         assert!(check_lines(&[a, b], &[b, a]).is_empty());
         assert_eq!(check_lines(&[a, b], &[a]).len(), 1);
         assert_eq!(check_lines(&[a, b], &[a, a, b])[0].0, "lines[1].activity_id");

@@ -9,7 +9,6 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
-use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::config::Publisher;
@@ -120,7 +119,7 @@ async fn export_360giving(
                 return Err(ApiError::NotFound(format!("{year} has no approved or closed awards to publish")));
             }
             let payments = store::paid_payments(conn, &key)?;
-            let mut by_award: HashMap<Uuid, Vec<&store::PaidPayment>> = HashMap::new();
+            let mut by_award: HashMap<crate::domain::AwardId, Vec<&store::PaidPayment>> = HashMap::new();
             for p in &payments {
                 by_award.entry(p.award_id).or_default().push(p);
             }

@@ -11,6 +11,7 @@ use uuid::Uuid;
 use crate::audit::{self, Action, Actor};
 use crate::auth::{AuthUser, Role};
 use crate::domain::budget::check_headroom;
+use crate::domain::ids::FundId;
 use crate::domain::{FinancialYear, FundCode, FundStatus, Money, MoneyText};
 use crate::error::ApiError;
 use crate::extract::{IfMatch, JsonBody, Page, PageQuery};
@@ -28,7 +29,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 /// A fund with its derived totals.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Fund {
-    pub id: Uuid,
+    pub id: FundId,
     /// Short code, unique within a financial year.
     #[schema(example = "CDRG")]
     pub code: String,
@@ -51,7 +52,7 @@ pub struct Fund {
 impl audit::Audited for Fund {
     const ENTITY_TYPE: &'static str = "fund";
     fn entity_id(&self) -> Uuid {
-        self.id
+        self.id.into()
     }
     fn award_id(&self) -> Option<Uuid> {
         None
@@ -167,7 +168,7 @@ impl TryFrom<UpdateFund> for FundEdit {
 pub fn update(
     conn: &mut diesel::PgConnection,
     actor: &Actor,
-    id: Uuid,
+    id: FundId,
     if_match: &IfMatch,
     edit: FundEdit,
 ) -> Result<Fund, ApiError> {
@@ -213,7 +214,7 @@ async fn create_fund(
     let Idempotent { body, claim } = request;
     let input = FundInput::try_from(body)?;
     let new = NewFund {
-        id: Uuid::now_v7(),
+        id: FundId::new(),
         code: input.code.into_string(),
         name: input.name,
         financial_year: input.financial_year,
@@ -253,7 +254,7 @@ async fn list_funds(
     let items = state
         .db(move |conn| {
             let rows = store::list(conn, year.as_deref(), cursor, limit)?;
-            let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+            let ids: Vec<_> = rows.iter().map(|r| r.id).collect();
             let mut totals = store::totals(conn, &ids)?;
             rows.into_iter()
                 .map(|row| {
@@ -279,7 +280,7 @@ fn require_reader(user: &AuthUser) -> Result<(), ApiError> {
     responses((status = 200, description = "The fund", body = Fund, headers(("ETag" = String))))
 )]
 #[get("/funds/{id}")]
-async fn get_fund(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+async fn get_fund(state: web::Data<AppState>, user: AuthUser, id: web::Path<FundId>) -> Result<HttpResponse, ApiError> {
     require_reader(&user)?;
     let id = id.into_inner();
     let fund = state
@@ -306,7 +307,7 @@ async fn get_fund(state: web::Data<AppState>, user: AuthUser, id: web::Path<Uuid
 async fn update_fund(
     state: web::Data<AppState>,
     user: AuthUser,
-    id: web::Path<Uuid>,
+    id: web::Path<FundId>,
     if_match: IfMatch,
     body: JsonBody<UpdateFund>,
 ) -> Result<HttpResponse, ApiError> {

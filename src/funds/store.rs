@@ -10,13 +10,14 @@ use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use crate::db::schema::{awards, funds, payments};
+use crate::domain::ids::FundId;
 use crate::domain::{AwardStatus, FinancialYear, FundStatus, Money, PaymentStatus};
 
 /// A fund as stored.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = funds)]
 pub struct FundRow {
-    pub id: Uuid,
+    pub id: FundId,
     pub code: String,
     pub name: String,
     pub financial_year: FinancialYear,
@@ -31,7 +32,7 @@ pub struct FundRow {
 #[derive(Debug, Insertable)]
 #[diesel(table_name = funds)]
 pub struct NewFund {
-    pub id: Uuid,
+    pub id: FundId,
     pub code: String,
     pub name: String,
     pub financial_year: FinancialYear,
@@ -57,7 +58,7 @@ pub struct FundTotals {
 }
 
 /// Money committed to a fund now: current amounts of its approved and closed awards.
-pub fn committed(conn: &mut PgConnection, fund_id: Uuid) -> QueryResult<Money> {
+pub fn committed(conn: &mut PgConnection, fund_id: FundId) -> QueryResult<Money> {
     let total: Option<Decimal> = awards::table
         .filter(awards::fund_id.eq(fund_id))
         .filter(awards::status.eq_any([AwardStatus::Approved, AwardStatus::Closed]))
@@ -67,9 +68,9 @@ pub fn committed(conn: &mut PgConnection, fund_id: Uuid) -> QueryResult<Money> {
 }
 
 /// Totals for several funds in two grouped queries.
-pub fn totals(conn: &mut PgConnection, ids: &[Uuid]) -> QueryResult<HashMap<Uuid, FundTotals>> {
-    let mut out: HashMap<Uuid, FundTotals> = HashMap::new();
-    let committed: Vec<(Uuid, Option<Decimal>)> = awards::table
+pub fn totals(conn: &mut PgConnection, ids: &[FundId]) -> QueryResult<HashMap<FundId, FundTotals>> {
+    let mut out: HashMap<FundId, FundTotals> = HashMap::new();
+    let committed: Vec<(FundId, Option<Decimal>)> = awards::table
         .filter(awards::fund_id.eq_any(ids))
         .filter(awards::status.eq_any([AwardStatus::Approved, AwardStatus::Closed]))
         .group_by(awards::fund_id)
@@ -78,7 +79,7 @@ pub fn totals(conn: &mut PgConnection, ids: &[Uuid]) -> QueryResult<HashMap<Uuid
     for (id, total) in committed {
         out.entry(id).or_default().committed = Money::from_decimal(total.unwrap_or_default());
     }
-    let paid: Vec<(Uuid, Option<Decimal>)> = payments::table
+    let paid: Vec<(FundId, Option<Decimal>)> = payments::table
         .inner_join(awards::table)
         .filter(awards::fund_id.eq_any(ids))
         .filter(payments::status.eq(PaymentStatus::Paid))
@@ -97,12 +98,12 @@ pub fn insert(conn: &mut PgConnection, new: &NewFund) -> QueryResult<FundRow> {
 }
 
 /// Reads a fund.
-pub fn find(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<FundRow>> {
+pub fn find(conn: &mut PgConnection, id: FundId) -> QueryResult<Option<FundRow>> {
     funds::table.find(id).select(FundRow::as_select()).first(conn).optional()
 }
 
 /// Reads a fund and locks it until the transaction ends: the budget rule's serialisation point.
-pub fn lock(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<FundRow>> {
+pub fn lock(conn: &mut PgConnection, id: FundId) -> QueryResult<Option<FundRow>> {
     funds::table.find(id).select(FundRow::as_select()).for_update().first(conn).optional()
 }
 
@@ -124,7 +125,7 @@ pub fn list(
 }
 
 /// Applies changes and bumps the version.
-pub fn update(conn: &mut PgConnection, id: Uuid, changes: &FundChanges) -> QueryResult<FundRow> {
+pub fn update(conn: &mut PgConnection, id: FundId, changes: &FundChanges) -> QueryResult<FundRow> {
     diesel::update(funds::table.find(id))
         .set((changes, funds::version.eq(funds::version + 1), funds::updated_at.eq(diesel::dsl::now)))
         .returning(FundRow::as_returning())
@@ -132,7 +133,7 @@ pub fn update(conn: &mut PgConnection, id: Uuid, changes: &FundChanges) -> Query
 }
 
 /// Takes the fund's next award number; locks the fund row until the transaction ends.
-pub fn take_award_number(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<(FundRow, i32)>> {
+pub fn take_award_number(conn: &mut PgConnection, id: FundId) -> QueryResult<Option<(FundRow, i32)>> {
     let number: Option<i32> = diesel::update(funds::table.find(id))
         .set(funds::next_award_number.eq(funds::next_award_number + 1))
         .returning(funds::next_award_number - 1)

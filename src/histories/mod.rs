@@ -7,12 +7,12 @@ use actix_web::{HttpResponse, get, web};
 use diesel::PgConnection;
 use serde::Serialize;
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 use crate::audit::store::{self as events, AuditEvent};
 use crate::auth::AuthUser;
 use crate::awards::store::{AwardQuery, AwardRow};
 use crate::awards::{self, Award};
+use crate::domain::ids::{AwardId, ProgrammeId, RecipientId};
 use crate::domain::{AwardStatus, FinancialYear, Money};
 use crate::error::ApiError;
 use crate::programmes::{self, Programme};
@@ -35,7 +35,7 @@ pub struct AwardHistory {
 /// One award in a year's history.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HistoryAward {
-    pub id: Uuid,
+    pub id: AwardId,
     #[schema(example = "CDRG-2020-21-0004")]
     pub reference: String,
     pub amount: Money,
@@ -70,7 +70,7 @@ pub struct ProgrammeHistory {
 
 /// Groups awards by financial year, oldest first, with the year's totals.
 fn years(conn: &mut PgConnection, rows: Vec<AwardRow>) -> Result<Vec<HistoryYear>, ApiError> {
-    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let ids: Vec<_> = rows.iter().map(|r| r.id).collect();
     let mut money = crate::awards::store::money(conn, &ids)?;
     let mut by_year: BTreeMap<FinancialYear, HistoryYear> = BTreeMap::new();
     for row in rows {
@@ -108,7 +108,7 @@ fn all_awards(conn: &mut PgConnection, query: AwardQuery) -> Result<Vec<AwardRow
 async fn award_history(
     state: web::Data<AppState>,
     user: AuthUser,
-    id: web::Path<Uuid>,
+    id: web::Path<AwardId>,
 ) -> Result<HttpResponse, ApiError> {
     let scope = user.read_scope()?;
     let id = id.into_inner();
@@ -134,7 +134,7 @@ async fn award_history(
 async fn recipient_history(
     state: web::Data<AppState>,
     user: AuthUser,
-    id: web::Path<Uuid>,
+    id: web::Path<RecipientId>,
 ) -> Result<HttpResponse, ApiError> {
     let scope = user.read_scope()?;
     let id = id.into_inner();
@@ -163,7 +163,7 @@ async fn recipient_history(
 async fn programme_history(
     state: web::Data<AppState>,
     user: AuthUser,
-    id: web::Path<Uuid>,
+    id: web::Path<ProgrammeId>,
 ) -> Result<HttpResponse, ApiError> {
     let scope = user.read_scope()?;
     let id = id.into_inner();

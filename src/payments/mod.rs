@@ -16,6 +16,7 @@ use crate::audit::{self, Action, Actor};
 use crate::auth::{AuthUser, Role};
 use crate::awards;
 use crate::domain::award_money::{check_paid_on, check_payment};
+use crate::domain::ids::{AwardId, PaymentId, RecipientId};
 use crate::domain::{AwardStatus, Money, MoneyText, PaymentStatus};
 use crate::error::ApiError;
 use crate::extract::JsonBody;
@@ -37,8 +38,8 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 /// A payment against an award.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Payment {
-    pub id: Uuid,
-    pub award_id: Uuid,
+    pub id: PaymentId,
+    pub award_id: AwardId,
     pub amount: Money,
     pub status: PaymentStatus,
     /// When a scheduled payment falls due.
@@ -60,10 +61,10 @@ pub struct Payment {
 impl audit::Audited for Payment {
     const ENTITY_TYPE: &'static str = "payment";
     fn entity_id(&self) -> Uuid {
-        self.id
+        self.id.into()
     }
     fn award_id(&self) -> Option<Uuid> {
-        Some(self.award_id)
+        Some(self.award_id.into())
     }
 }
 
@@ -122,7 +123,7 @@ pub struct CancelPayment {
 pub fn cancel_all_scheduled(
     conn: &mut PgConnection,
     actor: &Actor,
-    award_id: Uuid,
+    award_id: AwardId,
     reason: &str,
 ) -> Result<(), ApiError> {
     let ids = store::scheduled_ids(conn, award_id)?;
@@ -133,7 +134,7 @@ pub fn cancel_all_scheduled(
 }
 
 /// Reads a payment a user may see; another CSP's is "not found".
-fn find_visible(conn: &mut PgConnection, scope: Option<Uuid>, id: Uuid) -> Result<PaymentRow, ApiError> {
+fn find_visible(conn: &mut PgConnection, scope: Option<RecipientId>, id: PaymentId) -> Result<PaymentRow, ApiError> {
     let row = store::find(conn, id)?.ok_or_else(|| ApiError::not_found("payment"))?;
     awards::find_visible(conn, scope, row.award_id).map_err(|_| ApiError::not_found("payment"))?;
     Ok(row)
@@ -189,7 +190,7 @@ impl TryFrom<PayPayment> for PayInput {
 }
 
 /// Records a scheduled payment as paid.
-pub fn pay(conn: &mut PgConnection, actor: &Actor, id: Uuid, input: PayInput) -> Result<Payment, ApiError> {
+pub fn pay(conn: &mut PgConnection, actor: &Actor, id: PaymentId, input: PayInput) -> Result<Payment, ApiError> {
     let current = store::lock(conn, id)?.ok_or_else(|| ApiError::not_found("payment"))?;
     if current.status != PaymentStatus::Scheduled {
         return Err(ApiError::InvalidState(format!("a {} payment cannot be paid", current.status)));
@@ -200,7 +201,7 @@ pub fn pay(conn: &mut PgConnection, actor: &Actor, id: Uuid, input: PayInput) ->
 }
 
 /// Cancels a scheduled payment. A paid payment is never changed.
-pub fn cancel(conn: &mut PgConnection, actor: &Actor, id: Uuid, reason: &str) -> Result<Payment, ApiError> {
+pub fn cancel(conn: &mut PgConnection, actor: &Actor, id: PaymentId, reason: &str) -> Result<Payment, ApiError> {
     let current = store::lock(conn, id)?.ok_or_else(|| ApiError::not_found("payment"))?;
     if current.status != PaymentStatus::Scheduled {
         return Err(ApiError::InvalidState(format!("a {} payment cannot be cancelled", current.status)));
@@ -216,7 +217,7 @@ pub fn cancel(conn: &mut PgConnection, actor: &Actor, id: Uuid, reason: &str) ->
 pub fn add_payment(
     conn: &mut PgConnection,
     actor: &Actor,
-    award_id: Uuid,
+    award_id: AwardId,
     input: PaymentInput,
 ) -> Result<Payment, ApiError> {
     let award = awards::store::lock(conn, award_id)?.ok_or_else(|| ApiError::not_found("award"))?;
@@ -231,7 +232,7 @@ pub fn add_payment(
         .map_err(|e| ApiError::Overpayment(e.to_string()))?;
     let paid = input.paid_on.is_some();
     let new = NewPayment {
-        id: Uuid::now_v7(),
+        id: PaymentId::new(),
         award_id,
         amount: input.amount.to_decimal(),
         status: if paid { PaymentStatus::Paid } else { PaymentStatus::Scheduled },
@@ -262,7 +263,7 @@ pub fn add_payment(
 async fn create_payment(
     state: web::Data<AppState>,
     user: AuthUser,
-    id: web::Path<Uuid>,
+    id: web::Path<AwardId>,
     request: Idempotent<CreatePayment>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Finance])?;
@@ -288,7 +289,7 @@ async fn create_payment(
 async fn list_payments(
     state: web::Data<AppState>,
     user: AuthUser,
-    id: web::Path<Uuid>,
+    id: web::Path<AwardId>,
 ) -> Result<HttpResponse, ApiError> {
     let scope = user.read_scope()?;
     let award_id = id.into_inner();
@@ -312,7 +313,7 @@ async fn list_payments(
 async fn get_payment(
     state: web::Data<AppState>,
     user: AuthUser,
-    id: web::Path<Uuid>,
+    id: web::Path<PaymentId>,
 ) -> Result<HttpResponse, ApiError> {
     let scope = user.read_scope()?;
     let id = id.into_inner();
@@ -335,7 +336,7 @@ async fn get_payment(
 async fn pay_payment(
     state: web::Data<AppState>,
     user: AuthUser,
-    id: web::Path<Uuid>,
+    id: web::Path<PaymentId>,
     body: JsonBody<PayPayment>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Finance])?;
@@ -361,7 +362,7 @@ async fn pay_payment(
 async fn cancel_payment(
     state: web::Data<AppState>,
     user: AuthUser,
-    id: web::Path<Uuid>,
+    id: web::Path<PaymentId>,
     body: JsonBody<CancelPayment>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Finance])?;

@@ -4,17 +4,17 @@ use chrono::{DateTime, NaiveDate, Utc};
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use rust_decimal::Decimal;
-use uuid::Uuid;
 
 use crate::db::schema::payments;
 use crate::domain::PaymentStatus;
+use crate::domain::ids::{AwardId, PaymentId};
 
 /// A payment as stored.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = payments)]
 pub struct PaymentRow {
-    pub id: Uuid,
-    pub award_id: Uuid,
+    pub id: PaymentId,
+    pub award_id: AwardId,
     pub amount: Decimal,
     pub status: PaymentStatus,
     pub due_on: Option<NaiveDate>,
@@ -33,8 +33,8 @@ pub struct PaymentRow {
 #[derive(Debug, Insertable)]
 #[diesel(table_name = payments)]
 pub struct NewPayment {
-    pub id: Uuid,
-    pub award_id: Uuid,
+    pub id: PaymentId,
+    pub award_id: AwardId,
     pub amount: Decimal,
     pub status: PaymentStatus,
     pub due_on: Option<NaiveDate>,
@@ -50,17 +50,17 @@ pub fn insert(conn: &mut PgConnection, new: &NewPayment) -> QueryResult<PaymentR
 }
 
 /// Reads a payment.
-pub fn find(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<PaymentRow>> {
+pub fn find(conn: &mut PgConnection, id: PaymentId) -> QueryResult<Option<PaymentRow>> {
     payments::table.find(id).select(PaymentRow::as_select()).first(conn).optional()
 }
 
 /// Reads and locks a payment.
-pub fn lock(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<PaymentRow>> {
+pub fn lock(conn: &mut PgConnection, id: PaymentId) -> QueryResult<Option<PaymentRow>> {
     payments::table.find(id).select(PaymentRow::as_select()).for_update().first(conn).optional()
 }
 
 /// An award's payments in the order they were recorded.
-pub fn for_award(conn: &mut PgConnection, award_id: Uuid) -> QueryResult<Vec<PaymentRow>> {
+pub fn for_award(conn: &mut PgConnection, award_id: AwardId) -> QueryResult<Vec<PaymentRow>> {
     payments::table
         .filter(payments::award_id.eq(award_id))
         .select(PaymentRow::as_select())
@@ -71,7 +71,7 @@ pub fn for_award(conn: &mut PgConnection, award_id: Uuid) -> QueryResult<Vec<Pay
 /// Marks a scheduled payment paid.
 pub fn mark_paid(
     conn: &mut PgConnection,
-    id: Uuid,
+    id: PaymentId,
     paid_on: NaiveDate,
     reference: &str,
     by: &str,
@@ -90,7 +90,7 @@ pub fn mark_paid(
 }
 
 /// Cancels scheduled payments: one by id, or every scheduled one of an award.
-pub fn cancel(conn: &mut PgConnection, ids: &[Uuid], reason: &str) -> QueryResult<Vec<PaymentRow>> {
+pub fn cancel(conn: &mut PgConnection, ids: &[PaymentId], reason: &str) -> QueryResult<Vec<PaymentRow>> {
     diesel::update(
         payments::table.filter(payments::id.eq_any(ids)).filter(payments::status.eq(PaymentStatus::Scheduled)),
     )
@@ -106,7 +106,7 @@ pub fn cancel(conn: &mut PgConnection, ids: &[Uuid], reason: &str) -> QueryResul
 }
 
 /// The ids of an award's scheduled payments.
-pub fn scheduled_ids(conn: &mut PgConnection, award_id: Uuid) -> QueryResult<Vec<Uuid>> {
+pub fn scheduled_ids(conn: &mut PgConnection, award_id: AwardId) -> QueryResult<Vec<PaymentId>> {
     payments::table
         .filter(payments::award_id.eq(award_id))
         .filter(payments::status.eq(PaymentStatus::Scheduled))

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use crate::audit::{self, Action, Actor};
 use crate::auth::{AuthUser, Role};
+use crate::domain::ids::ProgrammeId;
 use crate::domain::{Category, PlanTheme};
 use crate::error::ApiError;
 use crate::extract::{IfMatch, JsonBody, Page, PageQuery};
@@ -27,7 +28,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 /// A funded line that recurs year after year, such as Outside Links.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Programme {
-    pub id: Uuid,
+    pub id: ProgrammeId,
     #[schema(example = "Outside Links")]
     pub name: String,
     pub category: Category,
@@ -42,7 +43,7 @@ pub struct Programme {
 impl audit::Audited for Programme {
     const ENTITY_TYPE: &'static str = "programme";
     fn entity_id(&self) -> Uuid {
-        self.id
+        self.id.into()
     }
     fn award_id(&self) -> Option<Uuid> {
         None
@@ -111,7 +112,13 @@ impl TryFrom<CreateProgramme> for NewProgramme {
             input::text("description", body.description.as_deref().unwrap_or(""), 0, 4000),
         )
             .all()?;
-        Ok(NewProgramme { id: Uuid::now_v7(), name, category: body.category, plan_theme: body.plan_theme, description })
+        Ok(NewProgramme {
+            id: ProgrammeId::new(),
+            name,
+            category: body.category,
+            plan_theme: body.plan_theme,
+            description,
+        })
     }
 }
 
@@ -132,7 +139,7 @@ impl TryFrom<UpdateProgramme> for ProgrammeChanges {
 pub fn update(
     conn: &mut diesel::PgConnection,
     actor: &Actor,
-    id: Uuid,
+    id: ProgrammeId,
     if_match: &IfMatch,
     changes: &ProgrammeChanges,
 ) -> Result<Programme, ApiError> {
@@ -210,7 +217,7 @@ async fn list_programmes(
 async fn get_programme(
     state: web::Data<AppState>,
     user: AuthUser,
-    id: web::Path<Uuid>,
+    id: web::Path<ProgrammeId>,
 ) -> Result<HttpResponse, ApiError> {
     user.read_scope()?;
     let id = id.into_inner();
@@ -235,7 +242,7 @@ async fn get_programme(
 async fn update_programme(
     state: web::Data<AppState>,
     user: AuthUser,
-    id: web::Path<Uuid>,
+    id: web::Path<ProgrammeId>,
     if_match: IfMatch,
     body: JsonBody<UpdateProgramme>,
 ) -> Result<HttpResponse, ApiError> {

@@ -6,13 +6,14 @@ use diesel::prelude::*;
 use uuid::Uuid;
 
 use crate::db::schema::programmes;
+use crate::domain::ids::ProgrammeId;
 use crate::domain::{Category, PlanTheme};
 
 /// A programme as stored.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = programmes)]
 pub struct ProgrammeRow {
-    pub id: Uuid,
+    pub id: ProgrammeId,
     pub name: String,
     pub category: Category,
     pub plan_theme: PlanTheme,
@@ -26,7 +27,7 @@ pub struct ProgrammeRow {
 #[derive(Debug, Insertable)]
 #[diesel(table_name = programmes)]
 pub struct NewProgramme {
-    pub id: Uuid,
+    pub id: ProgrammeId,
     pub name: String,
     pub category: Category,
     pub plan_theme: PlanTheme,
@@ -49,12 +50,12 @@ pub fn insert(conn: &mut PgConnection, new: &NewProgramme) -> QueryResult<Progra
 }
 
 /// Reads a programme.
-pub fn find(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<ProgrammeRow>> {
+pub fn find(conn: &mut PgConnection, id: ProgrammeId) -> QueryResult<Option<ProgrammeRow>> {
     programmes::table.find(id).select(ProgrammeRow::as_select()).first(conn).optional()
 }
 
 /// Reads and locks a programme.
-pub fn lock(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<ProgrammeRow>> {
+pub fn lock(conn: &mut PgConnection, id: ProgrammeId) -> QueryResult<Option<ProgrammeRow>> {
     programmes::table.find(id).select(ProgrammeRow::as_select()).for_update().first(conn).optional()
 }
 
@@ -76,7 +77,7 @@ pub fn list(
 }
 
 /// Applies changes and bumps the version.
-pub fn update(conn: &mut PgConnection, id: Uuid, changes: &ProgrammeChanges) -> QueryResult<ProgrammeRow> {
+pub fn update(conn: &mut PgConnection, id: ProgrammeId, changes: &ProgrammeChanges) -> QueryResult<ProgrammeRow> {
     diesel::update(programmes::table.find(id))
         .set((changes, programmes::version.eq(programmes::version + 1), programmes::updated_at.eq(diesel::dsl::now)))
         .returning(ProgrammeRow::as_returning())

@@ -12,6 +12,7 @@ use validator::ValidateEmail;
 use crate::audit::{self, Action, Actor};
 use crate::auth::{AuthUser, Role};
 use crate::domain::RecipientKind;
+use crate::domain::ids::RecipientId;
 use crate::domain::org_identifier::is_valid_org_identifier;
 use crate::error::ApiError;
 use crate::extract::{IfMatch, JsonBody, Page, PageQuery};
@@ -29,7 +30,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 /// An organisation that receives grants.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Recipient {
-    pub id: Uuid,
+    pub id: RecipientId,
     #[schema(example = "Peterborough City Council")]
     pub name: String,
     pub kind: RecipientKind,
@@ -47,7 +48,7 @@ pub struct Recipient {
 impl audit::Audited for Recipient {
     const ENTITY_TYPE: &'static str = "recipient";
     fn entity_id(&self) -> Uuid {
-        self.id
+        self.id.into()
     }
     fn award_id(&self) -> Option<Uuid> {
         None
@@ -140,7 +141,7 @@ impl TryFrom<CreateRecipient> for NewRecipient {
             contact_email(body.contact_email.as_deref()),
         )
             .all()?;
-        Ok(NewRecipient { id: Uuid::now_v7(), name, kind: body.kind, org_identifier, district, contact_email })
+        Ok(NewRecipient { id: RecipientId::new(), name, kind: body.kind, org_identifier, district, contact_email })
     }
 }
 
@@ -164,7 +165,7 @@ impl TryFrom<UpdateRecipient> for RecipientChanges {
 pub fn update(
     conn: &mut diesel::PgConnection,
     actor: &Actor,
-    id: Uuid,
+    id: RecipientId,
     if_match: &IfMatch,
     changes: &RecipientChanges,
 ) -> Result<Recipient, ApiError> {
@@ -249,7 +250,7 @@ async fn list_recipients(
 async fn get_recipient(
     state: web::Data<AppState>,
     user: AuthUser,
-    id: web::Path<Uuid>,
+    id: web::Path<RecipientId>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     if user.read_scope()?.is_some_and(|own| own != id) {
@@ -276,7 +277,7 @@ async fn get_recipient(
 async fn update_recipient(
     state: web::Data<AppState>,
     user: AuthUser,
-    id: web::Path<Uuid>,
+    id: web::Path<RecipientId>,
     if_match: IfMatch,
     body: JsonBody<UpdateRecipient>,
 ) -> Result<HttpResponse, ApiError> {

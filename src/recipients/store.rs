@@ -7,12 +7,13 @@ use uuid::Uuid;
 
 use crate::db::schema::recipients;
 use crate::domain::RecipientKind;
+use crate::domain::ids::RecipientId;
 
 /// A recipient as stored.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = recipients)]
 pub struct RecipientRow {
-    pub id: Uuid,
+    pub id: RecipientId,
     pub name: String,
     pub kind: RecipientKind,
     pub org_identifier: Option<String>,
@@ -27,7 +28,7 @@ pub struct RecipientRow {
 #[derive(Debug, Insertable)]
 #[diesel(table_name = recipients)]
 pub struct NewRecipient {
-    pub id: Uuid,
+    pub id: RecipientId,
     pub name: String,
     pub kind: RecipientKind,
     pub org_identifier: Option<String>,
@@ -52,12 +53,12 @@ pub fn insert(conn: &mut PgConnection, new: &NewRecipient) -> QueryResult<Recipi
 }
 
 /// Reads a recipient.
-pub fn find(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<RecipientRow>> {
+pub fn find(conn: &mut PgConnection, id: RecipientId) -> QueryResult<Option<RecipientRow>> {
     recipients::table.find(id).select(RecipientRow::as_select()).first(conn).optional()
 }
 
 /// Reads and locks a recipient.
-pub fn lock(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<RecipientRow>> {
+pub fn lock(conn: &mut PgConnection, id: RecipientId) -> QueryResult<Option<RecipientRow>> {
     recipients::table.find(id).select(RecipientRow::as_select()).for_update().first(conn).optional()
 }
 
@@ -68,7 +69,7 @@ pub struct RecipientQuery {
     /// Case-insensitive part of the name.
     pub q: Option<String>,
     /// A CSP officer's own recipient.
-    pub only: Option<Uuid>,
+    pub only: Option<RecipientId>,
     pub cursor: Option<Uuid>,
     pub limit: i64,
 }
@@ -93,7 +94,7 @@ pub fn list(conn: &mut PgConnection, query: &RecipientQuery) -> QueryResult<Vec<
 }
 
 /// Applies changes and bumps the version.
-pub fn update(conn: &mut PgConnection, id: Uuid, changes: &RecipientChanges) -> QueryResult<RecipientRow> {
+pub fn update(conn: &mut PgConnection, id: RecipientId, changes: &RecipientChanges) -> QueryResult<RecipientRow> {
     diesel::update(recipients::table.find(id))
         .set((changes, recipients::version.eq(recipients::version + 1), recipients::updated_at.eq(diesel::dsl::now)))
         .returning(RecipientRow::as_returning())

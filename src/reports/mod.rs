@@ -10,9 +10,9 @@ use actix_web::{HttpResponse, get, web};
 use diesel::PgConnection;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use uuid::Uuid;
 
 use crate::auth::{AuthUser, Role};
+use crate::domain::ids::{ProgrammeId, RecipientId};
 use crate::domain::{AwardStatus, Category, FinancialYear, Money, PlanTheme};
 use crate::error::ApiError;
 use crate::input::{self, Fields};
@@ -184,10 +184,10 @@ pub struct YearOnYearQuery {
 /// One programme and recipient in both years.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct YearOnYearRow {
-    pub programme_id: Uuid,
+    pub programme_id: ProgrammeId,
     #[schema(example = "Outside Links")]
     pub programme: String,
-    pub recipient_id: Uuid,
+    pub recipient_id: RecipientId,
     #[schema(example = "Peterborough City Council")]
     pub recipient: String,
     pub category: Category,
@@ -248,7 +248,7 @@ async fn year_on_year(
     }
     let rows = state.db(move |conn| Ok(store::pair_totals(conn, &from.to_string(), &to.to_string())?)).await?;
     let mut pairs: Vec<YearOnYearRow> = Vec::new();
-    let mut index: BTreeMap<(Uuid, Uuid), usize> = BTreeMap::new();
+    let mut index: BTreeMap<(ProgrammeId, RecipientId), usize> = BTreeMap::new();
     for row in rows {
         let amount = Money::from_decimal(row.amount);
         let at = *index.entry((row.programme_id, row.recipient_id)).or_insert_with(|| {

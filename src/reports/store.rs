@@ -1,12 +1,12 @@
 //! Report queries: sums computed by PostgreSQL, grouped as narrowly as the reports need.
 
+use crate::domain::ids::{AwardId, PaymentId, ProgrammeId, RecipientId};
 use crate::domain::{AwardStatus, Category, FinancialYear, PlanTheme};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Date, Nullable, Numeric, Text, Timestamptz, Uuid as SqlUuid};
 use rust_decimal::Decimal;
-use uuid::Uuid;
 
 /// Award totals of a year by category, plan theme and status.
 #[derive(Debug, QueryableByName)]
@@ -75,11 +75,11 @@ pub fn paid_totals(conn: &mut PgConnection, year: &str) -> QueryResult<Vec<PaidT
 #[derive(Debug, QueryableByName)]
 pub struct PairTotal {
     #[diesel(sql_type = SqlUuid)]
-    pub programme_id: Uuid,
+    pub programme_id: ProgrammeId,
     #[diesel(sql_type = Text)]
     pub programme: String,
     #[diesel(sql_type = SqlUuid)]
-    pub recipient_id: Uuid,
+    pub recipient_id: RecipientId,
     #[diesel(sql_type = Text)]
     pub recipient: String,
     #[diesel(sql_type = Text)]
@@ -109,7 +109,7 @@ pub fn pair_totals(conn: &mut PgConnection, from: &str, to: &str) -> QueryResult
 #[derive(Debug, QueryableByName)]
 pub struct AwardLine {
     #[diesel(sql_type = SqlUuid)]
-    pub id: Uuid,
+    pub id: AwardId,
     #[diesel(sql_type = Text)]
     pub reference: String,
     #[diesel(sql_type = Text)]
@@ -143,13 +143,13 @@ pub struct AwardLine {
     #[diesel(sql_type = Timestamptz)]
     pub updated_at: DateTime<Utc>,
     #[diesel(sql_type = SqlUuid)]
-    pub recipient_id: Uuid,
+    pub recipient_id: RecipientId,
     #[diesel(sql_type = Text)]
     pub recipient: String,
     #[diesel(sql_type = Nullable<Text>)]
     pub recipient_org_identifier: Option<String>,
     #[diesel(sql_type = SqlUuid)]
-    pub programme_id: Uuid,
+    pub programme_id: ProgrammeId,
     #[diesel(sql_type = Text)]
     pub programme: String,
     #[diesel(sql_type = Text)]
@@ -194,9 +194,9 @@ pub fn approved_between(
 #[derive(Debug, QueryableByName)]
 pub struct PaidPayment {
     #[diesel(sql_type = SqlUuid)]
-    pub id: Uuid,
+    pub id: PaymentId,
     #[diesel(sql_type = SqlUuid)]
-    pub award_id: Uuid,
+    pub award_id: AwardId,
     #[diesel(sql_type = Numeric)]
     pub amount: Decimal,
     #[diesel(sql_type = Date)]

@@ -14,6 +14,7 @@ use crate::auth::{AuthUser, Role};
 use crate::awards::{self, store::AwardChanges};
 use crate::domain::award_money::check_variation_floor;
 use crate::domain::budget::check_headroom;
+use crate::domain::ids::{AwardId, FundId, VariationId};
 use crate::domain::{AwardStatus, FundStatus, Money, MoneyText, VariationStatus};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, Page};
@@ -32,8 +33,8 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 /// A proposed change to an approved award's amount.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Variation {
-    pub id: Uuid,
-    pub award_id: Uuid,
+    pub id: VariationId,
+    pub award_id: AwardId,
     /// The award's new total amount.
     pub amount: Money,
     /// The award's amount when this was proposed.
@@ -55,10 +56,10 @@ pub struct Variation {
 impl audit::Audited for Variation {
     const ENTITY_TYPE: &'static str = "variation";
     fn entity_id(&self) -> Uuid {
-        self.id
+        self.id.into()
     }
     fn award_id(&self) -> Option<Uuid> {
-        Some(self.award_id)
+        Some(self.award_id.into())
     }
 }
 
@@ -109,7 +110,7 @@ pub struct RejectVariation {
     pub reason: String,
 }
 
-fn fund_is_open(conn: &mut PgConnection, fund_id: Uuid, lock: bool) -> Result<funds::store::FundRow, ApiError> {
+fn fund_is_open(conn: &mut PgConnection, fund_id: FundId, lock: bool) -> Result<funds::store::FundRow, ApiError> {
     let fund = if lock { funds::store::lock(conn, fund_id)? } else { funds::store::find(conn, fund_id)? }
         .ok_or_else(|| ApiError::Internal("award without fund".into()))?;
     if fund.status == FundStatus::Closed {
@@ -141,7 +142,7 @@ impl TryFrom<ProposeVariation> for ProposalInput {
 pub fn propose(
     conn: &mut PgConnection,
     actor: &Actor,
-    award_id: Uuid,
+    award_id: AwardId,
     input: ProposalInput,
 ) -> Result<Variation, ApiError> {
     let award = awards::store::lock(conn, award_id)?.ok_or_else(|| ApiError::not_found("award"))?;
@@ -157,7 +158,7 @@ pub fn propose(
         return Err(ApiError::field("amount", format!("is already the award's amount ({current})")));
     }
     let new = NewVariation {
-        id: Uuid::now_v7(),
+        id: VariationId::new(),
         award_id,
         amount: input.amount.to_decimal(),
         previous_amount: award.amount,
@@ -174,8 +175,8 @@ pub fn propose(
 pub fn approve(
     conn: &mut PgConnection,
     actor: &Actor,
-    award_id: Uuid,
-    id: Uuid,
+    award_id: AwardId,
+    id: VariationId,
     decision_ref: &str,
 ) -> Result<Variation, ApiError> {
     let award = awards::store::lock(conn, award_id)?.ok_or_else(|| ApiError::not_found("award"))?;
@@ -213,8 +214,8 @@ pub fn approve(
 pub fn reject(
     conn: &mut PgConnection,
     actor: &Actor,
-    award_id: Uuid,
-    id: Uuid,
+    award_id: AwardId,
+    id: VariationId,
     reason: &str,
 ) -> Result<Variation, ApiError> {
     let proposal = store::lock(conn, award_id, id)?.ok_or_else(|| ApiError::not_found("variation"))?;
@@ -241,7 +242,7 @@ pub fn reject(
 async fn propose_variation(
     state: web::Data<AppState>,
     user: AuthUser,
-    id: web::Path<Uuid>,
+    id: web::Path<AwardId>,
     request: Idempotent<ProposeVariation>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Finance])?;
@@ -267,7 +268,7 @@ async fn propose_variation(
 async fn list_variations(
     state: web::Data<AppState>,
     user: AuthUser,
-    id: web::Path<Uuid>,
+    id: web::Path<AwardId>,
 ) -> Result<HttpResponse, ApiError> {
     let scope = user.read_scope()?;
     let award_id = id.into_inner();
@@ -298,7 +299,7 @@ async fn list_variations(
 async fn approve_variation(
     state: web::Data<AppState>,
     user: AuthUser,
-    path: web::Path<(Uuid, Uuid)>,
+    path: web::Path<(AwardId, VariationId)>,
     body: JsonBody<ApproveVariation>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Approver])?;
@@ -324,7 +325,7 @@ async fn approve_variation(
 async fn reject_variation(
     state: web::Data<AppState>,
     user: AuthUser,
-    path: web::Path<(Uuid, Uuid)>,
+    path: web::Path<(AwardId, VariationId)>,
     body: JsonBody<RejectVariation>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Approver])?;

@@ -4,17 +4,17 @@ use chrono::{DateTime, Utc};
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use rust_decimal::Decimal;
-use uuid::Uuid;
 
 use crate::db::schema::variations;
 use crate::domain::VariationStatus;
+use crate::domain::ids::{AwardId, VariationId};
 
 /// A variation as stored.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = variations)]
 pub struct VariationRow {
-    pub id: Uuid,
-    pub award_id: Uuid,
+    pub id: VariationId,
+    pub award_id: AwardId,
     pub amount: Decimal,
     pub previous_amount: Decimal,
     pub reason: String,
@@ -32,8 +32,8 @@ pub struct VariationRow {
 #[derive(Debug, Insertable)]
 #[diesel(table_name = variations)]
 pub struct NewVariation {
-    pub id: Uuid,
-    pub award_id: Uuid,
+    pub id: VariationId,
+    pub award_id: AwardId,
     pub amount: Decimal,
     pub previous_amount: Decimal,
     pub reason: String,
@@ -46,7 +46,7 @@ pub fn insert(conn: &mut PgConnection, new: &NewVariation) -> QueryResult<Variat
 }
 
 /// Reads and locks a variation of an award.
-pub fn lock(conn: &mut PgConnection, award_id: Uuid, id: Uuid) -> QueryResult<Option<VariationRow>> {
+pub fn lock(conn: &mut PgConnection, award_id: AwardId, id: VariationId) -> QueryResult<Option<VariationRow>> {
     variations::table
         .filter(variations::id.eq(id))
         .filter(variations::award_id.eq(award_id))
@@ -57,7 +57,7 @@ pub fn lock(conn: &mut PgConnection, award_id: Uuid, id: Uuid) -> QueryResult<Op
 }
 
 /// An award's variations, oldest first.
-pub fn for_award(conn: &mut PgConnection, award_id: Uuid) -> QueryResult<Vec<VariationRow>> {
+pub fn for_award(conn: &mut PgConnection, award_id: AwardId) -> QueryResult<Vec<VariationRow>> {
     variations::table
         .filter(variations::award_id.eq(award_id))
         .select(VariationRow::as_select())
@@ -74,7 +74,7 @@ pub enum Decision<'a> {
 }
 
 /// Records `by`'s decision on a proposal.
-pub fn decide(conn: &mut PgConnection, id: Uuid, by: &str, decision: Decision<'_>) -> QueryResult<VariationRow> {
+pub fn decide(conn: &mut PgConnection, id: VariationId, by: &str, decision: Decision<'_>) -> QueryResult<VariationRow> {
     let (status, decision_ref, reason) = match decision {
         Decision::Approve { decision_ref } => (VariationStatus::Approved, Some(decision_ref), None),
         Decision::Reject { reason } => (VariationStatus::Rejected, None, Some(reason)),

@@ -215,3 +215,25 @@ fn every_write_records_its_event_through_audit_record() {
         }
     }
 }
+
+#[test]
+fn no_feature_function_takes_a_bare_uuid() {
+    // Ids are types (domain::ids): a function taking `Uuid` could be handed the wrong one.
+    // The audit trail's generic entity id and list cursors are the only bare UUIDs.
+    for (module, file) in &modules() {
+        if module.starts_with("audit") || module.starts_with("db") || module == "domain::ids" {
+            continue;
+        }
+        let text = std::fs::read_to_string(file).expect("read module");
+        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+        for signature in code.split("fn ").skip(1).map(|rest| rest.split('{').next().unwrap_or_default()) {
+            let params = signature.split("->").next().unwrap_or_default();
+            for param in params.split(',').map(str::trim).filter(|p| !p.starts_with("cursor")) {
+                assert!(
+                    !(param.ends_with(": Uuid") || param.contains("[Uuid]") || param.contains("Option<Uuid>")),
+                    "{module}: fn {params} takes a bare Uuid ({param})"
+                );
+            }
+        }
+    }
+}
