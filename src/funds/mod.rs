@@ -244,16 +244,15 @@ async fn list_funds(
 ) -> Result<HttpResponse, ApiError> {
     require_reader(&user)?;
     let limit = page.limit()?;
-    let year = match filter.financial_year.as_deref() {
-        Some(text) => {
-            Some(FinancialYear::parse(text).map_err(|e| ApiError::field("financial_year", e.to_string()))?.to_string())
-        }
-        None => None,
-    };
-    let cursor = page.cursor;
+    let financial_year = filter
+        .financial_year
+        .as_deref()
+        .map(|text| FinancialYear::parse(text).map_err(|e| ApiError::field("financial_year", e.to_string())))
+        .transpose()?;
+    let query = store::FundQuery { financial_year, cursor: page.cursor, limit };
     let items = state
         .db(move |conn| {
-            let rows = store::list(conn, year.as_deref(), cursor, limit)?;
+            let rows = store::list(conn, query)?;
             let ids: Vec<_> = rows.iter().map(|r| r.id).collect();
             let mut totals = store::totals(conn, &ids)?;
             rows.into_iter()

@@ -107,21 +107,24 @@ pub fn lock(conn: &mut PgConnection, id: FundId) -> QueryResult<Option<FundRow>>
     funds::table.find(id).select(FundRow::as_select()).for_update().first(conn).optional()
 }
 
-/// Lists funds in creation order after `cursor`.
-pub fn list(
-    conn: &mut PgConnection,
-    financial_year: Option<&str>,
-    cursor: Option<Uuid>,
-    limit: i64,
-) -> QueryResult<Vec<FundRow>> {
-    let mut query = funds::table.select(FundRow::as_select()).into_boxed();
-    if let Some(fy) = financial_year {
-        query = query.filter(funds::financial_year.eq(fy.to_string()));
+/// What the fund list may be narrowed to, and the page wanted.
+#[derive(Debug, Clone, Copy)]
+pub struct FundQuery {
+    pub financial_year: Option<FinancialYear>,
+    pub cursor: Option<Uuid>,
+    pub limit: i64,
+}
+
+/// Lists funds in creation order after the cursor.
+pub fn list(conn: &mut PgConnection, query: FundQuery) -> QueryResult<Vec<FundRow>> {
+    let mut q = funds::table.select(FundRow::as_select()).into_boxed();
+    if let Some(fy) = query.financial_year {
+        q = q.filter(funds::financial_year.eq(fy));
     }
-    if let Some(after) = cursor {
-        query = query.filter(funds::id.gt(after));
+    if let Some(after) = query.cursor {
+        q = q.filter(funds::id.gt(after));
     }
-    query.order(funds::id.asc()).limit(limit + 1).load(conn)
+    q.order(funds::id.asc()).limit(query.limit + 1).load(conn)
 }
 
 /// Applies changes and bumps the version.

@@ -193,15 +193,9 @@ async fn list_programmes(
 ) -> Result<HttpResponse, ApiError> {
     user.read_scope()?;
     let limit = page.limit()?;
-    let category = filter.category;
-    let cursor = page.cursor;
+    let query = store::ProgrammeQuery { category: filter.category, cursor: page.cursor, limit };
     let items = state
-        .db(move |conn| {
-            store::list(conn, category.map(Category::as_str), cursor, limit)?
-                .into_iter()
-                .map(Programme::try_from)
-                .collect::<Result<Vec<_>, _>>()
-        })
+        .db(move |conn| store::list(conn, query)?.into_iter().map(Programme::try_from).collect::<Result<Vec<_>, _>>())
         .await?;
     Ok(HttpResponse::Ok().json(Page::from_rows(items, limit, |p| p.id)))
 }

@@ -59,21 +59,24 @@ pub fn lock(conn: &mut PgConnection, id: ProgrammeId) -> QueryResult<Option<Prog
     programmes::table.find(id).select(ProgrammeRow::as_select()).for_update().first(conn).optional()
 }
 
+/// What the programme list may be narrowed to, and the page wanted.
+#[derive(Debug, Clone, Copy)]
+pub struct ProgrammeQuery {
+    pub category: Option<Category>,
+    pub cursor: Option<Uuid>,
+    pub limit: i64,
+}
+
 /// Lists programmes in creation order.
-pub fn list(
-    conn: &mut PgConnection,
-    category: Option<&str>,
-    cursor: Option<Uuid>,
-    limit: i64,
-) -> QueryResult<Vec<ProgrammeRow>> {
+pub fn list(conn: &mut PgConnection, query: ProgrammeQuery) -> QueryResult<Vec<ProgrammeRow>> {
     let mut q = programmes::table.select(ProgrammeRow::as_select()).into_boxed();
-    if let Some(c) = category {
-        q = q.filter(programmes::category.eq(c.to_string()));
+    if let Some(c) = query.category {
+        q = q.filter(programmes::category.eq(c));
     }
-    if let Some(after) = cursor {
+    if let Some(after) = query.cursor {
         q = q.filter(programmes::id.gt(after));
     }
-    q.order(programmes::id.asc()).limit(limit + 1).load(conn)
+    q.order(programmes::id.asc()).limit(query.limit + 1).load(conn)
 }
 
 /// Applies changes and bumps the version.

@@ -110,7 +110,15 @@ pub struct RejectVariation {
     pub reason: String,
 }
 
-fn fund_is_open(conn: &mut PgConnection, fund_id: FundId, lock: bool) -> Result<funds::store::FundRow, ApiError> {
+/// Whether a fund is read plainly or locked until the transaction ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Read {
+    Plain,
+    Locked,
+}
+
+fn fund_is_open(conn: &mut PgConnection, fund_id: FundId, read: Read) -> Result<funds::store::FundRow, ApiError> {
+    let lock = read == Read::Locked;
     let fund = if lock { funds::store::lock(conn, fund_id)? } else { funds::store::find(conn, fund_id)? }
         .ok_or_else(|| ApiError::Internal("award without fund".into()))?;
     if fund.status == FundStatus::Closed {
@@ -152,7 +160,7 @@ pub fn propose(
             award.status
         )));
     }
-    fund_is_open(conn, award.fund_id, false)?;
+    fund_is_open(conn, award.fund_id, Read::Plain)?;
     let current = Money::from_decimal(award.amount);
     if input.amount == current {
         return Err(ApiError::field("amount", format!("is already the award's amount ({current})")));
@@ -190,7 +198,7 @@ pub fn approve(
     if award.status != AwardStatus::Approved {
         return Err(ApiError::InvalidState(format!("the award is {}, not approved", award.status)));
     }
-    let fund = fund_is_open(conn, award.fund_id, true)?;
+    let fund = fund_is_open(conn, award.fund_id, Read::Locked)?;
     let current = Money::from_decimal(award.amount);
     let new_amount = Money::from_decimal(proposal.amount);
     let money = awards::store::money(conn, &[award_id])?.remove(&award_id).unwrap_or_default();
