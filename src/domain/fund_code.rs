@@ -1,7 +1,5 @@
 //! A fund's code: the short name its awards' references start with (`CDRG-2020-21-0007`).
 
-use std::fmt;
-
 /// 1–20 capital letters, digits or hyphens, starting with a letter or digit, e.g. `CDRG`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FundCode(String);
@@ -22,20 +20,9 @@ impl FundCode {
         if valid { Ok(FundCode(code.to_string())) } else { Err(FundCodeError) }
     }
 
-    /// The code.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
     /// The code, owned.
     pub fn into_string(self) -> String {
         self.0
-    }
-}
-
-impl fmt::Display for FundCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
     }
 }
 
