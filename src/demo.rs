@@ -221,7 +221,7 @@ fn load(conn: &mut PgConnection) -> Result<DemoSummary, ApiError> {
         });
     }
 
-    let mut summary_award = AwardId::default();
+    let mut summary_award = None;
     let mut csp_awards = Vec::new();
     for (index, (year, fund_id)) in fund_ids.iter().enumerate() {
         for (n, line) in lines.iter().enumerate() {
@@ -245,7 +245,7 @@ fn load(conn: &mut PgConnection) -> Result<DemoSummary, ApiError> {
             let approved = awards::actions::approve(conn, &approver, award.id, decision)?;
             pay_quarters(conn, &finance, &approved, *year, if index == 0 { 4 } else { 2 })?;
             if line.programme == p_outside {
-                summary_award = approved.id;
+                summary_award = Some(approved.id);
             }
             if line.programme == p_csp && index == 1 {
                 csp_awards.push((approved.id, line.recipient));
@@ -273,7 +273,7 @@ fn load(conn: &mut PgConnection) -> Result<DemoSummary, ApiError> {
     delivery(conn, &finance, &csp_awards)?;
     Ok(DemoSummary {
         csp_recipient: (csps[4].0.to_string(), csps[4].1),
-        award_id: summary_award,
+        award_id: summary_award.ok_or_else(|| ApiError::Internal("the demo has no Outside Links award".into()))?,
         fund_id: current_fund,
     })
 }

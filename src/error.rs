@@ -211,6 +211,13 @@ impl ResponseError for ApiError {
     }
 }
 
+impl From<FieldError> for ApiError {
+    /// One field that failed its check: a 422 naming it.
+    fn from(error: FieldError) -> ApiError {
+        ApiError::Validation(vec![error])
+    }
+}
+
 impl From<DieselError> for ApiError {
     fn from(error: DieselError) -> ApiError {
         match error {

@@ -70,7 +70,7 @@ pub fn text_change(field: &str, value: Option<&str>, min: usize, max: usize) -> 
 
 /// A request whose only rule is one text field (a reason, a comment, a decision reference).
 pub fn one_text(field: &str, value: &str, min: usize, max: usize) -> Result<String, ApiError> {
-    text(field, value, min, max).map_err(|e| ApiError::Validation(vec![e]))
+    Ok(text(field, value, min, max)?)
 }
 
 /// `checked` with `more` errors found elsewhere (a list's items, rules that needed the

@@ -205,10 +205,8 @@ async fn list_awards(
 ) -> Result<HttpResponse, ApiError> {
     let scope = user.read_scope()?;
     let filter = filter.into_inner();
-    let financial_year = match filter.financial_year.as_deref() {
-        Some(text) => Some(FinancialYear::parse(text).map_err(|e| ApiError::field("financial_year", e.to_string()))?),
-        None => None,
-    };
+    let financial_year =
+        input::parse_optional("financial_year", filter.financial_year.as_deref(), FinancialYear::parse)?;
     let query = AwardQuery {
         financial_year,
         fund_id: filter.fund_id,

@@ -549,10 +549,7 @@ async fn list_returns(
 ) -> Result<HttpResponse, ApiError> {
     let scope = user.read_scope()?;
     let filter = filter.into_inner();
-    let period = match filter.period.as_deref() {
-        Some(p) => Some(ReturnPeriod::parse(p).map_err(|e| ApiError::field("period", e.to_string()))?),
-        None => None,
-    };
+    let period = input::parse_optional("period", filter.period.as_deref(), ReturnPeriod::parse)?;
     let query = ReturnQuery {
         award_id: filter.award_id,
         recipient_id: filter.recipient_id,
@@ -656,8 +653,7 @@ async fn accept_return(
     id: web::Path<ReturnId>,
     body: JsonBody<AcceptReturn>,
 ) -> Result<HttpResponse, ApiError> {
-    let comment =
-        input::optional_text("comment", body.0.comment.as_deref(), 4000).map_err(|e| ApiError::Validation(vec![e]))?;
+    let comment = input::optional_text("comment", body.0.comment.as_deref(), 4000)?;
     review(&state, &user, id.into_inner(), ReturnStatus::Accepted, comment).await
 }
 

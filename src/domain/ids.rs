@@ -15,6 +15,8 @@ macro_rules! id_type {
         #[diesel(sql_type = diesel::sql_types::Uuid)]
         pub struct $name(pub Uuid);
 
+        // No `Default`: a default (nil) id would name nothing.
+        #[allow(clippy::new_without_default)]
         impl $name {
             /// A new, time-ordered id.
             pub fn new() -> $name {
@@ -24,12 +26,6 @@ macro_rules! id_type {
             /// The UUID.
             pub fn uuid(self) -> Uuid {
                 self.0
-            }
-        }
-
-        impl Default for $name {
-            fn default() -> $name {
-                $name(Uuid::nil())
             }
         }
 

@@ -244,11 +244,8 @@ async fn list_funds(
 ) -> Result<HttpResponse, ApiError> {
     require_reader(&user)?;
     let limit = page.limit()?;
-    let financial_year = filter
-        .financial_year
-        .as_deref()
-        .map(|text| FinancialYear::parse(text).map_err(|e| ApiError::field("financial_year", e.to_string())))
-        .transpose()?;
+    let financial_year =
+        input::parse_optional("financial_year", filter.financial_year.as_deref(), FinancialYear::parse)?;
     let query = store::FundQuery { financial_year, cursor: page.cursor, limit };
     let items = state
         .db(move |conn| {

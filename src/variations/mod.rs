@@ -111,16 +111,18 @@ pub struct RejectVariation {
 }
 
 /// Whether a fund is read plainly or locked until the transaction ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 enum Read {
     Plain,
     Locked,
 }
 
 fn fund_is_open(conn: &mut PgConnection, fund_id: FundId, read: Read) -> Result<funds::store::FundRow, ApiError> {
-    let lock = read == Read::Locked;
-    let fund = if lock { funds::store::lock(conn, fund_id)? } else { funds::store::find(conn, fund_id)? }
-        .ok_or_else(|| ApiError::Internal("award without fund".into()))?;
+    let fund = match read {
+        Read::Plain => funds::store::find(conn, fund_id)?,
+        Read::Locked => funds::store::lock(conn, fund_id)?,
+    }
+    .ok_or_else(|| ApiError::Internal("award without fund".into()))?;
     if fund.status == FundStatus::Closed {
         return Err(ApiError::InvalidState("the fund is closed and takes no variations".into()));
     }
