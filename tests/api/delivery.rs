@@ -322,3 +322,17 @@ impl TestApp {
         self.post(&format!("/api/v1/awards/{}/returns", csp.award), token, return_body(csp, "2020-21-Q1")).await.status
     }
 }
+
+#[actix_web::test]
+async fn one_422_names_what_failed_to_parse_and_what_broke_the_awards_rules_together() {
+    let app = TestApp::spawn().await;
+    let (fenland, _) = setup(&app).await;
+    let mut body = return_body(&fenland, "2019-20-Q1");
+    body["narrative"] = json!("");
+    body["spend_to_date"] = json!("50000.01");
+    let r = submit(&app, &fenland, body).await;
+    let fields: Vec<&str> = r.body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    // narrative fails to parse; period and spend_to_date break rules that need the award.
+    assert_eq!((r.status, fields), (422, vec!["narrative", "period", "spend_to_date"]), "{}", r.text);
+    assert_eq!(app.get("/api/v1/returns", &app.finance).await.body["items"], json!([]), "nothing was stored");
+}
