@@ -57,7 +57,7 @@ pub enum ApiError {
     /// 403 `forbidden`: the token's roles do not allow this.
     #[error("{0}")]
     Forbidden(String),
-    /// 403 `four-eyes`: the approver created or proposed what they are approving.
+    /// 403 `four-eyes`: the approver created, changed or proposed what they are approving.
     #[error("{0}")]
     FourEyes(String),
     /// 404 `not-found`: no such resource, or one the caller may not know about.

@@ -92,3 +92,50 @@ pub fn batch(conn: &mut PgConnection, after: i64, size: i64) -> QueryResult<Vec<
         .limit(size)
         .load(conn)
 }
+
+/// Whether `actor_sub` recorded any of `actions` about `entity_id` after event `after_seq`:
+/// how the four-eyes rule finds everyone who shaped what is being approved.
+pub fn acted_on(
+    conn: &mut PgConnection,
+    entity_id: Uuid,
+    actor_sub: &str,
+    actions: &[&str],
+    after_seq: i64,
+) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        audit_events::table
+            .filter(audit_events::entity_id.eq(entity_id))
+            .filter(audit_events::actor_sub.eq(actor_sub))
+            .filter(audit_events::action.eq_any(actions))
+            .filter(audit_events::seq.gt(after_seq)),
+    ))
+    .get_result(conn)
+}
+
+/// Whether `actor_sub` recorded any of `actions` about anything of award `award_id` (the award,
+/// its activities, payments, variations, returns) after event `after_seq`.
+pub fn acted_on_award(
+    conn: &mut PgConnection,
+    award_id: AwardId,
+    actor_sub: &str,
+    actions: &[&str],
+    after_seq: i64,
+) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        audit_events::table
+            .filter(audit_events::award_id.eq(award_id))
+            .filter(audit_events::actor_sub.eq(actor_sub))
+            .filter(audit_events::action.eq_any(actions))
+            .filter(audit_events::seq.gt(after_seq)),
+    ))
+    .get_result(conn)
+}
+
+/// The sequence number of the last `action` event about `entity_id`.
+pub fn last_seq(conn: &mut PgConnection, entity_id: Uuid, action: &str) -> QueryResult<Option<i64>> {
+    audit_events::table
+        .filter(audit_events::entity_id.eq(entity_id))
+        .filter(audit_events::action.eq(action))
+        .select(diesel::dsl::max(audit_events::seq))
+        .get_result(conn)
+}

@@ -316,7 +316,7 @@ async fn update_award(
     request_body = ApproveAward,
     responses(
         (status = 200, description = "The approved award", body = Award, headers(("ETag" = String))),
-        (status = 403, description = "`four-eyes`: the approver created the award; or `forbidden`", content_type = "application/problem+json", body = crate::error::Problem),
+        (status = 403, description = "`four-eyes`: the approver created the award or changed it while it was a draft; or `forbidden`", content_type = "application/problem+json", body = crate::error::Problem),
         (status = 409, description = "`budget-exceeded`: the amount is over the fund's headroom; `invalid-state`: not a draft, or the fund is closed", content_type = "application/problem+json", body = crate::error::Problem)
     )
 )]

@@ -12,6 +12,7 @@ diesel::table! {
         version -> Int4,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        budget_decision_ref -> Nullable<Text>,
     }
 }
 
@@ -204,3 +205,23 @@ diesel::allow_tables_to_appear_in_same_query!(
     returns,
     return_lines
 );
+
+diesel::table! {
+    audit_keys (key_id) {
+        key_id -> Text,
+        algorithm -> Text,
+        public_key -> Text,
+        added_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    audit_checkpoints (number) {
+        number -> Int8,
+        seq -> Int8,
+        head_hash -> Text,
+        at -> Timestamptz,
+        key_id -> Text,
+        signature -> Text,
+    }
+}

@@ -37,6 +37,10 @@ pub struct Fund {
     pub name: String,
     pub financial_year: FinancialYear,
     pub budget: Money,
+    /// The decision that set the current budget (every budget change names one); `null` while
+    /// the budget is the one the fund was created with.
+    #[schema(example = "PCC-DN-2020-031")]
+    pub budget_decision_ref: Option<String>,
     /// Current amounts of approved and closed awards.
     pub committed: Money,
     /// Payments made.
@@ -70,6 +74,7 @@ impl Fund {
             code: row.code,
             name: row.name,
             budget,
+            budget_decision_ref: row.budget_decision_ref,
             committed: totals.committed,
             paid: totals.paid,
             headroom: budget - totals.committed,
@@ -102,11 +107,13 @@ pub struct CreateFund {
 /// Changes to a fund; absent fields stay as they are.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"budget": "1350000.00"}))]
+#[schema(example = json!({"budget": "1350000.00", "decision_ref": "PCC-DN-2020-031"}))]
 pub struct UpdateFund {
     pub name: Option<String>,
-    /// May not drop below what is committed.
+    /// May not drop below what is committed; needs `decision_ref`.
     pub budget: Option<MoneyText>,
+    /// The decision that changes the budget: required with `budget`, refused without it.
+    pub decision_ref: Option<String>,
     /// A closed fund takes no new awards, approvals or variations.
     pub status: Option<FundStatus>,
 }
@@ -146,7 +153,8 @@ impl TryFrom<CreateFund> for FundInput {
 /// Checked changes to a fund; `None` leaves a field as it is.
 pub struct FundEdit {
     pub name: Option<String>,
-    pub budget: Option<Money>,
+    /// The new budget and the decision that sets it.
+    pub budget: Option<(Money, String)>,
     pub status: Option<FundStatus>,
 }
 
@@ -154,11 +162,20 @@ impl TryFrom<UpdateFund> for FundEdit {
     type Error = ApiError;
 
     fn try_from(body: UpdateFund) -> Result<FundEdit, ApiError> {
-        let (name, budget) = (
+        let (name, budget, decision_ref) = (
             input::text_change("name", body.name.as_deref(), 1, 200),
             input::parse_optional("budget", body.budget.as_ref(), |b| Money::parse_positive(&b.0)),
+            input::optional_text("decision_ref", body.decision_ref.as_deref(), 100),
         )
             .all()?;
+        let budget = match (budget, decision_ref) {
+            (Some(budget), Some(decision)) => Some((budget, decision)),
+            (Some(_), None) => {
+                return Err(input::fail("decision_ref", "a budget change must name the decision that makes it").into());
+            }
+            (None, Some(_)) => return Err(input::fail("decision_ref", "only a budget change takes a decision reference").into()),
+            (None, None) => None,
+        };
         Ok(FundEdit { name, budget, status: body.status })
     }
 }
@@ -174,13 +191,15 @@ pub fn update(
 ) -> Result<Fund, ApiError> {
     let current = store::lock(conn, id)?.ok_or_else(|| ApiError::not_found("fund"))?;
     if_match.check(current.version)?;
-    if let Some(budget) = edit.budget {
+    if let Some((budget, _)) = &edit.budget {
+        let budget = *budget;
         let committed = store::committed(conn, id)?;
         check_headroom(budget, committed, Money::ZERO).map_err(|_| {
             ApiError::BudgetExceeded(format!("the budget cannot drop below the {committed} already committed"))
         })?;
     }
-    let changes = FundChanges { name: edit.name, budget: edit.budget.map(Money::to_decimal), status: edit.status };
+    let (budget, budget_decision_ref) = edit.budget.map(|(b, d)| (b.to_decimal(), d)).unzip();
+    let changes = FundChanges { name: edit.name, budget, budget_decision_ref, status: edit.status };
     let row = store::update(conn, id, &changes)?;
     let fund = load(conn, row)?;
     audit::record(conn, actor, Action::FundUpdated, &fund)?;
@@ -288,7 +307,8 @@ async fn get_fund(state: web::Data<AppState>, user: AuthUser, id: web::Path<Fund
     Ok(with_etag(fund.version, &fund))
 }
 
-/// Change a fund's name, budget or status. The budget may never drop below what is committed.
+/// Change a fund's name, budget or status. The budget may never drop below what is committed,
+/// and a budget change names the decision that makes it (`decision_ref`).
 #[utoipa::path(
     tag = "funds",
     operation_id = "update_fund",

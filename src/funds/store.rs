@@ -26,6 +26,7 @@ pub struct FundRow {
     pub version: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub budget_decision_ref: Option<String>,
 }
 
 /// A new fund.
@@ -45,6 +46,7 @@ pub struct NewFund {
 pub struct FundChanges {
     pub name: Option<String>,
     pub budget: Option<Decimal>,
+    pub budget_decision_ref: Option<String>,
     pub status: Option<FundStatus>,
 }
 

@@ -200,6 +200,13 @@ pub fn approve(
     if award.status != AwardStatus::Approved {
         return Err(ApiError::InvalidState(format!("the award is {}, not approved", award.status)));
     }
+    let approved_at = audit::store::last_seq(conn, award_id.into(), Action::AwardApproved.as_str())?.unwrap_or(0);
+    let edits = [Action::AwardUpdated.as_str(), Action::ActivityCreated.as_str()];
+    if audit::store::acted_on_award(conn, award_id, &actor.sub, &edits, approved_at)? {
+        return Err(ApiError::FourEyes(
+            "a variation cannot be approved by a person who edited the award since it was approved".into(),
+        ));
+    }
     let fund = fund_is_open(conn, award.fund_id, Read::Locked)?;
     let current = Money::from_decimal(award.amount);
     let new_amount = Money::from_decimal(proposal.amount);
@@ -301,7 +308,7 @@ async fn list_variations(
     request_body = ApproveVariation,
     responses(
         (status = 200, description = "The approved variation", body = Variation, headers(("ETag" = String))),
-        (status = 403, description = "`four-eyes`: the approver proposed it; or `forbidden`", content_type = "application/problem+json", body = crate::error::Problem),
+        (status = 403, description = "`four-eyes`: the approver proposed it, or edited the award (a change or a new activity) since it was approved; or `forbidden`", content_type = "application/problem+json", body = crate::error::Problem),
         (status = 409, description = "`budget-exceeded`: the increase is over the headroom; `invalid-state`: not proposed, the award is not approved, the fund is closed, or the new amount is below what is paid or scheduled", content_type = "application/problem+json", body = crate::error::Problem)
     )
 )]

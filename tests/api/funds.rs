@@ -1,4 +1,4 @@
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::helpers::TestApp;
 
@@ -52,13 +52,14 @@ async fn the_budget_cannot_drop_below_what_is_committed() {
     app.approve(&a).await;
     let path = format!("/api/v1/funds/{}", l.fund);
     let etag = app.get(&path, &app.admin).await.header("etag").unwrap();
-    let r = app.patch(&path, &app.admin, Some(&etag), json!({"budget": "59999.99"})).await;
+    let r = app.patch(&path, &app.admin, Some(&etag), json!({"budget": "59999.99", "decision_ref": "PCC-DN-9"})).await;
     assert_eq!((r.status, r.problem().as_str()), (409, "budget-exceeded"), "{}", r.text);
     assert!(r.body["detail"].as_str().unwrap().contains("60000.00"));
     assert_eq!(app.get(&path, &app.admin).await.body["budget"], "100000.00");
-    let ok = app.patch(&path, &app.admin, Some(&etag), json!({"budget": "60000"})).await;
+    let ok = app.patch(&path, &app.admin, Some(&etag), json!({"budget": "60000", "decision_ref": "PCC-DN-9"})).await;
     assert_eq!(ok.status, 200, "{}", ok.text);
     assert_eq!(ok.body["headroom"], "0.00");
+    assert_eq!(ok.body["budget_decision_ref"], "PCC-DN-9");
 }
 
 #[actix_web::test]
@@ -74,4 +75,22 @@ async fn a_closed_fund_takes_no_new_awards_or_approvals() {
     let r = app.approve_reply(&draft).await;
     assert_eq!((r.status, r.problem().as_str()), (409, "invalid-state"));
     assert_eq!(app.get(&format!("/api/v1/awards/{draft}"), &app.finance).await.body["status"], "draft");
+}
+
+#[actix_web::test]
+async fn a_budget_change_names_its_decision() {
+    let app = TestApp::spawn().await;
+    let fund = app.fund("100000").await;
+    let path = format!("/api/v1/funds/{fund}");
+    let created = app.get(&path, &app.admin).await;
+    assert_eq!(created.body["budget_decision_ref"], Value::Null);
+    let r = app.patch(&path, &app.admin, Some("\"1\""), json!({"budget": "120000"})).await;
+    assert_eq!((r.status, r.body["errors"][0]["field"].as_str()), (422, Some("decision_ref")), "{}", r.text);
+    let r = app.patch(&path, &app.admin, Some("\"1\""), json!({"name": "Renamed", "decision_ref": "PCC-DN-1"})).await;
+    assert_eq!((r.status, r.body["errors"][0]["field"].as_str()), (422, Some("decision_ref")), "{}", r.text);
+    assert_eq!(app.get(&path, &app.admin).await.body["version"], 1, "a refused change changes nothing");
+    let ok = app.patch(&path, &app.admin, Some("\"1\""), json!({"budget": "120000", "decision_ref": "PCC-DN-7"})).await;
+    assert_eq!((ok.status, &ok.body["budget"]), (200, &json!("120000.00")), "{}", ok.text);
+    let events = app.get(&format!("/api/v1/audit/events?entity_id={fund}&action=fund.updated"), &app.auditor).await;
+    assert_eq!(events.body["items"][0]["data"]["budget_decision_ref"], "PCC-DN-7", "the trail records the decision");
 }

@@ -8,6 +8,7 @@ mod conventions;
 mod delivery;
 mod funds;
 mod hardening;
+mod insiders;
 mod helpers;
 mod layers;
 mod ledger_audit;

@@ -1,0 +1,13 @@
+DROP TABLE audit_checkpoints;
+DROP TABLE audit_keys;
+DROP TRIGGER funds_no_delete ON funds;
+DROP TRIGGER recipients_no_delete ON recipients;
+DROP TRIGGER programmes_no_delete ON programmes;
+DROP TRIGGER awards_no_delete ON awards;
+DROP TRIGGER variations_no_delete ON variations;
+DROP TRIGGER activities_no_delete ON activities;
+DROP TRIGGER returns_no_delete ON returns;
+DROP FUNCTION ledger_refuse_delete();
+DROP TRIGGER payments_no_edit ON payments;
+DROP FUNCTION payments_guard_edit();
+ALTER TABLE funds DROP COLUMN budget_decision_ref;
