@@ -6,9 +6,20 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
 
 /// Everything the service reads from its environment.
 pub struct Settings {
-    /// `DATABASE_URL`: the PostgreSQL database; created if missing.
+    /// `DATABASE_URL`: the PostgreSQL database, as the role that owns its tables (it creates
+    /// the database if missing, migrates it and grants the serving role its privileges).
     /// Default `postgres://postgres@localhost:5432/grants`.
     pub database_url: String,
+    /// Whether `DATABASE_URL` was set (rather than defaulted): with `GRANTS_APP_DATABASE_URL`
+    /// alone the service does not migrate, it only checks the schema is current.
+    pub database_url_given: bool,
+    /// `GRANTS_APP_DATABASE_URL`: the role the service serves through, for operators who
+    /// create it themselves. Unset, `serve` creates `GRANTS_APP_ROLE` with the owner's URL and
+    /// serves through it.
+    pub app_database_url: Option<String>,
+    /// `GRANTS_APP_ROLE`: the serving role `serve` creates when `GRANTS_APP_DATABASE_URL` is
+    /// unset. Default `grants_app`.
+    pub app_role: String,
     /// `GRANTS_BIND`: the address to listen on. Default `127.0.0.1:8080`.
     pub bind: String,
     /// `GRANTS_DB_POOL_SIZE`: database connections kept open. Default: two per core, at least
@@ -149,6 +160,14 @@ impl Settings {
         Ok(Settings {
             database_url: var("DATABASE_URL")
                 .unwrap_or_else(|| "postgres://postgres@localhost:5432/grants".to_string()),
+            database_url_given: var("DATABASE_URL").is_some(),
+            app_database_url: var("GRANTS_APP_DATABASE_URL"),
+            app_role: {
+                let role = var("GRANTS_APP_ROLE").unwrap_or_else(|| crate::db::roles::DEFAULT_SERVING_ROLE.to_string());
+                crate::db::roles::check_role_name(&role)
+                    .map_err(|message| ConfigError { variable: "GRANTS_APP_ROLE", message })?;
+                role
+            },
             bind: var("GRANTS_BIND").unwrap_or_else(|| "127.0.0.1:8080".to_string()),
             db_pool_size: number("GRANTS_DB_POOL_SIZE", default_pool_size())?.max(1),
             db_timeout: Duration::from_secs(number("GRANTS_DB_TIMEOUT_SECS", 3)?),
@@ -164,6 +183,14 @@ impl Settings {
             },
             handle_signals: true,
         })
+    }
+}
+
+impl Settings {
+    /// The URL requests are served through: `GRANTS_APP_DATABASE_URL` when set (or as `serve`
+    /// set it after creating its serving role), else `DATABASE_URL`.
+    pub fn serving_url(&self) -> &str {
+        self.app_database_url.as_deref().unwrap_or(&self.database_url)
     }
 }
 

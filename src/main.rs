@@ -23,6 +23,10 @@ enum Command {
         /// Load the demo data into an empty database and print a token per role.
         #[arg(long)]
         demo: bool,
+        /// Serve even through a superuser or the tables' owner, which can lift every guard of
+        /// the audit trail (refused without this).
+        #[arg(long)]
+        allow_superuser: bool,
     },
     /// Create the database if missing and apply the migrations.
     Migrate,
@@ -121,12 +125,12 @@ fn run(command: Command) -> Result<(), String> {
             println!("{token}");
             Ok(())
         }
-        Command::Serve { demo } => serve(demo),
+        Command::Serve { demo, allow_superuser } => serve(demo, allow_superuser),
         Command::Audit { action: AuditCommand::Verify } => {
             use diesel::Connection;
             let settings = Settings::from_env().map_err(|e| e.to_string())?;
             let mut conn =
-                diesel::PgConnection::establish(&settings.database_url).map_err(|e| format!("cannot connect: {e}"))?;
+                diesel::PgConnection::establish(settings.serving_url()).map_err(|e| format!("cannot connect: {e}"))?;
             let started = std::time::Instant::now();
             let result =
                 grants::audit::verify::verify(&mut conn).map_err(|e| format!("cannot read the events: {e}"))?;
@@ -142,13 +146,17 @@ fn run(command: Command) -> Result<(), String> {
 }
 
 fn seed(database_url: &str) -> Result<Option<demo::DemoSummary>, String> {
-    use diesel::Connection;
     db::prepare(database_url)?;
+    load_demo(database_url)
+}
+
+fn load_demo(database_url: &str) -> Result<Option<demo::DemoSummary>, String> {
+    use diesel::Connection;
     let mut conn = diesel::PgConnection::establish(database_url).map_err(|e| format!("cannot connect: {e}"))?;
     demo::load_if_empty(&mut conn).map_err(|e| format!("demo data: {e}"))
 }
 
-fn serve(with_demo: bool) -> Result<(), String> {
+fn serve(with_demo: bool, allow_superuser: bool) -> Result<(), String> {
     let mut settings = Settings::from_env().map_err(|e| e.to_string())?;
     if settings.jwt.is_none() {
         if !with_demo {
@@ -165,9 +173,20 @@ fn serve(with_demo: bool) -> Result<(), String> {
         let audience = std::env::var("GRANTS_JWT_AUDIENCE").unwrap_or_else(|_| "grants-api".into());
         settings.jwt = Some(JwtSettings::from_secret(secret.as_bytes(), issuer, audience));
     }
-    db::prepare(&settings.database_url)?;
+    // The owner migrates and readies the serving role; requests go through the serving role.
+    let serving_url = if settings.database_url_given || settings.app_database_url.is_none() {
+        db::prepare_serving(&settings.database_url, settings.app_database_url.as_deref(), &settings.app_role)?
+    } else {
+        let url = settings.app_database_url.clone().unwrap_or_default();
+        db::check_current(&url)?;
+        url
+    };
+    let identity = db::roles::identify(&serving_url)?;
+    db::roles::refuse_powerful(&identity, allow_superuser)?;
+    log::info!("serving as database role {}", identity.user);
+    settings.app_database_url = Some(serving_url);
     if with_demo {
-        let summary = seed(&settings.database_url)?;
+        let summary = load_demo(settings.serving_url())?;
         print_demo_banner(&settings, summary.as_ref())?;
     }
     actix_web::rt::System::new().block_on(async move {

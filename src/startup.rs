@@ -28,7 +28,7 @@ impl Application {
     /// database must already exist and be migrated (`db::prepare`).
     pub fn build(settings: Settings) -> Result<Application, String> {
         let state = web::Data::new(AppState {
-            pool: crate::db::pool(&settings.database_url, settings.db_pool_size, settings.db_timeout),
+            pool: crate::db::pool(settings.serving_url(), settings.db_pool_size, settings.db_timeout),
             jwt: settings.jwt,
             return_due_days: settings.return_due_days,
             openapi_json: crate::openapi::spec_json(),

@@ -100,7 +100,9 @@ pub fn approve(conn: &mut PgConnection, actor: &Actor, id: AwardId, decision_ref
         return Err(ApiError::FourEyes("an award cannot be approved by the person who created it".into()));
     }
     if audit::store::acted_on(conn, id.into(), &actor.sub, &[Action::AwardUpdated.as_str()], 0)? {
-        return Err(ApiError::FourEyes("an award cannot be approved by a person who changed it while it was a draft".into()));
+        return Err(ApiError::FourEyes(
+            "an award cannot be approved by a person who changed it while it was a draft".into(),
+        ));
     }
     let fund =
         funds::store::lock(conn, current.fund_id)?.ok_or_else(|| ApiError::Internal("award without fund".into()))?;

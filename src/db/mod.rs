@@ -1,5 +1,6 @@
 //! The connection pool, the embedded migrations and database creation.
 
+pub mod roles;
 pub mod schema;
 
 use std::time::{Duration, Instant};
@@ -121,9 +122,44 @@ pub fn run_migrations(conn: &mut PgConnection) -> Result<(), String> {
     conn.run_pending_migrations(MIGRATIONS).map(|_| ()).map_err(|e| format!("migrations failed: {e}"))
 }
 
-/// Creates the database if needed and migrates it, on a connection of its own.
+/// Creates the database if needed and migrates it, on a connection of its own, one instance
+/// at a time.
 pub fn prepare(database_url: &str) -> Result<(), String> {
     create_database_if_missing(database_url)?;
     let mut conn = PgConnection::establish(database_url).map_err(|e| format!("cannot connect to the database: {e}"))?;
-    run_migrations(&mut conn)
+    roles::under_prepare_lock(&mut conn, run_migrations)
+}
+
+/// As the owner (`owner_url`): creates the database if needed, migrates it, and readies the
+/// serving role: the one `app_url` connects as, or else `role`, created if missing. Grants it
+/// [`roles::PRIVILEGES`] and returns the URL to serve through.
+pub fn prepare_serving(owner_url: &str, app_url: Option<&str>, role: &str) -> Result<String, String> {
+    create_database_if_missing(owner_url)?;
+    let mut conn = PgConnection::establish(owner_url).map_err(|e| format!("cannot connect to the database: {e}"))?;
+    roles::under_prepare_lock(&mut conn, |conn| {
+        run_migrations(conn)?;
+        let (url, role) = match app_url {
+            Some(url) => (url.to_string(), roles::url_user(url)?),
+            None => {
+                roles::ensure_serving_role(conn, owner_url, role)?;
+                (roles::serving_url(owner_url, role)?, role.to_string())
+            }
+        };
+        // Serving as the owner itself is refused later; revoking from it here would lock it out.
+        if role != roles::url_user(owner_url)? {
+            roles::grant_serving(conn, &role)?;
+        }
+        Ok(url)
+    })
+}
+
+/// Refuses to serve a database whose migrations are behind this binary (when the service was
+/// given no owner URL to migrate it with).
+pub fn check_current(serving_url: &str) -> Result<(), String> {
+    let mut conn = PgConnection::establish(serving_url).map_err(|e| format!("cannot connect to the database: {e}"))?;
+    match conn.has_pending_migration(MIGRATIONS) {
+        Ok(false) => Ok(()),
+        Ok(true) => Err("the database needs migrating: run `grants migrate` with DATABASE_URL naming the owner".into()),
+        Err(e) => Err(format!("cannot read the database's migrations: {e}")),
+    }
 }

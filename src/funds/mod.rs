@@ -173,7 +173,9 @@ impl TryFrom<UpdateFund> for FundEdit {
             (Some(_), None) => {
                 return Err(input::fail("decision_ref", "a budget change must name the decision that makes it").into());
             }
-            (None, Some(_)) => return Err(input::fail("decision_ref", "only a budget change takes a decision reference").into()),
+            (None, Some(_)) => {
+                return Err(input::fail("decision_ref", "only a budget change takes a decision reference").into());
+            }
             (None, None) => None,
         };
         Ok(FundEdit { name, budget, status: body.status })

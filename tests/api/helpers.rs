@@ -11,6 +11,9 @@ use grants::startup::Application;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+/// The role the service under test serves through.
+pub const SERVING_ROLE: &str = grants::db::roles::DEFAULT_SERVING_ROLE;
+
 /// The shared secret every test token is signed with.
 pub const SECRET: &str = "test-secret-test-secret-test-secret-0123";
 
@@ -36,7 +39,8 @@ struct Name {
     datname: String,
 }
 
-/// The template's name carries a hash of the migrations, so a changed migration makes a new one.
+/// The template's name carries a hash of the migrations and the serving role's privileges, so a
+/// change to either makes a new one.
 fn template_name() -> String {
     use sha2::Digest;
     let mut hasher = sha2::Sha256::new();
@@ -47,6 +51,8 @@ fn template_name() -> String {
         hasher.update(file.to_string_lossy().as_bytes());
         hasher.update(std::fs::read(&file).unwrap_or_default());
     }
+    // The serving role's grants are part of the template too.
+    hasher.update(format!("{:?}", grants::db::roles::PRIVILEGES).as_bytes());
     format!("grants_template_{}", &hex::encode(hasher.finalize())[..16])
 }
 
@@ -85,6 +91,11 @@ fn ensure_template(conn: &mut PgConnection) -> String {
         {
             let mut t = PgConnection::establish(&database_url(&building)).expect("connect to template");
             grants::db::run_migrations(&mut t).expect("migrate template");
+            // The service serves through its own role, as `grants serve` does: the grants are
+            // part of the template, so every test database has them.
+            grants::db::roles::ensure_serving_role(&mut t, &database_url(&building), SERVING_ROLE)
+                .expect("create the serving role");
+            grants::db::roles::grant_serving(&mut t, SERVING_ROLE).expect("grant the serving role");
         }
         diesel::sql_query(format!("ALTER DATABASE \"{building}\" RENAME TO \"{template}\""))
             .execute(conn)
@@ -122,9 +133,19 @@ impl TestDb {
         TestDb { url: database_url(&name), name }
     }
 
-    /// A direct connection, for checks the API cannot make.
+    /// A direct connection as the owner (a superuser here), for checks the API cannot make.
     pub fn connect(&self) -> PgConnection {
         PgConnection::establish(&self.url).expect("connect to the test database")
+    }
+
+    /// The URL the service serves through: its own least-privileged role.
+    pub fn serving_url(&self) -> String {
+        grants::db::roles::serving_url(&self.url, SERVING_ROLE).expect("serving URL")
+    }
+
+    /// A connection with the service's own credentials.
+    pub fn connect_as_service(&self) -> PgConnection {
+        PgConnection::establish(&self.serving_url()).expect("connect as the serving role")
     }
 }
 
@@ -201,7 +222,10 @@ impl TestApp {
             None => db.url.clone(),
         };
         let settings = Settings {
+            app_database_url: Some(grants::db::roles::serving_url(&database_url, SERVING_ROLE).expect("serving URL")),
             database_url,
+            database_url_given: true,
+            app_role: SERVING_ROLE.into(),
             bind: "127.0.0.1:0".into(),
             // Sixteen tests run at once: four connections each stay well inside PostgreSQL's 100.
             db_pool_size: 4,
