@@ -42,6 +42,13 @@ pub struct Settings {
     /// `GRANTS_360_PREFIX`, `GRANTS_FUNDER_ID`, `GRANTS_FUNDER_NAME`: the publisher of the
     /// 360Giving data. The defaults are placeholders: set your registered prefix and identifier.
     pub publisher: Publisher,
+    /// `GRANTS_AUDIT_KEY_FILE`: the Ed25519 private key (PKCS#8 PEM, from `grants audit keygen`)
+    /// that signs the audit chain's checkpoints. Kept outside the database; `serve` refuses to
+    /// start without one (`serve --demo` makes one under `GRANTS_DATA_DIR`).
+    pub audit_key: Option<ed25519_dalek::SigningKey>,
+    /// `GRANTS_CHECKPOINT_SECS`: how often a checkpoint is signed while the chain grows.
+    /// Default 60.
+    pub checkpoint_every: Duration,
     /// Whether the server stops on SIGTERM/SIGINT (draining requests in flight). Always on for
     /// `grants serve`; the tests, which run many servers in one process, turn it off.
     pub handle_signals: bool,
@@ -181,6 +188,11 @@ impl Settings {
                 funder_name: var("GRANTS_FUNDER_NAME")
                     .unwrap_or_else(|| "Office of the Police and Crime Commissioner".to_string()),
             },
+            audit_key: var("GRANTS_AUDIT_KEY_FILE")
+                .map(|path| read_signing_key(std::path::Path::new(&path)))
+                .transpose()
+                .map_err(|message| ConfigError { variable: "GRANTS_AUDIT_KEY_FILE", message })?,
+            checkpoint_every: Duration::from_secs(number("GRANTS_CHECKPOINT_SECS", 60)?.max(1)),
             handle_signals: true,
         })
     }
@@ -198,4 +210,18 @@ impl Settings {
 fn default_pool_size() -> u32 {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     u32::try_from(cores * 2).unwrap_or(u32::MAX).max(4)
+}
+
+/// `GRANTS_DATA_DIR`: where `serve --demo` keeps what must survive a restart (its audit key).
+/// Default `grants-data` in the working directory.
+pub fn data_dir() -> std::path::PathBuf {
+    var("GRANTS_DATA_DIR").unwrap_or_else(|| "grants-data".to_string()).into()
+}
+
+/// Reads an Ed25519 private key in PKCS#8 PEM.
+pub fn read_signing_key(path: &std::path::Path) -> Result<ed25519_dalek::SigningKey, String> {
+    use ed25519_dalek::pkcs8::DecodePrivateKey;
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    ed25519_dalek::SigningKey::from_pkcs8_pem(&text)
+        .map_err(|e| format!("{} is not an Ed25519 private key in PKCS#8 PEM: {e}", path.display()))
 }

@@ -99,6 +99,9 @@ pub enum ApiError {
     /// 429 `rate-limited`: too many requests from this subject or address; retry after N s.
     #[error("too many requests: try again in {0} s")]
     RateLimited(u64),
+    /// 429 `verify-in-progress`: a verification of the audit trail is already running here.
+    #[error("a verification of the audit trail is already running; retry when it has finished")]
+    VerifyInProgress,
     /// 503 `unavailable`: the database cannot be reached.
     #[error("the service cannot reach its database; try again shortly")]
     Unavailable,
@@ -138,6 +141,7 @@ impl ApiError {
             ApiError::IdempotencyKeyReused => ("idempotency-key-reused", "Idempotency key reused"),
             ApiError::PreconditionRequired => ("precondition-required", "Precondition required"),
             ApiError::RateLimited(_) => ("rate-limited", "Rate limited"),
+            ApiError::VerifyInProgress => ("verify-in-progress", "Verification in progress"),
             ApiError::Unavailable => ("unavailable", "Service unavailable"),
             ApiError::Internal(_) => ("internal", "Internal server error"),
         }
@@ -180,7 +184,7 @@ impl ResponseError for ApiError {
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Validation(_) | ApiError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
-            ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::RateLimited(_) | ApiError::VerifyInProgress => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -205,6 +209,9 @@ impl ResponseError for ApiError {
             ApiError::RateLimited(seconds) => {
                 response.insert_header((header::RETRY_AFTER, seconds.to_string()));
             }
+            ApiError::VerifyInProgress => {
+                response.insert_header((header::RETRY_AFTER, "10"));
+            }
             _ => {}
         }
         response.body(serde_json::to_string(&self.problem()).unwrap_or_default())
@@ -225,7 +232,9 @@ impl From<DieselError> for ApiError {
             DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
                 ApiError::Conflict(conflict_detail(info.constraint_name()))
             }
+            // The connection died under the request (libpq: "no connection to the server").
             DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _)
+            | DieselError::DatabaseError(DatabaseErrorKind::UnableToSendCommand, _)
             | DieselError::BrokenTransactionManager => ApiError::Unavailable,
             DieselError::DatabaseError(kind, info) => {
                 ApiError::Internal(format!("database error {kind:?}: {}", info.message()))

@@ -59,8 +59,21 @@ enum Command {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Recompute the whole hash chain; exit status 0 when intact, 1 when not.
-    Verify,
+    /// Recompute the whole hash chain, check every signed checkpoint (and a saved one), and
+    /// reconcile every ledger row with its latest event; exit status 0 when all holds, 1 when not.
+    Verify {
+        /// A checkpoint saved earlier (JSON as `GET /audit/checkpoints` or the transparency
+        /// feed gives it): the chain must still pass through it.
+        #[arg(long, value_name = "FILE")]
+        against: Option<std::path::PathBuf>,
+    },
+    /// Write a new Ed25519 signing key for checkpoints (PKCS#8 PEM, readable by its owner only)
+    /// and print its id and public key. Never overwrites a file.
+    Keygen {
+        /// Where to write it; point GRANTS_AUDIT_KEY_FILE at it.
+        #[arg(long, value_name = "FILE")]
+        out: std::path::PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -126,21 +139,49 @@ fn run(command: Command) -> Result<(), String> {
             Ok(())
         }
         Command::Serve { demo, allow_superuser } => serve(demo, allow_superuser),
-        Command::Audit { action: AuditCommand::Verify } => {
+        Command::Audit { action: AuditCommand::Keygen { out } } => {
+            let key = grants::audit::checkpoint::AuditKey::generate();
+            key.write_new(&out)?;
+            println!("wrote {}\nkey_id {}\npublic_key {}", out.display(), key.key_id(), key.public_hex());
+            Ok(())
+        }
+        Command::Audit { action: AuditCommand::Verify { against } } => {
             use diesel::Connection;
             let settings = Settings::from_env().map_err(|e| e.to_string())?;
+            let against = against
+                .map(|path| {
+                    let text =
+                        std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                    serde_json::from_str::<grants::audit::verify::SavedCheckpoint>(&text).map_err(|e| {
+                        format!("{} is not a saved checkpoint (JSON with seq and head_hash): {e}", path.display())
+                    })
+                })
+                .transpose()?;
             let mut conn =
                 diesel::PgConnection::establish(settings.serving_url()).map_err(|e| format!("cannot connect: {e}"))?;
             let started = std::time::Instant::now();
-            let result =
-                grants::audit::verify::verify(&mut conn).map_err(|e| format!("cannot read the events: {e}"))?;
+            let result = grants::audit::verify::verify_all(&mut conn, &grants::audit::verify::Options { against })
+                .map_err(|e| format!("cannot read the trail: {e}"))?;
             println!("{}", serde_json::to_string_pretty(&result).map_err(|e| e.to_string())?);
-            eprintln!("verified {} events in {:.2?}", result.events_checked, started.elapsed());
+            eprintln!(
+                "verified {} events, {} checkpoints and every ledger row in {:.2?}; {} events unsealed",
+                result.events_checked,
+                result.checkpoints_checked,
+                started.elapsed(),
+                result.unsealed_events
+            );
             if result.ok {
-                Ok(())
-            } else {
-                Err(format!("the chain is broken at seq {}", result.first_bad_seq.unwrap_or(0)))
+                return Ok(());
             }
+            let mut reasons = Vec::new();
+            if let Some(seq) = result.first_bad_seq {
+                reasons.push(format!("the chain breaks at seq {seq}"));
+            }
+            reasons.extend(result.findings.iter().map(|f| f.message.clone()));
+            if result.unreconciled_total > 0 {
+                reasons.push(format!("{} ledger values differ from their latest events", result.unreconciled_total));
+            }
+            Err(reasons.join("; "))
         }
     }
 }
@@ -172,6 +213,17 @@ fn serve(with_demo: bool, allow_superuser: bool) -> Result<(), String> {
         let issuer = std::env::var("GRANTS_JWT_ISSUER").unwrap_or_else(|_| "grants".into());
         let audience = std::env::var("GRANTS_JWT_AUDIENCE").unwrap_or_else(|_| "grants-api".into());
         settings.jwt = Some(JwtSettings::from_secret(secret.as_bytes(), issuer, audience));
+    }
+    if settings.audit_key.is_none() {
+        if !with_demo {
+            return Err("no audit key: run `grants audit keygen --out FILE` and set GRANTS_AUDIT_KEY_FILE=FILE \
+                 (it signs the audit trail's checkpoints; keep it outside the database)"
+                .into());
+        }
+        let path = grants::config::data_dir().join("audit-key.pem");
+        let key = grants::audit::checkpoint::AuditKey::read_or_create(&path)?;
+        log::info!("demo: checkpoints are signed with key {} from {}", key.key_id(), path.display());
+        settings.audit_key = Some(key.signing_key().clone());
     }
     // The owner migrates and readies the serving role; requests go through the serving role.
     let serving_url = if settings.database_url_given || settings.app_database_url.is_none() {

@@ -20,6 +20,8 @@ use crate::state::AppState;
 pub struct Application {
     address: std::net::SocketAddr,
     server: Server,
+    signer: web::Data<AppState>,
+    checkpoint_every: std::time::Duration,
 }
 
 impl Application {
@@ -27,6 +29,7 @@ impl Application {
     /// publisher), binds `settings.bind` (port 0 picks a free one) and prepares the server. The
     /// database must already exist and be migrated (`db::prepare`).
     pub fn build(settings: Settings) -> Result<Application, String> {
+        let verify_url = settings.serving_url().to_string();
         let state = web::Data::new(AppState {
             pool: crate::db::pool(settings.serving_url(), settings.db_pool_size, settings.db_timeout),
             jwt: settings.jwt,
@@ -37,7 +40,12 @@ impl Application {
                 (0, _) => None,
                 (rate, burst) => Some(RateLimiter::new(rate, burst)),
             },
+            verify_url,
+            audit_key: settings.audit_key,
+            verifying: std::sync::atomic::AtomicBool::new(false),
         });
+        let signer = state.clone();
+        let checkpoint_every = settings.checkpoint_every;
         let listener =
             TcpListener::bind(&settings.bind).map_err(|e| format!("cannot listen on {}: {e}", settings.bind))?;
         let address = listener.local_addr().map_err(|e| format!("cannot read the bound address: {e}"))?;
@@ -49,7 +57,7 @@ impl Application {
             server = server.disable_signals();
         }
         let server = server.listen(listener).map_err(|e| format!("cannot listen on {address}: {e}"))?.run();
-        Ok(Application { address, server })
+        Ok(Application { address, server, signer, checkpoint_every })
     }
 
     /// The address it listens on.
@@ -63,8 +71,12 @@ impl Application {
     }
 
     /// Serves until the server is stopped (or, when signals are handled, SIGTERM/SIGINT).
+    /// Signs checkpoints in the background meanwhile, when it holds an audit key.
     pub async fn run(self) -> std::io::Result<()> {
-        self.server.await
+        let signer = actix_web::rt::spawn(crate::audit::checkpoint::keep_sealing(self.signer, self.checkpoint_every));
+        let outcome = self.server.await;
+        signer.abort();
+        outcome
     }
 }
 

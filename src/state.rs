@@ -24,6 +24,12 @@ pub struct AppState {
     pub publisher: Publisher,
     /// Requests per subject (or address); `None` turns limiting off.
     pub rate_limiter: Option<RateLimiter>,
+    /// The key that signs the audit chain's checkpoints; `None` signs nothing.
+    pub audit_key: Option<ed25519_dalek::SigningKey>,
+    /// Where verification opens its own connection, outside the request pool.
+    pub verify_url: String,
+    /// Set while a verification runs: one at a time per process.
+    pub verifying: std::sync::atomic::AtomicBool,
 }
 
 impl AppState {

@@ -102,6 +102,25 @@ pub fn event_hash(prev_hash: &str, event: &EventContent<'_>) -> String {
     })
 }
 
+/// The hash an event should carry after `prev_hash`.
+pub fn recompute(prev_hash: &str, event: &super::store::AuditEvent) -> String {
+    event_hash(
+        prev_hash,
+        &EventContent {
+            seq: event.seq,
+            id: event.id,
+            at: event.at,
+            actor_sub: &event.actor_sub,
+            actor_name: event.actor_name.as_deref(),
+            action: &event.action,
+            entity_type: &event.entity_type,
+            entity_id: event.entity_id,
+            award_id: event.award_id,
+            data: &event.data,
+        },
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,7 +2,9 @@
 //! transaction.
 
 pub mod chain;
+pub mod checkpoint;
 pub mod http;
+pub mod reconcile;
 pub mod store;
 pub mod verify;
 

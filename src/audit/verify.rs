@@ -1,34 +1,233 @@
-//! Recomputing the whole chain, in batches, so memory stays flat however long it is.
+//! Verification: the whole chain recomputed in batches (memory stays flat however long it is),
+//! every stored checkpoint's signature and place on the chain, an auditor's saved checkpoint,
+//! and reconciliation of every ledger row with its latest event.
 
 use diesel::pg::PgConnection;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::chain::{EventContent, GENESIS_HASH, event_hash};
+use super::chain::{GENESIS_HASH, recompute};
+use super::checkpoint;
+use super::reconcile::Unreconciled;
 use super::store::{self, AuditEvent};
 
 /// Events read per query while verifying.
 const BATCH: i64 = 5_000;
 
-/// The outcome of recomputing the chain.
+/// A checkpoint an auditor saved earlier (as `GET /audit/checkpoints` or the transparency
+/// feed gave it): at least its `seq` and `head_hash`; with `at`, `key_id`, `signature` and
+/// `public_key` its own signature is checked too.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct SavedCheckpoint {
+    pub seq: i64,
+    pub head_hash: String,
+    pub at: Option<chrono::DateTime<chrono::Utc>>,
+    pub key_id: Option<String>,
+    pub signature: Option<String>,
+    pub public_key: Option<String>,
+}
+
+/// One thing verification found wrong, other than the chain's first bad event and the
+/// unreconciled rows.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Finding {
+    /// `checkpoint` (a stored checkpoint fails), `against` (the saved checkpoint fails),
+    /// `truncated` (the chain ends below a checkpoint).
+    #[schema(example = "checkpoint")]
+    pub kind: String,
+    /// The checkpoint's number, when it is a stored one.
+    pub checkpoint: Option<i64>,
+    /// The event concerned.
+    pub seq: Option<i64>,
+    pub message: String,
+}
+
+/// The outcome of verification.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Verification {
-    /// True when every event links to its predecessor and hashes to what is stored.
+    /// True when the chain links and hashes, every checkpoint holds and is passed through, the
+    /// saved checkpoint (if given) is on the chain, and every row reconciles.
     pub ok: bool,
     /// How many events were read.
     pub events_checked: i64,
     /// The last event's sequence number (0 for an empty trail).
     pub head_seq: i64,
-    /// The last event's hash: publish it, and a later rewrite of history cannot reach it again.
+    /// The last event's hash.
     pub head_hash: String,
-    /// The first event that is missing, out of order, mislinked or altered; `null` when `ok`.
+    /// The first event that is missing, out of order, mislinked or altered; `null` when the
+    /// chain itself is intact.
+    pub first_bad_seq: Option<i64>,
+    /// How many stored checkpoints were checked.
+    pub checkpoints_checked: i64,
+    /// The last event a stored checkpoint seals (0 if none).
+    pub sealed_seq: i64,
+    /// Events after the last checkpoint: not yet signed, so not yet anchored outside the
+    /// database (the service signs at least every minute while the chain grows).
+    pub unsealed_events: i64,
+    /// Whether a saved checkpoint was checked.
+    pub against_checked: bool,
+    /// Everything else that failed.
+    pub findings: Vec<Finding>,
+    /// Rows that differ from their latest event (at most 1,000 listed).
+    pub unreconciled: Vec<Unreconciled>,
+    /// How many differences there are in all.
+    pub unreconciled_total: i64,
+}
+
+/// What to verify besides the stored chain and checkpoints.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// A checkpoint saved earlier.
+    pub against: Option<SavedCheckpoint>,
+}
+
+/// The whole verification: the chain, the stored checkpoints, the saved one, reconciliation.
+pub fn verify_all(conn: &mut PgConnection, options: &Options) -> diesel::QueryResult<Verification> {
+    let chain = verify(conn)?;
+    let mut findings = Vec::new();
+    let (checkpoints_checked, sealed_seq) = check_checkpoints(conn, chain.head_seq, &mut findings)?;
+    if let Some(saved) = &options.against {
+        check_against(conn, saved, chain.head_seq, &mut findings)?;
+    }
+    let (unreconciled, unreconciled_total) = super::reconcile::reconcile(conn)?;
+    Ok(Verification {
+        ok: chain.first_bad_seq.is_none() && findings.is_empty() && unreconciled_total == 0,
+        events_checked: chain.events_checked,
+        head_seq: chain.head_seq,
+        head_hash: chain.head_hash,
+        first_bad_seq: chain.first_bad_seq,
+        checkpoints_checked,
+        sealed_seq,
+        unsealed_events: (chain.head_seq - sealed_seq).max(0),
+        against_checked: options.against.is_some(),
+        findings,
+        unreconciled,
+        unreconciled_total,
+    })
+}
+
+/// Every stored checkpoint: numbered 1, 2, 3… without a gap, sealing ever later events, signed
+/// by a key of `audit_keys`, and on the chain (its event carries its hash; the chain pass has
+/// checked every link below it). Read in batches so memory stays flat.
+fn check_checkpoints(
+    conn: &mut PgConnection,
+    head_seq: i64,
+    findings: &mut Vec<Finding>,
+) -> diesel::QueryResult<(i64, i64)> {
+    use diesel::prelude::*;
+    let keys: std::collections::HashMap<String, String> =
+        checkpoint::keys(conn)?.into_iter().map(|k| (k.key_id, k.public_key)).collect();
+    let (mut checked, mut number, mut sealed) = (0i64, 0i64, 0i64);
+    loop {
+        let batch = checkpoint::list(conn, number, 5_000)?;
+        if batch.is_empty() {
+            break;
+        }
+        let seqs: Vec<i64> = batch.iter().map(|c| c.seq).collect();
+        let hashes: std::collections::HashMap<i64, String> = crate::db::schema::audit_events::table
+            .filter(crate::db::schema::audit_events::seq.eq_any(&seqs))
+            .select((crate::db::schema::audit_events::seq, crate::db::schema::audit_events::hash))
+            .load::<(i64, String)>(conn)?
+            .into_iter()
+            .collect();
+        for c in &batch {
+            checked += 1;
+            let mut fail = |message: String| {
+                findings.push(Finding {
+                    kind: "checkpoint".into(),
+                    checkpoint: Some(c.number),
+                    seq: Some(c.seq),
+                    message,
+                })
+            };
+            if c.number != number + 1 {
+                fail(format!("checkpoints {} to {} are missing", number + 1, c.number - 1));
+            }
+            if c.seq <= sealed {
+                fail(format!(
+                    "checkpoint {} seals seq {}, not later than the one before it ({sealed})",
+                    c.number, c.seq
+                ));
+            }
+            match keys.get(&c.key_id) {
+                None => fail(format!("checkpoint {} names key {}, which is not among the keys", c.number, c.key_id)),
+                Some(public) if !c.signed_by(public) => {
+                    fail(format!("checkpoint {}'s signature does not hold under key {}", c.number, c.key_id))
+                }
+                Some(_) => {}
+            }
+            if c.seq > head_seq {
+                fail(format!(
+                    "checkpoint {} seals seq {} but the chain ends at {head_seq}: events were removed",
+                    c.number, c.seq
+                ));
+            } else if hashes.get(&c.seq) != Some(&c.head_hash) {
+                fail(format!(
+                    "the chain no longer passes through checkpoint {}: event {} does not carry its signed hash",
+                    c.number, c.seq
+                ));
+            }
+            number = c.number;
+            sealed = sealed.max(c.seq);
+        }
+    }
+    Ok((checked, sealed))
+}
+
+/// A checkpoint the auditor kept: the chain must still reach it, with the same hash.
+fn check_against(
+    conn: &mut PgConnection,
+    saved: &SavedCheckpoint,
+    head_seq: i64,
+    findings: &mut Vec<Finding>,
+) -> diesel::QueryResult<()> {
+    use diesel::prelude::*;
+    let mut fail = |kind: &str, message: String| {
+        findings.push(Finding { kind: kind.into(), checkpoint: None, seq: Some(saved.seq), message })
+    };
+    if let (Some(at), Some(key_id), Some(signature), Some(public)) =
+        (saved.at, &saved.key_id, &saved.signature, &saved.public_key)
+        && !checkpoint::signature_holds(saved.seq, &saved.head_hash, at, key_id, signature, public)
+    {
+        fail("against", "the saved checkpoint's own signature does not hold: it is not what the service signed".into());
+    }
+    if saved.seq > head_seq {
+        fail(
+            "truncated",
+            format!(
+                "the saved checkpoint seals seq {} but the chain ends at {head_seq}: events were removed",
+                saved.seq
+            ),
+        );
+        return Ok(());
+    }
+    let hash: Option<String> = crate::db::schema::audit_events::table
+        .find(saved.seq)
+        .select(crate::db::schema::audit_events::hash)
+        .first(conn)
+        .optional()?;
+    if hash.as_deref() != Some(saved.head_hash.as_str()) {
+        fail(
+            "against",
+            format!("event {} no longer carries the hash the saved checkpoint holds: history was rewritten", saved.seq),
+        );
+    }
+    Ok(())
+}
+
+/// The outcome of recomputing the chain alone.
+#[derive(Debug, Clone)]
+pub struct ChainCheck {
+    pub events_checked: i64,
+    pub head_seq: i64,
+    pub head_hash: String,
     pub first_bad_seq: Option<i64>,
 }
 
 /// Recomputes the chain from the first event to the last. One thread reads batches (the
 /// database round trip and JSON decoding) while this one hashes the previous batch; at most
 /// two batches are held at once, so memory stays flat however long the chain is.
-pub fn verify(conn: &mut PgConnection) -> diesel::QueryResult<Verification> {
+pub fn verify(conn: &mut PgConnection) -> diesel::QueryResult<ChainCheck> {
     let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<AuditEvent>>(1);
     std::thread::scope(|scope| {
         let reader = scope.spawn(move || -> diesel::QueryResult<()> {
@@ -58,36 +257,11 @@ pub fn verify(conn: &mut PgConnection) -> diesel::QueryResult<Verification> {
             }
         }
         reader.join().unwrap_or(Err(diesel::result::Error::BrokenTransactionManager))?;
-        Ok(Verification {
-            ok: first_bad.is_none(),
-            events_checked: checked,
-            head_seq: prev_seq,
-            head_hash: prev_hash,
-            first_bad_seq: first_bad,
-        })
+        Ok(ChainCheck { events_checked: checked, head_seq: prev_seq, head_hash: prev_hash, first_bad_seq: first_bad })
     })
 }
 
 /// True when `event` follows `prev_seq` with `prev_hash` and its stored hash recomputes.
 fn links(event: &AuditEvent, prev_seq: i64, prev_hash: &str) -> bool {
     event.seq == prev_seq + 1 && event.prev_hash == prev_hash && event.hash == recompute(prev_hash, event)
-}
-
-/// The hash an event should carry after `prev_hash`.
-pub fn recompute(prev_hash: &str, event: &AuditEvent) -> String {
-    event_hash(
-        prev_hash,
-        &EventContent {
-            seq: event.seq,
-            id: event.id,
-            at: event.at,
-            actor_sub: &event.actor_sub,
-            actor_name: event.actor_name.as_deref(),
-            action: &event.action,
-            entity_type: &event.entity_type,
-            entity_id: event.entity_id,
-            award_id: event.award_id,
-            data: &event.data,
-        },
-    )
 }

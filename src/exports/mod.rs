@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::audit::checkpoint;
 use crate::auth::AuthUser;
 use crate::config::Publisher;
 use crate::domain::{FinancialYear, Money};
@@ -248,6 +249,23 @@ pub struct TransparencyList {
     #[schema(example = "2020-06")]
     pub month: String,
     pub items: Vec<PublishedGrant>,
+    /// The last audit checkpoint signed in the month, with the key that signed it: whoever
+    /// saves this page holds a head of the audit chain the service cannot later disown
+    /// (`grants audit verify --against` it). `null` for a month with none.
+    pub checkpoint: Option<PublishedCheckpoint>,
+}
+
+/// A signed checkpoint as published, with its public key so that it checks on its own.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PublishedCheckpoint {
+    pub number: i64,
+    pub seq: i64,
+    pub head_hash: String,
+    pub at: DateTime<Utc>,
+    pub key_id: String,
+    pub signature: String,
+    /// The Ed25519 public key that signed it, hex.
+    pub public_key: String,
 }
 
 /// The crime and disorder reduction grants approved in a month, with recipient, purpose,
@@ -274,7 +292,27 @@ async fn transparency(state: web::Data<AppState>, query: web::Query<MonthQuery>)
     let next = first.checked_add_months(chrono::Months::new(1)).ok_or_else(bad)?;
     let (from, to) =
         (first.and_time(chrono::NaiveTime::MIN).and_utc(), next.and_time(chrono::NaiveTime::MIN).and_utc());
-    let rows = state.db(move |conn| Ok(store::approved_between(conn, from, to)?)).await?;
+    let (rows, checkpoint) = state
+        .db(move |conn| {
+            let rows = store::approved_between(conn, from, to)?;
+            let checkpoint = match checkpoint::latest_between(conn, from, to)? {
+                None => None,
+                Some(c) => {
+                    let keys = checkpoint::keys(conn)?;
+                    keys.into_iter().find(|k| k.key_id == c.key_id).map(|k| PublishedCheckpoint {
+                        number: c.number,
+                        seq: c.seq,
+                        head_hash: c.head_hash,
+                        at: c.at,
+                        key_id: c.key_id,
+                        signature: c.signature,
+                        public_key: k.public_key,
+                    })
+                }
+            };
+            Ok((rows, checkpoint))
+        })
+        .await?;
     let items = rows
         .into_iter()
         .map(|a| PublishedGrant {
@@ -288,5 +326,5 @@ async fn transparency(state: web::Data<AppState>, query: web::Query<MonthQuery>)
             approved_at: a.approved_at,
         })
         .collect();
-    Ok(HttpResponse::Ok().json(TransparencyList { month: text, items }))
+    Ok(HttpResponse::Ok().json(TransparencyList { month: text, items, checkpoint }))
 }

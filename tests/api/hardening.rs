@@ -201,6 +201,7 @@ fn start_binary(app: &TestApp) -> (std::process::Child, String) {
         .env("DATABASE_URL", &app.db.url)
         .env("GRANTS_BIND", format!("127.0.0.1:{port}"))
         .env("GRANTS_JWT_SECRET", SECRET)
+        .env("GRANTS_AUDIT_KEY_FILE", crate::helpers::audit_key_file())
         .env("GRANTS_RATE_LIMIT_PER_SEC", "0")
         .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::null())

@@ -180,6 +180,39 @@ impl Reply {
     }
 }
 
+/// The key every test service signs checkpoints with.
+pub fn audit_key() -> ed25519_dalek::SigningKey {
+    ed25519_dalek::SigningKey::from_bytes(&[7u8; 32])
+}
+
+/// The settings of a service under test against the database at `database_url` (the owner's
+/// URL): served through the serving role, checkpoints signed on demand only (the background
+/// signer's first round registers the key; the next is an hour away).
+pub fn settings_for(database_url: &str, jwt: JwtSettings, rate_limit: (u32, u32)) -> Settings {
+    Settings {
+        app_database_url: Some(grants::db::roles::serving_url(database_url, SERVING_ROLE).expect("serving URL")),
+        database_url: database_url.to_string(),
+        database_url_given: true,
+        app_role: SERVING_ROLE.into(),
+        bind: "127.0.0.1:0".into(),
+        // Sixteen tests run at once: four connections each stay well inside PostgreSQL's 100.
+        db_pool_size: 4,
+        db_timeout: Duration::from_secs(2),
+        workers: Some(2),
+        rate_limit,
+        return_due_days: 30,
+        jwt: Some(jwt),
+        publisher: Publisher {
+            prefix: "360G-test".into(),
+            funder_id: "GB-GOR-PC000000".into(),
+            funder_name: "Test OPCC".into(),
+        },
+        audit_key: Some(audit_key()),
+        checkpoint_every: Duration::from_secs(3600),
+        handle_signals: false,
+    }
+}
+
 /// The running service and everything a test needs to talk to it.
 pub struct TestApp {
     pub address: String,
@@ -215,32 +248,30 @@ impl TestApp {
         TestApp::spawn_full(secret_jwt(), (0, 0), Some(port)).await
     }
 
+    /// The same, signing a checkpoint every `every` while the chain grows.
+    pub async fn spawn_signing_every(every: Duration) -> TestApp {
+        TestApp::spawn_settings(secret_jwt(), (0, 0), None, Some(every)).await
+    }
+
     async fn spawn_full(jwt: JwtSettings, rate_limit: (u32, u32), via: Option<u16>) -> TestApp {
+        TestApp::spawn_settings(jwt, rate_limit, via, None).await
+    }
+
+    async fn spawn_settings(
+        jwt: JwtSettings,
+        rate_limit: (u32, u32),
+        via: Option<u16>,
+        every: Option<Duration>,
+    ) -> TestApp {
         let db = TestDb::new();
         let database_url = match via {
             Some(port) => format!("postgres://postgres@127.0.0.1:{port}/{}?sslmode=disable", db.name),
             None => db.url.clone(),
         };
-        let settings = Settings {
-            app_database_url: Some(grants::db::roles::serving_url(&database_url, SERVING_ROLE).expect("serving URL")),
-            database_url,
-            database_url_given: true,
-            app_role: SERVING_ROLE.into(),
-            bind: "127.0.0.1:0".into(),
-            // Sixteen tests run at once: four connections each stay well inside PostgreSQL's 100.
-            db_pool_size: 4,
-            db_timeout: Duration::from_secs(2),
-            workers: Some(2),
-            rate_limit,
-            return_due_days: 30,
-            jwt: Some(jwt.clone()),
-            publisher: Publisher {
-                prefix: "360G-test".into(),
-                funder_id: "GB-GOR-PC000000".into(),
-                funder_name: "Test OPCC".into(),
-            },
-            handle_signals: false,
-        };
+        let mut settings = settings_for(&database_url, jwt.clone(), rate_limit);
+        if let Some(every) = every {
+            settings.checkpoint_every = every;
+        }
         let application = Application::build(settings).expect("start the service");
         let address = format!("http://{}", application.address());
         let handle = application.handle();
@@ -435,4 +466,16 @@ pub struct Ledger {
     pub fund: String,
     pub programme: String,
     pub recipient: String,
+}
+
+/// A PEM file holding [`audit_key`], for `grants serve` run as a process.
+pub fn audit_key_file() -> std::path::PathBuf {
+    static FILE: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    FILE.get_or_init(|| {
+        let path =
+            std::env::temp_dir().join(format!("grants-test-audit-key-{}-{}.pem", std::process::id(), Uuid::new_v4()));
+        grants::audit::checkpoint::AuditKey::from(audit_key()).write_new(&path).expect("write the test audit key");
+        path
+    })
+    .clone()
 }

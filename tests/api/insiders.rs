@@ -188,6 +188,7 @@ async fn serve_binary(
         .env_remove("GRANTS_APP_DATABASE_URL")
         .env("GRANTS_BIND", format!("127.0.0.1:{port}"))
         .env("GRANTS_JWT_SECRET", crate::helpers::SECRET)
+        .env("GRANTS_AUDIT_KEY_FILE", crate::helpers::audit_key_file())
         .env("RUST_LOG", "info")
         .stdout(std::process::Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap());

@@ -4,6 +4,7 @@
 mod audit_reads;
 mod auth;
 mod awards;
+mod checkpoints;
 mod conventions;
 mod delivery;
 mod funds;

@@ -1,0 +1,217 @@
+//! Reconciliation: every ledger row equals the data of its latest event, and every row has one.
+//! A row edited behind the service's back (or an event forged without its row) shows here even
+//! when the chain itself is intact.
+//!
+//! PostgreSQL compares, column by column, each row with its latest event (`numeric`, `date`
+//! and `timestamptz` columns as values, the rest as text; a column the event lacks counts as
+//! null, so a nullable column added later needs no back-filled events), and returns only the
+//! rows that differ; only those travel.
+
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable, Text};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// The ledger tables, the entity type their events carry, and columns no event holds.
+pub const LEDGER: &[(&str, &str, &[&str])] = &[
+    ("funds", "fund", &["next_award_number"]),
+    ("recipients", "recipient", &[]),
+    ("programmes", "programme", &[]),
+    ("awards", "award", &[]),
+    ("payments", "payment", &[]),
+    ("variations", "variation", &[]),
+    ("activities", "activity", &[]),
+    ("returns", "return", &[]),
+];
+
+/// How many unreconciled rows a report lists (it counts them all).
+pub const LISTED: usize = 1_000;
+
+/// A row that does not match its latest event.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Unreconciled {
+    /// e.g. `payment`.
+    #[schema(example = "payment")]
+    pub entity_type: String,
+    pub entity_id: String,
+    /// The column that differs; `(row)` when the row has no event, `(event)` when events name
+    /// a row that does not exist, `entity_type` when the latest event is about another kind.
+    #[schema(example = "amount")]
+    pub field: String,
+    /// The table's value, as JSON text (`null` when there is no row).
+    #[schema(example = "\"9000.00\"")]
+    pub table_value: Option<String>,
+    /// The latest event's value, as JSON text (`null` when there is no event).
+    #[schema(example = "\"1000.00\"")]
+    pub event_value: Option<String>,
+    /// The latest event's sequence number.
+    pub event_seq: Option<i64>,
+}
+
+#[derive(QueryableByName)]
+struct Column {
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Text)]
+    kind: String,
+}
+
+#[derive(QueryableByName)]
+struct Mismatch {
+    #[diesel(sql_type = Text)]
+    id: String,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    seq: Option<i64>,
+    #[diesel(sql_type = Nullable<Text>)]
+    entity_type: Option<String>,
+    #[diesel(sql_type = Text)]
+    fields: String,
+}
+
+#[derive(QueryableByName)]
+struct Values {
+    #[diesel(sql_type = Nullable<Text>)]
+    table_value: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    event_value: Option<String>,
+}
+
+#[derive(QueryableByName)]
+struct Orphan {
+    #[diesel(sql_type = Text)]
+    entity_type: String,
+    #[diesel(sql_type = Text)]
+    entity_id: String,
+    #[diesel(sql_type = BigInt)]
+    seq: i64,
+}
+
+/// True in SQL when column `name` of row `t` differs from the event `e`'s value.
+fn differs(name: &str, kind: &str) -> String {
+    let value = format!("(e.data->>'{name}')");
+    let guarded = |pattern: &str, cast: &str| {
+        format!(
+            "(CASE WHEN {value} IS NULL THEN t.{name} IS NOT NULL \
+             WHEN {value} ~ '{pattern}' THEN t.{name} IS DISTINCT FROM {value}::{cast} ELSE true END)"
+        )
+    };
+    match kind {
+        "numeric" => guarded(r"^-?[0-9]+(\.[0-9]+)?$", "numeric"),
+        "integer" | "bigint" | "smallint" => guarded(r"^-?[0-9]{1,18}$", "bigint"),
+        "date" => guarded(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", "date"),
+        "timestamp with time zone" => guarded(
+            r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}(:[0-9]{2})?)$",
+            "timestamptz",
+        ),
+        _ => format!("(t.{name}::text IS DISTINCT FROM {value})"),
+    }
+}
+
+/// A return's lines as its events hold them.
+const RETURN_LINES: &str = "(SELECT coalesce(jsonb_agg(jsonb_build_object('activity_id', l.activity_id, \
+     'status', l.status, 'output_value', l.output_value, 'commentary', l.commentary) ORDER BY l.position), \
+     '[]'::jsonb) FROM return_lines l WHERE l.return_id = t.id)";
+
+/// Every row that differs from its latest event and every event naming a missing row, at most
+/// [`LISTED`] listed; returns them and how many there are in all.
+pub fn reconcile(conn: &mut PgConnection) -> QueryResult<(Vec<Unreconciled>, i64)> {
+    let mut found = Vec::new();
+    let mut total = 0i64;
+    for (table, entity_type, skipped) in LEDGER {
+        let columns: Vec<Column> = diesel::sql_query(
+            "SELECT column_name::text AS name, data_type::text AS kind FROM information_schema.columns \
+             WHERE table_schema = 'public' AND table_name = $1 ORDER BY ordinal_position",
+        )
+        .bind::<Text, _>(table)
+        .load(conn)?;
+        let mut checks: Vec<String> = columns
+            .iter()
+            .filter(|c| !skipped.contains(&c.name.as_str()))
+            .map(|c| format!("CASE WHEN {} THEN '{}' END", differs(&c.name, &c.kind), c.name))
+            .collect();
+        if *table == "returns" {
+            checks.push(format!(
+                "CASE WHEN {RETURN_LINES} IS DISTINCT FROM coalesce(e.data->'lines', '[]'::jsonb) THEN 'lines' END"
+            ));
+        }
+        let sql = format!(
+            "SELECT id, seq, entity_type, fields FROM ( \
+               SELECT t.id::text AS id, e.seq, e.entity_type, \
+                 array_to_string(ARRAY[{checks}], ',') AS fields \
+               FROM {table} t LEFT JOIN LATERAL ( \
+                 SELECT seq, entity_type, data FROM audit_events WHERE entity_id = t.id ORDER BY seq DESC LIMIT 1 \
+               ) e ON true \
+             ) x WHERE seq IS NULL OR entity_type <> '{entity_type}' OR fields <> '' ORDER BY id",
+            checks = checks.join(", ")
+        );
+        let mismatches: Vec<Mismatch> = diesel::sql_query(sql).load(conn)?;
+        for m in mismatches {
+            let fields: Vec<String> = match (&m.seq, m.entity_type.as_deref()) {
+                (None, _) => vec!["(row)".to_string()],
+                (Some(_), Some(t)) if t != *entity_type => vec!["entity_type".to_string()],
+                _ => m.fields.split(',').map(str::to_string).collect(),
+            };
+            for field in fields {
+                total += 1;
+                if found.len() >= LISTED {
+                    continue;
+                }
+                let values = values(conn, table, &m, &field)?;
+                found.push(Unreconciled {
+                    entity_type: (*entity_type).to_string(),
+                    entity_id: m.id.clone(),
+                    field,
+                    table_value: values.table_value,
+                    event_value: values.event_value,
+                    event_seq: m.seq,
+                });
+            }
+        }
+    }
+    // Events about rows that are not there (deleted behind the service's back).
+    let kinds: Vec<String> = LEDGER.iter().map(|(_, t, _)| format!("'{t}'")).collect();
+    let rows: Vec<String> =
+        LEDGER.iter().map(|(table, t, _)| format!("SELECT '{t}'::text AS t, id FROM {table}")).collect();
+    let orphans: Vec<Orphan> = diesel::sql_query(format!(
+        "WITH ledger AS ({rows}) \
+         SELECT e.entity_type, e.entity_id::text AS entity_id, max(e.seq) AS seq FROM audit_events e \
+         WHERE e.entity_type IN ({kinds}) \
+           AND NOT EXISTS (SELECT 1 FROM ledger r WHERE r.id = e.entity_id AND r.t = e.entity_type) \
+         GROUP BY e.entity_type, e.entity_id ORDER BY 3",
+        rows = rows.join(" UNION ALL "),
+        kinds = kinds.join(", ")
+    ))
+    .load(conn)?;
+    for o in orphans {
+        total += 1;
+        if found.len() < LISTED {
+            found.push(Unreconciled {
+                entity_type: o.entity_type,
+                entity_id: o.entity_id,
+                field: "(event)".to_string(),
+                table_value: None,
+                event_value: Some("(the latest event names this row)".to_string()),
+                event_seq: Some(o.seq),
+            });
+        }
+    }
+    Ok((found, total))
+}
+
+/// The table's and the event's value of one field, as JSON text.
+fn values(conn: &mut PgConnection, table: &str, m: &Mismatch, field: &str) -> QueryResult<Values> {
+    let (table_expr, event_expr) = match field {
+        "(row)" => ("to_jsonb(t)::text".to_string(), "NULL::text".to_string()),
+        "entity_type" => ("NULL::text".to_string(), "to_jsonb(e.entity_type)::text".to_string()),
+        "lines" => (format!("{RETURN_LINES}::text"), "(e.data->'lines')::text".to_string()),
+        name => (format!("(to_jsonb(t)->'{name}')::text"), format!("(e.data->'{name}')::text")),
+    };
+    diesel::sql_query(format!(
+        "SELECT {table_expr} AS table_value, (SELECT {event_expr} FROM audit_events e WHERE e.seq = $2) AS event_value \
+         FROM {table} t WHERE t.id::text = $1"
+    ))
+    .bind::<Text, _>(&m.id)
+    .bind::<Nullable<BigInt>, _>(m.seq)
+    .get_result(conn)
+}

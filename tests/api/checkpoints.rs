@@ -1,0 +1,470 @@
+//! Signed checkpoints and the verification that catches an insider (issue 13): each attack of
+//! the issue performed as a superuser or as the role that owns the tables, and verification
+//! failing and naming it.
+
+use std::time::Duration;
+
+use diesel::prelude::*;
+use grants::audit::chain::{EventContent, event_hash};
+use grants::audit::checkpoint::signature_holds;
+use grants::auth::Role;
+use grants::startup::Application;
+use serde_json::{Value, json};
+
+use crate::helpers::{SECRET, TestApp};
+
+/// An approved award of 45,000 with one paid and one scheduled payment; (award, paid, scheduled).
+async fn ledger_with_payments(app: &TestApp) -> (String, String, String) {
+    let l = app.ledger("1000000").await;
+    let award = app.draft(&l, "45000").await;
+    app.approve(&award).await;
+    let pay = |body: Value| {
+        let path = format!("/api/v1/awards/{award}/payments");
+        async move { app.post(&path, &app.finance, body).await }
+    };
+    let paid = pay(json!({"amount": "1000", "paid_on": "2020-07-01", "reference": "BACS-1"})).await;
+    assert_eq!(paid.status, 201, "{}", paid.text);
+    let scheduled = pay(json!({"amount": "2000", "due_on": "2020-10-01"})).await;
+    assert_eq!(scheduled.status, 201, "{}", scheduled.text);
+    (award, paid.id(), scheduled.id())
+}
+
+async fn seal(app: &TestApp) -> Value {
+    let r = app.post("/api/v1/audit/checkpoints", &app.auditor, json!({})).await;
+    assert!(r.status == 201 || r.status == 200, "{}", r.text);
+    r.body
+}
+
+async fn verify(app: &TestApp, query: &str) -> Value {
+    let r = app.get(&format!("/api/v1/audit/verify{query}"), &app.auditor).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.body
+}
+
+fn findings(v: &Value) -> String {
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["message"].as_str().unwrap().to_string())
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
+/// The (entity_type, field, table value, event value) of every unreconciled row.
+fn unreconciled(v: &Value) -> Vec<(String, String, Value, Value)> {
+    v["unreconciled"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            let parse =
+                |x: &Value| x.as_str().map(|t| serde_json::from_str(t).unwrap_or(json!(t))).unwrap_or(Value::Null);
+            (
+                u["entity_type"].as_str().unwrap().to_string(),
+                u["field"].as_str().unwrap().to_string(),
+                parse(&u["table_value"]),
+                parse(&u["event_value"]),
+            )
+        })
+        .collect()
+}
+
+#[actix_web::test]
+async fn a_checkpoint_is_signed_on_demand_listed_checkable_and_published() {
+    let app = TestApp::spawn().await;
+    ledger_with_payments(&app).await;
+    let first = app.post("/api/v1/audit/checkpoints", &app.auditor, json!({})).await;
+    assert_eq!(first.status, 201, "{}", first.text);
+    let again = app.post("/api/v1/audit/checkpoints", &app.admin, json!({})).await;
+    assert_eq!((again.status, &again.body["number"]), (200, &first.body["number"]), "the head is already sealed");
+    assert_eq!(app.post("/api/v1/audit/checkpoints", &app.finance, json!({})).await.status, 403);
+    let head = verify(&app, "").await;
+    assert_eq!(
+        (head["ok"].as_bool(), &head["sealed_seq"], &head["unsealed_events"]),
+        (Some(true), &head["head_seq"], &json!(0))
+    );
+    assert_eq!(first.body["seq"], head["head_seq"]);
+    assert_eq!(first.body["head_hash"], head["head_hash"]);
+
+    let keys = app.get("/api/v1/audit/keys", &app.auditor).await;
+    assert_eq!(keys.status, 200, "{}", keys.text);
+    let key = &keys.body[0];
+    assert_eq!((key["status"].as_str(), key["algorithm"].as_str()), (Some("current"), Some("ed25519")));
+    let c = &first.body;
+    let at: chrono::DateTime<chrono::Utc> = c["at"].as_str().unwrap().parse().unwrap();
+    let holds = |seq: i64| {
+        signature_holds(
+            seq,
+            c["head_hash"].as_str().unwrap(),
+            at,
+            c["key_id"].as_str().unwrap(),
+            c["signature"].as_str().unwrap(),
+            key["public_key"].as_str().unwrap(),
+        )
+    };
+    assert!(holds(c["seq"].as_i64().unwrap()), "the published key checks the signature");
+    assert!(!holds(c["seq"].as_i64().unwrap() + 1), "and only for what was signed");
+
+    let listed = app.get("/api/v1/audit/checkpoints", &app.auditor).await;
+    assert_eq!(listed.body["items"][0], first.body);
+    // The month's public feed carries it, with the key, for anyone to keep.
+    let month = at.format("%Y-%m").to_string();
+    let feed = app.get(&format!("/api/v1/transparency/grants?month={month}"), "").await;
+    assert_eq!(feed.body["checkpoint"]["head_hash"], c["head_hash"], "{}", feed.text);
+    assert_eq!(feed.body["checkpoint"]["public_key"], key["public_key"]);
+    assert_eq!(app.get("/api/v1/transparency/grants?month=2019-01", "").await.body["checkpoint"], Value::Null);
+
+    // A write after it is reported unsealed until the next checkpoint.
+    app.recipient("Later Ltd", "other").await;
+    let later = verify(&app, "").await;
+    assert_eq!((later["ok"].as_bool(), later["unsealed_events"].as_i64()), (Some(true), Some(1)));
+}
+
+#[actix_web::test]
+async fn two_instances_signing_in_the_background_keep_one_sequence_of_checkpoints() {
+    let app = TestApp::spawn_signing_every(Duration::from_millis(100)).await;
+    let mut settings = crate::helpers::settings_for(
+        &app.db.url,
+        grants::config::JwtSettings::from_secret(SECRET.as_bytes(), "grants".into(), "grants-api".into()),
+        (0, 0),
+    );
+    settings.checkpoint_every = Duration::from_millis(100);
+    let second = Application::build(settings).expect("start a second instance");
+    let second_base = format!("http://{}", second.address());
+    let second_handle = second.handle();
+    actix_web::rt::spawn(second.run());
+
+    let fund = app.fund("1000000").await;
+    let _ = fund;
+    let started = std::time::Instant::now();
+    let mut i = 0;
+    while started.elapsed() < Duration::from_millis(1500) {
+        // Writes through both instances, and on-demand checkpoints on both at once.
+        let (a, b, c, d) = futures_util::join!(
+            app.post("/api/v1/recipients", &app.admin, json!({"name": format!("A{i}"), "kind": "other"})),
+            app.client
+                .post(format!("{second_base}/api/v1/recipients"))
+                .insert_header(("Authorization", format!("Bearer {}", app.admin)))
+                .send_json(&json!({"name": format!("B{i}"), "kind": "other"})),
+            app.client
+                .post(format!("{second_base}/api/v1/audit/checkpoints"))
+                .insert_header(("Authorization", format!("Bearer {}", app.auditor)))
+                .send(),
+            app.post("/api/v1/audit/checkpoints", &app.auditor, json!({})),
+        );
+        assert_eq!(a.status, 201, "{}", a.text);
+        assert_eq!(b.unwrap().status().as_u16(), 201);
+        assert!([200, 201].contains(&c.unwrap().status().as_u16()));
+        assert!([200, 201].contains(&d.status), "{}", d.text);
+        i += 1;
+    }
+    // One more write, then give the background signers time to seal it.
+    app.recipient("Last", "other").await;
+    actix_web::rt::time::sleep(Duration::from_millis(600)).await;
+    second_handle.stop(true).await;
+
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        number: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        seq: i64,
+    }
+    let rows: Vec<Row> = diesel::sql_query("SELECT number, seq FROM audit_checkpoints ORDER BY number")
+        .load(&mut app.db.connect())
+        .unwrap();
+    assert!(rows.len() >= 3, "only {} checkpoints", rows.len());
+    for (k, pair) in rows.windows(2).enumerate() {
+        assert_eq!((pair[0].number, pair[1].number), (k as i64 + 1, k as i64 + 2), "numbers run without a gap");
+        assert!(pair[1].seq > pair[0].seq, "each seals later events");
+    }
+    let v = verify(&app, "").await;
+    assert_eq!((v["ok"].as_bool(), v["unsealed_events"].as_i64()), (Some(true), Some(0)), "{v}");
+    assert_eq!(v["checkpoints_checked"].as_i64(), Some(rows.len() as i64));
+}
+
+#[actix_web::test]
+async fn a_superuser_rewrite_with_every_hash_recomputed_is_caught_by_the_checkpoints_and_a_saved_one() {
+    let app = TestApp::spawn().await;
+    let (award, _, _) = ledger_with_payments(&app).await;
+    let saved = seal(&app).await;
+    let against = format!("?against={}:{}", saved["seq"], saved["head_hash"].as_str().unwrap());
+    assert_eq!(verify(&app, &against).await["ok"], true);
+
+    // As the superuser: skip the append-only trigger, raise the approval from 45,000.00 to
+    // 145,000.00, recompute every later hash from the database alone, make the row agree.
+    let mut conn = app.db.connect();
+    conn.transaction(|c| {
+        diesel::sql_query("SET LOCAL session_replication_role = replica").execute(c)?;
+        diesel::sql_query(
+            "UPDATE audit_events SET data = jsonb_set(jsonb_set(data, '{amount}', '\"145000.00\"'), '{original_amount}', '\"145000.00\"') \
+             WHERE action = 'award.approved'",
+        )
+        .execute(c)?;
+        rehash_from(c, 1)?;
+        diesel::sql_query(format!("UPDATE awards SET amount = 145000, original_amount = 145000 WHERE id = '{award}'"))
+            .execute(c)?;
+        Ok::<_, diesel::result::Error>(())
+    })
+    .unwrap();
+    let v = verify(&app, "").await;
+    assert_eq!(v["first_bad_seq"], Value::Null, "the rewritten chain links: {v}");
+    assert_eq!(v["ok"], false);
+    assert!(findings(&v).contains("no longer passes through checkpoint 1"), "{v}");
+
+    // Deleting the checkpoints and keys too leaves only what the auditor kept to catch it.
+    conn.transaction(|c| {
+        diesel::sql_query("SET LOCAL session_replication_role = replica").execute(c)?;
+        diesel::sql_query("DELETE FROM audit_checkpoints").execute(c)?;
+        diesel::sql_query("DELETE FROM audit_keys").execute(c)?;
+        Ok::<_, diesel::result::Error>(())
+    })
+    .unwrap();
+    let v = verify(&app, &against).await;
+    assert_eq!(v["ok"], false, "{v}");
+    assert!(findings(&v).contains("no longer carries the hash the saved checkpoint holds"), "{v}");
+    // And the command line, given the saved checkpoint as a file, exits 1 naming it.
+    let file = std::env::temp_dir().join(format!("grants-saved-{}.json", uuid::Uuid::new_v4()));
+    std::fs::write(&file, saved.to_string()).unwrap();
+    let cli = std::process::Command::new(env!("CARGO_BIN_EXE_grants"))
+        .args(["audit", "verify", "--against"])
+        .arg(&file)
+        .env("DATABASE_URL", &app.db.url)
+        .env_remove("GRANTS_APP_DATABASE_URL")
+        .output()
+        .unwrap();
+    std::fs::remove_file(&file).unwrap();
+    assert_eq!(cli.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&cli.stderr).contains("history was rewritten"),
+        "{}",
+        String::from_utf8_lossy(&cli.stderr)
+    );
+}
+
+/// Recomputes the hash of every event from `from` on, as an attacker with the database alone
+/// can (the hash rule is public).
+fn rehash_from(conn: &mut PgConnection, from: i64) -> QueryResult<()> {
+    let events = grants::audit::store::batch(conn, 0, 1_000_000)?;
+    let mut prev = grants::audit::chain::GENESIS_HASH.to_string();
+    for e in events {
+        if e.seq >= from {
+            let hash = grants::audit::chain::recompute(&prev, &e);
+            diesel::sql_query("UPDATE audit_events SET prev_hash = $1, hash = $2 WHERE seq = $3")
+                .bind::<diesel::sql_types::Text, _>(&prev)
+                .bind::<diesel::sql_types::Text, _>(&hash)
+                .bind::<diesel::sql_types::BigInt, _>(e.seq)
+                .execute(conn)?;
+            prev = hash;
+        } else {
+            prev = e.hash;
+        }
+    }
+    Ok(())
+}
+
+/// Hands the test database's tables to a role that owns them but is no superuser, and connects
+/// as it: the position of a service that connects as the owner.
+fn connect_as_owner(app: &TestApp) -> PgConnection {
+    let mut conn = app.db.connect();
+    diesel::sql_query(
+        "DO $$ BEGIN CREATE ROLE grants_test_owner LOGIN NOSUPERUSER; \
+         EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$",
+    )
+    .execute(&mut conn)
+    .unwrap();
+    diesel::sql_query(
+        "DO $$ DECLARE t text; BEGIN FOR t IN SELECT tablename FROM pg_tables WHERE schemaname = 'public' LOOP \
+         EXECUTE format('ALTER TABLE %I OWNER TO grants_test_owner', t); END LOOP; END $$",
+    )
+    .execute(&mut conn)
+    .unwrap();
+    let url = app.db.url.replacen("postgres://postgres@", "postgres://grants_test_owner@", 1);
+    let mut owner = PgConnection::establish(&url).unwrap();
+    let refused = diesel::sql_query("SET session_replication_role = replica").execute(&mut owner);
+    assert!(refused.is_err(), "the owner is no superuser");
+    owner
+}
+
+#[actix_web::test]
+async fn the_owner_deleting_the_last_events_is_caught_by_the_checkpoint_reconciliation_and_a_saved_one() {
+    let app = TestApp::spawn().await;
+    let (_, _, scheduled) = ledger_with_payments(&app).await;
+    let saved = seal(&app).await;
+    let head = saved["seq"].as_i64().unwrap();
+    let mut owner = connect_as_owner(&app);
+    diesel::sql_query("ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only").execute(&mut owner).unwrap();
+    diesel::sql_query(format!("DELETE FROM audit_events WHERE seq > {}", head - 1)).execute(&mut owner).unwrap();
+    let v = verify(&app, "").await;
+    assert_eq!((v["ok"].as_bool(), v["first_bad_seq"].as_i64()), (Some(false), None), "the shorter chain links: {v}");
+    assert!(findings(&v).contains("but the chain ends at"), "{v}");
+    let rows = unreconciled(&v);
+    assert!(
+        rows.iter().any(|(t, f, _, _)| t == "payment" && f == "(row)"),
+        "the scheduled payment has no event: {rows:?}"
+    );
+    assert!(v["unreconciled"].as_array().unwrap().iter().any(|u| u["entity_id"] == scheduled.as_str()));
+
+    // With the checkpoints gone too, the saved one still says so.
+    diesel::sql_query("ALTER TABLE audit_checkpoints DISABLE TRIGGER USER").execute(&mut owner).unwrap();
+    diesel::sql_query("DELETE FROM audit_checkpoints").execute(&mut owner).unwrap();
+    let v = verify(&app, &format!("?against={head}:{}", saved["head_hash"].as_str().unwrap())).await;
+    assert!(v["findings"].as_array().unwrap().iter().any(|f| f["kind"] == "truncated"), "{v}");
+}
+
+#[actix_web::test]
+async fn the_owner_forging_a_correctly_hashed_payment_event_is_caught() {
+    let app = TestApp::spawn().await;
+    let (award, _, scheduled) = ledger_with_payments(&app).await;
+    seal(&app).await;
+    let mut owner = connect_as_owner(&app);
+    // A payment.paid event for the scheduled payment, hashed by the public rule.
+    let (seq, prev): (i64, String) = grants::db::schema::audit_events::table
+        .select((grants::db::schema::audit_events::seq, grants::db::schema::audit_events::hash))
+        .order(grants::db::schema::audit_events::seq.desc())
+        .first(&mut owner)
+        .unwrap();
+    let payment = app.get(&format!("/api/v1/awards/{award}/payments"), &app.finance).await;
+    let mut data =
+        payment.body["items"].as_array().unwrap().iter().find(|p| p["id"] == scheduled.as_str()).unwrap().clone();
+    data["status"] = json!("paid");
+    data["paid_on"] = json!("2020-10-01");
+    data["version"] = json!(2);
+    let (id, at) = (uuid::Uuid::now_v7(), grants::audit::now_micros());
+    let entity: uuid::Uuid = scheduled.parse().unwrap();
+    let award_id: uuid::Uuid = award.parse().unwrap();
+    let content = EventContent {
+        seq: seq + 1,
+        id,
+        at,
+        actor_sub: "fiona",
+        actor_name: None,
+        action: "payment.paid",
+        entity_type: "payment",
+        entity_id: entity,
+        award_id: Some(award_id),
+        data: &data,
+    };
+    let hash = event_hash(&prev, &content);
+    diesel::sql_query(
+        "INSERT INTO audit_events (seq, id, at, actor_sub, action, entity_type, entity_id, award_id, data, prev_hash, hash) \
+         VALUES ($1, $2, $3, 'fiona', 'payment.paid', 'payment', $4, $5, $6, $7, $8)",
+    )
+    .bind::<diesel::sql_types::BigInt, _>(seq + 1)
+    .bind::<diesel::sql_types::Uuid, _>(id)
+    .bind::<diesel::sql_types::Timestamptz, _>(at)
+    .bind::<diesel::sql_types::Uuid, _>(entity)
+    .bind::<diesel::sql_types::Uuid, _>(award_id)
+    .bind::<diesel::sql_types::Jsonb, _>(&data)
+    .bind::<diesel::sql_types::Text, _>(&prev)
+    .bind::<diesel::sql_types::Text, _>(&hash)
+    .execute(&mut owner)
+    .unwrap();
+    let v = verify(&app, "").await;
+    assert_eq!(v["first_bad_seq"], Value::Null, "the forged event links: {v}");
+    assert_eq!((v["ok"].as_bool(), v["unsealed_events"].as_i64()), (Some(false), Some(1)), "{v}");
+    let rows = unreconciled(&v);
+    assert!(
+        rows.contains(&("payment".into(), "status".into(), json!("scheduled"), json!("paid"))),
+        "the row still says scheduled: {rows:?}"
+    );
+    // Making the row agree as well leaves an event no checkpoint has sealed, reported as such.
+    diesel::sql_query("ALTER TABLE payments DISABLE TRIGGER payments_no_edit").execute(&mut owner).unwrap();
+    diesel::sql_query(format!(
+        "UPDATE payments SET status = 'paid', paid_on = '2020-10-01', version = 2 WHERE id = '{scheduled}'"
+    ))
+    .execute(&mut owner)
+    .unwrap();
+    let v = verify(&app, "").await;
+    assert_eq!(v["unsealed_events"], 1, "{v}");
+}
+
+#[actix_web::test]
+async fn the_owner_editing_payments_awards_and_funds_rows_is_named_field_by_field() {
+    let app = TestApp::spawn().await;
+    let (award, paid, _) = ledger_with_payments(&app).await;
+    let fund =
+        app.get(&format!("/api/v1/awards/{award}"), &app.finance).await.body["fund_id"].as_str().unwrap().to_string();
+    let mut owner = connect_as_owner(&app);
+    diesel::sql_query("ALTER TABLE payments DISABLE TRIGGER payments_no_edit").execute(&mut owner).unwrap();
+    for statement in [
+        format!("UPDATE payments SET amount = 9000 WHERE id = '{paid}'"),
+        format!("UPDATE awards SET amount = 99000, title = 'Quietly changed' WHERE id = '{award}'"),
+        format!("UPDATE funds SET budget = 5000000 WHERE id = '{fund}'"),
+    ] {
+        diesel::sql_query(statement).execute(&mut owner).unwrap();
+    }
+    let v = verify(&app, "").await;
+    assert_eq!((v["ok"].as_bool(), v["first_bad_seq"].as_i64()), (Some(false), None), "{v}");
+    let rows = unreconciled(&v);
+    for expected in [
+        ("payment", "amount", json!(9000.00), json!("1000.00")),
+        ("award", "amount", json!(99000.00), json!("45000.00")),
+        ("award", "title", json!("Quietly changed"), json!("Outside Links 2020-21")),
+        ("fund", "budget", json!(5000000.00), json!("1000000.00")),
+    ] {
+        let found = rows.iter().any(|(t, f, table, event)| {
+            t == expected.0
+                && f == expected.1
+                && event == &expected.3
+                && (table == &expected.2 || table.as_f64() == expected.2.as_f64())
+        });
+        assert!(found, "{expected:?} not named in {rows:?}");
+    }
+    assert_eq!(v["unreconciled_total"], 4, "{v}");
+    let cli = std::process::Command::new(env!("CARGO_BIN_EXE_grants"))
+        .args(["audit", "verify"])
+        .env("DATABASE_URL", &app.db.url)
+        .env_remove("GRANTS_APP_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert_eq!(cli.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&cli.stderr).contains("4 ledger values differ"),
+        "{}",
+        String::from_utf8_lossy(&cli.stderr)
+    );
+}
+
+#[actix_web::test]
+async fn one_verification_at_a_time_and_requests_go_on_meanwhile() {
+    let app = TestApp::spawn().await;
+    // Enough events that a verification takes a moment (seconds, in a debug build).
+    let mut conn = app.db.connect();
+    let actor = grants::audit::Actor { sub: "generator".into(), name: None };
+    let events: Vec<grants::audit::OwnedEvent> = (0..15_000)
+        .map(|i| grants::audit::OwnedEvent {
+            action: "synthetic.recorded".into(),
+            entity_type: "synthetic".into(),
+            entity_id: uuid::Uuid::now_v7(),
+            award_id: None,
+            data: json!({"i": i, "padding": "x".repeat(200)}),
+        })
+        .collect();
+    conn.transaction(|c| grants::audit::append_batch(c, &actor, &events)).unwrap();
+    let finance = app.token("fiona", &[Role::Finance], None);
+    let (a, b, reads) = futures_util::join!(
+        app.get("/api/v1/audit/verify", &app.auditor),
+        async {
+            actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+            app.get("/api/v1/audit/verify", &app.auditor).await
+        },
+        async {
+            actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+            let mut statuses = Vec::new();
+            for _ in 0..10 {
+                statuses.push(app.get("/api/v1/funds", &finance).await.status);
+            }
+            statuses
+        }
+    );
+    let mut statuses = [a.status, b.status];
+    statuses.sort();
+    assert_eq!(statuses, [200, 429], "{} / {}", a.text, b.text);
+    let refused = if a.status == 429 { &a } else { &b };
+    assert_eq!(refused.problem(), "verify-in-progress");
+    assert_eq!(reads, vec![200; 10], "requests went on while it ran");
+    // And once it has finished, the next one runs.
+    assert_eq!(app.get("/api/v1/audit/verify", &app.auditor).await.status, 200);
+}
