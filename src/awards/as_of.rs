@@ -3,20 +3,30 @@
 use chrono::{DateTime, Utc};
 use diesel::PgConnection;
 
-use crate::audit::store as events;
-use crate::domain::ids::AwardId;
+use crate::audit::store::{self as events, AuditEvent};
+use crate::domain::ids::{AwardId, RecipientId};
 use crate::domain::{AwardStatus, Money, PaymentStatus};
 use crate::error::ApiError;
 
 /// The award as it stood at `at`, rebuilt from the events: its own last event then, with paid,
 /// scheduled and released recomputed from its payments' last events then.
-pub fn award_as_of(conn: &mut PgConnection, id: AwardId, at: DateTime<Utc>) -> Result<serde_json::Value, ApiError> {
+/// With `scope` (a CSP officer's recipient), an instant at which the award belonged to another
+/// recipient is 404, like an award that is not theirs.
+pub fn award_as_of(
+    conn: &mut PgConnection,
+    id: AwardId,
+    at: DateTime<Utc>,
+    scope: Option<RecipientId>,
+) -> Result<serde_json::Value, ApiError> {
     let latest = events::award_state_at(conn, id, at)?;
     let mut award = latest
         .iter()
         .find(|e| e.entity_type == "award")
         .map(|e| e.data.clone())
         .ok_or_else(|| ApiError::NotFound(format!("the award did not exist at {}", at.to_rfc3339())))?;
+    if scope.is_some_and(|own| recipient_of(&award) != Some(own)) {
+        return Err(ApiError::not_found("award"));
+    }
     let amount_of = |data: &serde_json::Value, field: &str| {
         data[field].as_str().and_then(|t| Money::parse(t).ok()).unwrap_or(Money::ZERO)
     };
@@ -36,4 +46,26 @@ pub fn award_as_of(conn: &mut PgConnection, id: AwardId, at: DateTime<Utc>) -> R
         fields.insert("released".into(), serde_json::json!(released.to_string()));
     }
     Ok(award)
+}
+
+/// The recipient an award event's data names.
+fn recipient_of(award: &serde_json::Value) -> Option<RecipientId> {
+    award["recipient_id"].as_str().and_then(|t| t.parse().ok())
+}
+
+/// The events of one award (in order) that `own` may see: those recorded while the award
+/// belonged to `own`. Each award event says whom it belongs to from then on; the events of its
+/// payments, activities, variations and returns belong to whoever it belonged to when they were
+/// recorded. Nothing of a period when it was another recipient's is kept.
+pub fn events_in_scope(events: Vec<AuditEvent>, own: RecipientId) -> Vec<AuditEvent> {
+    let mut owner = None;
+    events
+        .into_iter()
+        .filter(|event| {
+            if event.entity_type == "award" {
+                owner = recipient_of(&event.data);
+            }
+            owner == Some(own)
+        })
+        .collect()
 }

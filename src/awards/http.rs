@@ -240,7 +240,8 @@ async fn list_awards(
 #[into_params(parameter_in = Query)]
 pub struct AsOf {
     /// An RFC 3339 timestamp: the award exactly as it stood then, rebuilt from the audit trail
-    /// (404 before it existed).
+    /// (404 before it existed; for a CSP officer, 404 at an instant when it was another
+    /// recipient's).
     #[param(format = DateTime, example = "2020-09-01T12:00:00Z")]
     pub as_of: Option<String>,
 }
@@ -266,7 +267,7 @@ async fn get_award(
         let award = state
             .db(move |conn| {
                 find_visible(conn, scope, id)?;
-                super::as_of::award_as_of(conn, id, at)
+                super::as_of::award_as_of(conn, id, at, scope)
             })
             .await?;
         return Ok(HttpResponse::Ok().json(award));

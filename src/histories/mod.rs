@@ -97,7 +97,8 @@ fn all_awards(conn: &mut PgConnection, query: AwardQuery) -> Result<Vec<AwardRow
     Ok(crate::awards::store::list(conn, &AwardQuery { limit: i64::MAX - 1, ..query })?)
 }
 
-/// An award now and every event that touched it.
+/// An award now and every event that touched it. A CSP officer sees only the events recorded
+/// while the award was their partnership's.
 #[utoipa::path(
     tag = "audit",
     operation_id = "get_award_history",
@@ -117,6 +118,10 @@ async fn award_history(
             let row = awards::find_visible(conn, scope, id)?;
             let award = awards::load(conn, row)?;
             let events = events::for_award(conn, id)?;
+            let events = match scope {
+                None => events,
+                Some(own) => awards::as_of::events_in_scope(events, own),
+            };
             Ok(AwardHistory { award, events })
         })
         .await?;

@@ -468,3 +468,40 @@ async fn one_verification_at_a_time_and_requests_go_on_meanwhile() {
     // And once it has finished, the next one runs.
     assert_eq!(app.get("/api/v1/audit/verify", &app.auditor).await.status, 200);
 }
+
+#[actix_web::test]
+async fn a_rotated_key_signs_on_and_the_retired_one_still_checks_its_checkpoints() {
+    let app = TestApp::spawn().await;
+    app.fund("1000").await;
+    let old = seal(&app).await;
+    // The operator generates a new key and restarts with it (here: a second instance).
+    let mut settings = crate::helpers::settings_for(
+        &app.db.url,
+        grants::config::JwtSettings::from_secret(SECRET.as_bytes(), "grants".into(), "grants-api".into()),
+        (0, 0),
+    );
+    let new_key = grants::audit::checkpoint::AuditKey::generate();
+    settings.audit_key = Some(new_key.signing_key().clone());
+    let rotated = Application::build(settings).expect("start with the new key");
+    let base = format!("http://{}", rotated.address());
+    let handle = rotated.handle();
+    actix_web::rt::spawn(rotated.run());
+    let call = |method: &str, path: &str| {
+        let request = app.client.request(method.parse().unwrap(), format!("{base}{path}"));
+        request.insert_header(("Authorization", format!("Bearer {}", app.auditor))).send()
+    };
+    app.recipient("After rotation", "other").await;
+    // 201, or 200 when the new instance's background signer sealed the head first.
+    let mut created = call("POST", "/api/v1/audit/checkpoints").await.unwrap();
+    assert!([200, 201].contains(&created.status().as_u16()));
+    let new: Value = created.json().await.unwrap();
+    assert_eq!((new["number"].as_i64(), new["key_id"].as_str()), (Some(2), Some(new_key.key_id())));
+    assert_ne!(old["key_id"], new["key_id"]);
+    let keys: Value = call("GET", "/api/v1/audit/keys").await.unwrap().json().await.unwrap();
+    let status_of =
+        |id: &Value| keys.as_array().unwrap().iter().find(|k| &k["key_id"] == id).unwrap()["status"].clone();
+    assert_eq!((status_of(&old["key_id"]), status_of(&new["key_id"])), (json!("retired"), json!("current")));
+    let v = verify(&app, "").await;
+    assert_eq!((v["ok"].as_bool(), v["checkpoints_checked"].as_i64()), (Some(true), Some(2)), "{v}");
+    handle.stop(true).await;
+}

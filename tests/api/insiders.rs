@@ -233,3 +233,119 @@ async fn serve_refuses_a_superuser_and_given_the_owner_serves_through_its_own_ro
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+#[actix_web::test]
+async fn a_csp_sees_nothing_of_the_time_an_award_belonged_to_another_partnership() {
+    let app = TestApp::spawn().await;
+    let l = app.ledger("1000000").await;
+    let fenland = app.recipient("Fenland CSP", "community_safety_partnership").await;
+    let peterborough = app.recipient("Safer Peterborough", "community_safety_partnership").await;
+    let mut body = app.award_body(&l.fund, &l.programme, &fenland, json!("30000"));
+    body["title"] = json!("Fenland street pastors");
+    body["purpose"] = json!("Night-time economy patrols in Wisbech");
+    let award = app.create_award(body).await.id();
+    let before_move = chrono::Utc::now();
+    actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
+    let moved = app
+        .patch(
+            &format!("/api/v1/awards/{award}"),
+            &app.finance,
+            Some("\"1\""),
+            json!({"recipient_id": peterborough, "title": "Peterborough street pastors", "purpose": "City centre patrols"}),
+        )
+        .await;
+    assert_eq!(moved.status, 200, "{}", moved.text);
+    app.approve(&award).await;
+    let paid = app
+        .post(
+            &format!("/api/v1/awards/{award}/payments"),
+            &app.finance,
+            json!({"amount": "500", "paid_on": "2020-07-01", "reference": "BACS-9"}),
+        )
+        .await;
+    assert_eq!(paid.status, 201, "{}", paid.text);
+
+    let pb_officer = app.token("pb", &[Role::Csp], Some(&peterborough));
+    let history = app.get(&format!("/api/v1/awards/{award}/history"), &pb_officer).await;
+    assert_eq!(history.status, 200, "{}", history.text);
+    let events = history.body["events"].as_array().unwrap();
+    let actions: Vec<&str> = events.iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["award.updated", "award.approved", "payment.paid"], "only Peterborough's period");
+    for leaked in ["Fenland", "Wisbech", fenland.as_str()] {
+        assert!(!history.text.contains(leaked), "{leaked} leaked into Peterborough's history: {}", history.text);
+    }
+    // Finance still sees the whole story.
+    let whole = app.get(&format!("/api/v1/awards/{award}/history"), &app.auditor).await;
+    assert_eq!(whole.body["events"].as_array().unwrap().len(), 4);
+    assert!(whole.text.contains("Fenland street pastors"));
+
+    let at = |t: chrono::DateTime<chrono::Utc>| {
+        format!(
+            "/api/v1/awards/{award}?as_of={}",
+            t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true).replace('+', "%2B")
+        )
+    };
+    let then = app.get(&at(before_move), &pb_officer).await;
+    assert_eq!(then.status, 404, "Peterborough reads Fenland's draft: {}", then.text);
+    assert!(!then.text.contains("Fenland"));
+    let now = app.get(&at(chrono::Utc::now()), &pb_officer).await;
+    assert_eq!((now.status, now.body["title"].as_str()), (200, Some("Peterborough street pastors")), "{}", now.text);
+    assert_eq!(app.get(&at(before_move), &app.finance).await.body["title"], "Fenland street pastors");
+
+    let fen_officer = app.token("fen", &[Role::Csp], Some(&fenland));
+    for path in [format!("/api/v1/awards/{award}/history"), at(before_move), format!("/api/v1/awards/{award}")] {
+        assert_eq!(app.get(&path, &fen_officer).await.status, 404, "{path}");
+    }
+}
+
+#[actix_web::test]
+async fn serve_needs_an_audit_key_and_the_demo_keeps_its_own_across_restarts() {
+    let app = TestApp::spawn().await;
+    let owner = ("DATABASE_URL", app.db.url.clone());
+    let (status, stderr, _) = serve_binary(&app, &[], &[owner.clone(), ("GRANTS_AUDIT_KEY_FILE", String::new())]).await;
+    assert_eq!(status.and_then(|s| s.code()), Some(1), "{stderr}");
+    assert!(stderr.contains("no audit key: run `grants audit keygen --out FILE`"), "{stderr}");
+
+    let dir = std::env::temp_dir().join(format!("grants-data-{}", uuid::Uuid::new_v4()));
+    let data = ("GRANTS_DATA_DIR", dir.to_string_lossy().to_string());
+    let no_key = ("GRANTS_AUDIT_KEY_FILE", String::new());
+    let mut keys = Vec::new();
+    for _ in 0..2 {
+        let (status, stderr, mut child) =
+            serve_binary(&app, &["--demo"], &[owner.clone(), data.clone(), no_key.clone()]).await;
+        assert_eq!(status, None, "{stderr}");
+        child.kill().unwrap();
+        child.wait().unwrap();
+        keys.push(std::fs::read_to_string(dir.join("audit-key.pem")).expect("the demo wrote its key"));
+    }
+    assert_eq!(keys[0], keys[1], "a restarted demo signs with the same key");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.join("audit-key.pem")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "only its owner may read the key");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[actix_web::test]
+async fn keygen_writes_a_key_serve_signs_with_and_never_overwrites_one() {
+    let dir = std::env::temp_dir().join(format!("grants-keygen-{}", uuid::Uuid::new_v4()));
+    let file = dir.join("audit.pem");
+    let run = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_grants"))
+            .args(["audit", "keygen", "--out"])
+            .arg(&file)
+            .output()
+            .unwrap()
+    };
+    let first = run();
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let printed = String::from_utf8_lossy(&first.stdout).to_string();
+    let key = grants::audit::checkpoint::AuditKey::read(&file).unwrap();
+    assert!(printed.contains(&format!("key_id {}", key.key_id())) && printed.contains(&key.public_hex()), "{printed}");
+    let second = run();
+    assert!(!second.status.success(), "a second keygen to the same file must fail");
+    assert_eq!(grants::audit::checkpoint::AuditKey::read(&file).unwrap().public_hex(), key.public_hex());
+    std::fs::remove_dir_all(dir).unwrap();
+}
