@@ -22,6 +22,7 @@ export DATABASE_URL="postgres://postgres@127.0.0.1:5432/${DB}?sslmode=disable"
 export GRANTS_JWT_SECRET=schemathesis-secret-schemathesis-secret-0
 export GRANTS_BIND=127.0.0.1:18080
 export GRANTS_RATE_LIMIT_PER_SEC=0
+export GRANTS_DATA_DIR=target/schemathesis-data
 export RUST_LOG=warn
 psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS ${DB} WITH (FORCE)" 2>/dev/null
 cargo build --locked --bin grants

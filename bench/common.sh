@@ -15,6 +15,8 @@ generate() { # years awards-per-year: a fresh $DB filled through the service's o
 }
 
 start_server() { # sets SERVER; the server is stopped when the script exits
+  export GRANTS_AUDIT_KEY_FILE=$PWD/target/bench-audit-key.pem
+  [ -e "$GRANTS_AUDIT_KEY_FILE" ] || target/release/grants audit keygen --out "$GRANTS_AUDIT_KEY_FILE" >/dev/null
   target/release/grants serve & SERVER=$!
   trap 'kill $SERVER 2>/dev/null || true' EXIT
   for _ in $(seq 1 100); do curl -sf "http://$GRANTS_BIND/readyz" >/dev/null && break; sleep 0.1; done

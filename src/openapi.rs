@@ -129,7 +129,10 @@ fn add_standard(path: &str, method: &HttpMethod, op: &mut Operation) {
                 .or_insert_with(|| RefOr::Ref(Ref::from_response_name(*name)));
         }
     }
-    if matches!(method, HttpMethod::Post) && op.responses.responses.contains_key("201") {
+    // Sealing a checkpoint is idempotent by nature (the head already sealed answers 200 with
+    // its checkpoint): it takes no Idempotency-Key.
+    let keyed = path != "/api/v1/audit/checkpoints";
+    if keyed && matches!(method, HttpMethod::Post) && op.responses.responses.contains_key("201") {
         add_idempotency(op);
     }
     if api && op.security.is_none() {
