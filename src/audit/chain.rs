@@ -10,7 +10,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::canonical::{write_str, write_value};
+use crate::canonical::{canonicalize_text, write_str, write_value};
 
 /// The `prev_hash` of the first event.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -54,6 +54,11 @@ pub fn canonical_event(event: &EventContent<'_>) -> String {
 /// Writes the canonical JSON of an event: its ten keys in sorted order, written directly so
 /// that nothing is cloned (verification does this for every event of the chain).
 fn write_event(event: &EventContent<'_>, out: &mut Vec<u8>) {
+    write_event_with(event, out, |out| write_value(event.data, out));
+}
+
+/// The same, the canonical data written by `data`.
+fn write_event_with(event: &EventContent<'_>, out: &mut Vec<u8>, data: impl FnOnce(&mut Vec<u8>)) {
     let id = |u: Uuid| u.hyphenated().encode_lower(&mut Uuid::encode_buffer()).to_string();
     out.extend_from_slice(b"{\"action\":");
     write_str(event.action, out);
@@ -72,7 +77,7 @@ fn write_event(event: &EventContent<'_>, out: &mut Vec<u8>) {
         None => out.extend_from_slice(b"null"),
     }
     out.extend_from_slice(b",\"data\":");
-    write_value(event.data, out);
+    data(out);
     out.extend_from_slice(b",\"entity_id\":");
     write_str(&id(event.entity_id), out);
     out.extend_from_slice(b",\"entity_type\":");
@@ -119,6 +124,38 @@ pub fn recompute(prev_hash: &str, event: &super::store::AuditEvent) -> String {
             data: &event.data,
         },
     )
+}
+
+/// The hash of an event read with its data as JSON text, computed from its own stored
+/// `prev_hash` (so events hash independently, in parallel; the links are compared apart).
+/// `None` when the data is not JSON.
+pub fn recompute_raw(event: &super::store::RawEvent) -> Option<String> {
+    static NULL: Value = Value::Null;
+    let content = EventContent {
+        seq: event.seq,
+        id: event.id,
+        at: event.at,
+        actor_sub: &event.actor_sub,
+        actor_name: event.actor_name.as_deref(),
+        action: &event.action,
+        entity_type: &event.entity_type,
+        entity_id: event.entity_id,
+        award_id: event.award_id,
+        data: &NULL,
+    };
+    BUFFER.with_borrow_mut(|buffer| {
+        buffer.clear();
+        let mut ok = true;
+        write_event_with(&content, buffer, |out| ok = canonicalize_text(event.data.as_bytes(), out).is_some());
+        if !ok {
+            return None;
+        }
+        let mut hasher = Sha256::new();
+        hasher.update(event.prev_hash.as_bytes());
+        hasher.update(b"\n");
+        hasher.update(&buffer[..]);
+        Some(hex::encode(hasher.finalize()))
+    })
 }
 
 #[cfg(test)]

@@ -59,6 +59,8 @@ struct Column {
 
 #[derive(QueryableByName)]
 struct Mismatch {
+    #[diesel(sql_type = BigInt)]
+    rows: i64,
     #[diesel(sql_type = Text)]
     id: String,
     #[diesel(sql_type = Nullable<BigInt>)]
@@ -79,6 +81,8 @@ struct Values {
 
 #[derive(QueryableByName)]
 struct Orphan {
+    #[diesel(sql_type = BigInt)]
+    rows: i64,
     #[diesel(sql_type = Text)]
     entity_type: String,
     #[diesel(sql_type = Text)]
@@ -136,16 +140,18 @@ pub fn reconcile(conn: &mut PgConnection) -> QueryResult<(Vec<Unreconciled>, i64
             ));
         }
         let sql = format!(
-            "SELECT id, seq, entity_type, fields FROM ( \
+            "SELECT count(*) OVER () AS rows, id, seq, entity_type, fields FROM ( \
                SELECT t.id::text AS id, e.seq, e.entity_type, \
                  array_to_string(ARRAY[{checks}], ',') AS fields \
                FROM {table} t LEFT JOIN LATERAL ( \
                  SELECT seq, entity_type, data FROM audit_events WHERE entity_id = t.id ORDER BY seq DESC LIMIT 1 \
                ) e ON true \
-             ) x WHERE seq IS NULL OR entity_type <> '{entity_type}' OR fields <> '' ORDER BY id",
+             ) x WHERE seq IS NULL OR entity_type <> '{entity_type}' OR fields <> '' ORDER BY id LIMIT {LISTED}",
             checks = checks.join(", ")
         );
         let mismatches: Vec<Mismatch> = diesel::sql_query(sql).load(conn)?;
+        // Rows beyond the listed ones count once each (their fields are not read).
+        total += mismatches.first().map_or(0, |m| m.rows - mismatches.len() as i64);
         for m in mismatches {
             let fields: Vec<String> = match (&m.seq, m.entity_type.as_deref()) {
                 (None, _) => vec!["(row)".to_string()],
@@ -175,14 +181,16 @@ pub fn reconcile(conn: &mut PgConnection) -> QueryResult<(Vec<Unreconciled>, i64
         LEDGER.iter().map(|(table, t, _)| format!("SELECT '{t}'::text AS t, id FROM {table}")).collect();
     let orphans: Vec<Orphan> = diesel::sql_query(format!(
         "WITH ledger AS ({rows}) \
-         SELECT e.entity_type, e.entity_id::text AS entity_id, max(e.seq) AS seq FROM audit_events e \
+         SELECT count(*) OVER () AS rows, e.entity_type, e.entity_id::text AS entity_id, max(e.seq) AS seq \
+         FROM audit_events e \
          WHERE e.entity_type IN ({kinds}) \
            AND NOT EXISTS (SELECT 1 FROM ledger r WHERE r.id = e.entity_id AND r.t = e.entity_type) \
-         GROUP BY e.entity_type, e.entity_id ORDER BY 3",
+         GROUP BY e.entity_type, e.entity_id ORDER BY 4 LIMIT {LISTED}",
         rows = rows.join(" UNION ALL "),
         kinds = kinds.join(", ")
     ))
     .load(conn)?;
+    total += orphans.first().map_or(0, |o| o.rows - orphans.len() as i64);
     for o in orphans {
         total += 1;
         if found.len() < LISTED {

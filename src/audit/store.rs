@@ -139,3 +139,44 @@ pub fn last_seq(conn: &mut PgConnection, entity_id: Uuid, action: &str) -> Query
         .select(diesel::dsl::max(audit_events::seq))
         .get_result(conn)
 }
+
+/// An event with its data as PostgreSQL writes the JSON, for verification: hashing
+/// canonicalizes the text directly, without building a value.
+#[derive(Debug, Clone, Queryable)]
+pub struct RawEvent {
+    pub seq: i64,
+    pub id: Uuid,
+    pub at: DateTime<Utc>,
+    pub actor_sub: String,
+    pub actor_name: Option<String>,
+    pub action: String,
+    pub entity_type: String,
+    pub entity_id: Uuid,
+    pub award_id: Option<Uuid>,
+    pub data: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// A batch of events after `after`, their data as text.
+pub fn raw_batch(conn: &mut PgConnection, after: i64, size: i64) -> QueryResult<Vec<RawEvent>> {
+    audit_events::table
+        .select((
+            audit_events::seq,
+            audit_events::id,
+            audit_events::at,
+            audit_events::actor_sub,
+            audit_events::actor_name,
+            audit_events::action,
+            audit_events::entity_type,
+            audit_events::entity_id,
+            audit_events::award_id,
+            diesel::dsl::sql::<diesel::sql_types::Text>("data::text"),
+            audit_events::prev_hash,
+            audit_events::hash,
+        ))
+        .filter(audit_events::seq.gt(after))
+        .order(audit_events::seq.asc())
+        .limit(size)
+        .load(conn)
+}

@@ -433,7 +433,7 @@ async fn one_verification_at_a_time_and_requests_go_on_meanwhile() {
     // Enough events that a verification takes a moment (seconds, in a debug build).
     let mut conn = app.db.connect();
     let actor = grants::audit::Actor { sub: "generator".into(), name: None };
-    let events: Vec<grants::audit::OwnedEvent> = (0..15_000)
+    let events: Vec<grants::audit::OwnedEvent> = (0..40_000)
         .map(|i| grants::audit::OwnedEvent {
             action: "synthetic.recorded".into(),
             entity_type: "synthetic".into(),
