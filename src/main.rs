@@ -157,11 +157,13 @@ fn run(command: Command) -> Result<(), String> {
                     })
                 })
                 .transpose()?;
-            let mut conn =
-                diesel::PgConnection::establish(settings.serving_url()).map_err(|e| format!("cannot connect: {e}"))?;
+            let connect =
+                || diesel::PgConnection::establish(settings.serving_url()).map_err(|e| format!("cannot connect: {e}"));
+            let (mut conn, mut other) = (connect()?, connect()?);
             let started = std::time::Instant::now();
-            let result = grants::audit::verify::verify_all(&mut conn, &grants::audit::verify::Options { against })
-                .map_err(|e| format!("cannot read the trail: {e}"))?;
+            let result =
+                grants::audit::verify::verify_all(&mut conn, &mut other, &grants::audit::verify::Options { against })
+                    .map_err(|e| format!("cannot read the trail: {e}"))?;
             println!("{}", serde_json::to_string_pretty(&result).map_err(|e| e.to_string())?);
             eprintln!(
                 "verified {} events, {} checkpoints and every ledger row in {:.2?}; {} events unsealed",

@@ -302,13 +302,13 @@ pub fn seal(conn: &mut PgConnection, key: &AuditKey, wait: bool) -> QueryResult<
             }
         }
         loop {
-            let batch = events::batch(conn, seq, 5_000)?;
+            let batch = events::raw_batch(conn, seq, 5_000)?;
             let Some(last_event) = batch.last() else { break };
             let last_seq = last_event.seq;
             for event in &batch {
                 if event.seq != seq + 1
                     || event.prev_hash != prev_hash
-                    || super::chain::recompute(&prev_hash, event) != event.hash
+                    || super::chain::recompute_raw(event).as_deref() != Some(event.hash.as_str())
                 {
                     return Ok(Sealed::Broken(seq + 1));
                 }

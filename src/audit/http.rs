@@ -104,8 +104,8 @@ fn parse_against(text: &str) -> Result<SavedCheckpoint, ApiError> {
 /// Statements longer than this are cancelled by PostgreSQL during a verification.
 const VERIFY_STATEMENT_TIMEOUT: &str = "120s";
 
-/// Runs a whole verification on a connection of its own (never one a request needs), with a
-/// statement timeout; one at a time per process.
+/// Runs a whole verification on two connections of its own (never ones a request needs), with
+/// a statement timeout; one at a time per process.
 pub async fn verify_alone(state: &AppState, options: Options) -> Result<Verification, ApiError> {
     if state.verifying.swap(true, Ordering::AcqRel) {
         return Err(ApiError::VerifyInProgress);
@@ -119,15 +119,19 @@ pub async fn verify_alone(state: &AppState, options: Options) -> Result<Verifica
     let _release = Release(&state.verifying);
     let url = state.verify_url.clone();
     web::block(move || {
-        let mut conn = diesel::PgConnection::establish(&url).map_err(|e| {
-            log::warn!("verification cannot connect: {e}");
-            ApiError::Unavailable
-        })?;
-        diesel::RunQueryDsl::execute(
-            diesel::sql_query(format!("SET statement_timeout = '{VERIFY_STATEMENT_TIMEOUT}'")),
-            &mut conn,
-        )?;
-        Ok(verify_all(&mut conn, &options)?)
+        let connect = || -> Result<diesel::PgConnection, ApiError> {
+            let mut conn = diesel::PgConnection::establish(&url).map_err(|e| {
+                log::warn!("verification cannot connect: {e}");
+                ApiError::Unavailable
+            })?;
+            diesel::RunQueryDsl::execute(
+                diesel::sql_query(format!("SET statement_timeout = '{VERIFY_STATEMENT_TIMEOUT}'")),
+                &mut conn,
+            )?;
+            Ok(conn)
+        };
+        let (mut chain, mut rows) = (connect()?, connect()?);
+        Ok(verify_all(&mut chain, &mut rows, &options)?)
     })
     .await?
 }

@@ -82,14 +82,42 @@ pub struct Options {
 }
 
 /// The whole verification: the chain, the stored checkpoints, the saved one, reconciliation.
-pub fn verify_all(conn: &mut PgConnection, options: &Options) -> diesel::QueryResult<Verification> {
-    let chain = verify(conn)?;
+/// Reconciliation runs on `other` (a second connection) at the same time as the chain is read
+/// on `conn`, so PostgreSQL works on both at once. Both connections should be verification's
+/// own: this turns PostgreSQL's JIT off on them.
+pub fn verify_all(
+    conn: &mut PgConnection,
+    other: &mut PgConnection,
+    options: &Options,
+) -> diesel::QueryResult<Verification> {
+    use diesel::RunQueryDsl;
+    // Reconciliation's comparisons are wide expressions over many rows: compiling them with
+    // PostgreSQL's JIT costs more than it saves.
+    for c in [&mut *conn, &mut *other] {
+        diesel::sql_query("SET jit = off").execute(c)?;
+    }
+    let started = std::time::Instant::now();
+    let (chain, reconciled) = std::thread::scope(|scope| {
+        let reconciling = scope.spawn(|| {
+            let result = super::reconcile::reconcile(other);
+            (result, started.elapsed())
+        });
+        let chain = verify(conn).map(|c| (c, started.elapsed()));
+        let reconciled =
+            reconciling.join().unwrap_or((Err(diesel::result::Error::BrokenTransactionManager), started.elapsed()));
+        (chain, reconciled)
+    });
+    let (chain, chained) = chain?;
+    let ((unreconciled, unreconciled_total), reconciled_in) = (reconciled.0?, reconciled.1);
     let mut findings = Vec::new();
     let (checkpoints_checked, sealed_seq) = check_checkpoints(conn, chain.head_seq, &mut findings)?;
     if let Some(saved) = &options.against {
         check_against(conn, saved, chain.head_seq, &mut findings)?;
     }
-    let (unreconciled, unreconciled_total) = super::reconcile::reconcile(conn)?;
+    log::info!(
+        "verification: chain {chained:.2?} and reconciliation {reconciled_in:.2?} side by side, {:.2?} in all",
+        started.elapsed()
+    );
     Ok(Verification {
         ok: chain.first_bad_seq.is_none() && findings.is_empty() && unreconciled_total == 0,
         events_checked: chain.events_checked,

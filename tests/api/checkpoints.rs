@@ -505,3 +505,26 @@ async fn a_rotated_key_signs_on_and_the_retired_one_still_checks_its_checkpoints
     assert_eq!((v["ok"].as_bool(), v["checkpoints_checked"].as_i64()), (Some(true), Some(2)), "{v}");
     handle.stop(true).await;
 }
+
+#[actix_web::test]
+async fn an_event_value_that_does_not_even_cast_is_still_named_by_reconciliation() {
+    let app = TestApp::spawn().await;
+    let (_, paid, _) = ledger_with_payments(&app).await;
+    let mut conn = app.db.connect();
+    conn.transaction(|c| {
+        diesel::sql_query("SET LOCAL session_replication_role = replica").execute(c)?;
+        diesel::sql_query(format!(
+            "UPDATE audit_events SET data = jsonb_set(data, '{{amount}}', '\"not money\"') WHERE entity_id = '{paid}'"
+        ))
+        .execute(c)?;
+        Ok::<_, diesel::result::Error>(())
+    })
+    .unwrap();
+    let v = verify(&app, "").await;
+    assert!(v["first_bad_seq"].is_i64(), "{v}");
+    let rows = unreconciled(&v);
+    let named = rows.iter().any(|(t, f, table, event)| {
+        (t.as_str(), f.as_str(), table.as_f64(), event) == ("payment", "amount", Some(1000.0), &json!("not money"))
+    });
+    assert!(named, "{rows:?}");
+}
