@@ -28,6 +28,9 @@ pub struct Settings {
     /// `GRANTS_DB_TIMEOUT_SECS`: how long a request waits for a database connection before it
     /// gets 503 `unavailable`. Default 3.
     pub db_timeout: Duration,
+    /// `GRANTS_DB_START_SECS`: how long `serve` and `migrate` keep retrying, with backoff, a
+    /// PostgreSQL that is not reachable yet at start (a container starting beside it). Default 60.
+    pub db_start_patience: Duration,
     /// `GRANTS_WORKERS`: HTTP worker threads. Default: one per core.
     pub workers: Option<usize>,
     /// `GRANTS_RATE_LIMIT_PER_SEC` and `GRANTS_RATE_LIMIT_BURST`: requests a second per token
@@ -178,6 +181,7 @@ impl Settings {
             bind: var("GRANTS_BIND").unwrap_or_else(|| "127.0.0.1:8080".to_string()),
             db_pool_size: number("GRANTS_DB_POOL_SIZE", default_pool_size())?.max(1),
             db_timeout: Duration::from_secs(number("GRANTS_DB_TIMEOUT_SECS", 3)?),
+            db_start_patience: Duration::from_secs(number("GRANTS_DB_START_SECS", 60)?),
             workers: var("GRANTS_WORKERS").map(|_| number("GRANTS_WORKERS", 2)).transpose()?,
             return_due_days: number("GRANTS_RETURN_DUE_DAYS", 30)?,
             rate_limit: (number("GRANTS_RATE_LIMIT_PER_SEC", 20)?, number("GRANTS_RATE_LIMIT_BURST", 100)?),
@@ -216,6 +220,51 @@ fn default_pool_size() -> u32 {
 /// Default `grants-data` in the working directory.
 pub fn data_dir() -> std::path::PathBuf {
     var("GRANTS_DATA_DIR").unwrap_or_else(|| "grants-data".to_string()).into()
+}
+
+/// The file in the data directory where `serve --demo` keeps its token secret, so tokens
+/// survive a restart and `grants token` can mint more.
+pub fn demo_secret_file() -> std::path::PathBuf {
+    data_dir().join("jwt-secret")
+}
+
+/// The demo's HS256 settings from `path`, made (48 random characters, readable by its owner
+/// only) when the file does not exist yet.
+pub fn demo_jwt(path: &std::path::Path, create: bool) -> Result<Option<JwtSettings>, String> {
+    let issuer = var("GRANTS_JWT_ISSUER").unwrap_or_else(|| "grants".to_string());
+    let audience = var("GRANTS_JWT_AUDIENCE").unwrap_or_else(|| "grants-api".to_string());
+    let secret = match std::fs::read_to_string(path) {
+        Ok(text) => text.trim().to_string(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
+            let secret: String = {
+                use rand::Rng;
+                rand::rng().sample_iter(rand::distr::Alphanumeric).take(48).map(char::from).collect()
+            };
+            write_private(path, format!("{secret}\n").as_bytes())?;
+            secret
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+    };
+    if secret.len() < 32 {
+        return Err(format!("{} holds fewer than 32 characters: delete it to make a new secret", path.display()));
+    }
+    Ok(Some(JwtSettings::from_secret(secret.as_bytes(), issuer, audience)))
+}
+
+/// Writes `bytes` to a new file at `path` (creating its folder) that only its owner can read;
+/// never overwrites one.
+pub fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<(), String> {
+    use std::io::Write;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    file.write_all(bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 /// Reads an Ed25519 private key in PKCS#8 PEM.

@@ -40,6 +40,23 @@ pub fn load_if_empty(conn: &mut PgConnection) -> Result<Option<DemoSummary>, Api
     })
 }
 
+/// The demo partnership whose officer the banner's `csp` token acts for.
+const TOKEN_CSP: &str = "Safer Peterborough Partnership";
+
+/// What an earlier `serve --demo` loaded, found again on a restart (so the banner can print a
+/// token for every role each time); `None` when the database holds other data.
+pub fn find(conn: &mut PgConnection) -> Result<Option<DemoSummary>, ApiError> {
+    use crate::db::schema::{awards as a, recipients as r};
+    let csp: Option<RecipientId> = r::table.filter(r::name.eq(TOKEN_CSP)).select(r::id).first(conn).optional()?;
+    let award: Option<(AwardId, FundId)> =
+        a::table.filter(a::title.eq("Outside Links 2020-21")).select((a::id, a::fund_id)).first(conn).optional()?;
+    Ok(csp.zip(award).map(|(csp, (award_id, fund_id))| DemoSummary {
+        csp_recipient: (TOKEN_CSP.to_string(), csp),
+        award_id,
+        fund_id,
+    }))
+}
+
 fn money(text: &str) -> Result<Money, ApiError> {
     Money::parse_positive(text).map_err(|e| ApiError::Internal(format!("demo amount {text}: {e}")))
 }
@@ -272,7 +289,7 @@ fn load(conn: &mut PgConnection) -> Result<DemoSummary, ApiError> {
     )?;
     delivery(conn, &finance, &csp_awards)?;
     Ok(DemoSummary {
-        csp_recipient: (csps[4].0.to_string(), csps[4].1),
+        csp_recipient: (TOKEN_CSP.to_string(), csps[4].1),
         award_id: summary_award.ok_or_else(|| ApiError::Internal("the demo has no Outside Links award".into()))?,
         fund_id: current_fund,
     })

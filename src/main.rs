@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use grants::auth::{Role, TokenRequest, mint, parse_ttl};
-use grants::config::{JwtSettings, Settings};
+use grants::config::Settings;
 use grants::startup::Application;
 use grants::{db, demo, openapi};
 use uuid::Uuid;
@@ -50,6 +50,13 @@ enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
+    /// Ask a running service whether it is ready (`GET /readyz`): exit status 0 when it
+    /// answers 200, 1 otherwise. For container health checks (the image has no curl).
+    Health {
+        /// The service's address; default GRANTS_BIND (0.0.0.0 asked on 127.0.0.1).
+        #[arg(long, value_name = "HOST:PORT")]
+        address: Option<String>,
+    },
     /// The audit trail.
     Audit {
         #[command(subcommand)]
@@ -73,10 +80,23 @@ enum AuditCommand {
         /// Where to write it; point GRANTS_AUDIT_KEY_FILE at it.
         #[arg(long, value_name = "FILE")]
         out: std::path::PathBuf,
+        /// When FILE already holds a key, print its id and succeed instead of refusing (for a
+        /// container's first start).
+        #[arg(long)]
+        if_missing: bool,
     },
 }
 
 fn main() -> ExitCode {
+    // Settings in a `.env` file of the working directory; the real environment wins.
+    match dotenvy::from_path(".env") {
+        Ok(()) => {}
+        Err(e) if e.not_found() => {}
+        Err(e) => {
+            eprintln!("grants: cannot read .env: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info,actix_server=warn")).init();
     match run(Cli::parse().command) {
         Ok(()) => ExitCode::SUCCESS,
@@ -95,6 +115,7 @@ fn run(command: Command) -> Result<(), String> {
         }
         Command::Migrate => {
             let settings = Settings::from_env().map_err(|e| e.to_string())?;
+            db::wait_for_server(&settings.database_url, true, settings.db_start_patience)?;
             db::prepare(&settings.database_url)?;
             println!("database ready");
             Ok(())
@@ -114,7 +135,16 @@ fn run(command: Command) -> Result<(), String> {
         }
         Command::Token { sub, name, roles, recipient_id, ttl } => {
             let settings = Settings::from_env().map_err(|e| e.to_string())?;
-            let jwt = settings.jwt.ok_or("set GRANTS_JWT_SECRET to mint tokens")?;
+            let demo_secret = grants::config::demo_secret_file();
+            let jwt = match settings.jwt {
+                Some(jwt) => jwt,
+                None => grants::config::demo_jwt(&demo_secret, false)?.ok_or_else(|| {
+                    format!(
+                        "set GRANTS_JWT_SECRET to mint tokens (or run `grants serve --demo` once: it keeps its secret in {})",
+                        demo_secret.display()
+                    )
+                })?,
+            };
             let roles = roles
                 .iter()
                 .map(|r| {
@@ -139,11 +169,31 @@ fn run(command: Command) -> Result<(), String> {
             Ok(())
         }
         Command::Serve { demo, allow_superuser } => serve(demo, allow_superuser),
-        Command::Audit { action: AuditCommand::Keygen { out } } => {
-            let key = grants::audit::checkpoint::AuditKey::generate();
+        Command::Audit { action: AuditCommand::Keygen { out, if_missing } } => {
+            use grants::audit::checkpoint::AuditKey;
+            if if_missing && out.exists() {
+                let key = AuditKey::read(&out)?;
+                println!("kept {}\nkey_id {}\npublic_key {}", out.display(), key.key_id(), key.public_hex());
+                return Ok(());
+            }
+            let key = AuditKey::generate();
             key.write_new(&out)?;
             println!("wrote {}\nkey_id {}\npublic_key {}", out.display(), key.key_id(), key.public_hex());
             Ok(())
+        }
+        Command::Health { address } => {
+            let address = address
+                .or_else(|| std::env::var("GRANTS_BIND").ok())
+                .unwrap_or_else(|| "127.0.0.1:8080".to_string())
+                .replace("0.0.0.0", "127.0.0.1");
+            let status = grants::startup::ready_status(&address, std::time::Duration::from_secs(3))
+                .map_err(|e| format!("{address}: {e}"))?;
+            if status == 200 {
+                println!("ready");
+                Ok(())
+            } else {
+                Err(format!("{address}: /readyz answered {status}"))
+            }
         }
         Command::Audit { action: AuditCommand::Verify { against } } => {
             use diesel::Connection;
@@ -208,13 +258,9 @@ fn serve(with_demo: bool, allow_superuser: bool) -> Result<(), String> {
                     .into(),
             );
         }
-        let secret: String = {
-            use rand::Rng;
-            rand::rng().sample_iter(rand::distr::Alphanumeric).take(48).map(char::from).collect()
-        };
-        let issuer = std::env::var("GRANTS_JWT_ISSUER").unwrap_or_else(|_| "grants".into());
-        let audience = std::env::var("GRANTS_JWT_AUDIENCE").unwrap_or_else(|_| "grants-api".into());
-        settings.jwt = Some(JwtSettings::from_secret(secret.as_bytes(), issuer, audience));
+        let path = grants::config::demo_secret_file();
+        settings.jwt = grants::config::demo_jwt(&path, true)?;
+        log::info!("demo: tokens are signed with the secret kept in {}", path.display());
     }
     if settings.audit_key.is_none() {
         if !with_demo {
@@ -228,7 +274,13 @@ fn serve(with_demo: bool, allow_superuser: bool) -> Result<(), String> {
         settings.audit_key = Some(key.signing_key().clone());
     }
     // The owner migrates and readies the serving role; requests go through the serving role.
-    let serving_url = if settings.database_url_given || settings.app_database_url.is_none() {
+    let owner_migrates = settings.database_url_given || settings.app_database_url.is_none();
+    if owner_migrates {
+        db::wait_for_server(&settings.database_url, true, settings.db_start_patience)?;
+    } else if let Some(url) = &settings.app_database_url {
+        db::wait_for_server(url, false, settings.db_start_patience)?;
+    }
+    let serving_url = if owner_migrates {
         db::prepare_serving(&settings.database_url, settings.app_database_url.as_deref(), &settings.app_role)?
     } else {
         let url = settings.app_database_url.clone().unwrap_or_default();
@@ -240,8 +292,18 @@ fn serve(with_demo: bool, allow_superuser: bool) -> Result<(), String> {
     log::info!("serving as database role {}", identity.user);
     settings.app_database_url = Some(serving_url);
     if with_demo {
-        let summary = load_demo(settings.serving_url())?;
-        print_demo_banner(&settings, summary.as_ref())?;
+        let loaded = load_demo(settings.serving_url())?;
+        let fresh = loaded.is_some();
+        let summary = match loaded {
+            Some(summary) => Some(summary),
+            None => {
+                use diesel::Connection;
+                let mut conn = diesel::PgConnection::establish(settings.serving_url())
+                    .map_err(|e| format!("cannot connect: {e}"))?;
+                demo::find(&mut conn).map_err(|e| format!("demo data: {e}"))?
+            }
+        };
+        print_demo_banner(&settings, summary.as_ref(), fresh)?;
     }
     actix_web::rt::System::new().block_on(async move {
         let application = Application::build(settings)?;
@@ -251,7 +313,7 @@ fn serve(with_demo: bool, allow_superuser: bool) -> Result<(), String> {
     })
 }
 
-fn print_demo_banner(settings: &Settings, summary: Option<&demo::DemoSummary>) -> Result<(), String> {
+fn print_demo_banner(settings: &Settings, summary: Option<&demo::DemoSummary>, loaded: bool) -> Result<(), String> {
     let jwt = settings.jwt.as_ref().ok_or("no token key")?;
     let base = format!("http://{}", settings.bind);
     println!("\nDemo tokens (valid 8 hours):");
@@ -297,12 +359,20 @@ fn print_demo_banner(settings: &Settings, summary: Option<&demo::DemoSummary>) -
         println!("  curl -s -H \"Authorization: Bearer $AUDITOR_TOKEN\" {base}/api/v1/awards/{}", s.award_id);
         println!("  curl -s -H \"Authorization: Bearer $ADMIN_TOKEN\" {base}/api/v1/funds/{}", s.fund_id);
     }
-    println!("  curl -s -H \"Authorization: Bearer $CSP_TOKEN\" {base}/api/v1/awards");
+    if csp.is_some() {
+        println!("  curl -s -H \"Authorization: Bearer $CSP_TOKEN\" {base}/api/v1/awards");
+    }
     println!("  open {base}/docs/ for the interactive API documentation\n");
-    if summary.is_none() {
-        println!(
-            "(the database already had data, so no demo data was loaded; the csp token needs a recipient id: use `grants token`)\n"
-        );
+    match (summary, loaded) {
+        (_, true) => println!(
+            "(demo data loaded; the tokens stay valid across restarts: the secret is kept in {})\n",
+            grants::config::demo_secret_file().display()
+        ),
+        (Some(_), false) => println!("(the demo data was already loaded; tokens from earlier starts still work)\n"),
+        (None, false) => println!(
+            "(the database holds other data, so no demo data was loaded and there is no csp token: mint one with\n \
+             `grants token --sub csp --role csp --recipient-id <id>`)\n"
+        ),
     }
     Ok(())
 }

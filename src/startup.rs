@@ -154,3 +154,26 @@ fn allowed_methods(path: &str) -> Option<String> {
         })
         .map(|(_, allow)| allow.clone())
 }
+
+/// The status of `GET /readyz` from a service at `address` (`host:port`), over plain HTTP/1.0
+/// with `timeout` for each step: what `grants health` asks.
+pub fn ready_status(address: &str, timeout: std::time::Duration) -> std::io::Result<u16> {
+    use std::io::{Read, Write};
+    use std::net::ToSocketAddrs;
+    let target = address
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "no such address"))?;
+    let mut stream = std::net::TcpStream::connect_timeout(&target, timeout)?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
+    write!(stream, "GET /readyz HTTP/1.0\r\nHost: {address}\r\n\r\n")?;
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head)?;
+    // "HTTP/1.x NNN"
+    std::str::from_utf8(&head[9..12])
+        .ok()
+        .filter(|_| head.starts_with(b"HTTP/1."))
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, "not an HTTP response"))
+}

@@ -76,20 +76,11 @@ impl AuditKey {
 
     /// Writes the key as PKCS#8 PEM to a new file only its owner can read; never overwrites.
     pub fn write_new(&self, path: &Path) -> Result<(), String> {
-        use std::io::Write;
         let pem = self
             .signing
             .to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)
             .map_err(|e| format!("cannot encode the key: {e}"))?;
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        }
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-        file.write_all(pem.as_bytes()).map_err(|e| format!("cannot write {}: {e}", path.display()))
+        crate::config::write_private(path, pem.as_bytes())
     }
 
     /// Reads `path`, or, when it does not exist, generates a key and writes it there.

@@ -91,6 +91,36 @@ pub fn maintenance_url(database_url: &str) -> Result<(String, String), String> {
     Ok((url.to_string(), name))
 }
 
+/// Waits until the PostgreSQL server of `url` accepts a connection (to its `postgres` database
+/// when `maintenance`, else to the database itself), retrying with backoff (½ s doubling to 5 s)
+/// for at most `patience`: at start, a database container may still be coming up. A refusal
+/// that waiting cannot cure (a wrong password, an unknown role) fails at once.
+pub fn wait_for_server(url: &str, maintenance: bool, patience: Duration) -> Result<(), String> {
+    let target = if maintenance { maintenance_url(url)?.0 } else { url.to_string() };
+    let deadline = std::time::Instant::now() + patience;
+    let mut pause = Duration::from_millis(500);
+    loop {
+        let message = match PgConnection::establish(&target) {
+            Ok(_) => return Ok(()),
+            Err(diesel::ConnectionError::BadConnection(message)) => message,
+            Err(e) => return Err(format!("cannot connect to PostgreSQL: {e}")),
+        };
+        let message = message.trim().to_string();
+        let lasting = ["authentication failed", "does not exist", "no pg_hba.conf entry", "permission denied"]
+            .iter()
+            .any(|m| message.contains(m));
+        let now = std::time::Instant::now();
+        if lasting || now >= deadline {
+            let waited = if lasting { String::new() } else { format!(" (waited {}s)", patience.as_secs()) };
+            return Err(format!("cannot connect to PostgreSQL{waited}: {message}"));
+        }
+        let pause_now = pause.min(deadline - now);
+        log::warn!("PostgreSQL is not reachable yet ({message}); retrying in {:.1}s", pause_now.as_secs_f64());
+        std::thread::sleep(pause_now);
+        pause = (pause * 2).min(Duration::from_secs(5));
+    }
+}
+
 /// Creates the database named by `database_url` when it does not exist yet.
 pub fn create_database_if_missing(database_url: &str) -> Result<(), String> {
     let (admin_url, name) = maintenance_url(database_url)?;

@@ -230,7 +230,7 @@ async fn a_rewritten_event_is_found_by_verification_at_exactly_its_seq() {
     );
     assert_eq!(broken.body["events_checked"], 7);
 
-    let cli = std::process::Command::new(env!("CARGO_BIN_EXE_grants"))
+    let cli = crate::helpers::grants_command()
         .args(["audit", "verify"])
         .env("DATABASE_URL", &app.db.url)
         .output()
@@ -276,7 +276,7 @@ async fn a_long_generated_chain_verifies_through_the_api_and_the_cli() {
         "{}",
         r.text
     );
-    let cli = std::process::Command::new(env!("CARGO_BIN_EXE_grants"))
+    let cli = crate::helpers::grants_command()
         .args(["audit", "verify"])
         .env("DATABASE_URL", &app.db.url)
         .output()

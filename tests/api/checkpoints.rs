@@ -227,7 +227,7 @@ async fn a_superuser_rewrite_with_every_hash_recomputed_is_caught_by_the_checkpo
     // And the command line, given the saved checkpoint as a file, exits 1 naming it.
     let file = std::env::temp_dir().join(format!("grants-saved-{}.json", uuid::Uuid::new_v4()));
     std::fs::write(&file, saved.to_string()).unwrap();
-    let cli = std::process::Command::new(env!("CARGO_BIN_EXE_grants"))
+    let cli = crate::helpers::grants_command()
         .args(["audit", "verify", "--against"])
         .arg(&file)
         .env("DATABASE_URL", &app.db.url)
@@ -413,7 +413,7 @@ async fn the_owner_editing_payments_awards_and_funds_rows_is_named_field_by_fiel
         assert!(found, "{expected:?} not named in {rows:?}");
     }
     assert_eq!(v["unreconciled_total"], 4, "{v}");
-    let cli = std::process::Command::new(env!("CARGO_BIN_EXE_grants"))
+    let cli = crate::helpers::grants_command()
         .args(["audit", "verify"])
         .env("DATABASE_URL", &app.db.url)
         .env_remove("GRANTS_APP_DATABASE_URL")

@@ -196,7 +196,7 @@ async fn pooled_connections_the_database_dropped_are_replaced() {
 /// Starts the real `grants` binary on a free port against the test's database.
 fn start_binary(app: &TestApp) -> (std::process::Child, String) {
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_grants"))
+    let child = crate::helpers::grants_command()
         .arg("serve")
         .env("DATABASE_URL", &app.db.url)
         .env("GRANTS_BIND", format!("127.0.0.1:{port}"))

@@ -23,32 +23,28 @@ fn server_url() -> String {
 
 /// The URL of database `name`. SSL is off: it is loopback, and libpq's OpenSSL clean-up at
 /// process exit can corrupt the heap while server threads still hold SSL connections.
-fn database_url(name: &str) -> String {
+pub fn database_url(name: &str) -> String {
     format!("{}/{name}?sslmode=disable", server_url())
 }
 
-fn admin_connection() -> PgConnection {
+pub fn admin_connection() -> PgConnection {
     let url = database_url("postgres");
     PgConnection::establish(&url)
         .unwrap_or_else(|e| panic!("the tests need PostgreSQL at {url} (set TEST_DATABASE_SERVER to use another): {e}"))
 }
 
-#[derive(QueryableByName)]
-struct Name {
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    datname: String,
-}
-
-/// The template's name carries a hash of the migrations and the serving role's privileges, so a
-/// change to either makes a new one.
+/// The template's name carries a hash of the migrations (their paths inside the repository and
+/// their contents) and the serving role's privileges, so a change to either makes a new one, and
+/// two checkouts of the same code share one.
 fn template_name() -> String {
     use sha2::Digest;
     let mut hasher = sha2::Sha256::new();
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
-    let mut files: Vec<_> = walk(&dir);
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<_> = walk(&root.join("migrations"));
     files.sort();
     for file in files {
-        hasher.update(file.to_string_lossy().as_bytes());
+        let relative = file.strip_prefix(root).unwrap_or(&file);
+        hasher.update(relative.to_string_lossy().as_bytes());
         hasher.update(std::fs::read(&file).unwrap_or_default());
     }
     // The serving role's grants are part of the template too.
@@ -65,28 +61,70 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     out
 }
 
-/// Makes the migrated template once (under an advisory lock, so parallel test processes wait
-/// for one of them), and sweeps databases left by test processes that have died.
-fn ensure_template(conn: &mut PgConnection) -> String {
-    let template = template_name();
-    diesel::sql_query("SELECT pg_advisory_lock(7001)").execute(conn).expect("advisory lock");
-    let names: Vec<Name> =
-        diesel::sql_query("SELECT datname::text AS datname FROM pg_database WHERE datname LIKE 'grants\\_t%'")
-            .load(conn)
-            .expect("list databases");
-    for Name { datname } in &names {
-        let stale_template = datname.starts_with("grants_template_") && *datname != template;
-        let orphan = datname
-            .strip_prefix("grants_test_")
-            .and_then(|rest| rest.split('_').next())
-            .and_then(|pid| pid.parse::<u32>().ok())
-            .is_some_and(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists());
-        if stale_template || orphan || datname.starts_with("grants_tmpl_") {
-            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{datname}\" WITH (FORCE)")).execute(conn);
+/// A test database older than this was left by a run that died (no run takes so long).
+pub const STALE_TEST_DB: Duration = Duration::from_secs(6 * 3600);
+/// A template no run has used for this long belongs to code nobody is testing any more.
+pub const STALE_TEMPLATE: Duration = Duration::from_secs(7 * 24 * 3600);
+/// The advisory lock (in the `postgres` database) under which templates are made and swept.
+const TEMPLATE_LOCK: i64 = 7001;
+
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+#[derive(QueryableByName)]
+struct Database {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    datname: String,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    comment: Option<String>,
+}
+
+/// Drops only what is provably stale, so that several checkouts (or machines) can test against
+/// one server at once: test databases whose name dates them more than [`STALE_TEST_DB`] ago,
+/// templates last used (their comment) more than [`STALE_TEMPLATE`] ago, and half-built
+/// templates (their builder held the lock we now hold, so it has died). Never with FORCE: a
+/// database someone is connected to is left alone. Call under [`TEMPLATE_LOCK`].
+pub fn sweep(conn: &mut PgConnection, now: u64) -> Vec<String> {
+    let databases: Vec<Database> = diesel::sql_query(
+        "SELECT datname::text AS datname, shobj_description(oid, 'pg_database') AS comment \
+         FROM pg_database WHERE datname LIKE 'grants\\_t%'",
+    )
+    .load(conn)
+    .expect("list databases");
+    let mut dropped = Vec::new();
+    for Database { datname, comment } in databases {
+        let age = |created: Option<u64>| created.map(|t| Duration::from_secs(now.saturating_sub(t)));
+        let stale = if let Some(rest) = datname.strip_prefix("grants_test_") {
+            // Names from before they were dated start with a process id: not provably stale.
+            let created = rest.split('_').next().and_then(|t| t.parse::<u64>().ok()).filter(|t| *t > 1_000_000_000);
+            age(created).is_some_and(|a| a > STALE_TEST_DB)
+        } else if datname.starts_with("grants_template_") {
+            let used = comment.as_deref().and_then(|c| c.strip_prefix("last used ")).and_then(|t| t.parse().ok());
+            age(used).is_some_and(|a| a > STALE_TEMPLATE)
+        } else {
+            datname.starts_with("grants_tmpl_")
+        };
+        if stale && diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{datname}\"")).execute(conn).is_ok() {
+            dropped.push(datname);
         }
     }
-    if !names.iter().any(|n| n.datname == template) {
-        let building = format!("grants_tmpl_{}", std::process::id());
+    dropped
+}
+
+/// Makes the migrated template once (under an advisory lock, so parallel test processes wait
+/// for one of them), marks it used, and sweeps what is provably stale.
+fn ensure_template(conn: &mut PgConnection) -> String {
+    let template = template_name();
+    diesel::sql_query(format!("SELECT pg_advisory_lock({TEMPLATE_LOCK})")).execute(conn).expect("advisory lock");
+    sweep(conn, unix_now());
+    let exists: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(&format!(
+        "(SELECT count(*) FROM pg_database WHERE datname = '{template}')"
+    )))
+    .get_result(conn)
+    .expect("look for the template");
+    if exists == 0 {
+        let building = format!("grants_tmpl_{}", Uuid::new_v4().simple());
         diesel::sql_query(format!("CREATE DATABASE \"{building}\"")).execute(conn).expect("create template");
         {
             let mut t = PgConnection::establish(&database_url(&building)).expect("connect to template");
@@ -101,7 +139,10 @@ fn ensure_template(conn: &mut PgConnection) -> String {
             .execute(conn)
             .expect("rename template");
     }
-    diesel::sql_query("SELECT pg_advisory_unlock(7001)").execute(conn).expect("advisory unlock");
+    diesel::sql_query(format!("COMMENT ON DATABASE \"{template}\" IS 'last used {}'", unix_now()))
+        .execute(conn)
+        .expect("mark the template used");
+    diesel::sql_query(format!("SELECT pg_advisory_unlock({TEMPLATE_LOCK})")).execute(conn).expect("advisory unlock");
     template
 }
 
@@ -121,8 +162,10 @@ impl TestDb {
     pub fn new() -> TestDb {
         let mut conn = admin_connection();
         let template = ensure_template(&mut conn);
+        // Dated, so a later run on any machine can tell a dead run's leftovers from a live one.
         let name = format!(
-            "grants_test_{}_{}_{}",
+            "grants_test_{}_{}_{}_{}",
+            unix_now(),
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::SeqCst),
             &Uuid::new_v4().simple().to_string()[..8]
@@ -210,6 +253,7 @@ pub fn settings_for(database_url: &str, jwt: JwtSettings, rate_limit: (u32, u32)
         audit_key: Some(audit_key()),
         checkpoint_every: Duration::from_secs(3600),
         handle_signals: false,
+        db_start_patience: Duration::from_secs(0),
     }
 }
 
@@ -478,4 +522,14 @@ pub fn audit_key_file() -> std::path::PathBuf {
         path
     })
     .clone()
+}
+
+/// The `grants` binary, run from an empty directory of its own so that no `.env` a developer
+/// keeps in the checkout changes what a test runs.
+pub fn grants_command() -> std::process::Command {
+    let dir = std::env::temp_dir().join(format!("grants-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a directory to run grants in");
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_grants"));
+    command.current_dir(dir);
+    command
 }

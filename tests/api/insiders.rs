@@ -172,7 +172,7 @@ async fn every_table_has_a_stated_privilege_for_the_serving_role() {
 
 /// Runs `grants serve` against the test database with `env`, waits until it answers `/healthz`
 /// or exits, and returns (exit status if it exited, stderr so far, base URL, child).
-async fn serve_binary(
+pub(crate) async fn serve_binary(
     app: &TestApp,
     args: &[&str],
     env: &[(&str, String)],
@@ -180,7 +180,7 @@ async fn serve_binary(
     use std::time::{Duration, Instant};
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let log = std::env::temp_dir().join(format!("grants-serve-{}-{port}.log", std::process::id()));
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_grants"));
+    let mut command = crate::helpers::grants_command();
     command
         .arg("serve")
         .args(args)
@@ -190,8 +190,8 @@ async fn serve_binary(
         .env("GRANTS_JWT_SECRET", crate::helpers::SECRET)
         .env("GRANTS_AUDIT_KEY_FILE", crate::helpers::audit_key_file())
         .env("RUST_LOG", "info")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap());
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::fs::OpenOptions::new().append(true).open(&log).unwrap());
     for (k, v) in env {
         command.env(k, v);
     }
@@ -299,7 +299,7 @@ async fn a_csp_sees_nothing_of_the_time_an_award_belonged_to_another_partnership
 }
 
 #[actix_web::test]
-async fn serve_needs_an_audit_key_and_the_demo_keeps_its_own_across_restarts() {
+async fn serve_needs_an_audit_key_and_the_demo_keeps_its_key_and_tokens_across_restarts() {
     let app = TestApp::spawn().await;
     let owner = ("DATABASE_URL", app.db.url.clone());
     let (status, stderr, _) = serve_binary(&app, &[], &[owner.clone(), ("GRANTS_AUDIT_KEY_FILE", String::new())]).await;
@@ -309,11 +309,48 @@ async fn serve_needs_an_audit_key_and_the_demo_keeps_its_own_across_restarts() {
     let dir = std::env::temp_dir().join(format!("grants-data-{}", uuid::Uuid::new_v4()));
     let data = ("GRANTS_DATA_DIR", dir.to_string_lossy().to_string());
     let no_key = ("GRANTS_AUDIT_KEY_FILE", String::new());
+    let no_secret = ("GRANTS_JWT_SECRET", String::new());
     let mut keys = Vec::new();
-    for _ in 0..2 {
-        let (status, stderr, mut child) =
-            serve_binary(&app, &["--demo"], &[owner.clone(), data.clone(), no_key.clone()]).await;
-        assert_eq!(status, None, "{stderr}");
+    let mut first_tokens: Option<std::collections::HashMap<String, String>> = None;
+    for start in 0..2 {
+        let (status, output, mut child) =
+            serve_binary(&app, &["--demo"], &[owner.clone(), data.clone(), no_key.clone(), no_secret.clone()]).await;
+        assert_eq!(status, None, "{output}");
+        // Every start prints a token for every role, the CSP officer's included.
+        let tokens: std::collections::HashMap<String, String> = output
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("export ")?.split_once("_TOKEN="))
+            .map(|(role, token)| (role.to_string(), token.to_string()))
+            .collect();
+        let mut roles: Vec<&str> = tokens.keys().map(String::as_str).collect();
+        roles.sort();
+        assert_eq!(roles, ["ADMIN", "APPROVER", "AUDITOR", "CSP", "FINANCE"], "start {start}: {output}");
+        let base = output
+            .split("listening on ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .expect("the address it listens on")
+            .to_string();
+        let get = |token: String, path: &'static str| {
+            let request = app.client.get(format!("{base}/api/v1{path}")).bearer_auth(token);
+            async move { request.send().await.unwrap().status().as_u16() }
+        };
+        // Tokens exported before a restart still work after it.
+        let earlier = first_tokens.get_or_insert_with(|| tokens.clone());
+        assert_eq!(get(earlier["FINANCE"].clone(), "/funds").await, 200, "start {start}");
+        assert_eq!(get(earlier["CSP"].clone(), "/awards").await, 200, "start {start}");
+        assert_eq!(get(tokens["CSP"].clone(), "/awards").await, 200, "start {start}");
+        // `grants token` finds the demo's secret.
+        let minted = crate::helpers::grants_command()
+            .args(["token", "--sub", "carol", "--role", "auditor"])
+            .env_remove("GRANTS_JWT_SECRET")
+            .env_remove("GRANTS_JWT_PUBLIC_KEY_FILE")
+            .env("GRANTS_DATA_DIR", &data.1)
+            .output()
+            .unwrap();
+        assert!(minted.status.success(), "{}", String::from_utf8_lossy(&minted.stderr));
+        let minted = String::from_utf8(minted.stdout).unwrap().trim().to_string();
+        assert_eq!(get(minted, "/audit/events").await, 200, "start {start}");
         child.kill().unwrap();
         child.wait().unwrap();
         keys.push(std::fs::read_to_string(dir.join("audit-key.pem")).expect("the demo wrote its key"));
@@ -322,9 +359,21 @@ async fn serve_needs_an_audit_key_and_the_demo_keeps_its_own_across_restarts() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dir.join("audit-key.pem")).unwrap().permissions().mode();
-        assert_eq!(mode & 0o077, 0, "only its owner may read the key");
+        for file in ["audit-key.pem", "jwt-secret"] {
+            let mode = std::fs::metadata(dir.join(file)).unwrap().permissions().mode();
+            assert_eq!(mode & 0o077, 0, "only its owner may read {file}");
+        }
     }
+    // Without the demo's secret, `grants token` says what to do.
+    let refused = crate::helpers::grants_command()
+        .args(["token", "--sub", "carol", "--role", "auditor"])
+        .env_remove("GRANTS_JWT_SECRET")
+        .env_remove("GRANTS_JWT_PUBLIC_KEY_FILE")
+        .env("GRANTS_DATA_DIR", dir.join("nowhere"))
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("set GRANTS_JWT_SECRET to mint tokens"));
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -332,13 +381,7 @@ async fn serve_needs_an_audit_key_and_the_demo_keeps_its_own_across_restarts() {
 async fn keygen_writes_a_key_serve_signs_with_and_never_overwrites_one() {
     let dir = std::env::temp_dir().join(format!("grants-keygen-{}", uuid::Uuid::new_v4()));
     let file = dir.join("audit.pem");
-    let run = || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_grants"))
-            .args(["audit", "keygen", "--out"])
-            .arg(&file)
-            .output()
-            .unwrap()
-    };
+    let run = || crate::helpers::grants_command().args(["audit", "keygen", "--out"]).arg(&file).output().unwrap();
     let first = run();
     assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
     let printed = String::from_utf8_lossy(&first.stdout).to_string();
@@ -347,5 +390,21 @@ async fn keygen_writes_a_key_serve_signs_with_and_never_overwrites_one() {
     let second = run();
     assert!(!second.status.success(), "a second keygen to the same file must fail");
     assert_eq!(grants::audit::checkpoint::AuditKey::read(&file).unwrap().public_hex(), key.public_hex());
+    // A container's first start: make it if missing, else keep it and succeed.
+    let kept = crate::helpers::grants_command()
+        .args(["audit", "keygen", "--if-missing", "--out"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(kept.status.success(), "{}", String::from_utf8_lossy(&kept.stderr));
+    assert!(String::from_utf8_lossy(&kept.stdout).contains(&format!("kept {}", file.display())));
+    assert_eq!(grants::audit::checkpoint::AuditKey::read(&file).unwrap().public_hex(), key.public_hex());
+    let fresh = dir.join("fresh.pem");
+    let made = crate::helpers::grants_command()
+        .args(["audit", "keygen", "--if-missing", "--out"])
+        .arg(&fresh)
+        .output()
+        .unwrap();
+    assert!(made.status.success() && grants::audit::checkpoint::AuditKey::read(&fresh).is_ok());
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -14,6 +14,7 @@ mod insiders;
 mod layers;
 mod ledger_audit;
 mod money_movements;
+mod newcomer;
 mod recipients_programmes;
 mod reports;
 mod service;

@@ -212,14 +212,23 @@ async fn year_on_year_compares_each_programme_and_recipient() {
     assert_eq!((missing.status, missing.body["errors"][0]["field"].as_str()), (422, Some("to")));
 }
 
-/// Validates against the official 360Giving 1.4.3 schema in ../shared, resolving the package
-/// schema's reference to the grant schema to the local file.
+/// The project's copy of the 360Giving standard (schemas and codelists).
+fn standard_file(name: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("standards/360giving").join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("the 360Giving standard's {}: {e}", path.display()))
+}
+
+/// The codes of one 360Giving codelist.
+fn codelist(name: &str) -> Vec<String> {
+    let text = standard_file(&format!("codelists/{name}"));
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    reader.records().map(|r| r.unwrap()[0].to_string()).collect()
+}
+
+/// Validates against the official 360Giving 1.4.3 schema carried in `standards/360giving`,
+/// resolving the package schema's reference to the grant schema to the local file.
 fn validate_360giving(package: &Value) -> Vec<String> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/standards/360giving");
-    let read = |name: &str| -> Value {
-        serde_json::from_str(&std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}")))
-            .unwrap()
-    };
+    let read = |name: &str| -> Value { serde_json::from_str(&standard_file(name)).unwrap() };
     struct Local(Value);
     impl jsonschema::Retrieve for Local {
         fn retrieve(&self, uri: &jsonschema::Uri<String>) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
@@ -258,6 +267,8 @@ async fn the_360giving_package_validates_against_the_official_schema() {
     assert!(r.text.contains("\"value\":20000.00"));
     assert_eq!(ol["plannedDates"][0]["endDate"], "2021-03-31");
     assert_eq!(ol["classifications"][0]["code"], "offenders");
+    let currencies = codelist("currency.csv");
+    assert!(grants.iter().all(|g| currencies.contains(&g["currency"].as_str().unwrap().to_string())));
     let _ = d.outside_links_2020;
     // A package must hold at least one grant; a year with none is "not found", not invalid data.
     let empty = app.get("/api/v1/exports/360giving?financial_year=2021-22", &app.auditor).await;
