@@ -204,3 +204,25 @@ async fn the_health_command_answers_for_a_container_health_check() {
     assert!(!down.status.success());
     assert!(String::from_utf8_lossy(&down.stderr).contains(&closed));
 }
+
+#[test]
+fn every_setting_the_service_reads_is_in_the_readme_and_the_example_env() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let read = |path: &str| std::fs::read_to_string(root.join(path)).unwrap();
+    let mut read_by_code = std::collections::BTreeSet::new();
+    for file in ["src/config.rs", "src/main.rs", "src/db/mod.rs"] {
+        let text = read(file);
+        for (i, _) in text.match_indices("\"GRANTS_") {
+            let name: String = text[i + 1..].chars().take_while(|c| c.is_ascii_uppercase() || *c == '_').collect();
+            if name.len() > "GRANTS_".len() {
+                read_by_code.insert(name);
+            }
+        }
+    }
+    assert!(read_by_code.len() > 15 && read_by_code.contains("GRANTS_DB_START_SECS"), "{read_by_code:?}");
+    let (readme, example) = (read("README.md"), read(".env.example"));
+    for name in &read_by_code {
+        assert!(readme.contains(&format!("`{name}`")), "the README's configuration does not name {name}");
+        assert!(example.contains(&format!("{name}=")), ".env.example does not list {name}");
+    }
+}
