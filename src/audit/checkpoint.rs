@@ -349,8 +349,10 @@ pub async fn keep_sealing(state: actix_web::web::Data<crate::state::AppState>, e
     loop {
         let round = key.clone();
         let first = !registered;
+        // The key's registration and the first seal commit together: whoever sees the key
+        // registered knows the first round is over.
         let outcome = state
-            .db(move |conn| {
+            .tx(move |conn| {
                 if first {
                     register(conn, &round)?;
                 }

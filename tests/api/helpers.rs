@@ -85,7 +85,7 @@ struct Database {
 /// templates last used (their comment) more than [`STALE_TEMPLATE`] ago, and half-built
 /// templates (their builder held the lock we now hold, so it has died). Never with FORCE: a
 /// database someone is connected to is left alone. Call under [`TEMPLATE_LOCK`].
-pub fn sweep(conn: &mut PgConnection, now: u64) -> Vec<String> {
+fn sweep(conn: &mut PgConnection, now: u64) -> Vec<String> {
     let databases: Vec<Database> = diesel::sql_query(
         "SELECT datname::text AS datname, shobj_description(oid, 'pg_database') AS comment \
          FROM pg_database WHERE datname LIKE 'grants\\_t%'",
@@ -109,6 +109,15 @@ pub fn sweep(conn: &mut PgConnection, now: u64) -> Vec<String> {
             dropped.push(datname);
         }
     }
+    dropped
+}
+
+/// [`sweep`] under the template lock, as a test run does it: never while a template is half
+/// built by another process.
+pub fn sweep_locked(conn: &mut PgConnection, now: u64) -> Vec<String> {
+    diesel::sql_query(format!("SELECT pg_advisory_lock({TEMPLATE_LOCK})")).execute(conn).expect("advisory lock");
+    let dropped = sweep(conn, now);
+    diesel::sql_query(format!("SELECT pg_advisory_unlock({TEMPLATE_LOCK})")).execute(conn).expect("advisory unlock");
     dropped
 }
 
@@ -320,6 +329,22 @@ impl TestApp {
         let address = format!("http://{}", application.address());
         let handle = application.handle();
         actix_web::rt::spawn(application.run());
+        // The background signer's first round registers the key and seals whatever is there;
+        // wait for it, so that it never seals part of what a test then writes.
+        let mut conn = db.connect();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let keys: i64 =
+                diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>("(SELECT count(*) FROM audit_keys)"))
+                    .get_result(&mut conn)
+                    .expect("count the audit keys");
+            if keys > 0 {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "the background signer never registered its key");
+            actix_web::rt::time::sleep(Duration::from_millis(10)).await;
+        }
+        drop(conn);
         let client = awc::Client::builder()
             .timeout(Duration::from_secs(60))
             .connector(awc::Connector::new().limit(200))

@@ -3,7 +3,7 @@
 
 use diesel::prelude::*;
 
-use crate::helpers::{STALE_TEMPLATE, STALE_TEST_DB, admin_connection, sweep, unix_now};
+use crate::helpers::{STALE_TEMPLATE, STALE_TEST_DB, admin_connection, sweep_locked, unix_now};
 
 fn exists(conn: &mut PgConnection, name: &str) -> bool {
     diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
@@ -39,7 +39,7 @@ fn the_harness_drops_only_what_is_provably_stale() {
     diesel::sql_query(format!("CREATE DATABASE \"{busy_test}\"")).execute(&mut conn).unwrap();
     let busy = PgConnection::establish(&crate::helpers::database_url(&busy_test)).unwrap();
 
-    let dropped = sweep(&mut conn, now);
+    let dropped = sweep_locked(&mut conn, now);
     assert!(dropped.contains(&dead_test) && dropped.contains(&unused_template), "{dropped:?}");
     for name in [&dead_test, &unused_template] {
         assert!(!exists(&mut conn, name), "{name} should be gone");
