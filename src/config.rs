@@ -274,3 +274,36 @@ pub fn read_signing_key(path: &std::path::Path) -> Result<ed25519_dalek::Signing
     ed25519_dalek::SigningKey::from_pkcs8_pem(&text)
         .map_err(|e| format!("{} is not an Ed25519 private key in PKCS#8 PEM: {e}", path.display()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> std::path::PathBuf {
+        std::env::temp_dir().join(format!("grants-config-{}-{name}", uuid::Uuid::new_v4()))
+    }
+
+    #[test]
+    fn the_demo_secret_is_made_once_then_read_back() {
+        let path = scratch("secret");
+        assert!(demo_jwt(&path, false).unwrap().is_none(), "no file, not asked to make one");
+        assert!(!path.exists());
+        demo_jwt(&path, true).unwrap().expect("made");
+        let written = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(written.trim().len(), 48);
+        demo_jwt(&path, true).unwrap().expect("read back");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), written, "never replaced");
+        std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn a_demo_secret_shorter_than_32_characters_is_refused() {
+        let path = scratch("short");
+        std::fs::write(&path, format!("{}\n", "a".repeat(31))).unwrap();
+        let error = demo_jwt(&path, true).err().expect("31 characters are too few");
+        assert!(error.contains("fewer than 32 characters"), "{error}");
+        std::fs::write(&path, "a".repeat(32)).unwrap();
+        assert!(demo_jwt(&path, true).unwrap().is_some(), "32 are enough");
+        std::fs::remove_file(path).unwrap();
+    }
+}
