@@ -101,7 +101,7 @@ pub fn acted_on(
     actor_sub: &str,
     actions: &[&str],
     after_seq: i64,
-) -> QueryResult<bool> {
+) -> Result<bool, diesel::result::Error> {
     diesel::select(diesel::dsl::exists(
         audit_events::table
             .filter(audit_events::entity_id.eq(entity_id))
@@ -120,7 +120,7 @@ pub fn acted_on_award(
     actor_sub: &str,
     actions: &[&str],
     after_seq: i64,
-) -> QueryResult<bool> {
+) -> Result<bool, diesel::result::Error> {
     diesel::select(diesel::dsl::exists(
         audit_events::table
             .filter(audit_events::award_id.eq(award_id))
@@ -132,7 +132,7 @@ pub fn acted_on_award(
 }
 
 /// The sequence number of the last `action` event about `entity_id`.
-pub fn last_seq(conn: &mut PgConnection, entity_id: Uuid, action: &str) -> QueryResult<Option<i64>> {
+pub fn last_seq(conn: &mut PgConnection, entity_id: Uuid, action: &str) -> Result<Option<i64>, diesel::result::Error> {
     audit_events::table
         .filter(audit_events::entity_id.eq(entity_id))
         .filter(audit_events::action.eq(action))

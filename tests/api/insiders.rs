@@ -54,6 +54,27 @@ async fn nobody_approves_a_variation_of_an_award_they_edited_since_approval() {
     assert_eq!((ok.status, ok.body["status"].as_str()), (200, Some("approved")), "{}", ok.text);
 }
 
+#[actix_web::test]
+async fn editing_a_draft_before_someone_else_approved_it_does_not_bar_approving_its_variation() {
+    let app = TestApp::spawn().await;
+    let l = app.ledger("1000000").await;
+    let award = app.draft(&l, "50000").await;
+    let carol = app.token("carol", &[Role::Finance, Role::Approver], None);
+    let path = format!("/api/v1/awards/{award}");
+    let edited = app.patch(&path, &carol, Some("\"1\""), json!({"amount": "55000"})).await;
+    assert_eq!(edited.status, 200, "{}", edited.text);
+    app.approve(&award).await;
+    let proposal =
+        app.post(&format!("{path}/variations"), &app.finance, json!({"amount": "60000", "reason": "More"})).await;
+    assert_eq!(proposal.status, 201, "{}", proposal.text);
+    // Her edit came before the approval someone else made: only edits since then count.
+    let approved = app
+        .post(&format!("{path}/variations/{}/approve", proposal.id()), &carol, json!({"decision_ref": "PCC-DN-3"}))
+        .await;
+    assert_eq!((approved.status, approved.body["status"].as_str()), (200, Some("approved")), "{}", approved.text);
+    assert_eq!(app.get(&path, &app.finance).await.body["amount"], "60000.00");
+}
+
 /// An approved award for a CSP with one paid payment and one submitted return, made through the
 /// API; returns (award, payment, return).
 async fn paid_and_returned(app: &TestApp) -> (String, String, String) {
