@@ -297,6 +297,17 @@ mod tests {
     }
 
     #[test]
+    fn a_demo_secret_that_cannot_be_read_is_an_error_not_a_missing_file() {
+        let dir = scratch("dir");
+        std::fs::create_dir_all(&dir).unwrap();
+        for create in [false, true] {
+            let error = demo_jwt(&dir, create).err().expect("a folder is no secret");
+            assert!(error.starts_with("cannot read"), "{error}");
+        }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
     fn a_demo_secret_shorter_than_32_characters_is_refused() {
         let path = scratch("short");
         std::fs::write(&path, format!("{}\n", "a".repeat(31))).unwrap();
