@@ -3,8 +3,17 @@
 
 fn main() {
     let mut config = utoipa_config::Config::new();
-    for id in ["FundId", "RecipientId", "ProgrammeId", "AwardId", "VariationId", "PaymentId", "ActivityId", "ReturnId"]
-    {
+    for id in [
+        "FundId",
+        "RecipientId",
+        "ProgrammeId",
+        "AwardId",
+        "VariationId",
+        "PaymentId",
+        "ActivityId",
+        "ReturnId",
+        "DecisionId",
+    ] {
         config = config.alias_for(id, "Uuid");
     }
     config.write_to_file();

@@ -76,6 +76,19 @@ fn main() -> Result<(), String> {
                 budget: Money::parse("999999999.00").map_err(|e| ApiError::Internal(e.to_string()))?.to_decimal(),
             };
             let fund = funds::create(c, &admin, &new)?;
+            let decision = grants::decisions::create(
+                c,
+                &approver,
+                grants::decisions::DecisionInput {
+                    reference: format!("SYN-{year}"),
+                    title: format!("Synthetic allocations {year}"),
+                    decided_on: year.first_day(),
+                    decided_by: "Synthetic".into(),
+                    url: None,
+                    summary: String::new(),
+                },
+            )?;
+            let decision = grants::decisions::DecisionChoice::Id(decision.id);
             for n in 0..per_year {
                 let recipient = recipient_ids[n % recipient_ids.len()];
                 let amount = Money::parse(&format!("{}.00", 10_000 + (n % 50) * 1_000))
@@ -96,7 +109,7 @@ fn main() -> Result<(), String> {
                         end_date: year.last_day(),
                     },
                 )?;
-                awards::actions::approve(c, &approver, award.id, format!("SYN-{n}"))?;
+                awards::actions::approve(c, &approver, award.id, &decision)?;
                 let half = Money::from_decimal(amount.to_decimal() / rust_decimal::Decimal::from(2));
                 // Earlier years are fully committed to payments (half paid, half scheduled); the
                 // last year is in progress: half paid and the rest not yet scheduled, so

@@ -241,7 +241,21 @@ fn load(conn: &mut PgConnection) -> Result<DemoSummary, ApiError> {
     let mut summary_award = None;
     let mut csp_awards = Vec::new();
     for (index, (year, fund_id)) in fund_ids.iter().enumerate() {
-        for (n, line) in lines.iter().enumerate() {
+        // The year's allocation schedule, approved under one decision dated the year's first day.
+        let decision = crate::decisions::create(
+            conn,
+            &approver,
+            crate::decisions::DecisionInput {
+                reference: format!("PCC-DN-{}-014", year.start_year()),
+                title: format!("Crime and disorder reduction grants {year}: allocation schedule"),
+                decided_on: year.first_day(),
+                decided_by: "Police and Crime Commissioner".into(),
+                url: None,
+                summary: "The year's allocations to statutory partners, CSPs and commissioned services. (Demo data: the reference and date are illustrative.)".into(),
+            },
+        )?;
+        let decision = crate::decisions::DecisionChoice::Id(decision.id);
+        for line in lines.iter() {
             let award = awards::actions::create(
                 conn,
                 &finance,
@@ -258,8 +272,7 @@ fn load(conn: &mut PgConnection) -> Result<DemoSummary, ApiError> {
                     end_date: year.last_day(),
                 },
             )?;
-            let decision = format!("PCC-DN-{}-{:03}", year.start_year(), n + 1);
-            let approved = awards::actions::approve(conn, &approver, award.id, decision)?;
+            let approved = awards::actions::approve(conn, &approver, award.id, &decision)?;
             pay_quarters(conn, &finance, &approved, *year, if index == 0 { 4 } else { 2 })?;
             if line.programme == p_outside {
                 summary_award = Some(approved.id);

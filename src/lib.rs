@@ -8,6 +8,7 @@ pub mod awards;
 pub mod canonical;
 pub mod config;
 pub mod db;
+pub mod decisions;
 pub mod delivery;
 pub mod demo;
 pub mod domain;

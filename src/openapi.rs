@@ -22,6 +22,7 @@ use crate::error::{ApiError, Problem};
         (name = "funds", description = "The pot for one financial year"),
         (name = "recipients", description = "Organisations that receive grants"),
         (name = "programmes", description = "Funded lines that recur year after year"),
+        (name = "decisions", description = "The PCC's dated decisions behind approvals and budget changes"),
         (name = "awards", description = "Grants: draft, approval, withdrawal, closure"),
         (name = "variations", description = "Changing an approved award's amount"),
         (name = "payments", description = "Scheduled and paid payments against awards"),

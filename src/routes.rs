@@ -20,6 +20,7 @@ fn api_routes(cfg: &mut ServiceConfig) {
     crate::funds::routes(cfg);
     crate::recipients::routes(cfg);
     crate::programmes::routes(cfg);
+    crate::decisions::routes(cfg);
     crate::awards::http::routes(cfg);
     crate::variations::routes(cfg);
     crate::payments::routes(cfg);

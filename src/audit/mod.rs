@@ -63,6 +63,7 @@ pub enum Action {
     ReturnSubmitted,
     ReturnAccepted,
     ReturnReturned,
+    DecisionRecorded,
 }
 
 impl Action {
@@ -91,6 +92,7 @@ impl Action {
             Action::ReturnSubmitted => "return.submitted",
             Action::ReturnAccepted => "return.accepted",
             Action::ReturnReturned => "return.returned",
+            Action::DecisionRecorded => "decision.recorded",
         }
     }
 }

@@ -23,6 +23,7 @@ pub const LEDGER: &[(&str, &str, &[&str])] = &[
     ("variations", "variation", &[]),
     ("activities", "activity", &[]),
     ("returns", "return", &[]),
+    ("decisions", "decision", &[]),
 ];
 
 /// How many unreconciled rows a report lists (it counts them all).

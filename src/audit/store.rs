@@ -72,6 +72,16 @@ pub fn for_award(conn: &mut PgConnection, award_id: AwardId) -> QueryResult<Vec<
         .load(conn)
 }
 
+/// The events of `entities` whose action is one of `actions`, in order.
+pub fn approvals_of(conn: &mut PgConnection, entities: &[Uuid], actions: &[&str]) -> QueryResult<Vec<AuditEvent>> {
+    audit_events::table
+        .select(AuditEvent::as_select())
+        .filter(audit_events::entity_id.eq_any(entities))
+        .filter(audit_events::action.eq_any(actions))
+        .order(audit_events::seq.asc())
+        .load(conn)
+}
+
 /// For each entity of an award, its last event at or before `at`: the state it stood in then.
 pub fn award_state_at(conn: &mut PgConnection, award_id: AwardId, at: DateTime<Utc>) -> QueryResult<Vec<AuditEvent>> {
     audit_events::table

@@ -7,6 +7,7 @@ use diesel::PgConnection;
 use super::store::{self, AwardChanges, AwardMoney, NewAward};
 use super::{Award, load};
 use crate::audit::{self, Action, Actor};
+use crate::decisions::{self, DecisionChoice};
 use crate::domain::budget::check_headroom;
 use crate::domain::ids::{AwardId, FundId, ProgrammeId, RecipientId};
 use crate::domain::{AwardAction, Category, FinancialYear, FundStatus, Money};
@@ -91,9 +92,15 @@ pub fn create(conn: &mut PgConnection, actor: &Actor, input: AwardInput) -> Resu
     Ok(award)
 }
 
-/// Approves a draft inside the caller's transaction: four-eyes, open fund, and the budget
-/// rule checked under the fund's row lock, then the audit event.
-pub fn approve(conn: &mut PgConnection, actor: &Actor, id: AwardId, decision_ref: String) -> Result<Award, ApiError> {
+/// Approves a draft inside the caller's transaction under the decision `choice` names: four-eyes,
+/// open fund, and the budget rule checked under the fund's row lock, then the audit event. The
+/// award date is the decision's date.
+pub fn approve(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    id: AwardId,
+    choice: &DecisionChoice,
+) -> Result<Award, ApiError> {
     let current = store::lock(conn, id)?.ok_or_else(|| ApiError::not_found("award"))?;
     let next = current.status.after(AwardAction::Approve, Money::ZERO).map_err(|e| ApiError::InvalidState(e.0))?;
     if current.created_by == actor.sub {
@@ -112,9 +119,12 @@ pub fn approve(conn: &mut PgConnection, actor: &Actor, id: AwardId, decision_ref
     let committed = funds::store::committed(conn, fund.id)?;
     check_headroom(Money::from_decimal(fund.budget), committed, Money::from_decimal(current.amount))
         .map_err(|e| ApiError::BudgetExceeded(e.to_string()))?;
+    let decision = decisions::resolve(conn, actor, choice)?;
     let changes = AwardChanges {
         status: Some(next),
-        decision_ref: Some(decision_ref),
+        decision_ref: Some(decision.reference),
+        decision_id: Some(decision.id),
+        awarded_on: Some(decision.decided_on),
         approved_by: Some(actor.sub.clone()),
         approved_at: Some(audit::now_micros()),
         ..AwardChanges::default()

@@ -11,7 +11,8 @@ use super::store::{self, AwardQuery};
 use super::{Award, find_visible, load};
 use crate::audit::Actor;
 use crate::auth::{AuthUser, Role};
-use crate::domain::ids::{AwardId, FundId, ProgrammeId, RecipientId};
+use crate::decisions;
+use crate::domain::ids::{AwardId, DecisionId, FundId, ProgrammeId, RecipientId};
 use crate::domain::{AwardStatus, Category, FinancialYear, Money, MoneyText};
 use crate::error::ApiError;
 use crate::extract::{IfMatch, JsonBody, Page, PageQuery};
@@ -77,13 +78,19 @@ pub struct UpdateAward {
     pub end_date: Option<NaiveDate>,
 }
 
-/// The decision that approves an award.
+/// The decision that approves an award: `decision_id`, or `decision_ref`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"decision_ref": "PCC-DN-2020-014"}))]
+#[schema(example = json!({"decision_id": "0192f0c1-0000-7000-8000-000000000009"}))]
 pub struct ApproveAward {
-    /// The reference of the PCC's decision notice.
-    pub decision_ref: String,
+    /// A recorded decision (`POST /decisions`).
+    #[serde(default)]
+    pub decision_id: Option<DecisionId>,
+    /// The reference of a recorded decision; a reference the service does not hold is
+    /// recorded as a decision dated today.
+    #[serde(default)]
+    #[schema(example = "PCC-DN-2020-014")]
+    pub decision_ref: Option<String>,
 }
 
 /// Why an award is withdrawn.
@@ -308,8 +315,9 @@ async fn update_award(
     Ok(with_etag(award.version, &award))
 }
 
-/// Approve a draft award, committing its amount against the fund's budget. Never by the
-/// person who created it; never beyond the fund's headroom, however many approvals race.
+/// Approve a draft award under a decision, committing its amount against the fund's budget.
+/// The award date (`awarded_on`) is the decision's date. Never by the person who created it;
+/// never beyond the fund's headroom, however many approvals race.
 #[utoipa::path(
     tag = "awards",
     operation_id = "approve_award",
@@ -329,10 +337,10 @@ async fn approve_award(
     body: JsonBody<ApproveAward>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Approver])?;
-    let decision_ref = one_text("decision_ref", &body.0.decision_ref, 1, 100)?;
+    let choice = decisions::required_choice(body.0.decision_id, body.0.decision_ref.as_deref())?;
     let id = id.into_inner();
     let actor = Actor::from(&user);
-    let award = state.tx(move |conn| actions::approve(conn, &actor, id, decision_ref)).await?;
+    let award = state.tx(move |conn| actions::approve(conn, &actor, id, &choice)).await?;
     Ok(with_etag(award.version, &award))
 }
 

@@ -15,7 +15,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::domain::ids::{AwardId, FundId, ProgrammeId, RecipientId};
+use crate::domain::ids::{AwardId, DecisionId, FundId, ProgrammeId, RecipientId};
 use crate::domain::{AwardStatus, Category, FinancialYear, Money};
 use crate::error::ApiError;
 use store::{AwardMoney, AwardRow};
@@ -55,9 +55,16 @@ pub struct Award {
     /// that `amount = paid + released`; zero otherwise.
     pub released: Money,
     pub status: AwardStatus,
-    /// The decision that approved it.
+    /// The reference of the decision that approved it.
     #[schema(example = "PCC-DN-2020-014")]
     pub decision_ref: Option<String>,
+    /// The decision that approved it (null for awards approved before decisions were records).
+    pub decision_id: Option<DecisionId>,
+    /// The award date: the day of the decision that approved it (360Giving's `awardDate`, and
+    /// the month the transparency feed lists it under). `approved_at` is when the approval was
+    /// recorded here.
+    #[schema(example = "2020-04-21")]
+    pub awarded_on: Option<NaiveDate>,
     pub start_date: NaiveDate,
     pub end_date: NaiveDate,
     pub created_by: String,
@@ -104,6 +111,8 @@ impl Award {
             paid: money.paid,
             released: if status == AwardStatus::Closed { amount - money.paid } else { Money::ZERO },
             decision_ref: row.decision_ref,
+            decision_id: row.decision_id,
+            awarded_on: row.awarded_on,
             start_date: row.start_date,
             end_date: row.end_date,
             created_by: row.created_by,

@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use crate::db::schema::{awards, payments};
-use crate::domain::ids::{AwardId, FundId, ProgrammeId, RecipientId};
+use crate::domain::ids::{AwardId, DecisionId, FundId, ProgrammeId, RecipientId};
 use crate::domain::{AwardStatus, Category, FinancialYear, Money, PaymentStatus};
 
 /// An award as stored.
@@ -41,6 +41,8 @@ pub struct AwardRow {
     pub withdrawn_reason: Option<String>,
     pub updated_at: DateTime<Utc>,
     pub version: i32,
+    pub decision_id: Option<DecisionId>,
+    pub awarded_on: Option<NaiveDate>,
 }
 
 /// A new draft award.
@@ -85,6 +87,8 @@ pub struct AwardChanges {
     pub approved_by: Option<String>,
     pub approved_at: Option<DateTime<Utc>>,
     pub withdrawn_reason: Option<String>,
+    pub decision_id: Option<DecisionId>,
+    pub awarded_on: Option<NaiveDate>,
 }
 
 /// What an award has paid and still has scheduled.

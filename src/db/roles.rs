@@ -29,6 +29,7 @@ pub const PRIVILEGES: &[(&str, &str)] = &[
     ("activities", "SELECT, INSERT"),
     ("returns", "SELECT, INSERT, UPDATE"),
     ("return_lines", "SELECT, INSERT"),
+    ("decisions", "SELECT, INSERT"),
     ("idempotency_keys", "SELECT, INSERT, UPDATE"),
     ("audit_events", "SELECT, INSERT"),
     ("audit_keys", "SELECT, INSERT"),

@@ -13,6 +13,7 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         budget_decision_ref -> Nullable<Text>,
+        budget_decision_id -> Nullable<Uuid>,
     }
 }
 
@@ -69,6 +70,8 @@ diesel::table! {
         withdrawn_reason -> Nullable<Text>,
         updated_at -> Timestamptz,
         version -> Int4,
+        decision_id -> Nullable<Uuid>,
+        awarded_on -> Nullable<Date>,
     }
 }
 
@@ -106,6 +109,7 @@ diesel::table! {
         created_at -> Timestamptz,
         decided_at -> Nullable<Timestamptz>,
         version -> Int4,
+        decision_id -> Nullable<Uuid>,
     }
 }
 
@@ -183,7 +187,22 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    decisions (id) {
+        id -> Uuid,
+        reference -> Text,
+        title -> Text,
+        decided_on -> Date,
+        decided_by -> Text,
+        url -> Nullable<Text>,
+        summary -> Text,
+        created_by -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(awards -> funds (fund_id));
+diesel::joinable!(awards -> decisions (decision_id));
 diesel::joinable!(activities -> awards (award_id));
 diesel::joinable!(returns -> awards (award_id));
 diesel::joinable!(return_lines -> returns (return_id));
@@ -203,7 +222,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     idempotency_keys,
     activities,
     returns,
-    return_lines
+    return_lines,
+    decisions
 );
 
 diesel::table! {

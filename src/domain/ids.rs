@@ -104,6 +104,10 @@ id_type!(
     /// A delivery return's id.
     ReturnId
 );
+id_type!(
+    /// A decision's id.
+    DecisionId
+);
 
 #[cfg(test)]
 mod tests {

@@ -51,7 +51,7 @@ fn grant(publisher: &Publisher, a: &AwardLine, paid: &[&store::PaidPayment]) -> 
         .recipient_org_identifier
         .clone()
         .unwrap_or_else(|| format!("{}-recipient-{}", publisher.prefix, a.recipient_id));
-    let award_date = a.approved_at.map(|t| t.date_naive()).unwrap_or(a.start_date);
+    let award_date = a.awarded_on.unwrap_or(a.start_date);
     let transactions = paid
         .iter()
         .map(|p| {
@@ -185,6 +185,7 @@ async fn export_csv(
         "start_date",
         "end_date",
         "decision_ref",
+        "awarded_on",
         "approved_at",
     ];
     let fail = |e: csv::Error| ApiError::Internal(format!("csv: {e}"));
@@ -208,6 +209,7 @@ async fn export_csv(
                 a.start_date.to_string(),
                 a.end_date.to_string(),
                 cell(&a.decision_ref.unwrap_or_default()),
+                a.awarded_on.map(|d| d.to_string()).unwrap_or_default(),
                 a.approved_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)).unwrap_or_default(),
             ])
             .map_err(fail)?;
@@ -240,10 +242,13 @@ pub struct PublishedGrant {
     pub crime_reduction_rationale: String,
     pub amount: Money,
     pub decision_ref: Option<String>,
+    /// The award date: the day of the decision that approved it. The month lists grants by it.
+    pub awarded_on: Option<NaiveDate>,
+    /// When the approval was recorded here.
     pub approved_at: Option<DateTime<Utc>>,
 }
 
-/// The grants approved in one month.
+/// The grants awarded in one month: those whose decision is dated in it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TransparencyList {
     #[schema(example = "2020-06")]
@@ -268,7 +273,8 @@ pub struct PublishedCheckpoint {
     pub public_key: String,
 }
 
-/// The crime and disorder reduction grants approved in a month, with recipient, purpose,
+/// The crime and disorder reduction grants awarded in a month (by the date of the decision that
+/// approved them), with recipient, purpose,
 /// conditions and the reasons they will reduce crime and disorder: the monthly publication the
 /// Elected Local Policing Bodies (Specified Information) Order 2011 asks for. No token needed.
 #[utoipa::path(
@@ -277,7 +283,7 @@ pub struct PublishedCheckpoint {
     params(MonthQuery),
     security(()),
     responses(
-        (status = 200, description = "The month's grants, in approval order", body = TransparencyList),
+        (status = 200, description = "The grants awarded in the month (by the date of the decision that approved them), in award-date order", body = TransparencyList),
         (status = 422, description = "`validation-failed`: month is missing or not YYYY-MM", content_type = "application/problem+json", body = crate::error::Problem)
     )
 )]
@@ -294,7 +300,7 @@ async fn transparency(state: web::Data<AppState>, query: web::Query<MonthQuery>)
         (first.and_time(chrono::NaiveTime::MIN).and_utc(), next.and_time(chrono::NaiveTime::MIN).and_utc());
     let (rows, checkpoint) = state
         .db(move |conn| {
-            let rows = store::approved_between(conn, from, to)?;
+            let rows = store::awarded_between(conn, first, next)?;
             let checkpoint = match checkpoint::latest_between(conn, from, to)? {
                 None => None,
                 Some(c) => {
@@ -323,6 +329,7 @@ async fn transparency(state: web::Data<AppState>, query: web::Query<MonthQuery>)
             crime_reduction_rationale: a.crime_reduction_rationale,
             amount: Money::from_decimal(a.amount),
             decision_ref: a.decision_ref,
+            awarded_on: a.awarded_on,
             approved_at: a.approved_at,
         })
         .collect();

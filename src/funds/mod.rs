@@ -10,8 +10,9 @@ use uuid::Uuid;
 
 use crate::audit::{self, Action, Actor};
 use crate::auth::{AuthUser, Role};
+use crate::decisions::{self, DecisionChoice};
 use crate::domain::budget::check_headroom;
-use crate::domain::ids::FundId;
+use crate::domain::ids::{DecisionId, FundId};
 use crate::domain::{FinancialYear, FundCode, FundStatus, Money, MoneyText};
 use crate::error::ApiError;
 use crate::extract::{IfMatch, JsonBody, Page, PageQuery};
@@ -41,6 +42,9 @@ pub struct Fund {
     /// the budget is the one the fund was created with.
     #[schema(example = "PCC-DN-2020-031")]
     pub budget_decision_ref: Option<String>,
+    /// The id of that decision (null for budget changes recorded before decisions were
+    /// records).
+    pub budget_decision_id: Option<DecisionId>,
     /// Current amounts of approved and closed awards.
     pub committed: Money,
     /// Payments made.
@@ -75,6 +79,7 @@ impl Fund {
             name: row.name,
             budget,
             budget_decision_ref: row.budget_decision_ref,
+            budget_decision_id: row.budget_decision_id,
             committed: totals.committed,
             paid: totals.paid,
             headroom: budget - totals.committed,
@@ -110,9 +115,13 @@ pub struct CreateFund {
 #[schema(example = json!({"budget": "1350000.00", "decision_ref": "PCC-DN-2020-031"}))]
 pub struct UpdateFund {
     pub name: Option<String>,
-    /// May not drop below what is committed; needs `decision_ref`.
+    /// May not drop below what is committed; needs `decision_id` or `decision_ref`.
     pub budget: Option<MoneyText>,
-    /// The decision that changes the budget: required with `budget`, refused without it.
+    /// The recorded decision that changes the budget: one of `decision_id` and `decision_ref`
+    /// is required with `budget`, and refused without it.
+    pub decision_id: Option<DecisionId>,
+    /// The reference of the decision that changes the budget; a reference the service does not
+    /// hold is recorded as a decision dated today.
     pub decision_ref: Option<String>,
     /// A closed fund takes no new awards, approvals or variations.
     pub status: Option<FundStatus>,
@@ -154,7 +163,7 @@ impl TryFrom<CreateFund> for FundInput {
 pub struct FundEdit {
     pub name: Option<String>,
     /// The new budget and the decision that sets it.
-    pub budget: Option<(Money, String)>,
+    pub budget: Option<(Money, DecisionChoice)>,
     pub status: Option<FundStatus>,
 }
 
@@ -165,7 +174,7 @@ impl TryFrom<UpdateFund> for FundEdit {
         let (name, budget, decision_ref) = (
             input::text_change("name", body.name.as_deref(), 1, 200),
             input::parse_optional("budget", body.budget.as_ref(), |b| Money::parse_positive(&b.0)),
-            input::optional_text("decision_ref", body.decision_ref.as_deref(), 100),
+            decisions::choice(body.decision_id, body.decision_ref.as_deref()),
         )
             .all()?;
         let budget = match (budget, decision_ref) {
@@ -200,8 +209,17 @@ pub fn update(
             ApiError::BudgetExceeded(format!("the budget cannot drop below the {committed} already committed"))
         })?;
     }
-    let (budget, budget_decision_ref) = edit.budget.map(|(b, d)| (b.to_decimal(), d)).unzip();
-    let changes = FundChanges { name: edit.name, budget, budget_decision_ref, status: edit.status };
+    let (budget, decision) = match &edit.budget {
+        Some((b, choice)) => (Some(b.to_decimal()), Some(decisions::resolve(conn, actor, choice)?)),
+        None => (None, None),
+    };
+    let changes = FundChanges {
+        name: edit.name,
+        budget,
+        budget_decision_id: decision.as_ref().map(|d| d.id),
+        budget_decision_ref: decision.map(|d| d.reference),
+        status: edit.status,
+    };
     let row = store::update(conn, id, &changes)?;
     let fund = load(conn, row)?;
     audit::record(conn, actor, Action::FundUpdated, &fund)?;

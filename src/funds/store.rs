@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use crate::db::schema::{awards, funds, payments};
-use crate::domain::ids::FundId;
+use crate::domain::ids::{DecisionId, FundId};
 use crate::domain::{AwardStatus, FinancialYear, FundStatus, Money, PaymentStatus};
 
 /// A fund as stored.
@@ -27,6 +27,7 @@ pub struct FundRow {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub budget_decision_ref: Option<String>,
+    pub budget_decision_id: Option<DecisionId>,
 }
 
 /// A new fund.
@@ -47,6 +48,7 @@ pub struct FundChanges {
     pub name: Option<String>,
     pub budget: Option<Decimal>,
     pub budget_decision_ref: Option<String>,
+    pub budget_decision_id: Option<DecisionId>,
     pub status: Option<FundStatus>,
 }
 

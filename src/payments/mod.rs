@@ -189,12 +189,25 @@ impl TryFrom<PayPayment> for PayInput {
     }
 }
 
+/// Refuses a payment date before the award's decision: money is not paid, or due, on a grant
+/// before it was awarded.
+fn check_not_before_award(awarded_on: Option<NaiveDate>, field: &str, day: Option<NaiveDate>) -> Result<(), ApiError> {
+    match (awarded_on, day) {
+        (Some(awarded), Some(day)) if day < awarded => {
+            Err(ApiError::field(field, format!("cannot be before the award's decision of {awarded}")))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Records a scheduled payment as paid.
 pub fn pay(conn: &mut PgConnection, actor: &Actor, id: PaymentId, input: PayInput) -> Result<Payment, ApiError> {
     let current = store::lock(conn, id)?.ok_or_else(|| ApiError::not_found("payment"))?;
     if current.status != PaymentStatus::Scheduled {
         return Err(ApiError::InvalidState(format!("a {} payment cannot be paid", current.status)));
     }
+    let award = awards::store::find(conn, current.award_id)?.ok_or_else(|| ApiError::not_found("award"))?;
+    check_not_before_award(award.awarded_on, "paid_on", Some(input.paid_on))?;
     let payment = Payment::try_from(store::mark_paid(conn, id, input.paid_on, &input.reference, &actor.sub)?)?;
     audit::record(conn, actor, Action::PaymentPaid, &payment)?;
     Ok(payment)
@@ -227,6 +240,8 @@ pub fn add_payment(
             award.status
         )));
     }
+    check_not_before_award(award.awarded_on, "paid_on", input.paid_on)?;
+    check_not_before_award(award.awarded_on, "due_on", input.due_on)?;
     let money = awards::store::money(conn, &[award_id])?.remove(&award_id).unwrap_or_default();
     check_payment(Money::from_decimal(award.amount), money.paid, money.scheduled, input.amount)
         .map_err(|e| ApiError::Overpayment(e.to_string()))?;

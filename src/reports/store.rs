@@ -140,6 +140,10 @@ pub struct AwardLine {
     pub end_date: NaiveDate,
     #[diesel(sql_type = Nullable<Timestamptz>)]
     pub approved_at: Option<DateTime<Utc>>,
+    /// The decision's date; for awards approved before decisions were records, the day of
+    /// approval (UTC).
+    #[diesel(sql_type = Nullable<Date>)]
+    pub awarded_on: Option<NaiveDate>,
     #[diesel(sql_type = Timestamptz)]
     pub updated_at: DateTime<Utc>,
     #[diesel(sql_type = SqlUuid)]
@@ -158,11 +162,13 @@ pub struct AwardLine {
     pub plan_theme: PlanTheme,
 }
 
+/// Every column of an award line. `awarded_on` is the decision's date, or for an award approved
+/// before decisions were records its day of approval (UTC).
 const AWARD_LINES: &str = "SELECT a.id, a.reference, a.financial_year, a.status, a.title, a.purpose, a.conditions,
         a.crime_reduction_rationale, a.amount, a.original_amount,
         coalesce((SELECT sum(amount) FROM payments WHERE award_id = a.id AND status = 'paid'), 0) AS paid,
         coalesce((SELECT sum(amount) FROM payments WHERE award_id = a.id AND status = 'scheduled'), 0) AS scheduled,
-        a.decision_ref, a.start_date, a.end_date, a.approved_at, a.updated_at,
+        a.decision_ref, a.start_date, a.end_date, a.approved_at, coalesce(a.awarded_on, (a.approved_at AT TIME ZONE 'UTC')::date) AS awarded_on, a.updated_at,
         a.recipient_id, r.name AS recipient, r.org_identifier AS recipient_org_identifier,
         a.programme_id, p.name AS programme, a.category, p.plan_theme
      FROM awards a JOIN recipients r ON r.id = a.recipient_id JOIN programmes p ON p.id = a.programme_id";
@@ -175,20 +181,20 @@ pub fn award_lines(conn: &mut PgConnection, year: &str, committed_only: bool) ->
         .load(conn)
 }
 
-/// Awards approved in `[from, to)` that still stand (approved or closed), in approval order.
-pub fn approved_between(
-    conn: &mut PgConnection,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-) -> QueryResult<Vec<AwardLine>> {
+/// Awards dated (by their decision) in `[from, to)` that still stand (approved or closed), in
+/// award-date order.
+pub fn awarded_between(conn: &mut PgConnection, from: NaiveDate, to: NaiveDate) -> QueryResult<Vec<AwardLine>> {
     diesel::sql_query(format!(
-        "{AWARD_LINES} WHERE a.approved_at >= $1 AND a.approved_at < $2 AND a.status IN ('approved', 'closed')
-         ORDER BY a.approved_at, a.reference"
+        "{AWARD_LINES} WHERE {AWARDED_ON} >= $1 AND {AWARDED_ON} < $2 AND a.status IN ('approved', 'closed')
+         ORDER BY {AWARDED_ON}, a.approved_at, a.reference"
     ))
-    .bind::<Timestamptz, _>(from)
-    .bind::<Timestamptz, _>(to)
+    .bind::<Date, _>(from)
+    .bind::<Date, _>(to)
     .load(conn)
 }
+
+/// An award line's date, as SQL: see [`AWARD_LINES`].
+const AWARDED_ON: &str = "coalesce(a.awarded_on, (a.approved_at AT TIME ZONE 'UTC')::date)";
 
 /// A paid payment, for 360Giving disbursement transactions.
 #[derive(Debug, QueryableByName)]

@@ -12,9 +12,10 @@ use uuid::Uuid;
 use crate::audit::{self, Action, Actor};
 use crate::auth::{AuthUser, Role};
 use crate::awards::{self, store::AwardChanges};
+use crate::decisions::{self, DecisionChoice};
 use crate::domain::award_money::check_variation_floor;
 use crate::domain::budget::check_headroom;
-use crate::domain::ids::{AwardId, FundId, VariationId};
+use crate::domain::ids::{AwardId, DecisionId, FundId, VariationId};
 use crate::domain::{AwardStatus, FundStatus, Money, MoneyText, VariationStatus};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, Page};
@@ -44,6 +45,7 @@ pub struct Variation {
     pub status: VariationStatus,
     pub proposed_by: String,
     pub decided_by: Option<String>,
+    /// The reference of the decision that approved it.
     #[schema(example = "PCC-DN-2020-031")]
     pub decision_ref: Option<String>,
     /// Why it was rejected.
@@ -51,6 +53,8 @@ pub struct Variation {
     pub created_at: DateTime<Utc>,
     pub decided_at: Option<DateTime<Utc>>,
     pub version: i32,
+    /// The decision that approved it.
+    pub decision_id: Option<DecisionId>,
 }
 
 impl audit::Audited for Variation {
@@ -80,6 +84,7 @@ impl TryFrom<VariationRow> for Variation {
             created_at: row.created_at,
             decided_at: row.decided_at,
             version: row.version,
+            decision_id: row.decision_id,
         })
     }
 }
@@ -94,12 +99,18 @@ pub struct ProposeVariation {
     pub reason: String,
 }
 
-/// The decision that approves a variation.
+/// The decision that approves a variation: `decision_id`, or `decision_ref`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"decision_ref": "PCC-DN-2020-031"}))]
 pub struct ApproveVariation {
-    pub decision_ref: String,
+    /// A recorded decision (`POST /decisions`), dated on or after the award's.
+    #[serde(default)]
+    pub decision_id: Option<DecisionId>,
+    /// The reference of a recorded decision; a reference the service does not hold is
+    /// recorded as a decision dated today.
+    #[serde(default)]
+    pub decision_ref: Option<String>,
 }
 
 /// Why a variation is rejected.
@@ -187,7 +198,7 @@ pub fn approve(
     actor: &Actor,
     award_id: AwardId,
     id: VariationId,
-    decision_ref: &str,
+    choice: &DecisionChoice,
 ) -> Result<Variation, ApiError> {
     let award = awards::store::lock(conn, award_id)?.ok_or_else(|| ApiError::not_found("award"))?;
     let proposal = store::lock(conn, award_id, id)?.ok_or_else(|| ApiError::not_found("variation"))?;
@@ -218,7 +229,15 @@ pub fn approve(
         check_headroom(Money::from_decimal(fund.budget), committed, new_amount - current)
             .map_err(|e| ApiError::BudgetExceeded(e.to_string()))?;
     }
-    let decided = Variation::try_from(store::decide(conn, id, &actor.sub, Decision::Approve { decision_ref })?)?;
+    let decision = decisions::resolve(conn, actor, choice)?;
+    if let Some(awarded_on) = award.awarded_on.filter(|d| decision.decided_on < *d) {
+        return Err(ApiError::field(
+            choice.field(),
+            format!("the decision is dated {}, before the award's own decision of {awarded_on}", decision.decided_on),
+        ));
+    }
+    let approval = Decision::Approve { decision_id: decision.id, decision_ref: &decision.reference };
+    let decided = Variation::try_from(store::decide(conn, id, &actor.sub, approval)?)?;
     let changes = AwardChanges { amount: Some(proposal.amount), ..AwardChanges::default() };
     let row = awards::store::update(conn, award_id, &changes)?;
     let award = awards::load(conn, row)?;
@@ -320,10 +339,10 @@ async fn approve_variation(
     body: JsonBody<ApproveVariation>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Approver])?;
-    let decision_ref = one_text("decision_ref", &body.0.decision_ref, 1, 100)?;
+    let choice = decisions::required_choice(body.0.decision_id, body.0.decision_ref.as_deref())?;
     let (award_id, id) = path.into_inner();
     let actor = Actor::from(&user);
-    let variation = state.tx(move |conn| approve(conn, &actor, award_id, id, &decision_ref)).await?;
+    let variation = state.tx(move |conn| approve(conn, &actor, award_id, id, &choice)).await?;
     Ok(with_etag(variation.version, &variation))
 }
 

@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 
 use crate::db::schema::variations;
 use crate::domain::VariationStatus;
-use crate::domain::ids::{AwardId, VariationId};
+use crate::domain::ids::{AwardId, DecisionId, VariationId};
 
 /// A variation as stored.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -26,6 +26,7 @@ pub struct VariationRow {
     pub created_at: DateTime<Utc>,
     pub decided_at: Option<DateTime<Utc>>,
     pub version: i32,
+    pub decision_id: Option<DecisionId>,
 }
 
 /// A new proposal.
@@ -67,23 +68,26 @@ pub fn for_award(conn: &mut PgConnection, award_id: AwardId) -> QueryResult<Vec<
 
 /// What an approver decided about a proposal.
 pub enum Decision<'a> {
-    /// Approved under the PCC's decision `decision_ref`.
-    Approve { decision_ref: &'a str },
+    /// Approved under the decision `decision_id`, whose reference is `decision_ref`.
+    Approve { decision_id: DecisionId, decision_ref: &'a str },
     /// Rejected, for `reason`.
     Reject { reason: &'a str },
 }
 
 /// Records `by`'s decision on a proposal.
 pub fn decide(conn: &mut PgConnection, id: VariationId, by: &str, decision: Decision<'_>) -> QueryResult<VariationRow> {
-    let (status, decision_ref, reason) = match decision {
-        Decision::Approve { decision_ref } => (VariationStatus::Approved, Some(decision_ref), None),
-        Decision::Reject { reason } => (VariationStatus::Rejected, None, Some(reason)),
+    let (status, decision_id, decision_ref, reason) = match decision {
+        Decision::Approve { decision_id, decision_ref } => {
+            (VariationStatus::Approved, Some(decision_id), Some(decision_ref), None)
+        }
+        Decision::Reject { reason } => (VariationStatus::Rejected, None, None, Some(reason)),
     };
     diesel::update(variations::table.find(id))
         .set((
             variations::status.eq(status),
             variations::decided_by.eq(by),
             variations::decision_ref.eq(decision_ref),
+            variations::decision_id.eq(decision_id),
             variations::decision_reason.eq(reason),
             variations::decided_at.eq(diesel::dsl::now),
             variations::version.eq(variations::version + 1),

@@ -71,7 +71,8 @@ async fn recipient_and_programme_histories_run_year_by_year_oldest_first() {
         body["start_date"] = json!(start);
         body["end_date"] = json!(end);
         let id = app.create_award(body.clone()).await.id();
-        app.approve(&id).await;
+        let decision = app.decision(&format!("PCC-DN-{}", &year[..4]), &start).await;
+        app.approve_under(&id, &decision).await;
         ids.push(id);
         // A withdrawn award in the same year: listed, not counted.
         body["amount"] = json!("999");
@@ -80,12 +81,14 @@ async fn recipient_and_programme_histories_run_year_by_year_oldest_first() {
         body["recipient_id"] = json!(other);
         app.create_award(body).await;
     }
-    app.post(
-        &format!("/api/v1/awards/{}/payments", ids[1]),
-        &app.finance,
-        json!({"amount": "30000", "paid_on": "2019-09-01", "reference": "B"}),
-    )
-    .await;
+    let paid = app
+        .post(
+            &format!("/api/v1/awards/{}/payments", ids[1]),
+            &app.finance,
+            json!({"amount": "30000", "paid_on": "2019-09-01", "reference": "B"}),
+        )
+        .await;
+    assert_eq!(paid.status, 201, "{}", paid.text);
 
     let r = app.get(&format!("/api/v1/recipients/{recipient}/history"), &app.auditor).await;
     assert_eq!(r.status, 200, "{}", r.text);
@@ -209,14 +212,14 @@ async fn a_rewritten_event_is_found_by_verification_at_exactly_its_seq() {
     assert_eq!(intact.status, 200);
     assert_eq!(
         (intact.body["ok"].as_bool(), intact.body["events_checked"].as_i64(), intact.body["first_bad_seq"].as_i64()),
-        (Some(true), Some(7), None)
+        (Some(true), Some(8), None)
     );
-    assert_eq!(intact.body["head_seq"], 7);
+    assert_eq!(intact.body["head_seq"], 8);
 
-    // As a superuser: switch off the guard, quietly raise the amount of event 5, switch it back.
+    // As a superuser: switch off the guard, quietly raise the amount of event 6 (the first approval), switch it back.
     let mut conn = app.db.connect();
     diesel::sql_query("ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only").execute(&mut conn).unwrap();
-    diesel::sql_query("UPDATE audit_events SET data = jsonb_set(data, '{amount}', '\"999999.00\"') WHERE seq = 5")
+    diesel::sql_query("UPDATE audit_events SET data = jsonb_set(data, '{amount}', '\"999999.00\"') WHERE seq = 6")
         .execute(&mut conn)
         .unwrap();
     diesel::sql_query("ALTER TABLE audit_events ENABLE TRIGGER audit_events_append_only").execute(&mut conn).unwrap();
@@ -224,11 +227,11 @@ async fn a_rewritten_event_is_found_by_verification_at_exactly_its_seq() {
     let broken = app.get("/api/v1/audit/verify", &app.auditor).await;
     assert_eq!(
         (broken.body["ok"].as_bool(), broken.body["first_bad_seq"].as_i64()),
-        (Some(false), Some(5)),
+        (Some(false), Some(6)),
         "{}",
         broken.text
     );
-    assert_eq!(broken.body["events_checked"], 7);
+    assert_eq!(broken.body["events_checked"], 8);
 
     let cli = crate::helpers::grants_command()
         .args(["audit", "verify"])
@@ -237,7 +240,7 @@ async fn a_rewritten_event_is_found_by_verification_at_exactly_its_seq() {
         .expect("run grants audit verify");
     assert_eq!(cli.status.code(), Some(1), "{}", String::from_utf8_lossy(&cli.stderr));
     let printed: serde_json::Value = serde_json::from_slice(&cli.stdout).unwrap();
-    assert_eq!(printed["first_bad_seq"], 5);
+    assert_eq!(printed["first_bad_seq"], 6);
 }
 
 #[actix_web::test]

@@ -504,14 +504,46 @@ impl TestApp {
         r.id()
     }
 
-    /// Asks the approver to approve `award`, whatever the answer.
+    /// Records (as the approver) the decision `reference` dated `decided_on`, or finds it if it
+    /// is already recorded; its id.
+    pub async fn decision(&self, reference: &str, decided_on: &str) -> String {
+        let body = json!({
+            "reference": reference,
+            "title": format!("Decision {reference}"),
+            "decided_on": decided_on,
+            "decided_by": "Police and Crime Commissioner"
+        });
+        let r = self.post("/api/v1/decisions", &self.approver, body).await;
+        match r.status {
+            201 => r.id(),
+            409 => {
+                let list = self.get("/api/v1/decisions?limit=500", &self.approver).await;
+                let found = list.body["items"].as_array().unwrap().iter().find(|d| d["reference"] == reference);
+                found.expect("the decision that conflicted")["id"].as_str().unwrap().to_string()
+            }
+            _ => panic!("recording decision {reference}: {}", r.text),
+        }
+    }
+
+    /// Asks the approver to approve `award` under the decision PCC-DN-2020-001 of 1 April 2020,
+    /// whatever the answer.
     pub async fn approve_reply(&self, award: &str) -> Reply {
+        self.decision("PCC-DN-2020-001", "2020-04-01").await;
         self.post(
             &format!("/api/v1/awards/{award}/approve"),
             &self.approver,
             json!({"decision_ref": "PCC-DN-2020-001"}),
         )
         .await
+    }
+
+    /// Approves `award` under the decision `decision` (an id) as a fixture.
+    pub async fn approve_under(&self, award: &str, decision: &str) -> Value {
+        let r = self
+            .post(&format!("/api/v1/awards/{award}/approve"), &self.approver, json!({"decision_id": decision}))
+            .await;
+        assert_eq!((r.status, r.body["status"].as_str()), (200, Some("approved")), "approving {award}: {}", r.text);
+        r.body
     }
 
     /// Approves `award` as a fixture: anything but 200 fails the test here.

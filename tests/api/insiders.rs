@@ -137,6 +137,8 @@ async fn the_serving_role_is_refused_every_statement_that_could_rewrite_the_ledg
         format!("DELETE FROM awards WHERE id = '{award}'"),
         "DELETE FROM funds".to_string(),
         "TRUNCATE awards CASCADE".to_string(),
+        "UPDATE decisions SET decided_on = '2019-01-01'".to_string(),
+        "DELETE FROM decisions".to_string(),
         "ALTER ROLE CURRENT_USER SUPERUSER".to_string(),
     ];
     for statement in &refused {

@@ -47,6 +47,7 @@ async fn every_write_appends_one_event_to_a_chain_that_links() {
             "recipient.created",
             "award.created",
             "award.updated",
+            "decision.recorded",
             "award.approved",
             "award.closed"
         ]

@@ -6,6 +6,7 @@ mod auth;
 mod awards;
 mod checkpoints;
 mod conventions;
+mod decisions;
 mod delivery;
 mod funds;
 mod hardening;

@@ -266,6 +266,7 @@ async fn the_360giving_package_validates_against_the_official_schema() {
     assert_eq!(ol["disbursementTransaction"][0]["transactionDate"], "2020-09-01");
     assert!(r.text.contains("\"value\":20000.00"));
     assert_eq!(ol["plannedDates"][0]["endDate"], "2021-03-31");
+    assert_eq!(ol["awardDate"], "2020-04-01", "the decision's date, not the day the approval was recorded");
     assert_eq!(ol["classifications"][0]["code"], "offenders");
     let currencies = codelist("currency.csv");
     assert!(grants.iter().all(|g| currencies.contains(&g["currency"].as_str().unwrap().to_string())));
@@ -310,18 +311,30 @@ async fn the_csv_export_opens_cleanly_in_a_spreadsheet() {
 async fn the_transparency_list_needs_no_token_and_covers_one_month() {
     let app = TestApp::spawn().await;
     data(&app).await;
-    let month = chrono::Utc::now().format("%Y-%m").to_string();
-    let r = app.send("GET", &format!("/api/v1/transparency/grants?month={month}"), None, &[], None).await;
+    // The grants were approved (recorded) today under a decision of 1 April 2020: they are
+    // published under April 2020, the month they were awarded, not under this month.
+    let r = app.send("GET", "/api/v1/transparency/grants?month=2020-04", None, &[], None).await;
     assert_eq!(r.status, 200, "{}", r.text);
-    assert_eq!(r.body["month"], month.as_str());
+    assert_eq!(r.body["month"], "2020-04");
     let items = r.body["items"].as_array().unwrap();
-    assert_eq!(items.len(), 5, "every grant approved this month and still standing");
+    assert_eq!(items.len(), 5, "every grant awarded in the month and still standing");
     let yos = items.iter().find(|i| i["amount"] == "210000.00").expect("the current amount");
-    for field in
-        ["reference", "recipient", "purpose", "conditions", "crime_reduction_rationale", "decision_ref", "approved_at"]
-    {
+    for field in [
+        "reference",
+        "recipient",
+        "purpose",
+        "conditions",
+        "crime_reduction_rationale",
+        "decision_ref",
+        "awarded_on",
+        "approved_at",
+    ] {
         assert!(!yos[field].is_null(), "{field}");
     }
+    assert!(items.iter().all(|i| i["awarded_on"] == "2020-04-01"), "{}", r.text);
+    let month = chrono::Utc::now().format("%Y-%m").to_string();
+    let now = app.send("GET", &format!("/api/v1/transparency/grants?month={month}"), None, &[], None).await;
+    assert_eq!(now.body["items"], json!([]), "recorded this month, awarded in 2020");
     let other = app.send("GET", "/api/v1/transparency/grants?month=2019-01", None, &[], None).await;
     assert_eq!(other.body["items"], json!([]));
     for bad in ["2020-13", "2020-1", "june", ""] {

@@ -1,0 +1,10 @@
+ALTER TABLE funds DROP COLUMN budget_decision_id;
+DROP INDEX variations_decision_idx;
+ALTER TABLE variations DROP COLUMN decision_id;
+DROP INDEX awards_awarded_on_idx;
+DROP INDEX awards_decision_idx;
+ALTER TABLE awards DROP COLUMN awarded_on;
+ALTER TABLE awards DROP COLUMN decision_id;
+DROP TRIGGER decisions_no_change ON decisions;
+DROP FUNCTION decisions_refuse_change();
+DROP TABLE decisions;
