@@ -107,6 +107,8 @@ fn main() -> Result<(), String> {
                         amount,
                         start_date: year.first_day(),
                         end_date: year.last_day(),
+                        previous_award_id: None,
+                        change_reason: None,
                     },
                 )?;
                 awards::actions::approve(c, &approver, award.id, &decision)?;

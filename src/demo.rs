@@ -255,23 +255,55 @@ fn load(conn: &mut PgConnection) -> Result<DemoSummary, ApiError> {
             },
         )?;
         let decision = crate::decisions::DecisionChoice::Id(decision.id);
-        for line in lines.iter() {
-            let award = awards::actions::create(
-                conn,
-                &finance,
-                AwardInput {
-                    fund_id: *fund_id,
-                    programme_id: line.programme,
-                    recipient_id: line.recipient,
-                    title: format!("{} {year}", line.title),
-                    purpose: line.purpose.clone(),
-                    conditions: "Quarterly monitoring returns; the money is spent only on the agreed purpose; unspent money is returned.".into(),
-                    crime_reduction_rationale: "Supports the Police and Crime Plan: fewer victims and less reoffending through partnership work.".into(),
-                    amount: money(line.amounts[index])?,
-                    start_date: year.first_day(),
-                    end_date: year.last_day(),
-                },
-            )?;
+        // 2019-20 is entered line by line; 2020-21 is rolled forward from it, and each line
+        // whose amount changed says why.
+        let drafts = if index == 0 {
+            let mut drafts = Vec::new();
+            for line in lines.iter() {
+                drafts.push(awards::actions::create(
+                    conn,
+                    &finance,
+                    AwardInput {
+                        fund_id: *fund_id,
+                        programme_id: line.programme,
+                        recipient_id: line.recipient,
+                        title: format!("{} {year}", line.title),
+                        purpose: line.purpose.clone(),
+                        conditions: "Quarterly monitoring returns; the money is spent only on the agreed purpose; unspent money is returned.".into(),
+                        crime_reduction_rationale: "Supports the Police and Crime Plan: fewer victims and less reoffending through partnership work.".into(),
+                        amount: money(line.amounts[index])?,
+                        start_date: year.first_day(),
+                        end_date: year.last_day(),
+                        previous_award_id: None,
+                        change_reason: None,
+                    },
+                )?);
+            }
+            drafts
+        } else {
+            let rolled = awards::actions::roll_forward(conn, &finance, *fund_id, fund_ids[0].1)?.created;
+            let mut drafts = Vec::new();
+            for (draft, line) in rolled.into_iter().zip(lines.iter()) {
+                let amount = money(line.amounts[index])?;
+                if amount == draft.amount {
+                    drafts.push(draft);
+                    continue;
+                }
+                let reason = if line.programme == p_outside {
+                    "To reflect the increased capacity required".to_string()
+                } else {
+                    format!("In line with developing work.{ILLUSTRATIVE}")
+                };
+                let edit = awards::actions::AwardEdit {
+                    amount: Some(amount),
+                    change_reason: Some(reason),
+                    ..awards::actions::AwardEdit::default()
+                };
+                drafts.push(awards::actions::update(conn, &finance, draft.id, &crate::extract::IfMatch::Any, edit)?);
+            }
+            drafts
+        };
+        for (award, line) in drafts.into_iter().zip(lines.iter()) {
             let approved = awards::actions::approve(conn, &approver, award.id, &decision)?;
             pay_quarters(conn, &finance, &approved, *year, if index == 0 { 4 } else { 2 })?;
             if line.programme == p_outside {
@@ -298,6 +330,8 @@ fn load(conn: &mut PgConnection) -> Result<DemoSummary, ApiError> {
             amount: money("15000.00")?,
             start_date: NaiveDate::from_ymd_opt(current_year.start_year(), 10, 1).unwrap_or(current_year.first_day()),
             end_date: current_year.last_day(),
+            previous_award_id: None,
+            change_reason: None,
         },
     )?;
     delivery(conn, &finance, &csp_awards)?;

@@ -1,7 +1,7 @@
 //! Every write to an award, each one function that runs inside the caller's transaction and
 //! appends its audit event last. Lock order everywhere: award, then fund, then the audit chain.
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use diesel::PgConnection;
 
 use super::store::{self, AwardChanges, AwardMoney, NewAward};
@@ -56,6 +56,48 @@ pub struct AwardInput {
     pub amount: Money,
     pub start_date: NaiveDate,
     pub end_date: NaiveDate,
+    /// The award of an earlier year this one continues.
+    pub previous_award_id: Option<AwardId>,
+    /// Why the amount differs from the previous award's.
+    pub change_reason: Option<String>,
+}
+
+/// Checks that `previous` may be continued by an award of `year`, and that an amount that
+/// differs from its amount says why.
+fn check_predecessor(
+    conn: &mut PgConnection,
+    previous: AwardId,
+    year: FinancialYear,
+    amount: Money,
+    change_reason: Option<&str>,
+) -> Result<(), ApiError> {
+    let field = "previous_award_id";
+    let row = store::find(conn, previous)?.ok_or_else(|| ApiError::field(field, "no such award"))?;
+    if row.financial_year >= year {
+        return Err(ApiError::field(field, format!("must be an award of a year before {year}")));
+    }
+    if !row.status.is_committed() {
+        return Err(ApiError::field(field, "must be an approved or closed award"));
+    }
+    check_change_reason(Money::from_decimal(row.amount), amount, change_reason)
+        .map_err(|message| ApiError::field("change_reason", message))
+}
+
+/// A change of amount from the previous award's needs a reason.
+fn check_change_reason(previous: Money, amount: Money, reason: Option<&str>) -> Result<(), String> {
+    if amount != previous && reason.is_none() {
+        Err(format!("is required: the amount {amount} differs from the previous award's {previous}"))
+    } else {
+        Ok(())
+    }
+}
+
+/// The amount of the award `current` continues, if any.
+fn previous_amount(conn: &mut PgConnection, current: &store::AwardRow) -> Result<Option<Money>, ApiError> {
+    match current.previous_award_id {
+        None => Ok(None),
+        Some(id) => Ok(store::find(conn, id)?.map(|row| Money::from_decimal(row.amount))),
+    }
 }
 
 /// Creates a draft award inside the caller's transaction, with its audit event.
@@ -69,6 +111,9 @@ pub fn create(conn: &mut PgConnection, actor: &Actor, input: AwardInput) -> Resu
     check_dates(input.start_date, input.end_date, year)?;
     let category = programme_category(conn, input.programme_id)?;
     check_recipient(conn, input.recipient_id)?;
+    if let Some(previous) = input.previous_award_id {
+        check_predecessor(conn, previous, year, input.amount, input.change_reason.as_deref())?;
+    }
     let new = NewAward {
         id: AwardId::new(),
         reference: format!("{}-{}-{:04}", fund.code, fund.financial_year, number),
@@ -86,6 +131,8 @@ pub fn create(conn: &mut PgConnection, actor: &Actor, input: AwardInput) -> Resu
         start_date: input.start_date,
         end_date: input.end_date,
         created_by: actor.sub.clone(),
+        previous_award_id: input.previous_award_id,
+        change_reason: input.change_reason,
     };
     let award = Award::from_row(store::insert(conn, &new)?, AwardMoney::default())?;
     audit::record(conn, actor, Action::AwardCreated, &award)?;
@@ -110,6 +157,10 @@ pub fn approve(
         return Err(ApiError::FourEyes(
             "an award cannot be approved by a person who changed it while it was a draft".into(),
         ));
+    }
+    if let Some(previous) = previous_amount(conn, &current)? {
+        check_change_reason(previous, Money::from_decimal(current.amount), current.change_reason.as_deref())
+            .map_err(|m| ApiError::InvalidState(format!("change_reason {m}: give one before approving")))?;
     }
     let fund =
         funds::store::lock(conn, current.fund_id)?.ok_or_else(|| ApiError::Internal("award without fund".into()))?;
@@ -147,6 +198,7 @@ pub struct AwardEdit {
     pub amount: Option<Money>,
     pub start_date: Option<NaiveDate>,
     pub end_date: Option<NaiveDate>,
+    pub change_reason: Option<String>,
 }
 
 /// Edits a draft whose version is `expected` (the client's `If-Match`).
@@ -171,6 +223,11 @@ pub fn update(
     if let Some(r) = edit.recipient_id {
         check_recipient(conn, r)?;
     }
+    if let Some(previous) = previous_amount(conn, &current)? {
+        let amount = edit.amount.unwrap_or(Money::from_decimal(current.amount));
+        let reason = edit.change_reason.as_deref().or(current.change_reason.as_deref());
+        check_change_reason(previous, amount, reason).map_err(|m| ApiError::field("change_reason", m))?;
+    }
     let changes = AwardChanges {
         programme_id: edit.programme_id,
         category,
@@ -184,6 +241,7 @@ pub fn update(
         original_amount: edit.amount.map(Money::to_decimal),
         start_date: edit.start_date,
         end_date: edit.end_date,
+        change_reason: edit.change_reason,
         ..AwardChanges::default()
     };
     let row = store::update(conn, id, &changes)?;
@@ -217,4 +275,60 @@ pub fn close(conn: &mut PgConnection, actor: &Actor, id: AwardId) -> Result<Awar
     let award = load(conn, row)?;
     audit::record(conn, actor, Action::AwardClosed, &award)?;
     Ok(award)
+}
+
+/// The same day `years` later; 29 February becomes the 28th in a year without one.
+fn years_later(day: NaiveDate, years: i32) -> NaiveDate {
+    let year = day.year() + years;
+    day.with_year(year).or_else(|| NaiveDate::from_ymd_opt(year, day.month(), 28)).unwrap_or(day)
+}
+
+/// What rolling a year forward did.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct RollForward {
+    /// The new drafts, one per award of the earlier year that still stands, in its order.
+    pub created: Vec<Award>,
+    /// How many of the earlier year's standing awards already had a successor in this fund.
+    pub already_rolled: usize,
+}
+
+/// Creates in `to`, inside the caller's transaction, a draft continuing every approved or
+/// closed award of `from` that has no successor in `to` yet: same programme, recipient, texts
+/// and amount, dates moved to the new year, the year in the title too. Under `to`'s row lock,
+/// so two roll-forwards at once create each draft once.
+pub fn roll_forward(conn: &mut PgConnection, actor: &Actor, to: FundId, from: FundId) -> Result<RollForward, ApiError> {
+    let target = funds::store::lock(conn, to)?.ok_or_else(|| ApiError::not_found("fund"))?;
+    if target.status == FundStatus::Closed {
+        return Err(ApiError::InvalidState("the fund is closed and takes no new awards".into()));
+    }
+    let source = funds::store::find(conn, from)?.ok_or_else(|| ApiError::field("from_fund_id", "no such fund"))?;
+    if source.financial_year >= target.financial_year {
+        return Err(ApiError::field(
+            "from_fund_id",
+            format!("must be a fund of a year before {}", target.financial_year),
+        ));
+    }
+    let years = target.financial_year.start_year() - source.financial_year.start_year();
+    let standing = store::count_standing(conn, from)?;
+    let rows = store::standing_without_successor(conn, from, to)?;
+    let (old_year, new_year) = (source.financial_year.to_string(), target.financial_year.to_string());
+    let mut created = Vec::with_capacity(rows.len());
+    for row in rows {
+        let input = AwardInput {
+            fund_id: to,
+            programme_id: row.programme_id,
+            recipient_id: row.recipient_id,
+            title: row.title.replace(&old_year, &new_year),
+            purpose: row.purpose,
+            conditions: row.conditions,
+            crime_reduction_rationale: row.crime_reduction_rationale,
+            amount: Money::from_decimal(row.amount),
+            start_date: years_later(row.start_date, years),
+            end_date: years_later(row.end_date, years),
+            previous_award_id: Some(row.id),
+            change_reason: None,
+        };
+        created.push(create(conn, actor, input)?);
+    }
+    Ok(RollForward { already_rolled: standing - created.len(), created })
 }

@@ -29,7 +29,8 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(update_award)
         .service(approve_award)
         .service(withdraw_award)
-        .service(close_award);
+        .service(close_award)
+        .service(roll_forward);
 }
 
 /// A new draft award.
@@ -60,6 +61,12 @@ pub struct CreateAward {
     pub start_date: NaiveDate,
     /// On or after `start_date`.
     pub end_date: NaiveDate,
+    /// An approved or closed award of an earlier year that this one continues.
+    #[serde(default)]
+    pub previous_award_id: Option<AwardId>,
+    /// Why the amount differs from the previous award's: required when it does.
+    #[serde(default)]
+    pub change_reason: Option<String>,
 }
 
 /// Changes to a draft award; absent fields stay as they are.
@@ -76,6 +83,17 @@ pub struct UpdateAward {
     pub amount: Option<MoneyText>,
     pub start_date: Option<NaiveDate>,
     pub end_date: Option<NaiveDate>,
+    /// Why the amount differs from the previous award's (for an award that continues one).
+    pub change_reason: Option<String>,
+}
+
+/// The year whose standing awards a fund continues.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"from_fund_id": "0192f0c1-0000-7000-8000-000000000001"}))]
+pub struct RollForwardRequest {
+    /// A fund of an earlier year.
+    pub from_fund_id: FundId,
 }
 
 /// The decision that approves an award: `decision_id`, or `decision_ref`.
@@ -119,12 +137,13 @@ impl TryFrom<CreateAward> for AwardInput {
     type Error = ApiError;
 
     fn try_from(body: CreateAward) -> Result<AwardInput, ApiError> {
-        let (title, purpose, conditions, crime_reduction_rationale, amount, ()) = (
+        let (title, purpose, conditions, crime_reduction_rationale, amount, change_reason, ()) = (
             input::text("title", &body.title, 1, 200),
             input::text("purpose", &body.purpose, 1, 4000),
             input::text("conditions", &body.conditions, 1, 4000),
             input::text("crime_reduction_rationale", &body.crime_reduction_rationale, 1, 4000),
             input::parse("amount", Money::parse_positive(&body.amount.0)),
+            input::optional_text("change_reason", body.change_reason.as_deref(), 4000),
             input::rule("end_date", body.end_date >= body.start_date, "must be on or after start_date"),
         )
             .all()?;
@@ -139,6 +158,8 @@ impl TryFrom<CreateAward> for AwardInput {
             amount,
             start_date: body.start_date,
             end_date: body.end_date,
+            previous_award_id: body.previous_award_id,
+            change_reason,
         })
     }
 }
@@ -147,12 +168,13 @@ impl TryFrom<UpdateAward> for AwardEdit {
     type Error = ApiError;
 
     fn try_from(body: UpdateAward) -> Result<AwardEdit, ApiError> {
-        let (title, purpose, conditions, crime_reduction_rationale, amount) = (
+        let (title, purpose, conditions, crime_reduction_rationale, amount, change_reason) = (
             input::text_change("title", body.title.as_deref(), 1, 200),
             input::text_change("purpose", body.purpose.as_deref(), 1, 4000),
             input::text_change("conditions", body.conditions.as_deref(), 1, 4000),
             input::text_change("crime_reduction_rationale", body.crime_reduction_rationale.as_deref(), 1, 4000),
             input::parse_optional("amount", body.amount.as_ref(), |a| Money::parse_positive(&a.0)),
+            input::text_change("change_reason", body.change_reason.as_deref(), 1, 4000),
         )
             .all()?;
         Ok(AwardEdit {
@@ -165,8 +187,37 @@ impl TryFrom<UpdateAward> for AwardEdit {
             amount,
             start_date: body.start_date,
             end_date: body.end_date,
+            change_reason,
         })
     }
+}
+
+/// Roll a year forward: in one transaction, a draft in this fund for every approved or closed
+/// award of the earlier fund that has none yet, with the same programme, recipient, texts and
+/// amount, its dates moved to this year, and `previous_award_id` naming the award it continues.
+/// Running it again creates nothing new.
+#[utoipa::path(
+    tag = "awards",
+    operation_id = "roll_forward",
+    params(("id" = Uuid, Path, description = "The fund of the new year")),
+    request_body = RollForwardRequest,
+    responses(
+        (status = 200, description = "The drafts created, and how many awards already had one", body = actions::RollForward),
+        (status = 409, description = "`invalid-state`: the fund is closed", content_type = "application/problem+json", body = crate::error::Problem)
+    )
+)]
+#[post("/funds/{id}/roll-forward")]
+async fn roll_forward(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<FundId>,
+    body: JsonBody<RollForwardRequest>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(&[Role::Finance])?;
+    let (to, from) = (id.into_inner(), body.0.from_fund_id);
+    let actor = Actor::from(&user);
+    let rolled = state.tx(move |conn| actions::roll_forward(conn, &actor, to, from)).await?;
+    Ok(HttpResponse::Ok().json(rolled))
 }
 
 /// Create a draft award. The service assigns its reference.

@@ -65,6 +65,11 @@ pub struct Award {
     /// recorded here.
     #[schema(example = "2020-04-21")]
     pub awarded_on: Option<NaiveDate>,
+    /// The award of an earlier year this one continues (set by roll-forward).
+    pub previous_award_id: Option<AwardId>,
+    /// Why the amount differs from the previous award's; required when it does.
+    #[schema(example = "To reflect the increased capacity required")]
+    pub change_reason: Option<String>,
     pub start_date: NaiveDate,
     pub end_date: NaiveDate,
     pub created_by: String,
@@ -113,6 +118,8 @@ impl Award {
             decision_ref: row.decision_ref,
             decision_id: row.decision_id,
             awarded_on: row.awarded_on,
+            previous_award_id: row.previous_award_id,
+            change_reason: row.change_reason,
             start_date: row.start_date,
             end_date: row.end_date,
             created_by: row.created_by,

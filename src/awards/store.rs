@@ -43,6 +43,8 @@ pub struct AwardRow {
     pub version: i32,
     pub decision_id: Option<DecisionId>,
     pub awarded_on: Option<NaiveDate>,
+    pub previous_award_id: Option<AwardId>,
+    pub change_reason: Option<String>,
 }
 
 /// A new draft award.
@@ -65,6 +67,8 @@ pub struct NewAward {
     pub start_date: NaiveDate,
     pub end_date: NaiveDate,
     pub created_by: String,
+    pub previous_award_id: Option<AwardId>,
+    pub change_reason: Option<String>,
 }
 
 /// Changes to an award. Drafts change freely; approvals and withdrawals set their own columns.
@@ -89,6 +93,34 @@ pub struct AwardChanges {
     pub withdrawn_reason: Option<String>,
     pub decision_id: Option<DecisionId>,
     pub awarded_on: Option<NaiveDate>,
+    pub change_reason: Option<String>,
+}
+
+/// The approved and closed awards of `from` that have no successor in `to` yet, in reference
+/// order: what rolling `from` forward into `to` would continue.
+pub fn standing_without_successor(conn: &mut PgConnection, from: FundId, to: FundId) -> QueryResult<Vec<AwardRow>> {
+    let successors: Vec<AwardId> = awards::table
+        .filter(awards::fund_id.eq(to))
+        .filter(awards::previous_award_id.is_not_null())
+        .select(awards::previous_award_id.assume_not_null())
+        .load(conn)?;
+    awards::table
+        .filter(awards::fund_id.eq(from))
+        .filter(awards::status.eq_any([AwardStatus::Approved, AwardStatus::Closed]))
+        .filter(awards::id.ne_all(successors))
+        .order(awards::reference.asc())
+        .select(AwardRow::as_select())
+        .load(conn)
+}
+
+/// How many approved and closed awards a fund has.
+pub fn count_standing(conn: &mut PgConnection, fund: FundId) -> QueryResult<usize> {
+    let n: i64 = awards::table
+        .filter(awards::fund_id.eq(fund))
+        .filter(awards::status.eq_any([AwardStatus::Approved, AwardStatus::Closed]))
+        .count()
+        .get_result(conn)?;
+    Ok(usize::try_from(n).unwrap_or(0))
 }
 
 /// What an award has paid and still has scheduled.

@@ -72,6 +72,8 @@ diesel::table! {
         version -> Int4,
         decision_id -> Nullable<Uuid>,
         awarded_on -> Nullable<Date>,
+        previous_award_id -> Nullable<Uuid>,
+        change_reason -> Nullable<Text>,
     }
 }
 

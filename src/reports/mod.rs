@@ -197,6 +197,9 @@ pub struct YearOnYearRow {
     /// One decimal place; `null` when `from_amount` is zero.
     #[schema(example = "50.0")]
     pub change_pct: Option<String>,
+    /// Why the later year's awards differ from the ones they continue (their `change_reason`).
+    #[schema(example = json!(["To reflect the increased capacity required"]))]
+    pub change_reasons: Vec<String>,
 }
 
 /// The totals of a year-on-year report.
@@ -262,6 +265,7 @@ async fn year_on_year(
                 to_amount: Money::ZERO,
                 change: Money::ZERO,
                 change_pct: None,
+                change_reasons: Vec::new(),
             });
             pairs.len() - 1
         });
@@ -269,6 +273,7 @@ async fn year_on_year(
             pairs[at].from_amount = amount;
         } else {
             pairs[at].to_amount = amount;
+            pairs[at].change_reasons = row.change_reasons;
         }
     }
     for row in &mut pairs {

@@ -88,13 +88,17 @@ pub struct PairTotal {
     pub financial_year: FinancialYear,
     #[diesel(sql_type = Numeric)]
     pub amount: Decimal,
+    /// The awards' reasons for differing from the awards they continue, in reference order.
+    #[diesel(sql_type = diesel::sql_types::Array<Text>)]
+    pub change_reasons: Vec<String>,
 }
 
 /// Committed totals per programme and recipient for two years.
 pub fn pair_totals(conn: &mut PgConnection, from: &str, to: &str) -> QueryResult<Vec<PairTotal>> {
     diesel::sql_query(
         "SELECT a.programme_id, p.name AS programme, a.recipient_id, r.name AS recipient, p.category,
-                a.financial_year, sum(a.amount) AS amount
+                a.financial_year, sum(a.amount) AS amount,
+                array_remove(array_agg(a.change_reason ORDER BY a.reference), NULL) AS change_reasons
          FROM awards a JOIN programmes p ON p.id = a.programme_id JOIN recipients r ON r.id = a.recipient_id
          WHERE a.financial_year IN ($1, $2) AND a.status IN ('approved', 'closed')
          GROUP BY a.programme_id, p.name, a.recipient_id, r.name, p.category, a.financial_year

@@ -18,4 +18,5 @@ mod money_movements;
 mod newcomer;
 mod recipients_programmes;
 mod reports;
+mod roll_forward;
 mod service;
