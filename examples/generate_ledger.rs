@@ -109,6 +109,7 @@ fn main() -> Result<(), String> {
                         end_date: year.last_day(),
                         previous_award_id: None,
                         change_reason: None,
+                        requested: grants::awards::actions::Requested::default(),
                     },
                 )?;
                 awards::actions::approve(c, &approver, award.id, &decision)?;

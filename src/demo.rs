@@ -254,7 +254,6 @@ fn load(conn: &mut PgConnection) -> Result<DemoSummary, ApiError> {
                 summary: "The year's allocations to statutory partners, CSPs and commissioned services. (Demo data: the reference and date are illustrative.)".into(),
             },
         )?;
-        let decision = crate::decisions::DecisionChoice::Id(decision.id);
         // 2019-20 is entered line by line; 2020-21 is rolled forward from it, and each line
         // whose amount changed says why.
         let drafts = if index == 0 {
@@ -276,6 +275,7 @@ fn load(conn: &mut PgConnection) -> Result<DemoSummary, ApiError> {
                         end_date: year.last_day(),
                         previous_award_id: None,
                         change_reason: None,
+                        requested: awards::actions::Requested::default(),
                     },
                 )?);
             }
@@ -303,8 +303,10 @@ fn load(conn: &mut PgConnection) -> Result<DemoSummary, ApiError> {
             }
             drafts
         };
-        for (award, line) in drafts.into_iter().zip(lines.iter()) {
-            let approved = awards::actions::approve(conn, &approver, award.id, &decision)?;
+        // The year's schedule is approved in one go under its decision.
+        let ids: Vec<_> = drafts.iter().map(|d| d.id).collect();
+        let approved_all = awards::actions::approve_schedule(conn, &approver, &decision, &ids)?;
+        for (approved, line) in approved_all.into_iter().zip(lines.iter()) {
             pay_quarters(conn, &finance, &approved, *year, if index == 0 { 4 } else { 2 })?;
             if line.programme == p_outside {
                 summary_award = Some(approved.id);
@@ -332,6 +334,10 @@ fn load(conn: &mut PgConnection) -> Result<DemoSummary, ApiError> {
             end_date: current_year.last_day(),
             previous_award_id: None,
             change_reason: None,
+            requested: awards::actions::Requested {
+                amount: Some(money("18000.00")?),
+                on: NaiveDate::from_ymd_opt(current_year.start_year(), 9, 1),
+            },
         },
     )?;
     delivery(conn, &finance, &csp_awards)?;

@@ -111,6 +111,16 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// The same refusal, its detail prefixed with what it is about (e.g. an award's reference
+    /// when one of many was refused).
+    pub fn about(self, what: &str) -> ApiError {
+        match self {
+            ApiError::FourEyes(m) => ApiError::FourEyes(format!("{what}: {m}")),
+            ApiError::InvalidState(m) => ApiError::InvalidState(format!("{what}: {m}")),
+            other => other,
+        }
+    }
+
     /// A 422 for a single field.
     pub fn field(field: &str, message: impl Into<String>) -> ApiError {
         ApiError::Validation(vec![FieldError { field: field.to_string(), message: message.into() }])

@@ -111,15 +111,32 @@ pub trait Audited: Serialize {
 /// Appends the event for `action` on `entity` (as it is after the change). Call it last in the
 /// transaction that makes the change: it takes the chain lock, which is held until commit.
 pub fn record<T: Audited>(conn: &mut PgConnection, actor: &Actor, action: Action, entity: &T) -> Result<i64, ApiError> {
+    let event = owned_event(action, entity)?;
+    append_batch(conn, actor, std::slice::from_ref(&event))
+}
+
+/// Appends one event for `action` on each of `entities`, in order, under one chain lock: as
+/// [`record`] for each, in one append.
+pub fn record_all<T: Audited>(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    action: Action,
+    entities: &[T],
+) -> Result<i64, ApiError> {
+    let events = entities.iter().map(|e| owned_event(action, e)).collect::<Result<Vec<_>, ApiError>>()?;
+    append_batch(conn, actor, &events)
+}
+
+/// The event for `action` on `entity`, ready for [`append_batch`] with others.
+fn owned_event<T: Audited>(action: Action, entity: &T) -> Result<OwnedEvent, ApiError> {
     let data = serde_json::to_value(entity).map_err(|e| ApiError::Internal(format!("audit data: {e}")))?;
-    let event = OwnedEvent {
+    Ok(OwnedEvent {
         action: action.as_str().to_string(),
         entity_type: T::ENTITY_TYPE.to_string(),
         entity_id: entity.entity_id(),
         award_id: entity.award_id(),
         data,
-    };
-    append_batch(conn, actor, std::slice::from_ref(&event))
+    })
 }
 
 #[derive(Insertable)]

@@ -7,10 +7,10 @@ use diesel::PgConnection;
 use super::store::{self, AwardChanges, AwardMoney, NewAward};
 use super::{Award, load};
 use crate::audit::{self, Action, Actor};
-use crate::decisions::{self, DecisionChoice};
+use crate::decisions::{self, Decision, DecisionChoice};
 use crate::domain::budget::check_headroom;
 use crate::domain::ids::{AwardId, FundId, ProgrammeId, RecipientId};
-use crate::domain::{AwardAction, Category, FinancialYear, FundStatus, Money};
+use crate::domain::{AwardAction, AwardStatus, Category, FinancialYear, FundStatus, Money};
 use crate::error::ApiError;
 use crate::{funds, programmes, recipients};
 
@@ -60,6 +60,15 @@ pub struct AwardInput {
     pub previous_award_id: Option<AwardId>,
     /// Why the amount differs from the previous award's.
     pub change_reason: Option<String>,
+    /// What the recipient asked for, and when.
+    pub requested: Requested,
+}
+
+/// What a recipient asked for, and when; `None` when not recorded.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Requested {
+    pub amount: Option<Money>,
+    pub on: Option<NaiveDate>,
 }
 
 /// Checks that `previous` may be continued by an award of `year`, and that an amount that
@@ -133,10 +142,59 @@ pub fn create(conn: &mut PgConnection, actor: &Actor, input: AwardInput) -> Resu
         created_by: actor.sub.clone(),
         previous_award_id: input.previous_award_id,
         change_reason: input.change_reason,
+        amount_requested: input.requested.amount.map(Money::to_decimal),
+        requested_on: input.requested.on,
     };
     let award = Award::from_row(store::insert(conn, &new)?, AwardMoney::default())?;
     audit::record(conn, actor, Action::AwardCreated, &award)?;
     Ok(award)
+}
+
+/// What approving `current` would make of it: its next status, once four-eyes holds and a
+/// changed amount says why. Call with the award's row locked.
+fn check_approvable(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    current: &store::AwardRow,
+) -> Result<AwardStatus, ApiError> {
+    let next = current.status.after(AwardAction::Approve, Money::ZERO).map_err(|e| ApiError::InvalidState(e.0))?;
+    if current.created_by == actor.sub {
+        return Err(ApiError::FourEyes("an award cannot be approved by the person who created it".into()));
+    }
+    if audit::store::acted_on(conn, current.id.into(), &actor.sub, &[Action::AwardUpdated.as_str()], 0)? {
+        return Err(ApiError::FourEyes(
+            "an award cannot be approved by a person who changed it while it was a draft".into(),
+        ));
+    }
+    if let Some(previous) = previous_amount(conn, current)? {
+        check_change_reason(previous, Money::from_decimal(current.amount), current.change_reason.as_deref())
+            .map_err(|m| ApiError::InvalidState(format!("change_reason {m}: give one before approving")))?;
+    }
+    Ok(next)
+}
+
+/// Locks a fund for approvals against it: it must be open. Returns it with what it has
+/// committed.
+fn lock_open_fund(conn: &mut PgConnection, id: FundId) -> Result<(funds::store::FundRow, Money), ApiError> {
+    let fund = funds::store::lock(conn, id)?.ok_or_else(|| ApiError::Internal("award without fund".into()))?;
+    if fund.status == FundStatus::Closed {
+        return Err(ApiError::InvalidState("the fund is closed and takes no approvals".into()));
+    }
+    let committed = funds::store::committed(conn, fund.id)?;
+    Ok((fund, committed))
+}
+
+/// The changes that approve an award under `decision`.
+fn approval(actor: &Actor, decision: &Decision) -> AwardChanges {
+    AwardChanges {
+        status: Some(AwardStatus::Approved),
+        decision_ref: Some(decision.reference.clone()),
+        decision_id: Some(decision.id),
+        awarded_on: Some(decision.decided_on),
+        approved_by: Some(actor.sub.clone()),
+        approved_at: Some(audit::now_micros()),
+        ..AwardChanges::default()
+    }
 }
 
 /// Approves a draft inside the caller's transaction under the decision `choice` names: four-eyes,
@@ -149,41 +207,62 @@ pub fn approve(
     choice: &DecisionChoice,
 ) -> Result<Award, ApiError> {
     let current = store::lock(conn, id)?.ok_or_else(|| ApiError::not_found("award"))?;
-    let next = current.status.after(AwardAction::Approve, Money::ZERO).map_err(|e| ApiError::InvalidState(e.0))?;
-    if current.created_by == actor.sub {
-        return Err(ApiError::FourEyes("an award cannot be approved by the person who created it".into()));
-    }
-    if audit::store::acted_on(conn, id.into(), &actor.sub, &[Action::AwardUpdated.as_str()], 0)? {
-        return Err(ApiError::FourEyes(
-            "an award cannot be approved by a person who changed it while it was a draft".into(),
-        ));
-    }
-    if let Some(previous) = previous_amount(conn, &current)? {
-        check_change_reason(previous, Money::from_decimal(current.amount), current.change_reason.as_deref())
-            .map_err(|m| ApiError::InvalidState(format!("change_reason {m}: give one before approving")))?;
-    }
-    let fund =
-        funds::store::lock(conn, current.fund_id)?.ok_or_else(|| ApiError::Internal("award without fund".into()))?;
-    if fund.status == FundStatus::Closed {
-        return Err(ApiError::InvalidState("the fund is closed and takes no approvals".into()));
-    }
-    let committed = funds::store::committed(conn, fund.id)?;
+    let next = check_approvable(conn, actor, &current)?;
+    let (fund, committed) = lock_open_fund(conn, current.fund_id)?;
     check_headroom(Money::from_decimal(fund.budget), committed, Money::from_decimal(current.amount))
         .map_err(|e| ApiError::BudgetExceeded(e.to_string()))?;
     let decision = decisions::resolve(conn, actor, choice)?;
-    let changes = AwardChanges {
-        status: Some(next),
-        decision_ref: Some(decision.reference),
-        decision_id: Some(decision.id),
-        awarded_on: Some(decision.decided_on),
-        approved_by: Some(actor.sub.clone()),
-        approved_at: Some(audit::now_micros()),
-        ..AwardChanges::default()
-    };
-    let row = store::update(conn, id, &changes)?;
+    let row = store::update(conn, id, &AwardChanges { status: Some(next), ..approval(actor, &decision) })?;
     let award = load(conn, row)?;
     audit::record(conn, actor, Action::AwardApproved, &award)?;
     Ok(award)
+}
+
+/// The most awards one schedule approves.
+pub const SCHEDULE_MAX: usize = 1_000;
+
+/// Approves a schedule of drafts under one recorded decision, all or nothing, inside the
+/// caller's transaction: every award locked (in id order), four-eyes and a changed amount's
+/// reason checked for each (the refusal names the award), then each fund locked (in id order)
+/// and the budget rule checked for the schedule's whole total against it; then one update and
+/// one `award.approved` event per award. Returns the awards in the order asked.
+pub fn approve_schedule(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    decision: &Decision,
+    ids: &[AwardId],
+) -> Result<Vec<Award>, ApiError> {
+    let rows = store::lock_many(conn, ids)?;
+    if let Some(missing) = ids.iter().find(|id| !rows.iter().any(|r| r.id == **id)) {
+        return Err(ApiError::field("award_ids", format!("no such award: {missing}")));
+    }
+    let mut by_fund: std::collections::BTreeMap<FundId, Money> = std::collections::BTreeMap::new();
+    for row in &rows {
+        check_approvable(conn, actor, row).map_err(|e| e.about(&row.reference))?;
+        let total = by_fund.entry(row.fund_id).or_insert(Money::ZERO);
+        *total = *total + Money::from_decimal(row.amount);
+    }
+    for (fund_id, total) in &by_fund {
+        let (fund, committed) = lock_open_fund(conn, *fund_id)?;
+        check_headroom(Money::from_decimal(fund.budget), committed, *total).map_err(|e| {
+            ApiError::BudgetExceeded(format!(
+                "the schedule's awards from {} {}: {e}; nothing was approved, and the schedule is short by {}",
+                fund.code,
+                fund.financial_year,
+                *total - e.headroom
+            ))
+        })?;
+    }
+    let approved = store::update_many(conn, ids, &approval(actor, decision))?;
+    let mut money = store::money(conn, ids)?;
+    let mut awards = Vec::with_capacity(approved.len());
+    for row in approved {
+        let totals = money.remove(&row.id).unwrap_or_default();
+        awards.push(Award::from_row(row, totals)?);
+    }
+    awards.sort_by_key(|a| ids.iter().position(|id| *id == a.id));
+    audit::record_all(conn, actor, Action::AwardApproved, &awards)?;
+    Ok(awards)
 }
 
 /// Changes to a draft; `None` leaves a field as it is.
@@ -199,6 +278,7 @@ pub struct AwardEdit {
     pub start_date: Option<NaiveDate>,
     pub end_date: Option<NaiveDate>,
     pub change_reason: Option<String>,
+    pub requested: Requested,
 }
 
 /// Edits a draft whose version is `expected` (the client's `If-Match`).
@@ -242,6 +322,8 @@ pub fn update(
         start_date: edit.start_date,
         end_date: edit.end_date,
         change_reason: edit.change_reason,
+        amount_requested: edit.requested.amount.map(Money::to_decimal),
+        requested_on: edit.requested.on,
         ..AwardChanges::default()
     };
     let row = store::update(conn, id, &changes)?;
@@ -327,6 +409,7 @@ pub fn roll_forward(conn: &mut PgConnection, actor: &Actor, to: FundId, from: Fu
             end_date: years_later(row.end_date, years),
             previous_award_id: Some(row.id),
             change_reason: None,
+            requested: Requested::default(),
         };
         created.push(create(conn, actor, input)?);
     }

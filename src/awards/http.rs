@@ -3,15 +3,15 @@
 
 use actix_web::{HttpResponse, get, patch, post, web};
 use chrono::NaiveDate;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::actions::{self, AwardEdit, AwardInput};
+use super::actions::{self, AwardEdit, AwardInput, Requested};
 use super::store::{self, AwardQuery};
 use super::{Award, find_visible, load};
 use crate::audit::Actor;
 use crate::auth::{AuthUser, Role};
-use crate::decisions;
+use crate::decisions::{self, Decision};
 use crate::domain::ids::{AwardId, DecisionId, FundId, ProgrammeId, RecipientId};
 use crate::domain::{AwardStatus, Category, FinancialYear, Money, MoneyText};
 use crate::error::ApiError;
@@ -30,7 +30,8 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(approve_award)
         .service(withdraw_award)
         .service(close_award)
-        .service(roll_forward);
+        .service(roll_forward)
+        .service(approve_schedule);
 }
 
 /// A new draft award.
@@ -67,6 +68,12 @@ pub struct CreateAward {
     /// Why the amount differs from the previous award's: required when it does.
     #[serde(default)]
     pub change_reason: Option<String>,
+    /// What the recipient asked for (360Giving's `amountAppliedFor`).
+    #[serde(default)]
+    pub amount_requested: Option<MoneyText>,
+    /// When they asked: not in the future.
+    #[serde(default)]
+    pub requested_on: Option<NaiveDate>,
 }
 
 /// Changes to a draft award; absent fields stay as they are.
@@ -85,6 +92,10 @@ pub struct UpdateAward {
     pub end_date: Option<NaiveDate>,
     /// Why the amount differs from the previous award's (for an award that continues one).
     pub change_reason: Option<String>,
+    /// What the recipient asked for.
+    pub amount_requested: Option<MoneyText>,
+    /// When they asked: not in the future.
+    pub requested_on: Option<NaiveDate>,
 }
 
 /// The year whose standing awards a fund continues.
@@ -133,17 +144,27 @@ pub struct AwardFilter {
     pub category: Option<Category>,
 }
 
+/// A request's `amount_requested` (positive) and `requested_on` (not in the future, from
+/// 1990-01-01), checked together: the first field that fails is named.
+fn requested(amount: Option<&MoneyText>, on: Option<NaiveDate>) -> input::Field<Requested> {
+    let amount = input::parse_optional("amount_requested", amount, |a| Money::parse_positive(&a.0))?;
+    let today = chrono::Utc::now().date_naive();
+    let on = input::parse_optional("requested_on", on, |d| crate::decisions::check_decided_on(d, today))?;
+    Ok(Requested { amount, on })
+}
+
 impl TryFrom<CreateAward> for AwardInput {
     type Error = ApiError;
 
     fn try_from(body: CreateAward) -> Result<AwardInput, ApiError> {
-        let (title, purpose, conditions, crime_reduction_rationale, amount, change_reason, ()) = (
+        let (title, purpose, conditions, crime_reduction_rationale, amount, change_reason, requested, ()) = (
             input::text("title", &body.title, 1, 200),
             input::text("purpose", &body.purpose, 1, 4000),
             input::text("conditions", &body.conditions, 1, 4000),
             input::text("crime_reduction_rationale", &body.crime_reduction_rationale, 1, 4000),
             input::parse("amount", Money::parse_positive(&body.amount.0)),
             input::optional_text("change_reason", body.change_reason.as_deref(), 4000),
+            requested(body.amount_requested.as_ref(), body.requested_on),
             input::rule("end_date", body.end_date >= body.start_date, "must be on or after start_date"),
         )
             .all()?;
@@ -160,6 +181,7 @@ impl TryFrom<CreateAward> for AwardInput {
             end_date: body.end_date,
             previous_award_id: body.previous_award_id,
             change_reason,
+            requested,
         })
     }
 }
@@ -168,13 +190,14 @@ impl TryFrom<UpdateAward> for AwardEdit {
     type Error = ApiError;
 
     fn try_from(body: UpdateAward) -> Result<AwardEdit, ApiError> {
-        let (title, purpose, conditions, crime_reduction_rationale, amount, change_reason) = (
+        let (title, purpose, conditions, crime_reduction_rationale, amount, change_reason, requested) = (
             input::text_change("title", body.title.as_deref(), 1, 200),
             input::text_change("purpose", body.purpose.as_deref(), 1, 4000),
             input::text_change("conditions", body.conditions.as_deref(), 1, 4000),
             input::text_change("crime_reduction_rationale", body.crime_reduction_rationale.as_deref(), 1, 4000),
             input::parse_optional("amount", body.amount.as_ref(), |a| Money::parse_positive(&a.0)),
             input::text_change("change_reason", body.change_reason.as_deref(), 1, 4000),
+            requested(body.amount_requested.as_ref(), body.requested_on),
         )
             .all()?;
         Ok(AwardEdit {
@@ -188,6 +211,7 @@ impl TryFrom<UpdateAward> for AwardEdit {
             start_date: body.start_date,
             end_date: body.end_date,
             change_reason,
+            requested,
         })
     }
 }
@@ -443,4 +467,73 @@ async fn close_award(
     let actor = Actor::from(&user);
     let award = state.tx(move |conn| actions::close(conn, &actor, id)).await?;
     Ok(with_etag(award.version, &award))
+}
+
+/// A schedule of drafts to approve under one decision.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"award_ids": ["0192f0c1-0000-7000-8000-000000000007", "0192f0c1-0000-7000-8000-000000000008"]}))]
+pub struct ApproveSchedule {
+    /// 1 to 1,000 draft awards, each once.
+    pub award_ids: Vec<AwardId>,
+}
+
+/// A schedule approved.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApprovedSchedule {
+    pub decision: Decision,
+    /// The awards, approved, in the order asked.
+    pub awards: Vec<super::Award>,
+}
+
+impl ApproveSchedule {
+    /// The ids, checked: at least one, at most [`actions::SCHEDULE_MAX`], none twice.
+    fn checked(self) -> Result<Vec<AwardId>, ApiError> {
+        let ids = self.award_ids;
+        let max = actions::SCHEDULE_MAX;
+        let mut seen = std::collections::HashSet::with_capacity(ids.len());
+        if ids.is_empty() || ids.len() > max {
+            Err(ApiError::field("award_ids", format!("must name between 1 and {max} awards")))
+        } else if let Some(twice) = ids.iter().find(|id| !seen.insert(**id)) {
+            Err(ApiError::field("award_ids", format!("names {twice} twice")))
+        } else {
+            Ok(ids)
+        }
+    }
+}
+
+/// Approve a schedule: many draft awards under this decision, all or nothing. Four-eyes holds
+/// for each award (the refusal names it), and the budget rule for the schedule's whole total
+/// under each fund's lock (409 `budget-exceeded` naming the shortfall). One `award.approved`
+/// event per award.
+#[utoipa::path(
+    tag = "decisions",
+    operation_id = "approve_schedule",
+    params(("id" = Uuid, Path, description = "The decision's id")),
+    request_body = ApproveSchedule,
+    responses(
+        (status = 200, description = "Every award approved", body = ApprovedSchedule),
+        (status = 403, description = "`four-eyes`: the approver created or changed one of the drafts (named); or `forbidden`", content_type = "application/problem+json", body = crate::error::Problem),
+        (status = 409, description = "`budget-exceeded`: the schedule is over a fund's headroom (the shortfall is named); `invalid-state`: an award is not a draft, lacks a change_reason, or its fund is closed", content_type = "application/problem+json", body = crate::error::Problem)
+    )
+)]
+#[post("/decisions/{id}/awards")]
+async fn approve_schedule(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<DecisionId>,
+    body: JsonBody<ApproveSchedule>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(&[Role::Approver])?;
+    let ids = body.0.checked()?;
+    let id = id.into_inner();
+    let actor = Actor::from(&user);
+    let approved = state
+        .tx(move |conn| {
+            let decision = decisions::find(conn, id)?;
+            let awards = actions::approve_schedule(conn, &actor, &decision, &ids)?;
+            Ok(ApprovedSchedule { decision, awards })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(approved))
 }

@@ -70,6 +70,10 @@ pub struct Award {
     /// Why the amount differs from the previous award's; required when it does.
     #[schema(example = "To reflect the increased capacity required")]
     pub change_reason: Option<String>,
+    /// What the recipient asked for (360Giving's `amountAppliedFor`).
+    pub amount_requested: Option<Money>,
+    /// When they asked.
+    pub requested_on: Option<NaiveDate>,
     pub start_date: NaiveDate,
     pub end_date: NaiveDate,
     pub created_by: String,
@@ -120,6 +124,8 @@ impl Award {
             awarded_on: row.awarded_on,
             previous_award_id: row.previous_award_id,
             change_reason: row.change_reason,
+            amount_requested: row.amount_requested.map(Money::from_decimal),
+            requested_on: row.requested_on,
             start_date: row.start_date,
             end_date: row.end_date,
             created_by: row.created_by,

@@ -45,6 +45,8 @@ pub struct AwardRow {
     pub awarded_on: Option<NaiveDate>,
     pub previous_award_id: Option<AwardId>,
     pub change_reason: Option<String>,
+    pub amount_requested: Option<Decimal>,
+    pub requested_on: Option<NaiveDate>,
 }
 
 /// A new draft award.
@@ -69,6 +71,8 @@ pub struct NewAward {
     pub created_by: String,
     pub previous_award_id: Option<AwardId>,
     pub change_reason: Option<String>,
+    pub amount_requested: Option<Decimal>,
+    pub requested_on: Option<NaiveDate>,
 }
 
 /// Changes to an award. Drafts change freely; approvals and withdrawals set their own columns.
@@ -94,6 +98,8 @@ pub struct AwardChanges {
     pub decision_id: Option<DecisionId>,
     pub awarded_on: Option<NaiveDate>,
     pub change_reason: Option<String>,
+    pub amount_requested: Option<Decimal>,
+    pub requested_on: Option<NaiveDate>,
 }
 
 /// The approved and closed awards of `from` that have no successor in `to` yet, in reference
@@ -164,6 +170,24 @@ pub fn find(conn: &mut PgConnection, id: AwardId) -> QueryResult<Option<AwardRow
 /// Reads and locks an award until the transaction ends.
 pub fn lock(conn: &mut PgConnection, id: AwardId) -> QueryResult<Option<AwardRow>> {
     awards::table.find(id).select(AwardRow::as_select()).for_update().first(conn).optional()
+}
+
+/// Reads and locks several awards, in id order (so that two callers never lock crosswise).
+pub fn lock_many(conn: &mut PgConnection, ids: &[AwardId]) -> QueryResult<Vec<AwardRow>> {
+    awards::table
+        .filter(awards::id.eq_any(ids))
+        .order(awards::id.asc())
+        .select(AwardRow::as_select())
+        .for_update()
+        .load(conn)
+}
+
+/// Applies the same changes to several awards and bumps their versions.
+pub fn update_many(conn: &mut PgConnection, ids: &[AwardId], changes: &AwardChanges) -> QueryResult<Vec<AwardRow>> {
+    diesel::update(awards::table.filter(awards::id.eq_any(ids)))
+        .set((changes, awards::version.eq(awards::version + 1), awards::updated_at.eq(diesel::dsl::now)))
+        .returning(AwardRow::as_returning())
+        .get_results(conn)
 }
 
 /// What the award list may be narrowed to.

@@ -74,6 +74,8 @@ diesel::table! {
         awarded_on -> Nullable<Date>,
         previous_award_id -> Nullable<Uuid>,
         change_reason -> Nullable<Text>,
+        amount_requested -> Nullable<Numeric>,
+        requested_on -> Nullable<Date>,
     }
 }
 

@@ -288,6 +288,11 @@ pub fn resolve(conn: &mut PgConnection, actor: &Actor, choice: &DecisionChoice) 
     }
 }
 
+/// Reads a recorded decision; 404 when there is none.
+pub fn find(conn: &mut PgConnection, id: DecisionId) -> Result<Decision, ApiError> {
+    Ok(Decision::from(store::find(conn, id)?.ok_or_else(|| ApiError::not_found("decision"))?))
+}
+
 fn require_reader(user: &AuthUser) -> Result<(), ApiError> {
     if user.reads_everything() {
         Ok(())

@@ -14,19 +14,30 @@ pub struct FinancialYear {
 
 /// Why a text is not a financial year.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("must be a financial year such as \"2020-21\" (the second part is the year after the first)")]
+#[error(
+    "must be a financial year such as \"2020-21\", \"2020/21\" or \"20/21\" (the second part is the year after the first)"
+)]
 pub struct FinancialYearError;
 
 impl FinancialYear {
-    /// Parses `2020-21`; `2020-22`, `20-21` and `2020/21` are refused.
+    /// Parses a year as finance documents write it: `2020-21`, `2020/21` or `20/21` (a two-digit
+    /// start is 2000–2069, or 1970–1999 from `70`). The second part is always the last two
+    /// digits of the following year: `2020-22`, `20-21`, `2020/2021` and `2020-21 ` are refused.
     pub fn parse(text: &str) -> Result<FinancialYear, FinancialYearError> {
-        let bytes = text.as_bytes();
-        if bytes.len() != 7 || bytes[4] != b'-' || !text.bytes().enumerate().all(|(i, b)| i == 4 || b.is_ascii_digit())
-        {
+        let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+        let (first, second) = match (text.split_once('-'), text.split_once('/')) {
+            (Some((a, b)), None) if a.len() == 4 => (a, b),
+            (None, Some((a, b))) if a.len() == 4 || a.len() == 2 => (a, b),
+            _ => return Err(FinancialYearError),
+        };
+        if !digits(first) || !digits(second) || second.len() != 2 {
             return Err(FinancialYearError);
         }
-        let start: i32 = text[..4].parse().map_err(|_| FinancialYearError)?;
-        let end: i32 = text[5..].parse().map_err(|_| FinancialYearError)?;
+        let mut start: i32 = first.parse().map_err(|_| FinancialYearError)?;
+        if first.len() == 2 {
+            start += if start < 70 { 2000 } else { 1900 };
+        }
+        let end: i32 = second.parse().map_err(|_| FinancialYearError)?;
         if !(1900..=9998).contains(&start) || (start + 1) % 100 != end {
             return Err(FinancialYearError);
         }
@@ -95,8 +106,10 @@ impl utoipa::PartialSchema for FinancialYear {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         utoipa::openapi::ObjectBuilder::new()
             .schema_type(utoipa::openapi::schema::Type::String)
-            .pattern(Some(r"^[0-9]{4}-[0-9]{2}$"))
-            .description(Some("A financial year, 1 April to 31 March, written `2020-21`."))
+            .pattern(Some(r"^([0-9]{4}[-/]|[0-9]{2}/)[0-9]{2}$"))
+            .description(Some(
+                "A financial year, 1 April to 31 March, written `2020-21`; `2020/21` and `20/21` are read too.",
+            ))
             .examples([serde_json::json!("2020-21")])
             .into()
     }
@@ -123,8 +136,31 @@ mod tests {
 
     #[test]
     fn malformed_years_are_refused() {
-        for bad in ["2020-22", "20-21", "2020/21", "2020-2", "2020-210", "", "abcd-ef", "2020-21 "] {
+        for bad in [
+            "2020-22",
+            "20-21",
+            "2020/22",
+            "20/22",
+            "2020-2",
+            "2020-210",
+            "",
+            "abcd-ef",
+            "2020-21 ",
+            "2020/2021",
+            "2020-21/22",
+            "020/21",
+            "+20/21",
+            "20/+1",
+            "2020/-1",
+        ] {
             assert_eq!(FinancialYear::parse(bad), Err(FinancialYearError), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_documents_spellings_are_read_and_written_the_one_way() {
+        for (text, year) in [("2019/20", "2019-20"), ("19/20", "2019-20"), ("99/00", "1999-00"), ("69/70", "2069-70")] {
+            assert_eq!(FinancialYear::parse(text).map(|y| y.to_string()).as_deref(), Ok(year), "{text}");
         }
     }
 

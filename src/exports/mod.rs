@@ -80,6 +80,9 @@ fn grant(publisher: &Publisher, a: &AwardLine, paid: &[&store::PaidPayment]) -> 
         ],
         "dateModified": a.updated_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     });
+    if let Some(requested) = a.amount_requested {
+        grant["amountAppliedFor"] = number(Money::from_decimal(requested))?;
+    }
     if !transactions.is_empty() {
         grant["amountDisbursed"] = number(paid.iter().map(|p| Money::from_decimal(p.amount)).sum())?;
         grant["disbursementTransaction"] = Value::Array(transactions);
@@ -180,6 +183,7 @@ async fn export_csv(
         "title",
         "amount",
         "original_amount",
+        "amount_requested",
         "paid",
         "scheduled",
         "start_date",
@@ -204,6 +208,7 @@ async fn export_csv(
                 cell(&a.title),
                 Money::from_decimal(a.amount).to_string(),
                 Money::from_decimal(a.original_amount).to_string(),
+                a.amount_requested.map(|m| Money::from_decimal(m).to_string()).unwrap_or_default(),
                 Money::from_decimal(a.paid).to_string(),
                 Money::from_decimal(a.scheduled).to_string(),
                 a.start_date.to_string(),

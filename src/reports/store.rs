@@ -132,6 +132,8 @@ pub struct AwardLine {
     pub amount: Decimal,
     #[diesel(sql_type = Numeric)]
     pub original_amount: Decimal,
+    #[diesel(sql_type = Nullable<Numeric>)]
+    pub amount_requested: Option<Decimal>,
     #[diesel(sql_type = Numeric)]
     pub paid: Decimal,
     #[diesel(sql_type = Numeric)]
@@ -169,7 +171,7 @@ pub struct AwardLine {
 /// Every column of an award line. `awarded_on` is the decision's date, or for an award approved
 /// before decisions were records its day of approval (UTC).
 const AWARD_LINES: &str = "SELECT a.id, a.reference, a.financial_year, a.status, a.title, a.purpose, a.conditions,
-        a.crime_reduction_rationale, a.amount, a.original_amount,
+        a.crime_reduction_rationale, a.amount, a.original_amount, a.amount_requested,
         coalesce((SELECT sum(amount) FROM payments WHERE award_id = a.id AND status = 'paid'), 0) AS paid,
         coalesce((SELECT sum(amount) FROM payments WHERE award_id = a.id AND status = 'scheduled'), 0) AS scheduled,
         a.decision_ref, a.start_date, a.end_date, a.approved_at, coalesce(a.awarded_on, (a.approved_at AT TIME ZONE 'UTC')::date) AS awarded_on, a.updated_at,

@@ -114,12 +114,41 @@ async fn validation_names_every_bad_field_at_once() {
 #[actix_web::test]
 async fn financial_years_must_be_consecutive() {
     let app = TestApp::spawn().await;
-    for bad in ["2020-22", "20-21", "2020/21", "2020"] {
+    for bad in ["2020-22", "20-21", "2020/2021", "2020"] {
         let r = app.create_fund("CDRG", bad, "1.00").await;
         assert_eq!(r.status, 422, "{bad}");
         assert_eq!(r.body["errors"][0]["field"], "financial_year");
     }
     assert_eq!(app.get("/api/v1/funds?financial_year=2020-22", &app.finance).await.status, 422);
+}
+
+#[actix_web::test]
+async fn years_may_be_written_as_the_documents_write_them() {
+    let app = TestApp::spawn().await;
+    let r = app.create_fund("CDRG", "2019/20", "1000.00").await;
+    assert_eq!((r.status, r.body["financial_year"].as_str()), (201, Some("2019-20")), "{}", r.text);
+    let r = app.create_fund("OTHER", "20/21", "1000.00").await;
+    assert_eq!((r.status, r.body["financial_year"].as_str()), (201, Some("2020-21")), "{}", r.text);
+    for query in ["19/20", "2019/20", "2019-20", "19%2F20"] {
+        let list = app.get(&format!("/api/v1/funds?financial_year={query}"), &app.finance).await;
+        let codes: Vec<&str> =
+            list.body["items"].as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap()).collect();
+        assert_eq!(codes, ["CDRG"], "{query}");
+    }
+    for path in ["/api/v1/reports/years/19%2F20", "/api/v1/reports/years/2019%2F20"] {
+        let report = app.get(path, &app.finance).await;
+        assert_eq!(
+            (report.status, report.body["financial_year"].as_str()),
+            (200, Some("2019-20")),
+            "{path}: {}",
+            report.text
+        );
+    }
+    let yoy = app.get("/api/v1/reports/year-on-year?from=19/20&to=2020/21", &app.finance).await;
+    assert_eq!(
+        (yoy.status, yoy.body["from"].as_str(), yoy.body["to"].as_str()),
+        (200, Some("2019-20"), Some("2020-21"))
+    );
 }
 
 #[actix_web::test]

@@ -19,4 +19,5 @@ mod newcomer;
 mod recipients_programmes;
 mod reports;
 mod roll_forward;
+mod schedules;
 mod service;

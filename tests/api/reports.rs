@@ -360,3 +360,44 @@ async fn the_year_chart_is_well_formed_svg_naming_each_category() {
     }
     assert!(doc.descendants().filter(|n| n.has_tag_name("rect")).count() > 10, "bars are drawn");
 }
+
+#[actix_web::test]
+async fn the_amount_applied_for_is_kept_and_published() {
+    let app = TestApp::spawn().await;
+    let l = app.ledger("100000").await;
+    let tomorrow = (chrono::Utc::now().date_naive() + chrono::Days::new(1)).to_string();
+    for (field, value, wrong) in [
+        ("amount_requested", json!("0"), "amount_requested"),
+        ("amount_requested", json!("12.345"), "amount_requested"),
+        ("requested_on", json!(tomorrow), "requested_on"),
+        ("requested_on", json!("1989-12-31"), "requested_on"),
+    ] {
+        let mut body = app.award_body(&l.fund, &l.programme, &l.recipient, json!("45000"));
+        body[field] = value;
+        let r = app.create_award(body).await;
+        assert_eq!((r.status, r.body["errors"][0]["field"].as_str()), (422, Some(wrong)), "{}", r.text);
+    }
+    let mut body = app.award_body(&l.fund, &l.programme, &l.recipient, json!("45000"));
+    body["amount_requested"] = json!("50000");
+    body["requested_on"] = json!("2020-03-01");
+    let created = app.create_award(body).await;
+    assert_eq!(
+        (created.status, created.body["amount_requested"].as_str(), created.body["requested_on"].as_str()),
+        (201, Some("50000.00"), Some("2020-03-01")),
+        "{}",
+        created.text
+    );
+    let id = created.id();
+    let path = format!("/api/v1/awards/{id}");
+    let edited = app.patch(&path, &app.finance, Some("\"1\""), json!({"amount_requested": "52000.50"})).await;
+    assert_eq!((edited.status, edited.body["amount_requested"].as_str()), (200, Some("52000.50")), "{}", edited.text);
+    app.approve(&id).await;
+    let package = app.get("/api/v1/exports/360giving?financial_year=2020-21", &app.auditor).await;
+    assert!(validate_360giving(&package.body).is_empty());
+    assert!(package.text.contains("\"amountAppliedFor\":52000.50"), "{}", package.text);
+    let csv = app.get("/api/v1/exports/awards.csv?financial_year=2020-21", &app.finance).await;
+    let mut reader = csv::Reader::from_reader(csv.text.trim_start_matches('\u{feff}').as_bytes());
+    let header = reader.headers().unwrap().clone();
+    let col = header.iter().position(|h| h == "amount_requested").expect("an amount_requested column");
+    assert_eq!(&reader.records().next().unwrap().unwrap()[col], "52000.50");
+}
