@@ -131,6 +131,20 @@ fn load(conn: &mut PgConnection) -> Result<DemoSummary, ApiError> {
     for (name, district, amounts) in csp_names {
         csps.push((name, recipient(name, RecipientKind::CommunitySafetyPartnership, None, Some(district))?, amounts));
     }
+    // Commissioned services that bring the demo's years close to the reports' £1.3m. Their
+    // names and amounts are invented, and say so.
+    let services = [
+        ("Domestic Abuse Outreach Service (illustrative)", ["150000.00", "152500.00"]),
+        ("Restorative Justice Hub (illustrative)", ["110000.00", "110000.00"]),
+        ("Substance Misuse Diversion Service (illustrative)", ["95000.00", "90000.00"]),
+        ("Rural Crime Action Team (illustrative)", ["40000.00", "40000.00"]),
+        ("Road Safety Partnership (illustrative)", ["60000.00", "50000.00"]),
+        ("Community Safety Analysts (illustrative)", ["25000.00", "20000.00"]),
+    ];
+    let mut service_ids = Vec::new();
+    for (name, _) in &services {
+        service_ids.push(recipient(name, RecipientKind::Other, None, None)?);
+    }
 
     let mut programme =
         |name: &str, category: Category, theme: PlanTheme, description: &str| -> Result<ProgrammeId, ApiError> {
@@ -180,9 +194,26 @@ fn load(conn: &mut PgConnection) -> Result<DemoSummary, ApiError> {
     let p_homeless = programme(
         "Homelessness Prevention Trailblazer",
         Category::CommissionedService,
-        PlanTheme::Communities,
-        "Early help to prevent homelessness, a driver of offending and victimisation.",
+        PlanTheme::Offenders,
+        "Early help to prevent homelessness (accommodation for offenders), a driver of offending and victimisation.",
     )?;
+    let service_programmes = [
+        ("Domestic abuse outreach", PlanTheme::Victims),
+        ("Restorative justice", PlanTheme::Victims),
+        ("Substance misuse diversion", PlanTheme::Offenders),
+        ("Rural crime", PlanTheme::Communities),
+        ("Road safety", PlanTheme::Communities),
+        ("Community safety analysis", PlanTheme::Transformation),
+    ];
+    let mut service_programme_ids = Vec::new();
+    for (name, theme) in service_programmes {
+        service_programme_ids.push(programme(
+            name,
+            Category::CommissionedService,
+            theme,
+            "A commissioned service. (Demo data: this programme is illustrative.)",
+        )?);
+    }
 
     struct Line<'a> {
         programme: ProgrammeId,
@@ -234,6 +265,15 @@ fn load(conn: &mut PgConnection) -> Result<DemoSummary, ApiError> {
             recipient: *id,
             title: name,
             purpose: format!("Agreed community safety delivery activities of the {name}.{ILLUSTRATIVE}"),
+            amounts: *amounts,
+        });
+    }
+    for (((name, amounts), recipient), programme) in services.iter().zip(&service_ids).zip(&service_programme_ids) {
+        lines.push(Line {
+            programme: *programme,
+            recipient: *recipient,
+            title: name.trim_end_matches(" (illustrative)"),
+            purpose: format!("The commissioned service of the {name}.{ILLUSTRATIVE}"),
             amounts: *amounts,
         });
     }

@@ -40,9 +40,10 @@ fn the_harness_drops_only_what_is_provably_stale() {
     let busy = PgConnection::establish(&crate::helpers::database_url(&busy_test)).unwrap();
 
     let dropped = sweep_locked(&mut conn, now);
-    assert!(dropped.contains(&dead_test) && dropped.contains(&unused_template), "{dropped:?}");
+    // Another checkout testing against this server at the same moment may sweep them first:
+    // that they are gone is what counts, not which sweep dropped them.
     for name in [&dead_test, &unused_template] {
-        assert!(!exists(&mut conn, name), "{name} should be gone");
+        assert!(!exists(&mut conn, name), "{name} should be gone; this sweep dropped {dropped:?}");
     }
     for name in [&live_test, &used_template, &unknown_template, &busy_test] {
         assert!(exists(&mut conn, name), "{name} was dropped while it may be in use");

@@ -401,3 +401,43 @@ async fn the_amount_applied_for_is_kept_and_published() {
     let col = header.iter().position(|h| h == "amount_requested").expect("an amount_requested column");
     assert_eq!(&reader.records().next().unwrap().unwrap()[col], "52000.50");
 }
+
+#[actix_web::test]
+async fn the_demo_adds_up_to_the_reports_and_dates_its_awards_by_their_decisions() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db.connect();
+    grants::demo::load_if_empty(&mut conn).unwrap().expect("an empty database takes the demo");
+    for (year, committed) in [("2019-20", "1265000.00"), ("2020-21", "1285000.00")] {
+        let report = app.get(&format!("/api/v1/reports/years/{year}"), &app.finance).await;
+        assert_eq!(
+            (report.body["budget"].as_str(), report.body["committed"].as_str()),
+            (Some("1300000.00"), Some(committed))
+        );
+    }
+    let package = app.get("/api/v1/exports/360giving?financial_year=2020-21", &app.auditor).await;
+    assert!(validate_360giving(&package.body).is_empty());
+    let grants = package.body["grants"].as_array().unwrap();
+    assert_eq!(grants.len(), 17);
+    assert!(grants.iter().all(|g| g["awardDate"] == "2020-04-01"), "{}", package.text);
+    let feed = app.send("GET", "/api/v1/transparency/grants?month=2020-04", None, &[], None).await;
+    assert_eq!(feed.body["items"].as_array().unwrap().len(), 17, "{}", feed.text);
+    let yoy = app.get("/api/v1/reports/year-on-year?from=2019-20&to=2020-21", &app.finance).await;
+    let ol = yoy.body["rows"].as_array().unwrap().iter().find(|r| r["programme"] == "Outside Links").unwrap();
+    assert_eq!(
+        (ol["from_amount"].as_str(), ol["to_amount"].as_str(), ol["change_reasons"][0].as_str()),
+        (Some("30000.00"), Some("45000.00"), Some("To reflect the increased capacity required"))
+    );
+    let programmes = app.get("/api/v1/programmes?limit=100", &app.finance).await;
+    let trailblazer = programmes.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "Homelessness Prevention Trailblazer")
+        .unwrap();
+    assert_eq!(trailblazer["plan_theme"], "offenders", "both reports file it under Offenders");
+    let rolled = app.get("/api/v1/awards?financial_year=2020-21&limit=100", &app.finance).await;
+    let items = rolled.body["items"].as_array().unwrap();
+    assert_eq!(items.iter().filter(|a| a["previous_award_id"].is_string()).count(), 17, "2020-21 was rolled forward");
+    let verify = app.get("/api/v1/audit/verify", &app.auditor).await;
+    assert_eq!(verify.body["ok"], true, "{}", verify.text);
+}
