@@ -18,6 +18,7 @@ pub mod extract;
 pub mod funds;
 pub mod histories;
 pub mod idempotency;
+pub mod imports;
 pub mod input;
 pub mod middleware;
 pub mod openapi;

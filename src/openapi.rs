@@ -29,6 +29,7 @@ use crate::error::{ApiError, Problem};
         (name = "delivery", description = "Agreed activities and CSPs' quarterly returns"),
         (name = "reports", description = "A year's figures, year on year, and a chart"),
         (name = "exports", description = "360Giving, CSV, and the monthly transparency publication"),
+        (name = "imports", description = "Earlier years brought in from a CSV or a 360Giving package"),
         (name = "audit", description = "The audit trail, its verification, and histories"),
         (name = "service", description = "Health, readiness and this document")
     )

@@ -29,6 +29,7 @@ fn api_routes(cfg: &mut ServiceConfig) {
     crate::audit::http::routes(cfg);
     crate::reports::routes(cfg);
     crate::exports::routes(cfg);
+    crate::imports::routes(cfg);
 }
 
 /// The process is up.

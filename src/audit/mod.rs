@@ -64,6 +64,8 @@ pub enum Action {
     ReturnAccepted,
     ReturnReturned,
     DecisionRecorded,
+    /// An award brought in by an import, in the state the import gave it.
+    AwardImported,
 }
 
 impl Action {
@@ -93,6 +95,7 @@ impl Action {
             Action::ReturnAccepted => "return.accepted",
             Action::ReturnReturned => "return.returned",
             Action::DecisionRecorded => "decision.recorded",
+            Action::AwardImported => "award.imported",
         }
     }
 }

@@ -172,6 +172,11 @@ pub fn lock(conn: &mut PgConnection, id: AwardId) -> QueryResult<Option<AwardRow
     awards::table.find(id).select(AwardRow::as_select()).for_update().first(conn).optional()
 }
 
+/// Reads several awards, in id order.
+pub fn find_many(conn: &mut PgConnection, ids: &[AwardId]) -> QueryResult<Vec<AwardRow>> {
+    awards::table.filter(awards::id.eq_any(ids)).order(awards::id.asc()).select(AwardRow::as_select()).load(conn)
+}
+
 /// Reads and locks several awards, in id order (so that two callers never lock crosswise).
 pub fn lock_many(conn: &mut PgConnection, ids: &[AwardId]) -> QueryResult<Vec<AwardRow>> {
     awards::table
@@ -188,6 +193,44 @@ pub fn update_many(conn: &mut PgConnection, ids: &[AwardId], changes: &AwardChan
         .set((changes, awards::version.eq(awards::version + 1), awards::updated_at.eq(diesel::dsl::now)))
         .returning(AwardRow::as_returning())
         .get_results(conn)
+}
+
+/// An award as the import writes it: in its final state, with its decision.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = awards)]
+pub struct ImportedAward {
+    pub id: AwardId,
+    pub reference: String,
+    pub fund_id: FundId,
+    pub financial_year: FinancialYear,
+    pub programme_id: ProgrammeId,
+    pub category: Category,
+    pub recipient_id: RecipientId,
+    pub title: String,
+    pub purpose: String,
+    pub conditions: String,
+    pub crime_reduction_rationale: String,
+    pub amount: Decimal,
+    pub original_amount: Decimal,
+    pub status: AwardStatus,
+    pub decision_ref: Option<String>,
+    pub decision_id: Option<DecisionId>,
+    pub awarded_on: Option<NaiveDate>,
+    pub start_date: NaiveDate,
+    pub end_date: NaiveDate,
+    pub created_by: String,
+    pub approved_by: Option<String>,
+    pub approved_at: Option<DateTime<Utc>>,
+    pub withdrawn_reason: Option<String>,
+    pub amount_requested: Option<Decimal>,
+}
+
+/// Inserts awards in batches.
+pub fn insert_imported(conn: &mut PgConnection, rows: &[ImportedAward]) -> QueryResult<()> {
+    for chunk in rows.chunks(1_000) {
+        diesel::insert_into(awards::table).values(chunk).execute(conn)?;
+    }
+    Ok(())
 }
 
 /// What the award list may be narrowed to.

@@ -44,6 +44,28 @@ pub struct NewPayment {
     pub created_by: String,
 }
 
+/// Inserts payments in batches.
+pub fn insert_many(conn: &mut PgConnection, rows: &[NewPayment]) -> QueryResult<()> {
+    for chunk in rows.chunks(2_000) {
+        diesel::insert_into(payments::table).values(chunk).execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Which of `ids` are already payment ids.
+pub fn existing_ids(conn: &mut PgConnection, ids: &[PaymentId]) -> QueryResult<Vec<PaymentId>> {
+    payments::table.filter(payments::id.eq_any(ids)).select(payments::id).load(conn)
+}
+
+/// The payments of several awards, in id order.
+pub fn for_awards(conn: &mut PgConnection, ids: &[AwardId]) -> QueryResult<Vec<PaymentRow>> {
+    payments::table
+        .filter(payments::award_id.eq_any(ids))
+        .order(payments::id.asc())
+        .select(PaymentRow::as_select())
+        .load(conn)
+}
+
 /// Inserts a payment.
 pub fn insert(conn: &mut PgConnection, new: &NewPayment) -> QueryResult<PaymentRow> {
     diesel::insert_into(payments::table).values(new).returning(PaymentRow::as_returning()).get_result(conn)

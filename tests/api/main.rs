@@ -11,6 +11,7 @@ mod delivery;
 mod funds;
 mod hardening;
 mod helpers;
+mod imports;
 mod insiders;
 mod layers;
 mod ledger_audit;

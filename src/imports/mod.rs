@@ -1,0 +1,653 @@
+//! Imports: earlier years' records brought in from a CSV in the shape of our own `awards.csv`
+//! (plus decision columns) or from a 360Giving data package, checked row by row and then
+//! committed all or nothing, every record audited with the importing user as actor.
+//!
+//! A dry run (the default) plans the whole import against the ledger as it stands and writes
+//! nothing: every row says what it would create or match, or its errors. A commit plans the
+//! same way under the matched funds' row locks, and writes only when no row has an error.
+
+pub mod parse;
+pub mod store;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use actix_web::{HttpRequest, HttpResponse, http::header, post, web};
+use chrono::{NaiveDate, Utc};
+use diesel::PgConnection;
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::audit::{self, Action, Actor};
+use crate::auth::{AuthUser, Role};
+use crate::awards::store::ImportedAward;
+use crate::awards::{self, Award};
+use crate::decisions::{self, DecisionInput};
+use crate::domain::ids::{AwardId, DecisionId, FundId, PaymentId, ProgrammeId, RecipientId};
+use crate::domain::{AwardStatus, FinancialYear, FundStatus, Money, PaymentStatus, RecipientKind};
+use crate::error::{ApiError, FieldError};
+use crate::payments::store::NewPayment;
+use crate::state::AppState;
+use parse::{ImportRow, RowError};
+use store::KnownFund;
+
+/// The largest import body: 16 MiB (some 50,000 CSV rows).
+pub const IMPORT_LIMIT: usize = 16 * 1024 * 1024;
+/// The most rows one import takes.
+pub const IMPORT_ROWS: usize = 20_000;
+
+/// Registers the import route.
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(import);
+}
+
+/// `?dry_run=` and `?fund_code=`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ImportQuery {
+    /// `true` (the default) plans and writes nothing; `false` commits, all or nothing.
+    pub dry_run: Option<bool>,
+    /// The fund code of rows whose reference does not name one (e.g. `CDRG`).
+    pub fund_code: Option<String>,
+}
+
+/// Whether a row's record is already in the ledger or would be made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Match,
+    Create,
+}
+
+/// What one row creates or matches.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RowPlan {
+    pub row: usize,
+    /// The award's reference; `null` in a dry run when the service will assign it.
+    pub reference: Option<String>,
+    #[schema(example = "CDRG 2019-20")]
+    pub fund: String,
+    pub fund_outcome: Outcome,
+    pub recipient: String,
+    pub recipient_outcome: Outcome,
+    pub programme: String,
+    pub programme_outcome: Outcome,
+    pub decision: Option<String>,
+    pub decision_outcome: Option<Outcome>,
+    pub status: AwardStatus,
+    pub amount: Money,
+    /// Payments it brings (paid, or still scheduled).
+    pub payments: usize,
+    /// The award's id once committed.
+    pub award_id: Option<AwardId>,
+}
+
+/// How many records the import makes.
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct Created {
+    pub funds: usize,
+    pub recipients: usize,
+    pub programmes: usize,
+    pub decisions: usize,
+    pub awards: usize,
+    pub payments: usize,
+}
+
+/// The answer to an import: every row's plan, or the errors.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportReport {
+    pub dry_run: bool,
+    /// True when the import was written.
+    pub committed: bool,
+    /// True when no row has an error.
+    pub ok: bool,
+    pub rows: Vec<RowPlan>,
+    pub errors: Vec<RowError>,
+    pub created: Created,
+}
+
+/// A fund the import uses: one in the ledger, or one it makes.
+struct FundPlan {
+    id: FundId,
+    code: String,
+    year: FinancialYear,
+    existing: Option<KnownFund>,
+    committed: Money,
+    adds: Money,
+    total: Money,
+    first_row: usize,
+}
+
+/// What the ledger holds, keyed as the import matches it.
+struct Ledger {
+    funds: HashMap<(String, FinancialYear), (KnownFund, Money)>,
+    recipient_by_org: HashMap<String, (RecipientId, String)>,
+    recipient_by_name: HashMap<String, RecipientId>,
+    recipient_ids: HashSet<RecipientId>,
+    programme_by_name: HashMap<String, ProgrammeId>,
+    programme_ids: HashMap<ProgrammeId, (String, crate::domain::Category)>,
+    decisions: HashMap<String, (DecisionId, NaiveDate)>,
+}
+
+fn load_ledger(conn: &mut PgConnection) -> Result<Ledger, ApiError> {
+    let funds = store::funds(conn)?
+        .into_iter()
+        .map(|(f, committed)| ((f.code.clone(), f.financial_year), (f, Money::from_decimal(committed))))
+        .collect();
+    let (mut recipient_by_org, mut recipient_by_name, mut recipient_ids) =
+        (HashMap::new(), HashMap::new(), HashSet::new());
+    for (id, name, org) in store::recipients(conn)? {
+        if let Some(org) = org {
+            recipient_by_org.insert(org, (id, name.clone()));
+        }
+        recipient_by_name.entry(name.trim().to_lowercase()).or_insert(id);
+        recipient_ids.insert(id);
+    }
+    let (mut programme_by_name, mut programme_ids) = (HashMap::new(), HashMap::new());
+    for (id, name, category, _) in store::programmes(conn)? {
+        programme_by_name.insert(name.trim().to_lowercase(), id);
+        programme_ids.insert(id, (name, category));
+    }
+    let decisions = store::decisions(conn)?.into_iter().map(|(id, r, d)| (r, (id, d))).collect();
+    Ok(Ledger {
+        funds,
+        recipient_by_org,
+        recipient_by_name,
+        recipient_ids,
+        programme_by_name,
+        programme_ids,
+        decisions,
+    })
+}
+
+/// The records an import makes, once planned.
+#[derive(Default)]
+struct Plan {
+    funds: BTreeMap<(String, FinancialYear), FundPlan>,
+    recipients: Vec<crate::recipients::store::NewRecipient>,
+    recipient_of_row: Vec<RecipientId>,
+    programmes: Vec<crate::programmes::store::NewProgramme>,
+    programme_of_row: Vec<(ProgrammeId, crate::domain::Category)>,
+    decisions: Vec<DecisionInput>,
+    rows: Vec<RowPlan>,
+}
+
+/// Plans every row against the ledger: what it matches, what it makes, and every error.
+fn plan(
+    conn: &mut PgConnection,
+    ledger: &Ledger,
+    rows: &[ImportRow],
+    errors: &mut Vec<RowError>,
+) -> Result<Plan, ApiError> {
+    let mut plan = Plan::default();
+    let fail = |errors: &mut Vec<RowError>, row: usize, column: &str, message: String| {
+        errors.push(RowError { row, column: column.into(), message });
+    };
+    let references: Vec<String> = rows.iter().filter_map(|r| r.reference.clone()).collect();
+    let taken: HashSet<String> = store::taken_references(conn, &references)?.into_iter().collect();
+    let mut seen_references = HashSet::new();
+    let mut new_recipients: HashMap<String, RecipientId> = HashMap::new();
+    let mut new_programmes: HashMap<String, (ProgrammeId, crate::domain::Category)> = HashMap::new();
+    let mut new_decisions: HashMap<String, NaiveDate> = HashMap::new();
+    let today = Utc::now().date_naive();
+    for r in rows {
+        // Fund.
+        let key = (r.fund_code.clone(), r.year);
+        let existing = ledger.funds.get(&key);
+        if existing.is_some_and(|(f, _)| f.status == FundStatus::Closed) {
+            fail(errors, r.row, "financial_year", format!("the fund {} {} is closed", r.fund_code, r.year));
+        }
+        if crate::domain::FundCode::parse(&r.fund_code).is_err() {
+            fail(errors, r.row, "reference", format!("{:?} is not a fund code", r.fund_code));
+        }
+        let fund = plan.funds.entry(key.clone()).or_insert_with(|| FundPlan {
+            id: existing.map(|(f, _)| f.id).unwrap_or_else(FundId::new),
+            code: r.fund_code.clone(),
+            year: r.year,
+            existing: existing.map(|(f, _)| f.clone()),
+            committed: existing.map(|(_, c)| *c).unwrap_or(Money::ZERO),
+            adds: Money::ZERO,
+            total: Money::ZERO,
+            first_row: r.row,
+        });
+        fund.total = fund.total + r.amount;
+        if r.status.is_committed() {
+            fund.adds = fund.adds + r.amount;
+        }
+        let fund_outcome = if fund.existing.is_some() { Outcome::Match } else { Outcome::Create };
+        // Award.
+        if let Some(reference) = &r.reference {
+            if taken.contains(reference) {
+                fail(errors, r.row, "reference", format!("{reference} is already in the ledger"));
+            } else if !seen_references.insert(reference.clone()) {
+                fail(errors, r.row, "reference", format!("{reference} appears twice in the import"));
+            }
+        }
+        if r.end < r.start {
+            fail(errors, r.row, "end_date", "must be on or after start_date".into());
+        } else if !r.year.overlaps(r.start, r.end) {
+            fail(errors, r.row, "start_date", format!("the award must overlap the financial year {}", r.year));
+        }
+        let paid: Money = r.payments.iter().map(|p| p.amount).sum();
+        if paid > r.amount {
+            fail(errors, r.row, "paid", format!("payments of {paid} exceed the amount {}", r.amount));
+        }
+        // Recipient.
+        let (recipient, recipient_outcome) = match &r.recipient.org_identifier {
+            Some(org) => match ledger.recipient_by_org.get(org) {
+                Some((id, _)) => (*id, Outcome::Match),
+                None => new_recipient(&mut plan, &mut new_recipients, ledger, r, org.clone()),
+            },
+            None => match r.recipient.id.filter(|id| ledger.recipient_ids.contains(id)) {
+                Some(id) => (id, Outcome::Match),
+                None => match ledger.recipient_by_name.get(&r.recipient.name.to_lowercase()) {
+                    Some(id) => (*id, Outcome::Match),
+                    None => new_recipient(&mut plan, &mut new_recipients, ledger, r, r.recipient.name.to_lowercase()),
+                },
+            },
+        };
+        plan.recipient_of_row.push(recipient);
+        // Programme.
+        let by_id = r.programme.id.filter(|id| ledger.programme_ids.contains_key(id));
+        let matched = by_id.or_else(|| ledger.programme_by_name.get(&r.programme.name.to_lowercase()).copied());
+        let programme_outcome = match matched {
+            Some(id) => {
+                plan.programme_of_row.push((id, ledger.programme_ids[&id].1));
+                Outcome::Match
+            }
+            None => {
+                let key = r.programme.name.to_lowercase();
+                match (new_programmes.get(&key), r.programme.category, r.programme.theme) {
+                    (Some(planned), _, _) => plan.programme_of_row.push(*planned),
+                    (None, Some(category), Some(theme)) => {
+                        let id = r
+                            .programme
+                            .id
+                            .filter(|id| {
+                                !ledger.programme_ids.contains_key(id) && !new_programmes.values().any(|(n, _)| n == id)
+                            })
+                            .unwrap_or_else(ProgrammeId::new);
+                        new_programmes.insert(key, (id, category));
+                        plan.programme_of_row.push((id, category));
+                        plan.programmes.push(crate::programmes::store::NewProgramme {
+                            id,
+                            name: r.programme.name.clone(),
+                            category,
+                            plan_theme: theme,
+                            description: parse::NOT_RECORDED.to_string(),
+                        });
+                    }
+                    (None, _, _) => {
+                        let message = format!(
+                            "{:?} is not in the ledger: give its category and plan_theme to create it",
+                            r.programme.name
+                        );
+                        fail(errors, r.row, "programme", message);
+                        plan.programme_of_row.push((ProgrammeId::new(), crate::domain::Category::CommissionedService));
+                    }
+                }
+                Outcome::Create
+            }
+        };
+        // Decision.
+        let decision_outcome = match &r.decision {
+            None => None,
+            Some((reference, day)) => Some(match ledger.decisions.get(reference) {
+                Some((_, recorded)) if recorded != day => {
+                    fail(
+                        errors,
+                        r.row,
+                        "awarded_on",
+                        format!("the decision {reference} is dated {recorded}, not {day}"),
+                    );
+                    Outcome::Match
+                }
+                Some(_) => Outcome::Match,
+                None => match new_decisions.get(reference) {
+                    Some(planned) if planned != day => {
+                        fail(
+                            errors,
+                            r.row,
+                            "awarded_on",
+                            format!("the decision {reference} is dated {planned} in an earlier row"),
+                        );
+                        Outcome::Create
+                    }
+                    Some(_) => Outcome::Create,
+                    None => {
+                        new_decisions.insert(reference.clone(), *day);
+                        match decisions::check_decided_on(*day, today) {
+                            Ok(_) => plan.decisions.push(DecisionInput {
+                                reference: reference.clone(),
+                                title: reference.clone(),
+                                decided_on: *day,
+                                decided_by: "not recorded (imported)".into(),
+                                url: None,
+                                summary: String::new(),
+                            }),
+                            Err(m) => fail(errors, r.row, "awarded_on", m.into()),
+                        }
+                        Outcome::Create
+                    }
+                },
+            }),
+        };
+        for p in &r.payments {
+            let day = p.paid_on.or(p.due_on);
+            if let (Some((_, decided)), Some(day)) = (&r.decision, day)
+                && day < *decided
+            {
+                fail(errors, r.row, "paid", format!("a payment dated {day} is before the decision of {decided}"));
+            }
+        }
+        plan.rows.push(RowPlan {
+            row: r.row,
+            reference: r.reference.clone(),
+            fund: format!("{} {}", r.fund_code, r.year),
+            fund_outcome,
+            recipient: r.recipient.name.clone(),
+            recipient_outcome,
+            programme: r.programme.name.clone(),
+            programme_outcome,
+            decision: r.decision.as_ref().map(|(d, _)| d.clone()),
+            decision_outcome,
+            status: r.status,
+            amount: r.amount,
+            payments: r.payments.len(),
+            award_id: None,
+        });
+    }
+    for fund in plan.funds.values() {
+        if let Some(existing) = &fund.existing {
+            let budget = Money::from_decimal(existing.budget);
+            if fund.committed + fund.adds > budget {
+                fail(
+                    errors,
+                    fund.first_row,
+                    "amount",
+                    format!(
+                        "the import commits {} in {} {}, whose headroom is {}",
+                        fund.adds,
+                        fund.code,
+                        fund.year,
+                        budget - fund.committed
+                    ),
+                );
+            }
+        }
+    }
+    Ok(plan)
+}
+
+fn new_recipient(
+    plan: &mut Plan,
+    new: &mut HashMap<String, RecipientId>,
+    ledger: &Ledger,
+    r: &ImportRow,
+    key: String,
+) -> (RecipientId, Outcome) {
+    if let Some(id) = new.get(&key) {
+        return (*id, Outcome::Create);
+    }
+    let planned = |id: &RecipientId| new.values().any(|n| n == id);
+    let id =
+        r.recipient.id.filter(|id| !ledger.recipient_ids.contains(id) && !planned(id)).unwrap_or_else(RecipientId::new);
+    new.insert(key, id);
+    plan.recipients.push(crate::recipients::store::NewRecipient {
+        id,
+        name: r.recipient.name.clone(),
+        kind: RecipientKind::Other,
+        org_identifier: r.recipient.org_identifier.clone(),
+        district: None,
+        contact_email: None,
+    });
+    (id, Outcome::Create)
+}
+
+/// Writes a planned import inside the caller's transaction.
+fn apply(conn: &mut PgConnection, actor: &Actor, rows: &[ImportRow], plan: &mut Plan) -> Result<Created, ApiError> {
+    let mut created = Created::default();
+    let now = audit::now_micros();
+    for fund in plan.funds.values() {
+        if fund.existing.is_none() {
+            let new = crate::funds::store::NewFund {
+                id: fund.id,
+                code: fund.code.clone(),
+                name: format!("{} {} (imported)", fund.code, fund.year),
+                financial_year: fund.year,
+                budget: fund.adds.max(fund.total).to_decimal(),
+            };
+            crate::funds::create(conn, actor, &new)?;
+            created.funds += 1;
+        }
+    }
+    for recipient in &plan.recipients {
+        crate::recipients::create(conn, actor, recipient)?;
+        created.recipients += 1;
+    }
+    for programme in &plan.programmes {
+        crate::programmes::create(conn, actor, programme)?;
+        created.programmes += 1;
+    }
+    let mut decision_ids: HashMap<String, DecisionId> =
+        store::decisions(conn)?.into_iter().map(|(id, reference, _)| (reference, id)).collect();
+    for input in std::mem::take(&mut plan.decisions) {
+        let decision = decisions::create(conn, actor, input)?;
+        decision_ids.insert(decision.reference.clone(), decision.id);
+        created.decisions += 1;
+    }
+    // References: imported ones keep theirs (and move the fund's numbering past them); the
+    // rest are numbered after them.
+    for r in rows {
+        if let Some(number) = r.reference.as_deref().and_then(|rf| parse::reference_parts(rf, r.year)).map(|(_, n)| n) {
+            let fund = &plan.funds[&(r.fund_code.clone(), r.year)];
+            store::bump_award_number(conn, fund.id, number)?;
+        }
+    }
+    let mut awards = Vec::with_capacity(rows.len());
+    let mut payments = Vec::new();
+    for (i, r) in rows.iter().enumerate() {
+        let fund = &plan.funds[&(r.fund_code.clone(), r.year)];
+        let reference = match &r.reference {
+            Some(reference) => reference.clone(),
+            None => {
+                let (_, number) = crate::funds::store::take_award_number(conn, fund.id)?
+                    .ok_or_else(|| ApiError::Internal("import fund vanished".into()))?;
+                format!("{}-{}-{number:04}", fund.code, fund.year)
+            }
+        };
+        let id = AwardId::new();
+        let committed = r.status.is_committed();
+        let decision =
+            r.decision.as_ref().map(|(reference, day)| (reference.clone(), decision_ids.get(reference).copied(), *day));
+        let (programme, category) = plan.programme_of_row[i];
+        awards.push(ImportedAward {
+            id,
+            reference: reference.clone(),
+            fund_id: fund.id,
+            financial_year: r.year,
+            programme_id: programme,
+            category,
+            recipient_id: plan.recipient_of_row[i],
+            title: r.title.clone(),
+            purpose: r.purpose.clone(),
+            conditions: r.conditions.clone(),
+            crime_reduction_rationale: r.rationale.clone(),
+            amount: r.amount.to_decimal(),
+            original_amount: r.original_amount.to_decimal(),
+            status: r.status,
+            decision_ref: decision.as_ref().filter(|_| committed).map(|d| d.0.clone()),
+            decision_id: decision.as_ref().filter(|_| committed).and_then(|d| d.1),
+            awarded_on: decision.as_ref().filter(|_| committed).map(|d| d.2),
+            start_date: r.start,
+            end_date: r.end,
+            created_by: actor.sub.clone(),
+            approved_by: committed.then(|| actor.sub.clone()),
+            approved_at: committed.then_some(now),
+            withdrawn_reason: (r.status == AwardStatus::Withdrawn).then(|| "imported as withdrawn".to_string()),
+            amount_requested: r.amount_requested.map(Money::to_decimal),
+        });
+        for p in &r.payments {
+            payments.push(NewPayment {
+                id: p.id.unwrap_or_else(PaymentId::new),
+                award_id: id,
+                amount: p.amount.to_decimal(),
+                status: if p.paid_on.is_some() { PaymentStatus::Paid } else { PaymentStatus::Scheduled },
+                due_on: p.due_on,
+                paid_on: p.paid_on,
+                reference: p.reference.clone(),
+                paid_by: p.paid_on.map(|_| actor.sub.clone()),
+                created_by: actor.sub.clone(),
+            });
+        }
+        plan.rows[i].reference = Some(reference);
+        plan.rows[i].award_id = Some(id);
+    }
+    // A payment id from the package that is already used (in the ledger, or twice in the
+    // package) gets a new one.
+    let ids: Vec<PaymentId> = payments.iter().map(|p| p.id).collect();
+    let mut taken: HashSet<PaymentId> = crate::payments::store::existing_ids(conn, &ids)?.into_iter().collect();
+    for p in payments.iter_mut() {
+        if !taken.insert(p.id) {
+            p.id = PaymentId::new();
+        }
+    }
+    awards::store::insert_imported(conn, &awards)?;
+    crate::payments::store::insert_many(conn, &payments)?;
+    created.awards = awards.len();
+    created.payments = payments.len();
+    // The trail: one event per award as imported, then one per payment.
+    let ids: Vec<AwardId> = awards.iter().map(|a| a.id).collect();
+    let mut money = awards::store::money(conn, &ids)?;
+    let mut by_id: HashMap<AwardId, Award> = HashMap::new();
+    for row in awards::store::find_many(conn, &ids)? {
+        let totals = money.remove(&row.id).unwrap_or_default();
+        by_id.insert(row.id, Award::from_row(row, totals)?);
+    }
+    let in_order: Vec<Award> = ids.iter().filter_map(|id| by_id.remove(id)).collect();
+    audit::record_all(conn, actor, Action::AwardImported, &in_order)?;
+    let (mut paid, mut scheduled) = (Vec::new(), Vec::new());
+    for row in crate::payments::store::for_awards(conn, &ids)? {
+        let payment = crate::payments::Payment::try_from(row)?;
+        if payment.status == PaymentStatus::Paid { paid.push(payment) } else { scheduled.push(payment) }
+    }
+    audit::record_all(conn, actor, Action::PaymentPaid, &paid)?;
+    audit::record_all(conn, actor, Action::PaymentScheduled, &scheduled)?;
+    Ok(created)
+}
+
+/// The import's rows, read from the body as its content type says.
+fn read_rows(
+    mime: &str,
+    body: &[u8],
+    prefix: &str,
+    fund_code: Option<&str>,
+) -> Result<(Vec<ImportRow>, Vec<RowError>), ApiError> {
+    let read = match mime {
+        "text/csv" | "application/csv" => parse::csv_rows(body, fund_code),
+        "application/json" => {
+            let package: serde_json::Value = serde_json::from_slice(body)
+                .map_err(|e| ApiError::Malformed(format!("the request body is not valid JSON ({e})")))?;
+            parse::giving_rows(&package, prefix, fund_code)
+        }
+        _ => return Err(ApiError::UnsupportedMediaType),
+    };
+    let (rows, errors) = read.map_err(|message| ApiError::field("body", message))?;
+    if rows.len() + errors.len() > IMPORT_ROWS {
+        return Err(ApiError::field("body", format!("an import takes at most {IMPORT_ROWS} rows")));
+    }
+    if rows.is_empty() && errors.is_empty() {
+        return Err(ApiError::field("body", "the import has no rows"));
+    }
+    Ok((rows, errors))
+}
+
+/// Import awards (finance): a CSV in the shape of `awards.csv` (plus `decision_ref` and
+/// `awarded_on` for approved and closed rows), or a 360Giving data package. By default a dry
+/// run that writes nothing; with `dry_run=false`, all or nothing.
+#[utoipa::path(
+    tag = "imports",
+    operation_id = "import_awards",
+    params(ImportQuery),
+    request_body(content = String, description = "`text/csv` (a header row, then one award per row) or `application/json` (a 360Giving data package), up to 16 MiB and 20,000 rows", content_type = "text/csv"),
+    responses(
+        (status = 200, description = "A dry run: every row's plan, or its errors", body = ImportReport),
+        (status = 201, description = "Committed: every row's plan, with the awards' ids and references", body = ImportReport),
+        (status = 422, description = "`validation-failed`: a row has an error (each named `rows[N].column`), or the body is not an import; nothing was written", content_type = "application/problem+json", body = crate::error::Problem)
+    )
+)]
+#[post("/imports")]
+async fn import(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    request: HttpRequest,
+    query: web::Query<ImportQuery>,
+    mut payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    user.require(&[Role::Finance])?;
+    let mime = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > IMPORT_LIMIT) {
+        return Err(ApiError::PayloadTooLarge(IMPORT_LIMIT));
+    }
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| ApiError::Malformed("the request body could not be read".to_string()))?;
+        if body.len() + chunk.len() > IMPORT_LIMIT {
+            return Err(ApiError::PayloadTooLarge(IMPORT_LIMIT));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let dry_run = query.dry_run.unwrap_or(true);
+    let fund_code = query.fund_code.clone();
+    let prefix = state.publisher.prefix.clone();
+    let actor = Actor::from(&user);
+    let work = move |conn: &mut PgConnection| -> Result<ImportReport, ApiError> {
+        let (rows, mut errors) = read_rows(&mime, &body, &prefix, fund_code.as_deref())?;
+        let ledger = load_ledger(conn)?;
+        if !dry_run {
+            // Hold the matched funds while planning, so the budget check stays true.
+            for ((code, year), (fund, _)) in &ledger.funds {
+                if rows.iter().any(|r| &r.fund_code == code && r.year == *year) {
+                    crate::funds::store::lock(conn, fund.id)?;
+                }
+            }
+        }
+        let ledger = if dry_run { ledger } else { load_ledger(conn)? };
+        let mut plan = plan(conn, &ledger, &rows, &mut errors)?;
+        errors.sort_by_key(|e| e.row);
+        let ok = errors.is_empty();
+        let created = if ok && !dry_run { apply(conn, &actor, &rows, &mut plan)? } else { planned_counts(&plan) };
+        Ok(ImportReport { dry_run, committed: ok && !dry_run, ok, rows: plan.rows, errors, created })
+    };
+    let report = if dry_run { state.db(work).await? } else { state.tx(work).await? };
+    if !report.ok && !dry_run {
+        let errors = report
+            .errors
+            .into_iter()
+            .map(|e| FieldError { field: format!("rows[{}].{}", e.row, e.column), message: e.message })
+            .collect();
+        return Err(ApiError::Validation(errors));
+    }
+    Ok(if report.committed { HttpResponse::Created() } else { HttpResponse::Ok() }.json(report))
+}
+
+fn planned_counts(plan: &Plan) -> Created {
+    Created {
+        funds: plan.funds.values().filter(|f| f.existing.is_none()).count(),
+        recipients: plan.recipients.len(),
+        programmes: plan.programmes.len(),
+        decisions: plan.decisions.len(),
+        awards: plan.rows.len(),
+        payments: plan.rows.iter().map(|r| r.payments).sum(),
+    }
+}
