@@ -13,6 +13,7 @@ fn main() {
         "ActivityId",
         "ReturnId",
         "DecisionId",
+        "PlanId",
     ] {
         config = config.alias_for(id, "Uuid");
     }

@@ -33,10 +33,10 @@ fn main() -> Result<(), String> {
         .transaction(|c| {
             let mut ps = Vec::new();
             for (i, (cat, theme)) in [
-                (Category::StatutoryContribution, PlanTheme::Offenders),
-                (Category::CspAllocation, PlanTheme::Communities),
-                (Category::CommissionedService, PlanTheme::Victims),
-                (Category::CommissionedService, PlanTheme::Transformation),
+                (Category::StatutoryContribution, "offenders"),
+                (Category::CspAllocation, "communities"),
+                (Category::CommissionedService, "victims"),
+                (Category::CommissionedService, "transformation"),
             ]
             .into_iter()
             .enumerate()
@@ -45,10 +45,11 @@ fn main() -> Result<(), String> {
                     id: grants::domain::ProgrammeId::new(),
                     name: format!("Programme {i}"),
                     category: cat,
-                    plan_theme: theme,
+                    plan_theme: PlanTheme::parse(theme).ok_or_else(|| ApiError::Internal(theme.into()))?,
                     description: String::new(),
+                    plan_id: None,
                 };
-                ps.push(programmes::create(c, &admin, &new)?.id);
+                ps.push(programmes::create(c, &admin, &new, chrono::NaiveDate::from_ymd_opt(2015, 4, 1).unwrap())?.id);
             }
             let mut rs = Vec::new();
             for i in 0..200 {

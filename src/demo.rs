@@ -146,8 +146,33 @@ fn load(conn: &mut PgConnection) -> Result<DemoSummary, ApiError> {
         service_ids.push(recipient(name, RecipientKind::Other, None, None)?);
     }
 
+    // The Police and Crime Plan 2017-20 and its four themes; it ran until the May 2021
+    // elections (the end date is illustrative).
+    let plan = crate::plans::create(
+        conn,
+        &admin,
+        crate::plans::PlanInput {
+            title: "Police and Crime Plan 2017-20".into(),
+            starts_on: NaiveDate::from_ymd_opt(2017, 4, 1).unwrap_or(NaiveDate::MIN),
+            ends_on: NaiveDate::from_ymd_opt(2021, 5, 12).unwrap_or(NaiveDate::MIN),
+            themes: [
+                ("victims", "Victims"),
+                ("offenders", "Offenders"),
+                ("communities", "Communities"),
+                ("transformation", "Transformation"),
+            ]
+            .into_iter()
+            .map(|(code, title)| {
+                let code = PlanTheme::parse(code).ok_or_else(|| ApiError::Internal(format!("demo theme {code}")))?;
+                Ok(crate::plans::Theme { code, title: title.into() })
+            })
+            .collect::<Result<Vec<_>, ApiError>>()?,
+        },
+    )?;
     let mut programme =
-        |name: &str, category: Category, theme: PlanTheme, description: &str| -> Result<ProgrammeId, ApiError> {
+        |name: &str, category: Category, theme: &str, description: &str| -> Result<ProgrammeId, ApiError> {
+            let plan_theme =
+                PlanTheme::parse(theme).ok_or_else(|| ApiError::Internal(format!("demo theme {theme}")))?;
             Ok(programmes::create(
                 conn,
                 &admin,
@@ -155,55 +180,57 @@ fn load(conn: &mut PgConnection) -> Result<DemoSummary, ApiError> {
                     id: ProgrammeId::new(),
                     name: name.into(),
                     category,
-                    plan_theme: theme,
+                    plan_theme,
                     description: description.into(),
+                    plan_id: Some(plan.id),
                 },
+                plan.starts_on,
             )?
             .id)
         };
     let p_yos = programme(
         "Youth Offending Service contribution",
         Category::StatutoryContribution,
-        PlanTheme::Offenders,
+        "offenders",
         "Contribution made on behalf of the Constabulary to the Youth Offending Service.",
     )?;
     let p_safeguarding = programme(
         "Safeguarding Boards contribution",
         Category::StatutoryContribution,
-        PlanTheme::Victims,
+        "victims",
         "Contribution made on behalf of the Constabulary to the Safeguarding Boards.",
     )?;
     let p_mappa = programme(
         "MAPPA contribution",
         Category::StatutoryContribution,
-        PlanTheme::Offenders,
+        "offenders",
         "Contribution made on behalf of the Constabulary to the Multi-Agency Public Protection Arrangements.",
     )?;
     let p_csp = programme(
         "Community Safety Partnership allocation",
         Category::CspAllocation,
-        PlanTheme::Communities,
+        "communities",
         "Funding to each Community Safety Partnership, linked to agreed delivery activities.",
     )?;
     let p_outside = programme(
         "Outside Links",
         Category::CommissionedService,
-        PlanTheme::Offenders,
+        "offenders",
         "Peterborough's Outside Links service: support for people given out of court disposals.",
     )?;
     let p_homeless = programme(
         "Homelessness Prevention Trailblazer",
         Category::CommissionedService,
-        PlanTheme::Offenders,
+        "offenders",
         "Early help to prevent homelessness (accommodation for offenders), a driver of offending and victimisation.",
     )?;
     let service_programmes = [
-        ("Domestic abuse outreach", PlanTheme::Victims),
-        ("Restorative justice", PlanTheme::Victims),
-        ("Substance misuse diversion", PlanTheme::Offenders),
-        ("Rural crime", PlanTheme::Communities),
-        ("Road safety", PlanTheme::Communities),
-        ("Community safety analysis", PlanTheme::Transformation),
+        ("Domestic abuse outreach", "victims"),
+        ("Restorative justice", "victims"),
+        ("Substance misuse diversion", "offenders"),
+        ("Rural crime", "communities"),
+        ("Road safety", "communities"),
+        ("Community safety analysis", "transformation"),
     ];
     let mut service_programme_ids = Vec::new();
     for (name, theme) in service_programmes {

@@ -261,6 +261,7 @@ fn conflict_detail(constraint: Option<&str>) -> String {
         Some("recipients_org_identifier_key") => "a recipient with this org_identifier already exists",
         Some("programmes_name_key") => "a programme with this name already exists",
         Some("awards_one_successor_per_fund_key") => "that award already has a successor in this fund",
+        Some("plans_title_key") => "a plan with this title already exists",
         Some("decisions_reference_key") => "a decision with this reference already exists",
         Some("variations_one_proposed_key") => {
             "this award already has a proposed variation: approve or reject it first"

@@ -23,6 +23,7 @@ pub mod input;
 pub mod middleware;
 pub mod openapi;
 pub mod payments;
+pub mod plans;
 pub mod programmes;
 pub mod ratelimit;
 pub mod recipients;

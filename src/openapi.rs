@@ -21,6 +21,7 @@ use crate::error::{ApiError, Problem};
     tags(
         (name = "funds", description = "The pot for one financial year"),
         (name = "recipients", description = "Organisations that receive grants"),
+        (name = "plans", description = "Police and Crime Plans and their themes"),
         (name = "programmes", description = "Funded lines that recur year after year"),
         (name = "decisions", description = "The PCC's dated decisions behind approvals and budget changes"),
         (name = "awards", description = "Grants: draft, approval, withdrawal, closure"),

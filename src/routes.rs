@@ -19,6 +19,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
 fn api_routes(cfg: &mut ServiceConfig) {
     crate::funds::routes(cfg);
     crate::recipients::routes(cfg);
+    crate::plans::routes(cfg);
     crate::programmes::routes(cfg);
     crate::decisions::routes(cfg);
     crate::awards::http::routes(cfg);

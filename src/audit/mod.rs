@@ -66,6 +66,7 @@ pub enum Action {
     DecisionRecorded,
     /// An award brought in by an import, in the state the import gave it.
     AwardImported,
+    PlanRecorded,
 }
 
 impl Action {
@@ -96,6 +97,7 @@ impl Action {
             Action::ReturnReturned => "return.returned",
             Action::DecisionRecorded => "decision.recorded",
             Action::AwardImported => "award.imported",
+            Action::PlanRecorded => "plan.recorded",
         }
     }
 }

@@ -24,6 +24,7 @@ pub const LEDGER: &[(&str, &str, &[&str])] = &[
     ("activities", "activity", &[]),
     ("returns", "return", &[]),
     ("decisions", "decision", &[]),
+    ("plans", "plan", &[]),
 ];
 
 /// How many unreconciled rows a report lists (it counts them all).

@@ -184,6 +184,20 @@ fn lock_open_fund(conn: &mut PgConnection, id: FundId) -> Result<(funds::store::
     Ok((fund, committed))
 }
 
+/// Keeps on each award the theme its programme has now.
+pub fn keep_themes(conn: &mut PgConnection, rows: &[&store::AwardRow]) -> Result<(), ApiError> {
+    let mut by_programme: std::collections::BTreeMap<ProgrammeId, Vec<AwardId>> = Default::default();
+    for row in rows {
+        by_programme.entry(row.programme_id).or_default().push(row.id);
+    }
+    for (programme, ids) in by_programme {
+        let p = programmes::store::find(conn, programme)?
+            .ok_or_else(|| ApiError::Internal("award without programme".into()))?;
+        store::keep_theme(conn, &ids, p.plan_id, &p.plan_theme)?;
+    }
+    Ok(())
+}
+
 /// The changes that approve an award under `decision`.
 fn approval(actor: &Actor, decision: &Decision) -> AwardChanges {
     AwardChanges {
@@ -212,6 +226,7 @@ pub fn approve(
     check_headroom(Money::from_decimal(fund.budget), committed, Money::from_decimal(current.amount))
         .map_err(|e| ApiError::BudgetExceeded(e.to_string()))?;
     let decision = decisions::resolve(conn, actor, choice)?;
+    keep_themes(conn, &[&current])?;
     let row = store::update(conn, id, &AwardChanges { status: Some(next), ..approval(actor, &decision) })?;
     let award = load(conn, row)?;
     audit::record(conn, actor, Action::AwardApproved, &award)?;
@@ -253,6 +268,7 @@ pub fn approve_schedule(
             ))
         })?;
     }
+    keep_themes(conn, &rows.iter().collect::<Vec<_>>())?;
     let approved = store::update_many(conn, ids, &approval(actor, decision))?;
     let mut money = store::money(conn, ids)?;
     let mut awards = Vec::with_capacity(approved.len());

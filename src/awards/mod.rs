@@ -15,8 +15,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::domain::ids::{AwardId, DecisionId, FundId, ProgrammeId, RecipientId};
-use crate::domain::{AwardStatus, Category, FinancialYear, Money};
+use crate::domain::ids::{AwardId, DecisionId, FundId, PlanId, ProgrammeId, RecipientId};
+use crate::domain::{AwardStatus, Category, FinancialYear, Money, PlanTheme};
 use crate::error::ApiError;
 use store::{AwardMoney, AwardRow};
 
@@ -74,6 +74,12 @@ pub struct Award {
     pub amount_requested: Option<Money>,
     /// When they asked.
     pub requested_on: Option<NaiveDate>,
+    /// The plan theme it was approved under (its programme's then), which reports and exports
+    /// use whatever the programme's theme becomes; null while a draft, and for awards approved
+    /// before themes were kept.
+    pub plan_theme: Option<PlanTheme>,
+    /// The plan of that theme (null for the Police and Crime Plan 2017-20's themes).
+    pub plan_id: Option<PlanId>,
     pub start_date: NaiveDate,
     pub end_date: NaiveDate,
     pub created_by: String,
@@ -126,6 +132,8 @@ impl Award {
             change_reason: row.change_reason,
             amount_requested: row.amount_requested.map(Money::from_decimal),
             requested_on: row.requested_on,
+            plan_theme: row.plan_theme,
+            plan_id: row.plan_id,
             start_date: row.start_date,
             end_date: row.end_date,
             created_by: row.created_by,

@@ -10,8 +10,8 @@ use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use crate::db::schema::{awards, payments};
-use crate::domain::ids::{AwardId, DecisionId, FundId, ProgrammeId, RecipientId};
-use crate::domain::{AwardStatus, Category, FinancialYear, Money, PaymentStatus};
+use crate::domain::ids::{AwardId, DecisionId, FundId, PlanId, ProgrammeId, RecipientId};
+use crate::domain::{AwardStatus, Category, FinancialYear, Money, PaymentStatus, PlanTheme};
 
 /// An award as stored.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -47,6 +47,8 @@ pub struct AwardRow {
     pub change_reason: Option<String>,
     pub amount_requested: Option<Decimal>,
     pub requested_on: Option<NaiveDate>,
+    pub plan_id: Option<PlanId>,
+    pub plan_theme: Option<PlanTheme>,
 }
 
 /// A new draft award.
@@ -170,6 +172,20 @@ pub fn find(conn: &mut PgConnection, id: AwardId) -> QueryResult<Option<AwardRow
 /// Reads and locks an award until the transaction ends.
 pub fn lock(conn: &mut PgConnection, id: AwardId) -> QueryResult<Option<AwardRow>> {
     awards::table.find(id).select(AwardRow::as_select()).for_update().first(conn).optional()
+}
+
+/// Keeps, on approval, the plan and theme the awards' programme has now (`plan_id` null for
+/// the Police and Crime Plan 2017-20's themes). The version is not bumped: the approval that
+/// follows in the same transaction does that.
+pub fn keep_theme(
+    conn: &mut PgConnection,
+    ids: &[AwardId],
+    plan_id: Option<PlanId>,
+    theme: &PlanTheme,
+) -> QueryResult<usize> {
+    diesel::update(awards::table.filter(awards::id.eq_any(ids)))
+        .set((awards::plan_id.eq(plan_id), awards::plan_theme.eq(Some(theme))))
+        .execute(conn)
 }
 
 /// Reads several awards, in id order.

@@ -30,6 +30,7 @@ pub const PRIVILEGES: &[(&str, &str)] = &[
     ("returns", "SELECT, INSERT, UPDATE"),
     ("return_lines", "SELECT, INSERT"),
     ("decisions", "SELECT, INSERT"),
+    ("plans", "SELECT, INSERT"),
     ("idempotency_keys", "SELECT, INSERT, UPDATE"),
     ("audit_events", "SELECT, INSERT"),
     ("audit_keys", "SELECT, INSERT"),

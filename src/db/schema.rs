@@ -41,6 +41,7 @@ diesel::table! {
         version -> Int4,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        plan_id -> Nullable<Uuid>,
     }
 }
 
@@ -76,6 +77,8 @@ diesel::table! {
         change_reason -> Nullable<Text>,
         amount_requested -> Nullable<Numeric>,
         requested_on -> Nullable<Date>,
+        plan_id -> Nullable<Uuid>,
+        plan_theme -> Nullable<Text>,
     }
 }
 
@@ -205,6 +208,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    plans (id) {
+        id -> Uuid,
+        title -> Text,
+        starts_on -> Date,
+        ends_on -> Date,
+        themes -> Jsonb,
+        created_by -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(awards -> funds (fund_id));
 diesel::joinable!(awards -> decisions (decision_id));
 diesel::joinable!(activities -> awards (award_id));
@@ -227,7 +242,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     activities,
     returns,
     return_lines,
-    decisions
+    decisions,
+    plans
 );
 
 diesel::table! {

@@ -108,6 +108,10 @@ id_type!(
     /// A decision's id.
     DecisionId
 );
+id_type!(
+    /// A Police and Crime Plan's id.
+    PlanId
+);
 
 #[cfg(test)]
 mod tests {

@@ -91,16 +91,6 @@ label_enum!(
 );
 
 label_enum!(
-    /// The four themes of the Police and Crime Plan.
-    PlanTheme {
-        Victims => "victims",
-        Offenders => "offenders",
-        Communities => "communities",
-        Transformation => "transformation",
-    }
-);
-
-label_enum!(
     /// Whether a fund still takes awards.
     FundStatus {
         Open => "open",

@@ -11,12 +11,14 @@ pub mod labels;
 pub mod money;
 pub mod org_identifier;
 pub mod period;
+pub mod plan_theme;
 
 pub use award_status::{AwardAction, AwardStatus};
 pub use delivery::{LineStatus, ReturnStatus};
 pub use financial_year::FinancialYear;
 pub use fund_code::FundCode;
-pub use ids::{ActivityId, AwardId, FundId, PaymentId, ProgrammeId, RecipientId, ReturnId, VariationId};
-pub use labels::{Category, FundStatus, PaymentStatus, PlanTheme, RecipientKind, VariationStatus};
+pub use ids::{ActivityId, AwardId, FundId, PaymentId, PlanId, ProgrammeId, RecipientId, ReturnId, VariationId};
+pub use labels::{Category, FundStatus, PaymentStatus, RecipientKind, VariationStatus};
 pub use money::{Money, MoneyText};
 pub use period::ReturnPeriod;
+pub use plan_theme::PlanTheme;

@@ -167,6 +167,8 @@ struct Plan {
     recipients: Vec<crate::recipients::store::NewRecipient>,
     recipient_of_row: Vec<RecipientId>,
     programmes: Vec<crate::programmes::store::NewProgramme>,
+    /// The day whose plan each new programme's theme belongs to (its first award's start).
+    programme_dates: Vec<NaiveDate>,
     programme_of_row: Vec<(ProgrammeId, crate::domain::Category)>,
     decisions: Vec<DecisionInput>,
     rows: Vec<RowPlan>,
@@ -257,9 +259,20 @@ fn plan(
             }
             None => {
                 let key = r.programme.name.to_lowercase();
-                match (new_programmes.get(&key), r.programme.category, r.programme.theme) {
+                match (new_programmes.get(&key), r.programme.category, r.programme.theme.clone()) {
                     (Some(planned), _, _) => plan.programme_of_row.push(*planned),
                     (None, Some(category), Some(theme)) => {
+                        // The theme must be one of the plan in force when the award began.
+                        let plan_id = match crate::plans::theme_plan(conn, None, &theme, r.start) {
+                            Ok(plan_id) => plan_id,
+                            Err(ApiError::Validation(found)) => {
+                                for e in found {
+                                    fail(errors, r.row, "plan_theme", e.message);
+                                }
+                                None
+                            }
+                            Err(other) => return Err(other),
+                        };
                         let id = r
                             .programme
                             .id
@@ -275,7 +288,9 @@ fn plan(
                             category,
                             plan_theme: theme,
                             description: parse::NOT_RECORDED.to_string(),
+                            plan_id,
                         });
+                        plan.programme_dates.push(r.start);
                     }
                     (None, _, _) => {
                         let message = format!(
@@ -425,8 +440,8 @@ fn apply(conn: &mut PgConnection, actor: &Actor, rows: &[ImportRow], plan: &mut 
         crate::recipients::create(conn, actor, recipient)?;
         created.recipients += 1;
     }
-    for programme in &plan.programmes {
-        crate::programmes::create(conn, actor, programme)?;
+    for (programme, when) in plan.programmes.iter().zip(&plan.programme_dates) {
+        crate::programmes::create(conn, actor, programme, *when)?;
         created.programmes += 1;
     }
     let mut decision_ids: HashMap<String, DecisionId> =
@@ -518,6 +533,9 @@ fn apply(conn: &mut PgConnection, actor: &Actor, rows: &[ImportRow], plan: &mut 
     created.payments = payments.len();
     // The trail: one event per award as imported, then one per payment.
     let ids: Vec<AwardId> = awards.iter().map(|a| a.id).collect();
+    // Approved and closed awards keep the theme their programme has now.
+    let inserted = awards::store::find_many(conn, &ids)?;
+    awards::actions::keep_themes(conn, &inserted.iter().filter(|a| a.status.is_committed()).collect::<Vec<_>>())?;
     let mut money = awards::store::money(conn, &ids)?;
     let mut by_id: HashMap<AwardId, Award> = HashMap::new();
     for row in awards::store::find_many(conn, &ids)? {

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::audit::{self, Action, Actor};
 use crate::auth::{AuthUser, Role};
-use crate::domain::ids::ProgrammeId;
+use crate::domain::ids::{PlanId, ProgrammeId};
 use crate::domain::{Category, PlanTheme};
 use crate::error::ApiError;
 use crate::extract::{IfMatch, JsonBody, Page, PageQuery};
@@ -32,7 +32,11 @@ pub struct Programme {
     #[schema(example = "Outside Links")]
     pub name: String,
     pub category: Category,
+    /// A theme of its plan.
     pub plan_theme: PlanTheme,
+    /// The plan its theme belongs to; null for the Police and Crime Plan 2017-20's themes
+    /// (programmes made before plans were records).
+    pub plan_id: Option<PlanId>,
     #[schema(example = "Support for people given out of court disposals in Peterborough")]
     pub description: String,
     pub version: i32,
@@ -57,6 +61,7 @@ impl TryFrom<ProgrammeRow> for Programme {
             id: row.id,
             category: row.category,
             plan_theme: row.plan_theme,
+            plan_id: row.plan_id,
             name: row.name,
             description: row.description,
             version: row.version,
@@ -73,7 +78,11 @@ impl TryFrom<ProgrammeRow> for Programme {
 pub struct CreateProgramme {
     pub name: String,
     pub category: Category,
+    /// A theme of the plan `plan_id`, or of the plan in force today when it is absent (or, with
+    /// no plan in force, one of the Police and Crime Plan 2017-20's four).
     pub plan_theme: PlanTheme,
+    #[serde(default)]
+    pub plan_id: Option<PlanId>,
     #[serde(default)]
     pub description: Option<String>,
 }
@@ -86,6 +95,11 @@ pub struct UpdateProgramme {
     pub name: Option<String>,
     pub category: Option<Category>,
     pub plan_theme: Option<PlanTheme>,
+    /// The plan of `plan_theme`; `null` for the Police and Crime Plan 2017-20's themes. Approved
+    /// awards keep the theme they were approved under.
+    #[serde(default, deserialize_with = "crate::extract::double_option")]
+    #[schema(value_type = Option<Uuid>)]
+    pub plan_id: Option<Option<PlanId>>,
     pub description: Option<String>,
 }
 
@@ -96,9 +110,17 @@ pub struct ProgrammeFilter {
     pub category: Option<Category>,
 }
 
-/// Inserts a programme inside the caller's transaction, with its audit event.
-pub fn create(conn: &mut diesel::PgConnection, actor: &Actor, new: &NewProgramme) -> Result<Programme, ApiError> {
-    let programme = Programme::try_from(store::insert(conn, new)?)?;
+/// Inserts a programme inside the caller's transaction, with its audit event. Its theme must
+/// be one of its plan's: the plan named, or else the one in force on `when`.
+pub fn create(
+    conn: &mut diesel::PgConnection,
+    actor: &Actor,
+    new: &NewProgramme,
+    when: chrono::NaiveDate,
+) -> Result<Programme, ApiError> {
+    let plan_id = crate::plans::theme_plan(conn, new.plan_id, &new.plan_theme, when)?;
+    let new = NewProgramme { plan_id, ..new.clone() };
+    let programme = Programme::try_from(store::insert(conn, &new)?)?;
     audit::record(conn, actor, Action::ProgrammeCreated, &programme)?;
     Ok(programme)
 }
@@ -118,6 +140,7 @@ impl TryFrom<CreateProgramme> for NewProgramme {
             category: body.category,
             plan_theme: body.plan_theme,
             description,
+            plan_id: body.plan_id,
         })
     }
 }
@@ -131,7 +154,13 @@ impl TryFrom<UpdateProgramme> for ProgrammeChanges {
             input::text_change("description", body.description.as_deref(), 0, 4000),
         )
             .all()?;
-        Ok(ProgrammeChanges { name, category: body.category, plan_theme: body.plan_theme, description })
+        Ok(ProgrammeChanges {
+            name,
+            category: body.category,
+            plan_theme: body.plan_theme,
+            description,
+            plan_id: body.plan_id,
+        })
     }
 }
 
@@ -145,7 +174,23 @@ pub fn update(
 ) -> Result<Programme, ApiError> {
     let current = store::lock(conn, id)?.ok_or_else(|| ApiError::not_found("programme"))?;
     if_match.check(current.version)?;
-    let programme = Programme::try_from(store::update(conn, id, changes)?)?;
+    let mut changes = changes.clone();
+    if changes.plan_theme.is_some() || changes.plan_id.is_some() {
+        let theme = changes.plan_theme.clone().unwrap_or(current.plan_theme);
+        let named = changes.plan_id.unwrap_or(current.plan_id);
+        let today = chrono::Utc::now().date_naive();
+        // Naming no plan (null) means the 2017-20 themes; an absent plan_id keeps the current.
+        let plan_id = match (changes.plan_id, named) {
+            (Some(None), _) if theme.is_of_plan_2017_20() => None,
+            (Some(None), _) => {
+                return Err(ApiError::field("plan_theme", "is not a theme of the Police and Crime Plan 2017-20"));
+            }
+            (_, named) => crate::plans::theme_plan(conn, named, &theme, today)?,
+        };
+        changes.plan_theme = Some(theme);
+        changes.plan_id = Some(plan_id);
+    }
+    let programme = Programme::try_from(store::update(conn, id, &changes)?)?;
     audit::record(conn, actor, Action::ProgrammeUpdated, &programme)?;
     Ok(programme)
 }
@@ -171,7 +216,7 @@ async fn create_programme(
     let new = NewProgramme::try_from(body)?;
     let actor = Actor::from(&user);
     idempotency::create(&state, &user, claim, move |conn| {
-        let programme = create(conn, &actor, &new)?;
+        let programme = create(conn, &actor, &new, chrono::Utc::now().date_naive())?;
         Created::new(format!("/api/v1/programmes/{}", programme.id), programme.version, &programme)
     })
     .await

@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use uuid::Uuid;
 
 use crate::db::schema::programmes;
-use crate::domain::ids::ProgrammeId;
+use crate::domain::ids::{PlanId, ProgrammeId};
 use crate::domain::{Category, PlanTheme};
 
 /// A programme as stored.
@@ -21,10 +21,11 @@ pub struct ProgrammeRow {
     pub version: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub plan_id: Option<PlanId>,
 }
 
 /// A new programme.
-#[derive(Debug, Insertable)]
+#[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = programmes)]
 pub struct NewProgramme {
     pub id: ProgrammeId,
@@ -32,16 +33,19 @@ pub struct NewProgramme {
     pub category: Category,
     pub plan_theme: PlanTheme,
     pub description: String,
+    pub plan_id: Option<PlanId>,
 }
 
 /// Changes to a programme.
-#[derive(Debug, Default, AsChangeset)]
+#[derive(Debug, Clone, Default, AsChangeset)]
 #[diesel(table_name = programmes)]
 pub struct ProgrammeChanges {
     pub name: Option<String>,
     pub category: Option<Category>,
     pub plan_theme: Option<PlanTheme>,
     pub description: Option<String>,
+    /// `Some(None)` moves the programme back to the Police and Crime Plan 2017-20's themes.
+    pub plan_id: Option<Option<PlanId>>,
 }
 
 /// Inserts a programme.

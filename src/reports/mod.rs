@@ -13,6 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{AuthUser, Role};
 use crate::domain::ids::{ProgrammeId, RecipientId};
+use crate::domain::plan_theme::PLAN_2017_20;
 use crate::domain::{AwardStatus, Category, FinancialYear, Money, PlanTheme};
 use crate::error::ApiError;
 use crate::input::{self, Fields};
@@ -62,7 +63,9 @@ pub struct YearReport {
     pub pipeline: Money,
     /// Every category, in a fixed order.
     pub by_category: Vec<CategoryLine>,
-    /// Every plan theme, in a fixed order.
+    /// Every theme of the plans in force during the year (the Police and Crime Plan 2017-20's
+    /// when none is recorded), in each plan's order, then any other theme an award was approved
+    /// under.
     pub by_theme: Vec<ThemeLine>,
 }
 
@@ -78,7 +81,27 @@ pub fn year_report_of(conn: &mut PgConnection, year: FinancialYear) -> Result<Ye
     let key = year.to_string();
     let budget = Money::from_decimal(store::budget(conn, &key)?);
     let mut by_category: BTreeMap<Category, Sums> = Category::ALL.iter().map(|c| (*c, Sums::default())).collect();
-    let mut by_theme: BTreeMap<PlanTheme, Sums> = PlanTheme::ALL.iter().map(|t| (*t, Sums::default())).collect();
+    // The themes of the plans in force during the year, else the Police and Crime Plan
+    // 2017-20's; then any other theme an award of the year was approved under.
+    let mut codes = store::year_themes(conn, year.first_day(), year.last_day())?;
+    if codes.is_empty() {
+        codes = PLAN_2017_20.iter().map(|c| c.to_string()).collect();
+    }
+    let mut by_theme: Vec<(PlanTheme, Sums)> = Vec::new();
+    for code in codes {
+        if let Some(theme) = PlanTheme::parse(&code).filter(|t| !by_theme.iter().any(|(known, _)| known == t)) {
+            by_theme.push((theme, Sums::default()));
+        }
+    }
+    let theme_sums = |by_theme: &mut Vec<(PlanTheme, Sums)>, theme: &PlanTheme| -> usize {
+        match by_theme.iter().position(|(known, _)| known == theme) {
+            Some(at) => at,
+            None => {
+                by_theme.push((theme.clone(), Sums::default()));
+                by_theme.len() - 1
+            }
+        }
+    };
     let mut pipeline = Money::ZERO;
     for row in store::award_totals(conn, &key)? {
         let status = row.status;
@@ -89,7 +112,8 @@ pub fn year_report_of(conn: &mut PgConnection, year: FinancialYear) -> Result<Ye
         if !status.is_committed() {
             continue;
         }
-        for sums in [by_category.get_mut(&row.category), by_theme.get_mut(&row.plan_theme)].into_iter().flatten() {
+        let at = theme_sums(&mut by_theme, &row.plan_theme);
+        for sums in [by_category.get_mut(&row.category), Some(&mut by_theme[at].1)].into_iter().flatten() {
             sums.committed = sums.committed + amount;
             sums.awards += row.awards;
         }
@@ -99,9 +123,8 @@ pub fn year_report_of(conn: &mut PgConnection, year: FinancialYear) -> Result<Ye
         if let Some(s) = by_category.get_mut(&row.category) {
             s.paid = s.paid + paid;
         }
-        if let Some(s) = by_theme.get_mut(&row.plan_theme) {
-            s.paid = s.paid + paid;
-        }
+        let at = theme_sums(&mut by_theme, &row.plan_theme);
+        by_theme[at].1.paid = by_theme[at].1.paid + paid;
     }
     let committed: Money = by_category.values().map(|s| s.committed).sum();
     let paid: Money = by_category.values().map(|s| s.paid).sum();

@@ -47,13 +47,34 @@ pub fn budget(conn: &mut PgConnection, year: &str) -> QueryResult<Decimal> {
         .map(|b| b.budget)
 }
 
-/// A year's award amounts, grouped.
+/// The themes of the plans in force during a year, in each plan's order (none recorded: empty).
+pub fn year_themes(conn: &mut PgConnection, first: NaiveDate, last: NaiveDate) -> QueryResult<Vec<String>> {
+    #[derive(QueryableByName)]
+    struct Code {
+        #[diesel(sql_type = Text)]
+        code: String,
+    }
+    diesel::sql_query(
+        "SELECT t.theme->>'code' AS code
+         FROM plans p CROSS JOIN LATERAL jsonb_array_elements(p.themes) WITH ORDINALITY AS t(theme, n)
+         WHERE p.starts_on <= $2 AND p.ends_on >= $1
+         ORDER BY p.starts_on, t.n",
+    )
+    .bind::<Date, _>(first)
+    .bind::<Date, _>(last)
+    .load::<Code>(conn)
+    .map(|rows| rows.into_iter().map(|c| c.code).collect())
+}
+
+/// A year's award amounts, grouped. An award's theme is the one it was approved under, else
+/// (approved before themes were kept) its programme's.
 pub fn award_totals(conn: &mut PgConnection, year: &str) -> QueryResult<Vec<AwardTotal>> {
     diesel::sql_query(
-        "SELECT a.category, p.plan_theme, a.status, count(*) AS awards, sum(a.amount) AS amount
+        "SELECT a.category, coalesce(a.plan_theme, p.plan_theme) AS plan_theme, a.status, count(*) AS awards,
+                sum(a.amount) AS amount
          FROM awards a JOIN programmes p ON p.id = a.programme_id
          WHERE a.financial_year = $1
-         GROUP BY a.category, p.plan_theme, a.status",
+         GROUP BY 1, 2, 3",
     )
     .bind::<Text, _>(year)
     .load(conn)
@@ -62,10 +83,10 @@ pub fn award_totals(conn: &mut PgConnection, year: &str) -> QueryResult<Vec<Awar
 /// A year's paid payments, grouped.
 pub fn paid_totals(conn: &mut PgConnection, year: &str) -> QueryResult<Vec<PaidTotal>> {
     diesel::sql_query(
-        "SELECT a.category, p.plan_theme, sum(pay.amount) AS paid
+        "SELECT a.category, coalesce(a.plan_theme, p.plan_theme) AS plan_theme, sum(pay.amount) AS paid
          FROM payments pay JOIN awards a ON a.id = pay.award_id JOIN programmes p ON p.id = a.programme_id
          WHERE a.financial_year = $1 AND pay.status = 'paid'
-         GROUP BY a.category, p.plan_theme",
+         GROUP BY 1, 2",
     )
     .bind::<Text, _>(year)
     .load(conn)
@@ -176,7 +197,7 @@ const AWARD_LINES: &str = "SELECT a.id, a.reference, a.financial_year, a.status,
         coalesce((SELECT sum(amount) FROM payments WHERE award_id = a.id AND status = 'scheduled'), 0) AS scheduled,
         a.decision_ref, a.start_date, a.end_date, a.approved_at, coalesce(a.awarded_on, (a.approved_at AT TIME ZONE 'UTC')::date) AS awarded_on, a.updated_at,
         a.recipient_id, r.name AS recipient, r.org_identifier AS recipient_org_identifier,
-        a.programme_id, p.name AS programme, a.category, p.plan_theme
+        a.programme_id, p.name AS programme, a.category, coalesce(a.plan_theme, p.plan_theme) AS plan_theme
      FROM awards a JOIN recipients r ON r.id = a.recipient_id JOIN programmes p ON p.id = a.programme_id";
 
 /// Every award of a year, optionally only approved and closed ones, in reference order.

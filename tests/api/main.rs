@@ -17,6 +17,7 @@ mod layers;
 mod ledger_audit;
 mod money_movements;
 mod newcomer;
+mod plans;
 mod recipients_programmes;
 mod reports;
 mod roll_forward;

@@ -435,9 +435,19 @@ async fn the_demo_adds_up_to_the_reports_and_dates_its_awards_by_their_decisions
         .find(|p| p["name"] == "Homelessness Prevention Trailblazer")
         .unwrap();
     assert_eq!(trailblazer["plan_theme"], "offenders", "both reports file it under Offenders");
+    let plans = app.get("/api/v1/plans", &app.finance).await;
+    assert_eq!(plans.body[0]["title"], "Police and Crime Plan 2017-20");
+    let codes: Vec<&str> =
+        plans.body[0]["themes"].as_array().unwrap().iter().map(|t| t["code"].as_str().unwrap()).collect();
+    assert_eq!(codes, ["victims", "offenders", "communities", "transformation"]);
+    assert_eq!(trailblazer["plan_id"], plans.body[0]["id"]);
     let rolled = app.get("/api/v1/awards?financial_year=2020-21&limit=100", &app.finance).await;
     let items = rolled.body["items"].as_array().unwrap();
     assert_eq!(items.iter().filter(|a| a["previous_award_id"].is_string()).count(), 17, "2020-21 was rolled forward");
+    assert!(
+        items.iter().filter(|a| a["status"] == "approved").all(|a| a["plan_theme"].is_string()),
+        "each approved award keeps its theme"
+    );
     let verify = app.get("/api/v1/audit/verify", &app.auditor).await;
     assert_eq!(verify.body["ok"], true, "{}", verify.text);
 }
