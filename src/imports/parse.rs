@@ -184,8 +184,9 @@ impl Row<'_> {
 pub fn reference_parts(reference: &str, year: FinancialYear) -> Option<(String, i32)> {
     let suffix = format!("-{year}-");
     let at = reference.rfind(&suffix)?;
-    let number = reference[at + suffix.len()..].parse().ok()?;
-    Some((reference[..at].to_string(), number))
+    let number: i32 = reference[at + suffix.len()..].parse().ok()?;
+    // A number the service could go on from (it keeps counting past it).
+    (1..=999_999).contains(&number).then(|| (reference[..at].to_string(), number))
 }
 
 /// The financial year written inside a reference such as `CDRG-2020-21-0007`.
@@ -451,13 +452,16 @@ fn giving_row(r: &mut Row<'_>, grant: &Value, prefix: &str, fund_code: Option<&s
                 continue;
             }
             paid = paid + value;
-            let reference = tx_id.chars().rev().take(100).collect::<Vec<_>>().into_iter().rev().collect::<String>();
+            // The transaction's id, as far as it makes a payment reference (its last 100
+            // characters, no control characters); else `IMPORTED`.
+            let tail = tx_id.chars().rev().take(100).collect::<Vec<_>>().into_iter().rev().collect::<String>();
+            let reference = crate::input::text("reference", &tail, 1, 100).unwrap_or_else(|_| "IMPORTED".into());
             payments.push(PaymentPlan {
                 id: payment_uuid,
                 amount: value,
                 paid_on: Some(day),
                 due_on: Some(day),
-                reference: Some(if reference.is_empty() { "IMPORTED".into() } else { reference }),
+                reference: Some(reference),
             });
         }
     }

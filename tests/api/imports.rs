@@ -264,3 +264,55 @@ async fn only_finance_imports_and_only_csv_or_360giving() {
     let r = app.send("POST", "/api/v1/imports?dry_run=false", Some(&app.finance), &[], Some(("text/csv", body))).await;
     assert_eq!((r.status, r.body["rows"][0]["status"].as_str()), (201, Some("draft")), "{}", r.text);
 }
+
+#[actix_web::test]
+async fn hostile_packages_get_answers_not_faults() {
+    let app = TestApp::spawn().await;
+    let grant = |id: &str, title: &str, tx: &str| {
+        json!({
+            "id": id, "title": title, "description": "d", "currency": "GBP", "amountAwarded": 100,
+            "awardDate": "2019-04-01", "plannedDates": [{"startDate": "2019-04-01", "endDate": "2020-03-31"}],
+            "recipientOrganization": [{"id": "GB-CHC-1234567", "name": "A charity"}],
+            "grantProgramme": [{"code": "x", "title": "Outside Links"}],
+            "classifications": [
+                {"vocabulary": "police-and-crime-plan-theme", "code": "offenders"},
+                {"vocabulary": "crime-and-disorder-reduction-grant-category", "code": "commissioned_service"}
+            ],
+            "disbursementTransaction": [{"id": tx, "transactionDate": "2019-05-01", "value": 50}]
+        })
+    };
+    let package = json!({"grants": [
+        grant("360G-test-CDRG-2019-20-2147483647", "Huge number", "pay\u{0000}ment"),
+        grant("360G-test-CDRG-2019-20-0002", "Nul\u{0000}title", "p2"),
+    ]});
+    let post = |query: &'static str, body: Value| {
+        app.send("POST", query, Some(&app.finance), &[], Some(("application/json", body.to_string().into_bytes())))
+    };
+    let dry = post("/api/v1/imports?fund_code=CDRG", package.clone()).await;
+    assert_eq!((dry.status, dry.body["ok"].as_bool()), (200, Some(false)), "{}", dry.text);
+    assert_eq!(dry.body["errors"].as_array().unwrap().len(), 1, "only the NUL title: {}", dry.text);
+    assert_eq!(
+        (dry.body["errors"][0]["row"].as_u64(), dry.body["errors"][0]["column"].as_str()),
+        (Some(2), Some("title"))
+    );
+    let only_first = json!({"grants": [package["grants"][0].clone()]});
+    let r = post("/api/v1/imports?fund_code=CDRG&dry_run=false", only_first).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["rows"][0]["reference"], "CDRG-2019-20-2147483647");
+    let award = r.body["rows"][0]["award_id"].as_str().unwrap();
+    let payments = app.get(&format!("/api/v1/awards/{award}/payments"), &app.finance).await;
+    assert_eq!(payments.body["items"][0]["reference"], "IMPORTED", "{}", payments.text);
+    // The fund's own numbering carries on from where it was.
+    let fund = app.get("/api/v1/funds?financial_year=2019-20", &app.finance).await.body["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let programme =
+        app.get("/api/v1/programmes", &app.finance).await.body["items"][0]["id"].as_str().unwrap().to_string();
+    let recipient =
+        app.get("/api/v1/recipients", &app.finance).await.body["items"][0]["id"].as_str().unwrap().to_string();
+    let mut body = app.award_body(&fund, &programme, &recipient, json!("1"));
+    body["start_date"] = json!("2019-04-01");
+    body["end_date"] = json!("2020-03-31");
+    assert_eq!(app.create_award(body).await.body["reference"], "CDRG-2019-20-0001");
+}
