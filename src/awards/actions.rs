@@ -150,14 +150,10 @@ pub fn create(conn: &mut PgConnection, actor: &Actor, input: AwardInput) -> Resu
     Ok(award)
 }
 
-/// What approving `current` would make of it: its next status, once four-eyes holds and a
-/// changed amount says why. Call with the award's row locked.
-fn check_approvable(
-    conn: &mut PgConnection,
-    actor: &Actor,
-    current: &store::AwardRow,
-) -> Result<AwardStatus, ApiError> {
-    let next = current.status.after(AwardAction::Approve, Money::ZERO).map_err(|e| ApiError::InvalidState(e.0))?;
+/// Checks that `actor` may approve `current`: its status allows it (a draft), four-eyes holds,
+/// and a changed amount says why. Call with the award's row locked.
+fn check_approvable(conn: &mut PgConnection, actor: &Actor, current: &store::AwardRow) -> Result<(), ApiError> {
+    current.status.after(AwardAction::Approve, Money::ZERO).map_err(|e| ApiError::InvalidState(e.0))?;
     if current.created_by == actor.sub {
         return Err(ApiError::FourEyes("an award cannot be approved by the person who created it".into()));
     }
@@ -170,7 +166,7 @@ fn check_approvable(
         check_change_reason(previous, Money::from_decimal(current.amount), current.change_reason.as_deref())
             .map_err(|m| ApiError::InvalidState(format!("change_reason {m}: give one before approving")))?;
     }
-    Ok(next)
+    Ok(())
 }
 
 /// Locks a fund for approvals against it: it must be open. Returns it with what it has
@@ -221,13 +217,13 @@ pub fn approve(
     choice: &DecisionChoice,
 ) -> Result<Award, ApiError> {
     let current = store::lock(conn, id)?.ok_or_else(|| ApiError::not_found("award"))?;
-    let next = check_approvable(conn, actor, &current)?;
+    check_approvable(conn, actor, &current)?;
     let (fund, committed) = lock_open_fund(conn, current.fund_id)?;
     check_headroom(Money::from_decimal(fund.budget), committed, Money::from_decimal(current.amount))
         .map_err(|e| ApiError::BudgetExceeded(e.to_string()))?;
     let decision = decisions::resolve(conn, actor, choice)?;
     keep_themes(conn, &[&current])?;
-    let row = store::update(conn, id, &AwardChanges { status: Some(next), ..approval(actor, &decision) })?;
+    let row = store::update(conn, id, &approval(actor, &decision))?;
     let award = load(conn, row)?;
     audit::record(conn, actor, Action::AwardApproved, &award)?;
     Ok(award)

@@ -22,6 +22,19 @@ fn plan_2017_20() -> Value {
 #[actix_web::test]
 async fn admins_record_plans_that_never_overlap_and_everyone_reads() {
     let app = TestApp::spawn().await;
+    // With no plan recorded, a programme's theme must be one of the 2017-20 plan's four.
+    let programme =
+        |theme: &str| json!({"name": format!("P {theme}"), "category": "csp_allocation", "plan_theme": theme});
+    let unknown = app.post("/api/v1/programmes", &app.admin, programme("keeping_people_safe")).await;
+    assert_eq!(
+        (unknown.status, unknown.body["errors"][0]["field"].as_str()),
+        (422, Some("plan_theme")),
+        "{}",
+        unknown.text
+    );
+    let legacy = app.post("/api/v1/programmes", &app.admin, programme("victims")).await;
+    assert_eq!((legacy.status, legacy.body["plan_id"].clone()), (201, Value::Null), "{}", legacy.text);
+
     let r = app.post("/api/v1/plans", &app.admin, plan_2017_20()).await;
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(r.body["themes"][1], json!({"code": "offenders", "title": "offenders"}));

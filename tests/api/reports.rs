@@ -389,8 +389,20 @@ async fn the_amount_applied_for_is_kept_and_published() {
     );
     let id = created.id();
     let path = format!("/api/v1/awards/{id}");
-    let edited = app.patch(&path, &app.finance, Some("\"1\""), json!({"amount_requested": "52000.50"})).await;
-    assert_eq!((edited.status, edited.body["amount_requested"].as_str()), (200, Some("52000.50")), "{}", edited.text);
+    let edited = app
+        .patch(
+            &path,
+            &app.finance,
+            Some("\"1\""),
+            json!({"amount_requested": "52000.50", "requested_on": "2020-03-02"}),
+        )
+        .await;
+    assert_eq!(
+        (edited.status, edited.body["amount_requested"].as_str(), edited.body["requested_on"].as_str()),
+        (200, Some("52000.50"), Some("2020-03-02")),
+        "{}",
+        edited.text
+    );
     app.approve(&id).await;
     let package = app.get("/api/v1/exports/360giving?financial_year=2020-21", &app.auditor).await;
     assert!(validate_360giving(&package.body).is_empty());

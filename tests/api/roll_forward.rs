@@ -81,10 +81,21 @@ async fn a_year_rolls_forward_once_into_linked_drafts() {
     let list = app.get(&format!("/api/v1/awards?fund_id={}", y.to), &app.finance).await;
     assert_eq!(list.body["items"].as_array().unwrap().len(), 2);
 
+    // Two years on, the dates move two years.
+    let later = app.create_fund("CDRG", "2021-22", "1300000").await.id();
+    let two = roll(&app, &app.finance, &later, &y.from).await;
+    assert_eq!(two.status, 200, "{}", two.text);
+    let skipped = &two.body["created"][0];
+    assert_eq!(
+        (skipped["title"].as_str(), skipped["start_date"].as_str(), skipped["end_date"].as_str()),
+        (Some("Outside Links 2021-22"), Some("2021-04-01"), Some("2022-03-31"))
+    );
+    assert_eq!(two.body["created"][1]["end_date"], "2022-02-28");
+
     let events = app.get("/api/v1/audit/events?action=award.created&limit=500", &app.auditor).await;
     let rolled_events =
         events.body["items"].as_array().unwrap().iter().filter(|e| e["data"]["previous_award_id"].is_string()).count();
-    assert_eq!(rolled_events, 2, "one award.created event per draft");
+    assert_eq!(rolled_events, 4, "one award.created event per draft");
     let verify = app.get("/api/v1/audit/verify", &app.auditor).await;
     assert_eq!(verify.body["ok"], true, "{}", verify.text);
 }

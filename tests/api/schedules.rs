@@ -111,6 +111,7 @@ async fn a_schedule_names_each_draft_once_under_a_decision_that_exists() {
         json!({"award_ids": []}),
         json!({"award_ids": [ids[0], ids[0]]}),
         json!({"award_ids": ["0192f0c1-0000-7000-8000-00000000dead"]}),
+        json!({"award_ids": [ids[0], "0192f0c1-0000-7000-8000-00000000dead"]}),
         json!({"award_ids": too_many}),
     ] {
         let r = app.post(&path, &app.approver, body).await;
