@@ -117,6 +117,14 @@ async fn a_schedule_names_each_draft_once_under_a_decision_that_exists() {
         let r = app.post(&path, &app.approver, body).await;
         assert_eq!((r.status, r.body["errors"][0]["field"].as_str()), (422, Some("award_ids")), "{}", r.text);
     }
+    // The one that does not exist is the one named.
+    let mixed =
+        app.post(&path, &app.approver, json!({"award_ids": [ids[0], "0192f0c1-0000-7000-8000-00000000dead"]})).await;
+    assert_eq!(
+        mixed.body["errors"][0]["message"], "no such award: 0192f0c1-0000-7000-8000-00000000dead",
+        "{}",
+        mixed.text
+    );
     let unknown = app
         .post("/api/v1/decisions/0192f0c1-0000-7000-8000-00000000dead/awards", &app.approver, json!({"award_ids": ids}))
         .await;
