@@ -21,12 +21,24 @@ label_enum!(
         Finance => "finance",
         /// Approves awards and variations, never their own; reads everything.
         Approver => "approver",
-        /// A Community Safety Partnership officer: their own recipient's data only.
-        Csp => "csp",
+        /// A funded organisation's officer (a CSP, a council, a charity): their own recipient's
+        /// data only. Tokens may still say `csp`, the name this role had first.
+        Recipient => "recipient",
         /// Reads everything, including the audit trail; writes nothing.
         Auditor => "auditor",
     }
 );
+
+impl Role {
+    /// Reads a role as a token or the command line names it: the label, or `csp`, the first
+    /// name of [`Role::Recipient`].
+    pub fn from_claim(name: &str) -> Option<Role> {
+        match name {
+            "csp" => Some(Role::Recipient),
+            other => Role::parse(other),
+        }
+    }
+}
 
 /// The claims this service reads from a token.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -39,7 +51,7 @@ pub struct Claims {
     /// Role names; names this service does not know are ignored.
     #[serde(default)]
     pub roles: Vec<String>,
-    /// For `csp`: the recipient record of the user's partnership.
+    /// For `recipient` (or `csp`): the recipient record of the user's organisation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recipient_id: Option<RecipientId>,
     /// Expiry, seconds since the epoch.
@@ -82,9 +94,9 @@ impl AuthUser {
         }
     }
 
-    /// True for roles that read every record (all but `csp`).
+    /// True for roles that read every record (all but `recipient`).
     pub fn reads_everything(&self) -> bool {
-        self.roles.iter().any(|r| *r != Role::Csp)
+        self.roles.iter().any(|r| *r != Role::Recipient)
     }
 
     /// The recipient a CSP officer is confined to; `None` for users who read everything.
@@ -92,7 +104,7 @@ impl AuthUser {
     pub fn read_scope(&self) -> Result<Option<RecipientId>, ApiError> {
         if self.reads_everything() {
             Ok(None)
-        } else if let (true, Some(id)) = (self.has(Role::Csp), self.recipient_id) {
+        } else if let (true, Some(id)) = (self.has(Role::Recipient), self.recipient_id) {
             Ok(Some(id))
         } else {
             Err(ApiError::Forbidden("this token has no role that may read this".to_string()))
@@ -115,9 +127,9 @@ impl AuthUser {
         if claims.sub.trim().is_empty() || claims.sub.len() > 200 {
             return Err(ApiError::Unauthorized("the token's sub is empty or too long".to_string()));
         }
-        let roles: Vec<Role> = claims.roles.iter().filter_map(|r| Role::parse(r)).collect();
-        if roles.contains(&Role::Csp) && claims.recipient_id.is_none() {
-            return Err(ApiError::Unauthorized("a csp token must carry recipient_id".to_string()));
+        let roles: Vec<Role> = claims.roles.iter().filter_map(|r| Role::from_claim(r)).collect();
+        if roles.contains(&Role::Recipient) && claims.recipient_id.is_none() {
+            return Err(ApiError::Unauthorized("a recipient token must carry recipient_id".to_string()));
         }
         Ok(AuthUser {
             sub: claims.sub,
@@ -242,7 +254,7 @@ mod tests {
             &TokenRequest {
                 sub: "carol",
                 name: Some("Carol"),
-                roles: &[Role::Csp],
+                roles: &[Role::Recipient],
                 recipient_id: Some(rid),
                 ttl: parse_ttl("1h").unwrap(),
             },
@@ -250,7 +262,7 @@ mod tests {
         .unwrap();
         let user = AuthUser::verify(&token, &jwt).unwrap();
         assert_eq!(user.sub, "carol");
-        assert_eq!(user.roles, vec![Role::Csp]);
+        assert_eq!(user.roles, vec![Role::Recipient]);
         assert_eq!(user.read_scope().unwrap(), Some(rid));
     }
 

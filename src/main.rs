@@ -38,10 +38,10 @@ enum Command {
         sub: String,
         #[arg(long)]
         name: Option<String>,
-        /// A role: admin, finance, approver, csp, auditor. Repeat for several.
+        /// A role: admin, finance, approver, recipient (or csp), auditor. Repeat for several.
         #[arg(long = "role", required = true)]
         roles: Vec<String>,
-        /// The CSP's recipient id (required with --role csp).
+        /// The officer's recipient id (required with --role recipient).
         #[arg(long)]
         recipient_id: Option<Uuid>,
         /// How long it lasts: 30m, 8h, 7d.
@@ -148,12 +148,13 @@ fn run(command: Command) -> Result<(), String> {
             let roles = roles
                 .iter()
                 .map(|r| {
-                    Role::parse(r)
-                        .ok_or_else(|| format!("unknown role {r:?}: use admin, finance, approver, csp or auditor"))
+                    Role::from_claim(r).ok_or_else(|| {
+                        format!("unknown role {r:?}: use admin, finance, approver, recipient (or csp) or auditor")
+                    })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            if roles.contains(&Role::Csp) && recipient_id.is_none() {
-                return Err("--role csp needs --recipient-id".into());
+            if roles.contains(&Role::Recipient) && recipient_id.is_none() {
+                return Err("--role recipient needs --recipient-id".into());
             }
             let token = mint(
                 &jwt,
@@ -324,9 +325,9 @@ fn print_demo_banner(settings: &Settings, summary: Option<&demo::DemoSummary>, l
         (Role::Finance, "finance", "Demo finance officer"),
         (Role::Approver, "approver", "Demo approver"),
         (Role::Auditor, "auditor", "Demo auditor"),
-        (Role::Csp, "csp", "Demo CSP officer"),
+        (Role::Recipient, "csp", "Demo CSP officer (recipient role)"),
     ] {
-        let recipient_id = if role == Role::Csp {
+        let recipient_id = if role == Role::Recipient {
             match &csp {
                 Some((_, id)) => Some(*id),
                 None => continue,
@@ -348,7 +349,7 @@ fn print_demo_banner(settings: &Settings, summary: Option<&demo::DemoSummary>, l
         tokens.push(role);
     }
     if let Some((name, _)) = &csp {
-        println!("  (the csp token belongs to {name})");
+        println!("  (the recipient token belongs to {name})");
     }
     println!("\nTry:");
     println!("  curl -s -H \"Authorization: Bearer $FINANCE_TOKEN\" '{base}/api/v1/funds?financial_year=2020-21'");
@@ -360,7 +361,7 @@ fn print_demo_banner(settings: &Settings, summary: Option<&demo::DemoSummary>, l
         println!("  curl -s -H \"Authorization: Bearer $ADMIN_TOKEN\" {base}/api/v1/funds/{}", s.fund_id);
     }
     if csp.is_some() {
-        println!("  curl -s -H \"Authorization: Bearer $CSP_TOKEN\" {base}/api/v1/awards");
+        println!("  curl -s -H \"Authorization: Bearer $RECIPIENT_TOKEN\" {base}/api/v1/awards");
     }
     println!("  open {base}/docs/ for the interactive API documentation\n");
     match (summary, loaded) {
@@ -370,8 +371,8 @@ fn print_demo_banner(settings: &Settings, summary: Option<&demo::DemoSummary>, l
         ),
         (Some(_), false) => println!("(the demo data was already loaded; tokens from earlier starts still work)\n"),
         (None, false) => println!(
-            "(the database holds other data, so no demo data was loaded and there is no csp token: mint one with\n \
-             `grants token --sub csp --role csp --recipient-id <id>`)\n"
+            "(the database holds other data, so no demo data was loaded and there is no recipient token: mint one with\n \
+             `grants token --sub officer --role recipient --recipient-id <id>`)\n"
         ),
     }
     Ok(())

@@ -520,8 +520,9 @@ async fn submit_return(
     id: web::Path<AwardId>,
     request: Idempotent<SubmitReturn>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(&[Role::Csp])?;
-    let own = user.recipient_id.ok_or_else(|| ApiError::Forbidden("a csp token must name its recipient".into()))?;
+    user.require(&[Role::Recipient])?;
+    let own =
+        user.recipient_id.ok_or_else(|| ApiError::Forbidden("a recipient token must name its recipient".into()))?;
     let Idempotent { body, claim } = request;
     let input = ReturnInput::from(body);
     let award_id = id.into_inner();

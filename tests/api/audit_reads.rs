@@ -107,7 +107,7 @@ async fn recipient_and_programme_histories_run_year_by_year_oldest_first() {
     let years = p.body["years"].as_array().unwrap();
     assert_eq!(years[0]["awards"].as_array().unwrap().len(), 3, "both recipients' awards");
     assert_eq!(years[0]["total_awarded"], "30000.00", "drafts and withdrawn awards do not count");
-    let csp = app.token("carol", &[Role::Csp], Some(&other));
+    let csp = app.token("carol", &[Role::Recipient], Some(&other));
     let theirs = app.get(&format!("/api/v1/programmes/{programme}/history"), &csp).await;
     assert!(
         theirs.body["years"][0]["awards"].as_array().unwrap().iter().all(|a| a["status"] == "draft"),

@@ -116,7 +116,7 @@ async fn a_csp_sees_only_its_own_partnership() {
     let hunts = app.recipient("Huntingdonshire CSP", "community_safety_partnership").await;
     let ours = app.create_award(app.award_body(&fund, &programme, &fenland, json!("50000"))).await.id();
     let theirs = app.create_award(app.award_body(&fund, &programme, &hunts, json!("55000"))).await.id();
-    let csp = app.token("carol", &[Role::Csp], Some(&fenland));
+    let csp = app.token("carol", &[Role::Recipient], Some(&fenland));
 
     let own = app.get(&format!("/api/v1/awards/{ours}"), &csp).await;
     assert_eq!(own.status, 200, "{}", own.text);

@@ -41,7 +41,7 @@ async fn approvers_record_dated_decisions_that_staff_read_and_nobody_edits() {
     assert_eq!(admin.status, 201, "{}", admin.text);
 
     // Who may record: approvers and admins only; a CSP officer may not even read.
-    let csp = app.token("cath", &[Role::Csp], Some("0192f0c1-0000-7000-8000-000000000003"));
+    let csp = app.token("cath", &[Role::Recipient], Some("0192f0c1-0000-7000-8000-000000000003"));
     for token in [&app.finance, &app.auditor, &csp] {
         let refused = app.post("/api/v1/decisions", token, decision_body("PCC-DN-X", "2020-04-21")).await;
         assert_eq!((refused.status, refused.problem().as_str()), (403, "forbidden"));

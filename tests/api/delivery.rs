@@ -13,7 +13,12 @@ struct Csp {
 }
 
 async fn csp_award(app: &TestApp, fund: &str, programme: &str, name: &str) -> Csp {
-    let recipient = app.recipient(name, "community_safety_partnership").await;
+    officer_award(app, fund, programme, name, "community_safety_partnership").await
+}
+
+/// An approved award with two agreed activities to a recipient of `kind`, and its officer's token.
+async fn officer_award(app: &TestApp, fund: &str, programme: &str, name: &str, kind: &str) -> Csp {
+    let recipient = app.recipient(name, kind).await;
     let award = app.create_award(app.award_body(fund, programme, &recipient, json!("50000"))).await.id();
     app.approve(&award).await;
     let mut activities = Vec::new();
@@ -28,7 +33,7 @@ async fn csp_award(app: &TestApp, fund: &str, programme: &str, name: &str) -> Cs
         assert_eq!(r.status, 201, "{}", r.text);
         activities.push(r.id());
     }
-    let officer = app.token(&format!("officer-{name}"), &[Role::Csp], Some(&recipient));
+    let officer = app.token(&format!("officer-{name}"), &[Role::Recipient], Some(&recipient));
     Csp { award, recipient, activities, officer }
 }
 
@@ -335,4 +340,36 @@ async fn one_422_names_what_failed_to_parse_and_what_broke_the_awards_rules_toge
     // narrative fails to parse; period and spend_to_date break rules that need the award.
     assert_eq!((r.status, fields), (422, vec!["narrative", "period", "spend_to_date"]), "{}", r.text);
     assert_eq!(app.get("/api/v1/returns", &app.finance).await.body["items"], json!([]), "nothing was stored");
+}
+
+#[actix_web::test]
+async fn any_recipients_officer_reports_on_its_own_awards_and_csp_tokens_still_work() {
+    let app = TestApp::spawn().await;
+    let (fenland, _) = setup(&app).await;
+    // A charity, not a CSP: its officer holds the `recipient` role.
+    let fund = app.create_fund("SERV", "2020-21", "500000").await.id();
+    let programme = app.programme("Commissioned services", "commissioned_service").await;
+    let charity = officer_award(&app, &fund, &programme, "Outside Links", "voluntary_sector").await;
+    let r = submit(&app, &charity, return_body(&charity, "2020-21-Q1")).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let mine = app.get("/api/v1/awards", &charity.officer).await;
+    let ids: Vec<&str> = mine.body["items"].as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, vec![charity.award.as_str()]);
+    // Its officer cannot report on, or read, the CSP's award.
+    let body = return_body(&fenland, "2020-21-Q1");
+    assert_eq!(submit(&app, &Csp { officer: charity.officer.clone(), ..fenland }, body).await.status, 404);
+    // A token that still says `csp` is the same role.
+    let claims = json!({
+        "sub": "old-style", "roles": ["csp"], "recipient_id": charity.recipient,
+        "exp": 4_102_444_800u64, "iss": "grants", "aud": "grants-api"
+    });
+    let legacy = jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(crate::helpers::SECRET.as_bytes()),
+    )
+    .unwrap();
+    let read = app.get("/api/v1/awards", &legacy).await;
+    assert_eq!((read.status, read.body["items"].as_array().map(Vec::len)), (200, Some(1)), "{}", read.text);
+    assert_eq!(app.get("/api/v1/funds", &legacy).await.status, 403);
 }

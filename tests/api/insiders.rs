@@ -98,7 +98,7 @@ async fn paid_and_returned(app: &TestApp) -> (String, String, String) {
         )
         .await
         .id();
-    let officer = app.token("officer", &[Role::Csp], Some(&csp));
+    let officer = app.token("officer", &[Role::Recipient], Some(&csp));
     let submitted = app
         .post(
             &format!("/api/v1/awards/{award}/returns"),
@@ -288,7 +288,7 @@ async fn a_csp_sees_nothing_of_the_time_an_award_belonged_to_another_partnership
         .await;
     assert_eq!(paid.status, 201, "{}", paid.text);
 
-    let pb_officer = app.token("pb", &[Role::Csp], Some(&peterborough));
+    let pb_officer = app.token("pb", &[Role::Recipient], Some(&peterborough));
     let history = app.get(&format!("/api/v1/awards/{award}/history"), &pb_officer).await;
     assert_eq!(history.status, 200, "{}", history.text);
     let events = history.body["events"].as_array().unwrap();
@@ -315,7 +315,7 @@ async fn a_csp_sees_nothing_of_the_time_an_award_belonged_to_another_partnership
     assert_eq!((now.status, now.body["title"].as_str()), (200, Some("Peterborough street pastors")), "{}", now.text);
     assert_eq!(app.get(&at(before_move), &app.finance).await.body["title"], "Fenland street pastors");
 
-    let fen_officer = app.token("fen", &[Role::Csp], Some(&fenland));
+    let fen_officer = app.token("fen", &[Role::Recipient], Some(&fenland));
     for path in [format!("/api/v1/awards/{award}/history"), at(before_move), format!("/api/v1/awards/{award}")] {
         assert_eq!(app.get(&path, &fen_officer).await.status, 404, "{path}");
     }

@@ -328,8 +328,8 @@ async fn a_csp_reads_only_its_own_payments_and_variations() {
     let l = app.ledger("100000").await;
     let award = approved(&app, &l, "1000").await;
     let p = pay(&app, &award, "100").await.id();
-    let own = app.token("carol", &[Role::Csp], Some(&l.recipient));
-    let other = app.token("dave", &[Role::Csp], Some(&uuid::Uuid::now_v7().to_string()));
+    let own = app.token("carol", &[Role::Recipient], Some(&l.recipient));
+    let other = app.token("dave", &[Role::Recipient], Some(&uuid::Uuid::now_v7().to_string()));
     assert_eq!(app.get(&format!("/api/v1/awards/{award}/payments"), &own).await.status, 200);
     assert_eq!(app.get(&format!("/api/v1/payments/{p}"), &own).await.status, 200);
     assert_eq!(app.get(&format!("/api/v1/awards/{award}/payments"), &other).await.status, 404);

@@ -54,7 +54,7 @@ async fn admins_record_plans_that_never_overlap_and_everyone_reads() {
         app.post("/api/v1/plans", &app.finance, plan("F", "2040-01-01", "2041-01-01", &["a"])).await.status,
         403
     );
-    let csp = app.token("cath", &[Role::Csp], Some("0192f0c1-0000-7000-8000-000000000003"));
+    let csp = app.token("cath", &[Role::Recipient], Some("0192f0c1-0000-7000-8000-000000000003"));
     let list = app.get("/api/v1/plans", &csp).await;
     assert_eq!((list.status, list.body.as_array().map(Vec::len)), (200, Some(1)));
     let one = app.get(&format!("/api/v1/plans/{}", r.id()), &app.auditor).await;

@@ -170,7 +170,7 @@ async fn the_year_report_counts_only_approved_and_closed_awards_as_committed() {
     let earlier = app.get("/api/v1/reports/years/2019-20", &app.finance).await;
     assert_eq!(earlier.body["committed"], "230000.00");
     assert_eq!(app.get("/api/v1/reports/years/2020-22", &app.finance).await.status, 422);
-    let csp_user = app.token("c", &[Role::Csp], Some(&uuid::Uuid::now_v7().to_string()));
+    let csp_user = app.token("c", &[Role::Recipient], Some(&uuid::Uuid::now_v7().to_string()));
     assert_eq!(app.get("/api/v1/reports/years/2020-21", &csp_user).await.status, 403);
 }
 

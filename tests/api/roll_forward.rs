@@ -130,7 +130,7 @@ async fn roll_forward_is_refused_for_the_wrong_years_funds_and_roles() {
     assert_eq!((unknown.status, unknown.body["errors"][0]["field"].as_str()), (422, Some("from_fund_id")));
     let missing = roll(&app, &app.finance, "0192f0c1-0000-7000-8000-00000000dead", &y.from).await;
     assert_eq!(missing.status, 404);
-    let csp = app.token("cath", &[Role::Csp], Some(&y.recipient));
+    let csp = app.token("cath", &[Role::Recipient], Some(&y.recipient));
     for token in [&app.approver, &app.auditor, &csp] {
         assert_eq!(roll(&app, token, &y.to, &y.from).await.status, 403);
     }
