@@ -14,6 +14,7 @@ fn main() {
         "ReturnId",
         "DecisionId",
         "PlanId",
+        "RepaymentId",
     ] {
         config = config.alias_for(id, "Uuid");
     }

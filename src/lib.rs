@@ -27,6 +27,7 @@ pub mod plans;
 pub mod programmes;
 pub mod ratelimit;
 pub mod recipients;
+pub mod repayments;
 pub mod reports;
 pub mod respond;
 pub mod routes;

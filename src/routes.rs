@@ -25,6 +25,7 @@ fn api_routes(cfg: &mut ServiceConfig) {
     crate::awards::http::routes(cfg);
     crate::variations::routes(cfg);
     crate::payments::routes(cfg);
+    crate::repayments::routes(cfg);
     crate::delivery::routes(cfg);
     crate::histories::routes(cfg);
     crate::audit::http::routes(cfg);

@@ -67,6 +67,8 @@ pub enum Action {
     /// An award brought in by an import, in the state the import gave it.
     AwardImported,
     PlanRecorded,
+    /// Money returned by a recipient.
+    RepaymentRecorded,
 }
 
 impl Action {
@@ -98,6 +100,7 @@ impl Action {
             Action::DecisionRecorded => "decision.recorded",
             Action::AwardImported => "award.imported",
             Action::PlanRecorded => "plan.recorded",
+            Action::RepaymentRecorded => "repayment.recorded",
         }
     }
 }

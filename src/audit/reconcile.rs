@@ -25,6 +25,7 @@ pub const LEDGER: &[(&str, &str, &[&str])] = &[
     ("returns", "return", &[]),
     ("decisions", "decision", &[]),
     ("plans", "plan", &[]),
+    ("repayments", "repayment", &[]),
 ];
 
 /// How many unreconciled rows a report lists (it counts them all).

@@ -350,7 +350,7 @@ pub fn withdraw(conn: &mut PgConnection, actor: &Actor, id: AwardId, reason: Str
     let money = store::money(conn, &[id])?.remove(&id).unwrap_or_default();
     let next = current
         .status
-        .after(AwardAction::Withdraw, money.paid + money.scheduled)
+        .after(AwardAction::Withdraw, money.gross_paid() + money.scheduled)
         .map_err(|e| ApiError::InvalidState(e.0))?;
     let changes = AwardChanges { status: Some(next), withdrawn_reason: Some(reason), ..AwardChanges::default() };
     let row = store::update(conn, id, &changes)?;

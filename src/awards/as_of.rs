@@ -9,7 +9,7 @@ use crate::domain::{AwardStatus, Money, PaymentStatus};
 use crate::error::ApiError;
 
 /// The award as it stood at `at`, rebuilt from the events: its own last event then, with paid,
-/// scheduled and released recomputed from its payments' last events then.
+/// scheduled, repaid and released recomputed from its payments' and repayments' last events then.
 /// With `scope` (a CSP officer's recipient), an instant at which the award belonged to another
 /// recipient is 404, like an award that is not theirs.
 pub fn award_as_of(
@@ -38,11 +38,16 @@ pub fn award_as_of(
             Some(PaymentStatus::Cancelled) | None => {}
         }
     }
+    // Money returned: paid is net of it.
+    let repaid: Money =
+        latest.iter().filter(|e| e.entity_type == "repayment").map(|r| amount_of(&r.data, "amount")).sum();
+    paid = paid - repaid;
     let closed = award["status"].as_str().and_then(AwardStatus::parse) == Some(AwardStatus::Closed);
     let released = if closed { amount_of(&award, "amount") - paid } else { Money::ZERO };
     if let Some(fields) = award.as_object_mut() {
         fields.insert("paid".into(), serde_json::json!(paid.to_string()));
         fields.insert("scheduled".into(), serde_json::json!(scheduled.to_string()));
+        fields.insert("repaid".into(), serde_json::json!(repaid.to_string()));
         fields.insert("released".into(), serde_json::json!(released.to_string()));
     }
     Ok(award)

@@ -49,10 +49,13 @@ pub struct Award {
     pub original_amount: Money,
     /// Payments scheduled and not yet paid.
     pub scheduled: Money,
-    /// Payments made.
+    /// Payments made, net of repayments.
     pub paid: Money,
-    /// For a closed award, the part of its amount that will never be paid (`amount - paid`), so
-    /// that `amount = paid + released`; zero otherwise.
+    /// Money the recipient returned (already taken off `paid`).
+    pub repaid: Money,
+    /// For a closed award, the part of its amount it will never use (`amount - paid`, `paid`
+    /// being net of repayments), so that `amount = paid + released`; zero otherwise. A closed
+    /// award commits only its `paid`: `released` is back in the fund's headroom.
     pub released: Money,
     pub status: AwardStatus,
     /// The reference of the decision that approved it.
@@ -124,6 +127,7 @@ impl Award {
             original_amount: Money::from_decimal(row.original_amount),
             scheduled: money.scheduled,
             paid: money.paid,
+            repaid: money.repaid,
             released: if status == AwardStatus::Closed { amount - money.paid } else { Money::ZERO },
             decision_ref: row.decision_ref,
             decision_id: row.decision_id,

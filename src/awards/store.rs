@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
-use crate::db::schema::{awards, payments};
+use crate::db::schema::{awards, payments, repayments};
 use crate::domain::ids::{AwardId, DecisionId, FundId, PlanId, ProgrammeId, RecipientId};
 use crate::domain::{AwardStatus, Category, FinancialYear, Money, PaymentStatus, PlanTheme};
 
@@ -131,14 +131,24 @@ pub fn count_standing(conn: &mut PgConnection, fund: FundId) -> QueryResult<usiz
     Ok(usize::try_from(n).unwrap_or(0))
 }
 
-/// What an award has paid and still has scheduled.
+/// What an award has paid (net of repayments), has had returned, and still has scheduled.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AwardMoney {
     pub scheduled: Money,
+    /// Paid payments less repayments.
     pub paid: Money,
+    /// Repayments: money the recipient returned.
+    pub repaid: Money,
 }
 
-/// Scheduled and paid totals for several awards.
+impl AwardMoney {
+    /// Every payment made, before repayments: money has moved when this is not zero.
+    pub fn gross_paid(self) -> Money {
+        self.paid + self.repaid
+    }
+}
+
+/// Scheduled, paid and repaid totals for several awards.
 pub fn money(conn: &mut PgConnection, ids: &[AwardId]) -> QueryResult<HashMap<AwardId, AwardMoney>> {
     let rows: Vec<(AwardId, PaymentStatus, Option<Decimal>)> = payments::table
         .filter(payments::award_id.eq_any(ids))
@@ -151,10 +161,21 @@ pub fn money(conn: &mut PgConnection, ids: &[AwardId]) -> QueryResult<HashMap<Aw
         let total = Money::from_decimal(total.unwrap_or_default());
         let entry = out.entry(id).or_default();
         match status {
-            PaymentStatus::Paid => entry.paid = total,
+            PaymentStatus::Paid => entry.paid = entry.paid + total,
             PaymentStatus::Scheduled => entry.scheduled = total,
             PaymentStatus::Cancelled => {}
         }
+    }
+    let repaid: Vec<(AwardId, Option<Decimal>)> = repayments::table
+        .filter(repayments::award_id.eq_any(ids))
+        .group_by(repayments::award_id)
+        .select((repayments::award_id, sum(repayments::amount)))
+        .load(conn)?;
+    for (id, total) in repaid {
+        let total = Money::from_decimal(total.unwrap_or_default());
+        let entry = out.entry(id).or_default();
+        entry.repaid = total;
+        entry.paid = entry.paid - total;
     }
     Ok(out)
 }

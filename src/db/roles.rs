@@ -31,6 +31,7 @@ pub const PRIVILEGES: &[(&str, &str)] = &[
     ("return_lines", "SELECT, INSERT"),
     ("decisions", "SELECT, INSERT"),
     ("plans", "SELECT, INSERT"),
+    ("repayments", "SELECT, INSERT"),
     ("idempotency_keys", "SELECT, INSERT, UPDATE"),
     ("audit_events", "SELECT, INSERT"),
     ("audit_keys", "SELECT, INSERT"),

@@ -228,6 +228,7 @@ diesel::joinable!(return_lines -> returns (return_id));
 diesel::joinable!(awards -> programmes (programme_id));
 diesel::joinable!(awards -> recipients (recipient_id));
 diesel::joinable!(payments -> awards (award_id));
+diesel::joinable!(repayments -> awards (award_id));
 diesel::joinable!(variations -> awards (award_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -243,8 +244,37 @@ diesel::allow_tables_to_appear_in_same_query!(
     returns,
     return_lines,
     decisions,
-    plans
+    plans,
+    repayments
 );
+
+diesel::table! {
+    repayments (id) {
+        id -> Uuid,
+        award_id -> Uuid,
+        amount -> Numeric,
+        received_on -> Date,
+        reference -> Text,
+        reason -> Text,
+        recorded_by -> Text,
+        created_at -> Timestamptz,
+        version -> Int4,
+    }
+}
+
+diesel::define_sql_function! {
+    /// What an award has paid, net of repayments (a function of migration 9).
+    fn award_paid(award: diesel::sql_types::Uuid) -> diesel::sql_types::Numeric;
+}
+
+diesel::define_sql_function! {
+    /// What an award commits of its fund: approved its amount, closed its net paid, else 0.
+    fn award_committed(
+        award: diesel::sql_types::Uuid,
+        status: diesel::sql_types::Text,
+        amount: diesel::sql_types::Numeric
+    ) -> diesel::sql_types::Numeric;
+}
 
 diesel::table! {
     audit_keys (key_id) {

@@ -112,6 +112,10 @@ id_type!(
     /// A Police and Crime Plan's id.
     PlanId
 );
+id_type!(
+    /// A repayment's id: money a recipient returned.
+    RepaymentId
+);
 
 #[cfg(test)]
 mod tests {

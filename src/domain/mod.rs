@@ -17,7 +17,9 @@ pub use award_status::{AwardAction, AwardStatus};
 pub use delivery::{LineStatus, ReturnStatus};
 pub use financial_year::FinancialYear;
 pub use fund_code::FundCode;
-pub use ids::{ActivityId, AwardId, FundId, PaymentId, PlanId, ProgrammeId, RecipientId, ReturnId, VariationId};
+pub use ids::{
+    ActivityId, AwardId, FundId, PaymentId, PlanId, ProgrammeId, RecipientId, RepaymentId, ReturnId, VariationId,
+};
 pub use labels::{Category, FundStatus, PaymentStatus, RecipientKind, VariationStatus};
 pub use money::{Money, MoneyText};
 pub use period::ReturnPeriod;

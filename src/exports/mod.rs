@@ -45,8 +45,12 @@ fn number(m: Money) -> Result<Value, ApiError> {
         .map_err(|e| ApiError::Internal(format!("number: {e}")))
 }
 
+/// An award's paid payments and its repayments.
+type Moves<'a> = (Vec<&'a store::PaidPayment>, Vec<&'a store::Returned>);
+
 /// One grant in 360Giving's shape.
-fn grant(publisher: &Publisher, a: &AwardLine, paid: &[&store::PaidPayment]) -> Result<Value, ApiError> {
+fn grant(publisher: &Publisher, a: &AwardLine, moves: &Moves) -> Result<Value, ApiError> {
+    let (paid, returned) = moves;
     let recipient_id = a
         .recipient_org_identifier
         .clone()
@@ -62,6 +66,15 @@ fn grant(publisher: &Publisher, a: &AwardLine, paid: &[&store::PaidPayment]) -> 
                 "currency": "GBP",
             }))
         })
+        .chain(returned.iter().map(|r| {
+            // Money the recipient returned: a negative disbursement.
+            Ok(json!({
+                "id": format!("{}-{}-repayment-{}", publisher.prefix, a.reference, r.id),
+                "transactionDate": r.received_on.to_string(),
+                "value": number(Money::ZERO - Money::from_decimal(r.amount))?,
+                "currency": "GBP",
+            }))
+        }))
         .collect::<Result<Vec<_>, ApiError>>()?;
     let mut grant = json!({
         "id": format!("{}-{}", publisher.prefix, a.reference),
@@ -84,7 +97,8 @@ fn grant(publisher: &Publisher, a: &AwardLine, paid: &[&store::PaidPayment]) -> 
         grant["amountAppliedFor"] = number(Money::from_decimal(requested))?;
     }
     if !transactions.is_empty() {
-        grant["amountDisbursed"] = number(paid.iter().map(|p| Money::from_decimal(p.amount)).sum())?;
+        // Net of repayments, as the award's `paid` is.
+        grant["amountDisbursed"] = number(Money::from_decimal(a.paid))?;
         grant["disbursementTransaction"] = Value::Array(transactions);
     }
     Ok(grant)
@@ -123,13 +137,18 @@ async fn export_360giving(
                 return Err(ApiError::NotFound(format!("{year} has no approved or closed awards to publish")));
             }
             let payments = store::paid_payments(conn, &key)?;
-            let mut by_award: HashMap<crate::domain::AwardId, Vec<&store::PaidPayment>> = HashMap::new();
+            let repayments = store::repayments(conn, &key)?;
+            let mut by_award: HashMap<crate::domain::AwardId, Moves> = HashMap::new();
             for p in &payments {
-                by_award.entry(p.award_id).or_default().push(p);
+                by_award.entry(p.award_id).or_default().0.push(p);
             }
+            for r in &repayments {
+                by_award.entry(r.award_id).or_default().1.push(r);
+            }
+            let none = Moves::default();
             let grants = awards
                 .iter()
-                .map(|a| grant(&publisher, a, by_award.get(&a.id).map(Vec::as_slice).unwrap_or(&[])))
+                .map(|a| grant(&publisher, a, by_award.get(&a.id).unwrap_or(&none)))
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(json!({
                 "version": "1.4",

@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
-use crate::db::schema::{awards, funds, payments};
+use crate::db::schema::{award_committed, awards, funds, payments, repayments};
 use crate::domain::ids::{DecisionId, FundId};
 use crate::domain::{AwardStatus, FinancialYear, FundStatus, Money, PaymentStatus};
 
@@ -55,18 +55,19 @@ pub struct FundChanges {
 /// The derived totals of a fund.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct FundTotals {
-    /// Current amounts of approved and closed awards.
+    /// Current amounts of approved awards, and closed awards' net paid.
     pub committed: Money,
-    /// Paid payments.
+    /// Paid payments, net of repayments.
     pub paid: Money,
 }
 
-/// Money committed to a fund now: current amounts of its approved and closed awards.
+/// Money committed to a fund now: the current amounts of its approved awards and what its
+/// closed awards paid, net of repayments (the rest of a closed award is released).
 pub fn committed(conn: &mut PgConnection, fund_id: FundId) -> QueryResult<Money> {
     let total: Option<Decimal> = awards::table
         .filter(awards::fund_id.eq(fund_id))
         .filter(awards::status.eq_any([AwardStatus::Approved, AwardStatus::Closed]))
-        .select(sum(awards::amount))
+        .select(sum(award_committed(awards::id, awards::status, awards::amount)))
         .get_result(conn)?;
     Ok(Money::from_decimal(total.unwrap_or_default()))
 }
@@ -78,7 +79,7 @@ pub fn totals(conn: &mut PgConnection, ids: &[FundId]) -> QueryResult<HashMap<Fu
         .filter(awards::fund_id.eq_any(ids))
         .filter(awards::status.eq_any([AwardStatus::Approved, AwardStatus::Closed]))
         .group_by(awards::fund_id)
-        .select((awards::fund_id, sum(awards::amount)))
+        .select((awards::fund_id, sum(award_committed(awards::id, awards::status, awards::amount))))
         .load(conn)?;
     for (id, total) in committed {
         out.entry(id).or_default().committed = Money::from_decimal(total.unwrap_or_default());
@@ -92,6 +93,16 @@ pub fn totals(conn: &mut PgConnection, ids: &[FundId]) -> QueryResult<HashMap<Fu
         .load(conn)?;
     for (id, total) in paid {
         out.entry(id).or_default().paid = Money::from_decimal(total.unwrap_or_default());
+    }
+    let repaid: Vec<(FundId, Option<Decimal>)> = repayments::table
+        .inner_join(awards::table)
+        .filter(awards::fund_id.eq_any(ids))
+        .group_by(awards::fund_id)
+        .select((awards::fund_id, sum(repayments::amount)))
+        .load(conn)?;
+    for (id, total) in repaid {
+        let entry = out.entry(id).or_default();
+        entry.paid = entry.paid - Money::from_decimal(total.unwrap_or_default());
     }
     Ok(out)
 }

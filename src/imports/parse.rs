@@ -442,7 +442,13 @@ fn giving_row(r: &mut Row<'_>, grant: &Value, prefix: &str, fund_code: Option<&s
         grant.get("disbursementTransaction").and_then(Value::as_array).into_iter().flatten().enumerate()
     {
         let column = format!("disbursementTransaction/{t}");
-        let value = r.money(&format!("{column}/value"), number_at(transaction, "/value").as_deref());
+        let text = number_at(transaction, "/value");
+        if text.as_deref().is_some_and(|v| v.trim_start().starts_with('-')) {
+            // Our own export writes a repayment as a negative disbursement.
+            r.fail(&format!("{column}/value"), "is negative (a repayment): imports bring in payments only");
+            continue;
+        }
+        let value = r.money(&format!("{column}/value"), text.as_deref());
         let day = r.past_date(&format!("{column}/transactionDate"), string_at(transaction, "/transactionDate"));
         let tx_id = string_at(transaction, "/id").unwrap_or("");
         let payment_uuid = tx_id.rsplit_once("-payment-").and_then(|(_, u)| u.parse().ok()).map(PaymentId);

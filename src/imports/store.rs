@@ -7,7 +7,7 @@ use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use rust_decimal::Decimal;
 
-use crate::db::schema::{awards, decisions, funds, programmes, recipients};
+use crate::db::schema::{award_committed, awards, decisions, funds, programmes, recipients};
 use crate::domain::ids::{AwardId, DecisionId, FundId, ProgrammeId, RecipientId};
 use crate::domain::{AwardStatus, Category, FinancialYear, FundStatus, PlanTheme};
 
@@ -29,7 +29,7 @@ pub fn funds(conn: &mut PgConnection) -> QueryResult<Vec<(KnownFund, Decimal)>> 
     let committed: Vec<(FundId, Option<Decimal>)> = awards::table
         .filter(awards::status.eq_any([AwardStatus::Approved, AwardStatus::Closed]))
         .group_by(awards::fund_id)
-        .select((awards::fund_id, diesel::dsl::sum(awards::amount)))
+        .select((awards::fund_id, diesel::dsl::sum(award_committed(awards::id, awards::status, awards::amount))))
         .load(conn)?;
     let committed: HashMap<FundId, Decimal> = committed.into_iter().map(|(f, s)| (f, s.unwrap_or_default())).collect();
     Ok(all.into_iter().map(|f| (committed.get(&f.id).copied().unwrap_or_default(), f)).map(|(c, f)| (f, c)).collect())

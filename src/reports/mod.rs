@@ -54,13 +54,17 @@ pub struct ThemeLine {
 pub struct YearReport {
     pub financial_year: FinancialYear,
     pub budget: Money,
-    /// Current amounts of approved and closed awards.
+    /// Current amounts of approved awards, and what closed awards paid (net of repayments).
     pub committed: Money,
+    /// Paid payments, net of repayments.
     pub paid: Money,
     /// `budget - committed`.
     pub headroom: Money,
     /// Draft awards, not yet committed.
     pub pipeline: Money,
+    /// What closed awards will never use (their amounts less their net paid): released back
+    /// into headroom.
+    pub released: Money,
     /// Every category, in a fixed order.
     pub by_category: Vec<CategoryLine>,
     /// Every theme of the plans in force during the year (the Police and Crime Plan 2017-20's
@@ -102,19 +106,21 @@ pub fn year_report_of(conn: &mut PgConnection, year: FinancialYear) -> Result<Ye
             }
         }
     };
-    let mut pipeline = Money::ZERO;
+    let (mut pipeline, mut released) = (Money::ZERO, Money::ZERO);
     for row in store::award_totals(conn, &key)? {
         let status = row.status;
         let amount = Money::from_decimal(row.amount);
+        let committed = Money::from_decimal(row.committed);
         if status == AwardStatus::Draft {
             pipeline = pipeline + amount;
         }
         if !status.is_committed() {
             continue;
         }
+        released = released + (amount - committed);
         let at = theme_sums(&mut by_theme, &row.plan_theme);
         for sums in [by_category.get_mut(&row.category), Some(&mut by_theme[at].1)].into_iter().flatten() {
-            sums.committed = sums.committed + amount;
+            sums.committed = sums.committed + committed;
             sums.awards += row.awards;
         }
     }
@@ -135,6 +141,7 @@ pub fn year_report_of(conn: &mut PgConnection, year: FinancialYear) -> Result<Ye
         paid,
         headroom: budget - committed,
         pipeline,
+        released,
         by_category: by_category
             .into_iter()
             .map(|(category, s)| CategoryLine { category, committed: s.committed, paid: s.paid, awards: s.awards })

@@ -1,6 +1,6 @@
 //! Report queries: sums computed by PostgreSQL, grouped as narrowly as the reports need.
 
-use crate::domain::ids::{AwardId, PaymentId, ProgrammeId, RecipientId};
+use crate::domain::ids::{AwardId, PaymentId, ProgrammeId, RecipientId, RepaymentId};
 use crate::domain::{AwardStatus, Category, FinancialYear, PlanTheme};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::pg::PgConnection;
@@ -21,6 +21,9 @@ pub struct AwardTotal {
     pub awards: i64,
     #[diesel(sql_type = Numeric)]
     pub amount: Decimal,
+    /// What the awards commit: approved ones their amount, closed ones their net paid.
+    #[diesel(sql_type = Numeric)]
+    pub committed: Decimal,
 }
 
 /// Paid totals of a year by category and plan theme.
@@ -71,7 +74,7 @@ pub fn year_themes(conn: &mut PgConnection, first: NaiveDate, last: NaiveDate) -
 pub fn award_totals(conn: &mut PgConnection, year: &str) -> QueryResult<Vec<AwardTotal>> {
     diesel::sql_query(
         "SELECT a.category, coalesce(a.plan_theme, p.plan_theme) AS plan_theme, a.status, count(*) AS awards,
-                sum(a.amount) AS amount
+                sum(a.amount) AS amount, sum(award_committed(a.id, a.status, a.amount)) AS committed
          FROM awards a JOIN programmes p ON p.id = a.programme_id
          WHERE a.financial_year = $1
          GROUP BY 1, 2, 3",
@@ -80,12 +83,14 @@ pub fn award_totals(conn: &mut PgConnection, year: &str) -> QueryResult<Vec<Awar
     .load(conn)
 }
 
-/// A year's paid payments, grouped.
+/// A year's paid payments less its repayments, grouped.
 pub fn paid_totals(conn: &mut PgConnection, year: &str) -> QueryResult<Vec<PaidTotal>> {
     diesel::sql_query(
-        "SELECT a.category, coalesce(a.plan_theme, p.plan_theme) AS plan_theme, sum(pay.amount) AS paid
-         FROM payments pay JOIN awards a ON a.id = pay.award_id JOIN programmes p ON p.id = a.programme_id
-         WHERE a.financial_year = $1 AND pay.status = 'paid'
+        "SELECT a.category, coalesce(a.plan_theme, p.plan_theme) AS plan_theme, sum(m.amount) AS paid
+         FROM (SELECT award_id, amount FROM payments WHERE status = 'paid'
+               UNION ALL SELECT award_id, -amount FROM repayments) m
+         JOIN awards a ON a.id = m.award_id JOIN programmes p ON p.id = a.programme_id
+         WHERE a.financial_year = $1
          GROUP BY 1, 2",
     )
     .bind::<Text, _>(year)
@@ -114,7 +119,8 @@ pub struct PairTotal {
     pub change_reasons: Vec<String>,
 }
 
-/// Committed totals per programme and recipient for two years.
+/// Allocations per programme and recipient for two years: the current amounts of approved and
+/// closed awards (what was awarded, not what a closed award released).
 pub fn pair_totals(conn: &mut PgConnection, from: &str, to: &str) -> QueryResult<Vec<PairTotal>> {
     diesel::sql_query(
         "SELECT a.programme_id, p.name AS programme, a.recipient_id, r.name AS recipient, p.category,
@@ -193,7 +199,7 @@ pub struct AwardLine {
 /// before decisions were records its day of approval (UTC).
 const AWARD_LINES: &str = "SELECT a.id, a.reference, a.financial_year, a.status, a.title, a.purpose, a.conditions,
         a.crime_reduction_rationale, a.amount, a.original_amount, a.amount_requested,
-        coalesce((SELECT sum(amount) FROM payments WHERE award_id = a.id AND status = 'paid'), 0) AS paid,
+        award_paid(a.id) AS paid,
         coalesce((SELECT sum(amount) FROM payments WHERE award_id = a.id AND status = 'scheduled'), 0) AS scheduled,
         a.decision_ref, a.start_date, a.end_date, a.approved_at, coalesce(a.awarded_on, (a.approved_at AT TIME ZONE 'UTC')::date) AS awarded_on, a.updated_at,
         a.recipient_id, r.name AS recipient, r.org_identifier AS recipient_org_identifier,
@@ -234,6 +240,30 @@ pub struct PaidPayment {
     pub amount: Decimal,
     #[diesel(sql_type = Date)]
     pub paid_on: NaiveDate,
+}
+
+/// A repayment, for 360Giving transactions (a negative disbursement).
+#[derive(Debug, QueryableByName)]
+pub struct Returned {
+    #[diesel(sql_type = SqlUuid)]
+    pub id: RepaymentId,
+    #[diesel(sql_type = SqlUuid)]
+    pub award_id: AwardId,
+    #[diesel(sql_type = Numeric)]
+    pub amount: Decimal,
+    #[diesel(sql_type = Date)]
+    pub received_on: NaiveDate,
+}
+
+/// The repayments of a year's awards.
+pub fn repayments(conn: &mut PgConnection, year: &str) -> QueryResult<Vec<Returned>> {
+    diesel::sql_query(
+        "SELECT rep.id, rep.award_id, rep.amount, rep.received_on
+         FROM repayments rep JOIN awards a ON a.id = rep.award_id
+         WHERE a.financial_year = $1 ORDER BY rep.received_on, rep.id",
+    )
+    .bind::<Text, _>(year)
+    .load(conn)
 }
 
 /// The paid payments of a year's awards.

@@ -172,14 +172,26 @@ async fn a_draft_cannot_be_closed() {
 }
 
 #[actix_web::test]
-async fn a_closed_award_stays_committed() {
+async fn a_closed_award_commits_only_what_it_paid_and_releases_the_rest() {
     let app = TestApp::spawn().await;
     let l = app.ledger("100000").await;
     let award = app.draft(&l, "300").await;
     app.approve(&award).await;
+    let paid = app
+        .post(
+            &format!("/api/v1/awards/{award}/payments"),
+            &app.finance,
+            json!({"amount": "120", "paid_on": "2020-05-01", "reference": "BACS-1"}),
+        )
+        .await;
+    assert_eq!(paid.status, 201, "{}", paid.text);
+    let fund = app.get(&format!("/api/v1/funds/{}", l.fund), &app.finance).await;
+    assert_eq!((fund.body["committed"].as_str(), fund.body["headroom"].as_str()), (Some("300.00"), Some("99700.00")));
     let closed = app.post(&format!("/api/v1/awards/{award}/close"), &app.finance, json!({})).await;
     assert_eq!((closed.status, closed.body["status"].as_str()), (200, Some("closed")), "{}", closed.text);
-    assert_eq!(app.get(&format!("/api/v1/funds/{}", l.fund), &app.finance).await.body["committed"], "300.00");
+    assert_eq!((closed.body["paid"].as_str(), closed.body["released"].as_str()), (Some("120.00"), Some("180.00")));
+    let fund = app.get(&format!("/api/v1/funds/{}", l.fund), &app.finance).await;
+    assert_eq!((fund.body["committed"].as_str(), fund.body["headroom"].as_str()), (Some("120.00"), Some("99880.00")));
 }
 
 #[actix_web::test]

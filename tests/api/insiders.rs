@@ -339,7 +339,7 @@ async fn serve_needs_an_audit_key_and_the_demo_keeps_its_key_and_tokens_across_r
         let (status, output, mut child) =
             serve_binary(&app, &["--demo"], &[owner.clone(), data.clone(), no_key.clone(), no_secret.clone()]).await;
         assert_eq!(status, None, "{output}");
-        // Every start prints a token for every role, the CSP officer's included.
+        // Every start prints a token for every role, the recipient officer's included.
         let tokens: std::collections::HashMap<String, String> = output
             .lines()
             .filter_map(|l| l.trim().strip_prefix("export ")?.split_once("_TOKEN="))
@@ -347,7 +347,7 @@ async fn serve_needs_an_audit_key_and_the_demo_keeps_its_key_and_tokens_across_r
             .collect();
         let mut roles: Vec<&str> = tokens.keys().map(String::as_str).collect();
         roles.sort();
-        assert_eq!(roles, ["ADMIN", "APPROVER", "AUDITOR", "CSP", "FINANCE"], "start {start}: {output}");
+        assert_eq!(roles, ["ADMIN", "APPROVER", "AUDITOR", "FINANCE", "RECIPIENT"], "start {start}: {output}");
         let base = output
             .split("listening on ")
             .nth(1)
@@ -361,8 +361,8 @@ async fn serve_needs_an_audit_key_and_the_demo_keeps_its_key_and_tokens_across_r
         // Tokens exported before a restart still work after it.
         let earlier = first_tokens.get_or_insert_with(|| tokens.clone());
         assert_eq!(get(earlier["FINANCE"].clone(), "/funds").await, 200, "start {start}");
-        assert_eq!(get(earlier["CSP"].clone(), "/awards").await, 200, "start {start}");
-        assert_eq!(get(tokens["CSP"].clone(), "/awards").await, 200, "start {start}");
+        assert_eq!(get(earlier["RECIPIENT"].clone(), "/awards").await, 200, "start {start}");
+        assert_eq!(get(tokens["RECIPIENT"].clone(), "/awards").await, 200, "start {start}");
         // `grants token` finds the demo's secret.
         let minted = crate::helpers::grants_command()
             .args(["token", "--sub", "carol", "--role", "auditor"])

@@ -19,6 +19,7 @@ mod money_movements;
 mod newcomer;
 mod plans;
 mod recipients_programmes;
+mod repayments;
 mod reports;
 mod roll_forward;
 mod schedules;
