@@ -15,6 +15,7 @@ fn main() {
         "DecisionId",
         "PlanId",
         "RepaymentId",
+        "CarryForwardId",
     ] {
         config = config.alias_for(id, "Uuid");
     }

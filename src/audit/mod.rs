@@ -69,6 +69,8 @@ pub enum Action {
     PlanRecorded,
     /// Money returned by a recipient.
     RepaymentRecorded,
+    /// Unspent budget moved to a later year's fund.
+    CarryForwardRecorded,
 }
 
 impl Action {
@@ -101,6 +103,7 @@ impl Action {
             Action::AwardImported => "award.imported",
             Action::PlanRecorded => "plan.recorded",
             Action::RepaymentRecorded => "repayment.recorded",
+            Action::CarryForwardRecorded => "carry_forward.recorded",
         }
     }
 }

@@ -26,6 +26,7 @@ pub const LEDGER: &[(&str, &str, &[&str])] = &[
     ("decisions", "decision", &[]),
     ("plans", "plan", &[]),
     ("repayments", "repayment", &[]),
+    ("carry_forwards", "carry_forward", &[]),
 ];
 
 /// How many unreconciled rows a report lists (it counts them all).

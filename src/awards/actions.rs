@@ -176,8 +176,9 @@ fn lock_open_fund(conn: &mut PgConnection, id: FundId) -> Result<(funds::store::
     if fund.status == FundStatus::Closed {
         return Err(ApiError::InvalidState("the fund is closed and takes no approvals".into()));
     }
-    let committed = funds::store::committed(conn, fund.id)?;
-    Ok((fund, committed))
+    // Committed, with budget carried out counted and carried in deducted.
+    let used = funds::store::used(conn, fund.id)?;
+    Ok((fund, used))
 }
 
 /// Keeps on each award the theme its programme has now.

@@ -32,6 +32,7 @@ pub const PRIVILEGES: &[(&str, &str)] = &[
     ("decisions", "SELECT, INSERT"),
     ("plans", "SELECT, INSERT"),
     ("repayments", "SELECT, INSERT"),
+    ("carry_forwards", "SELECT, INSERT"),
     ("idempotency_keys", "SELECT, INSERT, UPDATE"),
     ("audit_events", "SELECT, INSERT"),
     ("audit_keys", "SELECT, INSERT"),

@@ -245,8 +245,23 @@ diesel::allow_tables_to_appear_in_same_query!(
     return_lines,
     decisions,
     plans,
-    repayments
+    repayments,
+    carry_forwards
 );
+
+diesel::table! {
+    carry_forwards (id) {
+        id -> Uuid,
+        from_fund_id -> Uuid,
+        to_fund_id -> Uuid,
+        amount -> Numeric,
+        decision_id -> Uuid,
+        decision_ref -> Text,
+        recorded_by -> Text,
+        created_at -> Timestamptz,
+        version -> Int4,
+    }
+}
 
 diesel::table! {
     repayments (id) {

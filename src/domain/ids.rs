@@ -116,6 +116,10 @@ id_type!(
     /// A repayment's id: money a recipient returned.
     RepaymentId
 );
+id_type!(
+    /// A carry-forward's id: budget moved to a later year.
+    CarryForwardId
+);
 
 #[cfg(test)]
 mod tests {

@@ -1,5 +1,6 @@
 //! Funds: the pot for one financial year (DESIGN §5).
 
+pub mod carry;
 pub mod store;
 
 use actix_web::{HttpResponse, get, patch, post, web};
@@ -25,6 +26,7 @@ use store::{FundChanges, FundRow, FundTotals, NewFund};
 /// Registers the fund routes.
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(create_fund).service(list_funds).service(get_fund).service(update_fund);
+    carry::routes(cfg);
 }
 
 /// A fund with its derived totals.
@@ -45,11 +47,15 @@ pub struct Fund {
     /// The id of that decision (null for budget changes recorded before decisions were
     /// records).
     pub budget_decision_id: Option<DecisionId>,
-    /// Current amounts of approved and closed awards.
+    /// Current amounts of approved awards, and what closed awards paid (net of repayments).
     pub committed: Money,
-    /// Payments made.
+    /// Payments made, net of repayments.
     pub paid: Money,
-    /// `budget - committed`.
+    /// Budget carried forward into this fund from earlier years.
+    pub carried_in: Money,
+    /// Budget carried forward from this fund to later years.
+    pub carried_out: Money,
+    /// `budget + carried_in - carried_out - committed`: what may still be committed.
     pub headroom: Money,
     pub status: FundStatus,
     pub version: i32,
@@ -82,7 +88,9 @@ impl Fund {
             budget_decision_id: row.budget_decision_id,
             committed: totals.committed,
             paid: totals.paid,
-            headroom: budget - totals.committed,
+            carried_in: totals.carried_in,
+            carried_out: totals.carried_out,
+            headroom: budget - totals.used(),
             version: row.version,
             created_at: row.created_at,
             updated_at: row.updated_at,
@@ -204,9 +212,11 @@ pub fn update(
     if_match.check(current.version)?;
     if let Some((budget, _)) = &edit.budget {
         let budget = *budget;
-        let committed = store::committed(conn, id)?;
-        check_headroom(budget, committed, Money::ZERO).map_err(|_| {
-            ApiError::BudgetExceeded(format!("the budget cannot drop below the {committed} already committed"))
+        let used = store::used(conn, id)?;
+        check_headroom(budget, used, Money::ZERO).map_err(|_| {
+            ApiError::BudgetExceeded(format!(
+                "the budget cannot drop below the {used} already committed (with carry-forwards counted)"
+            ))
         })?;
     }
     let (budget, decision) = match &edit.budget {
@@ -303,7 +313,7 @@ async fn list_funds(
 }
 
 /// Funds are finance's business: CSP officers see only their own awards.
-fn require_reader(user: &AuthUser) -> Result<(), ApiError> {
+pub(crate) fn require_reader(user: &AuthUser) -> Result<(), ApiError> {
     user.require(&[Role::Admin, Role::Finance, Role::Approver, Role::Auditor])
 }
 

@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
-use crate::db::schema::{award_committed, awards, funds, payments, repayments};
+use crate::db::schema::{award_committed, awards, carry_forwards, funds, payments, repayments};
 use crate::domain::ids::{DecisionId, FundId};
 use crate::domain::{AwardStatus, FinancialYear, FundStatus, Money, PaymentStatus};
 
@@ -59,6 +59,48 @@ pub struct FundTotals {
     pub committed: Money,
     /// Paid payments, net of repayments.
     pub paid: Money,
+    /// Budget carried forward into this fund from earlier years' funds.
+    pub carried_in: Money,
+    /// Budget carried forward from this fund to later years' funds.
+    pub carried_out: Money,
+}
+
+impl FundTotals {
+    /// What counts against the budget: committed, plus carried out, less carried in. The
+    /// budget rule is `used <= budget`, and the headroom is `budget - used`.
+    pub fn used(&self) -> Money {
+        self.committed + self.carried_out - self.carried_in
+    }
+}
+
+/// What counts against a fund's budget now ([`FundTotals::used`]): call it under the fund's
+/// row lock for the budget rule.
+pub fn used(conn: &mut PgConnection, fund_id: FundId) -> QueryResult<Money> {
+    let committed = committed(conn, fund_id)?;
+    let (carried_in, carried_out) = carried(conn, &[fund_id])?.remove(&fund_id).unwrap_or_default();
+    Ok(FundTotals { committed, paid: Money::ZERO, carried_in, carried_out }.used())
+}
+
+/// Budget carried into and out of several funds, by fund (funds with neither are absent).
+pub fn carried(conn: &mut PgConnection, ids: &[FundId]) -> QueryResult<HashMap<FundId, (Money, Money)>> {
+    let mut out: HashMap<FundId, (Money, Money)> = HashMap::new();
+    let into: Vec<(FundId, Option<Decimal>)> = carry_forwards::table
+        .filter(carry_forwards::to_fund_id.eq_any(ids))
+        .group_by(carry_forwards::to_fund_id)
+        .select((carry_forwards::to_fund_id, sum(carry_forwards::amount)))
+        .load(conn)?;
+    for (id, total) in into {
+        out.entry(id).or_default().0 = Money::from_decimal(total.unwrap_or_default());
+    }
+    let from: Vec<(FundId, Option<Decimal>)> = carry_forwards::table
+        .filter(carry_forwards::from_fund_id.eq_any(ids))
+        .group_by(carry_forwards::from_fund_id)
+        .select((carry_forwards::from_fund_id, sum(carry_forwards::amount)))
+        .load(conn)?;
+    for (id, total) in from {
+        out.entry(id).or_default().1 = Money::from_decimal(total.unwrap_or_default());
+    }
+    Ok(out)
 }
 
 /// Money committed to a fund now: the current amounts of its approved awards and what its
@@ -103,6 +145,11 @@ pub fn totals(conn: &mut PgConnection, ids: &[FundId]) -> QueryResult<HashMap<Fu
     for (id, total) in repaid {
         let entry = out.entry(id).or_default();
         entry.paid = entry.paid - Money::from_decimal(total.unwrap_or_default());
+    }
+    for (id, (carried_in, carried_out)) in carried(conn, ids)? {
+        let entry = out.entry(id).or_default();
+        entry.carried_in = carried_in;
+        entry.carried_out = carried_out;
     }
     Ok(out)
 }

@@ -7,7 +7,7 @@ use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use rust_decimal::Decimal;
 
-use crate::db::schema::{award_committed, awards, decisions, funds, programmes, recipients};
+use crate::db::schema::{award_committed, awards, carry_forwards, decisions, funds, programmes, recipients};
 use crate::domain::ids::{AwardId, DecisionId, FundId, ProgrammeId, RecipientId};
 use crate::domain::{AwardStatus, Category, FinancialYear, FundStatus, PlanTheme};
 
@@ -21,7 +21,7 @@ pub struct KnownFund {
     pub status: FundStatus,
 }
 
-/// Every fund, with what each has committed.
+/// Every fund, with what counts against its budget (committed, plus carried out, less carried in).
 pub fn funds(conn: &mut PgConnection) -> QueryResult<Vec<(KnownFund, Decimal)>> {
     let all: Vec<KnownFund> = funds::table
         .select((funds::id, funds::code, funds::financial_year, funds::budget, funds::status))
@@ -31,7 +31,23 @@ pub fn funds(conn: &mut PgConnection) -> QueryResult<Vec<(KnownFund, Decimal)>> 
         .group_by(awards::fund_id)
         .select((awards::fund_id, diesel::dsl::sum(award_committed(awards::id, awards::status, awards::amount))))
         .load(conn)?;
-    let committed: HashMap<FundId, Decimal> = committed.into_iter().map(|(f, s)| (f, s.unwrap_or_default())).collect();
+    let mut committed: HashMap<FundId, Decimal> =
+        committed.into_iter().map(|(f, s)| (f, s.unwrap_or_default())).collect();
+    // Budget carried out counts against a fund; carried in adds to it.
+    let carried_out: Vec<(FundId, Option<Decimal>)> = carry_forwards::table
+        .group_by(carry_forwards::from_fund_id)
+        .select((carry_forwards::from_fund_id, diesel::dsl::sum(carry_forwards::amount)))
+        .load(conn)?;
+    let carried_in: Vec<(FundId, Option<Decimal>)> = carry_forwards::table
+        .group_by(carry_forwards::to_fund_id)
+        .select((carry_forwards::to_fund_id, diesel::dsl::sum(carry_forwards::amount)))
+        .load(conn)?;
+    for (id, out) in carried_out {
+        *committed.entry(id).or_default() += out.unwrap_or_default();
+    }
+    for (id, into) in carried_in {
+        *committed.entry(id).or_default() -= into.unwrap_or_default();
+    }
     Ok(all.into_iter().map(|f| (committed.get(&f.id).copied().unwrap_or_default(), f)).map(|(c, f)| (f, c)).collect())
 }
 

@@ -58,7 +58,11 @@ pub struct YearReport {
     pub committed: Money,
     /// Paid payments, net of repayments.
     pub paid: Money,
-    /// `budget - committed`.
+    /// Budget carried forward into the year's funds from earlier years.
+    pub carried_in: Money,
+    /// Budget carried forward from the year's funds to later years.
+    pub carried_out: Money,
+    /// `budget + carried_in - carried_out - committed`.
     pub headroom: Money,
     /// Draft awards, not yet committed.
     pub pipeline: Money,
@@ -134,12 +138,16 @@ pub fn year_report_of(conn: &mut PgConnection, year: FinancialYear) -> Result<Ye
     }
     let committed: Money = by_category.values().map(|s| s.committed).sum();
     let paid: Money = by_category.values().map(|s| s.paid).sum();
+    let (carried_in, carried_out) = store::carried_year(conn, &key)?;
+    let (carried_in, carried_out) = (Money::from_decimal(carried_in), Money::from_decimal(carried_out));
     Ok(YearReport {
         financial_year: year,
         budget,
         committed,
         paid,
-        headroom: budget - committed,
+        carried_in,
+        carried_out,
+        headroom: budget + carried_in - carried_out - committed,
         pipeline,
         released,
         by_category: by_category
@@ -239,6 +247,8 @@ pub struct YearOnYearTotals {
     pub to_amount: Money,
     pub change: Money,
     pub change_pct: Option<String>,
+    /// Budget carried forward from the `from` year's funds into the `to` year's.
+    pub carried_forward: Money,
 }
 
 /// Committed amounts per programme and recipient in two years.
@@ -279,7 +289,12 @@ async fn year_on_year(
     if from >= to {
         return Err(ApiError::field("to", "must be a later year than from"));
     }
-    let rows = state.db(move |conn| Ok(store::pair_totals(conn, &from.to_string(), &to.to_string())?)).await?;
+    let (rows, carried) = state
+        .db(move |conn| {
+            let (f, t) = (from.to_string(), to.to_string());
+            Ok::<_, ApiError>((store::pair_totals(conn, &f, &t)?, store::carried_between(conn, &f, &t)?))
+        })
+        .await?;
     let mut pairs: Vec<YearOnYearRow> = Vec::new();
     let mut index: BTreeMap<(ProgrammeId, RecipientId), usize> = BTreeMap::new();
     for row in rows {
@@ -313,7 +328,12 @@ async fn year_on_year(
     let from_total: Money = pairs.iter().map(|r| r.from_amount).sum();
     let to_total: Money = pairs.iter().map(|r| r.to_amount).sum();
     let change = to_total - from_total;
-    let totals =
-        YearOnYearTotals { from_amount: from_total, to_amount: to_total, change, change_pct: pct(change, from_total) };
+    let totals = YearOnYearTotals {
+        from_amount: from_total,
+        to_amount: to_total,
+        change,
+        change_pct: pct(change, from_total),
+        carried_forward: Money::from_decimal(carried),
+    };
     Ok(HttpResponse::Ok().json(YearOnYear { from, to, rows: pairs, totals }))
 }

@@ -50,6 +50,45 @@ pub fn budget(conn: &mut PgConnection, year: &str) -> QueryResult<Decimal> {
         .map(|b| b.budget)
 }
 
+/// Budget carried between the funds of two years: `from`'s funds into `to`'s. With `from` equal
+/// to `to` (the same year), nothing; use [`carried_year`] for a year's in and out.
+pub fn carried_between(conn: &mut PgConnection, from: &str, to: &str) -> QueryResult<Decimal> {
+    #[derive(QueryableByName)]
+    struct Total {
+        #[diesel(sql_type = Numeric)]
+        total: Decimal,
+    }
+    diesel::sql_query(
+        "SELECT coalesce(sum(c.amount), 0) AS total FROM carry_forwards c
+         JOIN funds f ON f.id = c.from_fund_id JOIN funds t ON t.id = c.to_fund_id
+         WHERE f.financial_year = $1 AND t.financial_year = $2",
+    )
+    .bind::<Text, _>(from)
+    .bind::<Text, _>(to)
+    .get_result::<Total>(conn)
+    .map(|t| t.total)
+}
+
+/// Budget carried into a year's funds from earlier years, and out of them to later years.
+pub fn carried_year(conn: &mut PgConnection, year: &str) -> QueryResult<(Decimal, Decimal)> {
+    #[derive(QueryableByName)]
+    struct Carried {
+        #[diesel(sql_type = Numeric)]
+        carried_in: Decimal,
+        #[diesel(sql_type = Numeric)]
+        carried_out: Decimal,
+    }
+    diesel::sql_query(
+        "SELECT coalesce(sum(c.amount) FILTER (WHERE t.financial_year = $1), 0) AS carried_in,
+                coalesce(sum(c.amount) FILTER (WHERE f.financial_year = $1), 0) AS carried_out
+         FROM carry_forwards c JOIN funds f ON f.id = c.from_fund_id JOIN funds t ON t.id = c.to_fund_id
+         WHERE $1 IN (f.financial_year, t.financial_year)",
+    )
+    .bind::<Text, _>(year)
+    .get_result::<Carried>(conn)
+    .map(|c| (c.carried_in, c.carried_out))
+}
+
 /// The themes of the plans in force during a year, in each plan's order (none recorded: empty).
 pub fn year_themes(conn: &mut PgConnection, first: NaiveDate, last: NaiveDate) -> QueryResult<Vec<String>> {
     #[derive(QueryableByName)]

@@ -225,8 +225,8 @@ pub fn approve(
     check_variation_floor(new_amount, money.paid, money.scheduled)
         .map_err(|e| ApiError::InvalidState(e.to_string()))?;
     if new_amount > current {
-        let committed = funds::store::committed(conn, fund.id)?;
-        check_headroom(Money::from_decimal(fund.budget), committed, new_amount - current)
+        let used = funds::store::used(conn, fund.id)?;
+        check_headroom(Money::from_decimal(fund.budget), used, new_amount - current)
             .map_err(|e| ApiError::BudgetExceeded(e.to_string()))?;
     }
     let decision = decisions::resolve(conn, actor, choice)?;

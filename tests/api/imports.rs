@@ -138,7 +138,7 @@ async fn our_own_csv_export_comes_back_with_its_statuses_payments_and_decisions(
     assert_eq!(table(&again.text), table(&exported.text));
 }
 
-fn csv(rows: &[&str]) -> Vec<u8> {
+pub(crate) fn csv(rows: &[&str]) -> Vec<u8> {
     let mut text = String::from(
         "reference,financial_year,status,recipient,recipient_org_identifier,programme,category,plan_theme,title,amount,paid,scheduled,start_date,end_date,decision_ref,awarded_on\n",
     );

@@ -4,6 +4,7 @@
 mod audit_reads;
 mod auth;
 mod awards;
+mod carry_forward;
 mod checkpoints;
 mod conventions;
 mod decisions;
