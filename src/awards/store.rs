@@ -161,7 +161,7 @@ pub fn money(conn: &mut PgConnection, ids: &[AwardId]) -> QueryResult<HashMap<Aw
         let total = Money::from_decimal(total.unwrap_or_default());
         let entry = out.entry(id).or_default();
         match status {
-            PaymentStatus::Paid => entry.paid = entry.paid + total,
+            PaymentStatus::Paid => entry.paid = total,
             PaymentStatus::Scheduled => entry.scheduled = total,
             PaymentStatus::Cancelled => {}
         }

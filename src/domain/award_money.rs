@@ -1,5 +1,6 @@
-//! The rules on an award's money: payments never exceed the award, a variation never cuts it
-//! below what is already paid or scheduled, and a payment is never dated in the future.
+//! The rules on an award's money: payments never exceed the award, repayments never exceed
+//! what was paid, a variation never cuts it below what is already paid or scheduled, and a
+//! payment is never dated in the future.
 
 use chrono::NaiveDate;
 
@@ -49,6 +50,24 @@ pub fn check_variation_floor(new_amount: Money, paid: Money, scheduled: Money) -
     Ok(())
 }
 
+/// Refusal of a repayment larger than what the award has paid, net of earlier repayments.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{wanted} is more than the {paid} the award has paid, net of earlier repayments")]
+pub struct OverRepayment {
+    /// The repayment asked for.
+    pub wanted: Money,
+    /// Paid payments less repayments before this one.
+    pub paid: Money,
+}
+
+/// Checks that a repayment of `wanted` keeps the award's net paid at zero or more.
+pub fn check_repayment(paid: Money, wanted: Money) -> Result<(), OverRepayment> {
+    if wanted > paid {
+        return Err(OverRepayment { wanted, paid });
+    }
+    Ok(())
+}
+
 /// Refusal of a payment dated after today.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("cannot be in the future")]
@@ -73,6 +92,13 @@ mod tests {
         let err = check_payment(m("300"), m("100"), m("150"), m("50.01")).unwrap_err();
         assert_eq!((err.used, err.remaining), (m("250"), m("50")));
         assert!(err.to_string().contains("50.00 remains"), "{err}");
+    }
+
+    #[test]
+    fn repaying_exactly_what_was_paid_is_allowed_and_a_penny_more_is_not() {
+        assert!(check_repayment(m("500"), m("500")).is_ok());
+        let err = check_repayment(m("500"), m("500.01")).unwrap_err();
+        assert!(err.to_string().contains("the 500.00 the award has paid"), "{err}");
     }
 
     #[test]

@@ -194,13 +194,6 @@ impl utoipa::PartialSchema for MoneyText {
 
 impl utoipa::ToSchema for MoneyText {}
 
-/// A `NUMERIC(14,2)` column read straight into a row (`#[diesel(deserialize_as = Decimal)]`).
-impl From<Decimal> for Money {
-    fn from(value: Decimal) -> Money {
-        Money::from_decimal(value)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

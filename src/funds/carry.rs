@@ -6,16 +6,13 @@
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use diesel::PgConnection;
-use diesel::prelude::*;
-use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::store;
+use super::store::{self, CarryForwardRow, NewCarryForward};
 use crate::audit::{self, Action, Actor};
 use crate::auth::{AuthUser, Role};
-use crate::db::schema::carry_forwards;
 use crate::decisions::{self, DecisionChoice};
 use crate::domain::budget::check_headroom;
 use crate::domain::ids::{CarryForwardId, DecisionId, FundId};
@@ -32,13 +29,11 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 }
 
 /// Budget moved from one year's fund to a later year's.
-#[derive(Debug, Clone, Serialize, ToSchema, Queryable, Selectable)]
-#[diesel(table_name = carry_forwards)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct CarryForward {
     pub id: CarryForwardId,
     pub from_fund_id: FundId,
     pub to_fund_id: FundId,
-    #[diesel(deserialize_as = Decimal)]
     pub amount: Money,
     pub decision_id: DecisionId,
     #[schema(example = "PCC-DN-2021-003")]
@@ -58,16 +53,20 @@ impl audit::Audited for CarryForward {
     }
 }
 
-#[derive(Insertable)]
-#[diesel(table_name = carry_forwards)]
-struct NewCarryForward {
-    id: CarryForwardId,
-    from_fund_id: FundId,
-    to_fund_id: FundId,
-    amount: Decimal,
-    decision_id: DecisionId,
-    decision_ref: String,
-    recorded_by: String,
+impl From<CarryForwardRow> for CarryForward {
+    fn from(row: CarryForwardRow) -> CarryForward {
+        CarryForward {
+            id: row.id,
+            from_fund_id: row.from_fund_id,
+            to_fund_id: row.to_fund_id,
+            amount: Money::from_decimal(row.amount),
+            decision_id: row.decision_id,
+            decision_ref: row.decision_ref,
+            recorded_by: row.recorded_by,
+            created_at: row.created_at,
+            version: row.version,
+        }
+    }
 }
 
 /// Unspent budget to move to a later year's fund, under a decision (`decision_id`, or
@@ -145,10 +144,7 @@ pub fn carry_forward(
         decision_ref: decision.reference,
         recorded_by: actor.sub.clone(),
     };
-    let carried: CarryForward = diesel::insert_into(carry_forwards::table)
-        .values(&new)
-        .returning(CarryForward::as_returning())
-        .get_result(conn)?;
+    let carried = CarryForward::from(store::insert_carry_forward(conn, &new)?);
     audit::record(conn, actor, Action::CarryForwardRecorded, &carried)?;
     Ok(carried)
 }
@@ -205,11 +201,7 @@ async fn list_carry_forwards(
         .db(move |conn| {
             store::find(conn, fund)?.ok_or_else(|| ApiError::not_found("fund"))?;
             Ok::<_, ApiError>(
-                carry_forwards::table
-                    .filter(carry_forwards::from_fund_id.eq(fund).or(carry_forwards::to_fund_id.eq(fund)))
-                    .order((carry_forwards::created_at.asc(), carry_forwards::id.asc()))
-                    .select(CarryForward::as_select())
-                    .load(conn)?,
+                store::carry_forwards_of(conn, fund)?.into_iter().map(CarryForward::from).collect::<Vec<_>>(),
             )
         })
         .await?;
@@ -233,11 +225,8 @@ async fn get_carry_forward(
     let id = id.into_inner();
     let carried = state
         .db(move |conn| {
-            carry_forwards::table
-                .find(id)
-                .select(CarryForward::as_select())
-                .first(conn)
-                .optional()?
+            store::find_carry_forward(conn, id)?
+                .map(CarryForward::from)
                 .ok_or_else(|| ApiError::not_found("carry-forward"))
         })
         .await?;

@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use crate::db::schema::{award_committed, awards, carry_forwards, funds, payments, repayments};
-use crate::domain::ids::{DecisionId, FundId};
+use crate::domain::ids::{CarryForwardId, DecisionId, FundId};
 use crate::domain::{AwardStatus, FinancialYear, FundStatus, Money, PaymentStatus};
 
 /// A fund as stored.
@@ -78,7 +78,7 @@ impl FundTotals {
 pub fn used(conn: &mut PgConnection, fund_id: FundId) -> QueryResult<Money> {
     let committed = committed(conn, fund_id)?;
     let (carried_in, carried_out) = carried(conn, &[fund_id])?.remove(&fund_id).unwrap_or_default();
-    Ok(FundTotals { committed, paid: Money::ZERO, carried_in, carried_out }.used())
+    Ok(FundTotals { committed, carried_in, carried_out, ..FundTotals::default() }.used())
 }
 
 /// Budget carried into and out of several funds, by fund (funds with neither are absent).
@@ -152,6 +152,53 @@ pub fn totals(conn: &mut PgConnection, ids: &[FundId]) -> QueryResult<HashMap<Fu
         entry.carried_out = carried_out;
     }
     Ok(out)
+}
+
+/// A carry-forward as stored.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = carry_forwards)]
+pub struct CarryForwardRow {
+    pub id: CarryForwardId,
+    pub from_fund_id: FundId,
+    pub to_fund_id: FundId,
+    pub amount: Decimal,
+    pub decision_id: DecisionId,
+    pub decision_ref: String,
+    pub recorded_by: String,
+    pub created_at: DateTime<Utc>,
+    pub version: i32,
+}
+
+/// A new carry-forward.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = carry_forwards)]
+pub struct NewCarryForward {
+    pub id: CarryForwardId,
+    pub from_fund_id: FundId,
+    pub to_fund_id: FundId,
+    pub amount: Decimal,
+    pub decision_id: DecisionId,
+    pub decision_ref: String,
+    pub recorded_by: String,
+}
+
+/// Inserts a carry-forward.
+pub fn insert_carry_forward(conn: &mut PgConnection, new: &NewCarryForward) -> QueryResult<CarryForwardRow> {
+    diesel::insert_into(carry_forwards::table).values(new).returning(CarryForwardRow::as_returning()).get_result(conn)
+}
+
+/// Reads a carry-forward.
+pub fn find_carry_forward(conn: &mut PgConnection, id: CarryForwardId) -> QueryResult<Option<CarryForwardRow>> {
+    carry_forwards::table.find(id).select(CarryForwardRow::as_select()).first(conn).optional()
+}
+
+/// The carry-forwards into and out of a fund, oldest first.
+pub fn carry_forwards_of(conn: &mut PgConnection, fund: FundId) -> QueryResult<Vec<CarryForwardRow>> {
+    carry_forwards::table
+        .filter(carry_forwards::from_fund_id.eq(fund).or(carry_forwards::to_fund_id.eq(fund)))
+        .order((carry_forwards::created_at.asc(), carry_forwards::id.asc()))
+        .select(CarryForwardRow::as_select())
+        .load(conn)
 }
 
 /// Inserts a fund.

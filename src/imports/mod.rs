@@ -130,9 +130,17 @@ struct Ledger {
 }
 
 fn load_ledger(conn: &mut PgConnection) -> Result<Ledger, ApiError> {
-    let funds = store::funds(conn)?
+    // Each fund with what counts against its budget: committed, plus carried out, less
+    // carried in, as every budget rule counts it.
+    let known = store::funds(conn)?;
+    let ids: Vec<FundId> = known.iter().map(|f| f.id).collect();
+    let mut totals = crate::funds::store::totals(conn, &ids)?;
+    let funds = known
         .into_iter()
-        .map(|(f, committed)| ((f.code.clone(), f.financial_year), (f, Money::from_decimal(committed))))
+        .map(|f| {
+            let used = totals.remove(&f.id).unwrap_or_default().used();
+            ((f.code.clone(), f.financial_year), (f, used))
+        })
         .collect();
     let (mut recipient_by_org, mut recipient_by_name, mut recipient_ids) =
         (HashMap::new(), HashMap::new(), HashSet::new());

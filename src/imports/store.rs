@@ -1,15 +1,13 @@
 //! Import queries: what the ledger already holds, read once, and the batch inserts.
 
-use std::collections::HashMap;
-
 use chrono::NaiveDate;
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use rust_decimal::Decimal;
 
-use crate::db::schema::{award_committed, awards, carry_forwards, decisions, funds, programmes, recipients};
+use crate::db::schema::{awards, decisions, funds, programmes, recipients};
 use crate::domain::ids::{AwardId, DecisionId, FundId, ProgrammeId, RecipientId};
-use crate::domain::{AwardStatus, Category, FinancialYear, FundStatus, PlanTheme};
+use crate::domain::{Category, FinancialYear, FundStatus, PlanTheme};
 
 /// A fund as the import matches it.
 #[derive(Debug, Clone, Queryable)]
@@ -21,34 +19,9 @@ pub struct KnownFund {
     pub status: FundStatus,
 }
 
-/// Every fund, with what counts against its budget (committed, plus carried out, less carried in).
-pub fn funds(conn: &mut PgConnection) -> QueryResult<Vec<(KnownFund, Decimal)>> {
-    let all: Vec<KnownFund> = funds::table
-        .select((funds::id, funds::code, funds::financial_year, funds::budget, funds::status))
-        .load(conn)?;
-    let committed: Vec<(FundId, Option<Decimal>)> = awards::table
-        .filter(awards::status.eq_any([AwardStatus::Approved, AwardStatus::Closed]))
-        .group_by(awards::fund_id)
-        .select((awards::fund_id, diesel::dsl::sum(award_committed(awards::id, awards::status, awards::amount))))
-        .load(conn)?;
-    let mut committed: HashMap<FundId, Decimal> =
-        committed.into_iter().map(|(f, s)| (f, s.unwrap_or_default())).collect();
-    // Budget carried out counts against a fund; carried in adds to it.
-    let carried_out: Vec<(FundId, Option<Decimal>)> = carry_forwards::table
-        .group_by(carry_forwards::from_fund_id)
-        .select((carry_forwards::from_fund_id, diesel::dsl::sum(carry_forwards::amount)))
-        .load(conn)?;
-    let carried_in: Vec<(FundId, Option<Decimal>)> = carry_forwards::table
-        .group_by(carry_forwards::to_fund_id)
-        .select((carry_forwards::to_fund_id, diesel::dsl::sum(carry_forwards::amount)))
-        .load(conn)?;
-    for (id, out) in carried_out {
-        *committed.entry(id).or_default() += out.unwrap_or_default();
-    }
-    for (id, into) in carried_in {
-        *committed.entry(id).or_default() -= into.unwrap_or_default();
-    }
-    Ok(all.into_iter().map(|f| (committed.get(&f.id).copied().unwrap_or_default(), f)).map(|(c, f)| (f, c)).collect())
+/// Every fund.
+pub fn funds(conn: &mut PgConnection) -> QueryResult<Vec<KnownFund>> {
+    funds::table.select((funds::id, funds::code, funds::financial_year, funds::budget, funds::status)).load(conn)
 }
 
 /// Every recipient: id, name, org identifier.

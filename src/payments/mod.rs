@@ -189,9 +189,13 @@ impl TryFrom<PayPayment> for PayInput {
     }
 }
 
-/// Refuses a payment date before the award's decision: money is not paid, or due, on a grant
-/// before it was awarded.
-fn check_not_before_award(awarded_on: Option<NaiveDate>, field: &str, day: Option<NaiveDate>) -> Result<(), ApiError> {
+/// Refuses a payment date (or a repayment's) before the award's decision: money is not paid, due
+/// or returned on a grant before it was awarded.
+pub(crate) fn check_not_before_award(
+    awarded_on: Option<NaiveDate>,
+    field: &str,
+    day: Option<NaiveDate>,
+) -> Result<(), ApiError> {
     match (awarded_on, day) {
         (Some(awarded), Some(day)) if day < awarded => {
             Err(ApiError::field(field, format!("cannot be before the award's decision of {awarded}")))

@@ -15,12 +15,13 @@ use uuid::Uuid;
 use crate::audit::{self, Action, Actor};
 use crate::auth::{AuthUser, Role};
 use crate::awards;
-use crate::domain::award_money::check_paid_on;
+use crate::domain::award_money::{check_paid_on, check_repayment};
 use crate::domain::ids::{AwardId, RecipientId, RepaymentId};
 use crate::domain::{AwardStatus, Money, MoneyText};
 use crate::error::ApiError;
 use crate::idempotency::{self, Created, Idempotent};
 use crate::input::{self, Fields};
+use crate::payments;
 use crate::respond::with_etag;
 use crate::state::AppState;
 use store::{NewRepayment, RepaymentRow};
@@ -108,16 +109,6 @@ impl TryFrom<RecordRepayment> for RepaymentInput {
     }
 }
 
-/// Refusal of a repayment larger than what the award has paid, net of earlier repayments.
-pub fn check_repayment(paid: Money, wanted: Money) -> Result<(), ApiError> {
-    if wanted > paid {
-        return Err(ApiError::Overpayment(format!(
-            "{wanted} is more than the {paid} the award has paid, net of earlier repayments"
-        )));
-    }
-    Ok(())
-}
-
 /// Records a repayment inside the caller's transaction. The award row is locked first, so
 /// repayments and payments on one award are checked one after another.
 pub fn add_repayment(
@@ -133,11 +124,9 @@ pub fn add_repayment(
             award.status
         )));
     }
-    if let Some(awarded) = award.awarded_on.filter(|day| input.received_on < *day) {
-        return Err(ApiError::field("received_on", format!("cannot be before the award's decision of {awarded}")));
-    }
+    payments::check_not_before_award(award.awarded_on, "received_on", Some(input.received_on))?;
     let money = awards::store::money(conn, &[award_id])?.remove(&award_id).unwrap_or_default();
-    check_repayment(money.paid, input.amount)?;
+    check_repayment(money.paid, input.amount).map_err(|e| ApiError::Overpayment(e.to_string()))?;
     let new = NewRepayment {
         id: RepaymentId::new(),
         award_id,

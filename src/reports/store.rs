@@ -50,8 +50,7 @@ pub fn budget(conn: &mut PgConnection, year: &str) -> QueryResult<Decimal> {
         .map(|b| b.budget)
 }
 
-/// Budget carried between the funds of two years: `from`'s funds into `to`'s. With `from` equal
-/// to `to` (the same year), nothing; use [`carried_year`] for a year's in and out.
+/// Budget carried from the funds of year `from` into the funds of year `to`.
 pub fn carried_between(conn: &mut PgConnection, from: &str, to: &str) -> QueryResult<Decimal> {
     #[derive(QueryableByName)]
     struct Total {

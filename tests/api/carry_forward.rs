@@ -87,6 +87,25 @@ async fn never_more_than_the_headroom_and_every_budget_rule_counts_it() {
         .await;
     assert_eq!(imported.status, 422, "an import counts the carry-forward too: {}", imported.text);
     assert!(imported.text.contains("headroom is 0.00"), "{}", imported.text);
+    // Nor may a variation raise an award in it.
+    let first = app.get(&format!("/api/v1/awards?fund_id={}&status=approved", l.fund), &app.finance).await;
+    let award = first.body["items"][0]["id"].as_str().unwrap().to_string();
+    let raise = app
+        .post(
+            &format!("/api/v1/awards/{award}/variations"),
+            &app.finance,
+            json!({"amount": "600.01", "reason": "more"}),
+        )
+        .await;
+    assert_eq!(raise.status, 201, "{}", raise.text);
+    let varied = app
+        .post(
+            &format!("/api/v1/awards/{award}/variations/{}/approve", raise.id()),
+            &app.approver,
+            json!({"decision_ref": "V-1"}),
+        )
+        .await;
+    assert_eq!((varied.status, varied.problem().as_str()), (409, "budget-exceeded"), "{}", varied.text);
     let f = app.get(&format!("/api/v1/funds/{}", l.fund), &app.finance).await;
     let etag = f.header("etag").unwrap();
     let lower = app

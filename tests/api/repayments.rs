@@ -68,7 +68,7 @@ async fn a_repayment_nets_paid_on_the_award_and_the_fund_and_never_exceeds_it() 
         )
         .await;
     assert_eq!(again.status, 201, "{}", again.text);
-    // An award that has ever paid is never withdrawn, even when every penny came back.
+    // Both repayments are listed on the award.
     let list = app.get(&format!("/api/v1/awards/{award}/repayments"), &app.finance).await;
     assert_eq!(list.body["items"].as_array().map(Vec::len), Some(2));
 }
