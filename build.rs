@@ -16,6 +16,8 @@ fn main() {
         "PlanId",
         "RepaymentId",
         "CarryForwardId",
+        "IndicatorId",
+        "MonitoringPlanId",
     ] {
         config = config.alias_for(id, "Uuid");
     }

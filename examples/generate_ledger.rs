@@ -155,6 +155,8 @@ fn main() -> Result<(), String> {
                             spend_to_date: Ok(half),
                             narrative: Ok("Synthetic".into()),
                             lines: vec![(activity.id, LineStatus::OnTrack, Quantity::parse("5").ok(), String::new())],
+                            results: Vec::new(),
+                            risks: Vec::new(),
                             line_errors: Vec::new(),
                         },
                     )?;

@@ -472,6 +472,8 @@ fn delivery(conn: &mut PgConnection, finance: &Actor, csp_awards: &[(AwardId, Re
                             ))
                         })
                         .collect::<Result<_, ApiError>>()?,
+                    results: Vec::new(),
+                    risks: Vec::new(),
                     line_errors: Vec::new(),
                 };
                 let submitted = submit(conn, &officer, *recipient_id, *award_id, input)?;

@@ -89,10 +89,11 @@ impl Modify for StandardResponses {
             );
         }
         for (path, item) in openapi.paths.paths.iter_mut() {
-            for method in [HttpMethod::Get, HttpMethod::Post, HttpMethod::Patch] {
+            for method in [HttpMethod::Get, HttpMethod::Post, HttpMethod::Put, HttpMethod::Patch] {
                 let operation = match method {
                     HttpMethod::Get => item.get.as_mut(),
                     HttpMethod::Post => item.post.as_mut(),
+                    HttpMethod::Put => item.put.as_mut(),
                     HttpMethod::Patch => item.patch.as_mut(),
                     _ => None,
                 };
@@ -118,7 +119,7 @@ fn add_standard(path: &str, method: &HttpMethod, op: &mut Operation) {
     if api && path.contains('{') {
         statuses.push(404);
     }
-    if matches!(method, HttpMethod::Post | HttpMethod::Patch) && op.request_body.is_some() {
+    if matches!(method, HttpMethod::Post | HttpMethod::Put | HttpMethod::Patch) && op.request_body.is_some() {
         statuses.extend([413, 415, 422]);
     }
     if matches!(method, HttpMethod::Patch) {

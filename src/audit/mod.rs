@@ -71,6 +71,9 @@ pub enum Action {
     RepaymentRecorded,
     /// Unspent budget moved to a later year's fund.
     CarryForwardRecorded,
+    /// An award's monitoring plan set or changed.
+    MonitoringPlanSet,
+    IndicatorCreated,
 }
 
 impl Action {
@@ -104,6 +107,8 @@ impl Action {
             Action::PlanRecorded => "plan.recorded",
             Action::RepaymentRecorded => "repayment.recorded",
             Action::CarryForwardRecorded => "carry_forward.recorded",
+            Action::MonitoringPlanSet => "monitoring_plan.set",
+            Action::IndicatorCreated => "indicator.created",
         }
     }
 }

@@ -22,7 +22,10 @@ pub const LEDGER: &[(&str, &str, &[&str])] = &[
     ("payments", "payment", &[]),
     ("variations", "variation", &[]),
     ("activities", "activity", &[]),
-    ("returns", "return", &[]),
+    // A return's risks are compared with its lines and results, as a part (see RETURN_PARTS).
+    ("returns", "return", &["risks"]),
+    ("monitoring_plans", "monitoring_plan", &[]),
+    ("indicators", "indicator", &[]),
     ("decisions", "decision", &[]),
     ("plans", "plan", &[]),
     ("repayments", "repayment", &[]),
@@ -116,10 +119,24 @@ fn differs(name: &str, kind: &str) -> String {
     }
 }
 
-/// A return's lines as its events hold them.
-const RETURN_LINES: &str = "(SELECT coalesce(jsonb_agg(jsonb_build_object('activity_id', l.activity_id, \
-     'status', l.status, 'output_value', l.output_value, 'commentary', l.commentary) ORDER BY l.position), \
-     '[]'::jsonb) FROM return_lines l WHERE l.return_id = t.id)";
+/// A return's parts as its events hold them: the event's key and the rows' JSON. Lines and
+/// results live in tables of their own; risks are a column that returns made before risks were
+/// reported leave null, as their events leave them out.
+const RETURN_PARTS: &[(&str, &str)] = &[
+    (
+        "lines",
+        "(SELECT coalesce(jsonb_agg(jsonb_build_object('activity_id', l.activity_id, \
+         'status', l.status, 'output_value', l.output_value, 'commentary', l.commentary) ORDER BY l.position), \
+         '[]'::jsonb) FROM return_lines l WHERE l.return_id = t.id)",
+    ),
+    (
+        "results",
+        "(SELECT coalesce(jsonb_agg(jsonb_build_object('indicator_id', l.indicator_id, \
+         'actual', l.actual, 'commentary', l.commentary) ORDER BY l.position), \
+         '[]'::jsonb) FROM return_results l WHERE l.return_id = t.id)",
+    ),
+    ("risks", "coalesce(t.risks, '[]'::jsonb)"),
+];
 
 /// Every row that differs from its latest event and every event naming a missing row, at most
 /// [`LISTED`] listed; returns them and how many there are in all.
@@ -135,16 +152,16 @@ pub fn reconcile(conn: &mut PgConnection) -> QueryResult<(Vec<Unreconciled>, i64
         .load(conn)?;
         let t0 = std::time::Instant::now();
         let compared: Vec<&Column> = columns.iter().filter(|c| !skipped.contains(&c.name.as_str())).collect();
-        let lines = *table == "returns";
+        let parts = if *table == "returns" { RETURN_PARTS } else { &[] };
         // Fast: the event's data read once into a row of the table's own type, then compared
         // column by column. A value that does not even cast (an attacker's garbage) fails the
         // whole statement; then the guarded comparison, slower, names it.
-        let fast = diesel::sql_query(mismatch_sql(table, entity_type, &compared, lines, true)).load::<Mismatch>(conn);
+        let fast = diesel::sql_query(mismatch_sql(table, entity_type, &compared, parts, true)).load::<Mismatch>(conn);
         let mismatches = match fast {
             Ok(found) => found,
             Err(e) => {
                 log::warn!("reconciling {table}: an event's data does not fit its row ({e}); comparing value by value");
-                diesel::sql_query(mismatch_sql(table, entity_type, &compared, lines, false)).load::<Mismatch>(conn)?
+                diesel::sql_query(mismatch_sql(table, entity_type, &compared, parts, false)).load::<Mismatch>(conn)?
             }
         };
         log::debug!("reconciled {table} in {:.2?}", t0.elapsed());
@@ -210,7 +227,7 @@ pub fn reconcile(conn: &mut PgConnection) -> QueryResult<(Vec<Unreconciled>, i64
 /// The query that finds `table`'s rows differing from their latest events. `fast` reads each
 /// event's data into a row of the table's type with `jsonb_populate_record`; otherwise each
 /// value is compared through a guarded cast.
-fn mismatch_sql(table: &str, entity_type: &str, columns: &[&Column], lines: bool, fast: bool) -> String {
+fn mismatch_sql(table: &str, entity_type: &str, columns: &[&Column], parts: &[(&str, &str)], fast: bool) -> String {
     let mut checks: Vec<String> = columns
         .iter()
         .map(|c| {
@@ -219,10 +236,9 @@ fn mismatch_sql(table: &str, entity_type: &str, columns: &[&Column], lines: bool
             format!("CASE WHEN {differs} THEN '{}' END", c.name)
         })
         .collect();
-    if lines {
-        checks.push(format!(
-            "CASE WHEN {RETURN_LINES} IS DISTINCT FROM coalesce(e.data->'lines', '[]'::jsonb) THEN 'lines' END"
-        ));
+    for (key, rows) in parts {
+        checks
+            .push(format!("CASE WHEN {rows} IS DISTINCT FROM coalesce(e.data->'{key}', '[]'::jsonb) THEN '{key}' END"));
     }
     let record = if fast {
         format!("LEFT JOIN LATERAL jsonb_populate_record(NULL::{table}, e.data) r ON true")
@@ -243,11 +259,12 @@ fn mismatch_sql(table: &str, entity_type: &str, columns: &[&Column], lines: bool
 
 /// The table's and the event's value of one field, as JSON text.
 fn values(conn: &mut PgConnection, table: &str, m: &Mismatch, field: &str) -> QueryResult<Values> {
-    let (table_expr, event_expr) = match field {
-        "(row)" => ("to_jsonb(t)::text".to_string(), "NULL::text".to_string()),
-        "entity_type" => ("NULL::text".to_string(), "to_jsonb(e.entity_type)::text".to_string()),
-        "lines" => (format!("{RETURN_LINES}::text"), "(e.data->'lines')::text".to_string()),
-        name => (format!("(to_jsonb(t)->'{name}')::text"), format!("(e.data->'{name}')::text")),
+    let part = RETURN_PARTS.iter().find(|(key, _)| table == "returns" && *key == field);
+    let (table_expr, event_expr) = match (field, part) {
+        ("(row)", _) => ("to_jsonb(t)::text".to_string(), "NULL::text".to_string()),
+        ("entity_type", _) => ("NULL::text".to_string(), "to_jsonb(e.entity_type)::text".to_string()),
+        (name, Some((_, rows))) => (format!("{rows}::text"), format!("(e.data->'{name}')::text")),
+        (name, None) => (format!("(to_jsonb(t)->'{name}')::text"), format!("(e.data->'{name}')::text")),
     };
     diesel::sql_query(format!(
         "SELECT {table_expr} AS table_value, (SELECT {event_expr} FROM audit_events e WHERE e.seq = $2) AS event_value \

@@ -180,6 +180,44 @@ diesel::table! {
         reviewed_at -> Nullable<Timestamptz>,
         review_comment -> Nullable<Text>,
         version -> Int4,
+        risks -> Nullable<Jsonb>,
+    }
+}
+
+diesel::table! {
+    monitoring_plans (id) {
+        id -> Uuid,
+        award_id -> Uuid,
+        frequency -> Text,
+        days_allowed -> Int4,
+        set_by -> Text,
+        set_at -> Timestamptz,
+        version -> Int4,
+    }
+}
+
+diesel::table! {
+    indicators (id) {
+        id -> Uuid,
+        award_id -> Uuid,
+        title -> Text,
+        unit -> Text,
+        baseline -> Nullable<Numeric>,
+        target -> Nullable<Numeric>,
+        direction -> Text,
+        created_by -> Text,
+        created_at -> Timestamptz,
+        version -> Int4,
+    }
+}
+
+diesel::table! {
+    return_results (return_id, indicator_id) {
+        return_id -> Uuid,
+        position -> Int4,
+        indicator_id -> Uuid,
+        actual -> Nullable<Numeric>,
+        commentary -> Text,
     }
 }
 
@@ -225,6 +263,10 @@ diesel::joinable!(awards -> decisions (decision_id));
 diesel::joinable!(activities -> awards (award_id));
 diesel::joinable!(returns -> awards (award_id));
 diesel::joinable!(return_lines -> returns (return_id));
+diesel::joinable!(return_results -> returns (return_id));
+diesel::joinable!(return_results -> indicators (indicator_id));
+diesel::joinable!(indicators -> awards (award_id));
+diesel::joinable!(monitoring_plans -> awards (award_id));
 diesel::joinable!(awards -> programmes (programme_id));
 diesel::joinable!(awards -> recipients (recipient_id));
 diesel::joinable!(payments -> awards (award_id));
@@ -243,6 +285,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     activities,
     returns,
     return_lines,
+    monitoring_plans,
+    indicators,
+    return_results,
     decisions,
     plans,
     repayments,

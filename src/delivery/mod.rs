@@ -1,6 +1,7 @@
-//! Delivery: the activities agreed for an award, and the CSPs' quarterly returns against them,
-//! reviewed by finance (DESIGN §5).
+//! Delivery: the activities and outcome indicators agreed for an award, its monitoring plan,
+//! and the recipients' returns against them, reviewed by finance (DESIGN §5).
 
+pub mod monitoring;
 pub mod store;
 
 use std::collections::{HashMap, HashSet};
@@ -15,16 +16,16 @@ use uuid::Uuid;
 use crate::audit::{self, Action, Actor};
 use crate::auth::{AuthUser, Role};
 use crate::awards;
-use crate::domain::delivery::{Quantity, check_lines, overdue_returns};
-use crate::domain::ids::{ActivityId, AwardId, RecipientId, ReturnId};
-use crate::domain::{AwardStatus, LineStatus, Money, MoneyText, ReturnPeriod, ReturnStatus};
+use crate::domain::delivery::{Quantity, RiskRating, check_lines, overdue_returns, schedule};
+use crate::domain::ids::{ActivityId, AwardId, IndicatorId, RecipientId, ReturnId};
+use crate::domain::{AwardStatus, Frequency, LineStatus, Money, MoneyText, ReturnPeriod, ReturnStatus};
 use crate::error::{ApiError, FieldError};
 use crate::extract::{JsonBody, Page, PageQuery};
 use crate::idempotency::{self, Created, Idempotent};
 use crate::input::{self, Field, Fields, one_text};
 use crate::respond::with_etag;
 use crate::state::AppState;
-use store::{ActivityRow, LineRow, ReturnQuery, ReturnRow};
+use store::{ActivityRow, LineRow, ResultRow, ReturnQuery, ReturnRow};
 
 /// Registers the activity and return routes. `/returns/overdue` comes before `/returns/{id}`.
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -36,6 +37,16 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(get_return)
         .service(accept_return)
         .service(send_back_return);
+    monitoring::routes(cfg);
+}
+
+/// An `as_of` query date, or today.
+pub fn as_of_date(text: Option<String>) -> Result<NaiveDate, ApiError> {
+    match text {
+        Some(text) => NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+            .map_err(|_| ApiError::field("as_of", "must be a date such as 2020-07-31")),
+        None => Ok(Utc::now().date_naive()),
+    }
 }
 
 /// A delivery activity agreed with the recipient.
@@ -106,7 +117,27 @@ pub struct ReturnLine {
     pub commentary: String,
 }
 
-/// A CSP's quarterly delivery return.
+/// One outcome indicator's result in a return.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReturnResult {
+    pub indicator_id: IndicatorId,
+    /// The indicator's value at the period's end, in its unit; null when not yet known.
+    pub actual: Option<Quantity>,
+    pub commentary: String,
+}
+
+/// A risk to delivery the recipient reports.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Risk {
+    #[schema(example = "Referrals from probation have slowed")]
+    pub description: String,
+    pub rating: RiskRating,
+    /// What is being done about it; empty when nothing yet.
+    #[schema(example = "Monthly meeting with the probation lead")]
+    pub mitigation: String,
+}
+
+/// A recipient's delivery return for one period of its award's plan.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct DeliveryReturn {
     pub id: ReturnId,
@@ -118,7 +149,11 @@ pub struct DeliveryReturn {
     pub status: ReturnStatus,
     pub spend_to_date: Money,
     pub narrative: String,
+    /// One line per agreed activity.
     pub lines: Vec<ReturnLine>,
+    /// One result per outcome indicator.
+    pub results: Vec<ReturnResult>,
+    pub risks: Vec<Risk>,
     pub submitted_by: String,
     pub submitted_at: DateTime<Utc>,
     pub reviewed_by: Option<String>,
@@ -138,7 +173,11 @@ impl audit::Audited for DeliveryReturn {
 }
 
 impl DeliveryReturn {
-    fn from_rows(row: ReturnRow, lines: Vec<LineRow>) -> Result<DeliveryReturn, ApiError> {
+    fn from_rows(row: ReturnRow, lines: Vec<LineRow>, results: Vec<ResultRow>) -> Result<DeliveryReturn, ApiError> {
+        let risks = match row.risks {
+            Some(value) => serde_json::from_value(value).map_err(|e| ApiError::Internal(format!("risks: {e}")))?,
+            None => Vec::new(),
+        };
         Ok(DeliveryReturn {
             id: row.id,
             award_id: row.award_id,
@@ -159,6 +198,15 @@ impl DeliveryReturn {
                     })
                 })
                 .collect::<Result<_, ApiError>>()?,
+            results: results
+                .into_iter()
+                .map(|r| ReturnResult {
+                    indicator_id: r.indicator_id,
+                    actual: r.actual.map(Quantity::from_decimal),
+                    commentary: r.commentary,
+                })
+                .collect(),
+            risks,
             submitted_by: row.submitted_by,
             submitted_at: row.submitted_at,
             reviewed_by: row.reviewed_by,
@@ -176,10 +224,15 @@ fn load_returns(conn: &mut PgConnection, rows: Vec<ReturnRow>) -> Result<Vec<Del
     for line in store::lines_of(conn, &ids)? {
         lines.entry(line.return_id).or_default().push(line);
     }
+    let mut results: HashMap<ReturnId, Vec<ResultRow>> = HashMap::new();
+    for result in store::results_of(conn, &ids)? {
+        results.entry(result.return_id).or_default().push(result);
+    }
     rows.into_iter()
         .map(|row| {
             let l = lines.remove(&row.id).unwrap_or_default();
-            DeliveryReturn::from_rows(row, l)
+            let r = results.remove(&row.id).unwrap_or_default();
+            DeliveryReturn::from_rows(row, l, r)
         })
         .collect()
 }
@@ -196,20 +249,53 @@ pub struct NewReturnLine {
     pub commentary: Option<String>,
 }
 
-/// A new return: exactly one line per agreed activity.
+/// One indicator's result in a new return.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewReturnResult {
+    pub indicator_id: IndicatorId,
+    /// A number of zero or more (string or number); null when not yet known.
+    #[schema(value_type = Option<MoneyText>)]
+    pub actual: Option<MoneyText>,
+    #[serde(default)]
+    pub commentary: Option<String>,
+}
+
+/// A risk in a new return.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewRisk {
+    pub description: String,
+    pub rating: RiskRating,
+    #[serde(default)]
+    pub mitigation: Option<String>,
+}
+
+/// A new return for one period of the award's plan: exactly one line per agreed activity and
+/// one result per outcome indicator.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({
     "period": "2020-21-Q1",
     "spend_to_date": "12500.00",
     "narrative": "Two problem-solving groups met; the town-centre hot spot is improving.",
-    "lines": [{"activity_id": "0192f0c1-0000-7000-8000-000000000009", "status": "on_track", "output_value": 9, "commentary": "9 cases closed"}]
+    "lines": [{"activity_id": "0192f0c1-0000-7000-8000-000000000009", "status": "on_track", "output_value": 9, "commentary": "9 cases closed"}],
+    "results": [],
+    "risks": [{"description": "Referrals from probation have slowed", "rating": "medium", "mitigation": "Monthly meeting with the probation lead"}]
 }))]
 pub struct SubmitReturn {
+    /// One of the award's return periods: `2020-21-Q1` (quarterly, the default), `2020-21-H1`
+    /// (half-yearly), `2020-21-FY` (annual) or `2020-21-END` (end of grant).
     pub period: String,
     pub spend_to_date: MoneyText,
     pub narrative: String,
+    #[serde(default)]
     pub lines: Vec<NewReturnLine>,
+    #[serde(default)]
+    pub results: Vec<NewReturnResult>,
+    /// At most 50.
+    #[serde(default)]
+    pub risks: Vec<NewRisk>,
 }
 
 /// A finance review of a return.
@@ -391,8 +477,19 @@ pub struct ReturnInput {
     pub narrative: Field<String>,
     /// (activity, status, output, commentary) in the submitted order.
     pub lines: Vec<(ActivityId, LineStatus, Option<Quantity>, String)>,
-    /// What failed in the lines' own fields (outputs, commentaries).
+    /// (indicator, actual, commentary) in the submitted order.
+    pub results: Vec<(IndicatorId, Option<Quantity>, String)>,
+    pub risks: Vec<Risk>,
+    /// What failed in the lines', results' and risks' own fields.
     pub line_errors: Vec<FieldError>,
+}
+
+/// A list item's checked value, or its error recorded and `fallback` kept in its place.
+fn kept<T>(errors: &mut Vec<FieldError>, checked: Result<T, FieldError>, fallback: T) -> T {
+    checked.unwrap_or_else(|e| {
+        errors.push(e);
+        fallback
+    })
 }
 
 impl From<SubmitReturn> for ReturnInput {
@@ -407,21 +504,40 @@ impl From<SubmitReturn> for ReturnInput {
                 input::text(&format!("lines[{i}].commentary"), line.commentary.as_deref().unwrap_or(""), 0, 4000);
             // A bad line still names its activity, so the one-line-per-activity check stays
             // exact; its error is recorded and nothing is stored.
-            let output = output.unwrap_or_else(|e| {
-                line_errors.push(e);
-                None
-            });
-            let commentary = commentary.unwrap_or_else(|e| {
-                line_errors.push(e);
-                String::new()
-            });
+            let output = kept(&mut line_errors, output, None);
+            let commentary = kept(&mut line_errors, commentary, String::new());
             lines.push((line.activity_id, line.status, output, commentary));
+        }
+        let mut results = Vec::with_capacity(body.results.len());
+        for (i, result) in body.results.iter().enumerate() {
+            let actual = input::parse_optional(&format!("results[{i}].actual"), result.actual.as_ref(), |v| {
+                Quantity::parse(&v.0)
+            });
+            let commentary =
+                input::text(&format!("results[{i}].commentary"), result.commentary.as_deref().unwrap_or(""), 0, 4000);
+            let actual = kept(&mut line_errors, actual, None);
+            let commentary = kept(&mut line_errors, commentary, String::new());
+            results.push((result.indicator_id, actual, commentary));
+        }
+        if body.risks.len() > 50 {
+            line_errors.push(input::fail("risks", "must list at most 50 risks"));
+        }
+        let mut risks = Vec::with_capacity(body.risks.len());
+        for (i, risk) in body.risks.iter().enumerate() {
+            let description = input::text(&format!("risks[{i}].description"), &risk.description, 1, 2000);
+            let mitigation =
+                input::text(&format!("risks[{i}].mitigation"), risk.mitigation.as_deref().unwrap_or(""), 0, 2000);
+            let description = kept(&mut line_errors, description, String::new());
+            let mitigation = kept(&mut line_errors, mitigation, String::new());
+            risks.push(Risk { description, rating: risk.rating, mitigation });
         }
         ReturnInput {
             period: input::parse("period", ReturnPeriod::parse(&body.period)),
             spend_to_date: input::parse("spend_to_date", Money::parse_non_negative(&body.spend_to_date.0)),
             narrative: input::text("narrative", &body.narrative, 1, 8000),
             lines,
+            results,
+            risks,
             line_errors,
         }
     }
@@ -445,12 +561,20 @@ pub fn submit(
         )));
     }
     let amount = Money::from_decimal(award.amount);
-    let in_year = input.period.as_ref().map_or(true, |p| p.financial_year() == award.financial_year);
+    let frequency = store::plan_of(conn, award_id)?.map_or(Frequency::Quarterly, |p| p.frequency);
+    let periods = ReturnPeriod::periods_of(award.financial_year, frequency);
+    let in_plan = input.period.as_ref().map_or(true, |p| periods.contains(p));
+    let period_names: Vec<String> = periods.iter().map(ReturnPeriod::to_string).collect();
     let within = input.spend_to_date.as_ref().map_or(true, |s| *s <= amount);
     let activities: Vec<ActivityId> = store::activities_of(conn, award_id)?.iter().map(|a| a.id).collect();
+    let indicators: Vec<IndicatorId> = store::indicators_of(conn, award_id)?.iter().map(|i| i.id).collect();
     let named: Vec<ActivityId> = input.lines.iter().map(|l| l.0).collect();
+    let named_indicators: Vec<IndicatorId> = input.results.iter().map(|r| r.0).collect();
     let mut more = input.line_errors;
-    more.extend(check_lines(&activities, &named).into_iter().map(|(field, message)| input::fail(&field, message)));
+    let breaches = check_lines(&activities, &named, ("lines", "activity_id", "activity"))
+        .into_iter()
+        .chain(check_lines(&indicators, &named_indicators, ("results", "indicator_id", "indicator")));
+    more.extend(breaches.map(|(field, message)| input::fail(&field, message)));
     let (period, spend, narrative, (), ()) = input::with_errors(
         (
             input.period,
@@ -458,8 +582,8 @@ pub fn submit(
             input.narrative,
             input::rule(
                 "period",
-                in_year,
-                &format!("must be a quarter of the award's financial year {}", award.financial_year),
+                in_plan,
+                &format!("must be one of the award's {frequency} return periods: {}", period_names.join(", ")),
             ),
             input::rule("spend_to_date", within, &format!("cannot exceed the award's amount of {amount}")),
         )
@@ -482,6 +606,7 @@ pub fn submit(
         reviewed_at: None,
         review_comment: None,
         version: 1,
+        risks: Some(serde_json::to_value(&input.risks).map_err(|e| ApiError::Internal(format!("risks: {e}")))?),
     };
     let line_rows: Vec<LineRow> = input
         .lines
@@ -496,13 +621,26 @@ pub fn submit(
             commentary,
         })
         .collect();
-    let (saved, saved_lines) = store::insert_return(conn, &row, &line_rows)?;
-    let submitted = DeliveryReturn::from_rows(saved, saved_lines)?;
+    let result_rows: Vec<ResultRow> = input
+        .results
+        .into_iter()
+        .enumerate()
+        .map(|(i, (indicator_id, actual, commentary))| ResultRow {
+            return_id: row.id,
+            position: i as i32,
+            indicator_id,
+            actual: actual.map(Quantity::to_decimal),
+            commentary,
+        })
+        .collect();
+    let (saved, saved_lines, saved_results) = store::insert_return(conn, &row, &line_rows, &result_rows)?;
+    let submitted = DeliveryReturn::from_rows(saved, saved_lines, saved_results)?;
     audit::record(conn, actor, Action::ReturnSubmitted, &submitted)?;
     Ok(submitted)
 }
 
-/// Submit a quarterly return for your partnership's award: one line per agreed activity.
+/// Submit a return for one period of your organisation's award: one line per agreed activity,
+/// one result per outcome indicator, and any risks.
 #[utoipa::path(
     tag = "delivery",
     operation_id = "submit_return",
@@ -680,8 +818,9 @@ async fn send_back_return(
     review(&state, &user, id.into_inner(), ReturnStatus::Returned, Some(comment)).await
 }
 
-/// Returns that have fallen due (quarter end + `GRANTS_RETURN_DUE_DAYS`) on or before `as_of`
-/// with nothing submitted or accepted, for approved awards with agreed activities.
+/// Returns that have fallen due on or before `as_of` with nothing submitted or accepted, for
+/// approved awards with activities, indicators or a monitoring plan: each award's own schedule
+/// (period end + days allowed; quarterly + `GRANTS_RETURN_DUE_DAYS` without a plan).
 #[utoipa::path(
     tag = "delivery",
     operation_id = "list_overdue_returns",
@@ -695,11 +834,7 @@ async fn overdue(
     query: web::Query<OverdueQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let scope = user.read_scope()?;
-    let as_of = match query.into_inner().as_of {
-        Some(text) => NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
-            .map_err(|_| ApiError::field("as_of", "must be a date such as 2020-07-31"))?,
-        None => Utc::now().date_naive(),
-    };
+    let as_of = as_of_date(query.into_inner().as_of)?;
     let due_days = state.return_due_days;
     let items = state
         .db(move |conn| {
@@ -716,7 +851,10 @@ async fn overdue(
             for award in awards {
                 let year = award.financial_year;
                 let got = received.get(&award.id).unwrap_or(&none);
-                for o in overdue_returns(year, award.start_date, award.end_date, got, as_of, due_days) {
+                let frequency = award.frequency.unwrap_or(Frequency::Quarterly);
+                let days = award.days_allowed.map_or(due_days, |d| u32::try_from(d).unwrap_or(0));
+                let due = schedule(frequency, year, award.start_date, award.end_date, days);
+                for o in overdue_returns(&due, got, as_of) {
                     items.push(OverdueReturn {
                         award_id: award.id,
                         reference: award.reference.clone(),

@@ -6,9 +6,9 @@ use diesel::prelude::*;
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
-use crate::db::schema::{activities, awards, return_lines, returns};
-use crate::domain::ids::{ActivityId, AwardId, RecipientId, ReturnId};
-use crate::domain::{AwardStatus, FinancialYear, LineStatus, ReturnPeriod, ReturnStatus};
+use crate::db::schema::{activities, awards, indicators, monitoring_plans, return_lines, return_results, returns};
+use crate::domain::ids::{ActivityId, AwardId, IndicatorId, MonitoringPlanId, RecipientId, ReturnId};
+use crate::domain::{AwardStatus, Direction, FinancialYear, Frequency, LineStatus, ReturnPeriod, ReturnStatus};
 
 /// An activity as stored.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -43,6 +43,48 @@ pub struct ReturnRow {
     pub reviewed_at: Option<DateTime<Utc>>,
     pub review_comment: Option<String>,
     pub version: i32,
+    /// `[{description, rating, mitigation}]`; null on returns made before risks were reported.
+    pub risks: Option<serde_json::Value>,
+}
+
+/// An indicator's result in a return, as stored.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = return_results)]
+pub struct ResultRow {
+    pub return_id: ReturnId,
+    pub position: i32,
+    pub indicator_id: IndicatorId,
+    pub actual: Option<Decimal>,
+    pub commentary: String,
+}
+
+/// An award's monitoring plan as stored.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = monitoring_plans)]
+pub struct PlanRow {
+    pub id: MonitoringPlanId,
+    pub award_id: AwardId,
+    pub frequency: Frequency,
+    pub days_allowed: i32,
+    pub set_by: String,
+    pub set_at: DateTime<Utc>,
+    pub version: i32,
+}
+
+/// An outcome indicator as stored.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = indicators)]
+pub struct IndicatorRow {
+    pub id: IndicatorId,
+    pub award_id: AwardId,
+    pub title: String,
+    pub unit: String,
+    pub baseline: Option<Decimal>,
+    pub target: Option<Decimal>,
+    pub direction: Direction,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub version: i32,
 }
 
 /// A line of a return as stored.
@@ -71,17 +113,96 @@ pub fn activities_of(conn: &mut PgConnection, award_id: AwardId) -> QueryResult<
         .load(conn)
 }
 
-/// Inserts a return with its lines.
+/// A return with its activity lines and indicator results.
+pub type ReturnParts = (ReturnRow, Vec<LineRow>, Vec<ResultRow>);
+
+/// Inserts a return with its lines and results.
 pub fn insert_return(
     conn: &mut PgConnection,
     row: &ReturnRow,
     lines: &[LineRow],
-) -> QueryResult<(ReturnRow, Vec<LineRow>)> {
+    results: &[ResultRow],
+) -> QueryResult<ReturnParts> {
     let saved =
         diesel::insert_into(returns::table).values(row).returning(ReturnRow::as_returning()).get_result(conn)?;
     let lines =
         diesel::insert_into(return_lines::table).values(lines).returning(LineRow::as_returning()).get_results(conn)?;
-    Ok((saved, lines))
+    let results = diesel::insert_into(return_results::table)
+        .values(results)
+        .returning(ResultRow::as_returning())
+        .get_results(conn)?;
+    Ok((saved, lines, results))
+}
+
+/// The indicator results of several returns, in their submitted order.
+pub fn results_of(conn: &mut PgConnection, ids: &[ReturnId]) -> QueryResult<Vec<ResultRow>> {
+    return_results::table
+        .filter(return_results::return_id.eq_any(ids))
+        .select(ResultRow::as_select())
+        .order((return_results::return_id, return_results::position))
+        .load(conn)
+}
+
+/// An award's monitoring plan, if finance has set one.
+pub fn plan_of(conn: &mut PgConnection, award_id: AwardId) -> QueryResult<Option<PlanRow>> {
+    monitoring_plans::table
+        .filter(monitoring_plans::award_id.eq(award_id))
+        .select(PlanRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Inserts an award's first plan.
+pub fn insert_plan(conn: &mut PgConnection, row: &PlanRow) -> QueryResult<PlanRow> {
+    diesel::insert_into(monitoring_plans::table).values(row).returning(PlanRow::as_returning()).get_result(conn)
+}
+
+/// Changes an award's plan, one version on.
+pub fn update_plan(
+    conn: &mut PgConnection,
+    id: MonitoringPlanId,
+    frequency: Frequency,
+    days_allowed: i32,
+    by: &str,
+) -> QueryResult<PlanRow> {
+    diesel::update(monitoring_plans::table.find(id))
+        .set((
+            monitoring_plans::frequency.eq(frequency),
+            monitoring_plans::days_allowed.eq(days_allowed),
+            monitoring_plans::set_by.eq(by),
+            monitoring_plans::set_at.eq(diesel::dsl::now),
+            monitoring_plans::version.eq(monitoring_plans::version + 1),
+        ))
+        .returning(PlanRow::as_returning())
+        .get_result(conn)
+}
+
+/// Whether an award has any return, in any state.
+pub fn has_returns(conn: &mut PgConnection, award_id: AwardId) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(returns::table.filter(returns::award_id.eq(award_id)))).get_result(conn)
+}
+
+/// Inserts an indicator.
+pub fn insert_indicator(conn: &mut PgConnection, row: &IndicatorRow) -> QueryResult<IndicatorRow> {
+    diesel::insert_into(indicators::table).values(row).returning(IndicatorRow::as_returning()).get_result(conn)
+}
+
+/// An award's indicators, oldest first.
+pub fn indicators_of(conn: &mut PgConnection, award_id: AwardId) -> QueryResult<Vec<IndicatorRow>> {
+    indicators::table
+        .filter(indicators::award_id.eq(award_id))
+        .select(IndicatorRow::as_select())
+        .order(indicators::id.asc())
+        .load(conn)
+}
+
+/// Every return of an award, in submission order.
+pub fn returns_of(conn: &mut PgConnection, award_id: AwardId) -> QueryResult<Vec<ReturnRow>> {
+    returns::table
+        .filter(returns::award_id.eq(award_id))
+        .select(ReturnRow::as_select())
+        .order(returns::id.asc())
+        .load(conn)
 }
 
 /// The next revision number for an award's period.
@@ -170,7 +291,7 @@ pub fn list_returns(conn: &mut PgConnection, query: &ReturnQuery) -> QueryResult
     q.order(returns::id.asc()).limit(query.limit + 1).load(conn)
 }
 
-/// An approved award that has agreed activities: the ones that owe returns.
+/// An approved award that owes returns: one with agreed activities, indicators or a plan.
 #[derive(Debug, Clone, Queryable)]
 pub struct ReportingAward {
     pub id: AwardId,
@@ -179,14 +300,24 @@ pub struct ReportingAward {
     pub financial_year: FinancialYear,
     pub start_date: chrono::NaiveDate,
     pub end_date: chrono::NaiveDate,
+    /// The plan's frequency and days allowed; none for the default plan.
+    pub frequency: Option<Frequency>,
+    pub days_allowed: Option<i32>,
 }
 
-/// Approved awards with at least one activity, optionally of one recipient.
+/// Approved awards that owe returns, optionally of one recipient.
 pub fn reporting_awards(conn: &mut PgConnection, scope: Option<RecipientId>) -> QueryResult<Vec<ReportingAward>> {
     let with_activities = activities::table.select(activities::award_id);
+    let with_indicators = indicators::table.select(indicators::award_id);
     let mut q = awards::table
+        .left_join(monitoring_plans::table)
         .filter(awards::status.eq(AwardStatus::Approved))
-        .filter(awards::id.eq_any(with_activities))
+        .filter(
+            awards::id
+                .eq_any(with_activities)
+                .or(awards::id.eq_any(with_indicators))
+                .or(monitoring_plans::id.nullable().is_not_null()),
+        )
         .select((
             awards::id,
             awards::reference,
@@ -194,6 +325,8 @@ pub fn reporting_awards(conn: &mut PgConnection, scope: Option<RecipientId>) -> 
             awards::financial_year,
             awards::start_date,
             awards::end_date,
+            monitoring_plans::frequency.nullable(),
+            monitoring_plans::days_allowed.nullable(),
         ))
         .order(awards::id.asc())
         .into_boxed();

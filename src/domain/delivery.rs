@@ -1,7 +1,9 @@
-//! Delivery rules: numeric targets and outputs, the one-line-per-activity rule of a return, and
-//! which quarterly returns are overdue.
+//! Delivery rules: numeric targets and outputs, the one-line-per-measure rule of a return, the
+//! returns an award's monitoring plan makes it owe, and which of them are overdue.
 
 use std::collections::HashSet;
+use std::fmt;
+use std::hash::Hash;
 use std::str::FromStr;
 
 use chrono::NaiveDate;
@@ -9,10 +11,9 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::financial_year::FinancialYear;
-use super::ids::ActivityId;
 use super::labels::label_enum;
 use super::money::MoneyText;
-use super::period::ReturnPeriod;
+use super::period::{Frequency, ReturnPeriod, after};
 
 label_enum!(
     /// Where a return stands.
@@ -36,6 +37,42 @@ label_enum!(
         Complete => "complete",
     }
 );
+
+label_enum!(
+    /// Which way an outcome indicator should move.
+    Direction {
+        /// Higher is better (e.g. people in work).
+        Increase => "increase",
+        /// Lower is better (e.g. the reconviction rate).
+        Decrease => "decrease",
+    }
+);
+
+label_enum!(
+    /// How serious a reported risk is.
+    RiskRating {
+        Low => "low",
+        Medium => "medium",
+        High => "high",
+    }
+);
+
+/// Whether `actual` meets an indicator: against its target when it has one, else when it has
+/// moved the right way from its baseline; unknown (`None`) with neither.
+pub fn indicator_met(
+    direction: Direction,
+    baseline: Option<Quantity>,
+    target: Option<Quantity>,
+    actual: Quantity,
+) -> Option<bool> {
+    match (target, baseline, direction) {
+        (Some(t), _, Direction::Increase) => Some(actual >= t),
+        (Some(t), _, Direction::Decrease) => Some(actual <= t),
+        (None, Some(b), Direction::Increase) => Some(actual > b),
+        (None, Some(b), Direction::Decrease) => Some(actual < b),
+        (None, None, _) => None,
+    }
+}
 
 /// A count or measure: zero or more, at most two decimals. Written as a JSON number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -91,30 +128,54 @@ impl utoipa::PartialSchema for Quantity {
 
 impl utoipa::ToSchema for Quantity {}
 
-/// A breach of the one-line-per-activity rule: the field and what is wrong.
+/// A breach of the one-line-per-measure rule: the field and what is wrong.
 pub type LineError = (String, String);
 
-/// Checks that `lines` (their activity ids, in order) name every activity exactly once and
-/// nothing else.
-pub fn check_lines(activities: &[ActivityId], lines: &[ActivityId]) -> Vec<LineError> {
-    let known: HashSet<&ActivityId> = activities.iter().collect();
+/// Checks that `lines` (the measure ids they name, in order) name every one of `measures`
+/// exactly once and nothing else. `list` and `key` name the fields (`lines`, `activity_id`),
+/// `noun` the measure (`activity`).
+pub fn check_lines<T: Eq + Hash + Copy + fmt::Display>(
+    measures: &[T],
+    lines: &[T],
+    (list, key, noun): (&str, &str, &str),
+) -> Vec<LineError> {
+    let known: HashSet<&T> = measures.iter().collect();
     let mut seen = HashSet::new();
     let mut errors = Vec::new();
     for (i, id) in lines.iter().enumerate() {
         if !known.contains(id) {
-            errors.push((format!("lines[{i}].activity_id"), "is not an activity of this award".to_string()));
+            errors.push((format!("{list}[{i}].{key}"), format!("is not an {noun} of this award")));
         } else if !seen.insert(*id) {
-            errors.push((format!("lines[{i}].activity_id"), "appears more than once".to_string()));
+            errors.push((format!("{list}[{i}].{key}"), "appears more than once".to_string()));
         }
     }
-    let missing: Vec<String> = activities.iter().filter(|a| !seen.contains(a)).map(ActivityId::to_string).collect();
+    let missing: Vec<String> = measures.iter().filter(|a| !seen.contains(a)).map(T::to_string).collect();
     if !missing.is_empty() {
-        errors.push((
-            "lines".to_string(),
-            format!("needs one line for each agreed activity; missing {}", missing.join(", ")),
-        ));
+        errors
+            .push((list.to_string(), format!("needs one line for each agreed {noun}; missing {}", missing.join(", "))));
     }
     errors
+}
+
+/// A return an award owes: the period it covers and the day it falls due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Due {
+    pub period: ReturnPeriod,
+    pub due_on: NaiveDate,
+}
+
+/// The returns an award owes under its plan: each period of `frequency` in `year` that overlaps
+/// the award's dates, due `days` after the period ends; the end-of-grant report is due `days`
+/// after the award ends.
+pub fn schedule(frequency: Frequency, year: FinancialYear, start: NaiveDate, end: NaiveDate, days: u32) -> Vec<Due> {
+    ReturnPeriod::periods_of(year, frequency)
+        .into_iter()
+        .filter_map(|period| match frequency {
+            Frequency::EndOfGrant => Some(Due { period, due_on: after(end, days) }),
+            _ => (period.first_day() <= end && period.last_day() >= start)
+                .then(|| Due { period, due_on: period.due_on(days) }),
+        })
+        .collect()
 }
 
 /// A return that has fallen due without being submitted.
@@ -125,30 +186,20 @@ pub struct Overdue {
     pub days_overdue: i64,
 }
 
-/// The quarters of `year` that overlap the award's dates, whose return was due on or before
-/// `as_of` (quarter end + `due_days`) and has no submitted or accepted return.
-pub fn overdue_returns(
-    year: FinancialYear,
-    start: NaiveDate,
-    end: NaiveDate,
-    received: &HashSet<ReturnPeriod>,
-    as_of: NaiveDate,
-    due_days: u32,
-) -> Vec<Overdue> {
-    ReturnPeriod::quarters_of(year)
-        .into_iter()
-        .filter(|p| p.first_day() <= end && p.last_day() >= start)
-        .filter(|p| !received.contains(p))
-        .filter_map(|period| {
-            let due_on = period.due_on(due_days);
-            (due_on <= as_of).then(|| Overdue { period, due_on, days_overdue: (as_of - due_on).num_days() })
-        })
+/// The returns of `schedule` that were due on or before `as_of` and have no submitted or
+/// accepted return.
+pub fn overdue_returns(schedule: &[Due], received: &HashSet<ReturnPeriod>, as_of: NaiveDate) -> Vec<Overdue> {
+    schedule
+        .iter()
+        .filter(|d| !received.contains(&d.period) && d.due_on <= as_of)
+        .map(|d| Overdue { period: d.period, due_on: d.due_on, days_overdue: (as_of - d.due_on).num_days() })
         .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::ids::ActivityId;
 
     fn date(y: i32, m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, d).unwrap()
@@ -164,36 +215,89 @@ mod tests {
     #[test]
     fn every_activity_needs_exactly_one_line() {
         let (a, b, c) = (ActivityId::new(), ActivityId::new(), ActivityId::new());
-        assert!(check_lines(&[a, b], &[b, a]).is_empty());
-        assert_eq!(check_lines(&[a, b], &[a]).len(), 1);
-        assert_eq!(check_lines(&[a, b], &[a, a, b])[0].0, "lines[1].activity_id");
-        assert_eq!(check_lines(&[a], &[a, c])[0].0, "lines[1].activity_id");
-        assert!(check_lines(&[], &[]).is_empty());
+        let names = ("lines", "activity_id", "activity");
+        assert!(check_lines(&[a, b], &[b, a], names).is_empty());
+        assert_eq!(check_lines(&[a, b], &[a], names).len(), 1);
+        assert_eq!(check_lines(&[a, b], &[a, a, b], names)[0].0, "lines[1].activity_id");
+        assert_eq!(
+            check_lines(&[a], &[a, c], names)[0],
+            ("lines[1].activity_id".into(), "is not an activity of this award".into())
+        );
+        assert!(check_lines::<ActivityId>(&[], &[], names).is_empty());
+        let results = check_lines(&[a], &[], ("results", "indicator_id", "indicator"));
+        assert_eq!(results, [("results".into(), format!("needs one line for each agreed indicator; missing {a}"))]);
+    }
+
+    #[test]
+    fn an_indicator_is_met_against_its_target_else_its_baseline() {
+        let q = |v: &str| Some(Quantity::parse(v).unwrap());
+        let actual = |v: &str| Quantity::parse(v).unwrap();
+        use Direction::{Decrease, Increase};
+        // Reconviction: 47% against a target of 50%, lower is better.
+        assert_eq!(indicator_met(Decrease, q("79"), q("50"), actual("47")), Some(true));
+        assert_eq!(indicator_met(Decrease, q("79"), q("50"), actual("50")), Some(true));
+        assert_eq!(indicator_met(Decrease, q("79"), q("50"), actual("50.01")), Some(false));
+        assert_eq!(indicator_met(Increase, None, q("40"), actual("40")), Some(true));
+        assert_eq!(indicator_met(Increase, None, q("40"), actual("39.99")), Some(false));
+        // No target: better than the baseline, strictly.
+        assert_eq!(indicator_met(Increase, q("10"), None, actual("11")), Some(true));
+        assert_eq!(indicator_met(Increase, q("10"), None, actual("10")), Some(false));
+        assert_eq!(indicator_met(Decrease, q("10"), None, actual("9")), Some(true));
+        assert_eq!(indicator_met(Decrease, q("10"), None, actual("10")), Some(false));
+        assert_eq!(indicator_met(Increase, None, None, actual("10")), None);
     }
 
     #[test]
     fn a_return_is_overdue_from_its_due_date() {
         let year = FinancialYear::parse("2020-21").unwrap();
-        let (start, end) = (year.first_day(), year.last_day());
+        let plan = schedule(Frequency::Quarterly, year, year.first_day(), year.last_day(), 30);
         let none = HashSet::new();
         // Q1 ends 30 June; due 30 July.
-        assert!(overdue_returns(year, start, end, &none, date(2020, 7, 29), 30).is_empty());
-        let on = overdue_returns(year, start, end, &none, date(2020, 7, 30), 30);
+        assert!(overdue_returns(&plan, &none, date(2020, 7, 29)).is_empty());
+        let on = overdue_returns(&plan, &none, date(2020, 7, 30));
         assert_eq!((on.len(), on[0].days_overdue, on[0].period.quarter()), (1, 0, 1));
-        assert_eq!(overdue_returns(year, start, end, &none, date(2020, 7, 31), 30)[0].days_overdue, 1);
+        assert_eq!(overdue_returns(&plan, &none, date(2020, 7, 31))[0].days_overdue, 1);
         // Q4 ends 31 March of the next calendar year; due 30 April.
-        let all = overdue_returns(year, start, end, &none, date(2021, 4, 30), 30);
+        let all = overdue_returns(&plan, &none, date(2021, 4, 30));
         assert_eq!(all.iter().map(|o| o.period.quarter()).collect::<Vec<_>>(), [1, 2, 3, 4]);
         assert_eq!(all[3].due_on, date(2021, 4, 30));
         let received: HashSet<_> = [ReturnPeriod::parse("2020-21-Q2").unwrap()].into();
-        assert_eq!(overdue_returns(year, start, end, &received, date(2021, 4, 30), 30).len(), 3);
+        assert_eq!(overdue_returns(&plan, &received, date(2021, 4, 30)).len(), 3);
     }
 
     #[test]
     fn quarters_outside_the_awards_dates_are_not_due() {
         let year = FinancialYear::parse("2020-21").unwrap();
-        let late_start =
-            overdue_returns(year, date(2020, 10, 1), year.last_day(), &HashSet::new(), date(2021, 6, 1), 30);
+        let plan = schedule(Frequency::Quarterly, year, date(2020, 10, 1), year.last_day(), 30);
+        let late_start = overdue_returns(&plan, &HashSet::new(), date(2021, 6, 1));
         assert_eq!(late_start.iter().map(|o| o.period.quarter()).collect::<Vec<_>>(), [3, 4]);
+        // An award ending in June owes only Q1 (its last day is inside Q1, Q2 starts after it).
+        let early_end = schedule(Frequency::Quarterly, year, year.first_day(), date(2020, 6, 30), 30);
+        assert_eq!(early_end.iter().map(|d| d.period.quarter()).collect::<Vec<_>>(), [1]);
+        let one_day = schedule(Frequency::Quarterly, year, date(2020, 9, 30), date(2020, 10, 1), 30);
+        assert_eq!(one_day.iter().map(|d| d.period.quarter()).collect::<Vec<_>>(), [2, 3]);
+    }
+
+    #[test]
+    fn each_frequency_has_its_own_schedule() {
+        let year = FinancialYear::parse("2020-21").unwrap();
+        let (start, end) = (date(2020, 5, 1), date(2021, 1, 31));
+        let halves = schedule(Frequency::HalfYearly, year, start, end, 20);
+        assert_eq!(
+            halves.iter().map(|d| (d.period.to_string(), d.due_on)).collect::<Vec<_>>(),
+            [("2020-21-H1".to_string(), date(2020, 10, 20)), ("2020-21-H2".to_string(), date(2021, 4, 20))]
+        );
+        let annual = schedule(Frequency::Annual, year, start, end, 45);
+        assert_eq!((annual.len(), annual[0].due_on), (1, date(2021, 5, 15)));
+        // The end-of-grant report follows the award's own end, not the year's.
+        let end_report = schedule(Frequency::EndOfGrant, year, start, end, 60);
+        assert_eq!((end_report.len(), end_report[0].due_on), (1, date(2021, 4, 1)));
+        assert_eq!(end_report[0].period.to_string(), "2020-21-END");
+        // A half-year the award does not touch is not owed.
+        let autumn = schedule(Frequency::HalfYearly, year, date(2020, 10, 1), end, 20);
+        assert_eq!(autumn.iter().map(|d| d.period.to_string()).collect::<Vec<_>>(), ["2020-21-H2"]);
+        let none = HashSet::new();
+        assert!(overdue_returns(&end_report, &none, date(2021, 3, 31)).is_empty());
+        assert_eq!(overdue_returns(&end_report, &none, date(2021, 4, 3))[0].days_overdue, 2);
     }
 }

@@ -101,6 +101,14 @@ id_type!(
     ActivityId
 );
 id_type!(
+    /// An outcome indicator's id.
+    IndicatorId
+);
+id_type!(
+    /// A monitoring plan's id.
+    MonitoringPlanId
+);
+id_type!(
     /// A delivery return's id.
     ReturnId
 );

@@ -14,13 +14,14 @@ pub mod period;
 pub mod plan_theme;
 
 pub use award_status::{AwardAction, AwardStatus};
-pub use delivery::{LineStatus, ReturnStatus};
+pub use delivery::{Direction, LineStatus, ReturnStatus, RiskRating};
 pub use financial_year::FinancialYear;
 pub use fund_code::FundCode;
 pub use ids::{
-    ActivityId, AwardId, FundId, PaymentId, PlanId, ProgrammeId, RecipientId, RepaymentId, ReturnId, VariationId,
+    ActivityId, AwardId, FundId, IndicatorId, MonitoringPlanId, PaymentId, PlanId, ProgrammeId, RecipientId,
+    RepaymentId, ReturnId, VariationId,
 };
 pub use labels::{Category, FundStatus, PaymentStatus, RecipientKind, VariationStatus};
 pub use money::{Money, MoneyText};
-pub use period::ReturnPeriod;
+pub use period::{Frequency, ReturnPeriod};
 pub use plan_theme::PlanTheme;

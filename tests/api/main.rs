@@ -17,6 +17,7 @@ mod insiders;
 mod layers;
 mod ledger_audit;
 mod money_movements;
+mod monitoring;
 mod newcomer;
 mod plans;
 mod recipients_programmes;

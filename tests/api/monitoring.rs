@@ -1,0 +1,394 @@
+//! Monitoring plans (issue 15, item 2): finance sets each award's reporting frequency, days
+//! allowed and outcome indicators; any recipient's officer reports each period of the plan
+//! with its indicators' actual values and risks; overdue tracking follows each award's plan;
+//! awards without a plan keep quarterly returns.
+
+use grants::auth::Role;
+use serde_json::{Value, json};
+
+use crate::helpers::{Ledger, Reply, TestApp};
+
+/// An approved award to a local authority (not a CSP) running `start`..`end`, and a token for
+/// the recipient's officer.
+async fn service_award(app: &TestApp, l: &Ledger, start: &str, end: &str) -> (String, String) {
+    let mut body = app.award_body(&l.fund, &l.programme, &l.recipient, json!("40000"));
+    body["start_date"] = json!(start);
+    body["end_date"] = json!(end);
+    let award = app.create_award(body).await;
+    assert_eq!(award.status, 201, "{}", award.text);
+    let award = award.id();
+    app.approve(&award).await;
+    let officer = app.token("officer-outside-links", &[Role::Recipient], Some(&l.recipient));
+    (award, officer)
+}
+
+async fn put_plan(app: &TestApp, award: &str, token: &str, if_match: Option<&str>, body: Value) -> Reply {
+    let headers: Vec<(&str, &str)> = if_match.map(|v| vec![("If-Match", v)]).unwrap_or_default();
+    let path = format!("/api/v1/awards/{award}/monitoring-plan");
+    app.send("PUT", &path, Some(token), &headers, Some(("application/json", body.to_string().into_bytes()))).await
+}
+
+fn reoffending_indicator() -> Value {
+    json!({"title": "Proven reoffending within 12 months", "unit": "% of cohort", "baseline": 47, "target": "30", "direction": "decrease"})
+}
+
+async fn indicator(app: &TestApp, award: &str, body: Value) -> String {
+    let r = app.post(&format!("/api/v1/awards/{award}/indicators"), &app.finance, body).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    r.id()
+}
+
+fn outcome_return(period: &str, indicator: &str, actual: Value) -> Value {
+    json!({
+        "period": period,
+        "spend_to_date": "18000.00",
+        "narrative": "Forty people referred; twenty-six completed the course.",
+        "results": [{"indicator_id": indicator, "actual": actual, "commentary": "Cohort of 40"}],
+        "risks": [{"description": "Referrals from probation have slowed", "rating": "medium", "mitigation": "Monthly meeting with the probation lead"}]
+    })
+}
+
+async fn submit(app: &TestApp, award: &str, officer: &str, body: Value) -> Reply {
+    app.post(&format!("/api/v1/awards/{award}/returns"), officer, body).await
+}
+
+fn fields(r: &Reply) -> Vec<String> {
+    r.body["errors"]
+        .as_array()
+        .map_or_else(Vec::new, |e| e.iter().map(|e| e["field"].as_str().unwrap_or_default().to_string()).collect())
+}
+
+/// (award, period, due_on) of every overdue return on `as_of`.
+async fn overdue(app: &TestApp, as_of: &str) -> Vec<(String, String, String)> {
+    let r = app.get(&format!("/api/v1/returns/overdue?as_of={as_of}"), &app.finance).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            let text = |k: &str| i[k].as_str().unwrap().to_string();
+            (text("award_id"), text("period"), text("due_on"))
+        })
+        .collect()
+}
+
+/// (period, due_on, return_status, overdue) of an award's schedule on `as_of`.
+async fn schedule(app: &TestApp, award: &str, token: &str, as_of: &str) -> Vec<(String, String, Value, bool)> {
+    let r = app.get(&format!("/api/v1/awards/{award}/monitoring?as_of={as_of}"), token).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.body["schedule"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["period"].as_str().unwrap().to_string(),
+                s["due_on"].as_str().unwrap().to_string(),
+                s["return_status"].clone(),
+                s["overdue"].as_bool().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[actix_web::test]
+async fn finance_sets_a_plan_once_and_changes_it_only_under_its_etag() {
+    let app = TestApp::spawn().await;
+    let l = app.ledger("100000").await;
+    let (award, officer) = service_award(&app, &l, "2020-04-01", "2021-03-31").await;
+    let plan = json!({"frequency": "half_yearly", "days_allowed": 45});
+
+    assert_eq!(put_plan(&app, &award, &officer, None, plan.clone()).await.status, 403, "a recipient sets no plan");
+    let created = put_plan(&app, &award, &app.finance, None, plan.clone()).await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    assert_eq!(created.header("location"), Some(format!("/api/v1/awards/{award}/monitoring-plan")));
+    assert_eq!(created.header("etag").as_deref(), Some("\"1\""));
+    assert_eq!(
+        (created.body["frequency"].as_str(), created.body["days_allowed"].as_i64(), created.body["set_by"].as_str()),
+        (Some("half_yearly"), Some(45), Some("fiona"))
+    );
+
+    // Once there is a plan, a change names its version.
+    let changed = json!({"frequency": "half_yearly", "days_allowed": 40});
+    let missing = put_plan(&app, &award, &app.finance, None, changed.clone()).await;
+    assert_eq!(missing.status, 428, "{}", missing.text);
+    let stale = put_plan(&app, &award, &app.finance, Some("\"7\""), changed.clone()).await;
+    assert_eq!(stale.status, 412, "{}", stale.text);
+    let ok = put_plan(&app, &award, &app.finance, Some("\"1\""), changed).await;
+    assert_eq!((ok.status, ok.body["version"].as_i64(), ok.body["days_allowed"].as_i64()), (200, Some(2), Some(40)));
+
+    // Days outside 0..=366, an unknown frequency: refused, nothing changed.
+    let too_long =
+        put_plan(&app, &award, &app.finance, Some("\"2\""), json!({"frequency": "annual", "days_allowed": 367})).await;
+    assert_eq!((too_long.status, fields(&too_long)), (422, vec!["days_allowed".to_string()]), "{}", too_long.text);
+    let monthly =
+        put_plan(&app, &award, &app.finance, Some("\"2\""), json!({"frequency": "monthly", "days_allowed": 30})).await;
+    assert!(matches!(monthly.status, 400 | 422), "{}", monthly.text);
+    let seen = app.get(&format!("/api/v1/awards/{award}/monitoring"), &officer).await;
+    assert_eq!(
+        (seen.body["frequency"].as_str(), seen.body["days_allowed"].as_i64(), seen.body["plan"]["version"].as_i64()),
+        (Some("half_yearly"), Some(40), Some(2))
+    );
+
+    // A plan on a draft is allowed; an If-Match naming a plan that does not exist is not.
+    let draft = app.draft(&l, "100").await;
+    let none =
+        put_plan(&app, &draft, &app.finance, Some("\"1\""), json!({"frequency": "annual", "days_allowed": 30})).await;
+    assert_eq!(none.status, 412, "{}", none.text);
+    assert_eq!(
+        put_plan(&app, &draft, &app.finance, None, json!({"frequency": "annual", "days_allowed": 30})).await.status,
+        201
+    );
+    // Not on a withdrawn award.
+    let r = app.post(&format!("/api/v1/awards/{draft}/withdraw"), &app.finance, json!({"reason": "Not needed"})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let closed =
+        put_plan(&app, &draft, &app.finance, Some("\"1\""), json!({"frequency": "quarterly", "days_allowed": 30}))
+            .await;
+    assert_eq!((closed.status, closed.problem().as_str()), (409, "invalid-state"), "{}", closed.text);
+
+    // Another recipient's officer sees nothing of it.
+    let other = app.recipient("Fenland CSP", "community_safety_partnership").await;
+    let stranger = app.token("officer-fenland", &[Role::Recipient], Some(&other));
+    assert_eq!(app.get(&format!("/api/v1/awards/{award}/monitoring"), &stranger).await.status, 404);
+    assert_eq!(app.get(&format!("/api/v1/awards/{award}/indicators"), &stranger).await.status, 404);
+
+    let history = app.get(&format!("/api/v1/awards/{award}/history"), &app.auditor).await;
+    let actions: Vec<&str> =
+        history.body["events"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions.iter().filter(|a| **a == "monitoring_plan.set").count(), 2, "{actions:?}");
+}
+
+#[actix_web::test]
+async fn a_half_yearly_plan_sets_the_periods_the_results_and_what_is_overdue() {
+    let app = TestApp::spawn().await;
+    let l = app.ledger("100000").await;
+    let (award, officer) = service_award(&app, &l, "2020-04-01", "2021-03-31").await;
+    let r = put_plan(&app, &award, &app.finance, None, json!({"frequency": "half_yearly", "days_allowed": 40})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let reoffending = indicator(&app, &award, reoffending_indicator()).await;
+    let by_officer = app.post(&format!("/api/v1/awards/{award}/indicators"), &officer, reoffending_indicator()).await;
+    assert_eq!(by_officer.status, 403);
+    let bad = app
+        .post(
+            &format!("/api/v1/awards/{award}/indicators"),
+            &app.finance,
+            json!({"title": " ", "unit": "people", "baseline": -1, "direction": "increase"}),
+        )
+        .await;
+    assert_eq!((bad.status, fields(&bad)), (422, vec!["title".to_string(), "baseline".to_string()]), "{}", bad.text);
+
+    // A quarter is not a period of this plan; the results are required, one per indicator.
+    let quarter = submit(&app, &award, &officer, outcome_return("2020-21-Q2", &reoffending, json!(38))).await;
+    assert_eq!((quarter.status, fields(&quarter)), (422, vec!["period".to_string()]), "{}", quarter.text);
+    assert!(quarter.text.contains("2020-21-H1, 2020-21-H2"), "{}", quarter.text);
+    let mut no_results = outcome_return("2020-21-H1", &reoffending, json!(38));
+    no_results["results"] = json!([]);
+    let r = submit(&app, &award, &officer, no_results).await;
+    assert_eq!((r.status, fields(&r)), (422, vec!["results".to_string()]), "{}", r.text);
+    let mut twice = outcome_return("2020-21-H1", &reoffending, json!(38));
+    twice["results"] =
+        json!([{"indicator_id": reoffending, "actual": 38}, {"indicator_id": reoffending, "actual": 39}]);
+    let r = submit(&app, &award, &officer, twice).await;
+    assert_eq!((r.status, fields(&r)), (422, vec!["results[1].indicator_id".to_string()]), "{}", r.text);
+    let mut stranger = outcome_return("2020-21-H1", &reoffending, json!(38));
+    stranger["results"][0]["indicator_id"] = json!(l.fund);
+    let r = submit(&app, &award, &officer, stranger).await;
+    assert_eq!(
+        (r.status, fields(&r)),
+        (422, vec!["results[0].indicator_id".to_string(), "results".to_string()]),
+        "{}",
+        r.text
+    );
+    let mut bad_risk = outcome_return("2020-21-H1", &reoffending, json!(-2));
+    bad_risk["risks"][0]["description"] = json!("");
+    let r = submit(&app, &award, &officer, bad_risk).await;
+    assert_eq!(
+        (r.status, fields(&r)),
+        (422, vec!["results[0].actual".to_string(), "risks[0].description".to_string()]),
+        "{}",
+        r.text
+    );
+    let mut severe = outcome_return("2020-21-H1", &reoffending, json!(38));
+    severe["risks"][0]["rating"] = json!("severe");
+    assert!(matches!(submit(&app, &award, &officer, severe).await.status, 400 | 422));
+    let listed = app.get(&format!("/api/v1/returns?award_id={award}"), &app.finance).await;
+    assert_eq!(listed.body["items"], json!([]), "a refused return stores nothing");
+
+    let h1 = submit(&app, &award, &officer, outcome_return("2020-21-H1", &reoffending, json!("38.5"))).await;
+    assert_eq!(h1.status, 201, "{}", h1.text);
+    assert_eq!(h1.body["lines"], json!([]));
+    assert_eq!(
+        h1.body["results"],
+        json!([{"indicator_id": reoffending, "actual": 38.5, "commentary": "Cohort of 40"}])
+    );
+    assert_eq!(h1.body["risks"][0]["rating"], "medium");
+    assert_eq!(h1.body["risks"][0]["mitigation"], "Monthly meeting with the probation lead");
+    let read = app.get(&format!("/api/v1/returns/{}", h1.id()), &officer).await;
+    assert_eq!(
+        (read.body["results"].clone(), read.body["risks"].clone()),
+        (h1.body["results"].clone(), h1.body["risks"].clone())
+    );
+
+    // H2 ends on 31 March and is due 40 days later, on 10 May; H1 was received.
+    let mine = |items: Vec<(String, String, String)>| -> Vec<(String, String)> {
+        items.into_iter().filter(|i| i.0 == award).map(|i| (i.1, i.2)).collect()
+    };
+    assert_eq!(mine(overdue(&app, "2021-05-09").await), vec![]);
+    assert_eq!(mine(overdue(&app, "2021-05-10").await), vec![("2020-21-H2".to_string(), "2021-05-10".to_string())]);
+    assert_eq!(
+        schedule(&app, &award, &officer, "2021-05-10").await,
+        vec![
+            ("2020-21-H1".into(), "2020-11-09".into(), json!("submitted"), false),
+            ("2020-21-H2".into(), "2021-05-10".into(), Value::Null, true),
+        ]
+    );
+
+    // The frequency is fixed once a return is in; the days allowed are not.
+    let annual =
+        put_plan(&app, &award, &app.finance, Some("\"1\""), json!({"frequency": "annual", "days_allowed": 40})).await;
+    assert_eq!((annual.status, annual.problem().as_str()), (409, "invalid-state"), "{}", annual.text);
+    let longer =
+        put_plan(&app, &award, &app.finance, Some("\"1\""), json!({"frequency": "half_yearly", "days_allowed": 60}))
+            .await;
+    assert_eq!(longer.status, 200, "{}", longer.text);
+    assert_eq!(mine(overdue(&app, "2021-05-10").await), vec![], "now due on 30 May");
+
+    // The returns, their results and risks reconcile with the trail.
+    let verify = app.get("/api/v1/audit/verify", &app.auditor).await;
+    assert_eq!(
+        (verify.body["ok"].as_bool(), verify.body["unreconciled"].clone()),
+        (Some(true), json!([])),
+        "{}",
+        verify.text
+    );
+}
+
+#[actix_web::test]
+async fn an_end_of_grant_report_is_due_after_the_award_ends() {
+    let app = TestApp::spawn().await;
+    let l = app.ledger("100000").await;
+    let (award, officer) = service_award(&app, &l, "2020-06-01", "2020-12-31").await;
+    assert_eq!(
+        put_plan(&app, &award, &app.finance, None, json!({"frequency": "end_of_grant", "days_allowed": 30}))
+            .await
+            .status,
+        201
+    );
+    let people = indicator(
+        &app,
+        &award,
+        json!({"title": "People in settled accommodation", "unit": "people", "target": 25, "direction": "increase"}),
+    )
+    .await;
+    assert_eq!(
+        schedule(&app, &award, &app.finance, "2021-01-29").await,
+        vec![("2020-21-END".into(), "2021-01-30".into(), Value::Null, false)]
+    );
+    assert!(schedule(&app, &award, &app.finance, "2021-01-30").await[0].3, "overdue on its due date");
+    let half = submit(&app, &award, &officer, outcome_return("2020-21-H2", &people, json!(27))).await;
+    assert_eq!((half.status, fields(&half)), (422, vec!["period".to_string()]));
+    let end = submit(&app, &award, &officer, outcome_return("2020-21-END", &people, json!(27))).await;
+    assert_eq!(end.status, 201, "{}", end.text);
+    assert!(overdue(&app, "2021-06-01").await.is_empty());
+    assert_eq!(
+        schedule(&app, &award, &officer, "2021-06-01").await,
+        vec![("2020-21-END".into(), "2021-01-30".into(), json!("submitted"), false)]
+    );
+    // A second live report for the period is refused like any other.
+    let again = submit(&app, &award, &officer, outcome_return("2020-21-END", &people, json!(27))).await;
+    assert_eq!(again.status, 409, "{}", again.text);
+}
+
+#[actix_web::test]
+async fn awards_without_a_plan_keep_quarterly_returns_and_indicators_alone_make_returns_due() {
+    let app = TestApp::spawn().await;
+    let l = app.ledger("100000").await;
+    let (award, officer) = service_award(&app, &l, "2020-04-01", "2021-03-31").await;
+    // No plan and no measures: nothing is owed.
+    assert!(overdue(&app, "2020-07-30").await.is_empty());
+    let view = app.get(&format!("/api/v1/awards/{award}/monitoring?as_of=2020-07-30"), &officer).await;
+    assert_eq!(
+        (view.body["plan"].clone(), view.body["frequency"].as_str(), view.body["days_allowed"].as_i64()),
+        (Value::Null, Some("quarterly"), Some(30))
+    );
+    let periods: Vec<&str> =
+        view.body["schedule"].as_array().unwrap().iter().map(|s| s["period"].as_str().unwrap()).collect();
+    assert_eq!(periods, ["2020-21-Q1", "2020-21-Q2", "2020-21-Q3", "2020-21-Q4"]);
+    // An indicator alone makes the quarterly returns due (end of June + 30 days).
+    let reoffending = indicator(&app, &award, reoffending_indicator()).await;
+    assert_eq!(overdue(&app, "2020-07-30").await, vec![(award.clone(), "2020-21-Q1".into(), "2020-07-30".into())]);
+    let r = submit(&app, &award, &officer, outcome_return("2020-21-Q1", &reoffending, json!(44))).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert!(overdue(&app, "2020-07-30").await.is_empty());
+    // A plan's periods are refused on a quarterly award.
+    let r = submit(&app, &award, &officer, outcome_return("2020-21-H1", &reoffending, json!(44))).await;
+    assert_eq!((r.status, fields(&r)), (422, vec!["period".to_string()]));
+    // A return made before indicators existed has none, and reads with empty results and risks.
+    let csp = app.recipient("Fenland CSP", "community_safety_partnership").await;
+    let mut body = app.award_body(&l.fund, &l.programme, &csp, json!("5000"));
+    body["title"] = json!("Fenland CSP allocation");
+    let older = app.create_award(body).await.id();
+    app.approve(&older).await;
+    let activity = app
+        .post(
+            &format!("/api/v1/awards/{older}/activities"),
+            &app.finance,
+            json!({"title": "Groups", "measure": "Count"}),
+        )
+        .await
+        .id();
+    let csp_officer = app.token("officer-fenland", &[Role::Recipient], Some(&csp));
+    let r = submit(
+        &app,
+        &older,
+        &csp_officer,
+        json!({"period": "2020-21-Q1", "spend_to_date": "100", "narrative": "Met.", "lines": [{"activity_id": activity, "status": "on_track"}]}),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body["results"].clone(), r.body["risks"].clone()),
+        (201, json!([]), json!([])),
+        "{}",
+        r.text
+    );
+}
+
+#[actix_web::test]
+async fn the_serving_role_cannot_rewrite_a_returns_results_or_risks() {
+    use diesel::RunQueryDsl;
+    let app = TestApp::spawn().await;
+    let l = app.ledger("100000").await;
+    let (award, officer) = service_award(&app, &l, "2020-04-01", "2021-03-31").await;
+    let reoffending = indicator(&app, &award, reoffending_indicator()).await;
+    let r = submit(&app, &award, &officer, outcome_return("2020-21-Q1", &reoffending, json!(44))).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.id();
+    let mut service = app.db.connect_as_service();
+    for statement in [
+        format!("UPDATE return_results SET actual = 20 WHERE return_id = '{id}'"),
+        format!("DELETE FROM return_results WHERE return_id = '{id}'"),
+        format!("UPDATE returns SET risks = '[]' WHERE id = '{id}'"),
+        format!("DELETE FROM indicators WHERE id = '{reoffending}'"),
+        format!("UPDATE indicators SET target = 50 WHERE id = '{reoffending}'"),
+        "DELETE FROM monitoring_plans".to_string(),
+    ] {
+        let outcome = diesel::sql_query(statement.as_str()).execute(&mut service);
+        let error = outcome.expect_err(&format!("PostgreSQL let the serving role run: {statement}"));
+        let text = error.to_string();
+        assert!(text.contains("permission denied") || text.contains("never"), "{statement}: {text}");
+    }
+    // As the owner, a rewritten result is found by reconciliation.
+    let mut owner = app.db.connect();
+    diesel::sql_query(format!("UPDATE return_results SET actual = 20 WHERE return_id = '{id}'"))
+        .execute(&mut owner)
+        .expect_err("the trigger refuses even the owner");
+    diesel::sql_query("ALTER TABLE return_results DISABLE TRIGGER return_results_no_edit").execute(&mut owner).unwrap();
+    diesel::sql_query(format!("UPDATE return_results SET actual = 20 WHERE return_id = '{id}'"))
+        .execute(&mut owner)
+        .unwrap();
+    let verify = app.get("/api/v1/audit/verify", &app.auditor).await;
+    assert_eq!(verify.body["ok"], false, "{}", verify.text);
+    assert!(verify.text.contains("results"), "{}", verify.text);
+}
