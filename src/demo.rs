@@ -307,6 +307,7 @@ fn load(conn: &mut PgConnection) -> Result<DemoSummary, ApiError> {
 
     let mut summary_award = None;
     let mut csp_awards = Vec::new();
+    let mut ended = Vec::new();
     for (index, (year, fund_id)) in fund_ids.iter().enumerate() {
         // The year's allocation schedule, approved under one decision dated the year's first day.
         let decision = crate::decisions::create(
@@ -381,6 +382,9 @@ fn load(conn: &mut PgConnection) -> Result<DemoSummary, ApiError> {
             if line.programme == p_csp && index == 1 {
                 csp_awards.push((approved.id, line.recipient));
             }
+            if (line.programme == p_outside || line.programme == p_homeless) && index == 0 {
+                ended.push((approved, line.recipient));
+            }
         }
     }
     // One draft in the current year, to show the pipeline.
@@ -408,6 +412,9 @@ fn load(conn: &mut PgConnection) -> Result<DemoSummary, ApiError> {
         },
     )?;
     delivery(conn, &finance, &csp_awards)?;
+    let [outside_links, trailblazer] = <[_; 2]>::try_from(ended)
+        .map_err(|_| ApiError::Internal("the demo has no 2019-20 Outside Links and Trailblazer".into()))?;
+    year_end(conn, &finance, &approver, outside_links, trailblazer, (fund_ids[0].1, current_fund))?;
     Ok(DemoSummary {
         csp_recipient: (TOKEN_CSP.to_string(), csps[4].1),
         award_id: summary_award.ok_or_else(|| ApiError::Internal("the demo has no Outside Links award".into()))?,
@@ -495,6 +502,113 @@ fn delivery(conn: &mut PgConnection, finance: &Actor, csp_awards: &[(AwardId, Re
             }
         }
     }
+    Ok(())
+}
+
+/// The end of 2019-20: Outside Links and the Trailblazer each make one end-of-grant report
+/// against an outcome indicator, accepted by finance; the Trailblazer returns what it did not
+/// spend and is closed; and part of the year's unspent budget is carried into 2020-21 under a
+/// decision.
+fn year_end(
+    conn: &mut PgConnection,
+    finance: &Actor,
+    approver: &Actor,
+    outside_links: (awards::Award, RecipientId),
+    trailblazer: (awards::Award, RecipientId),
+    (from_fund, to_fund): (FundId, FundId),
+) -> Result<(), ApiError> {
+    use crate::delivery::monitoring::{IndicatorInput, add_indicator, set};
+    use crate::delivery::{ReturnInput, review_in, submit};
+    use crate::domain::delivery::Quantity;
+    use crate::domain::{Direction, Frequency, ReturnPeriod, ReturnStatus};
+    use crate::repayments::{RepaymentInput, add_repayment};
+
+    let trailblazer_id = trailblazer.0.id;
+    let quantity = |text: &str| Quantity::parse(text).map_err(|e| ApiError::Internal(format!("demo quantity: {e}")));
+    let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).ok_or_else(|| ApiError::Internal("demo date".into()));
+    let reports = [
+        (
+            outside_links,
+            "Compliance with the conditions of out of court disposals",
+            "% of people supported",
+            ("47", "70", "79"),
+            "30000.00",
+            "79% of the people Outside Links supported complied, against 47% before the service: the board report's figures. (Demo data: the indicator's wording and target are illustrative.)",
+        ),
+        (
+            trailblazer,
+            "Households prevented from becoming homeless",
+            "households",
+            ("120", "150", "162"),
+            "115750.00",
+            "162 households kept their homes. (Demo data: illustrative.)",
+        ),
+    ];
+    let period = ReturnPeriod::parse("2019-20-END").map_err(|e| ApiError::Internal(e.to_string()))?;
+    for (n, ((award, recipient), title, unit, (baseline, target, actual), spend, narrative)) in
+        reports.into_iter().enumerate()
+    {
+        set(conn, finance, award.id, &crate::extract::IfMatch::Any, Frequency::EndOfGrant, 60)?;
+        let indicator = add_indicator(
+            conn,
+            finance,
+            award.id,
+            IndicatorInput {
+                title: title.into(),
+                unit: unit.into(),
+                baseline: Some(quantity(baseline)?),
+                target: Some(quantity(target)?),
+                direction: Direction::Increase,
+            },
+        )?;
+        let officer = Actor { sub: format!("demo-officer-{}", n + 1), name: Some("Demo recipient officer".into()) };
+        let input = ReturnInput {
+            period: Ok(period),
+            spend_to_date: Ok(money(spend)?),
+            narrative: Ok(narrative.to_string()),
+            lines: Vec::new(),
+            results: vec![(indicator.id, Some(quantity(actual)?), "Year-end figure".into())],
+            risks: Vec::new(),
+            line_errors: Vec::new(),
+        };
+        let report = submit(conn, &officer, recipient, award.id, input)?;
+        review_in(conn, finance, report.id, ReturnStatus::Accepted, Some("Thank you".into()))?;
+    }
+    add_repayment(
+        conn,
+        finance,
+        trailblazer_id,
+        RepaymentInput {
+            id: crate::domain::ids::RepaymentId::new(),
+            amount: money("4250.00")?,
+            received_on: day(2020, 5, 20)?,
+            reference: "REC-2020-0042".into(),
+            reason: format!("Unspent at the end of the grant.{ILLUSTRATIVE}"),
+        },
+    )?;
+    awards::actions::close(conn, finance, trailblazer_id)?;
+    let decision = crate::decisions::create(
+        conn,
+        approver,
+        crate::decisions::DecisionInput {
+            reference: "PCC-DN-2020-031".into(),
+            title: "Carry 2019-20 crime and disorder reduction underspend into 2020-21".into(),
+            decided_on: day(2020, 5, 28)?,
+            decided_by: "Police and Crime Commissioner".into(),
+            url: None,
+            summary: "Unspent 2019-20 budget is carried into 2020-21. (Demo data: the reference, date and amount are illustrative.)".into(),
+        },
+    )?;
+    crate::funds::carry::carry_forward(
+        conn,
+        finance,
+        from_fund,
+        crate::funds::carry::CarryInput {
+            to_fund_id: to_fund,
+            amount: money("20000.00")?,
+            decision: crate::decisions::DecisionChoice::Id(decision.id),
+        },
+    )?;
     Ok(())
 }
 

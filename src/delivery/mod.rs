@@ -2,6 +2,7 @@
 //! and the recipients' returns against them, reviewed by finance (DESIGN §5).
 
 pub mod monitoring;
+pub mod outcomes;
 pub mod store;
 
 use std::collections::{HashMap, HashSet};
@@ -38,6 +39,13 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(accept_return)
         .service(send_back_return);
     monitoring::routes(cfg);
+    cfg.service(outcomes::outcome_report);
+}
+
+/// The frequency and days allowed an award reports under: its plan's, or quarterly and
+/// `default_days` without one.
+pub fn effective_plan(frequency: Option<Frequency>, days_allowed: Option<i32>, default_days: u32) -> (Frequency, u32) {
+    (frequency.unwrap_or(Frequency::Quarterly), days_allowed.map_or(default_days, |d| u32::try_from(d).unwrap_or(0)))
 }
 
 /// An `as_of` query date, or today.
@@ -567,7 +575,7 @@ pub fn submit(
     let period_names: Vec<String> = periods.iter().map(ReturnPeriod::to_string).collect();
     let within = input.spend_to_date.as_ref().map_or(true, |s| *s <= amount);
     let activities: Vec<ActivityId> = store::activities_of(conn, award_id)?.iter().map(|a| a.id).collect();
-    let indicators: Vec<IndicatorId> = store::indicators_of(conn, award_id)?.iter().map(|i| i.id).collect();
+    let indicators: Vec<IndicatorId> = store::indicators_of_awards(conn, &[award_id])?.iter().map(|i| i.id).collect();
     let named: Vec<ActivityId> = input.lines.iter().map(|l| l.0).collect();
     let named_indicators: Vec<IndicatorId> = input.results.iter().map(|r| r.0).collect();
     let mut more = input.line_errors;
@@ -838,7 +846,9 @@ async fn overdue(
     let due_days = state.return_due_days;
     let items = state
         .db(move |conn| {
-            let awards = store::reporting_awards(conn, scope)?;
+            let which = store::Owing { statuses: &[AwardStatus::Approved], year: None, scope };
+            let mut awards = store::owing_awards(conn, &which)?;
+            awards.sort_by_key(|a| a.id);
             let ids: Vec<_> = awards.iter().map(|a| a.id).collect();
             let mut received: HashMap<AwardId, HashSet<ReturnPeriod>> = HashMap::new();
             for (award, period) in store::received_periods(conn, &ids)? {
@@ -851,8 +861,7 @@ async fn overdue(
             for award in awards {
                 let year = award.financial_year;
                 let got = received.get(&award.id).unwrap_or(&none);
-                let frequency = award.frequency.unwrap_or(Frequency::Quarterly);
-                let days = award.days_allowed.map_or(due_days, |d| u32::try_from(d).unwrap_or(0));
+                let (frequency, days) = effective_plan(award.frequency, award.days_allowed, due_days);
                 let due = schedule(frequency, year, award.start_date, award.end_date, days);
                 for o in overdue_returns(&due, got, as_of) {
                     items.push(OverdueReturn {

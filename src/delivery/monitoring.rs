@@ -15,7 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::store::{self, IndicatorRow, PlanRow};
-use super::{Activity, as_of_date};
+use super::{Activity, as_of_date, effective_plan};
 use crate::audit::{self, Action, Actor};
 use crate::auth::{AuthUser, Role};
 use crate::awards;
@@ -342,7 +342,7 @@ async fn list_indicators(
     let items = state
         .db(move |conn| {
             awards::find_visible(conn, scope, award_id)?;
-            Ok(store::indicators_of(conn, award_id)?.into_iter().map(Indicator::from).collect::<Vec<_>>())
+            Ok(store::indicators_of_awards(conn, &[award_id])?.into_iter().map(Indicator::from).collect::<Vec<_>>())
         })
         .await?;
     Ok(HttpResponse::Ok().json(Page { items, next_cursor: None }))
@@ -400,19 +400,18 @@ async fn monitoring(
     let scope = user.read_scope()?;
     let as_of = as_of_date(query.into_inner().as_of)?;
     let award_id = id.into_inner();
-    let default_days = i32::try_from(state.return_due_days).unwrap_or(i32::MAX);
+    let state_days = state.return_due_days;
     let view = state
         .db(move |conn| {
             let award = awards::find_visible(conn, scope, award_id)?;
             let plan = store::plan_of(conn, award_id)?.map(MonitoringPlan::from);
-            let (frequency, days_allowed) =
-                plan.as_ref().map_or((Frequency::Quarterly, default_days), |p| (p.frequency, p.days_allowed));
+            let (frequency, days) =
+                effective_plan(plan.as_ref().map(|p| p.frequency), plan.as_ref().map(|p| p.days_allowed), state_days);
             let mut latest: HashMap<ReturnPeriod, (ReturnId, ReturnStatus)> = HashMap::new();
-            for r in store::returns_of(conn, award_id)? {
+            for r in store::returns_of_awards(conn, &[award_id])? {
                 latest.insert(r.period, (r.id, r.status));
             }
             let approved = award.status == AwardStatus::Approved;
-            let days = u32::try_from(days_allowed).unwrap_or(0);
             let schedule = schedule(frequency, award.financial_year, award.start_date, award.end_date, days)
                 .into_iter()
                 .map(|due| {
@@ -431,9 +430,9 @@ async fn monitoring(
                 award_id,
                 plan,
                 frequency,
-                days_allowed,
+                days_allowed: i32::try_from(days).unwrap_or(i32::MAX),
                 activities: store::activities_of(conn, award_id)?.into_iter().map(Activity::from).collect(),
-                indicators: store::indicators_of(conn, award_id)?.into_iter().map(Indicator::from).collect(),
+                indicators: store::indicators_of_awards(conn, &[award_id])?.into_iter().map(Indicator::from).collect(),
                 schedule,
             })
         })

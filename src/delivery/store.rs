@@ -6,8 +6,10 @@ use diesel::prelude::*;
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
-use crate::db::schema::{activities, awards, indicators, monitoring_plans, return_lines, return_results, returns};
-use crate::domain::ids::{ActivityId, AwardId, IndicatorId, MonitoringPlanId, RecipientId, ReturnId};
+use crate::db::schema::{
+    activities, awards, indicators, monitoring_plans, programmes, recipients, return_lines, return_results, returns,
+};
+use crate::domain::ids::{ActivityId, AwardId, IndicatorId, MonitoringPlanId, ProgrammeId, RecipientId, ReturnId};
 use crate::domain::{AwardStatus, Direction, FinancialYear, Frequency, LineStatus, ReturnPeriod, ReturnStatus};
 
 /// An activity as stored.
@@ -187,24 +189,6 @@ pub fn insert_indicator(conn: &mut PgConnection, row: &IndicatorRow) -> QueryRes
     diesel::insert_into(indicators::table).values(row).returning(IndicatorRow::as_returning()).get_result(conn)
 }
 
-/// An award's indicators, oldest first.
-pub fn indicators_of(conn: &mut PgConnection, award_id: AwardId) -> QueryResult<Vec<IndicatorRow>> {
-    indicators::table
-        .filter(indicators::award_id.eq(award_id))
-        .select(IndicatorRow::as_select())
-        .order(indicators::id.asc())
-        .load(conn)
-}
-
-/// Every return of an award, in submission order.
-pub fn returns_of(conn: &mut PgConnection, award_id: AwardId) -> QueryResult<Vec<ReturnRow>> {
-    returns::table
-        .filter(returns::award_id.eq(award_id))
-        .select(ReturnRow::as_select())
-        .order(returns::id.asc())
-        .load(conn)
-}
-
 /// The next revision number for an award's period.
 pub fn next_revision(conn: &mut PgConnection, award_id: AwardId, period: ReturnPeriod) -> QueryResult<i32> {
     let max: Option<i32> = returns::table
@@ -291,13 +275,27 @@ pub fn list_returns(conn: &mut PgConnection, query: &ReturnQuery) -> QueryResult
     q.order(returns::id.asc()).limit(query.limit + 1).load(conn)
 }
 
-/// An approved award that owes returns: one with agreed activities, indicators or a plan.
+/// (award, period) of every submitted or accepted return of these awards.
+pub fn received_periods(conn: &mut PgConnection, award_ids: &[AwardId]) -> QueryResult<Vec<(AwardId, String)>> {
+    returns::table
+        .filter(returns::award_id.eq_any(award_ids))
+        .filter(returns::status.eq_any([ReturnStatus::Submitted, ReturnStatus::Accepted]))
+        .select((returns::award_id, returns::period))
+        .load(conn)
+}
+
+/// An award that owes returns, with the names the reports show.
 #[derive(Debug, Clone, Queryable)]
-pub struct ReportingAward {
+pub struct OwingAward {
     pub id: AwardId,
     pub reference: String,
-    pub recipient_id: RecipientId,
+    pub title: String,
+    pub status: AwardStatus,
     pub financial_year: FinancialYear,
+    pub recipient_id: RecipientId,
+    pub recipient: String,
+    pub programme_id: ProgrammeId,
+    pub programme: String,
     pub start_date: chrono::NaiveDate,
     pub end_date: chrono::NaiveDate,
     /// The plan's frequency and days allowed; none for the default plan.
@@ -305,13 +303,24 @@ pub struct ReportingAward {
     pub days_allowed: Option<i32>,
 }
 
-/// Approved awards that owe returns, optionally of one recipient.
-pub fn reporting_awards(conn: &mut PgConnection, scope: Option<RecipientId>) -> QueryResult<Vec<ReportingAward>> {
+/// Which awards that owe returns to read.
+pub struct Owing<'a> {
+    pub statuses: &'a [AwardStatus],
+    pub year: Option<FinancialYear>,
+    /// A recipient's officer's own recipient.
+    pub scope: Option<RecipientId>,
+}
+
+/// The awards in `which` that owe returns (they have activities, indicators or a plan), by
+/// programme name then reference.
+pub fn owing_awards(conn: &mut PgConnection, which: &Owing<'_>) -> QueryResult<Vec<OwingAward>> {
     let with_activities = activities::table.select(activities::award_id);
     let with_indicators = indicators::table.select(indicators::award_id);
     let mut q = awards::table
+        .inner_join(recipients::table)
+        .inner_join(programmes::table)
         .left_join(monitoring_plans::table)
-        .filter(awards::status.eq(AwardStatus::Approved))
+        .filter(awards::status.eq_any(which.statuses))
         .filter(
             awards::id
                 .eq_any(with_activities)
@@ -321,26 +330,43 @@ pub fn reporting_awards(conn: &mut PgConnection, scope: Option<RecipientId>) -> 
         .select((
             awards::id,
             awards::reference,
-            awards::recipient_id,
+            awards::title,
+            awards::status,
             awards::financial_year,
+            awards::recipient_id,
+            recipients::name,
+            awards::programme_id,
+            programmes::name,
             awards::start_date,
             awards::end_date,
             monitoring_plans::frequency.nullable(),
             monitoring_plans::days_allowed.nullable(),
         ))
-        .order(awards::id.asc())
+        .order((programmes::name.asc(), awards::reference.asc()))
         .into_boxed();
-    if let Some(r) = scope {
+    if let Some(year) = which.year {
+        q = q.filter(awards::financial_year.eq(year));
+    }
+    if let Some(r) = which.scope {
         q = q.filter(awards::recipient_id.eq(r));
     }
     q.load(conn)
 }
 
-/// (award, period) of every submitted or accepted return of these awards.
-pub fn received_periods(conn: &mut PgConnection, award_ids: &[AwardId]) -> QueryResult<Vec<(AwardId, String)>> {
+/// Every return of these awards, in submission order.
+pub fn returns_of_awards(conn: &mut PgConnection, award_ids: &[AwardId]) -> QueryResult<Vec<ReturnRow>> {
     returns::table
         .filter(returns::award_id.eq_any(award_ids))
-        .filter(returns::status.eq_any([ReturnStatus::Submitted, ReturnStatus::Accepted]))
-        .select((returns::award_id, returns::period))
+        .select(ReturnRow::as_select())
+        .order(returns::id.asc())
+        .load(conn)
+}
+
+/// The indicators of these awards, oldest first.
+pub fn indicators_of_awards(conn: &mut PgConnection, award_ids: &[AwardId]) -> QueryResult<Vec<IndicatorRow>> {
+    indicators::table
+        .filter(indicators::award_id.eq_any(award_ids))
+        .select(IndicatorRow::as_select())
+        .order(indicators::id.asc())
         .load(conn)
 }

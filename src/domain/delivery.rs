@@ -196,6 +196,56 @@ pub fn overdue_returns(schedule: &[Due], received: &HashSet<ReturnPeriod>, as_of
         .collect()
 }
 
+/// A return made for a period: the day it was submitted and whether it still stands (submitted
+/// or accepted, not sent back).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Made {
+    pub period: ReturnPeriod,
+    pub submitted_on: NaiveDate,
+    pub live: bool,
+}
+
+/// How an award's returns stand against its schedule.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct ReturnCounts {
+    /// Periods due on or before the report's date.
+    pub due: u32,
+    /// Periods with a submitted or accepted return (early ones included).
+    pub received: u32,
+    /// Received periods whose first return came after the due date.
+    pub late: u32,
+    /// Periods due with nothing submitted or accepted.
+    pub missing: u32,
+}
+
+impl std::ops::AddAssign for ReturnCounts {
+    fn add_assign(&mut self, other: ReturnCounts) {
+        self.due += other.due;
+        self.received += other.received;
+        self.late += other.late;
+        self.missing += other.missing;
+    }
+}
+
+/// Counts `schedule`'s returns on `as_of`: due, received, received late (the period's first
+/// return, of any revision, submitted after its due date) and missing.
+pub fn return_counts(schedule: &[Due], made: &[Made], as_of: NaiveDate) -> ReturnCounts {
+    let mut counts = ReturnCounts::default();
+    for due in schedule {
+        let of_period = || made.iter().filter(|m| m.period == due.period);
+        let is_due = due.due_on <= as_of;
+        counts.due += u32::from(is_due);
+        if of_period().any(|m| m.live) {
+            counts.received += 1;
+            let first = of_period().map(|m| m.submitted_on).min();
+            counts.late += u32::from(first.is_some_and(|d| d > due.due_on));
+        } else if is_due {
+            counts.missing += 1;
+        }
+    }
+    counts
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -299,5 +349,47 @@ mod tests {
         let none = HashSet::new();
         assert!(overdue_returns(&end_report, &none, date(2021, 3, 31)).is_empty());
         assert_eq!(overdue_returns(&end_report, &none, date(2021, 4, 3))[0].days_overdue, 2);
+    }
+
+    fn day(text: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap()
+    }
+
+    fn made(period: &str, on: &str, live: bool) -> Made {
+        Made { period: ReturnPeriod::parse(period).unwrap(), submitted_on: day(on), live }
+    }
+
+    #[test]
+    fn return_counts_tell_due_received_late_and_missing() {
+        let year = FinancialYear::parse("2020-21").unwrap();
+        let plan = schedule(Frequency::HalfYearly, year, day("2020-04-01"), day("2021-03-31"), 30);
+        // H1 due 30 October, H2 due 30 April.
+        let none = return_counts(&plan, &[], day("2020-10-29"));
+        assert_eq!(none, ReturnCounts::default());
+        let on_due = return_counts(&plan, &[], day("2020-10-30"));
+        assert_eq!(on_due, ReturnCounts { due: 1, received: 0, late: 0, missing: 1 });
+        // On time on the due date; a sent-back return alone is not received.
+        let on_time = [made("2020-21-H1", "2020-10-30", true)];
+        assert_eq!(
+            return_counts(&plan, &on_time, day("2021-05-01")),
+            ReturnCounts { due: 2, received: 1, late: 0, missing: 1 }
+        );
+        let sent_back = [made("2020-21-H1", "2020-10-01", false)];
+        assert_eq!(
+            return_counts(&plan, &sent_back, day("2020-11-01")),
+            ReturnCounts { due: 1, received: 0, late: 0, missing: 1 }
+        );
+        // Late is judged by the first revision: a revision after the due date of an early
+        // first return is not late; a first return a day late is.
+        let revised = [made("2020-21-H1", "2020-10-01", false), made("2020-21-H1", "2020-12-01", true)];
+        assert_eq!(return_counts(&plan, &revised, day("2020-12-01")).late, 0);
+        let late = [made("2020-21-H1", "2020-10-31", true), made("2020-21-H2", "2021-01-05", true)];
+        assert_eq!(
+            return_counts(&plan, &late, day("2020-12-01")),
+            ReturnCounts { due: 1, received: 2, late: 1, missing: 0 }
+        );
+        let mut total = ReturnCounts { due: 1, received: 2, late: 3, missing: 4 };
+        total += ReturnCounts { due: 10, received: 20, late: 30, missing: 40 };
+        assert_eq!(total, ReturnCounts { due: 11, received: 22, late: 33, missing: 44 });
     }
 }

@@ -23,7 +23,7 @@ use crate::auth::{AuthUser, Role};
 use crate::awards::store::ImportedAward;
 use crate::awards::{self, Award};
 use crate::decisions::{self, DecisionInput};
-use crate::domain::ids::{AwardId, DecisionId, FundId, PaymentId, ProgrammeId, RecipientId};
+use crate::domain::ids::{AwardId, DecisionId, FundId, PaymentId, ProgrammeId, RecipientId, RepaymentId};
 use crate::domain::{AwardStatus, FinancialYear, FundStatus, Money, PaymentStatus, RecipientKind};
 use crate::error::{ApiError, FieldError};
 use crate::payments::store::NewPayment;
@@ -78,6 +78,8 @@ pub struct RowPlan {
     pub amount: Money,
     /// Payments it brings (paid, or still scheduled).
     pub payments: usize,
+    /// Repayments it brings (a 360Giving package's negative disbursements).
+    pub repayments: usize,
     /// The award's id once committed.
     pub award_id: Option<AwardId>,
 }
@@ -91,6 +93,7 @@ pub struct Created {
     pub decisions: usize,
     pub awards: usize,
     pub payments: usize,
+    pub repayments: usize,
 }
 
 /// The answer to an import: every row's plan, or the errors.
@@ -363,6 +366,14 @@ fn plan(
                 fail(errors, r.row, "paid", format!("a payment dated {day} is before the decision of {decided}"));
             }
         }
+        for p in &r.repayments {
+            if let Some((_, decided)) = &r.decision
+                && p.received_on < *decided
+            {
+                let day = p.received_on;
+                fail(errors, r.row, "repaid", format!("a repayment dated {day} is before the decision of {decided}"));
+            }
+        }
         plan.rows.push(RowPlan {
             row: r.row,
             reference: r.reference.clone(),
@@ -377,6 +388,7 @@ fn plan(
             status: r.status,
             amount: r.amount,
             payments: r.payments.len(),
+            repayments: r.repayments.len(),
             award_id: None,
         });
     }
@@ -559,6 +571,24 @@ fn apply(conn: &mut PgConnection, actor: &Actor, rows: &[ImportRow], plan: &mut 
     }
     audit::record_all(conn, actor, Action::PaymentPaid, &paid)?;
     audit::record_all(conn, actor, Action::PaymentScheduled, &scheduled)?;
+    // Repayments last, each checked against what its award has paid, with its own event. An id
+    // from the package that is already used gets a new one.
+    let planned: Vec<(AwardId, &parse::RepaymentPlan)> =
+        rows.iter().zip(&ids).flat_map(|(r, id)| r.repayments.iter().map(move |p| (*id, p))).collect();
+    let wanted: Vec<RepaymentId> = planned.iter().filter_map(|(_, p)| p.id).collect();
+    let mut taken: HashSet<RepaymentId> = crate::repayments::store::existing_ids(conn, &wanted)?.into_iter().collect();
+    for (award_id, p) in planned {
+        let id = p.id.filter(|id| taken.insert(*id)).unwrap_or_else(RepaymentId::new);
+        let input = crate::repayments::RepaymentInput {
+            id,
+            amount: p.amount,
+            received_on: p.received_on,
+            reference: p.reference.clone(),
+            reason: parse::NOT_RECORDED.to_string(),
+        };
+        crate::repayments::add_repayment(conn, actor, award_id, input)?;
+        created.repayments += 1;
+    }
     Ok(created)
 }
 
@@ -675,5 +705,6 @@ fn planned_counts(plan: &Plan) -> Created {
         decisions: plan.decisions.len(),
         awards: plan.rows.len(),
         payments: plan.rows.iter().map(|r| r.payments).sum(),
+        repayments: plan.rows.iter().map(|r| r.repayments).sum(),
     }
 }

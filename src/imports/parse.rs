@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use chrono::{NaiveDate, Utc};
 use serde_json::Value;
 
-use crate::domain::ids::{PaymentId, ProgrammeId, RecipientId};
+use crate::domain::ids::{PaymentId, ProgrammeId, RecipientId, RepaymentId};
 use crate::domain::org_identifier::is_valid_org_identifier;
 use crate::domain::{AwardStatus, Category, FinancialYear, Money, PlanTheme};
 
@@ -51,6 +51,15 @@ pub struct PaymentPlan {
     pub reference: Option<String>,
 }
 
+/// Money the recipient returned, as a 360Giving package records it (a negative disbursement).
+#[derive(Debug, Clone)]
+pub struct RepaymentPlan {
+    pub id: Option<RepaymentId>,
+    pub amount: Money,
+    pub received_on: NaiveDate,
+    pub reference: String,
+}
+
 /// One award to import, read and checked.
 #[derive(Debug, Clone)]
 pub struct ImportRow {
@@ -73,6 +82,8 @@ pub struct ImportRow {
     /// The decision's reference and date; every approved or closed award has one.
     pub decision: Option<(String, NaiveDate)>,
     pub payments: Vec<PaymentPlan>,
+    /// Repayments (from a 360Giving package's negative disbursements).
+    pub repayments: Vec<RepaymentPlan>,
 }
 
 /// What an import text leaves unsaid.
@@ -339,6 +350,7 @@ fn csv_row<'a>(r: &mut Row<'_>, get: &dyn Fn(&str) -> Option<&'a str>, fund_code
         end,
         decision,
         payments,
+        repayments: Vec::new(),
     })
 }
 
@@ -437,31 +449,36 @@ fn giving_row(r: &mut Row<'_>, grant: &Value, prefix: &str, fund_code: Option<&s
         }
     };
     let mut payments = Vec::new();
+    let mut repayments = Vec::new();
     let mut paid = Money::ZERO;
+    let mut repaid = Money::ZERO;
     for (t, transaction) in
         grant.get("disbursementTransaction").and_then(Value::as_array).into_iter().flatten().enumerate()
     {
         let column = format!("disbursementTransaction/{t}");
         let text = number_at(transaction, "/value");
-        if text.as_deref().is_some_and(|v| v.trim_start().starts_with('-')) {
-            // Our own export writes a repayment as a negative disbursement.
-            r.fail(&format!("{column}/value"), "is negative (a repayment): imports bring in payments only");
-            continue;
-        }
-        let value = r.money(&format!("{column}/value"), text.as_deref());
+        // Our own export writes a repayment as a negative disbursement.
+        let returned = text.as_deref().and_then(|v| v.trim_start().strip_prefix('-')).map(str::to_string);
+        let value = r.money(&format!("{column}/value"), returned.as_deref().or(text.as_deref()));
         let day = r.past_date(&format!("{column}/transactionDate"), string_at(transaction, "/transactionDate"));
         let tx_id = string_at(transaction, "/id").unwrap_or("");
-        let payment_uuid = tx_id.rsplit_once("-payment-").and_then(|(_, u)| u.parse().ok()).map(PaymentId);
         if let (Some(value), Some(day)) = (value, day) {
             if day < award_date {
                 r.fail(&format!("{column}/transactionDate"), format!("is before the awardDate {award_date}"));
                 continue;
             }
-            paid = paid + value;
-            // The transaction's id, as far as it makes a payment reference (its last 100
-            // characters, no control characters); else `IMPORTED`.
+            // The transaction's id, as far as it makes a reference (its last 100 characters,
+            // no control characters); else `IMPORTED`.
             let tail = tx_id.chars().rev().take(100).collect::<Vec<_>>().into_iter().rev().collect::<String>();
             let reference = crate::input::text("reference", &tail, 1, 100).unwrap_or_else(|_| "IMPORTED".into());
+            if returned.is_some() {
+                repaid = repaid + value;
+                let id = tx_id.rsplit_once("-repayment-").and_then(|(_, u)| u.parse().ok()).map(RepaymentId);
+                repayments.push(RepaymentPlan { id, amount: value, received_on: day, reference });
+                continue;
+            }
+            paid = paid + value;
+            let payment_uuid = tx_id.rsplit_once("-payment-").and_then(|(_, u)| u.parse().ok()).map(PaymentId);
             payments.push(PaymentPlan {
                 id: payment_uuid,
                 amount: value,
@@ -473,6 +490,10 @@ fn giving_row(r: &mut Row<'_>, grant: &Value, prefix: &str, fund_code: Option<&s
     }
     if paid > amount {
         r.fail("disbursementTransaction", format!("pays {paid}, more than the {amount} awarded"));
+        return None;
+    }
+    if repaid > paid {
+        r.fail("disbursementTransaction", format!("repays {repaid}, more than the {paid} paid"));
         return None;
     }
     Some(ImportRow {
@@ -494,5 +515,6 @@ fn giving_row(r: &mut Row<'_>, grant: &Value, prefix: &str, fund_code: Option<&s
         end,
         decision: Some((format!("IMPORTED-{award_date}"), award_date)),
         payments,
+        repayments,
     })
 }

@@ -88,6 +88,8 @@ pub struct RecordRepayment {
 
 /// A checked repayment.
 pub struct RepaymentInput {
+    /// A new id, or the one an import brings.
+    pub id: RepaymentId,
     pub amount: Money,
     pub received_on: NaiveDate,
     pub reference: String,
@@ -105,7 +107,7 @@ impl TryFrom<RecordRepayment> for RepaymentInput {
             input::text("reason", &body.reason, 1, 2000),
         )
             .all()?;
-        Ok(RepaymentInput { amount, received_on, reference, reason })
+        Ok(RepaymentInput { id: RepaymentId::new(), amount, received_on, reference, reason })
     }
 }
 
@@ -128,7 +130,7 @@ pub fn add_repayment(
     let money = awards::store::money(conn, &[award_id])?.remove(&award_id).unwrap_or_default();
     check_repayment(money.paid, input.amount).map_err(|e| ApiError::Overpayment(e.to_string()))?;
     let new = NewRepayment {
-        id: RepaymentId::new(),
+        id: input.id,
         award_id,
         amount: input.amount.to_decimal(),
         received_on: input.received_on,

@@ -68,3 +68,8 @@ pub fn totals(conn: &mut PgConnection, ids: &[AwardId]) -> QueryResult<HashMap<A
         .load(conn)?;
     Ok(rows.into_iter().map(|(id, total)| (id, Money::from_decimal(total.unwrap_or_default()))).collect())
 }
+
+/// Which of `ids` are already taken.
+pub fn existing_ids(conn: &mut PgConnection, ids: &[RepaymentId]) -> QueryResult<Vec<RepaymentId>> {
+    repayments::table.filter(repayments::id.eq_any(ids)).select(repayments::id).load(conn)
+}

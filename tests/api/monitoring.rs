@@ -392,3 +392,157 @@ async fn the_serving_role_cannot_rewrite_a_returns_results_or_risks() {
     assert_eq!(verify.body["ok"], false, "{}", verify.text);
     assert!(verify.text.contains("results"), "{}", verify.text);
 }
+
+/// (title, latest_actual, latest_period, met) of each indicator of the report's award `reference`.
+fn indicator_outcomes(report: &Value, award: &str) -> Vec<(String, Value, Value, Value)> {
+    let award = report["awards"].as_array().unwrap().iter().find(|a| a["award_id"] == award).expect("award in report");
+    award["indicators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["title"].as_str().unwrap().to_string(),
+                i["latest_actual"].clone(),
+                i["latest_period"].clone(),
+                i["met"].clone(),
+            )
+        })
+        .collect()
+}
+
+fn award_returns(report: &Value, award: &str) -> Value {
+    report["awards"].as_array().unwrap().iter().find(|a| a["award_id"] == award).expect("award in report")["returns"]
+        .clone()
+}
+
+#[actix_web::test]
+async fn the_outcome_report_shows_each_indicator_against_its_target_and_the_returns_owed() {
+    let app = TestApp::spawn().await;
+    let l = app.ledger("200000").await;
+    let (award, officer) = service_award(&app, &l, "2020-04-01", "2021-03-31").await;
+    put_plan(&app, &award, &app.finance, None, json!({"frequency": "half_yearly", "days_allowed": 30})).await;
+    let reoffending = indicator(&app, &award, reoffending_indicator()).await;
+    let work = indicator(
+        &app,
+        &award,
+        json!({"title": "People in work", "unit": "people", "baseline": 10, "direction": "increase"}),
+    )
+    .await;
+    let contacts =
+        indicator(&app, &award, json!({"title": "Contacts", "unit": "contacts", "direction": "increase"})).await;
+    let results = |r: i64, w: i64| {
+        json!([
+            {"indicator_id": reoffending, "actual": r},
+            {"indicator_id": work, "actual": w},
+            {"indicator_id": contacts, "actual": 5},
+        ])
+    };
+    let mut h1 = outcome_return("2020-21-H1", &reoffending, json!(0));
+    h1["results"] = results(38, 12);
+    assert_eq!(submit(&app, &award, &officer, h1).await.status, 201);
+    // H2 reports 25 but is sent back: it counts for nothing until a new revision stands.
+    let mut h2 = outcome_return("2020-21-H2", &reoffending, json!(0));
+    h2["results"] = results(25, 9);
+    let sent = submit(&app, &award, &officer, h2.clone()).await;
+    assert_eq!(sent.status, 201, "{}", sent.text);
+    let back = app
+        .post(&format!("/api/v1/returns/{}/send-back", sent.id()), &app.finance, json!({"comment": "Spend is wrong"}))
+        .await;
+    assert_eq!(back.status, 200, "{}", back.text);
+    // A CSP allocation with an activity and no returns at all; a draft with an indicator is not
+    // reported.
+    let csp_programme = app.programme("CSP allocation", "csp_allocation").await;
+    let csp = app.recipient("Fenland CSP", "community_safety_partnership").await;
+    let allocation = app.create_award(app.award_body(&l.fund, &csp_programme, &csp, json!("9000"))).await.id();
+    app.approve(&allocation).await;
+    let r = app
+        .post(
+            &format!("/api/v1/awards/{allocation}/activities"),
+            &app.finance,
+            json!({"title": "Groups", "measure": "Count"}),
+        )
+        .await;
+    assert_eq!(r.status, 201);
+    let draft = app.draft(&l, "100").await;
+    indicator(&app, &draft, reoffending_indicator()).await;
+
+    let report = app.get("/api/v1/reports/years/2020-21/outcomes?as_of=2021-06-01", &app.auditor).await;
+    assert_eq!(report.status, 200, "{}", report.text);
+    let awards: Vec<&str> =
+        report.body["awards"].as_array().unwrap().iter().map(|a| a["award_id"].as_str().unwrap()).collect();
+    assert_eq!(awards, [allocation.as_str(), award.as_str()], "by programme name: CSP allocation, Outside Links");
+    assert_eq!(
+        indicator_outcomes(&report.body, &award),
+        vec![
+            ("Proven reoffending within 12 months".to_string(), json!(38), json!("2020-21-H1"), json!(false)),
+            ("People in work".to_string(), json!(12), json!("2020-21-H1"), json!(true)),
+            ("Contacts".to_string(), json!(5), json!("2020-21-H1"), Value::Null),
+        ]
+    );
+    let first = &report.body["awards"][1]["indicators"][0];
+    assert_eq!(
+        (first["baseline"].clone(), first["target"].clone(), first["direction"].clone()),
+        (json!(47), json!(30), json!("decrease"))
+    );
+    // H1 came in (today, so long after its due date: late); H2 was sent back: missing.
+    assert_eq!(award_returns(&report.body, &award), json!({"due": 2, "received": 1, "late": 1, "missing": 1}));
+    assert_eq!(award_returns(&report.body, &allocation), json!({"due": 4, "received": 0, "late": 0, "missing": 4}));
+    let programmes = report.body["programmes"].as_array().unwrap();
+    assert_eq!(programmes.len(), 2);
+    assert_eq!(
+        (
+            programmes[1]["programme"].as_str(),
+            programmes[1]["awards"].as_i64(),
+            programmes[1]["indicators"].as_i64(),
+            programmes[1]["indicators_met"].as_i64(),
+            programmes[1]["indicators_not_met"].as_i64(),
+            programmes[1]["indicators_unknown"].as_i64()
+        ),
+        (Some("Outside Links"), Some(1), Some(3), Some(1), Some(1), Some(1))
+    );
+    assert_eq!(programmes[0]["returns"], json!({"due": 4, "received": 0, "late": 0, "missing": 4}));
+
+    // A new revision of H2 reports 29: the latest period now meets the target.
+    h2["results"] = results(29, 9);
+    assert_eq!(submit(&app, &award, &officer, h2).await.status, 201);
+    let report = app.get("/api/v1/reports/years/2020-21/outcomes?as_of=2021-06-01", &app.finance).await;
+    assert_eq!(
+        indicator_outcomes(&report.body, &award)[..2],
+        [
+            ("Proven reoffending within 12 months".to_string(), json!(29), json!("2020-21-H2"), json!(true)),
+            ("People in work".to_string(), json!(9), json!("2020-21-H2"), json!(false)),
+        ]
+    );
+    // Late is judged by the period's first return, which came after the due date.
+    assert_eq!(award_returns(&report.body, &award), json!({"due": 2, "received": 2, "late": 2, "missing": 0}));
+    // Earlier, nothing was due yet.
+    let early = app.get("/api/v1/reports/years/2020-21/outcomes?as_of=2020-10-29", &app.approver).await;
+    assert_eq!(award_returns(&early.body, &award), json!({"due": 0, "received": 2, "late": 2, "missing": 0}));
+
+    // Who may read it, and what it refuses.
+    assert_eq!(app.get("/api/v1/reports/years/2020-21/outcomes", &officer).await.status, 403);
+    let bad = app.get("/api/v1/reports/years/2020-22/outcomes", &app.finance).await;
+    assert_eq!((bad.status, fields(&bad)), (422, vec!["financial_year".to_string()]));
+    let bad = app.get("/api/v1/reports/years/2020-21/outcomes?as_of=June", &app.finance).await;
+    assert_eq!((bad.status, fields(&bad)), (422, vec!["as_of".to_string()]));
+}
+
+#[actix_web::test]
+async fn a_return_made_before_its_due_date_is_not_late() {
+    let app = TestApp::spawn().await;
+    let fund = app.create_fund("CDRG", "2027-28", "100000").await;
+    assert_eq!(fund.status, 201, "{}", fund.text);
+    let l = Ledger {
+        fund: fund.id(),
+        programme: app.programme("Outside Links", "commissioned_service").await,
+        recipient: app.recipient("Peterborough City Council", "local_authority").await,
+    };
+    let (award, officer) = service_award(&app, &l, "2027-04-01", "2028-03-31").await;
+    let reoffending = indicator(&app, &award, reoffending_indicator()).await;
+    let r = submit(&app, &award, &officer, outcome_return("2027-28-Q1", &reoffending, json!(30))).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let report = app.get("/api/v1/reports/years/2027-28/outcomes?as_of=2027-08-01", &app.finance).await;
+    assert_eq!(award_returns(&report.body, &award), json!({"due": 1, "received": 1, "late": 0, "missing": 0}));
+    assert_eq!(indicator_outcomes(&report.body, &award)[0].3, json!(true), "30 meets a target of 30");
+}

@@ -163,22 +163,34 @@ async fn the_360giving_export_shows_net_disbursement_and_a_negative_transaction(
     assert_eq!(values, vec![("2020-05-01", "2000.00".to_string()), ("2021-04-20", "-250.00".to_string())]);
     assert!(grant["disbursementTransaction"][1]["id"].as_str().unwrap().ends_with(&format!("repayment-{rep}")));
     assert_eq!(crate::reports::validate_360giving(&r.body), Vec::<String>::new());
-    // An import does not bring a repayment in, and says so.
-    let back = app
-        .send(
-            "POST",
-            "/api/v1/imports",
-            Some(&app.finance),
-            &[],
-            Some(("application/json", r.text.clone().into_bytes())),
-        )
-        .await;
-    assert_eq!((back.status, back.body["ok"].as_bool()), (200, Some(false)), "a dry run lists errors: {}", back.text);
-    assert!(
-        back.text.contains("disbursementTransaction/1/value") && back.text.contains("a repayment"),
-        "{}",
-        back.text
+    // An import into another ledger brings the repayment in, with its id and event.
+    let target = TestApp::spawn().await;
+    let import = |body: String, dry: bool| {
+        let target = &target;
+        async move {
+            let path = if dry { "/api/v1/imports" } else { "/api/v1/imports?dry_run=false" };
+            target.send("POST", path, Some(&target.finance), &[], Some(("application/json", body.into_bytes()))).await
+        }
+    };
+    let dry = import(r.text.clone(), true).await;
+    assert_eq!((dry.status, dry.body["ok"].as_bool()), (200, Some(true)), "{}", dry.text);
+    assert_eq!(
+        (dry.body["rows"][0]["repayments"].as_i64(), dry.body["created"]["repayments"].as_i64()),
+        (Some(1), Some(1))
     );
+    let done = import(r.text.clone(), false).await;
+    assert_eq!(done.status, 201, "{}", done.text);
+    let again = target.get("/api/v1/exports/360giving?financial_year=2020-21", &target.auditor).await;
+    assert_eq!(again.body["grants"][0]["amountDisbursed"], grant["amountDisbursed"]);
+    assert_eq!(again.body["grants"][0]["disbursementTransaction"], grant["disbursementTransaction"]);
+    let events = target.get("/api/v1/audit/events?action=repayment.recorded", &target.auditor).await;
+    assert_eq!(events.body["items"].as_array().map(Vec::len), Some(1), "{}", events.text);
+    // A package repaying more than it paid is refused, naming the grant's transactions.
+    let mut greedy = r.body.clone();
+    greedy["grants"][0]["disbursementTransaction"][1]["value"] = json!(-2000.01);
+    let refused = import(greedy.to_string(), true).await;
+    assert_eq!(refused.body["ok"].as_bool(), Some(false), "{}", refused.text);
+    assert!(refused.text.contains("repays 2000.01, more than the 2000.00 paid"), "{}", refused.text);
 }
 
 #[actix_web::test]

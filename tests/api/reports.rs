@@ -421,13 +421,51 @@ async fn the_demo_adds_up_to_the_reports_and_dates_its_awards_by_their_decisions
     let app = TestApp::spawn().await;
     let mut conn = app.db.connect();
     grants::demo::load_if_empty(&mut conn).unwrap().expect("an empty database takes the demo");
-    for (year, committed) in [("2019-20", "1265000.00"), ("2020-21", "1285000.00")] {
+    // 2019-20 committed 1,265,000.00; the Trailblazer then returned 4,250.00 unspent and was
+    // closed, releasing it; 20,000.00 of the year's headroom was carried into 2020-21.
+    for (year, committed, released, carried) in [
+        ("2019-20", "1260750.00", "4250.00", ("0.00", "20000.00")),
+        ("2020-21", "1285000.00", "0.00", ("20000.00", "0.00")),
+    ] {
         let report = app.get(&format!("/api/v1/reports/years/{year}"), &app.finance).await;
         assert_eq!(
-            (report.body["budget"].as_str(), report.body["committed"].as_str()),
-            (Some("1300000.00"), Some(committed))
+            (
+                report.body["budget"].as_str(),
+                report.body["committed"].as_str(),
+                report.body["released"].as_str(),
+                (
+                    report.body["carried_in"].as_str().unwrap_or_default(),
+                    report.body["carried_out"].as_str().unwrap_or_default()
+                )
+            ),
+            (Some("1300000.00"), Some(committed), Some(released), carried)
         );
     }
+    // Outside Links and the Trailblazer each made an accepted end-of-grant report meeting its
+    // indicator.
+    let outcomes = app.get("/api/v1/reports/years/2019-20/outcomes?as_of=2020-06-30", &app.finance).await;
+    let reported: Vec<(&str, &str, &Value, &Value)> = outcomes.body["awards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["programme"].as_str().unwrap(),
+                a["frequency"].as_str().unwrap(),
+                &a["indicators"][0]["met"],
+                &a["returns"]["received"],
+            )
+        })
+        .collect();
+    assert_eq!(
+        reported,
+        [
+            ("Homelessness Prevention Trailblazer", "end_of_grant", &json!(true), &json!(1)),
+            ("Outside Links", "end_of_grant", &json!(true), &json!(1)),
+        ],
+        "{}",
+        outcomes.text
+    );
     let package = app.get("/api/v1/exports/360giving?financial_year=2020-21", &app.auditor).await;
     assert!(validate_360giving(&package.body).is_empty());
     let grants = package.body["grants"].as_array().unwrap();

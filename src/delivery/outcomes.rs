@@ -1,0 +1,209 @@
+//! The outcome report (issue 15, item 7): for a financial year, per award and per programme,
+//! each outcome indicator's baseline, target and latest actual and whether it is met, and how
+//! the award's returns stand against its plan: due, received, late, missing.
+
+use std::collections::HashMap;
+
+use actix_web::{HttpResponse, get, web};
+use chrono::NaiveDate;
+use diesel::PgConnection;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::monitoring::Indicator;
+use super::store::{self, Owing, OwingAward, ResultRow};
+use super::{as_of_date, effective_plan};
+use crate::auth::{AuthUser, Role};
+use crate::domain::delivery::{Made, Quantity, ReturnCounts, indicator_met, return_counts, schedule};
+use crate::domain::ids::{AwardId, IndicatorId, ProgrammeId, RecipientId, ReturnId};
+use crate::domain::{AwardStatus, FinancialYear, Frequency, ReturnPeriod, ReturnStatus};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// An indicator with where it stands.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IndicatorOutcome {
+    #[serde(flatten)]
+    pub indicator: Indicator,
+    /// The actual value of the latest period (by period, not by date) whose live return
+    /// reported one.
+    pub latest_actual: Option<Quantity>,
+    pub latest_period: Option<ReturnPeriod>,
+    /// Against the target if there is one, else against the baseline in the indicator's
+    /// direction; null without an actual, or with neither target nor baseline.
+    pub met: Option<bool>,
+}
+
+/// One award's outcomes and returns.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AwardOutcome {
+    pub award_id: AwardId,
+    #[schema(example = "CDRG-2020-21-0006")]
+    pub reference: String,
+    pub title: String,
+    pub status: AwardStatus,
+    pub recipient_id: RecipientId,
+    pub recipient: String,
+    pub programme_id: ProgrammeId,
+    pub programme: String,
+    pub frequency: Frequency,
+    pub returns: ReturnCounts,
+    pub indicators: Vec<IndicatorOutcome>,
+}
+
+/// A programme's awards taken together.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProgrammeOutcome {
+    pub programme_id: ProgrammeId,
+    pub programme: String,
+    pub awards: u32,
+    pub indicators: u32,
+    pub indicators_met: u32,
+    pub indicators_not_met: u32,
+    /// No actual yet, or nothing to judge it by.
+    pub indicators_unknown: u32,
+    pub returns: ReturnCounts,
+}
+
+/// A year's outcome report.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OutcomeReport {
+    pub financial_year: FinancialYear,
+    pub as_of: NaiveDate,
+    /// Approved and closed awards of the year that owe returns, by programme then reference.
+    pub awards: Vec<AwardOutcome>,
+    pub programmes: Vec<ProgrammeOutcome>,
+}
+
+/// `?as_of=` for the outcome report.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OutcomeQuery {
+    /// `YYYY-MM-DD`; default today. Which returns count as due.
+    #[param(format = Date, example = "2021-06-30")]
+    pub as_of: Option<String>,
+}
+
+/// Builds the outcome report of `year` on `as_of`.
+pub fn outcomes_of(
+    conn: &mut PgConnection,
+    year: FinancialYear,
+    as_of: NaiveDate,
+    default_days: u32,
+) -> Result<OutcomeReport, ApiError> {
+    let which = Owing { statuses: &[AwardStatus::Approved, AwardStatus::Closed], year: Some(year), scope: None };
+    let awards = store::owing_awards(conn, &which)?;
+    let ids: Vec<AwardId> = awards.iter().map(|a| a.id).collect();
+    let returns = store::returns_of_awards(conn, &ids)?;
+    let live: HashMap<ReturnId, ReturnPeriod> =
+        returns.iter().filter(|r| r.status != ReturnStatus::Returned).map(|r| (r.id, r.period)).collect();
+    let mut made: HashMap<AwardId, Vec<Made>> = HashMap::new();
+    for r in &returns {
+        made.entry(r.award_id).or_default().push(Made {
+            period: r.period,
+            submitted_on: r.submitted_at.date_naive(),
+            live: r.status != ReturnStatus::Returned,
+        });
+    }
+    let live_ids: Vec<ReturnId> = live.keys().copied().collect();
+    // Each indicator's latest reported actual among live returns, by period.
+    let mut latest: HashMap<IndicatorId, (ReturnPeriod, Quantity)> = HashMap::new();
+    for ResultRow { return_id, indicator_id, actual, .. } in store::results_of(conn, &live_ids)? {
+        let (Some(period), Some(actual)) = (live.get(&return_id), actual) else { continue };
+        let actual = Quantity::from_decimal(actual);
+        if latest.get(&indicator_id).is_none_or(|(p, _)| p < period) {
+            latest.insert(indicator_id, (*period, actual));
+        }
+    }
+    let mut indicators: HashMap<AwardId, Vec<IndicatorOutcome>> = HashMap::new();
+    for row in store::indicators_of_awards(conn, &ids)? {
+        let indicator = Indicator::from(row);
+        let found = latest.get(&indicator.id).copied();
+        let met = found.and_then(|(_, a)| indicator_met(indicator.direction, indicator.baseline, indicator.target, a));
+        indicators.entry(indicator.award_id).or_default().push(IndicatorOutcome {
+            latest_actual: found.map(|(_, a)| a),
+            latest_period: found.map(|(p, _)| p),
+            met,
+            indicator,
+        });
+    }
+    let mut report = Vec::with_capacity(awards.len());
+    for award in awards {
+        let OwingAward { id, frequency, days_allowed, start_date, end_date, .. } = award;
+        let (frequency, days) = effective_plan(frequency, days_allowed, default_days);
+        let due = schedule(frequency, year, start_date, end_date, days);
+        let counts = return_counts(&due, made.get(&id).map_or(&[], Vec::as_slice), as_of);
+        report.push(AwardOutcome {
+            award_id: id,
+            reference: award.reference,
+            title: award.title,
+            status: award.status,
+            recipient_id: award.recipient_id,
+            recipient: award.recipient,
+            programme_id: award.programme_id,
+            programme: award.programme,
+            frequency,
+            returns: counts,
+            indicators: indicators.remove(&id).unwrap_or_default(),
+        });
+    }
+    Ok(OutcomeReport { financial_year: year, as_of, programmes: by_programme(&report), awards: report })
+}
+
+/// The awards' figures summed per programme, in the awards' order.
+fn by_programme(awards: &[AwardOutcome]) -> Vec<ProgrammeOutcome> {
+    let mut programmes: Vec<ProgrammeOutcome> = Vec::new();
+    for award in awards {
+        let at = match programmes.iter().position(|p| p.programme_id == award.programme_id) {
+            Some(at) => at,
+            None => {
+                programmes.push(ProgrammeOutcome {
+                    programme_id: award.programme_id,
+                    programme: award.programme.clone(),
+                    awards: 0,
+                    indicators: 0,
+                    indicators_met: 0,
+                    indicators_not_met: 0,
+                    indicators_unknown: 0,
+                    returns: ReturnCounts::default(),
+                });
+                programmes.len() - 1
+            }
+        };
+        let p = &mut programmes[at];
+        p.awards += 1;
+        p.returns += award.returns;
+        for i in &award.indicators {
+            p.indicators += 1;
+            match i.met {
+                Some(true) => p.indicators_met += 1,
+                Some(false) => p.indicators_not_met += 1,
+                None => p.indicators_unknown += 1,
+            }
+        }
+    }
+    programmes
+}
+
+/// A year's outcomes: per award and per programme, each indicator's baseline, target, latest
+/// actual and whether it is met, and the returns due, received, late and missing on `as_of`.
+#[utoipa::path(
+    tag = "reports",
+    operation_id = "get_outcome_report",
+    params(("financial_year" = crate::domain::FinancialYear, Path, description = "e.g. `2020-21`"), OutcomeQuery),
+    responses((status = 200, description = "The year's outcomes", body = OutcomeReport))
+)]
+#[get("/reports/years/{financial_year}/outcomes")]
+async fn outcome_report(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    year: web::Path<String>,
+    query: web::Query<OutcomeQuery>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(&[Role::Admin, Role::Finance, Role::Approver, Role::Auditor])?;
+    let year = FinancialYear::parse(&year).map_err(|e| ApiError::field("financial_year", e.to_string()))?;
+    let as_of = as_of_date(query.into_inner().as_of)?;
+    let default_days = state.return_due_days;
+    let report = state.db(move |conn| outcomes_of(conn, year, as_of, default_days)).await?;
+    Ok(HttpResponse::Ok().json(report))
+}
