@@ -18,6 +18,7 @@ fn main() {
         "CarryForwardId",
         "IndicatorId",
         "MonitoringPlanId",
+        "DocumentId",
     ] {
         config = config.alias_for(id, "Uuid");
     }

@@ -84,9 +84,10 @@ pub enum ApiError {
     /// 413 `payload-too-large`: the body is over the limit.
     #[error("the request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
-    /// 415 `unsupported-media-type`: the body is not `application/json`.
-    #[error("the request body must be application/json")]
-    UnsupportedMediaType,
+    /// 415 `unsupported-media-type`: the body is not of a type the operation takes (JSON for
+    /// most; an accepted document kind for uploads).
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// 422 `validation-failed`: well-formed JSON that breaks a rule; names each field.
     #[error("{} not valid", if .0.len() == 1 { "1 field is".to_string() } else { format!("{} fields are", .0.len()) })]
     Validation(Vec<FieldError>),
@@ -126,6 +127,11 @@ impl ApiError {
         ApiError::Validation(vec![FieldError { field: field.to_string(), message: message.into() }])
     }
 
+    /// The 415 of an operation that takes JSON.
+    pub fn json_only() -> ApiError {
+        ApiError::UnsupportedMediaType("the request body must be application/json".into())
+    }
+
     /// A 404 naming the kind of thing that was not found.
     pub fn not_found(what: &str) -> ApiError {
         ApiError::NotFound(format!("no such {what}"))
@@ -146,7 +152,7 @@ impl ApiError {
             ApiError::Conflict(_) => ("conflict", "Conflict"),
             ApiError::PreconditionFailed(_) => ("precondition-failed", "Precondition failed"),
             ApiError::PayloadTooLarge(_) => ("payload-too-large", "Payload too large"),
-            ApiError::UnsupportedMediaType => ("unsupported-media-type", "Unsupported media type"),
+            ApiError::UnsupportedMediaType(_) => ("unsupported-media-type", "Unsupported media type"),
             ApiError::Validation(_) => ("validation-failed", "Validation failed"),
             ApiError::IdempotencyKeyReused => ("idempotency-key-reused", "Idempotency key reused"),
             ApiError::PreconditionRequired => ("precondition-required", "Precondition required"),
@@ -191,7 +197,7 @@ impl ResponseError for ApiError {
             | ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Validation(_) | ApiError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             ApiError::RateLimited(_) | ApiError::VerifyInProgress => StatusCode::TOO_MANY_REQUESTS,
@@ -261,6 +267,7 @@ fn conflict_detail(constraint: Option<&str>) -> String {
         Some("recipients_org_identifier_key") => "a recipient with this org_identifier already exists",
         Some("programmes_name_key") => "a programme with this name already exists",
         Some("awards_one_successor_per_fund_key") => "that award already has a successor in this fund",
+        Some("documents_once_key") => "this file is already attached here (the same SHA-256)",
         Some("plans_title_key") => "a plan with this title already exists",
         Some("decisions_reference_key") => "a decision with this reference already exists",
         Some("variations_one_proposed_key") => {

@@ -51,7 +51,7 @@ pub fn read_json<T: DeserializeOwned + 'static>(
             return Err(ApiError::PayloadTooLarge(BODY_LIMIT));
         }
         if !is_json {
-            return Err(ApiError::UnsupportedMediaType);
+            return Err(ApiError::json_only());
         }
         let mut body = web::BytesMut::new();
         while let Some(chunk) = payload.next().await {

@@ -11,6 +11,7 @@ pub mod db;
 pub mod decisions;
 pub mod delivery;
 pub mod demo;
+pub mod documents;
 pub mod domain;
 pub mod error;
 pub mod exports;

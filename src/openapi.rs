@@ -49,7 +49,11 @@ const PROBLEMS: &[(u16, &str, &str)] = &[
     (404, "NotFound", "No such resource, or one that belongs to another CSP."),
     (412, "PreconditionFailed", "If-Match does not name the current version."),
     (413, "PayloadTooLarge", "The body is over 64 KiB."),
-    (415, "UnsupportedMediaType", "The body is not application/json."),
+    (
+        415,
+        "UnsupportedMediaType",
+        "The body is not of a type the operation takes (application/json, unless it says otherwise).",
+    ),
     (
         422,
         "ValidationFailed",
@@ -134,8 +138,9 @@ fn add_standard(path: &str, method: &HttpMethod, op: &mut Operation) {
         }
     }
     // Sealing a checkpoint is idempotent by nature (the head already sealed answers 200 with
-    // its checkpoint): it takes no Idempotency-Key.
-    let keyed = path != "/api/v1/audit/checkpoints";
+    // its checkpoint), and an upload is refused when the same file is already there (409): they
+    // take no Idempotency-Key.
+    let keyed = path != "/api/v1/audit/checkpoints" && !path.ends_with("/documents");
     if keyed && matches!(method, HttpMethod::Post) && op.responses.responses.contains_key("201") {
         add_idempotency(op);
     }
@@ -183,7 +188,7 @@ fn example_problem(status: u16) -> serde_json::Value {
         404 => ApiError::not_found("award"),
         412 => ApiError::PreconditionFailed("the resource has changed: its current ETag is \"3\"".into()),
         413 => ApiError::PayloadTooLarge(crate::extract::BODY_LIMIT),
-        415 => ApiError::UnsupportedMediaType,
+        415 => ApiError::json_only(),
         422 => ApiError::field("amount", "must have at most two decimal places"),
         429 => ApiError::RateLimited(2),
         428 => ApiError::PreconditionRequired,

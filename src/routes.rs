@@ -27,6 +27,7 @@ fn api_routes(cfg: &mut ServiceConfig) {
     crate::payments::routes(cfg);
     crate::repayments::routes(cfg);
     crate::delivery::routes(cfg);
+    crate::documents::routes(cfg);
     crate::histories::routes(cfg);
     crate::audit::http::routes(cfg);
     crate::reports::routes(cfg);

@@ -74,6 +74,8 @@ pub enum Action {
     /// An award's monitoring plan set or changed.
     MonitoringPlanSet,
     IndicatorCreated,
+    /// An evidence document attached to an award or a return.
+    DocumentAdded,
 }
 
 impl Action {
@@ -109,6 +111,7 @@ impl Action {
             Action::CarryForwardRecorded => "carry_forward.recorded",
             Action::MonitoringPlanSet => "monitoring_plan.set",
             Action::IndicatorCreated => "indicator.created",
+            Action::DocumentAdded => "document.added",
         }
     }
 }

@@ -26,6 +26,7 @@ pub const LEDGER: &[(&str, &str, &[&str])] = &[
     ("returns", "return", &["risks"]),
     ("monitoring_plans", "monitoring_plan", &[]),
     ("indicators", "indicator", &[]),
+    ("documents", "document", &[]),
     ("decisions", "decision", &[]),
     ("plans", "plan", &[]),
     ("repayments", "repayment", &[]),
@@ -119,11 +120,16 @@ fn differs(name: &str, kind: &str) -> String {
     }
 }
 
-/// A return's parts as its events hold them: the event's key and the rows' JSON. Lines and
-/// results live in tables of their own; risks are a column that returns made before risks were
-/// reported leave null, as their events leave them out.
-const RETURN_PARTS: &[(&str, &str)] = &[
+/// What a ledger row holds beyond its own columns, compared with its event: the name a
+/// mismatch is reported under, the event's key, and the row's value as JSON.
+type Part = (&'static str, &'static str, &'static str);
+
+/// A return's parts as its events hold them. Lines and results live in tables of their own;
+/// risks are a column that returns made before risks were reported leave null, as their events
+/// leave them out.
+const RETURN_PARTS: &[Part] = &[
     (
+        "lines",
         "lines",
         "(SELECT coalesce(jsonb_agg(jsonb_build_object('activity_id', l.activity_id, \
          'status', l.status, 'output_value', l.output_value, 'commentary', l.commentary) ORDER BY l.position), \
@@ -131,12 +137,31 @@ const RETURN_PARTS: &[(&str, &str)] = &[
     ),
     (
         "results",
+        "results",
         "(SELECT coalesce(jsonb_agg(jsonb_build_object('indicator_id', l.indicator_id, \
          'actual', l.actual, 'commentary', l.commentary) ORDER BY l.position), \
          '[]'::jsonb) FROM return_results l WHERE l.return_id = t.id)",
     ),
-    ("risks", "coalesce(t.risks, '[]'::jsonb)"),
+    ("risks", "risks", "coalesce(t.risks, '[]'::jsonb)"),
 ];
+
+/// A document's content: the SHA-256 of its stored chunks must be the one its event recorded
+/// (so a rewritten byte is found even when the row's `sha256` was rewritten to match).
+const DOCUMENT_PARTS: &[Part] = &[(
+    "content",
+    "sha256",
+    "to_jsonb(encode(sha256(coalesce((SELECT string_agg(c.data, ''::bytea ORDER BY c.n) \
+     FROM document_chunks c WHERE c.document_id = t.id), ''::bytea)), 'hex'))",
+)];
+
+/// The parts of `table`'s rows.
+fn parts_of(table: &str) -> &'static [Part] {
+    match table {
+        "returns" => RETURN_PARTS,
+        "documents" => DOCUMENT_PARTS,
+        _ => &[],
+    }
+}
 
 /// Every row that differs from its latest event and every event naming a missing row, at most
 /// [`LISTED`] listed; returns them and how many there are in all.
@@ -152,7 +177,7 @@ pub fn reconcile(conn: &mut PgConnection) -> QueryResult<(Vec<Unreconciled>, i64
         .load(conn)?;
         let t0 = std::time::Instant::now();
         let compared: Vec<&Column> = columns.iter().filter(|c| !skipped.contains(&c.name.as_str())).collect();
-        let parts = if *table == "returns" { RETURN_PARTS } else { &[] };
+        let parts = parts_of(table);
         // Fast: the event's data read once into a row of the table's own type, then compared
         // column by column. A value that does not even cast (an attacker's garbage) fails the
         // whole statement; then the guarded comparison, slower, names it.
@@ -227,7 +252,7 @@ pub fn reconcile(conn: &mut PgConnection) -> QueryResult<(Vec<Unreconciled>, i64
 /// The query that finds `table`'s rows differing from their latest events. `fast` reads each
 /// event's data into a row of the table's type with `jsonb_populate_record`; otherwise each
 /// value is compared through a guarded cast.
-fn mismatch_sql(table: &str, entity_type: &str, columns: &[&Column], parts: &[(&str, &str)], fast: bool) -> String {
+fn mismatch_sql(table: &str, entity_type: &str, columns: &[&Column], parts: &[Part], fast: bool) -> String {
     let mut checks: Vec<String> = columns
         .iter()
         .map(|c| {
@@ -236,9 +261,10 @@ fn mismatch_sql(table: &str, entity_type: &str, columns: &[&Column], parts: &[(&
             format!("CASE WHEN {differs} THEN '{}' END", c.name)
         })
         .collect();
-    for (key, rows) in parts {
-        checks
-            .push(format!("CASE WHEN {rows} IS DISTINCT FROM coalesce(e.data->'{key}', '[]'::jsonb) THEN '{key}' END"));
+    for (name, key, rows) in parts {
+        checks.push(format!(
+            "CASE WHEN {rows} IS DISTINCT FROM coalesce(e.data->'{key}', '[]'::jsonb) THEN '{name}' END"
+        ));
     }
     let record = if fast {
         format!("LEFT JOIN LATERAL jsonb_populate_record(NULL::{table}, e.data) r ON true")
@@ -259,11 +285,11 @@ fn mismatch_sql(table: &str, entity_type: &str, columns: &[&Column], parts: &[(&
 
 /// The table's and the event's value of one field, as JSON text.
 fn values(conn: &mut PgConnection, table: &str, m: &Mismatch, field: &str) -> QueryResult<Values> {
-    let part = RETURN_PARTS.iter().find(|(key, _)| table == "returns" && *key == field);
+    let part = parts_of(table).iter().find(|(name, _, _)| *name == field);
     let (table_expr, event_expr) = match (field, part) {
         ("(row)", _) => ("to_jsonb(t)::text".to_string(), "NULL::text".to_string()),
         ("entity_type", _) => ("NULL::text".to_string(), "to_jsonb(e.entity_type)::text".to_string()),
-        (name, Some((_, rows))) => (format!("{rows}::text"), format!("(e.data->'{name}')::text")),
+        (_, Some((_, key, rows))) => (format!("{rows}::text"), format!("(e.data->'{key}')::text")),
         (name, None) => (format!("(to_jsonb(t)->'{name}')::text"), format!("(e.data->'{name}')::text")),
     };
     diesel::sql_query(format!(

@@ -35,6 +35,8 @@ pub const PRIVILEGES: &[(&str, &str)] = &[
     ("decisions", "SELECT, INSERT"),
     ("plans", "SELECT, INSERT"),
     ("repayments", "SELECT, INSERT"),
+    ("documents", "SELECT, INSERT"),
+    ("document_chunks", "SELECT, INSERT"),
     ("carry_forwards", "SELECT, INSERT"),
     ("idempotency_keys", "SELECT, INSERT, UPDATE"),
     ("audit_events", "SELECT, INSERT"),

@@ -185,6 +185,29 @@ diesel::table! {
 }
 
 diesel::table! {
+    documents (id) {
+        id -> Uuid,
+        award_id -> Uuid,
+        return_id -> Nullable<Uuid>,
+        filename -> Text,
+        media_type -> Text,
+        size -> Int8,
+        sha256 -> Text,
+        uploaded_by -> Text,
+        uploaded_at -> Timestamptz,
+        version -> Int4,
+    }
+}
+
+diesel::table! {
+    document_chunks (document_id, n) {
+        document_id -> Uuid,
+        n -> Int4,
+        data -> Bytea,
+    }
+}
+
+diesel::table! {
     monitoring_plans (id) {
         id -> Uuid,
         award_id -> Uuid,
@@ -267,6 +290,8 @@ diesel::joinable!(return_results -> returns (return_id));
 diesel::joinable!(return_results -> indicators (indicator_id));
 diesel::joinable!(indicators -> awards (award_id));
 diesel::joinable!(monitoring_plans -> awards (award_id));
+diesel::joinable!(documents -> awards (award_id));
+diesel::joinable!(document_chunks -> documents (document_id));
 diesel::joinable!(awards -> programmes (programme_id));
 diesel::joinable!(awards -> recipients (recipient_id));
 diesel::joinable!(payments -> awards (award_id));
@@ -287,6 +312,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     return_lines,
     monitoring_plans,
     indicators,
+    documents,
+    document_chunks,
     return_results,
     decisions,
     plans,

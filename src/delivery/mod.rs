@@ -716,7 +716,8 @@ async fn list_returns(
     Ok(HttpResponse::Ok().json(Page::from_rows(items, limit, |r| r.id)))
 }
 
-fn find_visible(conn: &mut PgConnection, scope: Option<RecipientId>, id: ReturnId) -> Result<ReturnRow, ApiError> {
+/// A return, if `scope` (a recipient's officer's own recipient) may see it; else 404.
+pub fn find_visible(conn: &mut PgConnection, scope: Option<RecipientId>, id: ReturnId) -> Result<ReturnRow, ApiError> {
     match store::find_return(conn, id)? {
         Some(row) if scope.is_none_or(|own| own == row.recipient_id) => Ok(row),
         _ => Err(ApiError::not_found("return")),

@@ -128,6 +128,10 @@ id_type!(
     /// A carry-forward's id: budget moved to a later year.
     CarryForwardId
 );
+id_type!(
+    /// An evidence document's id.
+    DocumentId
+);
 
 #[cfg(test)]
 mod tests {

@@ -4,6 +4,7 @@ pub mod award_money;
 pub mod award_status;
 pub mod budget;
 pub mod delivery;
+pub mod document;
 pub mod financial_year;
 pub mod fund_code;
 pub mod ids;

@@ -606,7 +606,11 @@ fn read_rows(
                 .map_err(|e| ApiError::Malformed(format!("the request body is not valid JSON ({e})")))?;
             parse::giving_rows(&package, prefix, fund_code)
         }
-        _ => return Err(ApiError::UnsupportedMediaType),
+        _ => {
+            return Err(ApiError::UnsupportedMediaType(
+                "the request body must be text/csv or application/json (a 360Giving package)".into(),
+            ));
+        }
     };
     let (rows, errors) = read.map_err(|message| ApiError::field("body", message))?;
     if rows.len() + errors.len() > IMPORT_ROWS {

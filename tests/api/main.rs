@@ -9,6 +9,7 @@ mod checkpoints;
 mod conventions;
 mod decisions;
 mod delivery;
+mod documents;
 mod funds;
 mod hardening;
 mod helpers;

@@ -1,0 +1,60 @@
+//! Document queries: the record of each file, and its bytes in chunks.
+
+use chrono::{DateTime, Utc};
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+
+use crate::db::schema::{document_chunks, documents};
+use crate::domain::ids::{AwardId, DocumentId, ReturnId};
+
+/// A document as stored.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = documents)]
+pub struct DocumentRow {
+    pub id: DocumentId,
+    pub award_id: AwardId,
+    pub return_id: Option<ReturnId>,
+    pub filename: String,
+    pub media_type: String,
+    pub size: i64,
+    pub sha256: String,
+    pub uploaded_by: String,
+    pub uploaded_at: DateTime<Utc>,
+    pub version: i32,
+}
+
+/// Inserts a document's record.
+pub fn insert(conn: &mut PgConnection, row: &DocumentRow) -> QueryResult<DocumentRow> {
+    diesel::insert_into(documents::table).values(row).returning(DocumentRow::as_returning()).get_result(conn)
+}
+
+/// Inserts one chunk of a document's bytes.
+pub fn insert_chunk(conn: &mut PgConnection, id: DocumentId, n: i32, data: &[u8]) -> QueryResult<usize> {
+    diesel::insert_into(document_chunks::table)
+        .values((document_chunks::document_id.eq(id), document_chunks::n.eq(n), document_chunks::data.eq(data)))
+        .execute(conn)
+}
+
+/// Reads a document's record.
+pub fn find(conn: &mut PgConnection, id: DocumentId) -> QueryResult<Option<DocumentRow>> {
+    documents::table.find(id).select(DocumentRow::as_select()).first(conn).optional()
+}
+
+/// The documents of an award (all of them, its returns' too) or of one return, oldest first.
+pub fn list(conn: &mut PgConnection, award_id: AwardId, return_id: Option<ReturnId>) -> QueryResult<Vec<DocumentRow>> {
+    let mut q = documents::table.filter(documents::award_id.eq(award_id)).select(DocumentRow::as_select()).into_boxed();
+    if let Some(r) = return_id {
+        q = q.filter(documents::return_id.eq(r));
+    }
+    q.order(documents::id.asc()).load(conn)
+}
+
+/// Chunk `n` of a document's bytes, if there is one.
+pub fn chunk(conn: &mut PgConnection, id: DocumentId, n: i32) -> QueryResult<Option<Vec<u8>>> {
+    document_chunks::table
+        .filter(document_chunks::document_id.eq(id))
+        .filter(document_chunks::n.eq(n))
+        .select(document_chunks::data)
+        .first(conn)
+        .optional()
+}

@@ -1,0 +1,222 @@
+//! Evidence documents (issue 15, item 3): files on awards and returns, accepted by content,
+//! at most 10 MiB, stored in PostgreSQL, hashed into the trail, downloaded only as attachments
+//! and only by those who may see what they are attached to.
+
+use diesel::RunQueryDsl;
+use grants::auth::Role;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::helpers::{Reply, TestApp};
+
+const MIB: usize = 1024 * 1024;
+const BOUNDARY: &str = "grants-test-7MA4YWxkTrZu0gW";
+
+/// A `multipart/form-data` body with one file part named `name`.
+fn form(name: &str, filename: &str, bytes: &[u8]) -> Vec<u8> {
+    let mut body = format!(
+        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{filename}\"\r\n\
+         Content-Type: application/octet-stream\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
+    body
+}
+
+async fn upload(app: &TestApp, path: &str, token: &str, filename: &str, bytes: &[u8]) -> Reply {
+    let content_type = format!("multipart/form-data; boundary={BOUNDARY}");
+    app.send("POST", path, Some(token), &[], Some((&content_type, form("file", filename, bytes)))).await
+}
+
+/// A PDF of `size` bytes, all of them ASCII (so the test reads the download back as text).
+fn pdf(size: usize) -> Vec<u8> {
+    let mut bytes = b"%PDF-1.4\n% evidence\n".to_vec();
+    bytes.resize(size, b'a');
+    bytes
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// An approved award with one submitted return, its recipient's officer, and another
+/// recipient's officer: (award, return, officer, stranger).
+async fn returned(app: &TestApp) -> (String, String, String, String) {
+    let l = app.ledger("100000").await;
+    let award = app.draft(&l, "20000").await;
+    app.approve(&award).await;
+    let officer = app.token("officer-peterborough", &[Role::Recipient], Some(&l.recipient));
+    let r = app
+        .post(
+            &format!("/api/v1/awards/{award}/returns"),
+            &officer,
+            json!({"period": "2020-21-Q1", "spend_to_date": "5000", "narrative": "Forty referrals."}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let other = app.recipient("Fenland CSP", "community_safety_partnership").await;
+    let stranger = app.token("officer-fenland", &[Role::Recipient], Some(&other));
+    (award, r.id(), officer, stranger)
+}
+
+fn ids(list: &Reply) -> Vec<String> {
+    list.body["items"].as_array().unwrap().iter().map(|d| d["id"].as_str().unwrap().to_string()).collect()
+}
+
+#[actix_web::test]
+async fn a_recipient_attaches_evidence_to_its_return_and_only_those_who_see_the_return_read_it() {
+    let app = TestApp::spawn().await;
+    let (award, ret, officer, stranger) = returned(&app).await;
+    let bytes = pdf(300 * 1024);
+    let path = format!("/api/v1/returns/{ret}/documents");
+    let r = upload(&app, &path, &officer, "../../Q1 report (final).pdf", &bytes).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.id();
+    assert_eq!(r.header("location"), Some(format!("/api/v1/documents/{id}")));
+    assert_eq!(
+        (r.body["media_type"].as_str(), r.body["size"].as_i64(), r.body["sha256"].as_str()),
+        (Some("application/pdf"), Some(bytes.len() as i64), Some(sha256(&bytes).as_str()))
+    );
+    assert_eq!(
+        (r.body["filename"].as_str(), r.body["return_id"].as_str()),
+        (Some("Q1 report (final).pdf"), Some(ret.as_str()))
+    );
+
+    // Finance and the auditor download it, as an attachment that is never sniffed.
+    for token in [&app.finance, &app.auditor, &officer] {
+        let d = app.get(&format!("/api/v1/documents/{id}/content"), token).await;
+        assert_eq!(d.status, 200);
+        assert_eq!(sha256(d.text.as_bytes()), sha256(&bytes), "the bytes come back as they went in");
+        assert_eq!(d.header("content-type").as_deref(), Some("application/pdf"));
+        assert_eq!(d.header("x-content-type-options").as_deref(), Some("nosniff"));
+        let disposition = d.header("content-disposition").unwrap();
+        assert!(disposition.starts_with("attachment; filename=\"Q1 report (final).pdf\""), "{disposition}");
+        assert!(disposition.contains("filename*=UTF-8''Q1%20report%20%28final%29.pdf"), "{disposition}");
+        assert!(d.header("content-security-policy").unwrap().contains("sandbox"));
+    }
+    assert_eq!(ids(&app.get(&path, &officer).await), vec![id.clone()]);
+    assert_eq!(ids(&app.get(&format!("/api/v1/awards/{award}/documents"), &app.finance).await), vec![id.clone()]);
+
+    // Another recipient finds nothing, and cannot attach anything.
+    for p in [format!("/api/v1/documents/{id}"), format!("/api/v1/documents/{id}/content"), path.clone()] {
+        let r = app.get(&p, &stranger).await;
+        assert_eq!((r.status, r.problem().as_str()), (404, "not-found"), "{p}: {}", r.text);
+    }
+    assert_eq!(upload(&app, &path, &stranger, "x.pdf", &pdf(100)).await.status, 404);
+    assert_eq!(
+        upload(&app, &format!("/api/v1/awards/{award}/documents"), &stranger, "x.pdf", &pdf(100)).await.status,
+        404
+    );
+    // Reading roles other than finance may not attach.
+    assert_eq!(upload(&app, &path, &app.approver, "x.pdf", &pdf(100)).await.status, 403);
+    assert_eq!(upload(&app, &path, &app.auditor, "x.pdf", &pdf(100)).await.status, 403);
+
+    // The same file again is a retry: refused, and nothing is added.
+    let again = upload(&app, &path, &officer, "copy.pdf", &bytes).await;
+    assert_eq!((again.status, again.problem().as_str()), (409, "conflict"), "{}", again.text);
+
+    // The trail holds the hash; the chunks reconcile with it.
+    let history = app.get(&format!("/api/v1/awards/{award}/history"), &app.auditor).await;
+    let added: Vec<&Value> =
+        history.body["events"].as_array().unwrap().iter().filter(|e| e["action"] == "document.added").collect();
+    assert_eq!(added.len(), 1);
+    assert_eq!(added[0]["data"]["sha256"].as_str(), Some(sha256(&bytes).as_str()));
+    let verify = app.get("/api/v1/audit/verify", &app.auditor).await;
+    assert_eq!(
+        (verify.body["ok"].as_bool(), verify.body["unreconciled"].clone()),
+        (Some(true), json!([])),
+        "{}",
+        verify.text
+    );
+}
+
+#[actix_web::test]
+async fn only_accepted_kinds_by_content_and_at_most_ten_mebibytes() {
+    let app = TestApp::spawn().await;
+    let (award, ret, officer, _) = returned(&app).await;
+    let path = format!("/api/v1/returns/{ret}/documents");
+    let stored = || async { ids(&app.get(&format!("/api/v1/awards/{award}/documents"), &app.finance).await).len() };
+
+    // A renamed executable, a script, HTML: 415 whatever the name says.
+    for (name, bytes) in [
+        ("evidence.pdf", b"MZ\x90\0\x03\0\0\0\x04\0\0\0\xff\xff".to_vec()),
+        ("evidence.csv", b"\x7fELF\x02\x01\x01\0".to_vec()),
+        ("evidence.csv", b"#!/bin/sh\nrm -rf /,\n".to_vec()),
+        ("evidence.csv", b"<script>alert(1)</script>,\n".to_vec()),
+    ] {
+        let r = upload(&app, &path, &officer, name, &bytes).await;
+        assert_eq!((r.status, r.problem().as_str()), (415, "unsupported-media-type"), "{name}: {}", r.text);
+    }
+    // Not multipart at all.
+    let json = app.post(&path, &officer, json!({"file": "JVBERi0="})).await;
+    assert_eq!(json.status, 415, "{}", json.text);
+    // A form without its file part, or with another part.
+    let content_type = format!("multipart/form-data; boundary={BOUNDARY}");
+    let other =
+        app.send("POST", &path, Some(&officer), &[], Some((&content_type, form("upload", "a.pdf", &pdf(50))))).await;
+    assert_eq!((other.status, other.problem().as_str()), (422, "validation-failed"), "{}", other.text);
+    let empty = upload(&app, &path, &officer, "a.pdf", b"").await;
+    assert_eq!(empty.status, 422, "{}", empty.text);
+
+    // 10 MiB + 1 byte: 413. Exactly 10 MiB: accepted, stored in chunks, and read back whole.
+    let over = upload(&app, &path, &officer, "big.pdf", &pdf(10 * MIB + 1)).await;
+    assert_eq!((over.status, over.problem().as_str()), (413, "payload-too-large"), "{}", over.text);
+    assert_eq!(stored().await, 0, "nothing refused was stored");
+    let limit = pdf(10 * MIB);
+    let r = upload(&app, &path, &officer, "big.pdf", &limit).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let d = app.get(&format!("/api/v1/documents/{}/content", r.id()), &app.finance).await;
+    assert_eq!((d.text.len(), sha256(d.text.as_bytes())), (limit.len(), sha256(&limit)));
+    assert_eq!(d.header("content-length"), Some(limit.len().to_string()));
+
+    // Finance attaches a CSV to the award itself.
+    let csv = "period,referrals\n2020-21-Q1,40\n".as_bytes();
+    let r = upload(&app, &format!("/api/v1/awards/{award}/documents"), &app.finance, "referrals.csv", csv).await;
+    assert_eq!(
+        (r.status, r.body["media_type"].as_str(), r.body["return_id"].clone()),
+        (201, Some("text/csv"), Value::Null)
+    );
+    assert_eq!(stored().await, 2);
+}
+
+#[actix_web::test]
+async fn a_rewritten_byte_is_found_and_the_serving_role_can_neither_edit_nor_delete_a_document() {
+    let app = TestApp::spawn().await;
+    let (_, ret, officer, _) = returned(&app).await;
+    let r = upload(&app, &format!("/api/v1/returns/{ret}/documents"), &officer, "q1.pdf", &pdf(1000)).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.id();
+    let mut service = app.db.connect_as_service();
+    for statement in [
+        format!("UPDATE document_chunks SET data = 'x' WHERE document_id = '{id}'"),
+        format!("DELETE FROM document_chunks WHERE document_id = '{id}'"),
+        format!("UPDATE documents SET sha256 = repeat('0', 64) WHERE id = '{id}'"),
+        format!("DELETE FROM documents WHERE id = '{id}'"),
+        "TRUNCATE document_chunks".to_string(),
+    ] {
+        let error = diesel::sql_query(statement.as_str()).execute(&mut service).expect_err(&statement);
+        let text = error.to_string();
+        assert!(text.contains("permission denied") || text.contains("never"), "{statement}: {text}");
+    }
+    // The tables' owner, triggers off, rewrites the content and the row's hash to match: the
+    // event still holds the original hash, so verification names the document.
+    let mut owner = app.db.connect();
+    diesel::sql_query("ALTER TABLE document_chunks DISABLE TRIGGER document_chunks_no_change")
+        .execute(&mut owner)
+        .unwrap();
+    diesel::sql_query("ALTER TABLE documents DISABLE TRIGGER documents_no_change").execute(&mut owner).unwrap();
+    diesel::sql_query(format!("UPDATE document_chunks SET data = 'forged' WHERE document_id = '{id}'"))
+        .execute(&mut owner)
+        .unwrap();
+    diesel::sql_query(format!(
+        "UPDATE documents SET sha256 = encode(sha256('forged'::bytea), 'hex'), size = 6 WHERE id = '{id}'"
+    ))
+    .execute(&mut owner)
+    .unwrap();
+    let verify = app.get("/api/v1/audit/verify", &app.auditor).await;
+    assert_eq!(verify.body["ok"], false, "{}", verify.text);
+    let fields: Vec<&str> =
+        verify.body["unreconciled"].as_array().unwrap().iter().map(|u| u["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["size", "sha256", "content"], "{}", verify.text);
+}
