@@ -55,6 +55,22 @@ pub struct Settings {
     /// Whether the server stops on SIGTERM/SIGINT (draining requests in flight). Always on for
     /// `grants serve`; the tests, which run many servers in one process, turn it off.
     pub handle_signals: bool,
+    /// `GRANTS_REMINDER_DAYS`: how many days before a return's due date its reminder goes, and
+    /// for how many days after it an overdue reminder still goes. Default 7.
+    pub reminder_days: u32,
+    /// Reminders by e-mail, when `GRANTS_SMTP_URL` is set.
+    pub mail: Option<MailSettings>,
+}
+
+/// Where reminders are sent from: `GRANTS_SMTP_URL` (e.g. `smtp://127.0.0.1:25` for a local
+/// relay, `smtps://user:password@mail.example.org` or `smtp://…?tls=required` for STARTTLS),
+/// `GRANTS_SMTP_FROM` (default `grants@localhost`) and `GRANTS_REMINDER_SECS`, how often the
+/// service looks for reminders to send (default 3600).
+#[derive(Debug, Clone)]
+pub struct MailSettings {
+    pub smtp_url: String,
+    pub from: String,
+    pub every: Duration,
 }
 
 /// Who publishes the data: from `GRANTS_360_PREFIX`, `GRANTS_FUNDER_ID`, `GRANTS_FUNDER_NAME`.
@@ -198,6 +214,23 @@ impl Settings {
                 .map_err(|message| ConfigError { variable: "GRANTS_AUDIT_KEY_FILE", message })?,
             checkpoint_every: Duration::from_secs(number("GRANTS_CHECKPOINT_SECS", 60)?.max(1)),
             handle_signals: true,
+            reminder_days: number("GRANTS_REMINDER_DAYS", 7)?.min(366),
+            mail: match var("GRANTS_SMTP_URL") {
+                None => None,
+                Some(smtp_url) => {
+                    let from = var("GRANTS_SMTP_FROM").unwrap_or_else(|| "grants@localhost".to_string());
+                    from.parse::<lettre::message::Mailbox>().map_err(|e| ConfigError {
+                        variable: "GRANTS_SMTP_FROM",
+                        message: format!("is not an e-mail address ({e})"),
+                    })?;
+                    lettre::SmtpTransport::from_url(&smtp_url).map_err(|e| ConfigError {
+                        variable: "GRANTS_SMTP_URL",
+                        message: format!("is not an SMTP URL ({e})"),
+                    })?;
+                    let every = Duration::from_secs(number("GRANTS_REMINDER_SECS", 3600)?.max(1));
+                    Some(MailSettings { smtp_url, from, every })
+                }
+            },
         })
     }
 }

@@ -22,6 +22,7 @@ pub struct Application {
     server: Server,
     signer: web::Data<AppState>,
     checkpoint_every: std::time::Duration,
+    mail: Option<crate::config::MailSettings>,
 }
 
 impl Application {
@@ -34,6 +35,7 @@ impl Application {
             pool: crate::db::pool(settings.serving_url(), settings.db_pool_size, settings.db_timeout),
             jwt: settings.jwt,
             return_due_days: settings.return_due_days,
+            reminder_days: settings.reminder_days,
             openapi_json: crate::openapi::spec_json(),
             publisher: settings.publisher,
             rate_limiter: match settings.rate_limit {
@@ -46,6 +48,7 @@ impl Application {
         });
         let signer = state.clone();
         let checkpoint_every = settings.checkpoint_every;
+        let mail = settings.mail;
         let listener =
             TcpListener::bind(&settings.bind).map_err(|e| format!("cannot listen on {}: {e}", settings.bind))?;
         let address = listener.local_addr().map_err(|e| format!("cannot read the bound address: {e}"))?;
@@ -57,7 +60,7 @@ impl Application {
             server = server.disable_signals();
         }
         let server = server.listen(listener).map_err(|e| format!("cannot listen on {address}: {e}"))?.run();
-        Ok(Application { address, server, signer, checkpoint_every })
+        Ok(Application { address, server, signer, checkpoint_every, mail })
     }
 
     /// The address it listens on.
@@ -73,9 +76,15 @@ impl Application {
     /// Serves until the server is stopped (or, when signals are handled, SIGTERM/SIGINT).
     /// Signs checkpoints in the background meanwhile, when it holds an audit key.
     pub async fn run(self) -> std::io::Result<()> {
+        let reminders = self
+            .mail
+            .map(|mail| actix_web::rt::spawn(crate::delivery::reminders::keep_sending(self.signer.clone(), mail)));
         let signer = actix_web::rt::spawn(crate::audit::checkpoint::keep_sealing(self.signer, self.checkpoint_every));
         let outcome = self.server.await;
         signer.abort();
+        if let Some(r) = reminders {
+            r.abort();
+        }
         outcome
     }
 }

@@ -16,8 +16,10 @@ pub struct AppState {
     pub pool: DbPool,
     /// How tokens are checked; `None` refuses every token.
     pub jwt: Option<JwtSettings>,
-    /// Days after a quarter's end that a CSP return falls due.
+    /// Days after a quarter's end that a return falls due, for awards without a plan.
     pub return_due_days: u32,
+    /// Days before a due date that its reminder goes (and after it, that an overdue one does).
+    pub reminder_days: u32,
     /// The OpenAPI document, serialised once.
     pub openapi_json: String,
     /// Who publishes the 360Giving data.

@@ -76,6 +76,8 @@ pub enum Action {
     IndicatorCreated,
     /// An evidence document attached to an award or a return.
     DocumentAdded,
+    /// A reminder e-mailed to a recipient's contact.
+    ReminderSent,
 }
 
 impl Action {
@@ -112,6 +114,7 @@ impl Action {
             Action::MonitoringPlanSet => "monitoring_plan.set",
             Action::IndicatorCreated => "indicator.created",
             Action::DocumentAdded => "document.added",
+            Action::ReminderSent => "reminder.sent",
         }
     }
 }

@@ -36,6 +36,7 @@ pub const PRIVILEGES: &[(&str, &str)] = &[
     ("plans", "SELECT, INSERT"),
     ("repayments", "SELECT, INSERT"),
     ("documents", "SELECT, INSERT"),
+    ("reminders", "SELECT, INSERT"),
     ("document_chunks", "SELECT, INSERT"),
     ("carry_forwards", "SELECT, INSERT"),
     ("idempotency_keys", "SELECT, INSERT, UPDATE"),

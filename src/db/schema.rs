@@ -208,6 +208,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    reminders (id) {
+        id -> Uuid,
+        award_id -> Uuid,
+        period -> Text,
+        stage -> Text,
+        sent_to -> Text,
+        subject -> Text,
+        sent_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     monitoring_plans (id) {
         id -> Uuid,
         award_id -> Uuid,
@@ -291,6 +303,7 @@ diesel::joinable!(return_results -> indicators (indicator_id));
 diesel::joinable!(indicators -> awards (award_id));
 diesel::joinable!(monitoring_plans -> awards (award_id));
 diesel::joinable!(documents -> awards (award_id));
+diesel::joinable!(reminders -> awards (award_id));
 diesel::joinable!(document_chunks -> documents (document_id));
 diesel::joinable!(awards -> programmes (programme_id));
 diesel::joinable!(awards -> recipients (recipient_id));
@@ -314,6 +327,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     indicators,
     documents,
     document_chunks,
+    reminders,
     return_results,
     decisions,
     plans,

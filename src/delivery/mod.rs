@@ -3,6 +3,7 @@
 
 pub mod monitoring;
 pub mod outcomes;
+pub mod reminders;
 pub mod store;
 
 use std::collections::{HashMap, HashSet};
@@ -34,6 +35,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(list_activities)
         .service(submit_return)
         .service(overdue)
+        .service(reminders::due_returns)
         .service(list_returns)
         .service(get_return)
         .service(accept_return)

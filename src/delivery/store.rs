@@ -7,8 +7,10 @@ use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use crate::db::schema::{
-    activities, awards, indicators, monitoring_plans, programmes, recipients, return_lines, return_results, returns,
+    activities, awards, indicators, monitoring_plans, programmes, recipients, reminders, return_lines, return_results,
+    returns,
 };
+use crate::domain::delivery::ReminderStage;
 use crate::domain::ids::{ActivityId, AwardId, IndicatorId, MonitoringPlanId, ProgrammeId, RecipientId, ReturnId};
 use crate::domain::{AwardStatus, Direction, FinancialYear, Frequency, LineStatus, ReturnPeriod, ReturnStatus};
 
@@ -294,6 +296,7 @@ pub struct OwingAward {
     pub financial_year: FinancialYear,
     pub recipient_id: RecipientId,
     pub recipient: String,
+    pub contact_email: Option<String>,
     pub programme_id: ProgrammeId,
     pub programme: String,
     pub start_date: chrono::NaiveDate,
@@ -335,6 +338,7 @@ pub fn owing_awards(conn: &mut PgConnection, which: &Owing<'_>) -> QueryResult<V
             awards::financial_year,
             awards::recipient_id,
             recipients::name,
+            recipients::contact_email,
             awards::programme_id,
             programmes::name,
             awards::start_date,
@@ -369,4 +373,33 @@ pub fn indicators_of_awards(conn: &mut PgConnection, award_ids: &[AwardId]) -> Q
         .select(IndicatorRow::as_select())
         .order(indicators::id.asc())
         .load(conn)
+}
+
+/// A reminder as stored: sent once per return (award and period) per stage.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = reminders)]
+pub struct ReminderRow {
+    pub id: Uuid,
+    pub award_id: AwardId,
+    pub period: ReturnPeriod,
+    pub stage: ReminderStage,
+    pub sent_to: String,
+    pub subject: String,
+    pub sent_at: DateTime<Utc>,
+}
+
+/// The reminders already sent for these awards.
+pub fn reminders_of(conn: &mut PgConnection, award_ids: &[AwardId]) -> QueryResult<Vec<ReminderRow>> {
+    reminders::table.filter(reminders::award_id.eq_any(award_ids)).select(ReminderRow::as_select()).load(conn)
+}
+
+/// Records a reminder unless its return's stage already has one (another instance, an earlier
+/// run): the row, or `None`. Waits for a concurrent claim of the same stage to finish first.
+pub fn claim_reminder(conn: &mut PgConnection, row: &ReminderRow) -> QueryResult<Option<ReminderRow>> {
+    diesel::insert_into(reminders::table)
+        .values(row)
+        .on_conflict_do_nothing()
+        .returning(ReminderRow::as_returning())
+        .get_result(conn)
+        .optional()
 }

@@ -445,7 +445,20 @@ fn disposition(filename: &str) -> String {
     tag = "delivery",
     operation_id = "download_document",
     params(("id" = Uuid, Path, description = "The document's id")),
-    responses((status = 200, description = "The file, as uploaded", content_type = "application/octet-stream", body = Vec<u8>))
+    responses((status = 200, description = "The file, as uploaded, with the media type its content was found to be", content(
+        (Vec<u8> = "application/pdf"),
+        (Vec<u8> = "image/png"),
+        (Vec<u8> = "image/jpeg"),
+        (Vec<u8> = "text/csv"),
+        (Vec<u8> = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+        (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        (Vec<u8> = "application/vnd.openxmlformats-officedocument.presentationml.presentation"),
+        (Vec<u8> = "application/vnd.openxmlformats-officedocument"),
+        (Vec<u8> = "application/vnd.oasis.opendocument.text"),
+        (Vec<u8> = "application/vnd.oasis.opendocument.spreadsheet"),
+        (Vec<u8> = "application/vnd.oasis.opendocument.presentation"),
+        (Vec<u8> = "application/x-ole-storage")
+    )))
 )]
 #[get("/documents/{id}/content")]
 async fn download(

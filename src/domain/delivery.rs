@@ -196,6 +196,28 @@ pub fn overdue_returns(schedule: &[Due], received: &HashSet<ReturnPeriod>, as_of
         .collect()
 }
 
+label_enum!(
+    /// Which reminder a return is owed.
+    ReminderStage {
+        /// Its due date is near.
+        DueSoon => "due_soon",
+        /// Its due date has come with nothing received.
+        Overdue => "overdue",
+    }
+);
+
+/// The reminder a return not yet received is owed on `as_of`: due soon when its due date is at
+/// most `days` ahead, overdue from its due date until `days` after it; none otherwise (a return
+/// long overdue was reminded of when it fell due, or before reminders were turned on).
+pub fn reminder_stage(due_on: NaiveDate, as_of: NaiveDate, days: u32) -> Option<ReminderStage> {
+    let ahead = (due_on - as_of).num_days();
+    if ahead > 0 {
+        (ahead <= i64::from(days)).then_some(ReminderStage::DueSoon)
+    } else {
+        (-ahead <= i64::from(days)).then_some(ReminderStage::Overdue)
+    }
+}
+
 /// A return made for a period: the day it was submitted and whether it still stands (submitted
 /// or accepted, not sent back).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -391,5 +413,19 @@ mod tests {
         let mut total = ReturnCounts { due: 1, received: 2, late: 3, missing: 4 };
         total += ReturnCounts { due: 10, received: 20, late: 30, missing: 40 };
         assert_eq!(total, ReturnCounts { due: 11, received: 22, late: 33, missing: 44 });
+    }
+
+    #[test]
+    fn a_reminder_is_due_soon_then_overdue_then_no_more() {
+        let due = day("2020-07-30");
+        let on = |d: &str| reminder_stage(due, day(d), 7);
+        assert_eq!(on("2020-07-22"), None, "eight days ahead");
+        assert_eq!(on("2020-07-23"), Some(ReminderStage::DueSoon), "seven days ahead");
+        assert_eq!(on("2020-07-29"), Some(ReminderStage::DueSoon));
+        assert_eq!(on("2020-07-30"), Some(ReminderStage::Overdue), "on the due date, as the overdue list has it");
+        assert_eq!(on("2020-08-06"), Some(ReminderStage::Overdue), "seven days late");
+        assert_eq!(on("2020-08-07"), None, "eight days late");
+        assert_eq!(reminder_stage(due, day("2020-07-29"), 0), None, "no warning with no days");
+        assert_eq!(reminder_stage(due, day("2020-07-30"), 0), Some(ReminderStage::Overdue));
     }
 }

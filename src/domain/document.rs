@@ -5,6 +5,22 @@
 /// The largest document accepted: 10 MiB.
 pub const MAX_DOCUMENT_BYTES: u64 = 10 * 1024 * 1024;
 
+/// Every media type [`sniff`] can name (the download's documented content types).
+pub const MEDIA_TYPES: &[&str] = &[
+    "application/pdf",
+    "image/png",
+    "image/jpeg",
+    "text/csv",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    "application/vnd.openxmlformats-officedocument",
+    "application/vnd.oasis.opendocument.text",
+    "application/vnd.oasis.opendocument.spreadsheet",
+    "application/vnd.oasis.opendocument.presentation",
+    "application/x-ole-storage",
+];
+
 /// How many leading bytes [`sniff`] needs to see.
 pub const SNIFF_BYTES: usize = 8 * 1024;
 
@@ -53,6 +69,12 @@ impl TextCheck {
 /// [`SNIFF_BYTES`] when the file is that long) and whether the whole of it is text; `None` when
 /// it is none of the accepted kinds.
 pub fn sniff(head: &[u8], whole_is_text: bool) -> Option<&'static str> {
+    let found = sniffed(head, whole_is_text);
+    debug_assert!(found.is_none_or(|t| MEDIA_TYPES.contains(&t)), "{found:?} is not in MEDIA_TYPES");
+    found
+}
+
+fn sniffed(head: &[u8], whole_is_text: bool) -> Option<&'static str> {
     const OLE: &[u8] = &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
     if head.starts_with(b"%PDF-") {
         Some("application/pdf")

@@ -220,3 +220,16 @@ async fn a_rewritten_byte_is_found_and_the_serving_role_can_neither_edit_nor_del
         verify.body["unreconciled"].as_array().unwrap().iter().map(|u| u["field"].as_str().unwrap()).collect();
     assert_eq!(fields, ["size", "sha256", "content"], "{}", verify.text);
 }
+
+#[test]
+fn the_download_documents_every_media_type_an_upload_can_have() {
+    let spec: Value = serde_json::from_str(&grants::openapi::spec_json()).unwrap();
+    let content = spec["paths"]["/api/v1/documents/{id}/content"]["get"]["responses"]["200"]["content"]
+        .as_object()
+        .expect("the download documents its content");
+    let mut documented: Vec<&str> = content.keys().map(String::as_str).collect();
+    let mut known = grants::domain::document::MEDIA_TYPES.to_vec();
+    documented.sort();
+    known.sort();
+    assert_eq!(documented, known);
+}

@@ -155,7 +155,7 @@ fn ensure_template(conn: &mut PgConnection) -> String {
     template
 }
 
-fn secret_jwt() -> JwtSettings {
+pub fn secret_jwt() -> JwtSettings {
     JwtSettings::from_secret(SECRET.as_bytes(), "grants".into(), "grants-api".into())
 }
 
@@ -263,6 +263,8 @@ pub fn settings_for(database_url: &str, jwt: JwtSettings, rate_limit: (u32, u32)
         checkpoint_every: Duration::from_secs(3600),
         handle_signals: false,
         db_start_patience: Duration::from_secs(0),
+        reminder_days: 7,
+        mail: None,
     }
 }
 

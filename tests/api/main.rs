@@ -22,6 +22,7 @@ mod monitoring;
 mod newcomer;
 mod plans;
 mod recipients_programmes;
+mod reminders;
 mod repayments;
 mod reports;
 mod roll_forward;

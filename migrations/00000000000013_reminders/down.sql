@@ -1,0 +1,2 @@
+DROP TABLE reminders;
+DROP FUNCTION reminders_refuse_change();
