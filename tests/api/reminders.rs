@@ -92,14 +92,12 @@ fn received(server: &SmtpServer) -> Vec<(String, String)> {
     messages
 }
 
+/// A test of the messages that have arrived, as (to, subject).
+type Arrived = dyn Fn(&[(String, String)]) -> bool;
+
 /// Runs the service on `app`'s database with reminders to `server` every 200 ms, until `done`
 /// holds of what has arrived (at most 30 s), or for `at_least` when `done` is `None`.
-async fn serve_with_reminders(
-    app: &TestApp,
-    server: &SmtpServer,
-    at_least: Duration,
-    done: Option<&dyn Fn(&[(String, String)]) -> bool>,
-) {
+async fn serve_with_reminders(app: &TestApp, server: &SmtpServer, at_least: Duration, done: Option<&Arrived>) {
     let mut settings = settings_for(&app.db.url, secret_jwt(), (0, 0));
     settings.mail = Some(MailSettings {
         smtp_url: format!("smtp://127.0.0.1:{}", server.port),
