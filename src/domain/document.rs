@@ -132,8 +132,7 @@ fn looks_like_csv(head: &[u8]) -> bool {
     let text = String::from_utf8_lossy(head);
     let text = text.trim_start_matches('\u{feff}').trim_start();
     let first = text.lines().next().unwrap_or("");
-    let lower = first.to_ascii_lowercase();
-    let markup = lower.starts_with('<') || lower.starts_with("#!") || lower.starts_with("mz");
+    let markup = first.starts_with('<') || first.starts_with("#!");
     !markup && first.contains([',', ';', '\t'])
 }
 
@@ -150,11 +149,17 @@ mod tests {
     }
 
     fn zip_with_first_entry(name: &str, body: &[u8]) -> Vec<u8> {
+        zip_with_extra(name, b"", body)
+    }
+
+    /// A local file header naming `name`, with an extra field, then `body`.
+    fn zip_with_extra(name: &str, extra: &[u8], body: &[u8]) -> Vec<u8> {
         let mut zip = b"PK\x03\x04".to_vec();
         zip.extend_from_slice(&[0u8; 22]);
         zip.extend_from_slice(&(name.len() as u16).to_le_bytes());
-        zip.extend_from_slice(&0u16.to_le_bytes());
+        zip.extend_from_slice(&(extra.len() as u16).to_le_bytes());
         zip.extend_from_slice(name.as_bytes());
+        zip.extend_from_slice(extra);
         zip.extend_from_slice(body);
         zip
     }
@@ -177,6 +182,9 @@ mod tests {
         assert_eq!(sniff(&xlsx, false), Some("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"));
         let odt = zip_with_first_entry("mimetype", b"application/vnd.oasis.opendocument.textPK");
         assert_eq!(sniff(&odt, false), Some("application/vnd.oasis.opendocument.text"));
+        // The type follows the entry's extra field, when it has one.
+        let ods = zip_with_extra("mimetype", b"UT\x05\0\x01abcd", b"application/vnd.oasis.opendocument.spreadsheet");
+        assert_eq!(sniff(&ods, false), Some("application/vnd.oasis.opendocument.spreadsheet"));
         assert_eq!(sniff(b"period,spend\n2020-21-Q1,100\n", true), Some("text/csv"));
         assert_eq!(sniff("\u{feff}name;amount\r\nCaf\u{e9};1\r\n".as_bytes(), true), Some("text/csv"));
     }

@@ -170,6 +170,23 @@ async fn only_accepted_kinds_by_content_and_at_most_ten_mebibytes() {
     assert_eq!((d.text.len(), sha256(d.text.as_bytes())), (limit.len(), sha256(&limit)));
     assert_eq!(d.header("content-length"), Some(limit.len().to_string()));
 
+    // An Office document is typed by the parts its first 8 KiB name, wherever they fall in them.
+    let mut docx = b"PK\x03\x04".to_vec();
+    docx.extend_from_slice(&[0u8; 22]);
+    docx.extend_from_slice(&19u16.to_le_bytes());
+    docx.extend_from_slice(&0u16.to_le_bytes());
+    docx.extend_from_slice(b"[Content_Types].xml");
+    docx.resize(6000, b' ');
+    docx.extend_from_slice(b"<Override PartName=\"/word/document.xml\"/>");
+    docx.resize(20000, b' ');
+    let r = upload(&app, &path, &officer, "report.docx", &docx).await;
+    assert_eq!(
+        (r.status, r.body["media_type"].as_str()),
+        (201, Some("application/vnd.openxmlformats-officedocument.wordprocessingml.document")),
+        "{}",
+        r.text
+    );
+
     // Finance attaches a CSV to the award itself.
     let csv = "period,referrals\n2020-21-Q1,40\n".as_bytes();
     let r = upload(&app, &format!("/api/v1/awards/{award}/documents"), &app.finance, "referrals.csv", csv).await;
@@ -177,7 +194,7 @@ async fn only_accepted_kinds_by_content_and_at_most_ten_mebibytes() {
         (r.status, r.body["media_type"].as_str(), r.body["return_id"].clone()),
         (201, Some("text/csv"), Value::Null)
     );
-    assert_eq!(stored().await, 2);
+    assert_eq!(stored().await, 3);
 }
 
 #[actix_web::test]
