@@ -325,6 +325,17 @@ async fn awards_without_a_plan_keep_quarterly_returns_and_indicators_alone_make_
     // A plan's periods are refused on a quarterly award.
     let r = submit(&app, &award, &officer, outcome_return("2020-21-H1", &reoffending, json!(44))).await;
     assert_eq!((r.status, fields(&r)), (422, vec!["period".to_string()]));
+    // Its first plan cannot change the frequency its returns were made under; it can keep it.
+    let half =
+        put_plan(&app, &award, &app.finance, None, json!({"frequency": "half_yearly", "days_allowed": 30})).await;
+    assert_eq!((half.status, half.problem().as_str()), (409, "invalid-state"), "{}", half.text);
+    let kept = put_plan(&app, &award, &app.finance, None, json!({"frequency": "quarterly", "days_allowed": 45})).await;
+    assert_eq!(kept.status, 201, "{}", kept.text);
+    // The indicator's event belongs to the award's history.
+    let history = app.get(&format!("/api/v1/awards/{award}/history"), &app.auditor).await;
+    let created: Vec<&Value> =
+        history.body["events"].as_array().unwrap().iter().filter(|e| e["action"] == "indicator.created").collect();
+    assert_eq!((created.len(), created[0]["award_id"].as_str()), (1, Some(award.as_str())), "{}", history.text);
     // A return made before indicators existed has none, and reads with empty results and risks.
     let csp = app.recipient("Fenland CSP", "community_safety_partnership").await;
     let mut body = app.award_body(&l.fund, &l.programme, &csp, json!("5000"));
