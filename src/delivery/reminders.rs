@@ -196,9 +196,10 @@ fn scheduler() -> Actor {
 
 /// Sends every reminder owed today that has a contact and has not been sent, each in its own
 /// transaction: claimed (or skipped, when already sent), e-mailed, recorded in the trail,
-/// committed. A failed e-mail rolls its claim back, to be tried on the next round. Returns how
-/// many were sent.
-pub async fn send_owed(state: &AppState, mail: &MailSettings, as_of: NaiveDate) -> Result<usize, ApiError> {
+/// committed. A failed e-mail rolls its claim back, is logged, and is tried again on the next
+/// round; the others are still sent. Each one sent is logged (award reference, period, stage:
+/// never the address).
+pub async fn send_owed(state: &AppState, mail: &MailSettings, as_of: NaiveDate) -> Result<(), ApiError> {
     let (days, default_days) = (state.reminder_days, state.return_due_days);
     let owed = state.db(move |conn| owed(conn, None, as_of, days, default_days)).await?;
     let from: Mailbox = mail.from.parse().map_err(|e| ApiError::Internal(format!("GRANTS_SMTP_FROM: {e}")))?;
@@ -206,10 +207,10 @@ pub async fn send_owed(state: &AppState, mail: &MailSettings, as_of: NaiveDate) 
         .map_err(|e| ApiError::Internal(format!("GRANTS_SMTP_URL: {e}")))?
         .timeout(Some(std::time::Duration::from_secs(20)))
         .build();
-    let mut sent = 0;
     for reminder in owed.into_iter().filter(|r| r.sent_at.is_none()) {
         let Some(to) = reminder.contact_email.as_deref().and_then(|c| c.parse::<Mailbox>().ok()) else { continue };
         let (from, mailer) = (from.clone(), mailer.clone());
+        let what = format!("the {} reminder for {} {}", reminder.stage, reminder.reference, reminder.period);
         let done = state
             .tx(move |conn| {
                 let row = ReminderRow {
@@ -242,10 +243,14 @@ pub async fn send_owed(state: &AppState, mail: &MailSettings, as_of: NaiveDate) 
                 audit::record(conn, &scheduler(), Action::ReminderSent, &record)?;
                 Ok(true)
             })
-            .await?;
-        sent += usize::from(done);
+            .await;
+        match done {
+            Ok(true) => log::info!("sent {what}"),
+            Ok(false) => {}
+            Err(e) => log::warn!("{what} was not sent: {e}"),
+        }
     }
-    Ok(sent)
+    Ok(())
 }
 
 /// Sends the reminders owed every `mail.every`, for as long as the service runs.
@@ -253,10 +258,8 @@ pub async fn keep_sending(state: web::Data<AppState>, mail: MailSettings) {
     let mut tick = actix_web::rt::time::interval(mail.every);
     loop {
         tick.tick().await;
-        match send_owed(&state, &mail, Utc::now().date_naive()).await {
-            Ok(0) => {}
-            Ok(n) => log::info!("sent {n} return reminders"),
-            Err(e) => log::warn!("return reminders: {e}"),
+        if let Err(e) = send_owed(&state, &mail, Utc::now().date_naive()).await {
+            log::warn!("return reminders: {e}");
         }
     }
 }

@@ -245,6 +245,16 @@ async fn each_stage_is_e_mailed_once_even_across_a_restart() {
     let events = app.get("/api/v1/audit/events?action=reminder.sent", &app.auditor).await;
     assert_eq!(events.body["items"].as_array().unwrap().len(), 2, "{}", events.text);
     assert_eq!(events.body["items"][0]["actor_sub"], "system:reminders");
+    let mut linked: Vec<String> = events.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["award_id"].as_str().unwrap_or("").to_string())
+        .collect();
+    linked.sort();
+    let mut reminded = vec![soon.clone(), late.clone()];
+    reminded.sort();
+    assert_eq!(linked, reminded, "each reminder's event belongs to its award");
     let verify = app.get("/api/v1/audit/verify", &app.auditor).await;
     assert_eq!(
         (verify.body["ok"].as_bool(), verify.body["unreconciled"].clone()),
