@@ -388,13 +388,23 @@ async fn list_award_documents(
     let items = state
         .db(move |conn| {
             awards::find_visible(conn, scope, award_id)?;
-            let mut items = Vec::new();
-            for row in store::list(conn, award_id, None)? {
-                if visible(conn, scope, &row)? {
-                    items.push(Document::from(row));
-                }
-            }
-            Ok(items)
+            // The award is visible, so are its own documents; a return's documents are visible
+            // with the return: all of them to staff, a recipient's own returns' to its officer.
+            let own_returns: Option<std::collections::HashSet<ReturnId>> = match scope {
+                None => None,
+                Some(own) => Some(
+                    delivery::store::returns_of_awards(conn, &[award_id])?
+                        .into_iter()
+                        .filter(|r| r.recipient_id == own)
+                        .map(|r| r.id)
+                        .collect(),
+                ),
+            };
+            let seen = |row: &DocumentRow| match (&own_returns, row.return_id) {
+                (Some(own), Some(r)) => own.contains(&r),
+                _ => true,
+            };
+            Ok(store::list(conn, award_id, None)?.into_iter().filter(seen).map(Document::from).collect::<Vec<_>>())
         })
         .await?;
     Ok(HttpResponse::Ok().json(Page { items, next_cursor: None }))

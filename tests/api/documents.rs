@@ -97,6 +97,7 @@ async fn a_recipient_attaches_evidence_to_its_return_and_only_those_who_see_the_
     }
     assert_eq!(ids(&app.get(&path, &officer).await), vec![id.clone()]);
     assert_eq!(ids(&app.get(&format!("/api/v1/awards/{award}/documents"), &app.finance).await), vec![id.clone()]);
+    assert_eq!(ids(&app.get(&format!("/api/v1/awards/{award}/documents"), &officer).await), vec![id.clone()]);
 
     // Another recipient finds nothing, and cannot attach anything.
     for p in [format!("/api/v1/documents/{id}"), format!("/api/v1/documents/{id}/content"), path.clone()] {
