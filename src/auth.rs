@@ -1,66 +1,17 @@
 //! Bearer JWT verification, roles, and the authenticated-user extractor.
 
-use std::future::{Ready, ready};
+use std::future::ready;
 
 use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, http::header, web};
-use jsonwebtoken::{Header, Validation};
-use serde::{Deserialize, Serialize};
+use futures_util::future::LocalBoxFuture;
+use jsonwebtoken::Header;
 
 use crate::config::JwtSettings;
 use crate::domain::ids::RecipientId;
-use crate::domain::labels::label_enum;
+pub use crate::domain::role::Role;
 use crate::error::ApiError;
 use crate::state::AppState;
-
-label_enum!(
-    /// What a token's holder may do (DESIGN §4).
-    Role {
-        /// Manages funds, recipients and programmes; reads everything.
-        Admin => "admin",
-        /// Records awards, variations and payments; reviews returns; reads everything.
-        Finance => "finance",
-        /// Approves awards and variations, never their own; reads everything.
-        Approver => "approver",
-        /// A funded organisation's officer (a CSP, a council, a charity): their own recipient's
-        /// data only. Tokens may still say `csp`, the name this role had first.
-        Recipient => "recipient",
-        /// Reads everything, including the audit trail; writes nothing.
-        Auditor => "auditor",
-    }
-);
-
-impl Role {
-    /// Reads a role as a token or the command line names it: the label, or `csp`, the first
-    /// name of [`Role::Recipient`].
-    pub fn from_claim(name: &str) -> Option<Role> {
-        match name {
-            "csp" => Some(Role::Recipient),
-            other => Role::parse(other),
-        }
-    }
-}
-
-/// The claims this service reads from a token.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Claims {
-    /// The user's id.
-    pub sub: String,
-    /// The user's display name, for the audit trail.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// Role names; names this service does not know are ignored.
-    #[serde(default)]
-    pub roles: Vec<String>,
-    /// For `recipient` (or `csp`): the recipient record of the user's organisation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub recipient_id: Option<RecipientId>,
-    /// Expiry, seconds since the epoch.
-    pub exp: u64,
-    /// Issuer.
-    pub iss: String,
-    /// Audience.
-    pub aud: String,
-}
+use crate::tokens::{Identity, Refused};
 
 /// Who is making a request: a verified token's subject and roles.
 #[derive(Debug, Clone)]
@@ -74,9 +25,6 @@ pub struct AuthUser {
     /// For a CSP officer, their partnership's recipient id.
     pub recipient_id: Option<RecipientId>,
 }
-
-/// The longest token accepted; anything longer is refused before it is parsed.
-const MAX_TOKEN_LEN: usize = 8 * 1024;
 
 impl AuthUser {
     /// True when the user holds `role`.
@@ -111,71 +59,30 @@ impl AuthUser {
         }
     }
 
-    /// Checks a token and returns its user.
+    /// Checks a token with this service's key alone (no OpenID Connect provider) and returns
+    /// its user: for tools and tests that mint their own tokens.
     pub fn verify(token: &str, jwt: &JwtSettings) -> Result<AuthUser, ApiError> {
-        if token.len() > MAX_TOKEN_LEN {
-            return Err(ApiError::Unauthorized("the bearer token is too long".to_string()));
-        }
-        let mut validation = Validation::new(jwt.algorithm);
-        validation.leeway = 30;
-        validation.set_issuer(&[&jwt.issuer]);
-        validation.set_audience(&[&jwt.audience]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        let data = jsonwebtoken::decode::<Claims>(token, &jwt.decoding_key, &validation)
-            .map_err(|e| ApiError::Unauthorized(format!("the bearer token is not valid: {}", describe(&e))))?;
-        let claims = data.claims;
-        if claims.sub.trim().is_empty() || claims.sub.len() > 200 {
-            return Err(ApiError::Unauthorized("the token's sub is empty or too long".to_string()));
-        }
-        let roles: Vec<Role> = claims.roles.iter().filter_map(|r| Role::from_claim(r)).collect();
-        if roles.contains(&Role::Recipient) && claims.recipient_id.is_none() {
-            return Err(ApiError::Unauthorized("a recipient token must carry recipient_id".to_string()));
-        }
-        Ok(AuthUser {
-            sub: claims.sub,
-            name: claims.name.filter(|n| !n.trim().is_empty()).map(|n| n.chars().take(200).collect()),
-            roles,
-            recipient_id: claims.recipient_id,
-        })
+        let verifier = crate::tokens::Verifier::new(Some(jwt.clone()), Vec::new(), MAX_MINTED_TTL);
+        verifier.verify_now(token).map(AuthUser::from).map_err(refused)
     }
 }
 
-/// Says why a token failed without echoing any of it.
-fn describe(error: &jsonwebtoken::errors::Error) -> &'static str {
-    use jsonwebtoken::errors::ErrorKind as K;
-    match error.kind() {
-        K::ExpiredSignature => "it has expired",
-        K::InvalidIssuer => "wrong issuer",
-        K::InvalidAudience => "wrong audience",
-        K::InvalidSignature => "bad signature",
-        K::InvalidAlgorithm | K::InvalidAlgorithmName => "algorithm not allowed",
-        K::MissingRequiredClaim(_) => "a required claim is missing",
-        K::ImmatureSignature => "not valid yet",
-        _ => "malformed token",
+impl From<Identity> for AuthUser {
+    fn from(identity: Identity) -> AuthUser {
+        AuthUser { sub: identity.sub, name: identity.name, roles: identity.roles, recipient_id: identity.recipient_id }
     }
 }
 
-impl FromRequest for AuthUser {
-    type Error = ApiError;
-    type Future = Ready<Result<AuthUser, ApiError>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(authenticate(req))
-    }
+/// A refused token as the 401 its bearer sees.
+pub fn refused(refusal: Refused) -> ApiError {
+    ApiError::Unauthorized(refusal.0)
 }
 
-fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
-    // The rate limiter has already verified this request's token.
-    if let Some(user) = req.extensions().get::<AuthUser>() {
-        return Ok(user.clone());
-    }
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .ok_or_else(|| ApiError::Internal("application state missing".to_string()))?;
-    let jwt = state
-        .jwt
-        .as_ref()
-        .ok_or_else(|| ApiError::Unauthorized("this service has no token key configured".to_string()))?;
+/// The longest lifetime `verify` (for tools and tests) accepts.
+const MAX_MINTED_TTL: std::time::Duration = std::time::Duration::from_secs(366 * 86_400);
+
+/// The bearer token of a request, if it carries one.
+pub fn bearer(req: &HttpRequest) -> Result<&str, ApiError> {
     let value = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -188,7 +95,33 @@ fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
     if !scheme.eq_ignore_ascii_case("bearer") {
         return Err(ApiError::Unauthorized("the Authorization header must be Bearer <token>".to_string()));
     }
-    AuthUser::verify(token.trim(), jwt)
+    Ok(token.trim())
+}
+
+impl FromRequest for AuthUser {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<AuthUser, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        // The rate limiter has already verified this request's token.
+        if let Some(user) = req.extensions().get::<AuthUser>() {
+            return Box::pin(ready(Ok(user.clone())));
+        }
+        let req = req.clone();
+        Box::pin(async move { authenticate(&req).await })
+    }
+}
+
+/// The request's user, from its bearer token.
+pub async fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| ApiError::Internal("application state missing".to_string()))?;
+    if !state.tokens.is_configured() {
+        return Err(ApiError::Unauthorized("this service has no token key configured".to_string()));
+    }
+    let token = bearer(req)?;
+    state.tokens.verify(token).await.map(AuthUser::from).map_err(refused)
 }
 
 /// What a new token says.
@@ -209,32 +142,26 @@ pub struct TokenRequest<'a> {
 pub fn mint(jwt: &JwtSettings, request: &TokenRequest<'_>) -> Result<String, String> {
     let key = jwt.encoding_key.as_ref().ok_or("tokens can only be minted with GRANTS_JWT_SECRET (HS256)")?;
     let now = chrono::Utc::now().timestamp().max(0) as u64;
-    let claims = Claims {
-        sub: request.sub.to_string(),
-        name: request.name.map(str::to_string),
-        roles: request.roles.iter().map(|r| r.as_str().to_string()).collect(),
-        recipient_id: request.recipient_id,
-        exp: now + request.ttl.as_secs(),
-        iss: jwt.issuer.clone(),
-        aud: jwt.audience.clone(),
-    };
+    let mut claims = serde_json::json!({
+        "sub": request.sub,
+        "roles": request.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+        "iat": now,
+        "exp": now + request.ttl.as_secs(),
+        "iss": jwt.issuer,
+        "aud": jwt.audience,
+    });
+    if let Some(name) = request.name {
+        claims["name"] = name.into();
+    }
+    if let Some(id) = request.recipient_id {
+        claims["recipient_id"] = id.to_string().into();
+    }
     jsonwebtoken::encode(&Header::new(jwt.algorithm), &claims, key).map_err(|e| format!("cannot sign the token: {e}"))
 }
 
 /// Reads a duration such as `8h`, `30m`, `45s` or `7d`.
 pub fn parse_ttl(text: &str) -> Result<std::time::Duration, String> {
-    let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let n: u64 = number.parse().map_err(|_| format!("{text:?} is not a duration such as 8h"))?;
-    let seconds = match unit {
-        "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86400,
-        _ => return Err(format!("{text:?} is not a duration such as 8h")),
-    };
-    Ok(std::time::Duration::from_secs(seconds))
+    crate::domain::duration::parse(text)
 }
 
 #[cfg(test)]

@@ -42,6 +42,12 @@ pub struct Settings {
     pub return_due_days: u32,
     /// How bearer tokens are checked; `None` when no key is configured.
     pub jwt: Option<JwtSettings>,
+    /// `GRANTS_OIDC_ISSUERS`: the OpenID Connect providers whose tokens are trusted (a JSON
+    /// array, inline or in the file it names; docs/OIDC.md). Empty: none.
+    pub oidc: Vec<OidcIssuer>,
+    /// `GRANTS_JWT_MAX_TTL`: the longest lifetime a token may have (`exp` beyond now, or beyond
+    /// its `iat`), e.g. `12h` (the default).
+    pub jwt_max_ttl: Duration,
     /// `GRANTS_360_PREFIX`, `GRANTS_FUNDER_ID`, `GRANTS_FUNDER_NAME`: the publisher of the
     /// 360Giving data. The defaults are placeholders: set your registered prefix and identifier.
     pub publisher: Publisher,
@@ -97,6 +103,142 @@ pub struct JwtSettings {
     pub issuer: String,
     /// `GRANTS_JWT_AUDIENCE`: the required `aud`. Default `grants-api`.
     pub audience: String,
+}
+
+/// One OpenID Connect provider this service trusts, and how its tokens' claims map onto this
+/// service's users (docs/OIDC.md has worked examples for Entra ID and Keycloak).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcIssuer {
+    /// The issuer URL, exactly as its tokens' `iss` and its discovery document say it.
+    /// `https://`, or `http://` on a loopback address only.
+    pub issuer: String,
+    /// The audience its tokens must carry (in `aud`, a string or an array).
+    pub audience: String,
+    /// The claim holding the user's roles or groups (a string or an array). Default `roles`.
+    #[serde(default = "default_roles_claim")]
+    pub roles_claim: String,
+    /// Claim value → role (`admin`, `finance`, `approver`, `recipient`, `auditor`), e.g. an Entra
+    /// group id or app role. Empty: the values are this service's role names themselves.
+    #[serde(default)]
+    pub role_map: std::collections::BTreeMap<String, String>,
+    /// The roles this provider may grant at all (a partner's provider: `["recipient"]`).
+    /// Unset: every role.
+    #[serde(default)]
+    pub allowed_roles: Option<Vec<String>>,
+    /// The claim naming the recipient an officer works for. Default `recipient_id`.
+    #[serde(default = "default_recipient_claim")]
+    pub recipient_claim: String,
+    /// Claim value → recipient id. Empty: the claim holds the recipient's id itself.
+    #[serde(default)]
+    pub recipient_map: std::collections::BTreeMap<String, uuid::Uuid>,
+    /// The claims tried, in order, for the display name. Default `name`, `preferred_username`.
+    #[serde(default = "default_name_claims")]
+    pub name_claims: Vec<String>,
+    /// Put before every `sub` of this provider in the audit trail (e.g. `fenland:`), so that
+    /// two providers' users can never share an id. Default none.
+    #[serde(default)]
+    pub subject_prefix: String,
+    /// The fewest seconds between two fetches of its keys (an unknown `kid` asks for one).
+    /// Default 10.
+    #[serde(default = "default_min_refresh_secs")]
+    pub min_refresh_secs: u64,
+}
+
+fn default_roles_claim() -> String {
+    "roles".to_string()
+}
+
+fn default_recipient_claim() -> String {
+    "recipient_id".to_string()
+}
+
+fn default_name_claims() -> Vec<String> {
+    vec!["name".to_string(), "preferred_username".to_string()]
+}
+
+fn default_min_refresh_secs() -> u64 {
+    10
+}
+
+impl OidcIssuer {
+    /// Checks what can be checked before any request: the issuer's URL and the role names.
+    pub fn check(&self) -> Result<(), String> {
+        let url = url::Url::parse(&self.issuer).map_err(|e| format!("issuer {:?} is not a URL ({e})", self.issuer))?;
+        if !is_trusted_transport(&url) {
+            return Err(format!("issuer {:?} must be https:// (http:// only on a loopback address)", self.issuer));
+        }
+        if self.audience.trim().is_empty() {
+            return Err(format!("issuer {:?} needs an audience", self.issuer));
+        }
+        let roles = self.role_map.values().chain(self.allowed_roles.iter().flatten());
+        for role in roles {
+            if crate::domain::role::Role::from_claim(role).is_none() {
+                return Err(format!(
+                    "issuer {:?}: unknown role {role:?} (use admin, finance, approver, recipient or auditor)",
+                    self.issuer
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// True for `https://` URLs, and for `http://` ones on a loopback address (a provider run
+/// beside the service, or in tests).
+pub fn is_trusted_transport(url: &url::Url) -> bool {
+    match (url.scheme(), url.host()) {
+        ("https", Some(_)) => true,
+        ("http", Some(url::Host::Ipv4(ip))) => ip.is_loopback(),
+        ("http", Some(url::Host::Ipv6(ip))) => ip.is_loopback(),
+        ("http", Some(url::Host::Domain(name))) => name == "localhost",
+        _ => false,
+    }
+}
+
+/// Reads `GRANTS_OIDC_ISSUERS`: a JSON array, inline or in the file it names.
+fn oidc_from_env() -> Result<Vec<OidcIssuer>, ConfigError> {
+    let error = |message: String| ConfigError { variable: "GRANTS_OIDC_ISSUERS", message };
+    let Some(value) = var("GRANTS_OIDC_ISSUERS") else {
+        return Ok(Vec::new());
+    };
+    let text = if value.trim_start().starts_with('[') {
+        value
+    } else {
+        std::fs::read_to_string(value.trim()).map_err(|e| error(format!("cannot read {}: {e}", value.trim())))?
+    };
+    let issuers: Vec<OidcIssuer> =
+        serde_json::from_str(&text).map_err(|e| error(format!("is not a JSON array of issuers ({e})")))?;
+    for issuer in &issuers {
+        issuer.check().map_err(error)?;
+    }
+    Ok(issuers)
+}
+
+/// The secret `.env.example` shows, which must never sign a real token.
+pub const PLACEHOLDER_SECRET: &str = "change-me-to-32-or-more-random-characters";
+
+/// Why `secret` cannot be an HS256 key, if it cannot: shorter than 32 bytes, the documented
+/// placeholder, too few distinct characters (fewer than 10: `aaaa…`, `abab…`), or one short
+/// pattern repeated.
+pub fn weak_secret(secret: &str) -> Option<&'static str> {
+    let bytes = secret.as_bytes();
+    if bytes.len() < 32 {
+        return Some("must be at least 32 characters");
+    }
+    if secret == PLACEHOLDER_SECRET || secret.contains("change-me") {
+        return Some("is the placeholder from .env.example: generate one, e.g. `openssl rand -base64 48`");
+    }
+    let distinct: std::collections::BTreeSet<u8> = bytes.iter().copied().collect();
+    if distinct.len() < 10 {
+        return Some("has fewer than 10 different characters: use random material, e.g. `openssl rand -base64 48`");
+    }
+    let repeats =
+        (1..=bytes.len() / 2).any(|n| bytes.len().is_multiple_of(n) && bytes.chunks(n).all(|chunk| chunk == &bytes[..n]));
+    if repeats {
+        return Some("is one pattern repeated: use random material, e.g. `openssl rand -base64 48`");
+    }
+    None
 }
 
 /// A setting that cannot be used.
@@ -158,11 +300,8 @@ impl JwtSettings {
                 message: "set either GRANTS_JWT_SECRET or GRANTS_JWT_PUBLIC_KEY_FILE, not both".to_string(),
             }),
             (Some(secret), None) => {
-                if secret.len() < 32 {
-                    return Err(ConfigError {
-                        variable: "GRANTS_JWT_SECRET",
-                        message: "must be at least 32 characters".to_string(),
-                    });
+                if let Some(message) = weak_secret(&secret) {
+                    return Err(ConfigError { variable: "GRANTS_JWT_SECRET", message: message.to_string() });
                 }
                 Ok(Some(JwtSettings::from_secret(secret.as_bytes(), issuer, audience)))
             }
@@ -202,6 +341,12 @@ impl Settings {
             return_due_days: number("GRANTS_RETURN_DUE_DAYS", 30)?,
             rate_limit: (number("GRANTS_RATE_LIMIT_PER_SEC", 20)?, number("GRANTS_RATE_LIMIT_BURST", 100)?),
             jwt: JwtSettings::from_env()?,
+            oidc: oidc_from_env()?,
+            jwt_max_ttl: match var("GRANTS_JWT_MAX_TTL") {
+                None => Duration::from_secs(12 * 3600),
+                Some(text) => crate::domain::duration::parse(&text)
+                    .map_err(|message| ConfigError { variable: "GRANTS_JWT_MAX_TTL", message })?,
+            },
             publisher: Publisher {
                 prefix: var("GRANTS_360_PREFIX").unwrap_or_else(|| "360G-opcc-example".to_string()),
                 funder_id: var("GRANTS_FUNDER_ID").unwrap_or_else(|| "GB-GOR-PC000000".to_string()),
@@ -279,8 +424,8 @@ pub fn demo_jwt(path: &std::path::Path, create: bool) -> Result<Option<JwtSettin
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
     };
-    if secret.len() < 32 {
-        return Err(format!("{} holds fewer than 32 characters: delete it to make a new secret", path.display()));
+    if let Some(problem) = weak_secret(&secret) {
+        return Err(format!("{} {problem}: delete it to make a new secret", path.display()));
     }
     Ok(Some(JwtSettings::from_secret(secret.as_bytes(), issuer, audience)))
 }
@@ -341,13 +486,28 @@ mod tests {
     }
 
     #[test]
+    fn weak_secrets_are_refused_and_random_ones_kept() {
+        assert!(weak_secret(PLACEHOLDER_SECRET).unwrap().contains("placeholder"));
+        assert!(weak_secret("please-change-me-before-you-go-live-ok").unwrap().contains("placeholder"));
+        assert!(weak_secret(&"0123456789".repeat(4)).unwrap().contains("repeated"));
+        assert!(weak_secret(&"ab".repeat(20)).unwrap().contains("different characters"));
+        assert!(weak_secret("0123456789abcdefghijklmnopqrstu").unwrap().contains("at least 32"));
+        // `openssl rand -hex 32` and `openssl rand -base64 48` outputs.
+        assert_eq!(weak_secret("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"), None);
+        assert_eq!(weak_secret("q3N0x8bqk5Jd0yQm3v7rE1oQ9u2VtZ4cXhL6aP8sWnGfR0eTkY1iB5uD7jC9mH2"), None);
+    }
+
+    #[test]
     fn a_demo_secret_shorter_than_32_characters_is_refused() {
         let path = scratch("short");
         std::fs::write(&path, format!("{}\n", "a".repeat(31))).unwrap();
         let error = demo_jwt(&path, true).err().expect("31 characters are too few");
-        assert!(error.contains("fewer than 32 characters"), "{error}");
+        assert!(error.contains("at least 32 characters"), "{error}");
+        std::fs::write(&path, "0123456789abcdefghijklmnopqrstuv").unwrap();
+        assert!(demo_jwt(&path, true).unwrap().is_some(), "32 random-looking characters are enough");
         std::fs::write(&path, "a".repeat(32)).unwrap();
-        assert!(demo_jwt(&path, true).unwrap().is_some(), "32 are enough");
+        let error = demo_jwt(&path, true).err().expect("one character repeated is no secret");
+        assert!(error.contains("fewer than 10 different characters"), "{error}");
         std::fs::remove_file(path).unwrap();
     }
 }

@@ -34,4 +34,5 @@ pub mod respond;
 pub mod routes;
 pub mod startup;
 pub mod state;
+pub mod tokens;
 pub mod variations;

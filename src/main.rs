@@ -163,7 +163,17 @@ fn run(command: Command) -> Result<(), String> {
                     name: name.as_deref(),
                     roles: &roles,
                     recipient_id: recipient_id.map(grants::domain::RecipientId::from),
-                    ttl: parse_ttl(&ttl)?,
+                    ttl: {
+                        let ttl = parse_ttl(&ttl)?;
+                        if ttl > settings.jwt_max_ttl {
+                            return Err(format!(
+                                "--ttl {} is longer than GRANTS_JWT_MAX_TTL ({} s): the service would refuse the token",
+                                ttl.as_secs(),
+                                settings.jwt_max_ttl.as_secs()
+                            ));
+                        }
+                        ttl
+                    },
                 },
             )?;
             println!("{token}");

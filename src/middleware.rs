@@ -22,10 +22,10 @@ pub async fn limit(
     if let Some(limiter) = state.as_ref().and_then(|s| s.rate_limiter.as_ref())
         && req.path().starts_with("/api/")
     {
-        let user = state
-            .as_ref()
-            .and_then(|s| s.jwt.as_ref())
-            .and_then(|jwt| bearer(&req).and_then(|token| AuthUser::verify(token, jwt).ok()));
+        let user = match (state.as_ref(), bearer(&req)) {
+            (Some(state), Some(token)) => state.tokens.verify(token).await.ok().map(AuthUser::from),
+            _ => None,
+        };
         let key = match &user {
             Some(u) => format!("sub:{}", u.sub),
             None => format!("ip:{}", req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default()),

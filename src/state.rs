@@ -5,17 +5,18 @@ use actix_web::web;
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
 
-use crate::config::{JwtSettings, Publisher};
+use crate::config::Publisher;
 use crate::db::DbPool;
 use crate::error::ApiError;
 use crate::ratelimit::RateLimiter;
+use crate::tokens::Verifier;
 
 /// What every request handler can reach.
 pub struct AppState {
     /// The database pool.
     pub pool: DbPool,
-    /// How tokens are checked; `None` refuses every token.
-    pub jwt: Option<JwtSettings>,
+    /// How tokens are checked: this service's own key and its OpenID Connect providers.
+    pub tokens: Verifier,
     /// Days after a quarter's end that a return falls due, for awards without a plan.
     pub return_due_days: u32,
     /// Days before a due date that its reminder goes (and after it, that an overdue one does).

@@ -5,6 +5,7 @@ pub mod award_status;
 pub mod budget;
 pub mod delivery;
 pub mod document;
+pub mod duration;
 pub mod financial_year;
 pub mod fund_code;
 pub mod ids;
@@ -13,6 +14,7 @@ pub mod money;
 pub mod org_identifier;
 pub mod period;
 pub mod plan_theme;
+pub mod role;
 
 pub use award_status::{AwardAction, AwardStatus};
 pub use delivery::{Direction, LineStatus, ReturnStatus, RiskRating};

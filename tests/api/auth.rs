@@ -193,3 +193,73 @@ async fn es256_tokens_are_accepted_when_an_ec_key_is_configured() {
     .unwrap();
     assert_refused(&app, &confused, "HS256 signed with the EC public key").await;
 }
+
+#[actix_web::test]
+async fn tokens_from_the_future_living_forever_or_naming_crit_are_refused_and_an_aud_array_is_read() {
+    let app = TestApp::spawn().await;
+    let mut nbf = claims();
+    nbf["nbf"] = json!(now() + 120);
+    assert_refused(&app, &sign(nbf, SECRET), "nbf beyond the leeway").await;
+    let mut iat = claims();
+    iat["iat"] = json!(now() + 120);
+    assert_refused(&app, &sign(iat, SECRET), "iat beyond the leeway").await;
+    let mut forever = claims();
+    forever["exp"] = json!(u64::MAX);
+    assert_refused(&app, &sign(forever, SECRET), "exp = 2^64 - 1").await;
+    let mut thirteen_hours = claims();
+    thirteen_hours["exp"] = json!(now() + 13 * 3600);
+    assert_refused(&app, &sign(thirteen_hours, SECRET), "13 h, over the 12 h maximum").await;
+    let header = Header { crit: Some(vec!["exp".to_string()]), ..Header::default() };
+    let crit = encode(&header, &claims(), &EncodingKey::from_secret(SECRET.as_bytes())).unwrap();
+    let r = app.get("/api/v1/funds", &crit).await;
+    assert!(r.status == 401 && r.text.contains("crit"), "{}", r.text);
+    // Inside the leeway, and at the limit, all is well; so is aud as an array holding ours.
+    let mut fine = claims();
+    fine["nbf"] = json!(now() + 10);
+    fine["iat"] = json!(now() + 10);
+    fine["exp"] = json!(now() + 12 * 3600);
+    fine["aud"] = json!(["another-api", "grants-api"]);
+    let r = app.get("/api/v1/funds", &sign(fine, SECRET)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let mut others = claims();
+    others["aud"] = json!(["another-api", "a-third"]);
+    assert_refused(&app, &sign(others, SECRET), "aud array without ours").await;
+}
+
+#[actix_web::test]
+async fn claims_with_control_characters_are_401_not_500_and_nothing_is_written() {
+    let app = TestApp::spawn().await;
+    for (claim, value) in [
+        ("sub", "mallory\u{0}"),
+        ("name", "Mallory\nAPPROVED BY: arthur"),
+        ("name", "\u{1b}[2J\u{1b}[31mMallory"),
+        ("name", "Mallory\u{202E}cod.exe"),
+        ("recipient_id", "\u{0}"),
+    ] {
+        let mut c = claims();
+        c[claim] = json!(value);
+        let token = sign(c, SECRET);
+        let r = app
+            .post(
+                "/api/v1/funds",
+                &token,
+                json!({"code": "CTRL", "name": "Ctrl", "financial_year": "2020-21", "budget": "1000.00"}),
+            )
+            .await;
+        assert_eq!(r.status, 401, "{claim} {value:?}: {}", r.text);
+        assert!(r.text.contains(claim), "{claim}: the problem names the claim: {}", r.text);
+    }
+    let funds = app.get("/api/v1/funds", &app.admin).await;
+    assert_eq!(funds.body["items"].as_array().map(Vec::len), Some(0), "{}", funds.text);
+    // A name with quotes, markup and accents is kept as given (JSON escapes it on the way out).
+    let mut c = claims();
+    c["name"] = json!("Zoë \"<b>O'Brien</b>\"");
+    let r = app
+        .post(
+            "/api/v1/funds",
+            &sign(c, SECRET),
+            json!({"code": "NAME", "name": "Name", "financial_year": "2020-21", "budget": "1000.00"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+}

@@ -254,6 +254,8 @@ pub fn settings_for(database_url: &str, jwt: JwtSettings, rate_limit: (u32, u32)
         rate_limit,
         return_due_days: 30,
         jwt: Some(jwt),
+        oidc: Vec::new(),
+        jwt_max_ttl: Duration::from_secs(12 * 3600),
         publisher: Publisher {
             prefix: "360G-test".into(),
             funder_id: "GB-GOR-PC000000".into(),
@@ -305,18 +307,23 @@ impl TestApp {
 
     /// The same, signing a checkpoint every `every` while the chain grows.
     pub async fn spawn_signing_every(every: Duration) -> TestApp {
-        TestApp::spawn_settings(secret_jwt(), (0, 0), None, Some(every)).await
+        TestApp::spawn_settings(secret_jwt(), (0, 0), None, |settings| settings.checkpoint_every = every).await
+    }
+
+    /// The same, with the settings changed by `configure` (OpenID Connect providers, say).
+    pub async fn spawn_configured(configure: impl FnOnce(&mut Settings)) -> TestApp {
+        TestApp::spawn_settings(secret_jwt(), (0, 0), None, configure).await
     }
 
     async fn spawn_full(jwt: JwtSettings, rate_limit: (u32, u32), via: Option<u16>) -> TestApp {
-        TestApp::spawn_settings(jwt, rate_limit, via, None).await
+        TestApp::spawn_settings(jwt, rate_limit, via, |_| {}).await
     }
 
     async fn spawn_settings(
         jwt: JwtSettings,
         rate_limit: (u32, u32),
         via: Option<u16>,
-        every: Option<Duration>,
+        configure: impl FnOnce(&mut Settings),
     ) -> TestApp {
         let db = TestDb::new();
         let database_url = match via {
@@ -324,9 +331,7 @@ impl TestApp {
             None => db.url.clone(),
         };
         let mut settings = settings_for(&database_url, jwt.clone(), rate_limit);
-        if let Some(every) = every {
-            settings.checkpoint_every = every;
-        }
+        configure(&mut settings);
         let application = Application::build(settings).expect("start the service");
         let address = format!("http://{}", application.address());
         let handle = application.handle();

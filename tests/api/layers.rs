@@ -161,8 +161,11 @@ fn the_lowest_layers_name_no_feature() {
             &["domain"]
         } else if module == "error" || module == "canonical" {
             &[]
-        } else if module == "state" || module == "config" || module == "db" || module == "ratelimit" {
-            &["config", "db", "error", "ratelimit", "domain"]
+        } else if ["state", "config", "db", "ratelimit", "tokens"]
+            .iter()
+            .any(|m| module == m || module.starts_with(&format!("{m}::")))
+        {
+            &["config", "db", "error", "ratelimit", "tokens", "domain"]
         } else if module.ends_with("::store") {
             &["db", "domain"]
         } else {

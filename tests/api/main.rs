@@ -20,6 +20,7 @@ mod ledger_audit;
 mod money_movements;
 mod monitoring;
 mod newcomer;
+mod oidc;
 mod plans;
 mod recipients_programmes;
 mod reminders;

@@ -1,0 +1,349 @@
+//! OpenID Connect providers (issue 17, item 1): real identity providers run on loopback by the
+//! test — a discovery document and a JWKS served over HTTP, whose keys the test rotates — and
+//! tokens signed with their keys (RS256, PS256, ES256) presented to the real service.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix_web::{App, HttpResponse, HttpServer, web};
+use grants::config::OidcIssuer;
+use jsonwebtoken::jwk::{Jwk, JwkSet};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Value, json};
+
+use crate::helpers::TestApp;
+
+/// A test-only signing key from tests/fixtures/oidc.
+struct Signer {
+    kid: String,
+    key: EncodingKey,
+    jwk: Jwk,
+}
+
+fn signer(file: &str, kid: &str, alg: Algorithm) -> Signer {
+    let pem = std::fs::read(format!("{}/tests/fixtures/oidc/{file}", env!("CARGO_MANIFEST_DIR"))).expect("fixture key");
+    let key = match alg {
+        Algorithm::ES256 => EncodingKey::from_ec_pem(&pem),
+        _ => EncodingKey::from_rsa_pem(&pem),
+    }
+    .expect("read the key");
+    let mut jwk = Jwk::from_encoding_key(&key, alg).expect("public JWK");
+    jwk.common.key_id = Some(kid.to_string());
+    // Providers publish RSA keys without `alg` (Entra ID does): either RS256 or PS256 may use it.
+    if alg != Algorithm::ES256 {
+        jwk.common.key_algorithm = None;
+    }
+    Signer { kid: kid.to_string(), key, jwk }
+}
+
+impl Signer {
+    fn sign(&self, alg: Algorithm, claims: &Value) -> String {
+        let mut header = Header::new(alg);
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, claims, &self.key).expect("sign")
+    }
+}
+
+/// An identity provider on loopback: its issuer URL, the keys it publishes (the test changes
+/// them) and how many times its JWKS was fetched.
+struct Provider {
+    issuer: String,
+    keys: Arc<Mutex<Vec<Jwk>>>,
+    fetches: Arc<AtomicUsize>,
+    server: actix_web::dev::ServerHandle,
+}
+
+impl Provider {
+    async fn start(path: &str, keys: Vec<Jwk>) -> Provider {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let issuer = format!("http://{}{path}", listener.local_addr().unwrap());
+        let keys = Arc::new(Mutex::new(keys));
+        let fetches = Arc::new(AtomicUsize::new(0));
+        let (iss, published, counted, prefix) = (issuer.clone(), keys.clone(), fetches.clone(), path.to_string());
+        let server = HttpServer::new(move || {
+            let (iss, published, counted) = (iss.clone(), published.clone(), counted.clone());
+            App::new()
+                .route(
+                    &format!("{prefix}/.well-known/openid-configuration"),
+                    web::get().to(move || {
+                        let iss = iss.clone();
+                        async move { HttpResponse::Ok().json(json!({"issuer": iss, "jwks_uri": format!("{iss}/keys")})) }
+                    }),
+                )
+                .route(
+                    &format!("{prefix}/keys"),
+                    web::get().to(move || {
+                        let (published, counted) = (published.clone(), counted.clone());
+                        async move {
+                            counted.fetch_add(1, Ordering::SeqCst);
+                            let set = JwkSet { keys: published.lock().unwrap().clone() };
+                            HttpResponse::Ok().insert_header(("Cache-Control", "public, max-age=1")).json(set)
+                        }
+                    }),
+                )
+        })
+        .workers(1)
+        .disable_signals()
+        .listen(listener)
+        .expect("listen")
+        .run();
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        Provider { issuer, keys, fetches, server: handle }
+    }
+
+    fn publish(&self, keys: Vec<Jwk>) {
+        *self.keys.lock().unwrap() = keys;
+    }
+
+    fn fetched(&self) -> usize {
+        self.fetches.load(Ordering::SeqCst)
+    }
+}
+
+/// A second service on a test's database, configured with `oidc` providers (their recipient
+/// table needs ids the first service made).
+struct Beside<'a> {
+    app: &'a TestApp,
+    address: String,
+    server: actix_web::dev::ServerHandle,
+}
+
+impl<'a> Beside<'a> {
+    async fn start(app: &'a TestApp, oidc: Vec<OidcIssuer>) -> Beside<'a> {
+        let mut settings = crate::helpers::settings_for(&app.db.url, crate::helpers::secret_jwt(), (0, 0));
+        settings.oidc = oidc;
+        let application = grants::startup::Application::build(settings).expect("start the second service");
+        let address = format!("http://{}", application.address());
+        let server = application.handle();
+        actix_web::rt::spawn(application.run());
+        Beside { app, address, server }
+    }
+
+    async fn get(&self, path: &str, token: &str) -> crate::helpers::Reply {
+        let mut res = self
+            .app
+            .client
+            .get(format!("{}{path}", self.address))
+            .insert_header(("Authorization", format!("Bearer {token}")))
+            .send()
+            .await
+            .expect("request");
+        let bytes = res.body().await.expect("body");
+        let text = String::from_utf8_lossy(&bytes).to_string();
+        crate::helpers::Reply {
+            status: res.status().as_u16(),
+            headers: res.headers().clone(),
+            body: serde_json::from_str(&text).unwrap_or(Value::Null),
+            text,
+        }
+    }
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+fn issuer(provider: &Provider, audience: &str) -> OidcIssuer {
+    serde_json::from_value(json!({"issuer": provider.issuer, "audience": audience, "min_refresh_secs": 2}))
+        .expect("issuer config")
+}
+
+#[actix_web::test]
+async fn a_providers_key_rotation_locks_nobody_out_and_retired_or_foreign_keys_do_not_sign_in() {
+    let a1 = signer("rsa-a.pem", "a1", Algorithm::RS256);
+    let a2 = signer("rsa-b.pem", "a2", Algorithm::RS256);
+    let stranger = signer("rsa-c.pem", "a3", Algorithm::RS256);
+    let office = Provider::start("/realms/opcc", vec![a1.jwk.clone()]).await;
+    let config = issuer(&office, "api://grants");
+    let app = TestApp::spawn_configured(|settings| settings.oidc = vec![config]).await;
+    let token = |signer: &Signer, alg: Algorithm| {
+        signer.sign(
+            alg,
+            &json!({"iss": office.issuer, "aud": ["api://grants", "other"], "sub": "00u-fiona", "name": "Fiona (Entra)",
+                    "roles": ["finance"], "iat": now(), "exp": now() + 3600}),
+        )
+    };
+    // The first token fetches discovery and the JWKS; RS256 and PS256 both use the RSA key.
+    let r = app.get("/api/v1/funds", &token(&a1, Algorithm::RS256)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(app.get("/api/v1/funds", &token(&a1, Algorithm::PS256)).await.status, 200);
+    assert_eq!(office.fetched(), 1, "the keys are cached");
+    // The provider's user writes, and the audit trail records its subject and name.
+    let admin = a1.sign(
+        Algorithm::RS256,
+        &json!({"iss": office.issuer, "aud": "api://grants", "sub": "00u-ada", "name": "Ada (Entra)",
+                "roles": ["admin"], "iat": now(), "exp": now() + 3600}),
+    );
+    let created = app
+        .post("/api/v1/recipients", &admin, json!({"name": "Fenland CSP", "kind": "community_safety_partnership"}))
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let events = app.get("/api/v1/audit/events?action=recipient.created", &app.auditor).await;
+    let event = &events.body["items"][0];
+    assert_eq!((event["actor_sub"].as_str(), event["actor_name"].as_str()), (Some("00u-ada"), Some("Ada (Entra)")));
+
+    // Rotation: the provider publishes a second key and starts signing with it. A token naming
+    // it works at once (once min_refresh_secs has passed since the last fetch), and so does
+    // the old key's, still published.
+    office.publish(vec![a1.jwk.clone(), a2.jwk.clone()]);
+    actix_web::rt::time::sleep(Duration::from_millis(2100)).await;
+    let r = app.get("/api/v1/funds", &token(&a2, Algorithm::RS256)).await;
+    assert_eq!(r.status, 200, "the new key works at once: {}", r.text);
+    assert_eq!(app.get("/api/v1/funds", &token(&a1, Algorithm::RS256)).await.status, 200, "the old one still does");
+
+    // A flood of tokens naming keys nobody published costs the provider one fetch at most.
+    actix_web::rt::time::sleep(Duration::from_millis(2100)).await;
+    let before = office.fetched();
+    let flood: Vec<_> = (0..20)
+        .map(|i| {
+            let made_up = Signer { kid: format!("made-up-{i}"), key: stranger.key.clone(), jwk: stranger.jwk.clone() };
+            let token = token(&made_up, Algorithm::RS256);
+            let app = &app;
+            async move { app.get("/api/v1/funds", &token).await.status }
+        })
+        .collect();
+    let statuses = futures_util::future::join_all(flood).await;
+    assert!(statuses.iter().all(|s| *s == 401), "{statuses:?}");
+    assert!(office.fetched() - before <= 1, "{} fetches for 20 unknown kids", office.fetched() - before);
+
+    // The old key is retired: once the cached keys expire (max-age=1, at least
+    // min_refresh_secs), its tokens stop working; the new key's go on.
+    office.publish(vec![a2.jwk.clone()]);
+    actix_web::rt::time::sleep(Duration::from_millis(2100)).await;
+    let r = app.get("/api/v1/funds", &token(&a1, Algorithm::RS256)).await;
+    assert_eq!(r.status, 401, "a retired key signs nobody in: {}", r.text);
+    assert_eq!(app.get("/api/v1/funds", &token(&a2, Algorithm::RS256)).await.status, 200);
+
+    // A key the provider never published, under its kid or its issuer, signs nobody in.
+    let forged = Signer { kid: "a2".into(), key: stranger.key.clone(), jwk: stranger.jwk.clone() };
+    let r = app.get("/api/v1/funds", &token(&forged, Algorithm::RS256)).await;
+    assert_eq!(r.status, 401, "{}", r.text);
+    // Nor does HS256 keyed with the provider's public key (algorithm confusion) or alg none.
+    let mut header = Header::new(Algorithm::HS256);
+    header.kid = Some("a2".into());
+    let public = serde_json::to_vec(&a2.jwk).unwrap();
+    let confused = jsonwebtoken::encode(
+        &header,
+        &json!({"iss": office.issuer, "aud": "api://grants", "sub": "x", "roles": ["admin"], "exp": now() + 600}),
+        &EncodingKey::from_secret(&public),
+    )
+    .unwrap();
+    let r = app.get("/api/v1/funds", &confused).await;
+    assert_eq!(r.status, 401, "{}", r.text);
+    assert!(r.text.contains("algorithm"), "{}", r.text);
+    // A provider the service was not told to trust: 401, however its token is signed.
+    let rogue = Provider::start("/realms/rogue", vec![stranger.jwk.clone()]).await;
+    let untrusted = stranger.sign(
+        Algorithm::RS256,
+        &json!({"iss": rogue.issuer, "aud": "api://grants", "sub": "x", "roles": ["admin"], "exp": now() + 600}),
+    );
+    let r = app.get("/api/v1/funds", &untrusted).await;
+    assert_eq!(r.status, 401, "{}", r.text);
+    assert_eq!(rogue.fetched(), 0, "an untrusted issuer is never contacted");
+    // The service's own tokens keep working beside the provider's.
+    assert_eq!(app.get("/api/v1/funds", &app.finance).await.status, 200);
+    office.server.stop(false).await;
+    rogue.server.stop(false).await;
+}
+
+#[actix_web::test]
+async fn a_second_provider_maps_groups_to_roles_binds_recipients_and_grants_only_what_it_may() {
+    let e1 = signer("ec-a.pem", "e1", Algorithm::ES256);
+    let a1 = signer("rsa-a.pem", "a1", Algorithm::RS256);
+    let office = Provider::start("/opcc/v2.0", vec![a1.jwk.clone()]).await;
+    let partner = Provider::start("/realms/fenland", vec![e1.jwk.clone()]).await;
+    // The office's own provider is set up after the service starts: the recipient must exist.
+    let app = TestApp::spawn_configured(|_| {}).await;
+    let fenland = app.recipient("Fenland CSP", "community_safety_partnership").await;
+    let office_config: OidcIssuer = serde_json::from_value(json!({
+        "issuer": office.issuer, "audience": "api://grants",
+        "roles_claim": "groups",
+        "role_map": {"7f3c9a2e-finance": "finance", "1b2d4c6e-approvers": "approver"},
+        "min_refresh_secs": 1
+    }))
+    .unwrap();
+    let partner_config: OidcIssuer = serde_json::from_value(json!({
+        "issuer": partner.issuer, "audience": "grants",
+        "roles_claim": "groups",
+        "role_map": {"/grants/officers": "recipient", "/grants/finance": "finance"},
+        "allowed_roles": ["recipient"],
+        "recipient_claim": "org",
+        "recipient_map": {"fenland-csp": fenland},
+        "name_claims": ["preferred_username"],
+        "subject_prefix": "fenland:",
+        "min_refresh_secs": 1
+    }))
+    .unwrap();
+    let both = Beside::start(&app, vec![office_config, partner_config]).await;
+
+    let office_token = a1.sign(
+        Algorithm::RS256,
+        &json!({"iss": office.issuer, "aud": "api://grants", "sub": "fiona-oid", "name": "Fiona",
+                "groups": ["unrelated-group", "7f3c9a2e-finance"], "exp": now() + 600}),
+    );
+    assert_eq!(both.get("/api/v1/funds", &office_token).await.status, 200, "a mapped group is a role");
+    let officer = e1.sign(
+        Algorithm::ES256,
+        &json!({"iss": partner.issuer, "aud": "grants", "sub": "f-42", "preferred_username": "sam@fenland.example",
+                "groups": ["/grants/officers"], "org": "fenland-csp", "exp": now() + 600}),
+    );
+    let r = both.get("/api/v1/awards", &officer).await;
+    assert_eq!(r.status, 200, "the partner's officer reads their own recipient's awards: {}", r.text);
+    assert_eq!(both.get("/api/v1/funds", &officer).await.status, 403, "and no more");
+    // The partner's provider may not make anyone finance, whatever its groups say.
+    let overreach = e1.sign(
+        Algorithm::ES256,
+        &json!({"iss": partner.issuer, "aud": "grants", "sub": "f-43", "groups": ["/grants/finance"],
+                "org": "fenland-csp", "exp": now() + 600}),
+    );
+    assert_eq!(both.get("/api/v1/funds", &overreach).await.status, 403);
+    // An officer of an organisation the table does not list has no recipient: 401.
+    let unknown_org = e1.sign(
+        Algorithm::ES256,
+        &json!({"iss": partner.issuer, "aud": "grants", "sub": "f-44", "groups": ["/grants/officers"],
+                "org": "somewhere-else", "exp": now() + 600}),
+    );
+    assert_eq!(both.get("/api/v1/awards", &unknown_org).await.status, 401);
+    // A token for the office's audience, signed by the partner: wrong audience.
+    let misdirected = e1.sign(
+        Algorithm::ES256,
+        &json!({"iss": partner.issuer, "aud": "api://grants", "sub": "f-45", "groups": ["/grants/officers"],
+                "org": "fenland-csp", "exp": now() + 600}),
+    );
+    assert_eq!(both.get("/api/v1/awards", &misdirected).await.status, 401);
+    both.server.stop(false).await;
+    office.server.stop(false).await;
+    partner.server.stop(false).await;
+}
+
+#[actix_web::test]
+async fn a_provider_whose_discovery_names_another_issuer_signs_nobody_in() {
+    let a1 = signer("rsa-a.pem", "a1", Algorithm::RS256);
+    let provider = Provider::start("/tenant", vec![a1.jwk.clone()]).await;
+    // Configured with a trailing path the discovery document does not repeat.
+    let config: OidcIssuer =
+        serde_json::from_value(json!({"issuer": format!("{}/", provider.issuer), "audience": "grants"})).unwrap();
+    let app = TestApp::spawn_configured(|settings| settings.oidc = vec![config]).await;
+    let token = a1.sign(
+        Algorithm::RS256,
+        &json!({"iss": format!("{}/", provider.issuer), "aud": "grants", "sub": "x", "roles": ["admin"], "exp": now() + 600}),
+    );
+    let r = app.get("/api/v1/funds", &token).await;
+    assert_eq!(r.status, 401, "{}", r.text);
+    provider.server.stop(false).await;
+}
+
+#[test]
+fn issuers_must_use_https_except_on_loopback_and_name_known_roles() {
+    let config = |value: Value| serde_json::from_value::<OidcIssuer>(value).unwrap().check();
+    assert!(config(json!({"issuer": "https://login.example/tenant/v2.0", "audience": "a"})).is_ok());
+    assert!(config(json!({"issuer": "http://127.0.0.1:8080/realms/x", "audience": "a"})).is_ok());
+    assert!(config(json!({"issuer": "http://idp.example/realms/x", "audience": "a"})).unwrap_err().contains("https"));
+    assert!(config(json!({"issuer": "https://idp.example", "audience": " "})).unwrap_err().contains("audience"));
+    let bad_role = json!({"issuer": "https://idp.example", "audience": "a", "role_map": {"g": "superuser"}});
+    assert!(config(bad_role).unwrap_err().contains("superuser"));
+    let unknown_field = json!({"issuer": "https://idp.example", "audience": "a", "role_claim": "groups"});
+    assert!(serde_json::from_value::<OidcIssuer>(unknown_field).is_err(), "a misspelt field is an error, not ignored");
+}
