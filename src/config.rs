@@ -233,8 +233,8 @@ pub fn weak_secret(secret: &str) -> Option<&'static str> {
     if distinct.len() < 10 {
         return Some("has fewer than 10 different characters: use random material, e.g. `openssl rand -base64 48`");
     }
-    let repeats =
-        (1..=bytes.len() / 2).any(|n| bytes.len().is_multiple_of(n) && bytes.chunks(n).all(|chunk| chunk == &bytes[..n]));
+    let repeats = (1..=bytes.len() / 2)
+        .any(|n| bytes.len().is_multiple_of(n) && bytes.chunks(n).all(|chunk| chunk == &bytes[..n]));
     if repeats {
         return Some("is one pattern repeated: use random material, e.g. `openssl rand -base64 48`");
     }

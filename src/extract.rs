@@ -70,6 +70,14 @@ pub fn read_json<T: DeserializeOwned + 'static>(
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<(T, String), ApiError> {
     let value: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|e| ApiError::Malformed(format!("the request body is not valid JSON ({})", position(&e))))?;
+    let mut out_of_window = Vec::new();
+    dates_out_of_window(&value, "", &mut out_of_window);
+    if !out_of_window.is_empty() {
+        let message = crate::domain::dates::OUT_OF_WINDOW.to_string();
+        return Err(ApiError::Validation(
+            out_of_window.into_iter().map(|field| FieldError { field, message: message.clone() }).collect(),
+        ));
+    }
     let mut canonical = String::new();
     crate::canonical::write_canonical(&value, &mut canonical);
     let parsed = serde_path_to_error::deserialize::<_, T>(value).map_err(|error| {
@@ -82,6 +90,30 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<(T, String), ApiE
         ApiError::Validation(vec![FieldError { field, message }])
     })?;
     Ok((parsed, canonical))
+}
+
+/// The paths of every date field under `value` (by its name: `crate::domain::dates`) whose
+/// date is outside the window the service takes.
+fn dates_out_of_window(value: &serde_json::Value, path: &str, found: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (name, item) in map {
+                let here = if path.is_empty() { name.clone() } else { format!("{path}.{name}") };
+                match item {
+                    serde_json::Value::String(text) if crate::domain::dates::out_of_window(name, text) => {
+                        found.push(here)
+                    }
+                    _ => dates_out_of_window(item, &here, found),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                dates_out_of_window(item, &format!("{path}[{i}]"), found);
+            }
+        }
+        _ => {}
+    }
 }
 
 fn join_path(parent: &str, name: &str) -> String {

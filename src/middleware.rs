@@ -49,7 +49,8 @@ fn bearer(req: &ServiceRequest) -> Option<&str> {
 }
 
 /// Middleware: a query parameter holding a control character (a NUL, say, which PostgreSQL
-/// cannot take) is 422 naming the parameter, before any handler sees it.
+/// cannot take), or a date parameter outside the window the service takes, is 422 naming the
+/// parameter, before any handler sees it.
 pub async fn reject_control_characters(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -57,7 +58,19 @@ pub async fn reject_control_characters(
     if let Some(field) = control_character_parameter(req.query_string()) {
         return Err(ApiError::field(&field, "must not contain control characters").into());
     }
+    if let Some(field) = date_parameter_out_of_window(req.query_string()) {
+        return Err(ApiError::field(&field, crate::domain::dates::OUT_OF_WINDOW).into());
+    }
     next.call(req).await
+}
+
+/// The first date parameter (`as_of`, `decided_from`…) outside the window the service takes.
+fn date_parameter_out_of_window(query: &str) -> Option<String> {
+    if query.is_empty() {
+        return None;
+    }
+    let pairs = web::Query::<Vec<(String, String)>>::from_query(query).ok()?.into_inner();
+    pairs.into_iter().find(|(name, value)| crate::domain::dates::out_of_window(name, value)).map(|(name, _)| name)
 }
 
 /// The first query parameter whose name or value holds a control character.
@@ -71,4 +84,35 @@ fn control_character_parameter(query: &str) -> Option<String> {
         .into_iter()
         .find(|(name, value)| name.chars().chain(value.chars()).any(char::is_control))
         .map(|(name, _)| name.chars().filter(|c| !c.is_control()).collect())
+}
+
+/// The content security policy of the API docs (`/docs/`): Swagger UI's own scripts, styles
+/// and images from this origin only (its React components set inline style attributes, and its
+/// icons are `data:` images), requests to this origin, and no framing.
+pub const DOCS_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+     img-src 'self' data:; connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'none'; \
+     frame-ancestors 'none'";
+
+/// The content security policy of everything else: JSON, CSV and SVG load nothing and are
+/// framed by no one.
+pub const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
+
+/// Middleware: every response says `X-Content-Type-Options: nosniff` and
+/// `Referrer-Policy: no-referrer`, and carries a content security policy (the docs' own, or
+/// [`API_CSP`]) unless its handler set a stricter one (document downloads do).
+pub async fn security_headers(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    use actix_web::http::header::{self, HeaderValue};
+    let docs = req.path() == "/docs" || req.path().starts_with("/docs/");
+    let mut response = next.call(req).await?;
+    let headers = response.headers_mut();
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        let policy = if docs { DOCS_CSP } else { API_CSP };
+        headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(policy));
+    }
+    Ok(response)
 }

@@ -119,6 +119,7 @@ pub fn app(
         .default_service(web::to(not_found))
         .wrap(actix_web::middleware::from_fn(crate::middleware::reject_control_characters))
         .wrap(actix_web::middleware::from_fn(crate::middleware::limit))
+        .wrap(actix_web::middleware::from_fn(crate::middleware::security_headers))
         .wrap(Logger::new("%a \"%r\" %s %b %Dms"))
 }
 

@@ -18,6 +18,16 @@ fn check_dates(start: NaiveDate, end: NaiveDate, year: FinancialYear) -> Result<
     if end < start {
         return Err(ApiError::field("end_date", "must be on or after start_date"));
     }
+    let latest = year.last_day().with_year(year.last_day().year() + crate::domain::dates::AWARD_YEARS_AFTER_FUND);
+    if latest.is_some_and(|latest| end > latest) {
+        return Err(ApiError::field(
+            "end_date",
+            format!(
+                "must be within {} years of the fund's financial year {year}",
+                crate::domain::dates::AWARD_YEARS_AFTER_FUND
+            ),
+        ));
+    }
     if !year.overlaps(start, end) {
         return Err(ApiError::Validation(vec![
             crate::error::FieldError {

@@ -38,7 +38,7 @@ impl FinancialYear {
             start += if start < 70 { 2000 } else { 1900 };
         }
         let end: i32 = second.parse().map_err(|_| FinancialYearError)?;
-        if !(1900..=9998).contains(&start) || (start + 1) % 100 != end {
+        if !(1990..=2098).contains(&start) || (start + 1) % 100 != end {
             return Err(FinancialYearError);
         }
         Ok(FinancialYear { start })

@@ -3,6 +3,7 @@
 pub mod award_money;
 pub mod award_status;
 pub mod budget;
+pub mod dates;
 pub mod delivery;
 pub mod document;
 pub mod duration;

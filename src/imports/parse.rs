@@ -158,9 +158,9 @@ impl Row<'_> {
         // A full timestamp (as 360Giving allows) is read for its date.
         let day = text.get(..10).unwrap_or(&text);
         match NaiveDate::parse_from_str(day, "%Y-%m-%d") {
-            Ok(d) if (1990..=2100).contains(&chrono::Datelike::year(&d)) => Some(d),
+            Ok(d) if crate::domain::dates::in_window(d) => Some(d),
             Ok(_) => {
-                self.fail(column, "must be between 1990 and 2100");
+                self.fail(column, crate::domain::dates::OUT_OF_WINDOW);
                 None
             }
             Err(_) => {

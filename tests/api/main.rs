@@ -28,4 +28,5 @@ mod repayments;
 mod reports;
 mod roll_forward;
 mod schedules;
+mod second_round;
 mod service;

@@ -1,0 +1,81 @@
+//! The second round of hardening (issue 17, items 2–5): response headers, date bounds,
+//! idempotency housekeeping.
+
+use serde_json::json;
+
+use crate::helpers::TestApp;
+
+#[actix_web::test]
+async fn every_response_says_nosniff_and_no_referrer_and_the_docs_load_only_their_own_assets() {
+    let app = TestApp::spawn().await;
+    let checks = [
+        ("/healthz", None, 200),
+        ("/openapi.json", None, 200),
+        ("/api/v1/funds", None, 401),
+        ("/api/v1/funds", Some(app.finance.as_str()), 200),
+        ("/api/v1/nowhere", Some(app.finance.as_str()), 404),
+        ("/docs/", None, 200),
+        ("/docs/swagger-initializer.js", None, 200),
+    ];
+    for (path, token, status) in checks {
+        let r = app.send("GET", path, token, &[], None).await;
+        assert_eq!(r.status, status, "{path}: {}", r.text);
+        assert_eq!(r.header("x-content-type-options").as_deref(), Some("nosniff"), "{path}");
+        assert_eq!(r.header("referrer-policy").as_deref(), Some("no-referrer"), "{path}");
+        let csp = r.header("content-security-policy").unwrap_or_default();
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        if path.starts_with("/docs") {
+            assert!(csp.contains("script-src 'self';") && csp.contains("default-src 'none'"), "{path}: {csp}");
+            assert!(!csp.contains("unsafe-eval") && !csp.contains("http"), "{path}: only its own assets: {csp}");
+        } else {
+            assert_eq!(csp, grants::middleware::API_CSP, "{path}");
+        }
+    }
+    // The docs page loads only same-origin scripts, so the policy does not break it.
+    let page = app.send("GET", "/docs/", None, &[], None).await;
+    assert!(page.text.contains("<script src=\"./swagger-ui-bundle.js\""), "{}", page.text);
+    assert!(!page.text.contains("<script>"), "no inline script the policy would block");
+}
+
+#[actix_web::test]
+async fn dates_outside_1990_to_2099_or_an_award_running_past_its_funds_year_plus_ten_are_422_naming_the_field() {
+    let app = TestApp::spawn().await;
+    let ledger = app.ledger("500000.00").await;
+    let expect_422 = |r: crate::helpers::Reply, field: &str| {
+        assert_eq!(r.status, 422, "{field}: {}", r.text);
+        let fields: Vec<&str> =
+            r.body["errors"].as_array().unwrap().iter().filter_map(|e| e["field"].as_str()).collect();
+        assert_eq!(fields, vec![field], "{}", r.text);
+    };
+    let mut body = app.award_body(&ledger.fund, &ledger.programme, &ledger.recipient, json!("1000.00"));
+    body["end_date"] = json!("9999-12-31");
+    expect_422(app.create_award(body.clone()).await, "end_date");
+    // 2020-21 ends on 2021-03-31: ten years on is the last day an award of it may run to.
+    body["end_date"] = json!("2031-04-01");
+    let r = app.create_award(body.clone()).await;
+    expect_422(r, "end_date");
+    body["end_date"] = json!("2031-03-31");
+    let award = app.create_award(body).await;
+    assert_eq!(award.status, 201, "{}", award.text);
+    let award = award.id();
+    app.approve(&award).await;
+    let pay = |payment: serde_json::Value| {
+        let (app, award) = (&app, award.clone());
+        async move { app.post(&format!("/api/v1/awards/{award}/payments"), &app.finance, payment).await }
+    };
+    expect_422(pay(json!({"amount": "10.00", "paid_on": "0001-01-01"})).await, "paid_on");
+    expect_422(pay(json!({"amount": "10.00", "due_on": "9999-12-31"})).await, "due_on");
+    expect_422(pay(json!({"amount": "10.00", "due_on": "1989-12-31"})).await, "due_on");
+    // Inside the window is taken.
+    assert_eq!(pay(json!({"amount": "10.00", "due_on": "2099-12-31"})).await.status, 201);
+    // Query dates and financial years too.
+    expect_422(app.get(&format!("/api/v1/awards/{award}?as_of=0001-01-01T00:00:00Z"), &app.finance).await, "as_of");
+    expect_422(app.get("/api/v1/returns/due?as_of=9999-12-31", &app.finance).await, "as_of");
+    let fund = app.create_fund("FAR", "2150-51", "1000.00").await;
+    expect_422(fund, "financial_year");
+    // Nothing the refusals named was written: one award, one payment.
+    let payments = app.get(&format!("/api/v1/awards/{award}/payments"), &app.finance).await;
+    assert_eq!(payments.body["items"].as_array().map(Vec::len), Some(1), "{}", payments.text);
+    let awards = app.get("/api/v1/awards", &app.finance).await;
+    assert_eq!(awards.body["items"].as_array().map(Vec::len), Some(1), "{}", awards.text);
+}
