@@ -8,7 +8,6 @@ use diesel::prelude::*;
 
 use crate::audit::Actor;
 use crate::awards::{self, actions::AwardInput};
-use crate::db::schema::funds as funds_table;
 use crate::domain::ids::{AwardId, FundId, ProgrammeId, RecipientId};
 use crate::domain::{Category, FinancialYear, Money, PlanTheme, RecipientKind};
 use crate::error::ApiError;
@@ -28,16 +27,31 @@ pub struct DemoSummary {
 
 const ILLUSTRATIVE: &str = " (Demo data: this amount is illustrative.)";
 
-/// Loads the demo data in one transaction, unless the database already holds funds.
-/// Returns `None` when it was not empty.
+/// Loads the demo data in one transaction, unless the database already holds anything (any
+/// audit event: every write appends one). Returns `None` when it was not empty.
 pub fn load_if_empty(conn: &mut PgConnection) -> Result<Option<DemoSummary>, ApiError> {
+    use crate::db::schema::audit_events as e;
     conn.transaction(|conn| {
-        let existing: i64 = funds_table::table.count().get_result(conn)?;
-        if existing > 0 {
+        let existing: Option<i64> = e::table.select(e::seq).first(conn).optional()?;
+        if existing.is_some() {
             return Ok(None);
         }
         load(conn).map(Some)
     })
+}
+
+/// True when every audit event was made by the demo: its loader and the tokens `serve --demo`
+/// prints (subjects `demo-…`) and the service itself (`system:…`). A database anyone else has
+/// written to is not a demo, and `serve --demo` prints no tokens for it.
+pub fn holds_only_demo(conn: &mut PgConnection) -> Result<bool, ApiError> {
+    use crate::db::schema::audit_events as e;
+    let foreign: Option<i64> = e::table
+        .filter(e::actor_sub.not_like("demo-%"))
+        .filter(e::actor_sub.not_like("system:%"))
+        .select(e::seq)
+        .first(conn)
+        .optional()?;
+    Ok(foreign.is_none())
 }
 
 /// The demo partnership whose officer the banner's `csp` token acts for.

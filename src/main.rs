@@ -27,6 +27,10 @@ enum Command {
         /// the audit trail (refused without this).
         #[arg(long)]
         allow_superuser: bool,
+        /// With --demo: listen on an address beyond loopback (GRANTS_BIND), which the demo,
+        /// printing working tokens to its log, otherwise refuses.
+        #[arg(long, requires = "demo")]
+        public: bool,
     },
     /// Create the database if missing and apply the migrations.
     Migrate,
@@ -128,7 +132,7 @@ fn run(command: Command) -> Result<(), String> {
                     if loaded.is_some() {
                         "demo data loaded"
                     } else {
-                        "the database already has funds: nothing loaded"
+                        "the database already holds data: nothing loaded"
                     }
                 )
             })
@@ -179,7 +183,7 @@ fn run(command: Command) -> Result<(), String> {
             println!("{token}");
             Ok(())
         }
-        Command::Serve { demo, allow_superuser } => serve(demo, allow_superuser),
+        Command::Serve { demo, allow_superuser, public } => serve(demo, allow_superuser, public),
         Command::Audit { action: AuditCommand::Keygen { out, if_missing } } => {
             use grants::audit::checkpoint::AuditKey;
             if if_missing && out.exists() {
@@ -260,8 +264,15 @@ fn load_demo(database_url: &str) -> Result<Option<demo::DemoSummary>, String> {
     demo::load_if_empty(&mut conn).map_err(|e| format!("demo data: {e}"))
 }
 
-fn serve(with_demo: bool, allow_superuser: bool) -> Result<(), String> {
+fn serve(with_demo: bool, allow_superuser: bool, public: bool) -> Result<(), String> {
     let mut settings = Settings::from_env().map_err(|e| e.to_string())?;
+    if with_demo && !public && !binds_loopback_only(&settings.bind) {
+        return Err(format!(
+            "serve --demo listens on loopback only, and GRANTS_BIND={} is not: the demo prints working tokens \
+             to its log. Add --public to serve it beyond this machine (behind a firewall you trust)",
+            settings.bind
+        ));
+    }
     if settings.jwt.is_none() {
         if !with_demo {
             return Err(
@@ -305,16 +316,24 @@ fn serve(with_demo: bool, allow_superuser: bool) -> Result<(), String> {
     if with_demo {
         let loaded = load_demo(settings.serving_url())?;
         let fresh = loaded.is_some();
+        use diesel::Connection;
+        let mut conn =
+            diesel::PgConnection::establish(settings.serving_url()).map_err(|e| format!("cannot connect: {e}"))?;
         let summary = match loaded {
             Some(summary) => Some(summary),
-            None => {
-                use diesel::Connection;
-                let mut conn = diesel::PgConnection::establish(settings.serving_url())
-                    .map_err(|e| format!("cannot connect: {e}"))?;
-                demo::find(&mut conn).map_err(|e| format!("demo data: {e}"))?
-            }
+            None => demo::find(&mut conn).map_err(|e| format!("demo data: {e}"))?,
         };
-        print_demo_banner(&settings, summary.as_ref(), fresh)?;
+        // Tokens only for a database that holds nothing but the demo's own making.
+        let only_demo = fresh || demo::holds_only_demo(&mut conn).map_err(|e| format!("demo data: {e}"))?;
+        drop(conn);
+        if only_demo {
+            print_demo_banner(&settings, summary.as_ref(), fresh)?;
+        } else {
+            log::warn!(
+                "demo: this database holds data the demo did not make, so no tokens are printed; \
+                 mint them with `grants token` if you hold the secret"
+            );
+        }
     }
     actix_web::rt::System::new().block_on(async move {
         let application = Application::build(settings)?;
@@ -324,18 +343,31 @@ fn serve(with_demo: bool, allow_superuser: bool) -> Result<(), String> {
     })
 }
 
+/// True when `bind` (`host:port`) listens on loopback addresses only.
+fn binds_loopback_only(bind: &str) -> bool {
+    use std::net::ToSocketAddrs;
+    match bind.to_socket_addrs() {
+        Ok(addresses) => {
+            let addresses: Vec<_> = addresses.collect();
+            !addresses.is_empty() && addresses.iter().all(|a| a.ip().is_loopback())
+        }
+        Err(_) => false,
+    }
+}
+
 fn print_demo_banner(settings: &Settings, summary: Option<&demo::DemoSummary>, loaded: bool) -> Result<(), String> {
     let jwt = settings.jwt.as_ref().ok_or("no token key")?;
     let base = format!("http://{}", settings.bind);
     println!("\nDemo tokens (valid 8 hours):");
     let csp = summary.map(|s| s.csp_recipient.clone());
     let mut tokens = Vec::new();
+    // Every demo subject starts `demo-`, which is how a later start knows the data is the demo's.
     for (role, sub, name) in [
-        (Role::Admin, "admin", "Demo admin"),
-        (Role::Finance, "finance", "Demo finance officer"),
-        (Role::Approver, "approver", "Demo approver"),
-        (Role::Auditor, "auditor", "Demo auditor"),
-        (Role::Recipient, "csp", "Demo CSP officer (recipient role)"),
+        (Role::Admin, "demo-admin", "Demo admin"),
+        (Role::Finance, "demo-finance", "Demo finance officer"),
+        (Role::Approver, "demo-approver", "Demo approver"),
+        (Role::Auditor, "demo-auditor", "Demo auditor"),
+        (Role::Recipient, "demo-csp", "Demo CSP officer (recipient role)"),
     ] {
         let recipient_id = if role == Role::Recipient {
             match &csp {

@@ -79,3 +79,31 @@ async fn dates_outside_1990_to_2099_or_an_award_running_past_its_funds_year_plus
     let awards = app.get("/api/v1/awards", &app.finance).await;
     assert_eq!(awards.body["items"].as_array().map(Vec::len), Some(1), "{}", awards.text);
 }
+
+#[actix_web::test]
+async fn the_demo_prints_no_tokens_for_a_database_holding_real_data_and_listens_on_loopback_only() {
+    let app = TestApp::spawn().await;
+    let owner = ("DATABASE_URL", app.db.url.clone());
+    let dir = std::env::temp_dir().join(format!("grants-data-{}", uuid::Uuid::new_v4()));
+    let data = ("GRANTS_DATA_DIR", dir.to_string_lossy().to_string());
+    let (no_key, no_secret) = (("GRANTS_AUDIT_KEY_FILE", String::new()), ("GRANTS_JWT_SECRET", String::new()));
+    let demo_env = [owner.clone(), data.clone(), no_key.clone(), no_secret.clone()];
+    // Beyond loopback only when told.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let public = [demo_env.to_vec(), vec![("GRANTS_BIND", format!("0.0.0.0:{port}"))]].concat();
+    let (status, output, _) = crate::insiders::serve_binary(&app, &["--demo"], &public).await;
+    assert_eq!(status.and_then(|s| s.code()), Some(1), "{output}");
+    assert!(output.contains("listens on loopback only") && output.contains("--public"), "{output}");
+    assert!(!output.contains("_TOKEN="), "{output}");
+    // A real officer has written to this database: the demo loads nothing and prints no token.
+    assert_eq!(app.create_fund("REAL", "2020-21", "1000.00").await.status, 201);
+    let (status, output, mut child) = crate::insiders::serve_binary(&app, &["--demo"], &demo_env).await;
+    assert_eq!(status, None, "{output}");
+    assert!(!output.contains("_TOKEN="), "tokens printed for a real database: {output}");
+    assert!(output.contains("no tokens are printed"), "{output}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let funds = app.get("/api/v1/funds", &app.admin).await;
+    assert_eq!(funds.body["items"].as_array().map(Vec::len), Some(1), "no demo data was loaded: {}", funds.text);
+    std::fs::remove_dir_all(dir).ok();
+}
