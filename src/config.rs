@@ -66,6 +66,9 @@ pub struct Settings {
     pub reminder_days: u32,
     /// Reminders by e-mail, when `GRANTS_SMTP_URL` is set.
     pub mail: Option<MailSettings>,
+    /// `GRANTS_IDEMPOTENCY_TTL`: how long an `Idempotency-Key` replays its first response (e.g.
+    /// `7d`, the default; at least a minute). Older keys are purged by the running service.
+    pub idempotency_ttl: Duration,
 }
 
 /// Where reminders are sent from: `GRANTS_SMTP_URL` (e.g. `smtp://127.0.0.1:25` for a local
@@ -360,6 +363,12 @@ impl Settings {
             checkpoint_every: Duration::from_secs(number("GRANTS_CHECKPOINT_SECS", 60)?.max(1)),
             handle_signals: true,
             reminder_days: number("GRANTS_REMINDER_DAYS", 7)?.min(366),
+            idempotency_ttl: match var("GRANTS_IDEMPOTENCY_TTL") {
+                None => Duration::from_secs(7 * 86_400),
+                Some(text) => crate::domain::duration::parse(&text)
+                    .map_err(|message| ConfigError { variable: "GRANTS_IDEMPOTENCY_TTL", message })?
+                    .max(Duration::from_secs(60)),
+            },
             mail: match var("GRANTS_SMTP_URL") {
                 None => None,
                 Some(smtp_url) => {

@@ -29,7 +29,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
 }
 
 /// Reads a JSON request body as [`JsonBody`] does, with its canonical JSON (keys sorted, no
-/// white space), which identifies the request for idempotency.
+/// white space, equal numbers written alike), which identifies the request for idempotency.
 pub fn read_json<T: DeserializeOwned + 'static>(
     req: &HttpRequest,
     payload: &mut Payload,
@@ -79,7 +79,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<(T, String), ApiE
         ));
     }
     let mut canonical = String::new();
-    crate::canonical::write_canonical(&value, &mut canonical);
+    crate::canonical::write_canonical(&numbers_normalised(&value), &mut canonical);
     let parsed = serde_path_to_error::deserialize::<_, T>(value).map_err(|error| {
         let path = error.path().to_string();
         let message = strip_position(&error.into_inner().to_string());
@@ -90,6 +90,43 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<(T, String), ApiE
         ApiError::Validation(vec![FieldError { field, message }])
     })?;
     Ok((parsed, canonical))
+}
+
+/// `value` with every number, and every string that is a plain decimal, written one way: the
+/// digits as given, without trailing fractional zeros (`10`, `10.0`, `"10.00"` → `"10"`;
+/// `"0010"` stays `"0010"`, since a reference with leading zeros is not a number). Only for
+/// telling whether two requests are the same (idempotency), never stored.
+fn numbers_normalised(value: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    fn plain_decimal(text: &str) -> Option<String> {
+        let digits = text.strip_prefix('-').unwrap_or(text);
+        let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+        let plain = !whole.is_empty()
+            && whole.bytes().all(|b| b.is_ascii_digit())
+            && fraction.bytes().all(|b| b.is_ascii_digit())
+            && (fraction.is_empty() != digits.contains('.'));
+        if !plain {
+            return None;
+        }
+        let fraction = fraction.trim_end_matches('0');
+        let sign = if text.starts_with('-') { "-" } else { "" };
+        Some(if fraction.is_empty() { format!("{sign}{whole}") } else { format!("{sign}{whole}.{fraction}") })
+    }
+    match value {
+        Value::Number(n) => {
+            let text = n.to_string();
+            let normal = plain_decimal(&text).or_else(|| {
+                rust_decimal::Decimal::from_scientific(&text)
+                    .ok()
+                    .and_then(|d| plain_decimal(&d.normalize().to_string()))
+            });
+            Value::String(normal.unwrap_or(text))
+        }
+        Value::String(text) => Value::String(plain_decimal(text).unwrap_or_else(|| text.clone())),
+        Value::Array(items) => Value::Array(items.iter().map(numbers_normalised).collect()),
+        Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), numbers_normalised(v))).collect()),
+        other => other.clone(),
+    }
 }
 
 /// The paths of every date field under `value` (by its name: `crate::domain::dates`) whose
@@ -233,4 +270,31 @@ pub fn parse_instant(text: &str) -> Result<DateTime<Utc>, ApiError> {
     DateTime::parse_from_rfc3339(&text.trim().replace(' ', "+"))
         .map(|t| t.with_timezone(&Utc))
         .map_err(|_| ApiError::field("as_of", "must be an RFC 3339 timestamp such as 2020-06-30T23:59:59Z"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::numbers_normalised;
+    use serde_json::{Value, json};
+
+    fn normal(value: Value) -> Value {
+        numbers_normalised(&value)
+    }
+
+    #[test]
+    fn equal_numbers_are_written_alike_and_other_text_is_left_alone() {
+        let ten: Value = serde_json::from_str("10").unwrap();
+        let ten_point: Value = serde_json::from_str("10.00").unwrap();
+        let sci: Value = serde_json::from_str("1e1").unwrap();
+        for same in [ten, ten_point, sci, json!("10.00"), json!("10"), json!("10.0")] {
+            assert_eq!(normal(same.clone()), json!("10"), "{same}");
+        }
+        assert_eq!(normal(json!("10.50")), json!("10.5"));
+        assert_eq!(normal(json!("-3.10")), json!("-3.1"));
+        assert_eq!(normal(json!("0010")), json!("0010"), "leading zeros are a reference, not a number");
+        assert_eq!(normal(json!("BACS-10.00")), json!("BACS-10.00"));
+        assert_eq!(normal(json!("10.")), json!("10."));
+        assert_eq!(normal(json!({"a": [1.50, "2.0"], "b": true})), json!({"a": ["1.5", "2"], "b": true}));
+        assert_ne!(normal(json!("10.01")), normal(json!("10.1")));
+    }
 }

@@ -5,8 +5,14 @@
 //! response with `Idempotent-Replayed: true` and stores nothing new; a repeat with another
 //! request is 422 `idempotency-key-reused`. Two requests racing with one key meet at the
 //! primary key: the second waits for the first to commit and then replays it. A request that
-//! fails stores nothing, so it can be retried with the same key. Keys are kept indefinitely
-//! (the contract asks for at least 24 hours).
+//! fails stores nothing, so it can be retried with the same key.
+//!
+//! Keys expire after `GRANTS_IDEMPOTENCY_TTL` (7 days by default; the contract asks for at
+//! least 24 hours): an expired key is claimed afresh by its next request, and the running
+//! service purges expired keys in the background ([`keep_purging`]), in small batches on a
+//! pooled connection, so no request waits on it. "The same request" is the same method, path
+//! and JSON body, with equal numbers counted equal however they are written: `"10.00"`, `10`
+//! and `10.0` are one amount (`extract::parse_json`).
 
 use std::future::{Ready, ready};
 
@@ -133,8 +139,15 @@ where
         return Ok(respond(Some(&created.location), Some(&etag), created.body, false));
     };
     let subject = user.sub.clone();
+    let expired_before =
+        chrono::Utc::now() - chrono::Duration::from_std(state.idempotency_ttl).unwrap_or(chrono::Duration::MAX);
     let outcome = state
         .tx(move |conn| {
+            // An expired key is forgotten, then claimed like a new one.
+            diesel::delete(
+                idempotency_keys::table.find((&subject, &key)).filter(idempotency_keys::created_at.lt(expired_before)),
+            )
+            .execute(conn)?;
             // A placeholder claims the key; a concurrent claimant waits here for our commit.
             let claimed = diesel::insert_into(idempotency_keys::table)
                 .values(KeyRow {
@@ -182,4 +195,42 @@ fn request_hash(method: &str, path: &str, canonical_body: &str) -> String {
     hasher.update(b"\n");
     hasher.update(canonical_body.as_bytes());
     hex::encode(hasher.finalize())
+}
+
+/// How many expired keys one purge statement deletes: short statements, so a purge never
+/// holds locks a request would wait on for long.
+const PURGE_BATCH: i64 = 1_000;
+
+/// Deletes keys created before `before`, a batch at a time; returns how many went.
+pub fn purge_expired(conn: &mut PgConnection, before: chrono::DateTime<chrono::Utc>) -> QueryResult<usize> {
+    let mut purged = 0;
+    loop {
+        let batch = diesel::sql_query(
+            "DELETE FROM idempotency_keys WHERE ctid IN \
+             (SELECT ctid FROM idempotency_keys WHERE created_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
+        )
+        .bind::<diesel::sql_types::Timestamptz, _>(before)
+        .bind::<diesel::sql_types::BigInt, _>(PURGE_BATCH)
+        .execute(conn)?;
+        purged += batch;
+        if batch < PURGE_BATCH as usize {
+            return Ok(purged);
+        }
+    }
+}
+
+/// Purges expired keys now and then for as long as the service runs: every hour, or every TTL
+/// when that is shorter. A failed round is logged and tried again next time.
+pub async fn keep_purging(state: actix_web::web::Data<AppState>) {
+    let every = state.idempotency_ttl.min(std::time::Duration::from_secs(3600));
+    loop {
+        let ttl = chrono::Duration::from_std(state.idempotency_ttl).unwrap_or(chrono::Duration::MAX);
+        let before = chrono::Utc::now() - ttl;
+        match state.db(move |conn| Ok(purge_expired(conn, before)?)).await {
+            Ok(0) => {}
+            Ok(n) => log::info!("purged {n} expired idempotency keys"),
+            Err(e) => log::warn!("purging expired idempotency keys: {e}"),
+        }
+        actix_web::rt::time::sleep(every).await;
+    }
 }

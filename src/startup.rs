@@ -45,6 +45,7 @@ impl Application {
             verify_url,
             audit_key: settings.audit_key,
             verifying: std::sync::atomic::AtomicBool::new(false),
+            idempotency_ttl: settings.idempotency_ttl,
         });
         let signer = state.clone();
         let checkpoint_every = settings.checkpoint_every;
@@ -79,9 +80,11 @@ impl Application {
         let reminders = self
             .mail
             .map(|mail| actix_web::rt::spawn(crate::delivery::reminders::keep_sending(self.signer.clone(), mail)));
+        let purger = actix_web::rt::spawn(crate::idempotency::keep_purging(self.signer.clone()));
         let signer = actix_web::rt::spawn(crate::audit::checkpoint::keep_sealing(self.signer, self.checkpoint_every));
         let outcome = self.server.await;
         signer.abort();
+        purger.abort();
         if let Some(r) = reminders {
             r.abort();
         }

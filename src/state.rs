@@ -31,6 +31,8 @@ pub struct AppState {
     pub audit_key: Option<ed25519_dalek::SigningKey>,
     /// Where verification opens its own connection, outside the request pool.
     pub verify_url: String,
+    /// How long an `Idempotency-Key` replays its first response.
+    pub idempotency_ttl: std::time::Duration,
     /// Set while a verification runs: one at a time per process.
     pub verifying: std::sync::atomic::AtomicBool,
 }

@@ -39,7 +39,7 @@ pub const PRIVILEGES: &[(&str, &str)] = &[
     ("reminders", "SELECT, INSERT"),
     ("document_chunks", "SELECT, INSERT"),
     ("carry_forwards", "SELECT, INSERT"),
-    ("idempotency_keys", "SELECT, INSERT, UPDATE"),
+    ("idempotency_keys", "SELECT, INSERT, UPDATE, DELETE"),
     ("audit_events", "SELECT, INSERT"),
     ("audit_keys", "SELECT, INSERT"),
     ("audit_checkpoints", "SELECT, INSERT"),

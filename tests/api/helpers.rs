@@ -267,6 +267,7 @@ pub fn settings_for(database_url: &str, jwt: JwtSettings, rate_limit: (u32, u32)
         db_start_patience: Duration::from_secs(0),
         reminder_days: 7,
         mail: None,
+        idempotency_ttl: Duration::from_secs(7 * 86_400),
     }
 }
 
