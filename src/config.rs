@@ -66,6 +66,13 @@ pub struct Settings {
     pub reminder_days: u32,
     /// Reminders by e-mail, when `GRANTS_SMTP_URL` is set.
     pub mail: Option<MailSettings>,
+    /// `GRANTS_HEAVY_POOL_SIZE`: connections for long reads (reports, exports, the public feed),
+    /// apart from the request pool: at most this many run at once. Default 2.
+    pub heavy_pool_size: u32,
+    /// `GRANTS_HEAVY_TIMEOUT_SECS`: how long one statement of a long read may run before
+    /// PostgreSQL cancels it (503 `timed-out`), and how long a long read waits for a connection.
+    /// Default 30.
+    pub heavy_timeout: Duration,
     /// `GRANTS_IDEMPOTENCY_TTL`: how long an `Idempotency-Key` replays its first response (e.g.
     /// `7d`, the default; at least a minute). Older keys are purged by the running service.
     pub idempotency_ttl: Duration,
@@ -363,6 +370,8 @@ impl Settings {
             checkpoint_every: Duration::from_secs(number("GRANTS_CHECKPOINT_SECS", 60)?.max(1)),
             handle_signals: true,
             reminder_days: number("GRANTS_REMINDER_DAYS", 7)?.min(366),
+            heavy_pool_size: number("GRANTS_HEAVY_POOL_SIZE", 2)?.max(1),
+            heavy_timeout: Duration::from_secs(number("GRANTS_HEAVY_TIMEOUT_SECS", 30)?.max(1)),
             idempotency_ttl: match var("GRANTS_IDEMPOTENCY_TTL") {
                 None => Duration::from_secs(7 * 86_400),
                 Some(text) => crate::domain::duration::parse(&text)

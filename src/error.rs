@@ -106,6 +106,10 @@ pub enum ApiError {
     /// 503 `unavailable`: the database cannot be reached.
     #[error("the service cannot reach its database; try again shortly")]
     Unavailable,
+    /// 503 `timed-out`: a long read (a report, an export, a verification) ran past its
+    /// statement timeout and was cancelled.
+    #[error("this took longer than the service allows for it and was stopped; try again later")]
+    TimedOut,
     /// 500 `internal`: a real fault. The cause is logged, never sent.
     #[error("an unexpected error occurred")]
     Internal(String),
@@ -159,6 +163,7 @@ impl ApiError {
             ApiError::RateLimited(_) => ("rate-limited", "Rate limited"),
             ApiError::VerifyInProgress => ("verify-in-progress", "Verification in progress"),
             ApiError::Unavailable => ("unavailable", "Service unavailable"),
+            ApiError::TimedOut => ("timed-out", "Timed out"),
             ApiError::Internal(_) => ("internal", "Internal server error"),
         }
     }
@@ -201,7 +206,7 @@ impl ResponseError for ApiError {
             ApiError::Validation(_) | ApiError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             ApiError::RateLimited(_) | ApiError::VerifyInProgress => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable | ApiError::TimedOut => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -218,6 +223,9 @@ impl ResponseError for ApiError {
             }
             ApiError::Unavailable => {
                 response.insert_header((header::RETRY_AFTER, "5"));
+            }
+            ApiError::TimedOut => {
+                response.insert_header((header::RETRY_AFTER, "30"));
             }
             ApiError::MethodNotAllowed(allow) => {
                 response.insert_header((header::ALLOW, allow.clone()));
@@ -252,6 +260,11 @@ impl From<DieselError> for ApiError {
             DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _)
             | DieselError::DatabaseError(DatabaseErrorKind::UnableToSendCommand, _)
             | DieselError::BrokenTransactionManager => ApiError::Unavailable,
+            // SQLSTATE 57014, as PostgreSQL words it when statement_timeout fires.
+            DieselError::DatabaseError(_, info) if info.message().contains("statement timeout") => {
+                log::warn!("a statement ran past its timeout and was cancelled");
+                ApiError::TimedOut
+            }
             DieselError::DatabaseError(kind, info) => {
                 ApiError::Internal(format!("database error {kind:?}: {}", info.message()))
             }

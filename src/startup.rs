@@ -33,6 +33,12 @@ impl Application {
         let verify_url = settings.serving_url().to_string();
         let state = web::Data::new(AppState {
             pool: crate::db::pool(settings.serving_url(), settings.db_pool_size, settings.db_timeout),
+            heavy_pool: crate::db::heavy_pool(
+                settings.serving_url(),
+                settings.heavy_pool_size,
+                settings.heavy_timeout,
+                settings.heavy_timeout,
+            ),
             tokens: crate::tokens::Verifier::new(settings.jwt, settings.oidc, settings.jwt_max_ttl),
             return_due_days: settings.return_due_days,
             reminder_days: settings.reminder_days,

@@ -15,6 +15,9 @@ use crate::tokens::Verifier;
 pub struct AppState {
     /// The database pool.
     pub pool: DbPool,
+    /// The pool of long reads (reports, exports, the public feed): few connections, each
+    /// statement under a timeout, so they never take the connections ordinary requests need.
+    pub heavy_pool: DbPool,
     /// How tokens are checked: this service's own key and its OpenID Connect providers.
     pub tokens: Verifier,
     /// Days after a quarter's end that a return falls due, for awards without a plan.
@@ -52,6 +55,26 @@ impl AppState {
                 ApiError::Unavailable
             })?;
             work(&mut conn)
+        })
+        .await?
+    }
+
+    /// Runs a long read (a report, an export, the public feed) on the pool of long reads: at
+    /// most its size at once, each statement under its timeout (503 `timed-out` past it), and
+    /// never on a connection an ordinary request needs.
+    pub async fn heavy<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut PgConnection) -> Result<T, ApiError> + Send + 'static,
+    {
+        let pool = self.heavy_pool.clone();
+        web::block(move || {
+            let mut conn = pool.get().map_err(|e| {
+                log::warn!("no connection for a long read: {e}");
+                ApiError::Unavailable
+            })?;
+            // Its own transaction: every statement of one report sees the same snapshot.
+            conn.build_transaction().read_only().repeatable_read().run(work)
         })
         .await?
     }

@@ -44,27 +44,39 @@ impl std::ops::DerefMut for Conn {
 }
 
 /// diesel's r2d2 manager, with the check on checkout skipped for recently returned connections.
-pub struct Manager(ConnectionManager<PgConnection>);
+pub struct Manager {
+    inner: ConnectionManager<PgConnection>,
+    /// Set on each new connection: PostgreSQL cancels longer statements.
+    statement_timeout: Option<Duration>,
+}
 
 impl ManageConnection for Manager {
     type Connection = Conn;
     type Error = diesel::r2d2::Error;
 
     fn connect(&self) -> Result<Conn, Self::Error> {
-        self.0.connect().map(|pg| Conn { pg, returned: None })
+        let mut pg = self.inner.connect()?;
+        if let Some(timeout) = self.statement_timeout {
+            diesel::RunQueryDsl::execute(
+                diesel::sql_query(format!("SET statement_timeout = {}", timeout.as_millis().max(1))),
+                &mut pg,
+            )
+            .map_err(diesel::r2d2::Error::QueryError)?;
+        }
+        Ok(Conn { pg, returned: None })
     }
 
     fn is_valid(&self, conn: &mut Conn) -> Result<(), Self::Error> {
         match conn.returned {
             Some(at) if at.elapsed() < RECENTLY_RETURNED => Ok(()),
-            _ => self.0.is_valid(&mut conn.pg),
+            _ => self.inner.is_valid(&mut conn.pg),
         }
     }
 
     /// Called every time a connection goes back to the pool.
     fn has_broken(&self, conn: &mut Conn) -> bool {
         conn.returned = Some(Instant::now());
-        self.0.has_broken(&mut conn.pg)
+        self.inner.has_broken(&mut conn.pg)
     }
 }
 
@@ -76,7 +88,22 @@ pub fn pool(database_url: &str, size: u32, timeout: Duration) -> DbPool {
         .min_idle(Some(0))
         .connection_timeout(timeout)
         .test_on_check_out(true)
-        .build_unchecked(Manager(ConnectionManager::new(database_url)))
+        .build_unchecked(Manager { inner: ConnectionManager::new(database_url), statement_timeout: None })
+}
+
+/// A pool for long reads (reports, exports, the public feed), apart from the one ordinary
+/// requests use: `size` connections at most (so at most `size` such reads run at once; others
+/// wait up to `wait` for a connection), each statement cancelled after `statement_timeout`.
+pub fn heavy_pool(database_url: &str, size: u32, wait: Duration, statement_timeout: Duration) -> DbPool {
+    Pool::builder()
+        .max_size(size.max(1))
+        .min_idle(Some(0))
+        .connection_timeout(wait)
+        .test_on_check_out(true)
+        .build_unchecked(Manager {
+            inner: ConnectionManager::new(database_url),
+            statement_timeout: Some(statement_timeout),
+        })
 }
 
 /// Splits a database URL into the URL of the server's `postgres` database and the name of the

@@ -204,6 +204,6 @@ async fn outcome_report(
     let year = FinancialYear::parse(&year).map_err(|e| ApiError::field("financial_year", e.to_string()))?;
     let as_of = as_of_date(query.into_inner().as_of)?;
     let default_days = state.return_due_days;
-    let report = state.db(move |conn| outcomes_of(conn, year, as_of, default_days)).await?;
+    let report = state.heavy(move |conn| outcomes_of(conn, year, as_of, default_days)).await?;
     Ok(HttpResponse::Ok().json(report))
 }

@@ -130,7 +130,7 @@ async fn export_360giving(
     let year = year_of(query.into_inner())?;
     let publisher = state.publisher.clone();
     let package = state
-        .db(move |conn| {
+        .heavy(move |conn| {
             let key = year.to_string();
             let awards = store::award_lines(conn, &key, true)?;
             if awards.is_empty() {
@@ -188,7 +188,7 @@ async fn export_csv(
 ) -> Result<HttpResponse, ApiError> {
     require_reporter(&user)?;
     let year = year_of(query.into_inner())?;
-    let rows = state.db(move |conn| Ok(store::award_lines(conn, &year.to_string(), false)?)).await?;
+    let rows = state.heavy(move |conn| Ok(store::award_lines(conn, &year.to_string(), false)?)).await?;
     let mut writer = csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]);
     let header = [
         "reference",
@@ -323,7 +323,7 @@ async fn transparency(state: web::Data<AppState>, query: web::Query<MonthQuery>)
     let (from, to) =
         (first.and_time(chrono::NaiveTime::MIN).and_utc(), next.and_time(chrono::NaiveTime::MIN).and_utc());
     let (rows, checkpoint) = state
-        .db(move |conn| {
+        .heavy(move |conn| {
             let rows = store::awarded_between(conn, first, next)?;
             let checkpoint = match checkpoint::latest_between(conn, from, to)? {
                 None => None,

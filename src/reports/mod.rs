@@ -181,7 +181,7 @@ async fn year_report(
 ) -> Result<HttpResponse, ApiError> {
     require_reporter(&user)?;
     let year = parse_year("financial_year", &year)?;
-    let report = state.db(move |conn| year_report_of(conn, year)).await?;
+    let report = state.heavy(move |conn| year_report_of(conn, year)).await?;
     Ok(HttpResponse::Ok().json(report))
 }
 
@@ -202,7 +202,7 @@ async fn year_chart(
     require_reporter(&user)?;
     let year = parse_year("financial_year", &year)?;
     let (this, previous) =
-        state.db(move |conn| Ok((year_report_of(conn, year)?, year_report_of(conn, year.previous())?))).await?;
+        state.heavy(move |conn| Ok((year_report_of(conn, year)?, year_report_of(conn, year.previous())?))).await?;
     let svg = chart::year_chart(&this, &previous).map_err(|e| ApiError::Internal(format!("chart: {e}")))?;
     Ok(HttpResponse::Ok().content_type("image/svg+xml").body(svg))
 }
@@ -290,7 +290,7 @@ async fn year_on_year(
         return Err(ApiError::field("to", "must be a later year than from"));
     }
     let (rows, carried) = state
-        .db(move |conn| {
+        .heavy(move |conn| {
             let (f, t) = (from.to_string(), to.to_string());
             Ok::<_, ApiError>((store::pair_totals(conn, &f, &t)?, store::carried_between(conn, &f, &t)?))
         })

@@ -268,6 +268,8 @@ pub fn settings_for(database_url: &str, jwt: JwtSettings, rate_limit: (u32, u32)
         reminder_days: 7,
         mail: None,
         idempotency_ttl: Duration::from_secs(7 * 86_400),
+        heavy_pool_size: 2,
+        heavy_timeout: Duration::from_secs(30),
     }
 }
 
