@@ -48,35 +48,22 @@ impl AppState {
         T: Send + 'static,
         F: FnOnce(&mut PgConnection) -> Result<T, ApiError> + Send + 'static,
     {
-        let pool = self.pool.clone();
-        web::block(move || {
-            let mut conn = pool.get().map_err(|e| {
-                log::warn!("no database connection: {e}");
-                ApiError::Unavailable
-            })?;
-            work(&mut conn)
-        })
-        .await?
+        on_pool(&self.pool, "a request", work).await
     }
 
     /// Runs a long read (a report, an export, the public feed) on the pool of long reads: at
     /// most its size at once, each statement under its timeout (503 `timed-out` past it), and
-    /// never on a connection an ordinary request needs.
+    /// never on a connection an ordinary request needs. One read-only transaction, so every
+    /// statement of a report sees the same snapshot.
     pub async fn heavy<T, F>(&self, work: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
         F: FnOnce(&mut PgConnection) -> Result<T, ApiError> + Send + 'static,
     {
-        let pool = self.heavy_pool.clone();
-        web::block(move || {
-            let mut conn = pool.get().map_err(|e| {
-                log::warn!("no connection for a long read: {e}");
-                ApiError::Unavailable
-            })?;
-            // Its own transaction: every statement of one report sees the same snapshot.
+        on_pool(&self.heavy_pool, "a long read", move |conn| {
             conn.build_transaction().read_only().repeatable_read().run(work)
         })
-        .await?
+        .await
     }
 
     /// Runs `work` in one database transaction: all of it, or none of it.
@@ -87,4 +74,22 @@ impl AppState {
     {
         self.db(move |conn| conn.transaction(work)).await
     }
+}
+
+/// Runs `work` with a connection of `pool` on the blocking thread pool; no connection within
+/// the pool's timeout is 503 `unavailable`.
+async fn on_pool<T, F>(pool: &DbPool, what: &'static str, work: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut PgConnection) -> Result<T, ApiError> + Send + 'static,
+{
+    let pool = pool.clone();
+    web::block(move || {
+        let mut conn = pool.get().map_err(|e| {
+            log::warn!("no database connection for {what}: {e}");
+            ApiError::Unavailable
+        })?;
+        work(&mut conn)
+    })
+    .await?
 }
