@@ -12,6 +12,8 @@
 # and beside each, pgbench running the same SQL transactions (bench/pgbench/*.sql, taken from
 # the statements the service sends) with the same number of connections. Prints a Markdown
 # table (throughput, p50/p99 latency, ratio to pgbench) and the server's peak memory.
+# BENCH_OPS and BENCH_CONNS narrow a run (e.g. BENCH_OPS="get_award award_history"
+# BENCH_CONNS=16); the server's own settings (GRANTS_WORKERS, GRANTS_DB_POOL_SIZE…) pass through.
 # Installs wrk and pgbench with apt-get when they are missing. Results and their reading are in
 # BENCHMARKS.md. pgbench's audit events are not hashed the service's way, so after a run the
 # throwaway database's chain no longer verifies.
@@ -77,8 +79,8 @@ echo "| operation | connections | service req/s | p50 ms | p99 ms | non-2xx | pg
 echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 # Reads first: every payment recorded (by either side) adds a payment row and an audit event that
 # the year report and the award history would then read.
-for op in get_award year_report award_history payment; do
-  for c in 16 64; do
+for op in ${BENCH_OPS:-get_award year_report award_history payment}; do
+  for c in ${BENCH_CONNS:-16 64}; do
     token=$AUDITOR
     [ "$op" = payment ] && token=$FINANCE
     read -r rps p50 p99 errors < <(run_wrk "$op" "$c" "$token")

@@ -297,6 +297,98 @@ mod tests {
         value.as_object().cloned().unwrap()
     }
 
+    fn local() -> Verifier {
+        let jwt = JwtSettings::from_secret(b"0123456789abcdef0123456789abcdef", "grants".into(), "grants-api".into());
+        Verifier::new(Some(jwt), Vec::new(), Duration::from_secs(12 * 3600))
+    }
+
+    /// A valid token exactly `len` characters long (its name padded; its `kid` shifts the
+    /// length by the one character base64 cannot).
+    fn token_of_length(len: usize) -> String {
+        let key = jsonwebtoken::EncodingKey::from_secret(b"0123456789abcdef0123456789abcdef");
+        let now = chrono::Utc::now().timestamp();
+        for kid in ["", "k", "kk", "kkk"] {
+            for pad in 0..len {
+                let mut header = jsonwebtoken::Header::new(Algorithm::HS256);
+                header.kid = (!kid.is_empty()).then(|| kid.to_string());
+                let claims = serde_json::json!({"sub": "s", "iss": "grants", "aud": "grants-api", "exp": now + 600,
+                                                "name": "n".repeat(pad), "roles": ["auditor"]});
+                let token = jsonwebtoken::encode(&header, &claims, &key).unwrap();
+                if token.len() == len {
+                    return token;
+                }
+                if token.len() > len {
+                    break;
+                }
+            }
+        }
+        panic!("no token of length {len}")
+    }
+
+    #[test]
+    fn a_token_of_exactly_the_maximum_length_is_read_and_one_longer_is_not() {
+        let verifier = local();
+        let longest = token_of_length(MAX_TOKEN_LEN);
+        assert_eq!(verifier.verify_now(&longest).map(|i| i.sub), Ok("s".to_string()));
+        let over = token_of_length(MAX_TOKEN_LEN + 1);
+        assert_eq!(verifier.verify_now(&over).unwrap_err().0, "the bearer token is too long");
+        assert!(verifier.verify_now(&token_of_length(2000)).is_ok(), "a 2,000-character token is fine");
+    }
+
+    fn signed(claims: Value) -> String {
+        let key = jsonwebtoken::EncodingKey::from_secret(b"0123456789abcdef0123456789abcdef");
+        jsonwebtoken::encode(&jsonwebtoken::Header::new(Algorithm::HS256), &claims, &key).unwrap()
+    }
+
+    #[test]
+    fn refusals_say_why_without_echoing_the_token() {
+        let verifier = local();
+        let now = chrono::Utc::now().timestamp();
+        let base = serde_json::json!({"sub": "s", "iss": "grants", "aud": "grants-api", "exp": now + 600});
+        let with = |key: &str, value: Value| {
+            let mut c = base.clone();
+            c[key] = value;
+            verifier.verify_now(&signed(c)).map(|i| i.sub).map_err(|e| e.0)
+        };
+        assert_eq!(with("exp", (now - 120).into()).unwrap_err(), "the bearer token is not valid: it has expired");
+        assert_eq!(with("iss", "other".into()).unwrap_err(), "the bearer token is not valid: wrong issuer");
+        assert_eq!(with("aud", "other".into()).unwrap_err(), "the bearer token is not valid: wrong audience");
+        assert_eq!(with("nbf", (now + 600).into()).unwrap_err(), "the bearer token is not valid: not valid yet (nbf)");
+        assert_eq!(
+            with("exp", "soon".into()).unwrap_err(),
+            "the bearer token is not valid: a required claim is missing"
+        );
+        assert_eq!(
+            with("nbf", "soon".into()).unwrap_err(),
+            "the bearer token is not valid: a claim has the wrong type"
+        );
+        let tampered = signed(base.clone()).replace('.', ".x");
+        assert!(verifier.verify_now(&tampered).unwrap_err().0.starts_with("the bearer token is not valid: "));
+        let other_key = jsonwebtoken::EncodingKey::from_secret(b"another-secret-another-secret-0123");
+        let forged = jsonwebtoken::encode(&jsonwebtoken::Header::new(Algorithm::HS256), &base, &other_key).unwrap();
+        assert_eq!(verifier.verify_now(&forged).unwrap_err().0, "the bearer token is not valid: bad signature");
+        // sub: present, not blank, at most 200 characters.
+        assert_eq!(with("sub", "s".repeat(200).into()), Ok("s".repeat(200)));
+        assert_eq!(with("sub", "é".repeat(200).into()), Ok("é".repeat(200)), "characters, not bytes");
+        assert_eq!(with("sub", "s".repeat(201).into()).unwrap_err(), "the token's sub is empty or too long");
+        assert_eq!(with("sub", "   ".into()).unwrap_err(), "the token's sub is empty or too long");
+        assert_eq!(with("sub", "".into()).unwrap_err(), "the token's sub is empty or too long");
+    }
+
+    #[test]
+    fn a_verifier_is_configured_by_a_key_or_a_provider_and_refuses_everything_without_either() {
+        assert!(local().is_configured());
+        let none = Verifier::new(None, Vec::new(), Duration::from_secs(3600));
+        assert!(!none.is_configured());
+        let token = token_of_length(400);
+        assert_eq!(none.verify_now(&token).unwrap_err().0, "this service has no token key configured");
+        let provider: OidcIssuer =
+            serde_json::from_value(serde_json::json!({"issuer": "https://idp.example", "audience": "a"})).unwrap();
+        let only_oidc = Verifier::new(None, vec![provider], Duration::from_secs(3600));
+        assert!(only_oidc.is_configured());
+        assert!(only_oidc.verify_now(&token).unwrap_err().0.contains("issuer is not trusted"));
+    }
+
     #[test]
     fn lifetimes_beyond_the_maximum_and_future_iat_are_refused() {
         let now = 1_800_000_000;
@@ -311,6 +403,8 @@ mod tests {
         // Issued long ago with a long life, still inside the limit from now: its iat tells.
         let old = claims(serde_json::json!({"exp": now + 3600, "iat": now - 13 * 3600}));
         assert!(lifetime_rules(&old, now, 12 * 3600).is_err());
+        let longest_from_iat = claims(serde_json::json!({"exp": now + 3600, "iat": now + 3600 - 12 * 3600 - LEEWAY}));
+        assert_eq!(lifetime_rules(&longest_from_iat, now, 12 * 3600), Ok(()), "exactly the limit from iat");
         let future = claims(serde_json::json!({"exp": now + 3600, "iat": now + LEEWAY + 1}));
         assert!(lifetime_rules(&future, now, 12 * 3600).unwrap_err().0.contains("future"));
         let leeway = claims(serde_json::json!({"exp": now + 3600, "iat": now + LEEWAY}));
