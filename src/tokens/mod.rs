@@ -367,6 +367,9 @@ mod tests {
         let other_key = jsonwebtoken::EncodingKey::from_secret(b"another-secret-another-secret-0123");
         let forged = jsonwebtoken::encode(&jsonwebtoken::Header::new(Algorithm::HS256), &base, &other_key).unwrap();
         assert_eq!(verifier.verify_now(&forged).unwrap_err().0, "the bearer token is not valid: bad signature");
+        let key = jsonwebtoken::EncodingKey::from_secret(b"0123456789abcdef0123456789abcdef");
+        let hs384 = jsonwebtoken::encode(&jsonwebtoken::Header::new(Algorithm::HS384), &base, &key).unwrap();
+        assert_eq!(verifier.verify_now(&hs384).unwrap_err().0, "the bearer token is not valid: algorithm not allowed");
         // sub: present, not blank, at most 200 characters.
         assert_eq!(with("sub", "s".repeat(200).into()), Ok("s".repeat(200)));
         assert_eq!(with("sub", "é".repeat(200).into()), Ok("é".repeat(200)), "characters, not bytes");

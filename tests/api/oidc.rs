@@ -55,7 +55,12 @@ struct Provider {
 }
 
 impl Provider {
+    /// A provider serving `keys` under `path`, its JWKS cacheable for `max_age` seconds.
     async fn start(path: &str, keys: Vec<Jwk>) -> Provider {
+        Provider::start_caching(path, keys, 1).await
+    }
+
+    async fn start_caching(path: &str, keys: Vec<Jwk>, max_age: u64) -> Provider {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let issuer = format!("http://{}{path}", listener.local_addr().unwrap());
         let keys = Arc::new(Mutex::new(keys));
@@ -78,7 +83,9 @@ impl Provider {
                         async move {
                             counted.fetch_add(1, Ordering::SeqCst);
                             let set = JwkSet { keys: published.lock().unwrap().clone() };
-                            HttpResponse::Ok().insert_header(("Cache-Control", "public, max-age=1")).json(set)
+                            HttpResponse::Ok()
+                                .insert_header(("Cache-Control", format!("public, max-age={max_age}")))
+                                .json(set)
                         }
                     }),
                 )
@@ -155,7 +162,18 @@ async fn a_providers_key_rotation_locks_nobody_out_and_retired_or_foreign_keys_d
     let a1 = signer("rsa-a.pem", "a1", Algorithm::RS256);
     let a2 = signer("rsa-b.pem", "a2", Algorithm::RS256);
     let stranger = signer("rsa-c.pem", "a3", Algorithm::RS256);
-    let office = Provider::start("/realms/opcc", vec![a1.jwk.clone()]).await;
+    // Providers publish several keys at once (Entra ID about six): spares make the JWKS a
+    // realistic size, over 1.5 KB.
+    let spares = vec![
+        signer("rsa-c.pem", "spare-rsa", Algorithm::RS256).jwk,
+        signer("rsa-b.pem", "spare-rsa-2", Algorithm::RS256).jwk,
+        signer("rsa-a.pem", "spare-rsa-3", Algorithm::RS256).jwk,
+        signer("ec-a.pem", "spare-ec", Algorithm::ES256).jwk,
+    ];
+    let with_spares = |keys: Vec<Jwk>| [keys, spares.clone()].concat();
+    let size = serde_json::to_vec(&JwkSet { keys: with_spares(vec![a1.jwk.clone()]) }).unwrap().len();
+    assert!(size > 1536, "the JWKS is {size} bytes");
+    let office = Provider::start("/realms/opcc", with_spares(vec![a1.jwk.clone()])).await;
     let config = issuer(&office, "api://grants");
     let app = TestApp::spawn_configured(|settings| settings.oidc = vec![config]).await;
     let token = |signer: &Signer, alg: Algorithm| {
@@ -187,7 +205,7 @@ async fn a_providers_key_rotation_locks_nobody_out_and_retired_or_foreign_keys_d
     // Rotation: the provider publishes a second key and starts signing with it. A token naming
     // it works at once (once min_refresh_secs has passed since the last fetch), and so does
     // the old key's, still published.
-    office.publish(vec![a1.jwk.clone(), a2.jwk.clone()]);
+    office.publish(with_spares(vec![a1.jwk.clone(), a2.jwk.clone()]));
     actix_web::rt::time::sleep(Duration::from_millis(2100)).await;
     let r = app.get("/api/v1/funds", &token(&a2, Algorithm::RS256)).await;
     assert_eq!(r.status, 200, "the new key works at once: {}", r.text);
@@ -210,7 +228,7 @@ async fn a_providers_key_rotation_locks_nobody_out_and_retired_or_foreign_keys_d
 
     // The old key is retired: once the cached keys expire (max-age=1, at least
     // min_refresh_secs), its tokens stop working; the new key's go on.
-    office.publish(vec![a2.jwk.clone()]);
+    office.publish(with_spares(vec![a2.jwk.clone()]));
     actix_web::rt::time::sleep(Duration::from_millis(2100)).await;
     let r = app.get("/api/v1/funds", &token(&a1, Algorithm::RS256)).await;
     assert_eq!(r.status, 401, "a retired key signs nobody in: {}", r.text);
@@ -252,7 +270,7 @@ async fn a_providers_key_rotation_locks_nobody_out_and_retired_or_foreign_keys_d
 async fn a_second_provider_maps_groups_to_roles_binds_recipients_and_grants_only_what_it_may() {
     let e1 = signer("ec-a.pem", "e1", Algorithm::ES256);
     let a1 = signer("rsa-a.pem", "a1", Algorithm::RS256);
-    let office = Provider::start("/opcc/v2.0", vec![a1.jwk.clone()]).await;
+    let office = Provider::start_caching("/opcc/v2.0", vec![a1.jwk.clone()], 3600).await;
     let partner = Provider::start("/realms/fenland", vec![e1.jwk.clone()]).await;
     // The office's own provider is set up after the service starts: the recipient must exist.
     let app = TestApp::spawn_configured(|_| {}).await;
@@ -284,6 +302,10 @@ async fn a_second_provider_maps_groups_to_roles_binds_recipients_and_grants_only
                 "groups": ["unrelated-group", "7f3c9a2e-finance"], "exp": now() + 600}),
     );
     assert_eq!(both.get("/api/v1/funds", &office_token).await.status, 200, "a mapped group is a role");
+    // Its keys are kept for the JWKS's max-age (an hour here), well past min_refresh_secs.
+    actix_web::rt::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(both.get("/api/v1/funds", &office_token).await.status, 200);
+    assert_eq!(office.fetched(), 1, "fresh keys are not fetched again");
     let officer = e1.sign(
         Algorithm::ES256,
         &json!({"iss": partner.issuer, "aud": "grants", "sub": "f-42", "preferred_username": "sam@fenland.example",
