@@ -107,7 +107,7 @@ impl Provider {
                 Some(key) => Lookup::Found(key),
                 None => Lookup::Refused("the bearer token is not valid: algorithm not allowed".to_string()),
             },
-            _ if stale_ok => Lookup::Refused("the bearer token is not valid: unknown signing key".to_string()),
+            // Under `stale_ok` a fetch was just tried: the caller refuses the unknown key.
             _ => Lookup::Fetch,
         }
     }
