@@ -219,13 +219,17 @@ pub fn purge_expired(conn: &mut PgConnection, before: chrono::DateTime<chrono::U
     }
 }
 
+/// The instant before which a key created has expired, for a time to live of `ttl`.
+pub fn expiry_cutoff(ttl: std::time::Duration) -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now() - chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::MAX)
+}
+
 /// Purges expired keys now and then for as long as the service runs: every hour, or every TTL
 /// when that is shorter. A failed round is logged and tried again next time.
 pub async fn keep_purging(state: actix_web::web::Data<AppState>) {
     let every = state.idempotency_ttl.min(std::time::Duration::from_secs(3600));
     loop {
-        let ttl = chrono::Duration::from_std(state.idempotency_ttl).unwrap_or(chrono::Duration::MAX);
-        let before = chrono::Utc::now() - ttl;
+        let before = expiry_cutoff(state.idempotency_ttl);
         match state.db(move |conn| Ok(purge_expired(conn, before)?)).await {
             Ok(0) => {}
             Ok(n) => log::info!("purged {n} expired idempotency keys"),

@@ -34,12 +34,16 @@ pub async fn limit(
             req.extensions_mut().insert(u);
         }
         if let Err(wait) = limiter.check(&key) {
-            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            let response = ApiError::RateLimited(seconds.max(1)).error_response();
+            let response = ApiError::RateLimited(retry_after_secs(wait)).error_response();
             return Ok(req.into_response(response).map_into_right_body());
         }
     }
     next.call(req).await.map(ServiceResponse::map_into_left_body)
+}
+
+/// A wait as a `Retry-After`: whole seconds, rounded up, at least one.
+fn retry_after_secs(wait: std::time::Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
 }
 
 fn bearer(req: &ServiceRequest) -> Option<&str> {
@@ -75,8 +79,10 @@ fn date_parameter_out_of_window(query: &str) -> Option<String> {
 
 /// The first query parameter whose name or value holds a control character.
 fn control_character_parameter(query: &str) -> Option<String> {
-    // The common case, decided without decoding: nothing escaped and nothing raw to find.
-    if !query.contains('%') && !query.chars().any(char::is_control) {
+    // The common case, decided without decoding: nothing escaped. A raw control character
+    // never gets here: the HTTP parser refuses any byte outside visible ASCII in the request
+    // line with a bare 400 (tested), so only an escaped one needs looking for.
+    if !query.contains('%') {
         return None;
     }
     let pairs = web::Query::<Vec<(String, String)>>::from_query(query).ok()?.into_inner();
@@ -115,4 +121,17 @@ pub async fn security_headers(
         headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(policy));
     }
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    #[test]
+    fn retry_after_rounds_a_wait_up_to_whole_seconds_and_is_never_zero() {
+        let cases = [(0, 1), (1, 1), (999, 1), (1_000, 1), (1_001, 2), (1_500, 2), (2_000, 2), (2_001, 3)];
+        for (millis, secs) in cases {
+            assert_eq!(super::retry_after_secs(Duration::from_millis(millis)), secs, "{millis} ms");
+        }
+    }
 }

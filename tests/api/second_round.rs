@@ -200,8 +200,15 @@ fn purging_takes_only_expired_keys() {
     )
     .execute(&mut conn)
     .unwrap();
+    // More than two purge batches of expired keys besides: every one goes, not only the first batch.
+    diesel::sql_query(
+        "INSERT INTO idempotency_keys (subject, key, request_hash, status_code, body, created_at) \
+         SELECT 'b', 'old-' || g, 'h', 201, '{}', now() - interval '8 days' FROM generate_series(1, 2500) g",
+    )
+    .execute(&mut conn)
+    .unwrap();
     let purged = grants::idempotency::purge_expired(&mut conn, chrono::Utc::now() - chrono::Duration::days(7)).unwrap();
-    assert_eq!(purged, 1);
+    assert_eq!(purged, 2_501);
     let left: Vec<String> = diesel::sql_query("SELECT key FROM idempotency_keys")
         .load::<KeyName>(&mut conn)
         .unwrap()
@@ -209,6 +216,41 @@ fn purging_takes_only_expired_keys() {
         .map(|k| k.key)
         .collect();
     assert_eq!(left, vec!["new".to_string()]);
+}
+
+#[test]
+fn a_key_expires_one_ttl_before_now() {
+    let cutoff = grants::idempotency::expiry_cutoff(std::time::Duration::from_secs(3600));
+    let now = chrono::Utc::now();
+    assert!(cutoff < now - chrono::Duration::minutes(59), "{cutoff} is not an hour before {now}");
+    assert!(cutoff > now - chrono::Duration::minutes(61), "{cutoff} is more than an hour before {now}");
+}
+
+#[actix_web::test]
+async fn an_idempotency_key_must_be_1_to_255_visible_ascii_characters_and_a_bad_one_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let ledger = app.ledger("500000.00").await;
+    let award = app.draft(&ledger, "1000.00").await;
+    app.approve(&award).await;
+    let path = format!("/api/v1/awards/{award}/payments");
+    let body =
+        || Some(("application/json", serde_json::to_vec(&json!({"amount": "10.00", "due_on": "2020-09-30"})).unwrap()));
+    let too_long = "k".repeat(256);
+    for bad in ["", "two words", "tab\there", too_long.as_str()] {
+        let refused = app.send("POST", &path, Some(&app.finance), &[("Idempotency-Key", bad)], body()).await;
+        assert_eq!(refused.status, 422, "{bad:?}: {}", refused.text);
+        assert_eq!(refused.body["errors"][0]["field"], "Idempotency-Key", "{bad:?}: {}", refused.text);
+    }
+    let payments = app.get(&path, &app.finance).await;
+    assert_eq!(payments.body["items"].as_array().map(Vec::len), Some(0), "{}", payments.text);
+    let longest = "k".repeat(255);
+    for attempt in 0..2 {
+        let taken = app.send("POST", &path, Some(&app.finance), &[("Idempotency-Key", longest.as_str())], body()).await;
+        assert_eq!(taken.status, 201, "{}", taken.text);
+        assert_eq!(taken.header("idempotent-replayed").is_some(), attempt == 1, "{}", taken.text);
+    }
+    let payments = app.get(&path, &app.finance).await;
+    assert_eq!(payments.body["items"].as_array().map(Vec::len), Some(1), "{}", payments.text);
 }
 
 #[derive(diesel::QueryableByName)]
@@ -285,4 +327,31 @@ async fn long_reads_queue_in_their_own_small_pool_under_a_timeout_while_ordinary
     assert!(problems.iter().any(|p| p == "timed-out"), "{problems:?}");
     // The lock gone, reports answer again on the same pool.
     assert_eq!(app.get("/api/v1/reports/years/2020-21", &app.auditor).await.status, 200);
+}
+
+#[actix_web::test]
+async fn a_raw_control_character_in_a_query_never_reaches_the_service() {
+    let app = TestApp::spawn().await;
+    let authority = app.address.trim_start_matches("http://").to_string();
+    let token = app.finance.clone();
+    // U+0085 (NEXT LINE) as raw UTF-8 bytes in the query, not percent-escaped.
+    let reply = actix_web::rt::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(&authority).unwrap();
+        stream.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+        let mut request = b"GET /api/v1/funds?financial_year=2020-21\xc2\x85 HTTP/1.1\r\n".to_vec();
+        request.extend_from_slice(
+            format!("Host: {authority}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n").as_bytes(),
+        );
+        stream.write_all(&request).unwrap();
+        let mut reply = Vec::new();
+        stream.read_to_end(&mut reply).unwrap();
+        String::from_utf8_lossy(&reply).to_string()
+    })
+    .await
+    .unwrap();
+    // The HTTP parser refuses it, before any handler or the query check (which therefore
+    // looks only for escaped control characters); an escaped one is 422 (tests/api/conventions.rs).
+    assert!(reply.starts_with("HTTP/1.1 400"), "{reply}");
+    assert!(reply.ends_with("\r\n\r\n"), "no body: {reply}");
 }
