@@ -15,8 +15,9 @@ use crate::error::{ApiError, Problem};
     info(
         title = "Grants API",
         description = "The crime and disorder reduction grants ledger of an Office of the Police and Crime Commissioner: funds, recipients, programmes and awards, with an audit trail that proves itself.\n\nEvery `/api/v1` route needs `Authorization: Bearer <JWT>`. Money is a string with two decimals; errors are `application/problem+json`.",
-        license(name = "MIT")
+        license(name = "MIT", identifier = "MIT")
     ),
+    servers((url = "/", description = "The service this document was fetched from (every path is absolute from its root)")),
     components(schemas(Problem, crate::error::FieldError)),
     tags(
         (name = "funds", description = "The pot for one financial year"),
@@ -92,6 +93,7 @@ impl Modify for StandardResponses {
                 ),
             );
         }
+        refer_page_items(components);
         for (path, item) in openapi.paths.paths.iter_mut() {
             for method in [HttpMethod::Get, HttpMethod::Post, HttpMethod::Put, HttpMethod::Patch] {
                 let operation = match method {
@@ -146,6 +148,29 @@ fn add_standard(path: &str, method: &HttpMethod, op: &mut Operation) {
     }
     if api && op.security.is_none() {
         op.security = Some(vec![utoipa::openapi::security::SecurityRequirement::new::<_, _, &str>("bearer", [])]);
+    }
+    // Health, readiness, this document and the public feed need no token: say so explicitly.
+    if !api {
+        op.security = Some(Vec::new());
+    }
+}
+
+/// Makes each `Page_X`'s items a `$ref` to the schema `X` (utoipa inlines a generic's
+/// argument), registering `X` from the inlined copy where no handler registered it, so that a
+/// generated client has one `Fund` class, not one per list it appears in.
+fn refer_page_items(components: &mut utoipa::openapi::Components) {
+    use utoipa::openapi::schema::{ArrayItems, Schema};
+    let pages: Vec<String> = components.schemas.keys().filter(|name| name.starts_with("Page_")).cloned().collect();
+    for page in pages {
+        let item_name = page.trim_start_matches("Page_").to_string();
+        let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(&page) else { continue };
+        let Some(RefOr::T(Schema::Array(array))) = object.properties.get_mut("items") else { continue };
+        let ArrayItems::RefOrSchema(items) = &mut array.items else { continue };
+        let reference = RefOr::Ref(Ref::from_schema_name(item_name.as_str()));
+        let inlined = std::mem::replace(items.as_mut(), reference);
+        if let RefOr::T(schema) = inlined {
+            components.schemas.entry(item_name).or_insert(RefOr::T(schema));
+        }
     }
 }
 

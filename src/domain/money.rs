@@ -153,7 +153,9 @@ impl utoipa::PartialSchema for Money {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         utoipa::openapi::ObjectBuilder::new()
             .schema_type(utoipa::openapi::schema::Type::String)
-            .pattern(Some(r"^-?[0-9]{1,12}\.[0-9]{2}$"))
+            // Totals (a year's, a fund's history) may pass the largest single amount: any
+            // number of whole pounds.
+            .pattern(Some(r"^-?[0-9]+\.[0-9]{2}$"))
             .description(Some("An exact amount in pounds: a string with exactly two decimals."))
             .examples([serde_json::json!("45000.00")])
             .into()

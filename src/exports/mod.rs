@@ -7,7 +7,7 @@ use std::str::FromStr;
 use actix_web::{HttpResponse, get, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+
 use utoipa::{IntoParams, ToSchema};
 
 use crate::audit::checkpoint;
@@ -17,7 +17,11 @@ use crate::domain::{FinancialYear, Money};
 use crate::error::ApiError;
 use crate::reports::require_reporter;
 use crate::reports::store::{self, AwardLine};
+
+mod package;
+
 use crate::state::AppState;
+use package::Amount;
 
 /// Registers the export routes.
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -28,8 +32,8 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct YearQuery {
-    /// e.g. `2020-21`.
-    #[param(value_type = Option<crate::domain::FinancialYear>)]
+    /// e.g. `2020-21` (required: without it the answer is 422 naming it).
+    #[param(value_type = crate::domain::FinancialYear)]
     pub financial_year: Option<String>,
 }
 
@@ -39,69 +43,69 @@ fn year_of(query: YearQuery) -> Result<FinancialYear, ApiError> {
 }
 
 /// An exact amount as a JSON number (serde_json's arbitrary precision keeps every digit).
-fn number(m: Money) -> Result<Value, ApiError> {
-    serde_json::Number::from_str(&m.to_string())
-        .map(Value::Number)
-        .map_err(|e| ApiError::Internal(format!("number: {e}")))
+fn number(m: Money) -> Result<Amount, ApiError> {
+    serde_json::Number::from_str(&m.to_string()).map(Amount).map_err(|e| ApiError::Internal(format!("number: {e}")))
 }
 
 /// An award's paid payments and its repayments.
 type Moves<'a> = (Vec<&'a store::PaidPayment>, Vec<&'a store::Returned>);
 
 /// One grant in 360Giving's shape.
-fn grant(publisher: &Publisher, a: &AwardLine, moves: &Moves) -> Result<Value, ApiError> {
+fn grant(publisher: &Publisher, a: &AwardLine, moves: &Moves) -> Result<package::Grant, ApiError> {
     let (paid, returned) = moves;
     let recipient_id = a
         .recipient_org_identifier
         .clone()
         .unwrap_or_else(|| format!("{}-recipient-{}", publisher.prefix, a.recipient_id));
-    let award_date = a.awarded_on.unwrap_or(a.start_date);
     let transactions = paid
         .iter()
         .map(|p| {
-            Ok(json!({
-                "id": format!("{}-{}-payment-{}", publisher.prefix, a.reference, p.id),
-                "transactionDate": p.paid_on.to_string(),
-                "value": number(Money::from_decimal(p.amount))?,
-                "currency": "GBP",
-            }))
+            Ok(package::Transaction {
+                id: format!("{}-{}-payment-{}", publisher.prefix, a.reference, p.id),
+                transaction_date: p.paid_on,
+                value: number(Money::from_decimal(p.amount))?,
+                currency: "GBP".into(),
+            })
         })
         .chain(returned.iter().map(|r| {
             // Money the recipient returned: a negative disbursement.
-            Ok(json!({
-                "id": format!("{}-{}-repayment-{}", publisher.prefix, a.reference, r.id),
-                "transactionDate": r.received_on.to_string(),
-                "value": number(Money::ZERO - Money::from_decimal(r.amount))?,
-                "currency": "GBP",
-            }))
+            Ok(package::Transaction {
+                id: format!("{}-{}-repayment-{}", publisher.prefix, a.reference, r.id),
+                transaction_date: r.received_on,
+                value: number(Money::ZERO - Money::from_decimal(r.amount))?,
+                currency: "GBP".into(),
+            })
         }))
         .collect::<Result<Vec<_>, ApiError>>()?;
-    let mut grant = json!({
-        "id": format!("{}-{}", publisher.prefix, a.reference),
-        "title": a.title,
-        "description": a.purpose,
-        "currency": "GBP",
-        "amountAwarded": number(Money::from_decimal(a.amount))?,
-        "awardDate": award_date.to_string(),
-        "plannedDates": [{"startDate": a.start_date.to_string(), "endDate": a.end_date.to_string()}],
-        "recipientOrganization": [{"id": recipient_id, "name": a.recipient}],
-        "fundingOrganization": [{"id": publisher.funder_id, "name": publisher.funder_name}],
-        "grantProgramme": [{"code": a.programme_id.to_string(), "title": a.programme}],
-        "classifications": [
-            {"vocabulary": "police-and-crime-plan-theme", "code": a.plan_theme, "title": title_case(a.plan_theme.as_str())},
-            {"vocabulary": "crime-and-disorder-reduction-grant-category", "code": a.category, "title": title_case(a.category.as_str())}
-        ],
-        "dateModified": a.updated_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-    });
-    if let Some(requested) = a.amount_requested {
-        grant["amountAppliedFor"] = number(Money::from_decimal(requested))?;
-    }
-    if !transactions.is_empty() {
+    let classification = |vocabulary: &str, code: &str| package::Classification {
+        vocabulary: vocabulary.into(),
+        code: code.into(),
+        title: title_case(code),
+    };
+    Ok(package::Grant {
+        id: format!("{}-{}", publisher.prefix, a.reference),
+        title: a.title.clone(),
+        description: a.purpose.clone(),
+        currency: "GBP".into(),
+        amount_awarded: number(Money::from_decimal(a.amount))?,
+        amount_applied_for: a.amount_requested.map(|r| number(Money::from_decimal(r))).transpose()?,
         // Net of repayments, as the award's `paid` is.
-        grant["amountDisbursed"] = number(Money::from_decimal(a.paid))?;
-        grant["disbursementTransaction"] = Value::Array(transactions);
-    }
-    Ok(grant)
+        amount_disbursed: if transactions.is_empty() { None } else { Some(number(Money::from_decimal(a.paid))?) },
+        award_date: a.awarded_on.unwrap_or(a.start_date),
+        planned_dates: vec![package::PlannedDates { start_date: a.start_date, end_date: a.end_date }],
+        recipient_organization: vec![package::Organisation { id: recipient_id, name: a.recipient.clone() }],
+        funding_organization: vec![package::Organisation {
+            id: publisher.funder_id.clone(),
+            name: publisher.funder_name.clone(),
+        }],
+        grant_programme: vec![package::Programme { code: a.programme_id.to_string(), title: a.programme.clone() }],
+        classifications: vec![
+            classification("police-and-crime-plan-theme", a.plan_theme.as_str()),
+            classification("crime-and-disorder-reduction-grant-category", a.category.as_str()),
+        ],
+        disbursement_transaction: if transactions.is_empty() { None } else { Some(transactions) },
+        date_modified: a.updated_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    })
 }
 
 fn title_case(code: &str) -> String {
@@ -116,7 +120,7 @@ fn title_case(code: &str) -> String {
     operation_id = "export_360giving",
     params(YearQuery),
     responses(
-        (status = 200, description = "A 360Giving data package (amounts are exact JSON numbers)", content_type = "application/json", body = Object),
+        (status = 200, description = "A 360Giving data package (amounts are exact JSON numbers)", content_type = "application/json", body = package::Package),
         (status = 404, description = "`not-found`: the year has no approved or closed awards (a package needs at least one grant)", content_type = "application/problem+json", body = crate::error::Problem)
     )
 )]
@@ -150,17 +154,17 @@ async fn export_360giving(
                 .iter()
                 .map(|a| grant(&publisher, a, by_award.get(&a.id).unwrap_or(&none)))
                 .collect::<Result<Vec<_>, _>>()?;
-            Ok(json!({
-                "version": "1.4",
-                "title": format!("{} crime and disorder reduction grants {year}", publisher.funder_name),
-                "grants": grants,
-            }))
+            Ok(package::Package {
+                version: "1.4".into(),
+                title: format!("{} crime and disorder reduction grants {year}", publisher.funder_name),
+                grants,
+            })
         })
         .await?;
     Ok(HttpResponse::Ok()
         .content_type("application/json")
         .insert_header(("Content-Disposition", format!("attachment; filename=\"360giving-{year}.json\"")))
-        .body(package.to_string()))
+        .body(serde_json::to_string(&package).map_err(|e| ApiError::Internal(format!("package: {e}")))?))
 }
 
 /// Guards a spreadsheet cell against formula injection (a cell that starts with `=`, `+`, `-`,
@@ -249,8 +253,8 @@ async fn export_csv(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct MonthQuery {
-    /// e.g. `2020-06`.
-    #[param(pattern = r"^[0-9]{4}-[0-9]{2}$", example = "2020-06")]
+    /// e.g. `2020-06` (required: without it the answer is 422 naming it).
+    #[param(required = true, pattern = r"^[0-9]{4}-[0-9]{2}$", example = "2020-06")]
     pub month: Option<String>,
 }
 

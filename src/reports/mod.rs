@@ -211,11 +211,11 @@ async fn year_chart(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct YearOnYearQuery {
-    /// The earlier year, e.g. `2019-20`.
-    #[param(value_type = Option<crate::domain::FinancialYear>)]
+    /// The earlier year, e.g. `2019-20` (required).
+    #[param(value_type = crate::domain::FinancialYear)]
     pub from: Option<String>,
-    /// The later year, e.g. `2020-21`.
-    #[param(value_type = Option<crate::domain::FinancialYear>)]
+    /// The later year, e.g. `2020-21` (required).
+    #[param(value_type = crate::domain::FinancialYear)]
     pub to: Option<String>,
 }
 

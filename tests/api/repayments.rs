@@ -163,6 +163,7 @@ async fn the_360giving_export_shows_net_disbursement_and_a_negative_transaction(
     assert_eq!(values, vec![("2020-05-01", "2000.00".to_string()), ("2021-04-20", "-250.00".to_string())]);
     assert!(grant["disbursementTransaction"][1]["id"].as_str().unwrap().ends_with(&format!("repayment-{rep}")));
     assert_eq!(crate::reports::validate_360giving(&r.body), Vec::<String>::new());
+    assert_eq!(crate::service::validate_against_contract(&r.body, "GrantPackage"), Vec::<String>::new());
     // An import into another ledger brings the repayment in, with its id and event.
     let target = TestApp::spawn().await;
     let import = |body: String, dry: bool| {

@@ -258,6 +258,9 @@ async fn the_360giving_package_validates_against_the_official_schema() {
     assert_eq!(r.status, 200, "{}", r.text);
     let errors = validate_360giving(&r.body);
     assert!(errors.is_empty(), "{errors:#?}");
+    // And against the OpenAPI document's own description, field for field.
+    let errors = crate::service::validate_against_contract(&r.body, "GrantPackage");
+    assert!(errors.is_empty(), "{errors:#?}");
     let grants = r.body["grants"].as_array().unwrap();
     assert_eq!(grants.len(), 3, "approved and closed awards only");
     assert!(r.text.contains("\"amountAwarded\":45000.00"), "exact JSON numbers: {}", r.text);
@@ -280,6 +283,13 @@ async fn the_360giving_package_validates_against_the_official_schema() {
     let mut broken = r.body.clone();
     broken["grants"][0]["amountAwarded"] = json!("45000.00");
     assert!(!validate_360giving(&broken).is_empty(), "the validator must catch a string amount");
+    assert!(!crate::service::validate_against_contract(&broken, "GrantPackage").is_empty());
+    let mut undescribed = r.body.clone();
+    undescribed["grants"][0]["beneficiaryLocation"] = json!([]);
+    assert!(
+        !crate::service::validate_against_contract(&undescribed, "GrantPackage").is_empty(),
+        "a field the contract does not describe must fail it"
+    );
 }
 
 #[actix_web::test]

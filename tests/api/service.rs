@@ -96,3 +96,90 @@ async fn a_method_a_path_does_not_take_is_405_with_allow() {
         app.send("DELETE", &format!("/api/v1/awards/{}", uuid::Uuid::now_v7()), Some(&app.finance), &[], None).await;
     assert_eq!((r.status, r.header("allow").as_deref()), (405, Some("GET, PATCH")));
 }
+
+/// Validates `value` against the OpenAPI document's schema `name`, with every described object
+/// closed (`additionalProperties: false`), so that a field the service writes and the contract
+/// does not describe fails too.
+pub(crate) fn validate_against_contract(value: &serde_json::Value, name: &str) -> Vec<String> {
+    fn close_objects(schema: &mut serde_json::Value) {
+        match schema {
+            serde_json::Value::Object(map) => {
+                if map.get("type").and_then(|t| t.as_str()) == Some("object")
+                    && map.contains_key("properties")
+                    && !map.contains_key("additionalProperties")
+                {
+                    map.insert("additionalProperties".into(), serde_json::Value::Bool(false));
+                }
+                map.values_mut().for_each(close_objects);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(close_objects),
+            _ => {}
+        }
+    }
+    let spec: serde_json::Value = serde_json::from_str(&grants::openapi::spec_json()).unwrap();
+    let mut components = spec["components"].clone();
+    close_objects(&mut components);
+    let root = serde_json::json!({"$ref": format!("#/components/schemas/{name}"), "components": components});
+    let validator = jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft202012)
+        .build(&root)
+        .expect("the contract's schemas compile");
+    validator.iter_errors(value).map(|e| format!("{} at {}", e, e.instance_path())).collect()
+}
+
+#[test]
+fn the_contract_gives_client_generators_what_they_need() {
+    let spec: serde_json::Value = serde_json::from_str(&grants::openapi::spec_json()).unwrap();
+    let schemas = spec["components"]["schemas"].as_object().unwrap();
+    // Each page's items refer to the item's own schema: one class per resource in a client.
+    let pages: Vec<&String> = schemas.keys().filter(|name| name.starts_with("Page_")).collect();
+    assert!(pages.len() >= 15, "{pages:?}");
+    for page in pages {
+        let item = page.trim_start_matches("Page_");
+        assert_eq!(
+            schemas[page]["properties"]["items"]["items"]["$ref"],
+            format!("#/components/schemas/{item}"),
+            "{page}"
+        );
+        assert!(schemas.contains_key(item), "{item} is referred to but not defined");
+    }
+    // Parameters the server refuses to go without are required.
+    let required = |path: &str, name: &str| {
+        spec["paths"][path]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .map(|p| p["required"].clone())
+    };
+    for (path, name) in [
+        ("/api/v1/exports/360giving", "financial_year"),
+        ("/api/v1/exports/awards.csv", "financial_year"),
+        ("/api/v1/transparency/grants", "month"),
+        ("/api/v1/reports/year-on-year", "from"),
+        ("/api/v1/reports/year-on-year", "to"),
+    ] {
+        assert_eq!(required(path, name), Some(serde_json::json!(true)), "{path} {name}");
+    }
+    assert_eq!(required("/api/v1/funds", "financial_year"), Some(serde_json::json!(false)), "a filter stays optional");
+    // Where the API lives, under which licence, and which operations need no token.
+    assert_eq!(spec["servers"][0]["url"], "/");
+    assert_eq!(spec["info"]["license"]["identifier"], "MIT");
+    for path in ["/healthz", "/readyz", "/openapi.json", "/api/v1/transparency/grants"] {
+        assert_eq!(spec["paths"][path]["get"]["security"], serde_json::json!([]), "{path}");
+    }
+    // Money fits totals beyond the largest single amount, and still has exactly two decimals.
+    assert!(validate_against_contract(&serde_json::json!("1234567890123.45"), "Money").is_empty());
+    assert!(validate_against_contract(&serde_json::json!("-0.50"), "Money").is_empty());
+    assert!(!validate_against_contract(&serde_json::json!("12.5"), "Money").is_empty());
+    // The 360Giving package is described, down to its grants.
+    assert_eq!(
+        spec["paths"]["/api/v1/exports/360giving"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+            ["$ref"],
+        "#/components/schemas/GrantPackage"
+    );
+    assert_eq!(
+        schemas["GrantPackage"]["properties"]["grants"]["items"]["$ref"],
+        "#/components/schemas/GrantPackageGrant"
+    );
+}
