@@ -60,6 +60,10 @@ fn main() -> Result<(), String> {
                     org_identifier: None,
                     district: None,
                     contact_email: None,
+                    postcode: None,
+                    area_code: None,
+                    area_type: None,
+                    area_name: None,
                 };
                 rs.push(recipients::create(c, &admin, &new)?.id);
             }

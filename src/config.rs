@@ -98,6 +98,55 @@ pub struct Publisher {
     pub funder_id: String,
     /// The funder's name.
     pub funder_name: String,
+    /// `GRANTS_360_DATA_SOURCE`: a web page where the data is published (each grant's
+    /// `dataSource`), e.g. the office's grants page. Unset: no `dataSource`.
+    pub data_source: Option<String>,
+}
+
+/// The placeholder 360Giving prefix and funder identifier, the defaults when unset.
+pub const PLACEHOLDER_PREFIX: &str = "360G-opcc-example";
+pub const PLACEHOLDER_FUNDER_ID: &str = "GB-GOR-PC000000";
+
+impl Publisher {
+    /// Why this publisher may not publish outside the demo: it still carries a placeholder
+    /// (unless `GRANTS_360_PLACEHOLDERS=allow`). `None` when it may.
+    pub fn placeholder_problem(&self, allowed: bool) -> Option<String> {
+        let mut placeholders = Vec::new();
+        if self.prefix == PLACEHOLDER_PREFIX {
+            placeholders.push(format!("GRANTS_360_PREFIX (the placeholder {PLACEHOLDER_PREFIX})"));
+        }
+        if self.funder_id == PLACEHOLDER_FUNDER_ID {
+            placeholders.push(format!("GRANTS_FUNDER_ID (the placeholder {PLACEHOLDER_FUNDER_ID})"));
+        }
+        (!placeholders.is_empty() && !allowed).then(|| {
+            format!(
+                "the 360Giving export would publish placeholders: set {} to your registered values \
+                 (or GRANTS_360_PLACEHOLDERS=allow to publish them anyway, e.g. for a trial)",
+                placeholders.join(" and ")
+            )
+        })
+    }
+}
+
+/// `GRANTS_360_PLACEHOLDERS=allow`: serve even with the placeholder prefix or funder id.
+pub fn placeholders_allowed() -> Result<bool, ConfigError> {
+    match var("GRANTS_360_PLACEHOLDERS").as_deref() {
+        None => Ok(false),
+        Some("allow") => Ok(true),
+        Some(_) => Err(ConfigError { variable: "GRANTS_360_PLACEHOLDERS", message: "must be `allow` or unset".into() }),
+    }
+}
+
+/// A `dataSource`: an absolute http(s) URL without spaces or control characters.
+fn data_source(text: String) -> Result<String, ConfigError> {
+    let rest = text.strip_prefix("https://").or_else(|| text.strip_prefix("http://"));
+    match rest {
+        Some(rest) if !rest.is_empty() && !text.chars().any(|c| c.is_whitespace() || c.is_control()) => Ok(text),
+        _ => Err(ConfigError {
+            variable: "GRANTS_360_DATA_SOURCE",
+            message: "must be an http(s) URL such as https://www.example-pcc.gov.uk/grants".into(),
+        }),
+    }
 }
 
 /// How bearer tokens are verified (and, with a shared secret, minted).
@@ -358,10 +407,11 @@ impl Settings {
                     .map_err(|message| ConfigError { variable: "GRANTS_JWT_MAX_TTL", message })?,
             },
             publisher: Publisher {
-                prefix: var("GRANTS_360_PREFIX").unwrap_or_else(|| "360G-opcc-example".to_string()),
-                funder_id: var("GRANTS_FUNDER_ID").unwrap_or_else(|| "GB-GOR-PC000000".to_string()),
+                prefix: var("GRANTS_360_PREFIX").unwrap_or_else(|| PLACEHOLDER_PREFIX.to_string()),
+                funder_id: var("GRANTS_FUNDER_ID").unwrap_or_else(|| PLACEHOLDER_FUNDER_ID.to_string()),
                 funder_name: var("GRANTS_FUNDER_NAME")
                     .unwrap_or_else(|| "Office of the Police and Crime Commissioner".to_string()),
+                data_source: var("GRANTS_360_DATA_SOURCE").map(data_source).transpose()?,
             },
             audit_key: var("GRANTS_AUDIT_KEY_FILE")
                 .map(|path| read_signing_key(std::path::Path::new(&path)))

@@ -75,6 +75,21 @@ fn money(text: &str) -> Result<Money, ApiError> {
     Money::parse_positive(text).map_err(|e| ApiError::Internal(format!("demo amount {text}: {e}")))
 }
 
+/// The ONS code of the area a demo recipient serves (360Giving's beneficiaryLocation): its
+/// district, where it has one (a Community Safety Partnership here covers one district, so the
+/// district's code stands for it), else the county.
+fn area_of(district: Option<&str>) -> (&'static str, &'static str, &'static str) {
+    match district {
+        Some("Cambridge" | "Cambridge City") => ("E07000008", "NMD", "Cambridge"),
+        Some("East Cambridgeshire") => ("E07000009", "NMD", "East Cambridgeshire"),
+        Some("Fenland") => ("E07000010", "NMD", "Fenland"),
+        Some("Huntingdonshire") => ("E07000011", "NMD", "Huntingdonshire"),
+        Some("South Cambridgeshire") => ("E07000012", "NMD", "South Cambridgeshire"),
+        Some("Peterborough") => ("E06000031", "UA", "Peterborough"),
+        _ => ("E10000003", "CTY", "Cambridgeshire"),
+    }
+}
+
 fn load(conn: &mut PgConnection) -> Result<DemoSummary, ApiError> {
     let finance = Actor { sub: "demo-finance".into(), name: Some("Demo finance officer".into()) };
     let approver = Actor { sub: "demo-approver".into(), name: Some("Demo approver".into()) };
@@ -98,6 +113,7 @@ fn load(conn: &mut PgConnection) -> Result<DemoSummary, ApiError> {
 
     let mut recipient =
         |name: &str, kind: RecipientKind, org: Option<&str>, district: Option<&str>| -> Result<RecipientId, ApiError> {
+            let (code, area_type, area_name) = area_of(district);
             Ok(recipients::create(
                 conn,
                 &admin,
@@ -108,6 +124,10 @@ fn load(conn: &mut PgConnection) -> Result<DemoSummary, ApiError> {
                     org_identifier: org.map(str::to_string),
                     district: district.map(str::to_string),
                     contact_email: None,
+                    postcode: None,
+                    area_code: Some(code.to_string()),
+                    area_type: Some(area_type.to_string()),
+                    area_name: Some(area_name.to_string()),
                 },
             )?
             .id)

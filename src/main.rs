@@ -273,6 +273,12 @@ fn serve(with_demo: bool, allow_superuser: bool, public: bool) -> Result<(), Str
             settings.bind
         ));
     }
+    if !with_demo {
+        let allowed = grants::config::placeholders_allowed().map_err(|e| e.to_string())?;
+        if let Some(problem) = settings.publisher.placeholder_problem(allowed) {
+            return Err(problem);
+        }
+    }
     if settings.jwt.is_none() {
         if !with_demo {
             return Err(

@@ -28,6 +28,10 @@ diesel::table! {
         version -> Int4,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        postcode -> Nullable<Text>,
+        area_code -> Nullable<Text>,
+        area_type -> Nullable<Text>,
+        area_name -> Nullable<Text>,
     }
 }
 

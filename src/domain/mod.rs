@@ -1,5 +1,6 @@
 //! Domain values and rules, with no I/O: a value that exists is valid.
 
+pub mod area;
 pub mod award_money;
 pub mod award_status;
 pub mod budget;

@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::audit::checkpoint;
 use crate::auth::AuthUser;
 use crate::config::Publisher;
-use crate::domain::{FinancialYear, Money};
+use crate::domain::{FinancialYear, Money, org_identifier};
 use crate::error::ApiError;
 use crate::reports::require_reporter;
 use crate::reports::store::{self, AwardLine};
@@ -77,6 +77,16 @@ fn grant(publisher: &Publisher, a: &AwardLine, moves: &Moves) -> Result<package:
             })
         }))
         .collect::<Result<Vec<_>, ApiError>>()?;
+    let area = match (&a.recipient_area_code, &a.recipient_area_type) {
+        (Some(code), Some(kind)) => Some(vec![package::Location {
+            name: a.recipient_area_name.clone(),
+            geo_code: code.clone(),
+            geo_code_type: kind.clone(),
+            country_code: "GB".into(),
+        }]),
+        _ => None,
+    };
+    let registered = a.recipient_org_identifier.as_deref();
     let classification = |vocabulary: &str, code: &str| package::Classification {
         vocabulary: vocabulary.into(),
         code: code.into(),
@@ -93,16 +103,25 @@ fn grant(publisher: &Publisher, a: &AwardLine, moves: &Moves) -> Result<package:
         amount_disbursed: if transactions.is_empty() { None } else { Some(number(Money::from_decimal(a.paid))?) },
         award_date: a.awarded_on.unwrap_or(a.start_date),
         planned_dates: vec![package::PlannedDates { start_date: a.start_date, end_date: a.end_date }],
-        recipient_organization: vec![package::Organisation { id: recipient_id, name: a.recipient.clone() }],
-        funding_organization: vec![package::Organisation {
-            id: publisher.funder_id.clone(),
-            name: publisher.funder_name.clone(),
+        recipient_organization: vec![package::Organisation {
+            id: recipient_id,
+            name: a.recipient.clone(),
+            charity_number: registered.and_then(org_identifier::charity_number).map(str::to_string),
+            company_number: registered.and_then(org_identifier::company_number).map(str::to_string),
+            postal_code: a.recipient_postcode.clone(),
+            location: area.clone(),
         }],
+        funding_organization: vec![package::Organisation::named(
+            publisher.funder_id.clone(),
+            publisher.funder_name.clone(),
+        )],
         grant_programme: vec![package::Programme { code: a.programme_id.to_string(), title: a.programme.clone() }],
         classifications: vec![
             classification("police-and-crime-plan-theme", a.plan_theme.as_str()),
             classification("crime-and-disorder-reduction-grant-category", a.category.as_str()),
         ],
+        beneficiary_location: area,
+        data_source: publisher.data_source.clone(),
         disbursement_transaction: if transactions.is_empty() { None } else { Some(transactions) },
         date_modified: a.updated_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     })

@@ -50,6 +50,14 @@ pub struct Grant {
     pub grant_programme: Vec<Programme>,
     /// The Police and Crime Plan theme and the grant's category.
     pub classifications: Vec<Classification>,
+    /// Where the grant's beneficiaries are: the area the recipient serves, when recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub beneficiary_location: Option<Vec<Location>>,
+    /// Where this data comes from (`GRANTS_360_DATA_SOURCE`), when configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, format = "uri")]
+    pub data_source: Option<String>,
     /// Each payment (positive) and repayment (negative); present once anything was paid.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
@@ -71,10 +79,52 @@ pub struct PlannedDates {
 /// An organisation: the recipient or the funder.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = GrantPackageOrganisation)]
+#[serde(rename_all = "camelCase")]
 pub struct Organisation {
     /// An org-id.guide identifier where known (e.g. `GB-CHC-1234567`), else `<prefix>-recipient-<id>`.
     pub id: String,
     pub name: String,
+    /// From a `GB-CHC-`, `GB-SC-` or `GB-NIC-` identifier.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub charity_number: Option<String>,
+    /// From a `GB-COH-` identifier.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub company_number: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub postal_code: Option<String>,
+    /// The area the organisation serves, when recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub location: Option<Vec<Location>>,
+}
+
+impl Organisation {
+    /// An organisation known only by its id and name (the funder).
+    pub fn named(id: String, name: String) -> Organisation {
+        Organisation { id, name, charity_number: None, company_number: None, postal_code: None, location: None }
+    }
+}
+
+/// A place, by its ONS geography code.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = GrantPackageLocation)]
+#[serde(rename_all = "camelCase")]
+pub struct Location {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, example = "Fenland")]
+    pub name: Option<String>,
+    /// An ONS (GSS) code.
+    #[schema(example = "E07000010")]
+    pub geo_code: String,
+    /// From 360Giving's geoCodeType codelist (`CSP`, `NMD`, `UA`, `CTY`, `PFA`…).
+    #[schema(example = "NMD")]
+    pub geo_code_type: String,
+    /// Always `GB`.
+    #[schema(example = "GB")]
+    pub country_code: String,
 }
 
 /// The programme a grant belongs to.

@@ -435,6 +435,10 @@ fn new_recipient(
         org_identifier: r.recipient.org_identifier.clone(),
         district: None,
         contact_email: None,
+        postcode: r.recipient.place.postcode.clone(),
+        area_code: r.recipient.place.area.as_ref().map(|a| a.0.clone()),
+        area_type: r.recipient.place.area.as_ref().map(|a| a.1.clone()),
+        area_name: r.recipient.place.area.as_ref().and_then(|a| a.2.clone()),
     });
     (id, Outcome::Create)
 }

@@ -29,6 +29,16 @@ pub struct RecipientRef {
     pub org_identifier: Option<String>,
     /// The id to give it if it must be made (from our own export), when free.
     pub id: Option<RecipientId>,
+    /// Where it is, for a recipient the import makes (360Giving packages only).
+    pub place: Place,
+}
+
+/// A recipient's postcode and area, as a 360Giving package gives them.
+#[derive(Debug, Clone, Default)]
+pub struct Place {
+    pub postcode: Option<String>,
+    /// (ONS code, geoCodeType, name).
+    pub area: Option<(String, String, Option<String>)>,
 }
 
 /// The programme a row names.
@@ -337,7 +347,7 @@ fn csv_row<'a>(r: &mut Row<'_>, get: &dyn Fn(&str) -> Option<&'a str>, fund_code
         fund_code,
         year,
         status,
-        recipient: RecipientRef { name: recipient, org_identifier, id: None },
+        recipient: RecipientRef { name: recipient, org_identifier, id: None, place: Place::default() },
         programme: ProgrammeRef { name: programme, id: None, category, theme },
         purpose: purpose.unwrap_or_else(|| title.clone()),
         title,
@@ -381,6 +391,37 @@ pub fn giving_rows(
         }
     }
     Ok((rows, errors))
+}
+
+/// The recipient's postcode (`recipientOrganization/0/postalCode`) and the area of the first
+/// beneficiary location, as our own export writes them; a malformed one is a row error.
+fn place_of(r: &mut Row, grant: &Value) -> Place {
+    use crate::domain::area;
+    let postcode = string_at(grant, "/recipientOrganization/0/postalCode").and_then(|text| {
+        let code = area::postcode(text);
+        if code.is_none() {
+            r.fail("recipientOrganization/0/postalCode", "must be a UK postcode such as PE1 1HF");
+        }
+        code
+    });
+    let (code, kind) =
+        (string_at(grant, "/beneficiaryLocation/0/geoCode"), string_at(grant, "/beneficiaryLocation/0/geoCodeType"));
+    let area = match (code, kind) {
+        (Some(code), Some(kind)) if area::is_area_code(code) && area::is_geo_code_type(kind) => {
+            let name = string_at(grant, "/beneficiaryLocation/0/name")
+                .and_then(|n| crate::input::text("name", n, 1, 200).ok());
+            Some((code.to_string(), kind.to_string(), name))
+        }
+        (None, None) => None,
+        _ => {
+            r.fail(
+                "beneficiaryLocation/0",
+                "must give an ONS geoCode with its geoCodeType from the 360Giving codelist",
+            );
+            None
+        }
+    };
+    Place { postcode, area }
 }
 
 fn string_at<'a>(value: &'a Value, pointer: &str) -> Option<&'a str> {
@@ -448,6 +489,7 @@ fn giving_row(r: &mut Row<'_>, grant: &Value, prefix: &str, fund_code: Option<&s
             return None;
         }
     };
+    let place = place_of(r, grant);
     let mut payments = Vec::new();
     let mut repayments = Vec::new();
     let mut paid = Money::ZERO;
@@ -502,7 +544,7 @@ fn giving_row(r: &mut Row<'_>, grant: &Value, prefix: &str, fund_code: Option<&s
         fund_code,
         year,
         status: AwardStatus::Approved,
-        recipient: RecipientRef { name: recipient_name, org_identifier, id: recipient_uuid },
+        recipient: RecipientRef { name: recipient_name, org_identifier, id: recipient_uuid, place },
         programme: ProgrammeRef { name: programme_name, id: programme_id, category, theme },
         purpose: description.unwrap_or_else(|| title.clone()),
         title,

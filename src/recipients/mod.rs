@@ -40,6 +40,17 @@ pub struct Recipient {
     #[schema(example = "Peterborough")]
     pub district: Option<String>,
     pub contact_email: Option<String>,
+    /// The organisation's postcode (360Giving `postalCode`).
+    #[schema(example = "PE1 1HF")]
+    pub postcode: Option<String>,
+    /// The area it serves: an ONS geography code (360Giving `beneficiaryLocation`).
+    #[schema(example = "E06000031")]
+    pub area_code: Option<String>,
+    /// The code's 360Giving geoCodeType: `CSP` (Community Safety Partnership), `UA`, `NMD`…
+    #[schema(example = "UA")]
+    pub area_type: Option<String>,
+    #[schema(example = "Peterborough")]
+    pub area_name: Option<String>,
     pub version: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -65,6 +76,10 @@ impl TryFrom<RecipientRow> for Recipient {
             org_identifier: row.org_identifier,
             district: row.district,
             contact_email: row.contact_email,
+            postcode: row.postcode,
+            area_code: row.area_code,
+            area_type: row.area_type,
+            area_name: row.area_name,
             version: row.version,
             created_at: row.created_at,
             updated_at: row.updated_at,
@@ -75,7 +90,7 @@ impl TryFrom<RecipientRow> for Recipient {
 /// A new recipient.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"name": "Peterborough City Council", "kind": "local_authority", "org_identifier": "GB-LAE-PTE", "district": "Peterborough", "contact_email": "community.safety@peterborough.gov.uk"}))]
+#[schema(example = json!({"name": "Peterborough City Council", "kind": "local_authority", "org_identifier": "GB-LAE-PTE", "district": "Peterborough", "contact_email": "community.safety@peterborough.gov.uk", "postcode": "PE1 1HF", "area_code": "E06000031", "area_type": "UA", "area_name": "Peterborough"}))]
 pub struct CreateRecipient {
     pub name: String,
     pub kind: RecipientKind,
@@ -83,6 +98,14 @@ pub struct CreateRecipient {
     pub org_identifier: Option<String>,
     pub district: Option<String>,
     pub contact_email: Option<String>,
+    /// A UK postcode; stored in capitals with one space (`pe11hf` becomes `PE1 1HF`).
+    pub postcode: Option<String>,
+    /// An ONS geography code of the area served (a letter and eight digits); with `area_type`.
+    pub area_code: Option<String>,
+    /// A code of 360Giving's geoCodeType codelist (`CSP`, `UA`, `NMD`, `PFA`…); with `area_code`.
+    pub area_type: Option<String>,
+    /// The area's name; only with `area_code`.
+    pub area_name: Option<String>,
 }
 
 /// Changes to a recipient; absent fields stay, `null` clears an optional field.
@@ -101,6 +124,19 @@ pub struct UpdateRecipient {
     #[serde(default, deserialize_with = "crate::extract::double_option")]
     #[schema(value_type = Option<String>)]
     pub contact_email: Option<Option<String>>,
+    #[serde(default, deserialize_with = "crate::extract::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub postcode: Option<Option<String>>,
+    /// Set or clear with `area_type`.
+    #[serde(default, deserialize_with = "crate::extract::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub area_code: Option<Option<String>>,
+    #[serde(default, deserialize_with = "crate::extract::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub area_type: Option<Option<String>>,
+    #[serde(default, deserialize_with = "crate::extract::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub area_name: Option<Option<String>>,
 }
 
 /// Filters for the recipient list.
@@ -130,6 +166,41 @@ fn contact_email(value: Option<&str>) -> Field<Option<String>> {
     }
 }
 
+fn postcode(value: Option<&str>) -> Field<Option<String>> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(text) => crate::domain::area::postcode(text)
+            .map(Some)
+            .ok_or_else(|| input::fail("postcode", "must be a UK postcode such as PE1 1HF")),
+    }
+}
+
+fn area_code(value: Option<&str>) -> Field<Option<String>> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(code) if crate::domain::area::is_area_code(code) => Ok(Some(code.to_string())),
+        Some(_) => Err(input::fail("area_code", "must be an ONS geography code such as E07000010")),
+    }
+}
+
+fn area_type(value: Option<&str>) -> Field<Option<String>> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(code) if crate::domain::area::is_geo_code_type(code) => Ok(Some(code.to_string())),
+        Some(_) => Err(input::fail("area_type", "must be a 360Giving geoCodeType such as CSP, UA or NMD")),
+    }
+}
+
+/// A code goes with its type, and a name with a code: checked on the recipient as it would be.
+fn check_area(code: Option<&str>, kind: Option<&str>, name: Option<&str>) -> Result<(), ApiError> {
+    match (code, kind, name) {
+        (Some(_), None, _) => Err(ApiError::field("area_type", "is required with area_code")),
+        (None, Some(_), _) => Err(ApiError::field("area_code", "is required with area_type")),
+        (None, None, Some(_)) => Err(ApiError::field("area_code", "is required with area_name")),
+        _ => Ok(()),
+    }
+}
+
 impl TryFrom<CreateRecipient> for NewRecipient {
     type Error = ApiError;
 
@@ -141,7 +212,26 @@ impl TryFrom<CreateRecipient> for NewRecipient {
             contact_email(body.contact_email.as_deref()),
         )
             .all()?;
-        Ok(NewRecipient { id: RecipientId::new(), name, kind: body.kind, org_identifier, district, contact_email })
+        let (postcode, area_code, area_type, area_name) = (
+            postcode(body.postcode.as_deref()),
+            area_code(body.area_code.as_deref()),
+            area_type(body.area_type.as_deref()),
+            input::optional_text("area_name", body.area_name.as_deref(), 200),
+        )
+            .all()?;
+        check_area(area_code.as_deref(), area_type.as_deref(), area_name.as_deref())?;
+        Ok(NewRecipient {
+            id: RecipientId::new(),
+            name,
+            kind: body.kind,
+            org_identifier,
+            district,
+            contact_email,
+            postcode,
+            area_code,
+            area_type,
+            area_name,
+        })
     }
 }
 
@@ -157,7 +247,24 @@ impl TryFrom<UpdateRecipient> for RecipientChanges {
             body.contact_email.map(|v| contact_email(v.as_deref())).transpose(),
         )
             .all()?;
-        Ok(RecipientChanges { name, kind: body.kind, org_identifier, district, contact_email })
+        let (postcode, area_code, area_type, area_name) = (
+            body.postcode.map(|v| postcode(v.as_deref())).transpose(),
+            body.area_code.map(|v| area_code(v.as_deref())).transpose(),
+            body.area_type.map(|v| area_type(v.as_deref())).transpose(),
+            body.area_name.map(|v| input::optional_text("area_name", v.as_deref(), 200)).transpose(),
+        )
+            .all()?;
+        Ok(RecipientChanges {
+            name,
+            kind: body.kind,
+            org_identifier,
+            district,
+            contact_email,
+            postcode,
+            area_code,
+            area_type,
+            area_name,
+        })
     }
 }
 
@@ -171,6 +278,12 @@ pub fn update(
 ) -> Result<Recipient, ApiError> {
     let current = store::lock(conn, id)?.ok_or_else(|| ApiError::not_found("recipient"))?;
     if_match.check(current.version)?;
+    let after = |change: &Option<Option<String>>, now: &Option<String>| change.clone().unwrap_or_else(|| now.clone());
+    check_area(
+        after(&changes.area_code, &current.area_code).as_deref(),
+        after(&changes.area_type, &current.area_type).as_deref(),
+        after(&changes.area_name, &current.area_name).as_deref(),
+    )?;
     let recipient = Recipient::try_from(store::update(conn, id, changes)?)?;
     audit::record(conn, actor, Action::RecipientUpdated, &recipient)?;
     Ok(recipient)

@@ -22,6 +22,10 @@ pub struct RecipientRow {
     pub version: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub postcode: Option<String>,
+    pub area_code: Option<String>,
+    pub area_type: Option<String>,
+    pub area_name: Option<String>,
 }
 
 /// A new recipient.
@@ -34,6 +38,10 @@ pub struct NewRecipient {
     pub org_identifier: Option<String>,
     pub district: Option<String>,
     pub contact_email: Option<String>,
+    pub postcode: Option<String>,
+    pub area_code: Option<String>,
+    pub area_type: Option<String>,
+    pub area_name: Option<String>,
 }
 
 /// Changes to a recipient. For the optional columns `Some(None)` clears the value.
@@ -45,6 +53,10 @@ pub struct RecipientChanges {
     pub org_identifier: Option<Option<String>>,
     pub district: Option<Option<String>>,
     pub contact_email: Option<Option<String>>,
+    pub postcode: Option<Option<String>>,
+    pub area_code: Option<Option<String>>,
+    pub area_type: Option<Option<String>>,
+    pub area_name: Option<Option<String>>,
 }
 
 /// Inserts a recipient.

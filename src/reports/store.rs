@@ -223,6 +223,14 @@ pub struct AwardLine {
     pub recipient: String,
     #[diesel(sql_type = Nullable<Text>)]
     pub recipient_org_identifier: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub recipient_postcode: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub recipient_area_code: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub recipient_area_type: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub recipient_area_name: Option<String>,
     #[diesel(sql_type = SqlUuid)]
     pub programme_id: ProgrammeId,
     #[diesel(sql_type = Text)]
@@ -241,6 +249,8 @@ const AWARD_LINES: &str = "SELECT a.id, a.reference, a.financial_year, a.status,
         coalesce((SELECT sum(amount) FROM payments WHERE award_id = a.id AND status = 'scheduled'), 0) AS scheduled,
         a.decision_ref, a.start_date, a.end_date, a.approved_at, coalesce(a.awarded_on, (a.approved_at AT TIME ZONE 'UTC')::date) AS awarded_on, a.updated_at,
         a.recipient_id, r.name AS recipient, r.org_identifier AS recipient_org_identifier,
+        r.postcode AS recipient_postcode, r.area_code AS recipient_area_code, r.area_type AS recipient_area_type,
+        r.area_name AS recipient_area_name,
         a.programme_id, p.name AS programme, a.category, coalesce(a.plan_theme, p.plan_theme) AS plan_theme
      FROM awards a JOIN recipients r ON r.id = a.recipient_id JOIN programmes p ON p.id = a.programme_id";
 

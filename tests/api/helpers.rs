@@ -260,6 +260,7 @@ pub fn settings_for(database_url: &str, jwt: JwtSettings, rate_limit: (u32, u32)
             prefix: "360G-test".into(),
             funder_id: "GB-GOR-PC000000".into(),
             funder_name: "Test OPCC".into(),
+            data_source: Some("https://opcc.example/grants".into()),
         },
         audit_key: Some(audit_key()),
         checkpoint_every: Duration::from_secs(3600),
@@ -597,6 +598,7 @@ pub fn grants_command() -> std::process::Command {
     let dir = std::env::temp_dir().join(format!("grants-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("a directory to run grants in");
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_grants"));
-    command.current_dir(dir);
+    // A publisher of its own: `serve` refuses the placeholder ones.
+    command.current_dir(dir).env("GRANTS_360_PREFIX", "360G-test").env("GRANTS_FUNDER_ID", "GB-GOR-PC000123");
     command
 }

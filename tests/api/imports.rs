@@ -32,6 +32,7 @@ fn essentials(package: &Value) -> Vec<Value> {
                 "recipientOrganization": g["recipientOrganization"], "grantProgramme": g["grantProgramme"],
                 "classifications": g["classifications"], "amountDisbursed": g["amountDisbursed"],
                 "disbursementTransaction": g["disbursementTransaction"], "currency": g["currency"],
+                "beneficiaryLocation": g["beneficiaryLocation"],
             })
         })
         .collect();

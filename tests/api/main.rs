@@ -22,6 +22,7 @@ mod monitoring;
 mod newcomer;
 mod oidc;
 mod plans;
+mod publications;
 mod recipients_programmes;
 mod reminders;
 mod repayments;
