@@ -278,6 +278,9 @@ fn serve(with_demo: bool, allow_superuser: bool, public: bool) -> Result<(), Str
         if let Some(problem) = settings.publisher.placeholder_problem(allowed) {
             return Err(problem);
         }
+    } else if settings.publisher.data_source.is_none() {
+        // The demo's data is published by the demo itself: its public transparency feed.
+        settings.publisher.data_source = Some(format!("http://{}/api/v1/transparency/grants", settings.bind));
     }
     if settings.jwt.is_none() {
         if !with_demo {

@@ -184,4 +184,42 @@ async fn serve_refuses_to_publish_placeholders_unless_told_to_and_the_data_sourc
     child.kill().ok();
     child.wait().ok();
     assert_eq!(status, None, "{log}");
+    // The demo never refuses, and publishes its own feed as the data's source.
+    let demo = TestApp::spawn().await;
+    let data_dir = std::env::temp_dir().join(format!("grants-demo-publications-{}", uuid::Uuid::new_v4()));
+    let (status, log, mut child) = crate::insiders::serve_binary(
+        &demo,
+        &["--demo"],
+        &[
+            ("DATABASE_URL", demo.db.url.clone()),
+            ("GRANTS_360_PREFIX", "360G-opcc-example".into()),
+            ("GRANTS_FUNDER_ID", "GB-GOR-PC000000".into()),
+            ("GRANTS_DATA_DIR", data_dir.display().to_string()),
+        ],
+    )
+    .await;
+    let base = log
+        .split("listening on ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_default()
+        .to_string();
+    let package = demo
+        .client
+        .get(format!("{base}/api/v1/exports/360giving?financial_year=2020-21"))
+        .insert_header(("Authorization", format!("Bearer {}", demo.auditor)))
+        .send()
+        .await;
+    let body: Value = match package {
+        Ok(mut response) => response.json().limit(16 << 20).await.unwrap_or_default(),
+        Err(_) => Value::Null,
+    };
+    child.kill().ok();
+    child.wait().ok();
+    std::fs::remove_dir_all(&data_dir).ok();
+    assert_eq!(status, None, "{log}");
+    let sources: Vec<&Value> = body["grants"].as_array().unwrap().iter().map(|g| &g["dataSource"]).collect();
+    assert_eq!(sources.len(), 17, "{body}");
+    assert!(sources.iter().all(|s| **s == json!(format!("{base}/api/v1/transparency/grants"))), "{sources:?}");
+    assert!(body["grants"].as_array().unwrap().iter().all(|g| g["beneficiaryLocation"][0]["geoCode"].is_string()));
 }
