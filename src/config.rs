@@ -530,6 +530,24 @@ mod tests {
     }
 
     #[test]
+    fn a_data_source_is_an_http_url_with_a_host_and_no_spaces_or_controls() {
+        for good in ["https://www.example-pcc.gov.uk/grants", "http://127.0.0.1:8080/api/v1/transparency/grants"] {
+            assert_eq!(data_source(good.to_string()).map_err(|e| e.message), Ok(good.to_string()));
+        }
+        for bad in [
+            "https://",
+            "http://",
+            "ftp://x.example/",
+            "www.example.org",
+            "https://a b.example/",
+            "https://x.example/\u{7}",
+        ] {
+            let refused = data_source(bad.to_string()).unwrap_err();
+            assert_eq!(refused.variable, "GRANTS_360_DATA_SOURCE", "{bad}");
+        }
+    }
+
+    #[test]
     fn the_demo_secret_is_made_once_then_read_back() {
         let path = scratch("secret");
         assert!(demo_jwt(&path, false).unwrap().is_none(), "no file, not asked to make one");

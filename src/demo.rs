@@ -75,6 +75,33 @@ fn money(text: &str) -> Result<Money, ApiError> {
     Money::parse_positive(text).map_err(|e| ApiError::Internal(format!("demo amount {text}: {e}")))
 }
 
+/// The identifier and postcode of a demo recipient the documents name without them: all
+/// illustrative, in the formats 360Giving's quality checks look for. Partnerships and services
+/// hosted by a council carry that council's org-id.guide list code (`GB-LAE-…`) with a suffix;
+/// the illustrative charities carry illustrative charity numbers; postcodes are in the right
+/// towns but invented.
+fn demo_identity(name: &str) -> (&'static str, &'static str) {
+    match name {
+        "Cambridgeshire Youth Offending Service" => ("GB-LAE-CAM-YOS", "PE28 4YE"),
+        "Cambridgeshire and Peterborough Safeguarding Boards" => ("GB-LAE-CAM-SB", "PE28 4YE"),
+        "Multi-Agency Public Protection Arrangements (MAPPA)" => ("GB-LAE-CAM-MAPPA", "PE28 4YE"),
+        "Peterborough City Council" => ("GB-LAE-PTE", "PE1 1HF"),
+        "Cambridge City Council" => ("GB-LAE-CAB", "CB2 1BY"),
+        "Cambridge City Community Safety Partnership" => ("GB-LAE-CAB-CSP", "CB2 1BY"),
+        "East Cambridgeshire Community Safety Partnership" => ("GB-LAE-ECA-CSP", "CB7 4EY"),
+        "Fenland Community Safety Partnership" => ("GB-LAE-FEN-CSP", "PE15 8NQ"),
+        "Huntingdonshire Community Safety Partnership" => ("GB-LAE-HUN-CSP", "PE29 3TN"),
+        "Safer Peterborough Partnership" => ("GB-LAE-PTE-CSP", "PE1 1HF"),
+        "South Cambridgeshire Community Safety Partnership" => ("GB-LAE-SCA-CSP", "CB23 6EA"),
+        "Domestic Abuse Outreach Service (illustrative)" => ("GB-CHC-1990001", "CB1 2BD"),
+        "Restorative Justice Hub (illustrative)" => ("GB-CHC-1990002", "PE1 1SB"),
+        "Substance Misuse Diversion Service (illustrative)" => ("GB-CHC-1990003", "PE29 3PA"),
+        "Rural Crime Action Team (illustrative)" => ("GB-COH-09990004", "PE15 8AE"),
+        "Road Safety Partnership (illustrative)" => ("GB-CHC-1990005", "CB7 4HF"),
+        _ => ("GB-CHC-1990006", "CB23 6HY"),
+    }
+}
+
 /// The ONS code of the area a demo recipient serves (360Giving's beneficiaryLocation): its
 /// district, where it has one (a Community Safety Partnership here covers one district, so the
 /// district's code stands for it), else the county.
@@ -114,6 +141,7 @@ fn load(conn: &mut PgConnection) -> Result<DemoSummary, ApiError> {
     let mut recipient =
         |name: &str, kind: RecipientKind, org: Option<&str>, district: Option<&str>| -> Result<RecipientId, ApiError> {
             let (code, area_type, area_name) = area_of(district);
+            let (identifier, postcode) = demo_identity(name);
             Ok(recipients::create(
                 conn,
                 &admin,
@@ -121,10 +149,10 @@ fn load(conn: &mut PgConnection) -> Result<DemoSummary, ApiError> {
                     id: RecipientId::new(),
                     name: name.into(),
                     kind,
-                    org_identifier: org.map(str::to_string),
+                    org_identifier: Some(org.unwrap_or(identifier).to_string()),
                     district: district.map(str::to_string),
                     contact_email: None,
-                    postcode: None,
+                    postcode: Some(postcode.to_string()),
                     area_code: Some(code.to_string()),
                     area_type: Some(area_type.to_string()),
                     area_name: Some(area_name.to_string()),

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use crate::helpers::TestApp;
 
 /// A ledger holding the demo, to export from.
-async fn demo() -> TestApp {
+pub(crate) async fn demo() -> TestApp {
     let app = TestApp::spawn().await;
     let mut conn = app.db.connect();
     grants::demo::load_if_empty(&mut conn).unwrap().expect("the demo loads");

@@ -229,3 +229,39 @@ fn every_setting_the_service_reads_is_in_the_readme_and_the_example_env() {
         assert!(example.contains(&format!("{name}=")), ".env.example does not list {name}");
     }
 }
+
+#[test]
+fn the_readme_and_the_docs_link_only_to_files_inside_the_repository() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut documents = vec![root.join("README.md"), root.join("BENCHMARKS.md")];
+    for entry in std::fs::read_dir(root.join("docs")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "md") {
+            documents.push(path);
+        }
+    }
+    assert!(documents.len() >= 5, "README, BENCHMARKS, and docs/ with DESIGN, API, OPERATIONS, OIDC: {documents:?}");
+    for name in ["DESIGN.md", "API.md", "OPERATIONS.md"] {
+        assert!(root.join("docs").join(name).exists(), "docs/{name}");
+    }
+    let mut links = 0;
+    for document in &documents {
+        let text = std::fs::read_to_string(document).unwrap();
+        for (i, _) in text.match_indices("](") {
+            let target: String = text[i + 2..].chars().take_while(|c| *c != ')' && *c != '#').collect();
+            if target.is_empty() || target.starts_with("http://") || target.starts_with("https://") {
+                continue;
+            }
+            links += 1;
+            let resolved = document.parent().unwrap().join(&target);
+            let canonical =
+                resolved.canonicalize().unwrap_or_else(|_| panic!("{}: {target} does not exist", document.display()));
+            assert!(
+                canonical.starts_with(root.canonicalize().unwrap()),
+                "{}: {target} is outside the repository",
+                document.display()
+            );
+        }
+    }
+    assert!(links > 20, "{links} links checked");
+}

@@ -223,3 +223,32 @@ async fn serve_refuses_to_publish_placeholders_unless_told_to_and_the_data_sourc
     assert!(sources.iter().all(|s| **s == json!(format!("{base}/api/v1/transparency/grants"))), "{sources:?}");
     assert!(body["grants"].as_array().unwrap().iter().all(|g| g["beneficiaryLocation"][0]["geoCode"].is_string()));
 }
+
+#[actix_web::test]
+async fn the_demos_export_gives_none_of_the_five_usefulness_rules_a_reason_to_fire() {
+    let app = crate::imports::demo().await;
+    for year in ["2019-20", "2020-21"] {
+        let r = app.get(&format!("/api/v1/exports/360giving?financial_year={year}"), &app.auditor).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(crate::reports::validate_360giving(&r.body), Vec::<String>::new());
+        let grants = r.body["grants"].as_array().unwrap();
+        assert_eq!(grants.len(), 17);
+        let mut registered = 0;
+        for g in grants {
+            let org = &g["recipientOrganization"][0];
+            // RecipientOrg360GPrefix: an org-id.guide identifier, never a made-up 360G- one.
+            let id = org["id"].as_str().unwrap();
+            assert!(!id.starts_with("360G-") && grants::domain::org_identifier::is_valid_org_identifier(id), "{id}");
+            // IncompleteRecipientOrg: a postcode and a location.
+            assert!(org["postalCode"].is_string() && org["location"][0]["geoCode"].is_string(), "{org}");
+            // NoBeneficiaryLocation and NoDataSource.
+            assert!(g["beneficiaryLocation"][0]["geoCode"].is_string(), "{g}");
+            assert!(g["dataSource"].is_string(), "{g}");
+            // NoRecipientOrgCompanyCharityNumber: whoever is registered says so.
+            if org.get("charityNumber").is_some() || org.get("companyNumber").is_some() {
+                registered += 1;
+            }
+        }
+        assert!(registered >= 5, "charities and companies carry their numbers: {registered}");
+    }
+}
