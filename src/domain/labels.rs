@@ -90,6 +90,17 @@ label_enum!(
     }
 );
 
+impl Category {
+    /// The category as a board paper names it.
+    pub fn title(self) -> &'static str {
+        match self {
+            Category::StatutoryContribution => "Statutory contributions",
+            Category::CspAllocation => "CSP allocations",
+            Category::CommissionedService => "Commissioned services",
+        }
+    }
+}
+
 label_enum!(
     /// Whether a fund still takes awards.
     FundStatus {

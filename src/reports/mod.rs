@@ -191,7 +191,10 @@ async fn year_report(
     tag = "reports",
     operation_id = "get_year_chart",
     params(("financial_year" = crate::domain::FinancialYear, Path, description = "e.g. `2020-21`")),
-    responses((status = 200, description = "An SVG image", content_type = "image/svg+xml", body = String))
+    responses(
+        (status = 200, description = "An SVG image", content_type = "image/svg+xml", body = String),
+        (status = 404, description = "`not-found`: the year has no fund", content_type = "application/problem+json", body = crate::error::Problem)
+    )
 )]
 #[get("/reports/years/{financial_year}/chart.svg")]
 async fn year_chart(
@@ -201,8 +204,14 @@ async fn year_chart(
 ) -> Result<HttpResponse, ApiError> {
     require_reporter(&user)?;
     let year = parse_year("financial_year", &year)?;
-    let (this, previous) =
-        state.heavy(move |conn| Ok((year_report_of(conn, year)?, year_report_of(conn, year.previous())?))).await?;
+    let (this, previous) = state
+        .heavy(move |conn| {
+            if !store::has_fund(conn, &year.to_string())? {
+                return Err(ApiError::NotFound(format!("{year} has no fund to chart")));
+            }
+            Ok((year_report_of(conn, year)?, year_report_of(conn, year.previous())?))
+        })
+        .await?;
     let svg = chart::year_chart(&this, &previous).map_err(|e| ApiError::Internal(format!("chart: {e}")))?;
     Ok(HttpResponse::Ok().content_type("image/svg+xml").body(svg))
 }

@@ -37,6 +37,12 @@ pub struct PaidTotal {
     pub paid: Decimal,
 }
 
+/// Whether the year has a fund at all.
+pub fn has_fund(conn: &mut PgConnection, year: &str) -> QueryResult<bool> {
+    use crate::db::schema::funds;
+    diesel::select(diesel::dsl::exists(funds::table.filter(funds::financial_year.eq(year)))).get_result(conn)
+}
+
 /// The sum of the budgets of a year's funds.
 pub fn budget(conn: &mut PgConnection, year: &str) -> QueryResult<Decimal> {
     #[derive(QueryableByName)]

@@ -364,13 +364,55 @@ async fn the_year_chart_is_well_formed_svg_naming_each_category() {
     assert_eq!(r.header("content-type").as_deref(), Some("image/svg+xml"));
     let doc = roxmltree::Document::parse(&r.text).expect("well-formed XML");
     assert_eq!(doc.root_element().tag_name().name(), "svg");
-    let texts: Vec<&str> = doc.descendants().filter(|n| n.is_text()).filter_map(|n| n.text()).collect();
-    for label in
-        ["statutory contribution", "csp allocation", "commissioned service", "2019-20", "2020-21", "budget", "paid"]
-    {
+    let texts: Vec<&str> = doc.descendants().filter(|n| n.is_text()).filter_map(|n| n.text()).map(str::trim).collect();
+    for label in [
+        "Statutory contributions",
+        "CSP allocations",
+        "Commissioned services",
+        "2019-20",
+        "2020-21",
+        "Budget available",
+        "In draft (pipeline)",
+        "Paid",
+    ] {
         assert!(texts.iter().any(|t| t.contains(label)), "the chart does not name {label}: {texts:?}");
     }
+    assert!(!texts.iter().any(|t| t.contains("csp allocation")), "no field names: {texts:?}");
     assert!(doc.descendants().filter(|n| n.has_tag_name("rect")).count() > 10, "bars are drawn");
+    // Named for assistive technology, with the figures in words.
+    let svg = doc.root_element();
+    let first: Vec<&str> = svg.children().filter(|n| n.is_element()).take(2).map(|n| n.tag_name().name()).collect();
+    assert_eq!(first, ["title", "desc"]);
+    let desc = svg.children().find(|n| n.has_tag_name("desc")).and_then(|n| n.text()).unwrap();
+    let report = app.get("/api/v1/reports/years/2020-21", &app.finance).await;
+    let pounds = |field: &str| {
+        let whole = report.body[field].as_str().unwrap().split('.').next().unwrap().parse::<i64>().unwrap();
+        let digits = whole.to_string();
+        let mut out = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        format!("£{out}")
+    };
+    for field in ["committed", "paid", "headroom", "pipeline"] {
+        assert!(desc.contains(&pounds(field)), "the description gives {field} {}: {desc}", pounds(field));
+    }
+    // Each bar is labelled with its value; the axis fits the largest bar, not 1.4 times it.
+    assert!(texts.iter().any(|t| t.starts_with('£') && (t.ends_with('k') || t.ends_with('m'))), "{texts:?}");
+    let budget = report.body["budget"].as_str().unwrap().split('.').next().unwrap().parse::<i64>().unwrap();
+    let axis: Vec<i64> = texts
+        .iter()
+        .filter(|t| t.starts_with('£') && t.contains(','))
+        .filter_map(|t| t.trim_start_matches('£').replace(',', "").parse().ok())
+        .collect();
+    let top = axis.iter().max().copied().unwrap_or(0);
+    assert!(top >= budget && top <= budget * 13 / 10, "axis to {top} for a budget of {budget}: {axis:?}");
+    // A year without a fund has nothing to chart.
+    let none = app.get("/api/v1/reports/years/2030-31/chart.svg", &app.finance).await;
+    assert_eq!((none.status, none.problem().as_str()), (404, "not-found"), "{}", none.text);
 }
 
 #[actix_web::test]
