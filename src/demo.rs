@@ -138,49 +138,35 @@ fn load(conn: &mut PgConnection) -> Result<DemoSummary, ApiError> {
         fund_ids.push((FinancialYear::parse(year).map_err(|_| ApiError::Internal("demo year".into()))?, fund.id));
     }
 
-    let mut recipient =
-        |name: &str, kind: RecipientKind, org: Option<&str>, district: Option<&str>| -> Result<RecipientId, ApiError> {
-            let (code, area_type, area_name) = area_of(district);
-            let (identifier, postcode) = demo_identity(name);
-            Ok(recipients::create(
-                conn,
-                &admin,
-                &NewRecipient {
-                    id: RecipientId::new(),
-                    name: name.into(),
-                    kind,
-                    org_identifier: Some(org.unwrap_or(identifier).to_string()),
-                    district: district.map(str::to_string),
-                    contact_email: None,
-                    postcode: Some(postcode.to_string()),
-                    area_code: Some(code.to_string()),
-                    area_type: Some(area_type.to_string()),
-                    area_name: Some(area_name.to_string()),
-                },
-            )?
-            .id)
-        };
-    let yos = recipient("Cambridgeshire Youth Offending Service", RecipientKind::StatutoryPartnership, None, None)?;
-    let safeguarding = recipient(
-        "Cambridgeshire and Peterborough Safeguarding Boards",
-        RecipientKind::StatutoryPartnership,
-        None,
-        None,
-    )?;
-    let mappa = recipient(
-        "Multi-Agency Public Protection Arrangements (MAPPA)",
-        RecipientKind::StatutoryPartnership,
-        None,
-        None,
-    )?;
-    let peterborough_council = recipient(
-        "Peterborough City Council",
-        RecipientKind::LocalAuthority,
-        Some("GB-LAE-PTE"),
-        Some("Peterborough"),
-    )?;
-    let cambridge_council =
-        recipient("Cambridge City Council", RecipientKind::LocalAuthority, Some("GB-LAE-CAB"), Some("Cambridge"))?;
+    let mut recipient = |name: &str, kind: RecipientKind, district: Option<&str>| -> Result<RecipientId, ApiError> {
+        let (code, area_type, area_name) = area_of(district);
+        let (identifier, postcode) = demo_identity(name);
+        Ok(recipients::create(
+            conn,
+            &admin,
+            &NewRecipient {
+                id: RecipientId::new(),
+                name: name.into(),
+                kind,
+                org_identifier: Some(identifier.to_string()),
+                district: district.map(str::to_string),
+                contact_email: None,
+                postcode: Some(postcode.to_string()),
+                area_code: Some(code.to_string()),
+                area_type: Some(area_type.to_string()),
+                area_name: Some(area_name.to_string()),
+            },
+        )?
+        .id)
+    };
+    let yos = recipient("Cambridgeshire Youth Offending Service", RecipientKind::StatutoryPartnership, None)?;
+    let safeguarding =
+        recipient("Cambridgeshire and Peterborough Safeguarding Boards", RecipientKind::StatutoryPartnership, None)?;
+    let mappa =
+        recipient("Multi-Agency Public Protection Arrangements (MAPPA)", RecipientKind::StatutoryPartnership, None)?;
+    let peterborough_council =
+        recipient("Peterborough City Council", RecipientKind::LocalAuthority, Some("Peterborough"))?;
+    let cambridge_council = recipient("Cambridge City Council", RecipientKind::LocalAuthority, Some("Cambridge"))?;
     let csp_names = [
         ("Cambridge City Community Safety Partnership", "Cambridge City", ["60000.00", "62000.00"]),
         ("East Cambridgeshire Community Safety Partnership", "East Cambridgeshire", ["40000.00", "41000.00"]),
@@ -191,7 +177,7 @@ fn load(conn: &mut PgConnection) -> Result<DemoSummary, ApiError> {
     ];
     let mut csps = Vec::new();
     for (name, district, amounts) in csp_names {
-        csps.push((name, recipient(name, RecipientKind::CommunitySafetyPartnership, None, Some(district))?, amounts));
+        csps.push((name, recipient(name, RecipientKind::CommunitySafetyPartnership, Some(district))?, amounts));
     }
     // Commissioned services that bring the demo's years close to the reports' £1.3m. Their
     // names and amounts are invented, and say so.
@@ -205,7 +191,7 @@ fn load(conn: &mut PgConnection) -> Result<DemoSummary, ApiError> {
     ];
     let mut service_ids = Vec::new();
     for (name, _) in &services {
-        service_ids.push(recipient(name, RecipientKind::Other, None, None)?);
+        service_ids.push(recipient(name, RecipientKind::Other, None)?);
     }
 
     // The Police and Crime Plan 2017-20 and its four themes; it ran until the May 2021

@@ -77,6 +77,13 @@ fn grant(publisher: &Publisher, a: &AwardLine, moves: &Moves) -> Result<package:
             })
         }))
         .collect::<Result<Vec<_>, ApiError>>()?;
+    // Once anything was paid: the net disbursed (net of repayments, as the award's `paid` is)
+    // and each movement.
+    let (amount_disbursed, disbursement_transaction) = if transactions.is_empty() {
+        (None, None)
+    } else {
+        (Some(number(Money::from_decimal(a.paid))?), Some(transactions))
+    };
     let area = match (&a.recipient_area_code, &a.recipient_area_type) {
         (Some(code), Some(kind)) => Some(vec![package::Location {
             name: a.recipient_area_name.clone(),
@@ -99,8 +106,7 @@ fn grant(publisher: &Publisher, a: &AwardLine, moves: &Moves) -> Result<package:
         currency: "GBP".into(),
         amount_awarded: number(Money::from_decimal(a.amount))?,
         amount_applied_for: a.amount_requested.map(|r| number(Money::from_decimal(r))).transpose()?,
-        // Net of repayments, as the award's `paid` is.
-        amount_disbursed: if transactions.is_empty() { None } else { Some(number(Money::from_decimal(a.paid))?) },
+        amount_disbursed,
         award_date: a.awarded_on.unwrap_or(a.start_date),
         planned_dates: vec![package::PlannedDates { start_date: a.start_date, end_date: a.end_date }],
         recipient_organization: vec![package::Organisation {
@@ -122,7 +128,7 @@ fn grant(publisher: &Publisher, a: &AwardLine, moves: &Moves) -> Result<package:
         ],
         beneficiary_location: area,
         data_source: publisher.data_source.clone(),
-        disbursement_transaction: if transactions.is_empty() { None } else { Some(transactions) },
+        disbursement_transaction,
         date_modified: a.updated_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     })
 }

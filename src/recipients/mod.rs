@@ -148,47 +148,51 @@ pub struct RecipientFilter {
     pub q: Option<String>,
 }
 
-fn org_identifier(value: Option<&str>) -> Field<Option<String>> {
+/// An optional text field read by `read` (which gives its stored form, or `None` when the text
+/// is not one): blank is absent, anything `read` refuses is `message` against `field`.
+fn optional(
+    field: &str,
+    value: Option<&str>,
+    message: &str,
+    read: impl FnOnce(&str) -> Option<String>,
+) -> Field<Option<String>> {
     match value.map(str::trim) {
         None | Some("") => Ok(None),
-        Some(id) if is_valid_org_identifier(id) => Ok(Some(id.to_string())),
-        Some(_) => {
-            Err(input::fail("org_identifier", "must be a 360Giving organisation identifier such as GB-CHC-1234567"))
-        }
+        Some(text) => read(text).map(Some).ok_or_else(|| input::fail(field, message)),
     }
+}
+
+/// `text` itself, when `valid`.
+fn kept(text: &str, valid: bool) -> Option<String> {
+    valid.then(|| text.to_string())
+}
+
+fn org_identifier(value: Option<&str>) -> Field<Option<String>> {
+    optional("org_identifier", value, "must be a 360Giving organisation identifier such as GB-CHC-1234567", |id| {
+        kept(id, is_valid_org_identifier(id))
+    })
 }
 
 fn contact_email(value: Option<&str>) -> Field<Option<String>> {
-    match value.map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(email) if email.len() <= 254 && email.validate_email() => Ok(Some(email.to_string())),
-        Some(_) => Err(input::fail("contact_email", "must be an email address")),
-    }
+    optional("contact_email", value, "must be an email address", |email| {
+        kept(email, email.len() <= 254 && email.validate_email())
+    })
 }
 
 fn postcode(value: Option<&str>) -> Field<Option<String>> {
-    match value.map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(text) => crate::domain::area::postcode(text)
-            .map(Some)
-            .ok_or_else(|| input::fail("postcode", "must be a UK postcode such as PE1 1HF")),
-    }
+    optional("postcode", value, "must be a UK postcode such as PE1 1HF", crate::domain::area::postcode)
 }
 
 fn area_code(value: Option<&str>) -> Field<Option<String>> {
-    match value.map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(code) if crate::domain::area::is_area_code(code) => Ok(Some(code.to_string())),
-        Some(_) => Err(input::fail("area_code", "must be an ONS geography code such as E07000010")),
-    }
+    optional("area_code", value, "must be an ONS geography code such as E07000010", |code| {
+        kept(code, crate::domain::area::is_area_code(code))
+    })
 }
 
 fn area_type(value: Option<&str>) -> Field<Option<String>> {
-    match value.map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(code) if crate::domain::area::is_geo_code_type(code) => Ok(Some(code.to_string())),
-        Some(_) => Err(input::fail("area_type", "must be a 360Giving geoCodeType such as CSP, UA or NMD")),
-    }
+    optional("area_type", value, "must be a 360Giving geoCodeType such as CSP, UA or NMD", |code| {
+        kept(code, crate::domain::area::is_geo_code_type(code))
+    })
 }
 
 /// A code goes with its type, and a name with a code: checked on the recipient as it would be.
