@@ -37,6 +37,10 @@ pub struct Settings {
     /// subject (per address without a token), with bursts up to the second number. Defaults 20
     /// and 100; a rate of 0 turns limiting off.
     pub rate_limit: (u32, u32),
+    /// `GRANTS_TRUSTED_PROXIES`: the proxies (addresses or CIDR networks, comma-separated) whose
+    /// `X-Forwarded-For` names the client whose per-address limit applies. Default: none (the
+    /// peer's own address is the client's).
+    pub trusted_proxies: crate::client::TrustedProxies,
     /// `GRANTS_RETURN_DUE_DAYS`: days after a quarter's end that its CSP return falls due.
     /// Default 30.
     pub return_due_days: u32,
@@ -399,6 +403,8 @@ impl Settings {
             workers: var("GRANTS_WORKERS").map(|_| number("GRANTS_WORKERS", 2)).transpose()?,
             return_due_days: number("GRANTS_RETURN_DUE_DAYS", 30)?,
             rate_limit: (number("GRANTS_RATE_LIMIT_PER_SEC", 20)?, number("GRANTS_RATE_LIMIT_BURST", 100)?),
+            trusted_proxies: crate::client::TrustedProxies::parse(&var("GRANTS_TRUSTED_PROXIES").unwrap_or_default())
+                .map_err(|message| ConfigError { variable: "GRANTS_TRUSTED_PROXIES", message })?,
             jwt: JwtSettings::from_env()?,
             oidc: oidc_from_env()?,
             jwt_max_ttl: match var("GRANTS_JWT_MAX_TTL") {

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod awards;
 pub mod canonical;
+pub mod client;
 pub mod config;
 pub mod db;
 pub mod decisions;

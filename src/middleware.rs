@@ -28,7 +28,7 @@ pub async fn limit(
         };
         let key = match &user {
             Some(u) => format!("sub:{}", u.sub),
-            None => format!("ip:{}", req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default()),
+            None => format!("ip:{}", client_address(&req).map(|a| a.to_string()).unwrap_or_default()),
         };
         if let Some(u) = user {
             req.extensions_mut().insert(u);
@@ -39,6 +39,15 @@ pub async fn limit(
         }
     }
     next.call(req).await.map(ServiceResponse::map_into_left_body)
+}
+
+/// The caller's address: the peer's, or the client a trusted proxy forwarded (see
+/// [`crate::client`]).
+fn client_address(req: &ServiceRequest) -> Option<std::net::IpAddr> {
+    let peer = req.peer_addr()?.ip();
+    let Some(state) = req.app_data::<web::Data<AppState>>() else { return Some(peer) };
+    let forwarded = req.headers().get_all("x-forwarded-for").filter_map(|v| v.to_str().ok());
+    Some(state.trusted_proxies.client(peer, forwarded))
 }
 
 /// A wait as a `Retry-After`: whole seconds, rounded up, at least one.

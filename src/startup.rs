@@ -48,6 +48,7 @@ impl Application {
                 (0, _) => None,
                 (rate, burst) => Some(RateLimiter::new(rate, burst)),
             },
+            trusted_proxies: settings.trusted_proxies,
             verify_url,
             audit_key: settings.audit_key,
             verifying: std::sync::atomic::AtomicBool::new(false),

@@ -30,6 +30,8 @@ pub struct AppState {
     pub publisher: Publisher,
     /// Requests per subject (or address); `None` turns limiting off.
     pub rate_limiter: Option<RateLimiter>,
+    /// Whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: crate::client::TrustedProxies,
     /// The key that signs the audit chain's checkpoints; `None` signs nothing.
     pub audit_key: Option<ed25519_dalek::SigningKey>,
     /// Where verification opens its own connection, outside the request pool.

@@ -5,12 +5,10 @@ use std::collections::HashMap;
 use std::str::FromStr;
 
 use actix_web::{HttpResponse, get, web};
-use chrono::{DateTime, NaiveDate, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use utoipa::{IntoParams, ToSchema};
+use utoipa::IntoParams;
 
-use crate::audit::checkpoint;
 use crate::auth::AuthUser;
 use crate::config::Publisher;
 use crate::domain::{FinancialYear, Money, org_identifier};
@@ -18,6 +16,7 @@ use crate::error::ApiError;
 use crate::reports::require_reporter;
 use crate::reports::store::{self, AwardLine};
 
+mod feed;
 mod package;
 
 use crate::state::AppState;
@@ -25,7 +24,7 @@ use package::Amount;
 
 /// Registers the export routes.
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(export_360giving).service(export_csv).service(transparency);
+    cfg.service(export_360giving).service(export_csv).service(feed::transparency).service(feed::transparency_csv);
 }
 
 /// `?financial_year=` for exports.
@@ -272,119 +271,4 @@ async fn export_csv(
         .content_type("text/csv; charset=utf-8")
         .insert_header(("Content-Disposition", format!("attachment; filename=\"awards-{year}.csv\"")))
         .body(bytes))
-}
-
-/// `?month=YYYY-MM` for the transparency list.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct MonthQuery {
-    /// e.g. `2020-06` (required: without it the answer is 422 naming it).
-    #[param(required = true, pattern = r"^[0-9]{4}-[0-9]{2}$", example = "2020-06")]
-    pub month: Option<String>,
-}
-
-/// One grant as published.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct PublishedGrant {
-    #[schema(example = "CDRG-2020-21-0004")]
-    pub reference: String,
-    #[schema(example = "Peterborough City Council")]
-    pub recipient: String,
-    pub purpose: String,
-    pub conditions: String,
-    pub crime_reduction_rationale: String,
-    pub amount: Money,
-    pub decision_ref: Option<String>,
-    /// The award date: the day of the decision that approved it. The month lists grants by it.
-    pub awarded_on: Option<NaiveDate>,
-    /// When the approval was recorded here.
-    pub approved_at: Option<DateTime<Utc>>,
-}
-
-/// The grants awarded in one month: those whose decision is dated in it.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TransparencyList {
-    #[schema(example = "2020-06")]
-    pub month: String,
-    pub items: Vec<PublishedGrant>,
-    /// The last audit checkpoint signed in the month, with the key that signed it: whoever
-    /// saves this page holds a head of the audit chain the service cannot later disown
-    /// (`grants audit verify --against` it). `null` for a month with none.
-    pub checkpoint: Option<PublishedCheckpoint>,
-}
-
-/// A signed checkpoint as published, with its public key so that it checks on its own.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct PublishedCheckpoint {
-    pub number: i64,
-    pub seq: i64,
-    pub head_hash: String,
-    pub at: DateTime<Utc>,
-    pub key_id: String,
-    pub signature: String,
-    /// The Ed25519 public key that signed it, hex.
-    pub public_key: String,
-}
-
-/// The crime and disorder reduction grants awarded in a month (by the date of the decision that
-/// approved them), with recipient, purpose,
-/// conditions and the reasons they will reduce crime and disorder: the monthly publication the
-/// Elected Local Policing Bodies (Specified Information) Order 2011 asks for. No token needed.
-#[utoipa::path(
-    tag = "exports",
-    operation_id = "get_transparency_grants",
-    params(MonthQuery),
-    security(()),
-    responses(
-        (status = 200, description = "The grants awarded in the month (by the date of the decision that approved them), in award-date order", body = TransparencyList),
-        (status = 422, description = "`validation-failed`: month is missing or not YYYY-MM", content_type = "application/problem+json", body = crate::error::Problem)
-    )
-)]
-#[get("/transparency/grants")]
-async fn transparency(state: web::Data<AppState>, query: web::Query<MonthQuery>) -> Result<HttpResponse, ApiError> {
-    let text = query.into_inner().month.ok_or_else(|| ApiError::field("month", "is required, as YYYY-MM"))?;
-    let bad = || ApiError::field("month", "must be a month such as 2020-06");
-    if text.len() != 7 {
-        return Err(bad());
-    }
-    let first = NaiveDate::parse_from_str(&format!("{text}-01"), "%Y-%m-%d").map_err(|_| bad())?;
-    let next = first.checked_add_months(chrono::Months::new(1)).ok_or_else(bad)?;
-    let (from, to) =
-        (first.and_time(chrono::NaiveTime::MIN).and_utc(), next.and_time(chrono::NaiveTime::MIN).and_utc());
-    let (rows, checkpoint) = state
-        .heavy(move |conn| {
-            let rows = store::awarded_between(conn, first, next)?;
-            let checkpoint = match checkpoint::latest_between(conn, from, to)? {
-                None => None,
-                Some(c) => {
-                    let keys = checkpoint::keys(conn)?;
-                    keys.into_iter().find(|k| k.key_id == c.key_id).map(|k| PublishedCheckpoint {
-                        number: c.number,
-                        seq: c.seq,
-                        head_hash: c.head_hash,
-                        at: c.at,
-                        key_id: c.key_id,
-                        signature: c.signature,
-                        public_key: k.public_key,
-                    })
-                }
-            };
-            Ok((rows, checkpoint))
-        })
-        .await?;
-    let items = rows
-        .into_iter()
-        .map(|a| PublishedGrant {
-            reference: a.reference,
-            recipient: a.recipient,
-            purpose: a.purpose,
-            conditions: a.conditions,
-            crime_reduction_rationale: a.crime_reduction_rationale,
-            amount: Money::from_decimal(a.amount),
-            decision_ref: a.decision_ref,
-            awarded_on: a.awarded_on,
-            approved_at: a.approved_at,
-        })
-        .collect();
-    Ok(HttpResponse::Ok().json(TransparencyList { month: text, items, checkpoint }))
 }

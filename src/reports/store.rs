@@ -268,16 +268,66 @@ pub fn award_lines(conn: &mut PgConnection, year: &str, committed_only: bool) ->
         .load(conn)
 }
 
-/// Awards dated (by their decision) in `[from, to)` that still stand (approved or closed), in
-/// award-date order.
-pub fn awarded_between(conn: &mut PgConnection, from: NaiveDate, to: NaiveDate) -> QueryResult<Vec<AwardLine>> {
+/// A grant as the public transparency feed publishes it.
+#[derive(Debug, QueryableByName)]
+pub struct FeedRow {
+    #[diesel(sql_type = Text)]
+    pub reference: String,
+    #[diesel(sql_type = Text)]
+    pub recipient: String,
+    #[diesel(sql_type = Text)]
+    pub purpose: String,
+    #[diesel(sql_type = Text)]
+    pub conditions: String,
+    #[diesel(sql_type = Text)]
+    pub crime_reduction_rationale: String,
+    #[diesel(sql_type = Numeric)]
+    pub amount: Decimal,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub decision_ref: Option<String>,
+    /// The award date (the feed's month and first sort key).
+    #[diesel(sql_type = Date)]
+    pub awarded_on: NaiveDate,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    pub approved_at: Option<DateTime<Utc>>,
+}
+
+/// At most `limit` awards dated (by their decision) before `to` that still stand (approved or
+/// closed), in (award date, reference) order, after the key `after` in that order (the month's
+/// first day and an empty reference to start from its beginning). The key alone bounds the
+/// range from below, so that PostgreSQL walks `awards_published_idx` in order and stops after
+/// `limit` rows: a separate lower bound led it to sort the whole rest of the month for each
+/// batch (90 ms a batch at 100,000 grants, against 0.5 ms).
+pub fn feed_rows(
+    conn: &mut PgConnection,
+    to: NaiveDate,
+    after: (NaiveDate, &str),
+    limit: i64,
+) -> QueryResult<Vec<FeedRow>> {
     diesel::sql_query(format!(
-        "{AWARD_LINES} WHERE {AWARDED_ON} >= $1 AND {AWARDED_ON} < $2 AND a.status IN ('approved', 'closed')
-         ORDER BY {AWARDED_ON}, a.approved_at, a.reference"
+        "SELECT a.reference, r.name AS recipient, a.purpose, a.conditions, a.crime_reduction_rationale, a.amount,
+                a.decision_ref, {AWARDED_ON} AS awarded_on, a.approved_at
+         FROM awards a JOIN recipients r ON r.id = a.recipient_id
+         WHERE ({AWARDED_ON}, a.reference) > ($2, $3) AND {AWARDED_ON} < $1 AND a.status IN ('approved', 'closed')
+         ORDER BY {AWARDED_ON}, a.reference
+         LIMIT $4"
     ))
-    .bind::<Date, _>(from)
     .bind::<Date, _>(to)
+    .bind::<Date, _>(after.0)
+    .bind::<Text, _>(after.1)
+    .bind::<BigInt, _>(limit)
     .load(conn)
+}
+
+/// The audit chain's head (`0` when empty): every write appends to it, so the feed cannot
+/// change while it stands still.
+pub fn audit_head(conn: &mut PgConnection) -> QueryResult<i64> {
+    #[derive(QueryableByName)]
+    struct Head {
+        #[diesel(sql_type = BigInt)]
+        seq: i64,
+    }
+    diesel::sql_query("SELECT coalesce(max(seq), 0) AS seq FROM audit_events").get_result::<Head>(conn).map(|h| h.seq)
 }
 
 /// An award line's date, as SQL: see [`AWARD_LINES`].

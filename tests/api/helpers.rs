@@ -252,6 +252,7 @@ pub fn settings_for(database_url: &str, jwt: JwtSettings, rate_limit: (u32, u32)
         db_timeout: Duration::from_secs(2),
         workers: Some(2),
         rate_limit,
+        trusted_proxies: Default::default(),
         return_due_days: 30,
         jwt: Some(jwt),
         oidc: Vec::new(),

@@ -161,11 +161,11 @@ fn the_lowest_layers_name_no_feature() {
             &["domain"]
         } else if module == "error" || module == "canonical" {
             &[]
-        } else if ["state", "config", "db", "ratelimit", "tokens"]
+        } else if ["state", "config", "db", "ratelimit", "client", "tokens"]
             .iter()
             .any(|m| module == m || module.starts_with(&format!("{m}::")))
         {
-            &["config", "db", "error", "ratelimit", "tokens", "domain"]
+            &["config", "db", "error", "ratelimit", "client", "tokens", "domain"]
         } else if module.ends_with("::store") {
             &["db", "domain"]
         } else {

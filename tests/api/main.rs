@@ -10,6 +10,7 @@ mod conventions;
 mod decisions;
 mod delivery;
 mod documents;
+mod feed;
 mod funds;
 mod hardening;
 mod helpers;
