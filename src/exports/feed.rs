@@ -223,6 +223,11 @@ fn not_modified(req: &HttpRequest, tag: &str) -> bool {
         .any(|t| t.trim() == "*" || opaque(t) == opaque(tag))
 }
 
+/// 304 with the feed's headers, when the request already holds `tag`.
+fn unchanged(req: &HttpRequest, tag: &str) -> Option<HttpResponse> {
+    not_modified(req, tag).then(|| cached(HttpResponse::NotModified(), tag).finish())
+}
+
 /// The headers every answer of the feed carries.
 fn cached(mut response: actix_web::HttpResponseBuilder, tag: &str) -> actix_web::HttpResponseBuilder {
     if let Ok(value) = HeaderValue::from_str(tag) {
@@ -235,18 +240,25 @@ fn cached(mut response: actix_web::HttpResponseBuilder, tag: &str) -> actix_web:
 /// A walk through a month's rows after a key, at most `remaining` of them.
 struct Walk {
     state: web::Data<AppState>,
-    month: (NaiveDate, NaiveDate),
+    /// The next month's first day: the walk stops before it.
+    to: NaiveDate,
     after: Key,
     remaining: usize,
     done: bool,
 }
 
 impl Walk {
+    /// A walk through `month` after `after` (from its beginning without one).
+    fn new(state: web::Data<AppState>, month: &Month, after: Option<Key>, remaining: usize) -> Walk {
+        let after = after.unwrap_or(Key { date: month.first, reference: String::new() });
+        Walk { state, to: month.next, after, remaining, done: false }
+    }
+
     /// The next batch, and — when it is the last — `Some` of the key to continue from (`None`
     /// inside when the month has no more).
     async fn next(&mut self) -> Result<(Vec<FeedRow>, Option<Option<Key>>), ApiError> {
         let want = BATCH.min(self.remaining.saturating_add(1));
-        let (to, after) = (self.month.1, self.after.clone());
+        let (to, after) = (self.to, self.after.clone());
         let mut rows = self
             .state
             .heavy(move |conn| Ok(store::feed_rows(conn, to, (after.date, &after.reference), want as i64)?))
@@ -335,21 +347,15 @@ pub async fn transparency(
     let (head, checkpoint) = prelude(&state, &month).await?;
     let cursor_text = after.as_ref().map(Key::to_string).unwrap_or_default();
     let tag = etag(&format!("json|{}|{limit}|{cursor_text}", month.name), head, checkpoint.as_ref());
-    if not_modified(&req, &tag) {
-        return Ok(cached(HttpResponse::NotModified(), &tag).finish());
+    if let Some(unchanged) = unchanged(&req, &tag) {
+        return Ok(unchanged);
     }
     let mut head = br#"{"month":"#.to_vec();
     head.extend(json(&month.name)?);
     head.extend(br#","checkpoint":"#);
     head.extend(json(&checkpoint)?);
     head.extend(br#","items":["#);
-    let walk = Walk {
-        state,
-        month: (month.first, month.next),
-        after: after.unwrap_or(Key { date: month.first, reference: String::new() }),
-        remaining: limit,
-        done: false,
-    };
+    let walk = Walk::new(state, &month, after, limit);
     let mut first = true;
     let render = move |rows: Vec<FeedRow>, end: Option<Option<Key>>| {
         let mut out = Vec::with_capacity(rows.len() * 512);
@@ -398,8 +404,8 @@ pub async fn transparency_csv(
     let month = Month::parse(query.into_inner().month)?;
     let (head, checkpoint) = prelude(&state, &month).await?;
     let tag = etag(&format!("csv|{}", month.name), head, checkpoint.as_ref());
-    if not_modified(&req, &tag) {
-        return Ok(cached(HttpResponse::NotModified(), &tag).finish());
+    if let Some(unchanged) = unchanged(&req, &tag) {
+        return Ok(unchanged);
     }
     let fail = |e: csv::Error| ApiError::Internal(format!("csv: {e}"));
     let mut header = csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]);
@@ -417,13 +423,7 @@ pub async fn transparency_csv(
         ])
         .map_err(fail)?;
     let header = header.into_inner().map_err(|e| ApiError::Internal(format!("csv: {e}")))?;
-    let walk = Walk {
-        state,
-        month: (month.first, month.next),
-        after: Key { date: month.first, reference: String::new() },
-        remaining: usize::MAX,
-        done: false,
-    };
+    let walk = Walk::new(state, &month, None, usize::MAX);
     let render = move |rows: Vec<FeedRow>, _end: Option<Option<Key>>| {
         let mut writer = csv::Writer::from_writer(Vec::with_capacity(rows.len() * 512));
         for a in rows {
