@@ -4,6 +4,8 @@
 # clients/python/program.py, passes `mypy --strict`; openapi-typescript generates types that,
 # with clients/typescript/program.ts and openapi-fetch, compile under `tsc --strict`; and both
 # programs then list funds, create a draft and read the 360Giving package from a demo service.
+# The board pack is read as finance reads it (openpyxl) and rendered as the board prints it
+# (Chromium, to PNG; clients/pack/check_pack.py).
 # Tools come from PyPI and npm at pinned versions (clients/typescript/package-lock.json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -51,3 +53,10 @@ export GRANTS_TOKEN
 GRANTS_TOKEN=$(target/debug/grants token --sub clients-finance --role finance --ttl 1h)
 (cd "$OUT/python" && "../venv/bin/python" program.py)
 node clients/typescript/dist/program.js
+
+echo "== the board pack as finance and the board meet it (openpyxl; Chromium renders it to PNG)"
+if ! command -v chromium >/dev/null 2>&1; then
+  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+fi
+"$VENV/bin/python" -c "import openpyxl, PIL" 2>/dev/null || "$VENV/bin/pip" install -q 'openpyxl==3.1.5' 'pillow==13.0.0'
+"$VENV/bin/python" clients/pack/check_pack.py "$GRANTS_URL" "$GRANTS_TOKEN" "$OUT/pack" "$(command -v chromium)"

@@ -31,6 +31,7 @@ fn api_routes(cfg: &mut ServiceConfig) {
     crate::histories::routes(cfg);
     crate::audit::http::routes(cfg);
     crate::reports::routes(cfg);
+    crate::reports::pack::routes(cfg);
     crate::exports::routes(cfg);
     crate::imports::routes(cfg);
 }

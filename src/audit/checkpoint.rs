@@ -272,12 +272,7 @@ pub fn seal(conn: &mut PgConnection, key: &AuditKey, wait: bool) -> QueryResult<
             return Ok(Sealed::Busy);
         }
         let last = latest(conn)?;
-        let head: Option<(i64, String)> = audit_events::table
-            .select((audit_events::seq, audit_events::hash))
-            .order(audit_events::seq.desc())
-            .first(conn)
-            .optional()?;
-        let Some((head_seq, head_hash)) = head else { return Ok(Sealed::Empty) };
+        let Some((head_seq, head_hash)) = super::store::head(conn)? else { return Ok(Sealed::Empty) };
         let (from_seq, mut prev_hash) = match &last {
             Some(c) if c.seq >= head_seq => return Ok(Sealed::Current(c.clone())),
             Some(c) => (c.seq, c.head_hash.clone()),

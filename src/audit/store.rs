@@ -141,6 +141,15 @@ pub fn acted_on_award(
     .get_result(conn)
 }
 
+/// The chain's last event: its `seq` and hash (`None` while the chain is empty).
+pub fn head(conn: &mut PgConnection) -> QueryResult<Option<(i64, String)>> {
+    audit_events::table
+        .select((audit_events::seq, audit_events::hash))
+        .order(audit_events::seq.desc())
+        .first(conn)
+        .optional()
+}
+
 /// The sequence number of the last `action` event about `entity_id`.
 pub fn last_seq(conn: &mut PgConnection, entity_id: Uuid, action: &str) -> Result<Option<i64>, diesel::result::Error> {
     audit_events::table

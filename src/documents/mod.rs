@@ -456,18 +456,18 @@ fn disposition(filename: &str) -> String {
     operation_id = "download_document",
     params(("id" = Uuid, Path, description = "The document's id")),
     responses((status = 200, description = "The file, as uploaded, with the media type its content was found to be", content(
-        (Vec<u8> = "application/pdf"),
-        (Vec<u8> = "image/png"),
-        (Vec<u8> = "image/jpeg"),
-        (Vec<u8> = "text/csv"),
-        (Vec<u8> = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
-        (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
-        (Vec<u8> = "application/vnd.openxmlformats-officedocument.presentationml.presentation"),
-        (Vec<u8> = "application/vnd.openxmlformats-officedocument"),
-        (Vec<u8> = "application/vnd.oasis.opendocument.text"),
-        (Vec<u8> = "application/vnd.oasis.opendocument.spreadsheet"),
-        (Vec<u8> = "application/vnd.oasis.opendocument.presentation"),
-        (Vec<u8> = "application/x-ole-storage")
+        (crate::respond::Binary = "application/pdf"),
+        (crate::respond::Binary = "image/png"),
+        (crate::respond::Binary = "image/jpeg"),
+        (crate::respond::Binary = "text/csv"),
+        (crate::respond::Binary = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+        (crate::respond::Binary = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        (crate::respond::Binary = "application/vnd.openxmlformats-officedocument.presentationml.presentation"),
+        (crate::respond::Binary = "application/vnd.openxmlformats-officedocument"),
+        (crate::respond::Binary = "application/vnd.oasis.opendocument.text"),
+        (crate::respond::Binary = "application/vnd.oasis.opendocument.spreadsheet"),
+        (crate::respond::Binary = "application/vnd.oasis.opendocument.presentation"),
+        (crate::respond::Binary = "application/x-ole-storage")
     )))
 )]
 #[get("/documents/{id}/content")]

@@ -285,12 +285,35 @@ mod tests {
 
     #[test]
     fn the_axis_fits_the_largest_bar_with_room_for_its_label() {
-        for (largest, top) in [(1_300_000, 1_500_000), (1_000_000, 1_100_000), (45_000, 50_000), (0, 1), (95, 110)] {
+        // 1,389 wants 1,500: exactly 15 steps of 100 is too many, so steps of 200 (to 1,600).
+        for (largest, top) in
+            [(1_300_000, 1_500_000), (1_000_000, 1_100_000), (45_000, 50_000), (0, 1), (95, 110), (1_389, 1_600)]
+        {
             assert_eq!(axis_top(largest), top, "{largest}");
         }
         for largest in [1, 7, 99, 1_234, 55_555, 1_300_000, 7_654_321] {
             let top = axis_top(largest);
             assert!(top >= largest * 108 / 100 && top <= largest * 2 + 2, "{largest} -> {top}");
         }
+    }
+
+    #[test]
+    fn the_budget_available_counts_carry_forwards_in_and_out() {
+        let money = |text: &str| Money::parse(text).unwrap();
+        let year = YearReport {
+            financial_year: crate::domain::FinancialYear::parse("2021-22").unwrap(),
+            budget: money("1000000.00"),
+            committed: money("400000.00"),
+            paid: money("100000.00"),
+            carried_in: money("250000.00"),
+            carried_out: money("50000.00"),
+            headroom: money("800000.00"),
+            pipeline: money("0.00"),
+            released: money("0.00"),
+            by_category: Vec::new(),
+            by_theme: Vec::new(),
+        };
+        assert_eq!(available(&year), 1_200_000);
+        assert!(description(&year, &year).contains("budget available £1,200,000"), "{}", description(&year, &year));
     }
 }

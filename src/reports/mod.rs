@@ -2,6 +2,7 @@
 //! chart for board papers (DESIGN §7).
 
 pub mod chart;
+pub mod pack;
 pub mod store;
 
 use std::collections::BTreeMap;
@@ -91,7 +92,8 @@ pub fn year_report_of(conn: &mut PgConnection, year: FinancialYear) -> Result<Ye
     let mut by_category: BTreeMap<Category, Sums> = Category::ALL.iter().map(|c| (*c, Sums::default())).collect();
     // The themes of the plans in force during the year, else the Police and Crime Plan
     // 2017-20's; then any other theme an award of the year was approved under.
-    let mut codes = store::year_themes(conn, year.first_day(), year.last_day())?;
+    let mut codes: Vec<String> =
+        store::year_themes(conn, year.first_day(), year.last_day())?.into_iter().map(|(code, _)| code).collect();
     if codes.is_empty() {
         codes = PLAN_2017_20.iter().map(|c| c.to_string()).collect();
     }

@@ -94,23 +94,26 @@ pub fn carried_year(conn: &mut PgConnection, year: &str) -> QueryResult<(Decimal
     .map(|c| (c.carried_in, c.carried_out))
 }
 
-/// The themes of the plans in force during a year, in each plan's order (none recorded: empty).
-pub fn year_themes(conn: &mut PgConnection, first: NaiveDate, last: NaiveDate) -> QueryResult<Vec<String>> {
+/// The themes of the plans in force during a year as (code, title), in each plan's order (none
+/// recorded: empty).
+pub fn year_themes(conn: &mut PgConnection, first: NaiveDate, last: NaiveDate) -> QueryResult<Vec<(String, String)>> {
     #[derive(QueryableByName)]
-    struct Code {
+    struct Theme {
         #[diesel(sql_type = Text)]
         code: String,
+        #[diesel(sql_type = Text)]
+        title: String,
     }
     diesel::sql_query(
-        "SELECT t.theme->>'code' AS code
+        "SELECT t.theme->>'code' AS code, coalesce(t.theme->>'title', t.theme->>'code') AS title
          FROM plans p CROSS JOIN LATERAL jsonb_array_elements(p.themes) WITH ORDINALITY AS t(theme, n)
          WHERE p.starts_on <= $2 AND p.ends_on >= $1
          ORDER BY p.starts_on, t.n",
     )
     .bind::<Date, _>(first)
     .bind::<Date, _>(last)
-    .load::<Code>(conn)
-    .map(|rows| rows.into_iter().map(|c| c.code).collect())
+    .load::<Theme>(conn)
+    .map(|rows| rows.into_iter().map(|t| (t.code, t.title)).collect())
 }
 
 /// A year's award amounts, grouped. An award's theme is the one it was approved under, else
@@ -376,6 +379,98 @@ pub fn paid_payments(conn: &mut PgConnection, year: &str) -> QueryResult<Vec<Pai
         "SELECT pay.id, pay.award_id, pay.amount, pay.paid_on
          FROM payments pay JOIN awards a ON a.id = pay.award_id
          WHERE a.financial_year = $1 AND pay.status = 'paid' ORDER BY pay.paid_on, pay.id",
+    )
+    .bind::<Text, _>(year)
+    .load(conn)
+}
+
+/// A line of a year's allocation schedule: an approved or closed award of the year with the
+/// award it continues, or an award of the year before that nothing of this year continues.
+#[derive(Debug, QueryableByName)]
+pub struct ScheduleRow {
+    #[diesel(sql_type = Text)]
+    pub reference: String,
+    #[diesel(sql_type = Text)]
+    pub recipient: String,
+    #[diesel(sql_type = Text)]
+    pub programme: String,
+    #[diesel(sql_type = Text)]
+    pub category: Category,
+    #[diesel(sql_type = Text)]
+    pub plan_theme: PlanTheme,
+    /// The amount of the award it continues (for a line that ended, its own last year's).
+    #[diesel(sql_type = Nullable<Numeric>)]
+    pub last_year: Option<Decimal>,
+    /// Zero for a line that ended.
+    #[diesel(sql_type = Numeric)]
+    pub this_year: Decimal,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub reason: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub decision_ref: Option<String>,
+    /// `approved`, `closed`, or `ended` for last year's award that nothing continues.
+    #[diesel(sql_type = Text)]
+    pub status: String,
+}
+
+/// The allocation schedule of `year` against `previous`, by programme, recipient and reference.
+pub fn schedule_rows(conn: &mut PgConnection, year: &str, previous: &str) -> QueryResult<Vec<ScheduleRow>> {
+    diesel::sql_query(
+        "SELECT * FROM (
+           SELECT a.reference, r.name AS recipient, p.name AS programme, a.category,
+                  coalesce(a.plan_theme, p.plan_theme) AS plan_theme, prev.amount AS last_year,
+                  a.amount AS this_year, a.change_reason AS reason, a.decision_ref, a.status
+           FROM awards a JOIN recipients r ON r.id = a.recipient_id JOIN programmes p ON p.id = a.programme_id
+           LEFT JOIN awards prev ON prev.id = a.previous_award_id
+           WHERE a.financial_year = $1 AND a.status IN ('approved', 'closed')
+           UNION ALL
+           SELECT prev.reference, r.name, p.name, prev.category, coalesce(prev.plan_theme, p.plan_theme),
+                  prev.amount, 0, NULL, prev.decision_ref, 'ended'
+           FROM awards prev JOIN recipients r ON r.id = prev.recipient_id JOIN programmes p ON p.id = prev.programme_id
+           WHERE prev.financial_year = $2 AND prev.status IN ('approved', 'closed')
+             AND NOT EXISTS (SELECT 1 FROM awards a WHERE a.previous_award_id = prev.id
+                             AND a.financial_year = $1 AND a.status IN ('approved', 'closed'))
+         ) s ORDER BY programme, recipient, reference",
+    )
+    .bind::<Text, _>(year)
+    .bind::<Text, _>(previous)
+    .load(conn)
+}
+
+/// A payment or a repayment of one of a year's awards.
+#[derive(Debug, QueryableByName)]
+pub struct MoneyMovement {
+    #[diesel(sql_type = Text)]
+    pub reference: String,
+    #[diesel(sql_type = Text)]
+    pub recipient: String,
+    /// `payment` or `repayment`.
+    #[diesel(sql_type = Text)]
+    pub kind: String,
+    /// A payment's status (`scheduled`, `paid`, `cancelled`); `received` for a repayment.
+    #[diesel(sql_type = Text)]
+    pub status: String,
+    #[diesel(sql_type = Nullable<Date>)]
+    pub due_on: Option<NaiveDate>,
+    /// When it was paid, or a repayment received.
+    #[diesel(sql_type = Nullable<Date>)]
+    pub settled_on: Option<NaiveDate>,
+    /// Repayments negative.
+    #[diesel(sql_type = Numeric)]
+    pub amount: Decimal,
+}
+
+/// Every payment and repayment of a year's awards, by date (paid, received or due) then
+/// reference.
+pub fn money_movements(conn: &mut PgConnection, year: &str) -> QueryResult<Vec<MoneyMovement>> {
+    diesel::sql_query(
+        "SELECT a.reference, r.name AS recipient, m.kind, m.status, m.due_on, m.settled_on, m.amount
+         FROM (SELECT award_id, 'payment' AS kind, status, due_on, paid_on AS settled_on, amount, created_at FROM payments
+               UNION ALL
+               SELECT award_id, 'repayment', 'received', NULL, received_on, -amount, created_at FROM repayments) m
+         JOIN awards a ON a.id = m.award_id JOIN recipients r ON r.id = a.recipient_id
+         WHERE a.financial_year = $1
+         ORDER BY coalesce(m.settled_on, m.due_on), a.reference, m.created_at",
     )
     .bind::<Text, _>(year)
     .load(conn)

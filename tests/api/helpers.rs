@@ -214,6 +214,8 @@ pub struct Reply {
     pub headers: awc::http::header::HeaderMap,
     pub body: Value,
     pub text: String,
+    /// The body as sent (for binary bodies such as workbooks).
+    pub bytes: Vec<u8>,
 }
 
 impl Reply {
@@ -425,6 +427,7 @@ impl TestApp {
             headers: res.headers().clone(),
             body: serde_json::from_str(&text).unwrap_or(Value::Null),
             text,
+            bytes: bytes.to_vec(),
         }
     }
 

@@ -22,6 +22,7 @@ mod money_movements;
 mod monitoring;
 mod newcomer;
 mod oidc;
+mod pack;
 mod plans;
 mod publications;
 mod recipients_programmes;

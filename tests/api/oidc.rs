@@ -144,6 +144,7 @@ impl<'a> Beside<'a> {
             headers: res.headers().clone(),
             body: serde_json::from_str(&text).unwrap_or(Value::Null),
             text,
+            bytes: bytes.to_vec(),
         }
     }
 }
