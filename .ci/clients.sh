@@ -24,7 +24,7 @@ if ! "$VENV/bin/mypy" --version >/dev/null 2>&1; then
   "$VENV/bin/pip" install -q 'openapi-python-client==0.29.1' 'mypy==2.4.1'
 fi
 rm -rf "$OUT/python" && mkdir -p "$OUT/python"
-"$VENV/bin/openapi-python-client" generate --path openapi/openapi.json --meta none \
+"$VENV/bin/openapi-python-client" generate --path openapi/openapi.json --meta none --config clients/python/config.yaml \
   --output-path "$OUT/python/grants_api_client" >"$OUT/python-generate.log" 2>&1 \
   || { cat "$OUT/python-generate.log"; exit 1; }
 cp clients/python/program.py "$OUT/python/"

@@ -9,7 +9,7 @@ pub fn with_etag<T: Serialize>(version: i32, body: &T) -> HttpResponse {
     HttpResponse::Ok().insert_header((header::ETAG, format!("\"{version}\""))).json(body)
 }
 
-/// A response body of raw bytes (a workbook, an uploaded file): `type: string, format: binary`,
+/// A body of raw bytes (a workbook, an uploaded file, a CSV to import): `type: string, format: binary`,
 /// which client generators read as a file rather than as JSON.
 pub struct Binary;
 

@@ -16,7 +16,9 @@ from grants_api_client.api.exports import export_360giving
 from grants_api_client.api.funds import list_funds
 from grants_api_client.api.programmes import list_programmes
 from grants_api_client.api.recipients import list_recipients
+from grants_api_client.api.reports import get_year_pack_xlsx
 from grants_api_client.models import Award, CreateAward, Fund, FundStatus, GrantPackage, Problem
+from grants_api_client.types import File
 
 
 def open_funds(client: AuthenticatedClient, year: str) -> list[Fund]:
@@ -63,6 +65,14 @@ def main() -> int:
         raise SystemExit(f"the 360Giving export failed: {package}")
     total = sum((Decimal(str(grant.amount_awarded)) for grant in package.grants), Decimal(0)).quantize(Decimal("0.01"))
     print(f"360Giving {fund.financial_year}: {len(package.grants)} grants, {total} awarded")
+
+    pack = get_year_pack_xlsx.sync(client=client, financial_year=fund.financial_year)
+    if not isinstance(pack, File):
+        raise SystemExit(f"the board pack failed: {pack}")
+    workbook = pack.payload.read()
+    if workbook[:2] != b"PK":
+        raise SystemExit("the board pack is not a workbook (an XLSX is a zip)")
+    print(f"board pack {fund.financial_year}: a workbook of {len(workbook)} bytes")
     return 0
 
 

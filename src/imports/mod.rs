@@ -633,7 +633,7 @@ fn read_rows(
     tag = "imports",
     operation_id = "import_awards",
     params(ImportQuery),
-    request_body(content = String, description = "`text/csv` (a header row, then one award per row) or `application/json` (a 360Giving data package), up to 16 MiB and 20,000 rows", content_type = "text/csv"),
+    request_body(content = crate::respond::Binary, description = "`text/csv` (a header row, then one award per row) or `application/json` (a 360Giving data package), up to 16 MiB and 20,000 rows", content_type = "text/csv"),
     responses(
         (status = 200, description = "A dry run: every row's plan, or its errors", body = ImportReport),
         (status = 201, description = "Committed: every row's plan, with the awards' ids and references", body = ImportReport),
