@@ -14,6 +14,15 @@ use crate::helpers::TestApp;
 /// change and its reason), a new one, a draft, payments paid and scheduled, and a repayment.
 /// The recipient's name would be markup if it were not escaped.
 async fn two_years(app: &TestApp) -> Value {
+    // The plan in force names its themes: the pack shows their titles, not their codes.
+    let plan = json!({
+        "title": "Police and Crime Plan 2017-21",
+        "starts_on": "2017-04-01",
+        "ends_on": "2021-05-12",
+        "themes": [{"code": "victims", "title": "Victims and witnesses"}, {"code": "communities", "title": "Safer communities"}]
+    });
+    let r = app.post("/api/v1/plans", &app.admin, plan).await;
+    assert_eq!(r.status, 201, "{}", r.text);
     let f19 = app.create_fund("CDRG", "2019-20", "500000").await.id();
     let f20 = app.create_fund("CDRG", "2020-21", "600000").await.id();
     let ol = app.programme("Outside Links", "commissioned_service").await;
@@ -93,8 +102,8 @@ fn part(bytes: &[u8], name: &str) -> String {
     text
 }
 
-/// The number format of cell `at` (e.g. `H5`) of `sheet` (`xl/worksheets/sheet2.xml`), and
-/// whether the cell is a number.
+/// Whether cell `at` (e.g. `H5`) of `sheet` (`xl/worksheets/sheet2.xml`) is a number, and its
+/// number format (followed by ` bold` when its font is bold).
 fn format_of(bytes: &[u8], sheet: &str, at: &str) -> (bool, String) {
     let sheet = part(bytes, sheet);
     let sheet = roxmltree::Document::parse(&sheet).unwrap();
@@ -109,12 +118,16 @@ fn format_of(bytes: &[u8], sheet: &str, at: &str) -> (bool, String) {
     let xfs = styles.descendants().find(|n| n.has_tag_name("cellXfs")).unwrap();
     let xf = xfs.children().filter(|n| n.has_tag_name("xf")).nth(style).unwrap();
     let id = xf.attribute("numFmtId").unwrap_or("0");
+    let font: usize = xf.attribute("fontId").unwrap_or("0").parse().unwrap();
+    let fonts = styles.descendants().find(|n| n.has_tag_name("fonts")).unwrap();
+    let bold =
+        fonts.children().filter(|n| n.has_tag_name("font")).nth(font).unwrap().children().any(|n| n.has_tag_name("b"));
     let code = styles
         .descendants()
         .find(|n| n.has_tag_name("numFmt") && n.attribute("numFmtId") == Some(id))
         .and_then(|n| n.attribute("formatCode"))
         .map_or_else(|| format!("builtin {id}"), str::to_string);
-    (number, code)
+    (number, if bold { format!("{code} bold") } else { code })
 }
 
 fn money(cell: &Data) -> String {
@@ -194,7 +207,26 @@ async fn the_workbook_holds_the_schedule_totals_monitoring_payments_and_the_seal
     );
     let sched = rows(&mut book, "Schedule");
     assert_eq!(text(&sched[0][10]), "PCC-DN-2020-001", "the decision");
-    assert_eq!(text(&sched[0][5]), "Communities", "the theme by its title");
+    assert_eq!(text(&sched[0][5]), "Safer communities", "the theme by its plan's title");
+    let header = book.worksheet_range("Schedule").unwrap();
+    let header: Vec<String> = header.rows().nth(3).unwrap().iter().map(text).collect();
+    assert_eq!(
+        header,
+        [
+            "Line",
+            "Reference",
+            "Recipient",
+            "Programme",
+            "Category",
+            "Theme",
+            "Last year (2019-20)",
+            "This year (2020-21)",
+            "Change",
+            "Reason for change",
+            "Decision",
+            "Status"
+        ]
+    );
     assert!(text(&sched[1][1]).starts_with("CDRG-2019-20-"), "an ended line is last year's award");
 
     // The summary's figures are the year report's.
@@ -235,7 +267,7 @@ async fn the_workbook_holds_the_schedule_totals_monitoring_payments_and_the_seal
     assert_eq!(fact("Signature (Ed25519)"), checkpoint["signature"].as_str().unwrap());
 
     // Totals by category against the budget available.
-    let totals = rows(&mut book, "Totals");
+    let totals: Vec<Vec<Data>> = book.worksheet_range("Totals").unwrap().rows().skip(4).map(<[Data]>::to_vec).collect();
     let total = |name: &str| {
         let r = totals.iter().find(|r| text(&r[0]) == name).unwrap_or_else(|| panic!("no {name}"));
         (text(&r[1]), money(&r[2]), money(&r[3]), r[4].clone())
@@ -243,6 +275,16 @@ async fn the_workbook_holds_the_schedule_totals_monitoring_payments_and_the_seal
     assert_eq!(total("CSP allocations"), ("2".into(), "70000.00".into(), "0.00".into(), Data::Float(0.1167)));
     assert_eq!(total("Commissioned services"), ("1".into(), "45000.00".into(), "18750.00".into(), Data::Float(0.075)));
     assert_eq!(total("Statutory contributions").1, "0.00");
+    assert_eq!(total("Safer communities"), ("3".into(), "115000.00".into(), "18750.00".into(), Data::Float(0.1917)));
+    assert_eq!(total("Victims and witnesses").1, "0.00", "every theme of the plan, even without awards");
+    let all = book.worksheet_range("Totals").unwrap();
+    let last: Vec<(String, String)> =
+        all.rows().skip_while(|r| text(&r[0]) != "Budget available").map(|r| (text(&r[0]), money(&r[2]))).collect();
+    let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
+    assert_eq!(
+        last,
+        [pair("Budget available", "600000.00"), pair("Draft pipeline", "15000.00"), pair("Headroom", "485000.00")]
+    );
 
     // Monitoring: each award's returns as the outcome report counts them on the same day.
     let outcomes = app.get("/api/v1/reports/years/2020-21/outcomes?as_of=2021-03-31", &app.finance).await.body;
@@ -286,6 +328,7 @@ async fn the_workbook_holds_the_schedule_totals_monitoring_payments_and_the_seal
     // page wide, title and header on every page.
     for (sheet, at, format) in [
         ("xl/worksheets/sheet1.xml", "B5", "£#,##0.00;[Red]-£#,##0.00"),
+        ("xl/worksheets/sheet1.xml", "B13", "£#,##0.00;[Red]-£#,##0.00 bold"),
         ("xl/worksheets/sheet2.xml", "H5", "£#,##0.00;[Red]-£#,##0.00"),
         ("xl/worksheets/sheet2.xml", "I6", "£#,##0.00;[Red]-£#,##0.00"),
         ("xl/worksheets/sheet3.xml", "E6", "0.0%"),
@@ -309,7 +352,17 @@ async fn the_workbook_holds_the_schedule_totals_monitoring_payments_and_the_seal
         let fit = doc.descendants().find(|n| n.has_tag_name("pageSetUpPr")).and_then(|n| n.attribute("fitToPage"));
         assert_eq!(fit, Some("1"), "sheet{n} fits one page wide");
     }
-    assert_eq!(workbook.matches("_xlnm.Print_Titles").count(), 5, "{workbook}");
+    let titles = roxmltree::Document::parse(&workbook).unwrap();
+    let titles: Vec<&str> = titles // in sheet-name order
+        .descendants()
+        .filter(|n| n.attribute("name") == Some("_xlnm.Print_Titles"))
+        .filter_map(|n| n.text())
+        .collect();
+    assert_eq!(
+        titles,
+        ["Monitoring!$1:$4", "Payments!$1:$4", "Schedule!$1:$4", "Summary!$1:$4", "Totals!$1:$4"],
+        "{workbook}"
+    );
 }
 
 #[actix_web::test]
@@ -333,6 +386,28 @@ async fn the_printable_page_escapes_the_ledger_and_loads_nothing() {
         assert!(schedule.contains(figure), "the schedule shows {figure}");
     }
     assert!(page.contains("£485,000.00"), "the headroom");
+    assert!(schedule.contains("<td class=\"code\">PCC-DN-2020-001</td>"), "the decision, on one line");
+    assert!(schedule.contains("<td class=\"n\">4</td><td class=\"code\">CDRG-2020-21-"), "line 4 and its reference");
+    assert!(
+        schedule.contains("<td class=\"n\">£45,000.00</td>")
+            && schedule.contains("<td class=\"n neg\">-£5,000.00</td>")
+    );
+    let totals = &page[page.find("id=\"totals\"").unwrap()..page.find("id=\"monitoring\"").unwrap()];
+    for figure in ["Commissioned services", "Safer communities", "11.7%", "7.5%", "£600,000.00"] {
+        assert!(totals.contains(figure), "the totals show {figure}");
+    }
+    let monitoring = &page[page.find("id=\"monitoring\"").unwrap()..page.find("id=\"payments\"").unwrap()];
+    assert!(
+        monitoring.contains(
+            "<td>Fenland CSP</td><td>CSP allocation</td><td>quarterly</td><td class=\"n\">3</td><td class=\"n\">1</td>"
+        ),
+        "{monitoring}"
+    );
+    let payments = &page[page.find("id=\"payments\"").unwrap()..page.find("id=\"audit\"").unwrap()];
+    assert!(
+        payments.contains("<td colspan=\"6\">Paid, net of repayments</td><td class=\"n\">£18,750.00</td>"),
+        "{payments}"
+    );
     assert!(page.contains(checkpoint["signature"].as_str().unwrap()), "the checkpoint's signature");
     // The chart is inline, named for assistive technology.
     let svg = &page[page.find("<svg").expect("the chart inline")..];

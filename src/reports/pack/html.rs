@@ -346,4 +346,11 @@ mod tests {
         );
         assert_eq!(cell("Safer <Peterborough>"), "<td>Safer &lt;Peterborough&gt;</td>");
     }
+
+    #[test]
+    fn amounts_below_zero_are_marked() {
+        assert_eq!(money("5".parse().unwrap()), "<td class=\"n\">£5.00</td>");
+        assert_eq!(money("-5".parse().unwrap()), "<td class=\"n neg\">-£5.00</td>");
+        assert_eq!(money("-0.00".parse().unwrap()), "<td class=\"n\">£0.00</td>");
+    }
 }
