@@ -43,6 +43,11 @@ pub struct Problem {
     /// For validation failures: each field that broke a rule.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<FieldError>>,
+    /// The request's id, as in its `X-Request-Id` response header: quote it to the operator,
+    /// who finds every log line of the request under it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "01939f0e-8a5c-7d2e-9b1a-5f0c2d3e4a6b")]
+    pub request_id: Option<String>,
 }
 
 /// Every way a request can fail.
@@ -184,6 +189,7 @@ impl ApiError {
                 ApiError::Validation(errors) => Some(errors.clone()),
                 _ => None,
             },
+            request_id: crate::request_id::current(),
         }
     }
 }

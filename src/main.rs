@@ -101,7 +101,13 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info,actix_server=warn")).init();
+    match grants::logs::Format::parse(std::env::var("GRANTS_LOG_FORMAT").ok().as_deref()) {
+        Ok(format) => grants::logs::init(format),
+        Err(message) => {
+            eprintln!("grants: {message}");
+            return ExitCode::FAILURE;
+        }
+    }
     match run(Cli::parse().command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {

@@ -41,6 +41,51 @@ pub async fn limit(
     next.call(req).await.map(ServiceResponse::map_into_left_body)
 }
 
+/// Middleware, the outermost: gives the request its id ([`crate::request_id`]) and serves it
+/// inside that id's scope, so that problem bodies and log lines carry it (an error raised by a
+/// middleware inside takes its id along to where the server answers it); says `X-Request-Id`
+/// on every response; and writes the access log line, with the
+/// client's address, the method, the path without its query (which may hold search terms), the
+/// status and the time taken.
+pub async fn request_id(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let trusted = match (req.peer_addr(), req.app_data::<web::Data<AppState>>()) {
+        (Some(peer), Some(state)) => state.trusted_proxies.contains(peer.ip()),
+        _ => false,
+    };
+    let sent = req.headers().get(crate::request_id::HEADER).and_then(|v| v.to_str().ok());
+    let id = crate::request_id::choose(sent, trusted);
+    let client = client_address(&req).map(|a| a.to_string()).unwrap_or_else(|| "-".into());
+    let (method, path, started) = (req.method().clone(), req.path().to_string(), std::time::Instant::now());
+    crate::request_id::scope(id.clone(), async move {
+        let answer = next.call(req).await;
+        let status = match &answer {
+            Ok(res) => res.status(),
+            Err(e) => e.as_response_error().status_code(),
+        };
+        log::info!(
+            target: "access",
+            "{client} \"{method} {path}\" {} {}ms",
+            status.as_u16(),
+            started.elapsed().as_millis()
+        );
+        match answer {
+            Ok(mut res) => {
+                if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&id) {
+                    res.headers_mut()
+                        .insert(actix_web::http::header::HeaderName::from_static(crate::request_id::HEADER), value);
+                }
+                Ok(res)
+            }
+            // Answered by the server after this scope ends: the error keeps the id with it.
+            Err(error) => Err(crate::request_id::Identified { error, id }.into()),
+        }
+    })
+    .await
+}
+
 /// The caller's address: the peer's, or the client a trusted proxy forwarded (see
 /// [`crate::client`]).
 fn client_address(req: &ServiceRequest) -> Option<std::net::IpAddr> {

@@ -6,7 +6,6 @@ use std::net::TcpListener;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServerHandle, ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::middleware::Logger;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::{Config, SwaggerUi};
@@ -130,7 +129,7 @@ pub fn app(
         .wrap(actix_web::middleware::from_fn(crate::middleware::reject_control_characters))
         .wrap(actix_web::middleware::from_fn(crate::middleware::limit))
         .wrap(actix_web::middleware::from_fn(crate::middleware::security_headers))
-        .wrap(Logger::new("%a \"%r\" %s %b %Dms"))
+        .wrap(actix_web::middleware::from_fn(crate::middleware::request_id))
 }
 
 /// What a request that no route took gets: 405 with `Allow` when the path exists under

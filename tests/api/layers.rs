@@ -159,8 +159,11 @@ fn the_lowest_layers_name_no_feature() {
     for (module, targets) in &graph {
         let allowed: &[&str] = if module.starts_with("domain") {
             &["domain"]
-        } else if module == "error" || module == "canonical" {
+        } else if module == "canonical" || module == "request_id" {
             &[]
+        } else if module == "error" {
+            // A problem quotes the request's id, which names nothing of the crate.
+            &["request_id"]
         } else if ["state", "config", "db", "ratelimit", "client", "tokens"]
             .iter()
             .any(|m| module == m || module.starts_with(&format!("{m}::")))

@@ -22,6 +22,7 @@ mod money_movements;
 mod monitoring;
 mod newcomer;
 mod oidc;
+mod operations;
 mod pack;
 mod plans;
 mod publications;
