@@ -107,7 +107,7 @@ fn description(this: &YearReport, previous: &YearReport) -> String {
 
 /// The budget the year may commit: its funds' budgets with carry-forwards in and out.
 fn available(y: &YearReport) -> i64 {
-    pounds(y.budget) + pounds(y.carried_in) - pounds(y.carried_out)
+    pounds(y.available())
 }
 
 fn escape(text: &str) -> String {

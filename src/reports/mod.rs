@@ -78,6 +78,13 @@ pub struct YearReport {
     pub by_theme: Vec<ThemeLine>,
 }
 
+impl YearReport {
+    /// The budget the year may commit: its funds' budgets with carry-forwards in and out.
+    pub fn available(&self) -> Money {
+        self.budget + self.carried_in - self.carried_out
+    }
+}
+
 #[derive(Default, Clone, Copy)]
 struct Sums {
     committed: Money,

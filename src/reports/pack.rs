@@ -90,7 +90,7 @@ impl Pack {
 
     /// The budget the year may commit: its funds' budgets with carry-forwards in and out.
     pub fn available(&self) -> Decimal {
-        (self.report.budget + self.report.carried_in - self.report.carried_out).to_decimal()
+        self.report.available().to_decimal()
     }
 
     /// `part` as a fraction of the available budget (for a percentage cell); none without one.
