@@ -41,6 +41,9 @@ pub struct Settings {
     /// `X-Forwarded-For` names the client whose per-address limit applies. Default: none (the
     /// peer's own address is the client's).
     pub trusted_proxies: crate::client::TrustedProxies,
+    /// `GRANTS_METRICS_TOKEN`: the bearer token a Prometheus scraper sends to `GET /metrics`
+    /// (at least 32 characters). Unset: `/metrics` is 404.
+    pub metrics_token: Option<String>,
     /// `GRANTS_RETURN_DUE_DAYS`: days after a quarter's end that its CSP return falls due.
     /// Default 30.
     pub return_due_days: u32,
@@ -405,6 +408,15 @@ impl Settings {
             rate_limit: (number("GRANTS_RATE_LIMIT_PER_SEC", 20)?, number("GRANTS_RATE_LIMIT_BURST", 100)?),
             trusted_proxies: crate::client::TrustedProxies::parse(&var("GRANTS_TRUSTED_PROXIES").unwrap_or_default())
                 .map_err(|message| ConfigError { variable: "GRANTS_TRUSTED_PROXIES", message })?,
+            metrics_token: match var("GRANTS_METRICS_TOKEN") {
+                Some(token) if token.len() < 32 || token.chars().any(|c| c.is_whitespace() || c.is_control()) => {
+                    return Err(ConfigError {
+                        variable: "GRANTS_METRICS_TOKEN",
+                        message: "must be at least 32 characters with no spaces (e.g. openssl rand -hex 32)".into(),
+                    });
+                }
+                token => token,
+            },
             jwt: JwtSettings::from_env()?,
             oidc: oidc_from_env()?,
             jwt_max_ttl: match var("GRANTS_JWT_MAX_TTL") {

@@ -37,5 +37,6 @@ pub mod respond;
 pub mod routes;
 pub mod startup;
 pub mod state;
+pub mod telemetry;
 pub mod tokens;
 pub mod variations;

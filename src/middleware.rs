@@ -61,10 +61,16 @@ pub async fn request_id(
     let (method, path, started) = (req.method().clone(), req.path().to_string(), std::time::Instant::now());
     crate::request_id::scope(id.clone(), async move {
         let answer = next.call(req).await;
-        let status = match &answer {
-            Ok(res) => res.status(),
-            Err(e) => e.as_response_error().status_code(),
+        let (status, route) = match &answer {
+            Ok(res) => (res.status(), res.request().match_pattern()),
+            Err(e) => (e.as_response_error().status_code(), None),
         };
+        crate::telemetry::request(
+            route.as_deref().unwrap_or("unmatched"),
+            method.as_str(),
+            status.as_u16(),
+            started.elapsed(),
+        );
         log::info!(
             target: "access",
             "{client} \"{method} {path}\" {} {}ms",

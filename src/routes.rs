@@ -71,3 +71,63 @@ async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
 async fn openapi_json(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().content_type("application/json").body(state.openapi_json.clone())
 }
+
+/// `GET /metrics`: the Prometheus text format, for a scraper that sends `GRANTS_METRICS_TOKEN`
+/// as its bearer token (404 while that is unset, 401 without it). Not in the OpenAPI document:
+/// it is for the operator's monitoring, not for API clients. The gauges read the database on
+/// the long-read pool, so a scrape never takes a connection a request needs.
+pub async fn metrics(state: web::Data<AppState>, req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
+    let Some(expected) = state.metrics_token.as_deref() else { return Err(ApiError::not_found("resource")) };
+    let sent = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map_or("", |(_, token)| token.trim());
+    if !same_secret(sent, expected) {
+        return Err(ApiError::Unauthorized("GET /metrics needs the metrics token (GRANTS_METRICS_TOKEN)".into()));
+    }
+    let due_days = state.return_due_days;
+    let (head, checkpoint, overdue, reminders) = state
+        .heavy(move |conn| {
+            #[derive(QueryableByName)]
+            struct Count {
+                #[diesel(sql_type = diesel::sql_types::BigInt)]
+                n: i64,
+            }
+            let today = chrono::Utc::now().date_naive();
+            Ok((
+                crate::audit::store::head(conn)?,
+                crate::audit::checkpoint::latest(conn)?,
+                crate::delivery::overdue_returns_on(conn, None, today, due_days)?.len(),
+                diesel::sql_query("SELECT count(*) AS n FROM reminders").get_result::<Count>(conn)?.n,
+            ))
+        })
+        .await?;
+    let pool = |name: &'static str, pool: &crate::db::DbPool| {
+        let s = pool.state();
+        crate::telemetry::PoolState { name, size: pool.max_size(), open: s.connections, idle: s.idle_connections }
+    };
+    let head_seq = head.map_or(0, |(seq, _)| seq);
+    let snapshot = crate::telemetry::Snapshot {
+        pools: vec![pool("request", &state.pool), pool("long_read", &state.heavy_pool)],
+        audit_head_seq: head_seq,
+        checkpoint_age_seconds: checkpoint
+            .as_ref()
+            .map(|c| (chrono::Utc::now() - c.at).num_milliseconds().max(0) as f64 / 1000.0),
+        unsealed_events: head_seq - checkpoint.as_ref().map_or(0, |c| c.seq),
+        overdue_returns: overdue as u64,
+        reminders_sent: u64::try_from(reminders).unwrap_or(0),
+    };
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(crate::telemetry::render(&snapshot)))
+}
+
+/// Whether two secrets are equal, in time that does not depend on where they differ.
+fn same_secret(sent: &str, expected: &str) -> bool {
+    use sha2::{Digest, Sha256};
+    let (a, b) = (Sha256::digest(sent.as_bytes()), Sha256::digest(expected.as_bytes()));
+    a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

@@ -30,6 +30,8 @@ impl Application {
     /// database must already exist and be migrated (`db::prepare`).
     pub fn build(settings: Settings) -> Result<Application, String> {
         let verify_url = settings.serving_url().to_string();
+        // The metrics registry, before the first request records anything.
+        crate::telemetry::handle();
         let state = web::Data::new(AppState {
             pool: crate::db::pool(settings.serving_url(), settings.db_pool_size, settings.db_timeout),
             heavy_pool: crate::db::heavy_pool(
@@ -48,6 +50,7 @@ impl Application {
                 (rate, burst) => Some(RateLimiter::new(rate, burst)),
             },
             trusted_proxies: settings.trusted_proxies,
+            metrics_token: settings.metrics_token,
             verify_url,
             audit_key: settings.audit_key,
             verifying: std::sync::atomic::AtomicBool::new(false),
@@ -121,6 +124,7 @@ pub fn app(
         .configure(crate::routes::configure)
         .split_for_parts();
     app.service(web::redirect("/docs", "/docs/"))
+        .route("/metrics", web::get().to(crate::routes::metrics))
         .service(
             SwaggerUi::new("/docs/{_:.*}")
                 .config(Config::new(["/openapi.json"]).validator_url("none").try_it_out_enabled(true)),

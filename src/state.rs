@@ -38,6 +38,8 @@ pub struct AppState {
     pub verify_url: String,
     /// How long an `Idempotency-Key` replays its first response.
     pub idempotency_ttl: std::time::Duration,
+    /// `GRANTS_METRICS_TOKEN`: the bearer token `GET /metrics` wants; `None` turns it off.
+    pub metrics_token: Option<String>,
     /// Set while a verification runs: one at a time per process.
     pub verifying: std::sync::atomic::AtomicBool,
 }
@@ -50,7 +52,7 @@ impl AppState {
         T: Send + 'static,
         F: FnOnce(&mut PgConnection) -> Result<T, ApiError> + Send + 'static,
     {
-        on_pool(&self.pool, "a request", work).await
+        on_pool(&self.pool, "request", "a request", work).await
     }
 
     /// Runs a long read (a report, an export, the public feed) on the pool of long reads: at
@@ -62,7 +64,7 @@ impl AppState {
         T: Send + 'static,
         F: FnOnce(&mut PgConnection) -> Result<T, ApiError> + Send + 'static,
     {
-        on_pool(&self.heavy_pool, "a long read", move |conn| {
+        on_pool(&self.heavy_pool, "long_read", "a long read", move |conn| {
             conn.build_transaction().read_only().repeatable_read().run(work)
         })
         .await
@@ -80,14 +82,17 @@ impl AppState {
 
 /// Runs `work` with a connection of `pool` on the blocking thread pool; no connection within
 /// the pool's timeout is 503 `unavailable`.
-async fn on_pool<T, F>(pool: &DbPool, what: &'static str, work: F) -> Result<T, ApiError>
+async fn on_pool<T, F>(pool: &DbPool, name: &'static str, what: &'static str, work: F) -> Result<T, ApiError>
 where
     T: Send + 'static,
     F: FnOnce(&mut PgConnection) -> Result<T, ApiError> + Send + 'static,
 {
     let pool = pool.clone();
     web::block(move || {
-        let mut conn = pool.get().map_err(|e| {
+        let asked = std::time::Instant::now();
+        let conn = pool.get();
+        crate::telemetry::pool_wait(name, asked.elapsed(), conn.is_ok());
+        let mut conn = conn.map_err(|e| {
             log::warn!("no database connection for {what}: {e}");
             ApiError::Unavailable
         })?;

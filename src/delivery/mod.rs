@@ -829,6 +829,45 @@ async fn send_back_return(
     review(&state, &user, id.into_inner(), ReturnStatus::Returned, Some(comment)).await
 }
 
+/// The overdue returns on `as_of` (of `scope`'s recipient only, when given), by award then
+/// period: what `GET /returns/overdue` lists and the metrics count.
+pub fn overdue_returns_on(
+    conn: &mut PgConnection,
+    scope: Option<RecipientId>,
+    as_of: NaiveDate,
+    due_days: u32,
+) -> Result<Vec<OverdueReturn>, ApiError> {
+    let which = store::Owing { statuses: &[AwardStatus::Approved], year: None, scope };
+    let mut awards = store::owing_awards(conn, &which)?;
+    awards.sort_by_key(|a| a.id);
+    let ids: Vec<_> = awards.iter().map(|a| a.id).collect();
+    let mut received: HashMap<AwardId, HashSet<ReturnPeriod>> = HashMap::new();
+    for (award, period) in store::received_periods(conn, &ids)? {
+        if let Ok(p) = ReturnPeriod::parse(&period) {
+            received.entry(award).or_default().insert(p);
+        }
+    }
+    let none = HashSet::new();
+    let mut items = Vec::new();
+    for award in awards {
+        let year = award.financial_year;
+        let got = received.get(&award.id).unwrap_or(&none);
+        let (frequency, days) = effective_plan(award.frequency, award.days_allowed, due_days);
+        let due = schedule(frequency, year, award.start_date, award.end_date, days);
+        for o in overdue_returns(&due, got, as_of) {
+            items.push(OverdueReturn {
+                award_id: award.id,
+                reference: award.reference.clone(),
+                recipient_id: award.recipient_id,
+                period: o.period,
+                due_on: o.due_on,
+                days_overdue: o.days_overdue,
+            });
+        }
+    }
+    Ok(items)
+}
+
 /// Returns that have fallen due on or before `as_of` with nothing submitted or accepted, for
 /// approved awards with activities, indicators or a monitoring plan: each award's own schedule
 /// (period end + days allowed; quarterly + `GRANTS_RETURN_DUE_DAYS` without a plan).
@@ -847,38 +886,6 @@ async fn overdue(
     let scope = user.read_scope()?;
     let as_of = as_of_date(query.into_inner().as_of)?;
     let due_days = state.return_due_days;
-    let items = state
-        .db(move |conn| {
-            let which = store::Owing { statuses: &[AwardStatus::Approved], year: None, scope };
-            let mut awards = store::owing_awards(conn, &which)?;
-            awards.sort_by_key(|a| a.id);
-            let ids: Vec<_> = awards.iter().map(|a| a.id).collect();
-            let mut received: HashMap<AwardId, HashSet<ReturnPeriod>> = HashMap::new();
-            for (award, period) in store::received_periods(conn, &ids)? {
-                if let Ok(p) = ReturnPeriod::parse(&period) {
-                    received.entry(award).or_default().insert(p);
-                }
-            }
-            let none = HashSet::new();
-            let mut items = Vec::new();
-            for award in awards {
-                let year = award.financial_year;
-                let got = received.get(&award.id).unwrap_or(&none);
-                let (frequency, days) = effective_plan(award.frequency, award.days_allowed, due_days);
-                let due = schedule(frequency, year, award.start_date, award.end_date, days);
-                for o in overdue_returns(&due, got, as_of) {
-                    items.push(OverdueReturn {
-                        award_id: award.id,
-                        reference: award.reference.clone(),
-                        recipient_id: award.recipient_id,
-                        period: o.period,
-                        due_on: o.due_on,
-                        days_overdue: o.days_overdue,
-                    });
-                }
-            }
-            Ok(items)
-        })
-        .await?;
+    let items = state.db(move |conn| overdue_returns_on(conn, scope, as_of, due_days)).await?;
     Ok(HttpResponse::Ok().json(OverdueList { items }))
 }

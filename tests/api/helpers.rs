@@ -255,6 +255,7 @@ pub fn settings_for(database_url: &str, jwt: JwtSettings, rate_limit: (u32, u32)
         workers: Some(2),
         rate_limit,
         trusted_proxies: Default::default(),
+        metrics_token: None,
         return_due_days: 30,
         jwt: Some(jwt),
         oidc: Vec::new(),

@@ -150,3 +150,96 @@ async fn json_logs_carry_each_requests_id_and_no_token_or_personal_field() {
         assert!(!text.contains(secret), "the log holds {secret:?}: {text}");
     }
 }
+
+/// `/metrics` scraped and read with a Prometheus text parser.
+fn scrape(text: &str) -> prometheus_parse::Scrape {
+    prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).expect("the Prometheus text format")
+}
+
+fn value(scrape: &prometheus_parse::Scrape, metric: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    scrape
+        .samples
+        .iter()
+        .find(|s| s.metric == metric && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+        .and_then(|s| match &s.value {
+            prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Gauge(v) => Some(*v),
+            prometheus_parse::Value::Histogram(buckets) => buckets.last().map(|b| b.count),
+            _ => None,
+        })
+}
+
+#[actix_web::test]
+async fn metrics_count_requests_by_route_and_read_the_ledger_for_a_scraper_with_the_token() {
+    let token = "metrics-token-0123456789abcdef0123456789";
+    let app = TestApp::spawn_configured(|s| s.metrics_token = Some(token.to_string())).await;
+    // An approved award that owes returns (it has an indicator): its 2020-21 quarters are overdue.
+    let l = app.ledger("100000").await;
+    let award = app.draft(&l, "1000").await;
+    app.approve(&award).await;
+    let indicator = json!({"title": "Repeat victims", "unit": "people", "baseline": 40, "direction": "decrease"});
+    let r = app.post(&format!("/api/v1/awards/{award}/indicators"), &app.finance, indicator).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let missing = uuid::Uuid::new_v4();
+    assert_eq!(app.get(&format!("/api/v1/funds/{missing}"), &app.finance).await.status, 404);
+    for _ in 0..3 {
+        assert_eq!(app.get("/api/v1/funds", &app.finance).await.status, 200);
+    }
+    let overdue = app.get("/api/v1/returns/overdue", &app.finance).await;
+    let overdue = overdue.body["items"].as_array().unwrap().len();
+    assert!(overdue > 0);
+    let checkpoint = app.post("/api/v1/audit/checkpoints", &app.auditor, json!({})).await.body;
+
+    // Only the scraper's token opens it; an API token does not.
+    for auth in [None, Some(app.admin.as_str()), Some("metrics-token-0123456789abcdef012345678X")] {
+        let r = app.send("GET", "/metrics", auth, &[], None).await;
+        assert_eq!((r.status, r.problem().as_str()), (401, "unauthorized"), "{auth:?}");
+        assert_eq!(r.body["request_id"].as_str(), Some(id_of(&r).as_str()));
+    }
+    let r = app.send("GET", "/metrics", Some(token), &[], None).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.header("content-type").unwrap().starts_with("text/plain; version=0.0.4"));
+    let m = scrape(&r.text);
+
+    let requests = |route: &str, status: &str| {
+        value(&m, "grants_http_requests_total", &[("route", route), ("method", "GET"), ("status", status)])
+    };
+    assert_eq!(requests("/api/v1/funds/:id", "404"), Some(1.0), "by route template: {}", r.text);
+    assert_eq!(requests("/api/v1/funds", "200"), Some(3.0));
+    assert!(!r.text.contains(&missing.to_string()), "no id becomes a label");
+    let latency = m
+        .samples
+        .iter()
+        .find(|s| {
+            s.metric == "grants_http_request_duration_seconds"
+                && s.labels.get("route") == Some("/api/v1/funds")
+                && s.labels.get("method") == Some("GET")
+        })
+        .expect("a latency histogram");
+    match &latency.value {
+        prometheus_parse::Value::Histogram(buckets) => {
+            assert!(buckets.len() >= 10 && buckets.last().unwrap().count == 3.0, "{buckets:?}")
+        }
+        other => panic!("not a histogram: {other:?}"),
+    }
+    assert!(value(&m, "grants_db_pool_wait_seconds", &[("pool", "request")]).unwrap() >= 1.0);
+    let size = value(&m, "grants_db_pool_size", &[("pool", "request")]).unwrap();
+    let open = value(&m, "grants_db_pool_connections", &[("pool", "request")]).unwrap();
+    assert!(size >= 1.0 && open <= size && value(&m, "grants_db_pool_in_use", &[("pool", "request")]).unwrap() <= open);
+    assert!(value(&m, "grants_db_pool_size", &[("pool", "long_read")]).is_some());
+
+    // Read from the ledger when scraped.
+    assert_eq!(value(&m, "grants_audit_head_seq", &[]), checkpoint["seq"].as_f64());
+    assert_eq!(value(&m, "grants_audit_unsealed_events", &[]), Some(0.0));
+    let age = value(&m, "grants_audit_checkpoint_age_seconds", &[]).unwrap();
+    assert!((0.0..60.0).contains(&age), "{age}");
+    assert_eq!(value(&m, "grants_returns_overdue", &[]), Some(overdue as f64));
+    assert_eq!(value(&m, "grants_reminders_sent_total", &[]), Some(0.0));
+}
+
+#[actix_web::test]
+async fn metrics_are_off_without_a_token_configured() {
+    let app = TestApp::spawn().await;
+    for auth in [None, Some(app.admin.as_str())] {
+        assert_eq!(app.send("GET", "/metrics", auth, &[], None).await.status, 404);
+    }
+}

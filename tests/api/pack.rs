@@ -251,6 +251,34 @@ async fn the_workbook_holds_the_schedule_totals_monitoring_payments_and_the_seal
     );
     // The seal: the audit head and the checkpoint just signed over it.
     let all = book.worksheet_range("Summary").unwrap();
+    // The sheet's layout, row by row from the header: figures, a gap, the seal, a gap, a note.
+    let labels: Vec<String> = all.rows().skip(3).map(|r| text(&r[0])).collect();
+    assert_eq!(
+        labels,
+        [
+            "Figure",
+            "Budget of the year's funds",
+            "Carried forward in",
+            "Carried forward out",
+            "Budget available",
+            "Committed (approved, and closed awards' net paid)",
+            "Draft pipeline (not yet committed)",
+            "Paid (net of repayments)",
+            "Released by closed awards",
+            "Headroom",
+            "",
+            "Audit trail",
+            "Head event (seq)",
+            "Head event's hash",
+            "Latest signed checkpoint",
+            "Checkpoint's head hash",
+            "Signed at (UTC)",
+            "Signing key",
+            "Signature (Ed25519)",
+            "",
+            "Check the head against GET /api/v1/audit/checkpoints and the keys at GET /api/v1/audit/keys."
+        ]
+    );
     let fact = |label: &str| {
         all.rows()
             .find(|r| text(&r[0]) == label)
@@ -278,6 +306,27 @@ async fn the_workbook_holds_the_schedule_totals_monitoring_payments_and_the_seal
     assert_eq!(total("Safer communities"), ("3".into(), "115000.00".into(), "18750.00".into(), Data::Float(0.1917)));
     assert_eq!(total("Victims and witnesses").1, "0.00", "every theme of the plan, even without awards");
     let all = book.worksheet_range("Totals").unwrap();
+    let labels: Vec<String> = all.rows().skip(3).map(|r| text(&r[0])).collect();
+    assert_eq!(
+        labels,
+        [
+            "Category or theme",
+            "By category",
+            "Statutory contributions",
+            "CSP allocations",
+            "Commissioned services",
+            "Total",
+            "",
+            "By theme",
+            "Victims and witnesses",
+            "Safer communities",
+            "Total",
+            "",
+            "Budget available",
+            "Draft pipeline",
+            "Headroom"
+        ]
+    );
     let last: Vec<(String, String)> =
         all.rows().skip_while(|r| text(&r[0]) != "Budget available").map(|r| (text(&r[0]), money(&r[2]))).collect();
     let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
