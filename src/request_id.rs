@@ -78,6 +78,18 @@ mod tests {
         assert_ne!(choose(None, false), choose(None, false), "each request its own");
     }
 
+    #[test]
+    fn an_identified_error_keeps_its_status_and_message() {
+        use actix_web::ResponseError;
+        let error: actix_web::Error = crate::error::ApiError::field("as_of", "must be a date").into();
+        let identified = Identified { error, id: "r-9".into() };
+        assert_eq!(identified.status_code(), actix_web::http::StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(identified.to_string(), "1 field is not valid");
+        let response = identified.error_response();
+        assert_eq!(response.status(), actix_web::http::StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(response.headers().get(HEADER).and_then(|v| v.to_str().ok()), Some("r-9"));
+    }
+
     #[actix_web::test]
     async fn the_id_is_current_only_inside_its_scope() {
         assert_eq!(current(), None);
