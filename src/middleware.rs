@@ -107,9 +107,7 @@ fn retry_after_secs(wait: std::time::Duration) -> u64 {
 }
 
 fn bearer(req: &ServiceRequest) -> Option<&str> {
-    let value = req.headers().get(actix_web::http::header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+    crate::auth::bearer(req.request()).ok()
 }
 
 /// Middleware: a query parameter holding a control character (a NUL, say, which PostgreSQL

@@ -51,6 +51,21 @@ pub struct AwardOutcome {
     pub indicators: Vec<IndicatorOutcome>,
 }
 
+impl AwardOutcome {
+    /// How many of its indicators are met, not met, and not yet known.
+    pub fn indicators_by_standing(&self) -> [u32; 3] {
+        let mut counts = [0u32; 3];
+        for i in &self.indicators {
+            counts[match i.met {
+                Some(true) => 0,
+                Some(false) => 1,
+                None => 2,
+            }] += 1;
+        }
+        counts
+    }
+}
+
 /// A programme's awards taken together.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProgrammeOutcome {
@@ -173,14 +188,11 @@ fn by_programme(awards: &[AwardOutcome]) -> Vec<ProgrammeOutcome> {
         let p = &mut programmes[at];
         p.awards += 1;
         p.returns += award.returns;
-        for i in &award.indicators {
-            p.indicators += 1;
-            match i.met {
-                Some(true) => p.indicators_met += 1,
-                Some(false) => p.indicators_not_met += 1,
-                None => p.indicators_unknown += 1,
-            }
-        }
+        let [met, not_met, unknown] = award.indicators_by_standing();
+        p.indicators += met + not_met + unknown;
+        p.indicators_met += met;
+        p.indicators_not_met += not_met;
+        p.indicators_unknown += unknown;
     }
     programmes
 }

@@ -10,7 +10,7 @@
 use plotters::prelude::*;
 use rust_decimal::prelude::ToPrimitive;
 
-use super::YearReport;
+use super::{YearReport, escape};
 use crate::domain::Money;
 
 const BUDGET: RGBColor = RGBColor(0xbd, 0xc3, 0xc7);
@@ -27,15 +27,7 @@ fn pounds(m: Money) -> i64 {
 
 /// `1300000` as `£1,300,000`.
 fn label(pounds: &i64) -> String {
-    let digits = pounds.abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    format!("{}£{out}", if *pounds < 0 { "-" } else { "" })
+    format!("{}£{}", if *pounds < 0 { "-" } else { "" }, super::thousands(&pounds.abs().to_string()))
 }
 
 /// A bar's value in three significant figures at most: `£1.29m`, `£643k`, `£950`.
@@ -108,10 +100,6 @@ fn description(this: &YearReport, previous: &YearReport) -> String {
 /// The budget the year may commit: its funds' budgets with carry-forwards in and out.
 fn available(y: &YearReport) -> i64 {
     pounds(y.available())
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 /// Draws the year beside the previous one as SVG text.

@@ -25,6 +25,34 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(year_report).service(year_chart).service(year_on_year);
 }
 
+/// Whole digits with a comma between thousands: `1300000` as `1,300,000`.
+pub fn thousands(digits: &str) -> String {
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Text as markup content (HTML or SVG): `&`, `<`, `>`, `"` and `'` as entities.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Reports are for finance, approvers, auditors and admins; CSP officers see their own awards.
 pub fn require_reporter(user: &AuthUser) -> Result<(), ApiError> {
     user.require(&[Role::Admin, Role::Finance, Role::Approver, Role::Auditor])

@@ -6,7 +6,7 @@
 mod html;
 mod xlsx;
 
-use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
+use actix_web::http::header;
 use actix_web::{HttpResponse, get, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::PgConnection;
@@ -108,16 +108,16 @@ impl Pack {
             .awards
             .iter()
             .map(|a| {
-                let known = |met: Option<bool>| a.indicators.iter().filter(|i| i.met == met).count() as u32;
+                let [met, not_met, unknown] = a.indicators_by_standing();
                 let counts = [
                     a.returns.due,
                     a.returns.received,
                     a.returns.late,
                     a.returns.missing,
-                    a.indicators.len() as u32,
-                    known(Some(true)),
-                    known(Some(false)),
-                    known(None),
+                    met + not_met + unknown,
+                    met,
+                    not_met,
+                    unknown,
                 ];
                 for (sum, n) in sums.iter_mut().zip(counts) {
                     *sum += n;
@@ -198,10 +198,6 @@ async fn read_pack(state: &AppState, user: &AuthUser, year: &str, query: Outcome
     state.heavy(move |conn| pack_of(conn, year, as_of, default_days)).await
 }
 
-fn attachment(file: String) -> ContentDisposition {
-    ContentDisposition { disposition: DispositionType::Attachment, parameters: vec![DispositionParam::Filename(file)] }
-}
-
 /// The board and panel pack as a workbook: Summary (the year's figures and the audit seal),
 /// Schedule (line, recipient, category, theme, last year, this year, change, reason, decision),
 /// Totals (by category and theme against the budget), Monitoring (returns due, in, late and
@@ -230,7 +226,7 @@ async fn pack_xlsx(
         .map_err(|e| ApiError::Internal(format!("pack workbook: {e}")))?;
     Ok(HttpResponse::Ok()
         .content_type("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-        .insert_header(attachment(format!("{}.xlsx", body.0)))
+        .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{}.xlsx\"", body.0)))
         .body(body.1))
 }
 

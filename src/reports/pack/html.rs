@@ -7,6 +7,7 @@ use std::fmt::Write;
 use rust_decimal::Decimal;
 
 use super::Pack;
+use crate::reports::escape;
 
 const STYLE: &str = "
 @page { size: A4 landscape; margin: 12mm; }
@@ -36,34 +37,12 @@ td.reason { min-width: 16em; }
 }
 ";
 
-/// `&`, `<`, `>`, `"` and `'` as entities.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// An amount as `£1,234.56` (`-£1,234.56` below zero).
 pub fn pounds(amount: Decimal) -> String {
     let text = format!("{:.2}", amount.abs().round_dp(2));
     let (whole, pence) = text.split_once('.').unwrap_or((&text, "00"));
-    let mut grouped = String::new();
-    for (i, c) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i).is_multiple_of(3) {
-            grouped.push(',');
-        }
-        grouped.push(c);
-    }
-    format!("{}£{grouped}.{pence}", if amount.is_sign_negative() && !amount.is_zero() { "-" } else { "" })
+    let sign = if amount.is_sign_negative() && !amount.is_zero() { "-" } else { "" };
+    format!("{sign}£{}.{pence}", crate::reports::thousands(whole))
 }
 
 /// A table cell holding an amount.
