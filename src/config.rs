@@ -37,6 +37,10 @@ pub struct Settings {
     /// subject (per address without a token), with bursts up to the second number. Defaults 20
     /// and 100; a rate of 0 turns limiting off.
     pub rate_limit: (u32, u32),
+    /// `GRANTS_RATE_LIMIT_STORE`: `database` (default) keeps each bucket in PostgreSQL too, so
+    /// the limit holds in total across every instance serving the database; `memory` keeps it
+    /// in each process only (one instance, or a limit that may be multiplied by the instances).
+    pub rate_limit_store: crate::ratelimit::Store,
     /// `GRANTS_TRUSTED_PROXIES`: the proxies (addresses or CIDR networks, comma-separated) whose
     /// `X-Forwarded-For` names the client whose per-address limit applies. Default: none (the
     /// peer's own address is the client's).
@@ -80,6 +84,11 @@ pub struct Settings {
     /// PostgreSQL cancels it (503 `timed-out`), and how long a long read waits for a connection.
     /// Default 30.
     pub heavy_timeout: Duration,
+    /// `GRANTS_READ_DATABASE_URL`: a streaming replica of the database (as a role that may read
+    /// it: the serving role's, say). Reports, exports, the public feed, histories and
+    /// verification read from it; writes and everything else stay on the primary. While it
+    /// cannot be reached those reads go to the primary.
+    pub read_database_url: Option<String>,
     /// `GRANTS_IDEMPOTENCY_TTL`: how long an `Idempotency-Key` replays its first response (e.g.
     /// `7d`, the default; at least a minute). Older keys are purged by the running service.
     pub idempotency_ttl: Duration,
@@ -406,6 +415,11 @@ impl Settings {
             workers: var("GRANTS_WORKERS").map(|_| number("GRANTS_WORKERS", 2)).transpose()?,
             return_due_days: number("GRANTS_RETURN_DUE_DAYS", 30)?,
             rate_limit: (number("GRANTS_RATE_LIMIT_PER_SEC", 20)?, number("GRANTS_RATE_LIMIT_BURST", 100)?),
+            rate_limit_store: var("GRANTS_RATE_LIMIT_STORE")
+                .map(|v| v.parse())
+                .transpose()
+                .map_err(|message| ConfigError { variable: "GRANTS_RATE_LIMIT_STORE", message })?
+                .unwrap_or(crate::ratelimit::Store::Database),
             trusted_proxies: crate::client::TrustedProxies::parse(&var("GRANTS_TRUSTED_PROXIES").unwrap_or_default())
                 .map_err(|message| ConfigError { variable: "GRANTS_TRUSTED_PROXIES", message })?,
             metrics_token: match var("GRANTS_METRICS_TOKEN") {
@@ -440,6 +454,7 @@ impl Settings {
             reminder_days: number("GRANTS_REMINDER_DAYS", 7)?.min(366),
             heavy_pool_size: number("GRANTS_HEAVY_POOL_SIZE", 2)?.max(1),
             heavy_timeout: Duration::from_secs(number("GRANTS_HEAVY_TIMEOUT_SECS", 30)?.max(1)),
+            read_database_url: var("GRANTS_READ_DATABASE_URL"),
             idempotency_ttl: match var("GRANTS_IDEMPOTENCY_TTL") {
                 None => Duration::from_secs(7 * 86_400),
                 Some(text) => crate::domain::duration::parse(&text)

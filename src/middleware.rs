@@ -1,4 +1,5 @@
-//! Middleware wrapped around every request: rate limiting and the query-string check.
+//! Middleware wrapped around every request: rate limiting (in this process and, shared by every
+//! instance, in PostgreSQL: see [`crate::ratelimit`]) and the query-string check.
 //!
 //! The limiter verifies the token itself so that it can key on the *verified* subject (a forged
 //! `sub` cannot borrow someone else's budget or dodge its own); the verified user is left in the
@@ -11,6 +12,7 @@ use actix_web::{HttpMessage, ResponseError, web};
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
+use crate::ratelimit::Store;
 use crate::state::AppState;
 
 /// The middleware: limits `/api/` requests, keyed as described above.
@@ -33,12 +35,36 @@ pub async fn limit(
         if let Some(u) = user {
             req.extensions_mut().insert(u);
         }
-        if let Err(wait) = limiter.check(&key) {
+        let mut verdict = limiter.check(&key);
+        if let (Ok(()), Store::Database, Some(state)) = (verdict, limiter.store, state.as_ref()) {
+            verdict = shared_verdict(state, key).await;
+        }
+        if let Err(wait) = verdict {
             let response = ApiError::RateLimited(retry_after_secs(wait)).error_response();
             return Ok(req.into_response(response).map_into_right_body());
         }
     }
     next.call(req).await.map(ServiceResponse::map_into_left_body)
+}
+
+/// What the bucket every instance shares says of `key`. A database that cannot answer admits
+/// the request: limiting is not worth refusing service for, and a request that needs the
+/// database then meets the same fault and says so itself.
+async fn shared_verdict(state: &web::Data<AppState>, key: String) -> Result<(), std::time::Duration> {
+    let limiter = state.clone();
+    match state
+        .db(move |conn| {
+            let limiter = limiter.rate_limiter.as_ref().expect("a limiter");
+            Ok(limiter.check_shared(conn, &key)?)
+        })
+        .await
+    {
+        Ok(verdict) => verdict,
+        Err(e) => {
+            log::warn!("the shared rate limit could not be read, so the request is admitted: {e}");
+            Ok(())
+        }
+    }
 }
 
 /// Middleware, the outermost: gives the request its id ([`crate::request_id`]) and serves it

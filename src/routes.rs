@@ -83,7 +83,7 @@ pub async fn metrics(state: web::Data<AppState>, req: actix_web::HttpRequest) ->
     }
     let due_days = state.return_due_days;
     let (head, checkpoint, overdue, reminders) = state
-        .heavy(move |conn| {
+        .heavy_on_primary(move |conn| {
             #[derive(QueryableByName)]
             struct Count {
                 #[diesel(sql_type = diesel::sql_types::BigInt)]
@@ -104,7 +104,10 @@ pub async fn metrics(state: web::Data<AppState>, req: actix_web::HttpRequest) ->
     };
     let head_seq = head.map_or(0, |(seq, _)| seq);
     let snapshot = crate::telemetry::Snapshot {
-        pools: vec![pool("request", &state.pool), pool("long_read", &state.heavy_pool)],
+        pools: [pool("request", &state.pool), pool("long_read", &state.heavy_pool)]
+            .into_iter()
+            .chain(state.replica.as_ref().map(|r| pool("replica", r.pool())))
+            .collect(),
         audit_head_seq: head_seq,
         checkpoint_age_seconds: checkpoint
             .as_ref()
@@ -112,6 +115,7 @@ pub async fn metrics(state: web::Data<AppState>, req: actix_web::HttpRequest) ->
         unsealed_events: head_seq - checkpoint.as_ref().map_or(0, |c| c.seq),
         overdue_returns: overdue as u64,
         reminders_sent: u64::try_from(reminders).unwrap_or(0),
+        replica_up: state.replica.as_ref().map(crate::state::Replica::is_up),
     };
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")

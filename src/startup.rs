@@ -40,6 +40,13 @@ impl Application {
                 settings.heavy_timeout,
                 settings.heavy_timeout,
             ),
+            replica: settings.read_database_url.as_deref().map(|url| {
+                crate::state::Replica::new(
+                    url,
+                    settings.db_pool_size.max(settings.heavy_pool_size),
+                    settings.heavy_timeout,
+                )
+            }),
             tokens: crate::tokens::Verifier::new(settings.jwt, settings.oidc, settings.jwt_max_ttl),
             return_due_days: settings.return_due_days,
             reminder_days: settings.reminder_days,
@@ -47,7 +54,7 @@ impl Application {
             publisher: settings.publisher,
             rate_limiter: match settings.rate_limit {
                 (0, _) => None,
-                (rate, burst) => Some(RateLimiter::new(rate, burst)),
+                (rate, burst) => Some(RateLimiter::with_store(rate, burst, settings.rate_limit_store)),
             },
             trusted_proxies: settings.trusted_proxies,
             metrics_token: settings.metrics_token,
@@ -90,14 +97,33 @@ impl Application {
             .mail
             .map(|mail| actix_web::rt::spawn(crate::delivery::reminders::keep_sending(self.signer.clone(), mail)));
         let purger = actix_web::rt::spawn(crate::idempotency::keep_purging(self.signer.clone()));
+        let sweeper = actix_web::rt::spawn(keep_sweeping_buckets(self.signer.clone()));
         let signer = actix_web::rt::spawn(crate::audit::checkpoint::keep_sealing(self.signer, self.checkpoint_every));
         let outcome = self.server.await;
         signer.abort();
         purger.abort();
+        sweeper.abort();
         if let Some(r) = reminders {
             r.abort();
         }
         outcome
+    }
+}
+
+/// Deletes, every minute, the shared rate-limit buckets idle long enough to be full again, so
+/// the table holds only the subjects and addresses of the last moments.
+async fn keep_sweeping_buckets(state: web::Data<AppState>) {
+    if !state.rate_limiter.as_ref().is_some_and(|l| l.store == crate::ratelimit::Store::Database) {
+        return;
+    }
+    loop {
+        let sweeper = state.clone();
+        let swept =
+            state.db(move |conn| Ok(sweeper.rate_limiter.as_ref().map_or(Ok(0), |l| l.sweep_shared(conn))?)).await;
+        if let Err(e) = swept {
+            log::warn!("sweeping idle rate-limit buckets: {e}");
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_secs(60)).await;
     }
 }
 

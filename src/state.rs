@@ -18,6 +18,9 @@ pub struct AppState {
     /// The pool of long reads (reports, exports, the public feed): few connections, each
     /// statement under a timeout, so they never take the connections ordinary requests need.
     pub heavy_pool: DbPool,
+    /// `GRANTS_READ_DATABASE_URL`'s streaming replica, when there is one: where long reads,
+    /// histories and verification go while it answers.
+    pub replica: Option<Replica>,
     /// How tokens are checked: this service's own key and its OpenID Connect providers.
     pub tokens: Verifier,
     /// Days after a quarter's end that a return falls due, for awards without a plan.
@@ -59,7 +62,24 @@ impl AppState {
     /// most its size at once, each statement under its timeout (503 `timed-out` past it), and
     /// never on a connection an ordinary request needs. One read-only transaction, so every
     /// statement of a report sees the same snapshot.
+    ///
+    /// With a replica, it runs there while the replica answers, and on the primary's pool of
+    /// long reads otherwise.
     pub async fn heavy<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut PgConnection) -> Result<T, ApiError> + Send + 'static,
+    {
+        let snapshot = move |conn: &mut PgConnection| conn.build_transaction().read_only().repeatable_read().run(work);
+        match self.replica.as_ref().and_then(Replica::if_up) {
+            Some(replica) => replica.run(&self.heavy_pool, "long_read", "a long read", snapshot).await,
+            None => on_pool(&self.heavy_pool, "long_read", "a long read", snapshot).await,
+        }
+    }
+
+    /// Runs a long read on the primary's pool of long reads, never on the replica: for figures
+    /// that must be the primary's own (the metrics' audit head, say).
+    pub async fn heavy_on_primary<T, F>(&self, work: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
         F: FnOnce(&mut PgConnection) -> Result<T, ApiError> + Send + 'static,
@@ -68,6 +88,26 @@ impl AppState {
             conn.build_transaction().read_only().repeatable_read().run(work)
         })
         .await
+    }
+
+    /// Runs a read that may be a moment behind the latest write (a history, say) in one
+    /// read-only snapshot: on the replica while it answers, else on the request pool.
+    pub async fn read<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut PgConnection) -> Result<T, ApiError> + Send + 'static,
+    {
+        let snapshot = move |conn: &mut PgConnection| conn.build_transaction().read_only().repeatable_read().run(work);
+        match self.replica.as_ref().and_then(Replica::if_up) {
+            Some(replica) => replica.run(&self.pool, "request", "a request", snapshot).await,
+            None => on_pool(&self.pool, "request", "a request", snapshot).await,
+        }
+    }
+
+    /// Where a verification connects: the replica while it answers, else `verify_url`.
+    pub fn verify_urls(&self) -> Vec<String> {
+        let replica = self.replica.as_ref().and_then(Replica::if_up).map(|r| r.url.clone());
+        replica.into_iter().chain([self.verify_url.clone()]).collect()
     }
 
     /// Runs `work` in one database transaction: all of it, or none of it.
@@ -80,6 +120,100 @@ impl AppState {
     }
 }
 
+/// A streaming replica: a pool on it, and when it was last found unreachable.
+pub struct Replica {
+    pool: DbPool,
+    url: String,
+    down_since: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+/// How long a read waits for a replica connection before it goes to the primary instead.
+const REPLICA_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+/// How long, after the replica could not be reached, reads go to the primary without trying it.
+const REPLICA_RETRY: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl Replica {
+    /// A replica at `url`, read through at most `size` connections, each statement cancelled
+    /// after `statement_timeout`. Nothing connects until the first read.
+    pub fn new(url: &str, size: u32, statement_timeout: std::time::Duration) -> Replica {
+        Replica {
+            pool: crate::db::heavy_pool(url, size, REPLICA_WAIT, statement_timeout),
+            url: url.to_string(),
+            down_since: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// The pool (for the pool metrics).
+    pub fn pool(&self) -> &DbPool {
+        &self.pool
+    }
+
+    /// Whether the replica answered lately (or is due another try).
+    pub fn is_up(&self) -> bool {
+        let down = self.down_since.lock().unwrap_or_else(|p| p.into_inner());
+        down.is_none_or(|since| since.elapsed() >= REPLICA_RETRY)
+    }
+
+    fn if_up(&self) -> Option<&Replica> {
+        self.is_up().then_some(self)
+    }
+
+    fn mark(&self, up: bool) {
+        let mut down = self.down_since.lock().unwrap_or_else(|p| p.into_inner());
+        match (up, down.is_some()) {
+            (true, true) => log::info!("the read replica answers again: reads go to it"),
+            (false, _) => {
+                log::warn!("the read replica cannot be reached: reads go to the primary for {REPLICA_RETRY:?}")
+            }
+            _ => {}
+        }
+        *down = if up { None } else { Some(std::time::Instant::now()) };
+    }
+
+    /// Runs `work` on the replica; when no replica connection can be had (the replica is down
+    /// rather than busy), on `primary` instead, and the replica is left alone for a while.
+    async fn run<T, F>(&self, primary: &DbPool, name: &'static str, what: &'static str, work: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut PgConnection) -> Result<T, ApiError> + Send + 'static,
+    {
+        let replica = self.pool.clone();
+        let primary = primary.clone();
+        let (outcome, reached) = web::block(move || {
+            let asked = std::time::Instant::now();
+            let alive = replica.get().map(|mut conn| {
+                let answers = diesel::sql_query("SELECT 1").execute(&mut **conn).is_ok();
+                (conn, answers)
+            });
+            match alive {
+                // A connection back from a read a moment ago is not checked by the pool: one
+                // statement tells whether the replica is still there before the read is given
+                // to it (the read cannot be run twice).
+                Ok((mut conn, true)) => {
+                    crate::telemetry::pool_wait("replica", asked.elapsed(), true);
+                    (work(&mut conn), true)
+                }
+                Ok((_, false)) => {
+                    log::warn!("the read replica's connection failed: {what} goes to the primary");
+                    (with_connection(&primary, name, what, work), false)
+                }
+                // Busy (every connection is in use): the primary takes this one read.
+                Err(_) if replica.state().connections > 0 => {
+                    crate::telemetry::pool_wait("replica", asked.elapsed(), false);
+                    (with_connection(&primary, name, what, work), true)
+                }
+                Err(e) => {
+                    log::warn!("no read replica connection for {what}: {e}");
+                    (with_connection(&primary, name, what, work), false)
+                }
+            }
+        })
+        .await?;
+        self.mark(reached);
+        outcome
+    }
+}
+
 /// Runs `work` with a connection of `pool` on the blocking thread pool; no connection within
 /// the pool's timeout is 503 `unavailable`.
 async fn on_pool<T, F>(pool: &DbPool, name: &'static str, what: &'static str, work: F) -> Result<T, ApiError>
@@ -88,15 +222,20 @@ where
     F: FnOnce(&mut PgConnection) -> Result<T, ApiError> + Send + 'static,
 {
     let pool = pool.clone();
-    web::block(move || {
-        let asked = std::time::Instant::now();
-        let conn = pool.get();
-        crate::telemetry::pool_wait(name, asked.elapsed(), conn.is_ok());
-        let mut conn = conn.map_err(|e| {
-            log::warn!("no database connection for {what}: {e}");
-            ApiError::Unavailable
-        })?;
-        work(&mut conn)
-    })
-    .await?
+    web::block(move || with_connection(&pool, name, what, work)).await?
+}
+
+/// Runs `work` with a connection of `pool`, on this thread.
+fn with_connection<T, F>(pool: &DbPool, name: &'static str, what: &'static str, work: F) -> Result<T, ApiError>
+where
+    F: FnOnce(&mut PgConnection) -> Result<T, ApiError>,
+{
+    let asked = std::time::Instant::now();
+    let conn = pool.get();
+    crate::telemetry::pool_wait(name, asked.elapsed(), conn.is_ok());
+    let mut conn = conn.map_err(|e| {
+        log::warn!("no database connection for {what}: {e}");
+        ApiError::Unavailable
+    })?;
+    work(&mut conn)
 }

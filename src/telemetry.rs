@@ -71,6 +71,9 @@ pub struct Snapshot {
     pub overdue_returns: u64,
     /// Reminders ever sent.
     pub reminders_sent: u64,
+    /// With a read replica configured, whether reads go to it (`1`) or, since it could not be
+    /// reached, to the primary (`0`).
+    pub replica_up: Option<bool>,
 }
 
 /// The registry in the Prometheus text format, with `snapshot`'s gauges set.
@@ -88,6 +91,9 @@ pub fn render(snapshot: &Snapshot) -> String {
     }
     metrics::gauge!("grants_returns_overdue").set(snapshot.overdue_returns as f64);
     metrics::counter!("grants_reminders_sent_total").absolute(snapshot.reminders_sent);
+    if let Some(up) = snapshot.replica_up {
+        metrics::gauge!("grants_replica_up").set(f64::from(u8::from(up)));
+    }
     handle.render()
 }
 

@@ -117,13 +117,18 @@ pub async fn verify_alone(state: &AppState, options: Options) -> Result<Verifica
         }
     }
     let _release = Release(&state.verifying);
-    let url = state.verify_url.clone();
+    // The replica while it answers, else the primary.
+    let urls = state.verify_urls();
     web::block(move || {
         let connect = || -> Result<diesel::PgConnection, ApiError> {
-            let mut conn = diesel::PgConnection::establish(&url).map_err(|e| {
-                log::warn!("verification cannot connect: {e}");
-                ApiError::Unavailable
-            })?;
+            let mut last = None;
+            let mut conn = urls
+                .iter()
+                .find_map(|url| diesel::PgConnection::establish(url).map_err(|e| last = Some(e)).ok())
+                .ok_or_else(|| {
+                    log::warn!("verification cannot connect: {}", last.map(|e| e.to_string()).unwrap_or_default());
+                    ApiError::Unavailable
+                })?;
             diesel::RunQueryDsl::execute(
                 diesel::sql_query(format!("SET statement_timeout = '{VERIFY_STATEMENT_TIMEOUT}'")),
                 &mut conn,

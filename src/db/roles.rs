@@ -40,6 +40,7 @@ pub const PRIVILEGES: &[(&str, &str)] = &[
     ("document_chunks", "SELECT, INSERT"),
     ("carry_forwards", "SELECT, INSERT"),
     ("idempotency_keys", "SELECT, INSERT, UPDATE, DELETE"),
+    ("rate_buckets", "SELECT, INSERT, UPDATE, DELETE"),
     ("audit_events", "SELECT, INSERT"),
     ("audit_keys", "SELECT, INSERT"),
     ("audit_checkpoints", "SELECT, INSERT"),

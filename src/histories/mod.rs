@@ -114,7 +114,7 @@ async fn award_history(
     let scope = user.read_scope()?;
     let id = id.into_inner();
     let history = state
-        .db(move |conn| {
+        .read(move |conn| {
             let row = awards::find_visible(conn, scope, id)?;
             let award = awards::load(conn, row)?;
             let events = events::for_award(conn, id)?;
@@ -147,7 +147,7 @@ async fn recipient_history(
         return Err(ApiError::not_found("recipient"));
     }
     let history = state
-        .db(move |conn| {
+        .read(move |conn| {
             let row = recipients::store::find(conn, id)?.ok_or_else(|| ApiError::not_found("recipient"))?;
             let recipient = Recipient::try_from(row)?;
             let rows = all_awards(conn, AwardQuery { recipient_id: Some(id), ..AwardQuery::default() })?;
@@ -173,7 +173,7 @@ async fn programme_history(
     let scope = user.read_scope()?;
     let id = id.into_inner();
     let history = state
-        .db(move |conn| {
+        .read(move |conn| {
             let row = programmes::store::find(conn, id)?.ok_or_else(|| ApiError::not_found("programme"))?;
             let programme = Programme::try_from(row)?;
             let rows = all_awards(conn, AwardQuery { programme_id: Some(id), scope, ..AwardQuery::default() })?;

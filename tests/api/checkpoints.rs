@@ -164,6 +164,16 @@ async fn two_instances_signing_in_the_background_keep_one_sequence_of_checkpoint
     actix_web::rt::time::sleep(Duration::from_millis(600)).await;
     second_handle.stop(true).await;
 
+    let checkpoints = one_sequence_of_checkpoints(&app);
+    assert!(checkpoints >= 3, "only {checkpoints} checkpoints");
+    let v = verify(&app, "").await;
+    assert_eq!((v["ok"].as_bool(), v["unsealed_events"].as_i64()), (Some(true), Some(0)), "{v}");
+    assert_eq!(v["checkpoints_checked"].as_i64(), Some(checkpoints as i64));
+}
+
+/// Asserts that the stored checkpoints are numbered 1, 2, 3… without a gap and each seals later
+/// events than the one before; says how many there are.
+pub fn one_sequence_of_checkpoints(app: &TestApp) -> usize {
     #[derive(QueryableByName)]
     struct Row {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
@@ -174,14 +184,11 @@ async fn two_instances_signing_in_the_background_keep_one_sequence_of_checkpoint
     let rows: Vec<Row> = diesel::sql_query("SELECT number, seq FROM audit_checkpoints ORDER BY number")
         .load(&mut app.db.connect())
         .unwrap();
-    assert!(rows.len() >= 3, "only {} checkpoints", rows.len());
     for (k, pair) in rows.windows(2).enumerate() {
         assert_eq!((pair[0].number, pair[1].number), (k as i64 + 1, k as i64 + 2), "numbers run without a gap");
         assert!(pair[1].seq > pair[0].seq, "each seals later events");
     }
-    let v = verify(&app, "").await;
-    assert_eq!((v["ok"].as_bool(), v["unsealed_events"].as_i64()), (Some(true), Some(0)), "{v}");
-    assert_eq!(v["checkpoints_checked"].as_i64(), Some(rows.len() as i64));
+    rows.len()
 }
 
 #[actix_web::test]

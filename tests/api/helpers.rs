@@ -254,6 +254,8 @@ pub fn settings_for(database_url: &str, jwt: JwtSettings, rate_limit: (u32, u32)
         db_timeout: Duration::from_secs(2),
         workers: Some(2),
         rate_limit,
+        rate_limit_store: grants::ratelimit::Store::Database,
+        read_database_url: None,
         trusted_proxies: Default::default(),
         metrics_token: None,
         return_due_days: 30,
@@ -333,7 +335,18 @@ impl TestApp {
         via: Option<u16>,
         configure: impl FnOnce(&mut Settings),
     ) -> TestApp {
-        let db = TestDb::new();
+        TestApp::spawn_in(TestDb::new(), jwt, rate_limit, via, configure).await
+    }
+
+    /// The same, on `db` (a database of another server, say), which must be migrated and have
+    /// the serving role.
+    pub async fn spawn_in(
+        db: TestDb,
+        jwt: JwtSettings,
+        rate_limit: (u32, u32),
+        via: Option<u16>,
+        configure: impl FnOnce(&mut Settings),
+    ) -> TestApp {
         let database_url = match via {
             Some(port) => format!("postgres://postgres@127.0.0.1:{port}/{}?sslmode=disable", db.name),
             None => db.url.clone(),
@@ -579,6 +592,7 @@ impl Drop for TestApp {
 }
 
 /// The ids of a fund, programme and recipient made for a test.
+#[derive(Clone)]
 pub struct Ledger {
     pub fund: String,
     pub programme: String,
