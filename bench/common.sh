@@ -4,7 +4,7 @@
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export DATABASE_URL="postgres://postgres@127.0.0.1:5432/${DB}?sslmode=disable"
 export GRANTS_JWT_SECRET=bench-secret-bench-secret-bench-secret-00
-export GRANTS_RATE_LIMIT_PER_SEC=0
+export GRANTS_RATE_LIMIT_PER_SEC=${GRANTS_RATE_LIMIT_PER_SEC:-0}   # off unless a run asks for it
 # A throwaway ledger publishes nothing: the placeholder publisher is fine here.
 export GRANTS_360_PLACEHOLDERS=allow
 export RUST_LOG=warn

@@ -74,8 +74,8 @@ writer() { # n: pays 0.01 into its awards in turn, logging each acknowledged pay
     local body
     body=$(curl -s -o - -w '\n%{http_code}' -X POST -H "Authorization: Bearer $FINANCE" -H 'Content-Type: application/json' \
       -d '{"amount": "0.01", "paid_on": "2020-07-01", "reference": "DRILL"}' "http://$GRANTS_BIND/api/v1/awards/$award/payments")
-    if [ "${body##*$'\n'}" = 201 ]; then
-      python3 -c 'import json,sys; print(json.loads(sys.stdin.read().rsplit("\n", 1)[0])["id"])' <<<"$body" >>"$OUT/acked.$n"
+    if [ "${body##*$'\n'}" = 201 ] && [[ $body =~ \"id\":\"([0-9a-f-]{36})\" ]]; then
+      echo "${BASH_REMATCH[1]}" >>"$OUT/acked.$n"
     else
       echo "writer $n: ${body##*$'\n'}" >>"$OUT/errors"
     fi

@@ -36,7 +36,9 @@ pub async fn limit(
             req.extensions_mut().insert(u);
         }
         let mut verdict = limiter.check(&key);
-        if let (Ok(()), Store::Database, Some(state)) = (verdict, limiter.store, state.as_ref()) {
+        if let (Ok(()), Store::Database, Some(state)) = (verdict, limiter.store, state.as_ref())
+            && !limiter.spend_lease(&key)
+        {
             verdict = shared_verdict(state, key).await;
         }
         if let Err(wait) = verdict {
@@ -47,7 +49,7 @@ pub async fn limit(
     next.call(req).await.map(ServiceResponse::map_into_left_body)
 }
 
-/// What the bucket every instance shares says of `key`. A database that cannot answer admits
+/// What the bucket every instance shares says of `key` (taking a new lease from it). A database that cannot answer admits
 /// the request: limiting is not worth refusing service for, and a request that needs the
 /// database then meets the same fault and says so itself.
 async fn shared_verdict(state: &web::Data<AppState>, key: String) -> Result<(), std::time::Duration> {
@@ -55,7 +57,7 @@ async fn shared_verdict(state: &web::Data<AppState>, key: String) -> Result<(), 
     match state
         .db(move |conn| {
             let limiter = limiter.rate_limiter.as_ref().expect("a limiter");
-            Ok(limiter.check_shared(conn, &key)?)
+            Ok(limiter.take_shared(conn, &key)?)
         })
         .await
     {

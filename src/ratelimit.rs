@@ -8,6 +8,13 @@
 //! in total however many instances a load balancer spreads a subject's requests over. The
 //! process's bucket stops a flood before it reaches the database: whatever it refuses the
 //! shared bucket would refuse too, since it counts a subset of the same requests.
+//!
+//! So that the database is not asked on every request, a process takes a *lease* of several
+//! requests from the shared bucket at once — a tenth of the burst, between 1 and 10 — and
+//! spends it locally for up to a second; what it has not spent by then is dropped, never
+//! returned. Every admitted request was taken from the shared bucket, so the limit holds in
+//! total; a subject whose requests move between instances may get a little less than it (at
+//! most a lease per instance a second).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -15,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Double, Text};
+use diesel::sql_types::{Double, Integer, Text};
 
 /// Buckets kept before idle ones are swept.
 const SWEEP_AT: usize = 10_000;
@@ -45,9 +52,19 @@ pub struct RateLimiter {
     per_second: f64,
     burst: f64,
     buckets: Mutex<HashMap<String, (f64, Instant)>>,
+    /// Requests taken from the shared bucket and not yet spent, per key, and when taken.
+    leases: Mutex<HashMap<String, (u32, Instant)>>,
+    /// How many requests one taking from the shared bucket asks for.
+    lease: u32,
+    /// One taking at a time per key in this process: requests that find no lease while another
+    /// is being taken wait for it and spend it, rather than each taking a lease of its own.
+    takings: Mutex<HashMap<String, std::sync::Arc<Mutex<()>>>>,
     /// Where the buckets that bind every instance live.
     pub store: Store,
 }
+
+/// How long a lease of requests taken from the shared bucket may be spent.
+const LEASE_FOR: Duration = Duration::from_secs(1);
 
 impl RateLimiter {
     /// A limiter allowing `per_second` requests a second with bursts of `burst`, in this
@@ -62,36 +79,90 @@ impl RateLimiter {
             per_second: per_second.max(1).into(),
             burst: burst.max(1).into(),
             buckets: Mutex::new(HashMap::new()),
+            leases: Mutex::new(HashMap::new()),
+            lease: (burst / 10).clamp(1, 10),
+            takings: Mutex::new(HashMap::new()),
             store,
         }
     }
 
-    /// Takes one request from `key`'s bucket in PostgreSQL, shared by every instance, or says
-    /// how long until one is available. One statement: the row lock it takes on conflict puts
-    /// concurrent requests for one key, from any instance, one after another.
-    pub fn check_shared(&self, conn: &mut PgConnection, key: &str) -> QueryResult<Result<(), Duration>> {
+    /// Spends one request of this process's lease for `key`, if it holds an unexpired one.
+    pub fn spend_lease(&self, key: &str) -> bool {
+        let mut leases = self.leases.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if leases.len() >= SWEEP_AT {
+            leases.retain(|_, (_, at)| at.elapsed() < LEASE_FOR);
+        }
+        match leases.get_mut(key) {
+            Some((left, at)) if *left > 0 && at.elapsed() < LEASE_FOR => {
+                *left -= 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Takes a lease of requests for `key` from its bucket in PostgreSQL, shared by every
+    /// instance, spending one of them now and keeping the rest for [`RateLimiter::spend_lease`];
+    /// or says how long until the bucket holds one. One statement: the row lock it takes on
+    /// conflict puts concurrent takings for one key, from any instance, one after another.
+    pub fn take_shared(&self, conn: &mut PgConnection, key: &str) -> QueryResult<Result<(), Duration>> {
+        let gate = {
+            let mut takings = self.takings.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            if takings.len() >= SWEEP_AT {
+                takings.retain(|_, gate| std::sync::Arc::strong_count(gate) > 1);
+            }
+            takings.entry(key.to_string()).or_default().clone()
+        };
+        let _one_at_a_time = gate.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Taken by the request this one waited for.
+        if self.spend_lease(key) {
+            return Ok(Ok(()));
+        }
+        match self.take_from_database(conn, key, self.lease)? {
+            Ok(granted) => {
+                let mut leases = self.leases.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                leases.insert(key.to_string(), (granted.saturating_sub(1), Instant::now()));
+                Ok(Ok(()))
+            }
+            Err(wait) => Ok(Err(wait)),
+        }
+    }
+
+    /// Takes up to `want` requests from `key`'s shared bucket: as many as it holds whole, or
+    /// none and how long until it holds one.
+    pub fn take_from_database(
+        &self,
+        conn: &mut PgConnection,
+        key: &str,
+        want: u32,
+    ) -> QueryResult<Result<u32, Duration>> {
         #[derive(QueryableByName)]
         struct Bucket {
             #[diesel(sql_type = Double)]
             tokens: f64,
-            #[diesel(sql_type = Bool)]
-            allowed: bool,
+            #[diesel(sql_type = Integer)]
+            granted: i32,
         }
-        let bucket = diesel::sql_query(
-            "INSERT INTO rate_buckets AS b (key, tokens, at, allowed) VALUES ($1, $2 - 1, clock_timestamp(), true) \
+        // `refilled` is the bucket now: what it held plus what the time since has added, up to
+        // the burst. A new key's bucket starts full.
+        let refilled = "least($2, b.tokens + extract(epoch FROM excluded.at - b.at)::float8 * $3)";
+        let taken = format!("CASE WHEN {refilled} >= 1 THEN least($4, floor({refilled})) ELSE 0 END");
+        let bucket = diesel::sql_query(format!(
+            "INSERT INTO rate_buckets AS b (key, tokens, at, granted) \
+             VALUES ($1, $2 - least($4, floor($2)), clock_timestamp(), least($4, floor($2))::int) \
              ON CONFLICT (key) DO UPDATE SET \
-               tokens = least($2, b.tokens + extract(epoch FROM excluded.at - b.at)::float8 * $3) \
-                 - CASE WHEN least($2, b.tokens + extract(epoch FROM excluded.at - b.at)::float8 * $3) >= 1 \
-                   THEN 1 ELSE 0 END, \
-               allowed = least($2, b.tokens + extract(epoch FROM excluded.at - b.at)::float8 * $3) >= 1, \
-               at = excluded.at \
-             RETURNING tokens, allowed",
-        )
+               tokens = {refilled} - {taken}, granted = ({taken})::int, at = excluded.at \
+             RETURNING tokens, granted"
+        ))
         .bind::<Text, _>(key)
         .bind::<Double, _>(self.burst)
         .bind::<Double, _>(self.per_second)
+        .bind::<Double, _>(f64::from(want.max(1)))
         .get_result::<Bucket>(conn)?;
-        Ok(if bucket.allowed { Ok(()) } else { Err(self.wait_for_one(bucket.tokens)) })
+        Ok(match u32::try_from(bucket.granted) {
+            Ok(granted) if granted > 0 => Ok(granted),
+            _ => Err(self.wait_for_one(bucket.tokens)),
+        })
     }
 
     /// How long a bucket holding `tokens` takes to hold one.
@@ -140,5 +211,12 @@ mod tests {
         let wait = limiter.check("a").unwrap_err();
         assert!(wait <= Duration::from_secs(1) && wait > Duration::ZERO);
         assert!(limiter.check("b").is_ok(), "keys have their own buckets");
+    }
+
+    #[test]
+    fn the_store_is_named_database_or_memory() {
+        assert_eq!("database".parse::<Store>(), Ok(Store::Database));
+        assert_eq!("memory".parse::<Store>(), Ok(Store::Memory));
+        assert!("redis".parse::<Store>().unwrap_err().contains("\"redis\" is neither database nor memory"));
     }
 }

@@ -120,6 +120,26 @@ fn pipe(mut from: TcpStream, mut to: TcpStream) {
 }
 
 #[actix_web::test]
+async fn a_shared_limit_the_database_cannot_read_admits_the_request_to_its_own_answer() {
+    let mut proxy = Proxy::start();
+    let db = crate::helpers::TestDb::new();
+    let app = TestApp::spawn_in(db, crate::helpers::secret_jwt(), (1, 3), Some(proxy.port), |_| {}).await;
+    assert_eq!(app.get("/api/v1/funds", &app.finance).await.status, 200);
+    proxy.down();
+    // Six at once: the two left in the process's bucket are admitted (the shared bucket cannot
+    // be read) and meet the outage in the handler, which says so: 503, not 429 for want of a
+    // bucket, nor 500. The other four the process's own bucket refuses without the database.
+    let replies = futures_util::future::join_all((0..6).map(|_| app.get("/api/v1/funds", &app.finance))).await;
+    let count =
+        |status: u16, problem: &str| replies.iter().filter(|r| r.status == status && r.problem() == problem).count();
+    let (unavailable, limited) = (count(503, "unavailable"), count(429, "rate-limited"));
+    assert_eq!(unavailable + limited, 6, "{:?}", replies.iter().map(|r| &r.text).collect::<Vec<_>>());
+    assert!(unavailable >= 2, "the requests the process's bucket held were admitted: {unavailable}");
+    assert!(limited >= 3, "the rest were refused by the process's bucket: {limited}");
+    proxy.down();
+}
+
+#[actix_web::test]
 async fn a_database_outage_is_a_quick_503_and_the_service_recovers_by_itself() {
     let mut proxy = Proxy::start();
     let app = TestApp::spawn_via(proxy.port).await;
