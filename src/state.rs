@@ -70,11 +70,7 @@ impl AppState {
         T: Send + 'static,
         F: FnOnce(&mut PgConnection) -> Result<T, ApiError> + Send + 'static,
     {
-        let snapshot = move |conn: &mut PgConnection| conn.build_transaction().read_only().repeatable_read().run(work);
-        match self.replica.as_ref().and_then(Replica::if_up) {
-            Some(replica) => replica.run(&self.heavy_pool, "long_read", "a long read", snapshot).await,
-            None => on_pool(&self.heavy_pool, "long_read", "a long read", snapshot).await,
-        }
+        self.replica_or(&self.heavy_pool, "long_read", "a long read", snapshot(work)).await
     }
 
     /// Runs a long read on the primary's pool of long reads, never on the replica: for figures
@@ -84,10 +80,7 @@ impl AppState {
         T: Send + 'static,
         F: FnOnce(&mut PgConnection) -> Result<T, ApiError> + Send + 'static,
     {
-        on_pool(&self.heavy_pool, "long_read", "a long read", move |conn| {
-            conn.build_transaction().read_only().repeatable_read().run(work)
-        })
-        .await
+        on_pool(&self.heavy_pool, "long_read", "a long read", snapshot(work)).await
     }
 
     /// Runs a read that may be a moment behind the latest write (a history, say) in one
@@ -97,10 +90,24 @@ impl AppState {
         T: Send + 'static,
         F: FnOnce(&mut PgConnection) -> Result<T, ApiError> + Send + 'static,
     {
-        let snapshot = move |conn: &mut PgConnection| conn.build_transaction().read_only().repeatable_read().run(work);
+        self.replica_or(&self.pool, "request", "a request", snapshot(work)).await
+    }
+
+    /// Runs `work` on the replica while it answers, else on `primary`.
+    async fn replica_or<T, F>(
+        &self,
+        primary: &DbPool,
+        name: &'static str,
+        what: &'static str,
+        work: F,
+    ) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut PgConnection) -> Result<T, ApiError> + Send + 'static,
+    {
         match self.replica.as_ref().and_then(Replica::if_up) {
-            Some(replica) => replica.run(&self.pool, "request", "a request", snapshot).await,
-            None => on_pool(&self.pool, "request", "a request", snapshot).await,
+            Some(replica) => replica.run(primary, name, what, work).await,
+            None => on_pool(primary, name, what, work).await,
         }
     }
 
@@ -118,6 +125,15 @@ impl AppState {
     {
         self.db(move |conn| conn.transaction(work)).await
     }
+}
+
+/// `work` in one read-only repeatable-read transaction: every statement sees one snapshot.
+fn snapshot<T, F>(work: F) -> impl FnOnce(&mut PgConnection) -> Result<T, ApiError> + Send + 'static
+where
+    T: Send + 'static,
+    F: FnOnce(&mut PgConnection) -> Result<T, ApiError> + Send + 'static,
+{
+    move |conn: &mut PgConnection| conn.build_transaction().read_only().repeatable_read().run(work)
 }
 
 /// A streaming replica: a pool on it, and when it was last found unreachable.

@@ -10,7 +10,7 @@ use futures_util::future::join_all;
 use grants::auth::Role;
 use serde_json::json;
 
-use crate::helpers::{SECRET, TestApp};
+use crate::helpers::TestApp;
 
 #[actix_web::test]
 async fn each_subject_is_rate_limited_with_a_retry_after() {
@@ -215,28 +215,9 @@ async fn pooled_connections_the_database_dropped_are_replaced() {
 
 /// Starts the real `grants` binary on a free port against the test's database.
 fn start_binary(app: &TestApp) -> (std::process::Child, String) {
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = crate::helpers::grants_command()
-        .arg("serve")
-        .env("DATABASE_URL", &app.db.url)
-        .env("GRANTS_BIND", format!("127.0.0.1:{port}"))
-        .env("GRANTS_JWT_SECRET", SECRET)
-        .env("GRANTS_AUDIT_KEY_FILE", crate::helpers::audit_key_file())
-        .env("GRANTS_RATE_LIMIT_PER_SEC", "0")
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start grants serve");
+    let port = crate::helpers::free_port();
+    let child = crate::helpers::serve_command(&app.db.url, port).spawn().expect("start grants serve");
     (child, format!("http://127.0.0.1:{port}"))
-}
-
-async fn wait_healthy(client: &awc::Client, base: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while client.get(format!("{base}/healthz")).send().await.map(|r| r.status().as_u16()).unwrap_or(0) != 200 {
-        assert!(Instant::now() < deadline, "the server did not start");
-        tokio_sleep(Duration::from_millis(100)).await;
-    }
 }
 
 #[actix_web::test]
@@ -247,7 +228,7 @@ async fn every_acknowledged_payment_survives_a_sigkill_and_the_chain_still_verif
     app.approve(&award).await;
 
     let (mut child, base) = start_binary(&app);
-    wait_healthy(&app.client, &base).await;
+    crate::helpers::wait_ready(&app.client, &base).await;
     let finance = app.token("fiona", &[Role::Finance], None);
     let killer = std::thread::spawn({
         let pid = child.id();
@@ -291,7 +272,7 @@ async fn every_acknowledged_payment_survives_a_sigkill_and_the_chain_still_verif
     assert!(acknowledged.len() < 300, "the kill landed mid-stream ({} acknowledged)", acknowledged.len());
 
     let (mut child, base) = start_binary(&app);
-    wait_healthy(&app.client, &base).await;
+    crate::helpers::wait_ready(&app.client, &base).await;
     for id in &acknowledged {
         let r = app.get(&format!("/api/v1/payments/{id}"), &app.finance).await;
         assert_eq!(r.status, 200, "acknowledged payment {id} is lost");
@@ -313,7 +294,7 @@ async fn sigterm_lets_the_requests_in_flight_finish_then_exits() {
     use diesel::prelude::*;
     let app = TestApp::spawn().await;
     let (mut child, base) = start_binary(&app);
-    wait_healthy(&app.client, &base).await;
+    crate::helpers::wait_ready(&app.client, &base).await;
 
     // Hold the audit chain's lock, so the write below waits inside the server.
     let mut holder = app.db.connect();

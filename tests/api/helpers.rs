@@ -611,6 +611,43 @@ pub fn audit_key_file() -> std::path::PathBuf {
     .clone()
 }
 
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Whether the tests run as root (PostgreSQL's programs then run as `postgres`; nginx as root).
+pub fn is_root() -> bool {
+    std::process::Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0\n")).unwrap_or(false)
+}
+
+/// `grants serve` as a process on 127.0.0.1:`port` against `database_url`: the tests' token
+/// secret and audit key, no rate limit, warnings only, its output discarded. Callers add or
+/// override settings (a later `env` wins) and its output.
+pub fn serve_command(database_url: &str, port: u16) -> std::process::Command {
+    let mut command = grants_command();
+    command
+        .arg("serve")
+        .env("DATABASE_URL", database_url)
+        .env("GRANTS_BIND", format!("127.0.0.1:{port}"))
+        .env("GRANTS_JWT_SECRET", SECRET)
+        .env("GRANTS_AUDIT_KEY_FILE", audit_key_file())
+        .env("GRANTS_RATE_LIMIT_PER_SEC", "0")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    command
+}
+
+/// Waits (30 s at most) until the service at `base` is ready: `/readyz` says 200.
+pub async fn wait_ready(client: &awc::Client, base: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while client.get(format!("{base}/readyz")).send().await.map(|r| r.status().as_u16()).unwrap_or(0) != 200 {
+        assert!(std::time::Instant::now() < deadline, "{base} did not become ready");
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// The `grants` binary, run from an empty directory of its own so that no `.env` a developer
 /// keeps in the checkout changes what a test runs.
 pub fn grants_command() -> std::process::Command {

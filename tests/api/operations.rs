@@ -1,8 +1,7 @@
 //! Operating the service (issue 19): request ids on every response and problem, and structured
 //! logs that carry them and never a token or a personal field.
 
-use std::net::TcpListener;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use grants::auth::Role;
 use serde_json::{Value, json};
@@ -76,17 +75,10 @@ async fn rate_limited_answers_name_their_request_too() {
 
 /// The real binary, logging JSON to a file, on a free port against the test's database.
 fn start_logging(app: &TestApp, log: &std::path::Path) -> (std::process::Child, String) {
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = crate::helpers::grants_command()
-        .arg("serve")
-        .env("DATABASE_URL", &app.db.url)
-        .env("GRANTS_BIND", format!("127.0.0.1:{port}"))
-        .env("GRANTS_JWT_SECRET", crate::helpers::SECRET)
-        .env("GRANTS_AUDIT_KEY_FILE", crate::helpers::audit_key_file())
-        .env("GRANTS_RATE_LIMIT_PER_SEC", "0")
+    let port = crate::helpers::free_port();
+    let child = crate::helpers::serve_command(&app.db.url, port)
         .env("GRANTS_LOG_FORMAT", "json")
         .env("RUST_LOG", "info")
-        .stdout(std::process::Stdio::null())
         .stderr(std::fs::File::create(log).unwrap())
         .spawn()
         .expect("start grants serve");
@@ -98,11 +90,7 @@ async fn json_logs_carry_each_requests_id_and_no_token_or_personal_field() {
     let app = TestApp::spawn().await;
     let log = std::env::temp_dir().join(format!("grants-log-{}.jsonl", uuid::Uuid::new_v4()));
     let (mut child, base) = start_logging(&app, &log);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while app.client.get(format!("{base}/healthz")).send().await.map(|r| r.status().as_u16()).unwrap_or(0) != 200 {
-        assert!(Instant::now() < deadline, "the server did not start");
-        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
-    }
+    crate::helpers::wait_ready(&app.client, &base).await;
     let admin = app.token("ada", &[Role::Admin], None);
     let forged = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJtYWxsb3J5In0.forged-signature-Zq9";
     let email = "officer.private@example.org";

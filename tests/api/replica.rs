@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
 
-use crate::helpers::{SERVING_ROLE, TestApp, TestDb, secret_jwt};
+use crate::helpers::{SERVING_ROLE, TestApp, TestDb, free_port, is_root, secret_jwt};
 
 /// PostgreSQL's server programs (initdb, pg_ctl, pg_basebackup) of the newest version installed.
 fn pg_bin(program: &str) -> PathBuf {
@@ -23,10 +23,6 @@ fn pg_bin(program: &str) -> PathBuf {
     let bin = root.join(versions.last().expect("a PostgreSQL version").to_string()).join("bin").join(program);
     assert!(bin.exists(), "{} is missing", bin.display());
     bin
-}
-
-fn is_root() -> bool {
-    Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0\n")).unwrap_or(false)
 }
 
 /// `program` run as the `postgres` user when this is root (PostgreSQL refuses to run as root).
@@ -48,10 +44,6 @@ fn run(mut command: Command, what: &str) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// A primary and a streaming replica of it, on loopback ports of their own, removed when dropped.

@@ -3,7 +3,6 @@
 //! deploy/nginx-grants.conf) keep the budget and payment rules, replay idempotency keys across
 //! each other and sign one sequence of checkpoints.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
@@ -15,11 +14,7 @@ use grants::ratelimit::Store;
 use grants::startup::Application;
 use serde_json::json;
 
-use crate::helpers::{Ledger, SECRET, TestApp, settings_for};
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+use crate::helpers::{Ledger, TestApp, free_port, is_root, settings_for, wait_ready};
 
 /// Sends `count` requests as `token`, alternating between `bases`, one after another; says how
 /// many each status got.
@@ -199,7 +194,7 @@ impl Nginx {
              client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fastcgi;\n  \
              uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n  include {d}/grants.conf;\n}}\n"
         );
-        let main = if nix_is_root() { format!("user root;\n{main}") } else { main };
+        let main = if is_root() { format!("user root;\n{main}") } else { main };
         std::fs::write(dir.join("nginx.conf"), main).unwrap();
         let child = Command::new(nginx_binary())
             .arg("-p")
@@ -233,10 +228,6 @@ impl Drop for Nginx {
     }
 }
 
-fn nix_is_root() -> bool {
-    Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0")).unwrap_or(false)
-}
-
 /// A `grants serve` process, stopped when dropped.
 struct Instance(Child);
 
@@ -248,31 +239,16 @@ impl Drop for Instance {
 }
 
 fn start_instance(database_url: &str, port: u16, log: &Path) -> Instance {
-    let child = crate::helpers::grants_command()
-        .arg("serve")
-        .env("DATABASE_URL", database_url)
-        .env("GRANTS_BIND", format!("127.0.0.1:{port}"))
-        .env("GRANTS_JWT_SECRET", SECRET)
-        .env("GRANTS_AUDIT_KEY_FILE", crate::helpers::audit_key_file())
+    let child = crate::helpers::serve_command(database_url, port)
         .env("GRANTS_CHECKPOINT_SECS", "1")
         .env("GRANTS_RATE_LIMIT_PER_SEC", "20")
         .env("GRANTS_RATE_LIMIT_BURST", "100")
         .env("GRANTS_TRUSTED_PROXIES", "127.0.0.1")
         .env("GRANTS_WORKERS", "2")
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::null())
         .stderr(std::fs::File::create(log).unwrap())
         .spawn()
         .expect("start grants serve");
     Instance(child)
-}
-
-async fn wait_until_ready(app: &TestApp, base: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while app.client.get(format!("{base}/readyz")).send().await.map(|r| r.status().as_u16()).unwrap_or(0) != 200 {
-        assert!(Instant::now() < deadline, "{base} did not become ready");
-        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 async fn pay(app: &TestApp, award: &str, amount: &str, key: Option<&str>) -> crate::helpers::Reply {
@@ -305,10 +281,10 @@ async fn two_instances_behind_nginx_keep_every_rule_and_one_sequence_of_checkpoi
     let _b = start_instance(&app.db.url, ports[1], &logs[1]);
     let direct: Vec<String> = ports.iter().map(|p| format!("http://127.0.0.1:{p}")).collect();
     for base in &direct {
-        wait_until_ready(&app, base).await;
+        wait_ready(&app.client, base).await;
     }
     let nginx = Nginx::start(ports);
-    wait_until_ready(&app, &nginx.base).await;
+    wait_ready(&app.client, &nginx.base).await;
     app.address = nginx.base.clone();
 
     // nginx's request id is kept (it is trusted), and is what the answer names.
