@@ -63,7 +63,14 @@ async fn shared_verdict(state: &web::Data<AppState>, key: String) -> Result<(), 
     {
         Ok(verdict) => verdict,
         Err(e) => {
-            log::warn!("the shared rate limit could not be read, so the request is admitted: {e}");
+            let limiter = state.rate_limiter.as_ref().expect("a limiter");
+            if let Some(admitted) = limiter.admitted_unchecked(std::time::Instant::now()) {
+                log::warn!(
+                    "the shared rate limit could not be read, so requests are admitted unchecked \
+                     ({admitted} since the last such line; the next in {}s at the earliest): {e}",
+                    crate::ratelimit::WARN_EVERY.as_secs()
+                );
+            }
             Ok(())
         }
     }

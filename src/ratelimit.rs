@@ -61,7 +61,14 @@ pub struct RateLimiter {
     takings: Mutex<HashMap<String, std::sync::Arc<Mutex<()>>>>,
     /// Where the buckets that bind every instance live.
     pub store: Store,
+    /// Requests admitted because the shared bucket could not be read since the last warning
+    /// said so, and when that warning was written.
+    unchecked: Mutex<(u64, Option<Instant>)>,
 }
+
+/// How often a failing shared bucket is reported in the log: once, then at most this often,
+/// with how many requests were admitted unchecked meanwhile (not a line per request).
+pub const WARN_EVERY: Duration = Duration::from_secs(10);
 
 /// How long a lease of requests taken from the shared bucket may be spent.
 const LEASE_FOR: Duration = Duration::from_secs(1);
@@ -83,6 +90,7 @@ impl RateLimiter {
             lease: (burst / 10).clamp(1, 10),
             takings: Mutex::new(HashMap::new()),
             store,
+            unchecked: Mutex::new((0, None)),
         }
     }
 
@@ -178,6 +186,20 @@ impl RateLimiter {
             .execute(conn)
     }
 
+    /// Counts a request admitted because the shared bucket could not be read at `now`; says how
+    /// many such requests a warning should now report, or `None` while the last warning is
+    /// under [`WARN_EVERY`] old.
+    pub fn admitted_unchecked(&self, now: Instant) -> Option<u64> {
+        let mut unchecked = self.unchecked.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (count, warned) = &mut *unchecked;
+        *count += 1;
+        if warned.is_some_and(|at| now.saturating_duration_since(at) < WARN_EVERY) {
+            return None;
+        }
+        *warned = Some(now);
+        Some(std::mem::take(count))
+    }
+
     /// Takes one request from `key`'s bucket, or says how long until one is available.
     pub fn check(&self, key: &str) -> Result<(), Duration> {
         let now = Instant::now();
@@ -211,6 +233,24 @@ mod tests {
         let wait = limiter.check("a").unwrap_err();
         assert!(wait <= Duration::from_secs(1) && wait > Duration::ZERO);
         assert!(limiter.check("b").is_ok(), "keys have their own buckets");
+    }
+
+    #[test]
+    fn a_failing_shared_bucket_is_reported_once_then_at_most_every_ten_seconds_with_a_count() {
+        let limiter = RateLimiter::with_store(1, 3, Store::Database);
+        let start = Instant::now();
+        assert_eq!(limiter.admitted_unchecked(start), Some(1), "the first failure is reported at once");
+        for i in 1..=5 {
+            assert_eq!(limiter.admitted_unchecked(start + Duration::from_secs(i)), None, "not again within 10 s");
+        }
+        assert_eq!(limiter.admitted_unchecked(start + Duration::from_millis(9_999)), None);
+        assert_eq!(
+            limiter.admitted_unchecked(start + WARN_EVERY),
+            Some(7),
+            "ten seconds on, one line counts the six admitted unreported and this one"
+        );
+        assert_eq!(limiter.admitted_unchecked(start + WARN_EVERY + Duration::from_secs(1)), None);
+        assert_eq!(limiter.admitted_unchecked(start + WARN_EVERY * 2), Some(2));
     }
 
     #[test]
