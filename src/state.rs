@@ -201,25 +201,21 @@ impl Replica {
                 let answers = diesel::sql_query("SELECT 1").execute(&mut **conn).is_ok();
                 (conn, answers)
             });
-            match alive {
-                // A connection back from a read a moment ago is not checked by the pool: one
-                // statement tells whether the replica is still there before the read is given
-                // to it (the read cannot be run twice).
-                Ok((mut conn, true)) => {
+            let answered = alive.as_ref().ok().map(|(_, answers)| *answers);
+            match (route(answered, replica.state().connections), alive) {
+                (Route::Replica, Ok((mut conn, _))) => {
                     crate::telemetry::pool_wait("replica", asked.elapsed(), true);
                     (work(&mut conn), true)
                 }
-                Ok((_, false)) => {
-                    log::warn!("the read replica's connection failed: {what} goes to the primary");
-                    (with_connection(&primary, name, what, work), false)
-                }
-                // Busy (every connection is in use): the primary takes this one read.
-                Err(_) if replica.state().connections > 0 => {
+                (Route::PrimaryBusy, _) => {
                     crate::telemetry::pool_wait("replica", asked.elapsed(), false);
                     (with_connection(&primary, name, what, work), true)
                 }
-                Err(e) => {
-                    log::warn!("no read replica connection for {what}: {e}");
+                (_, alive) => {
+                    match alive {
+                        Ok(_) => log::warn!("the read replica's connection failed: {what} goes to the primary"),
+                        Err(e) => log::warn!("no read replica connection for {what}: {e}"),
+                    }
                     (with_connection(&primary, name, what, work), false)
                 }
             }
@@ -227,6 +223,31 @@ impl Replica {
         .await?;
         self.mark(reached);
         outcome
+    }
+}
+
+/// Where a read meant for the replica goes.
+#[derive(Debug, PartialEq, Eq)]
+enum Route {
+    /// To the replica, whose connection answered.
+    Replica,
+    /// To the primary this once: every replica connection is in use (the replica is busy, not down).
+    PrimaryBusy,
+    /// To the primary, and the replica is left alone for [`REPLICA_RETRY`]: it cannot be reached.
+    PrimaryDown,
+}
+
+/// The route, given whether a replica connection was had and answered `SELECT 1` (`None`: no
+/// connection within [`REPLICA_WAIT`]) and how many connections the replica's pool holds open.
+/// A connection that was had but does not answer means the replica went away (a connection
+/// back from a read a moment ago is not checked by the pool, so one statement tells before the
+/// read, which cannot be run twice, is given to it); no connection while the pool holds some
+/// means they are all in use.
+fn route(answered: Option<bool>, open: u32) -> Route {
+    match answered {
+        Some(true) => Route::Replica,
+        None if open > 0 => Route::PrimaryBusy,
+        Some(false) | None => Route::PrimaryDown,
     }
 }
 
@@ -254,4 +275,18 @@ where
         ApiError::Unavailable
     })?;
     work(&mut conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_busy_replica_hands_one_read_to_the_primary_and_an_unreachable_one_is_left_alone() {
+        assert_eq!(route(Some(true), 1), Route::Replica);
+        assert_eq!(route(None, 4), Route::PrimaryBusy, "every connection in use: busy, not down");
+        assert_eq!(route(None, 1), Route::PrimaryBusy);
+        assert_eq!(route(None, 0), Route::PrimaryDown, "no connection and none open: unreachable");
+        assert_eq!(route(Some(false), 3), Route::PrimaryDown, "a connection that does not answer");
+    }
 }
