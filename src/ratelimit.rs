@@ -114,13 +114,7 @@ impl RateLimiter {
     /// or says how long until the bucket holds one. One statement: the row lock it takes on
     /// conflict puts concurrent takings for one key, from any instance, one after another.
     pub fn take_shared(&self, conn: &mut PgConnection, key: &str) -> QueryResult<Result<(), Duration>> {
-        let gate = {
-            let mut takings = self.takings.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            if takings.len() >= SWEEP_AT {
-                takings.retain(|_, gate| std::sync::Arc::strong_count(gate) > 1);
-            }
-            takings.entry(key.to_string()).or_default().clone()
-        };
+        let gate = self.gate(key);
         let _one_at_a_time = gate.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         // Taken by the request this one waited for.
         if self.spend_lease(key) {
@@ -134,6 +128,16 @@ impl RateLimiter {
             }
             Err(wait) => Ok(Err(wait)),
         }
+    }
+
+    /// The lock that puts this process's takings for `key` one after another (gates no taking
+    /// holds are dropped once there are [`SWEEP_AT`] of them).
+    fn gate(&self, key: &str) -> std::sync::Arc<Mutex<()>> {
+        let mut takings = self.takings.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if takings.len() >= SWEEP_AT {
+            takings.retain(|_, gate| std::sync::Arc::strong_count(gate) > 1);
+        }
+        takings.entry(key.to_string()).or_default().clone()
     }
 
     /// Takes up to `want` requests from `key`'s shared bucket: as many as it holds whole, or
@@ -251,6 +255,63 @@ mod tests {
         );
         assert_eq!(limiter.admitted_unchecked(start + WARN_EVERY + Duration::from_secs(1)), None);
         assert_eq!(limiter.admitted_unchecked(start + WARN_EVERY * 2), Some(2));
+    }
+
+    /// `n` entries made by `value`, keyed `old-0`, `old-1`…
+    fn aged<V>(map: &Mutex<HashMap<String, V>>, n: usize, value: impl Fn() -> V) {
+        let mut map = map.lock().unwrap();
+        for i in 0..n {
+            map.insert(format!("old-{i}"), value());
+        }
+    }
+
+    #[test]
+    fn at_ten_thousand_leases_the_expired_ones_are_swept_and_the_live_one_kept() {
+        let limiter = RateLimiter::with_store(10, 100, Store::Database);
+        let long_ago = Instant::now().checked_sub(Duration::from_secs(2)).unwrap();
+        aged(&limiter.leases, SWEEP_AT - 1, || (5, long_ago));
+        limiter.leases.lock().unwrap().insert("live".to_string(), (5, Instant::now()));
+        assert!(limiter.spend_lease("live"), "a live lease is spent");
+        assert_eq!(limiter.leases.lock().unwrap().len(), 1, "the expired leases went, the live one stayed");
+        assert!(!limiter.spend_lease("old-1"), "an expired lease is not spent");
+        // Under the threshold nothing is swept.
+        aged(&limiter.leases, SWEEP_AT - 2, || (5, long_ago));
+        limiter.spend_lease("live");
+        assert_eq!(limiter.leases.lock().unwrap().len(), SWEEP_AT - 1);
+    }
+
+    #[test]
+    fn at_ten_thousand_gates_the_idle_ones_are_swept() {
+        let limiter = RateLimiter::with_store(10, 100, Store::Database);
+        aged(&limiter.takings, SWEEP_AT, std::sync::Arc::default);
+        let held = limiter.takings.lock().unwrap().get("old-7").unwrap().clone();
+        let gate = limiter.gate("new");
+        let takings = limiter.takings.lock().unwrap();
+        assert_eq!(takings.len(), 2, "only the gate in use and the new one are kept");
+        assert!(takings.contains_key("old-7") && std::sync::Arc::ptr_eq(&takings["new"], &gate));
+        drop(held);
+    }
+
+    #[test]
+    fn at_ten_thousand_buckets_the_full_ones_are_swept() {
+        let limiter = RateLimiter::new(10, 10);
+        let long_ago = Instant::now().checked_sub(Duration::from_secs(2)).unwrap();
+        aged(&limiter.buckets, SWEEP_AT - 1, || (3.0, long_ago));
+        limiter.buckets.lock().unwrap().insert("recent".to_string(), (3.0, Instant::now()));
+        assert!(limiter.check("new").is_ok());
+        let buckets = limiter.buckets.lock().unwrap();
+        assert_eq!(buckets.len(), 2, "buckets idle for longer than a refill went; the recent and the new stayed");
+        assert!(buckets.contains_key("recent") && buckets.contains_key("new"));
+    }
+
+    #[test]
+    fn a_bucket_refills_at_its_rate_a_second() {
+        let limiter = RateLimiter::new(20, 1);
+        assert!(limiter.check("a").is_ok());
+        let wait = limiter.check("a").unwrap_err();
+        assert!(wait <= Duration::from_millis(50), "one request in a twentieth of a second: {wait:?}");
+        std::thread::sleep(Duration::from_millis(80));
+        assert!(limiter.check("a").is_ok(), "refilled at 20 a second, not a twentieth of one");
     }
 
     #[test]

@@ -174,16 +174,17 @@ impl Replica {
         self.is_up().then_some(self)
     }
 
-    fn mark(&self, up: bool) {
+    /// Records whether the replica answered; says what changed worth a log line: it answers
+    /// again after being down, or it could not be reached.
+    fn mark(&self, up: bool) -> Option<Change> {
         let mut down = self.down_since.lock().unwrap_or_else(|p| p.into_inner());
-        match (up, down.is_some()) {
-            (true, true) => log::info!("the read replica answers again: reads go to it"),
-            (false, _) => {
-                log::warn!("the read replica cannot be reached: reads go to the primary for {REPLICA_RETRY:?}")
-            }
-            _ => {}
-        }
+        let change = match (up, down.is_some()) {
+            (true, true) => Some(Change::Back),
+            (false, _) => Some(Change::Down),
+            (true, false) => None,
+        };
         *down = if up { None } else { Some(std::time::Instant::now()) };
+        change
     }
 
     /// Runs `work` on the replica; when no replica connection can be had (the replica is down
@@ -221,9 +222,24 @@ impl Replica {
             }
         })
         .await?;
-        self.mark(reached);
+        match self.mark(reached) {
+            Some(Change::Back) => log::info!("the read replica answers again: reads go to it"),
+            Some(Change::Down) => {
+                log::warn!("the read replica cannot be reached: reads go to the primary for {REPLICA_RETRY:?}")
+            }
+            None => {}
+        }
         outcome
     }
+}
+
+/// A change in whether the replica can be reached.
+#[derive(Debug, PartialEq, Eq)]
+enum Change {
+    /// It answers again: reads go back to it.
+    Back,
+    /// It cannot be reached: reads go to the primary for [`REPLICA_RETRY`].
+    Down,
 }
 
 /// Where a read meant for the replica goes.
@@ -288,5 +304,18 @@ mod tests {
         assert_eq!(route(None, 1), Route::PrimaryBusy);
         assert_eq!(route(None, 0), Route::PrimaryDown, "no connection and none open: unreachable");
         assert_eq!(route(Some(false), 3), Route::PrimaryDown, "a connection that does not answer");
+    }
+
+    #[test]
+    fn a_replica_found_unreachable_is_left_alone_and_its_return_is_noticed() {
+        let replica = Replica::new("postgres://nobody@127.0.0.1:1/none", 1, std::time::Duration::from_secs(1));
+        assert!(replica.is_up(), "a new replica is tried");
+        assert_eq!(replica.mark(true), None, "answering as before is nothing to report");
+        assert_eq!(replica.mark(false), Some(Change::Down));
+        assert!(!replica.is_up(), "then left alone for {REPLICA_RETRY:?}");
+        assert_eq!(replica.mark(false), Some(Change::Down));
+        assert_eq!(replica.mark(true), Some(Change::Back));
+        assert!(replica.is_up());
+        assert_eq!(replica.mark(true), None);
     }
 }

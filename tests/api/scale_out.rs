@@ -78,7 +78,8 @@ async fn a_subjects_rate_limit_holds_in_total_across_instances() {
         .map(|k| k.key)
         .collect();
     assert_eq!(keys, ["sub:lena", "sub:omar"]);
-    let limiter = grants::ratelimit::RateLimiter::with_store(1, 5, Store::Database);
+    // A bucket of 10 refilled at 2 a second is full again after 5 s.
+    let limiter = grants::ratelimit::RateLimiter::with_store(2, 10, Store::Database);
     assert_eq!(limiter.sweep_shared(&mut conn).unwrap(), 0, "5 s have not passed");
     diesel::sql_query("UPDATE rate_buckets SET at = at - interval '6 seconds' WHERE key = 'sub:omar'")
         .execute(&mut conn)
