@@ -40,3 +40,10 @@ pub mod state;
 pub mod telemetry;
 pub mod tokens;
 pub mod variations;
+
+/// Locks `mutex` even when a thread panicked holding it: the values kept this way (rate-limit
+/// buckets, leases, a replica's state, when keys were last fetched) are each whole at every
+/// moment, so what a panic left is still good to use.
+pub(crate) fn locked<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}

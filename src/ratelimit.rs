@@ -24,6 +24,8 @@ use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{Double, Integer, Text};
 
+use crate::locked;
+
 /// Buckets kept before idle ones are swept.
 const SWEEP_AT: usize = 10_000;
 
@@ -70,6 +72,13 @@ pub struct RateLimiter {
 /// with how many requests were admitted unchecked meanwhile (not a line per request).
 pub const WARN_EVERY: Duration = Duration::from_secs(10);
 
+/// Once `map` holds [`SWEEP_AT`] entries, drops those `keep` says are idle.
+fn sweep<V>(map: &mut HashMap<String, V>, mut keep: impl FnMut(&V) -> bool) {
+    if map.len() >= SWEEP_AT {
+        map.retain(|_, value| keep(value));
+    }
+}
+
 /// How long a lease of requests taken from the shared bucket may be spent.
 const LEASE_FOR: Duration = Duration::from_secs(1);
 
@@ -96,10 +105,8 @@ impl RateLimiter {
 
     /// Spends one request of this process's lease for `key`, if it holds an unexpired one.
     pub fn spend_lease(&self, key: &str) -> bool {
-        let mut leases = self.leases.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if leases.len() >= SWEEP_AT {
-            leases.retain(|_, (_, at)| at.elapsed() < LEASE_FOR);
-        }
+        let mut leases = locked(&self.leases);
+        sweep(&mut leases, |(_, at)| at.elapsed() < LEASE_FOR);
         match leases.get_mut(key) {
             Some((left, at)) if *left > 0 && at.elapsed() < LEASE_FOR => {
                 *left -= 1;
@@ -115,14 +122,14 @@ impl RateLimiter {
     /// conflict puts concurrent takings for one key, from any instance, one after another.
     pub fn take_shared(&self, conn: &mut PgConnection, key: &str) -> QueryResult<Result<(), Duration>> {
         let gate = self.gate(key);
-        let _one_at_a_time = gate.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _one_at_a_time = locked(&gate);
         // Taken by the request this one waited for.
         if self.spend_lease(key) {
             return Ok(Ok(()));
         }
         match self.take_from_database(conn, key, self.lease)? {
             Ok(granted) => {
-                let mut leases = self.leases.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                let mut leases = locked(&self.leases);
                 leases.insert(key.to_string(), (granted.saturating_sub(1), Instant::now()));
                 Ok(Ok(()))
             }
@@ -133,10 +140,8 @@ impl RateLimiter {
     /// The lock that puts this process's takings for `key` one after another (gates no taking
     /// holds are dropped once there are [`SWEEP_AT`] of them).
     fn gate(&self, key: &str) -> std::sync::Arc<Mutex<()>> {
-        let mut takings = self.takings.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if takings.len() >= SWEEP_AT {
-            takings.retain(|_, gate| std::sync::Arc::strong_count(gate) > 1);
-        }
+        let mut takings = locked(&self.takings);
+        sweep(&mut takings, |gate| std::sync::Arc::strong_count(gate) > 1);
         takings.entry(key.to_string()).or_default().clone()
     }
 
@@ -194,7 +199,7 @@ impl RateLimiter {
     /// many such requests a warning should now report, or `None` while the last warning is
     /// under [`WARN_EVERY`] old.
     pub fn admitted_unchecked(&self, now: Instant) -> Option<u64> {
-        let mut unchecked = self.unchecked.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut unchecked = locked(&self.unchecked);
         let (count, warned) = &mut *unchecked;
         *count += 1;
         if warned.is_some_and(|at| now.saturating_duration_since(at) < WARN_EVERY) {
@@ -207,11 +212,9 @@ impl RateLimiter {
     /// Takes one request from `key`'s bucket, or says how long until one is available.
     pub fn check(&self, key: &str) -> Result<(), Duration> {
         let now = Instant::now();
-        let mut buckets = self.buckets.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if buckets.len() >= SWEEP_AT {
-            let full_after = Duration::from_secs_f64(self.burst / self.per_second);
-            buckets.retain(|_, (_, at)| now.duration_since(*at) < full_after);
-        }
+        let mut buckets = locked(&self.buckets);
+        // A bucket idle until it refilled is the same as none.
+        sweep(&mut buckets, |(_, at)| now.duration_since(*at).as_secs_f64() < self.burst / self.per_second);
         let (tokens, at) = buckets.entry(key.to_string()).or_insert((self.burst, now));
         *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * self.per_second).min(self.burst);
         *at = now;

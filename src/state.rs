@@ -166,7 +166,7 @@ impl Replica {
 
     /// Whether the replica answered lately (or is due another try).
     pub fn is_up(&self) -> bool {
-        let down = self.down_since.lock().unwrap_or_else(|p| p.into_inner());
+        let down = crate::locked(&self.down_since);
         down.is_none_or(|since| since.elapsed() >= REPLICA_RETRY)
     }
 
@@ -177,7 +177,7 @@ impl Replica {
     /// Records whether the replica answered; says what changed worth a log line: it answers
     /// again after being down, or it could not be reached.
     fn mark(&self, up: bool) -> Option<Change> {
-        let mut down = self.down_since.lock().unwrap_or_else(|p| p.into_inner());
+        let mut down = crate::locked(&self.down_since);
         let change = match (up, down.is_some()) {
             (true, true) => Some(Change::Back),
             (false, _) => Some(Change::Down),

@@ -117,7 +117,7 @@ impl Provider {
     pub async fn refresh(&self) {
         let _one_at_a_time = self.fetching.lock().await;
         {
-            let mut last = self.last_try.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut last = crate::locked(&self.last_try);
             if last.is_some_and(|at| at.elapsed() < self.min_refresh()) {
                 return;
             }
