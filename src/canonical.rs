@@ -97,9 +97,13 @@ fn canonical_string(text: &[u8], start: usize, end: usize, escaped: bool, out: &
     Some(())
 }
 
-/// An object member: its key as it sorts, the key's range in the text and whether it holds an
-/// escape, and the value's canonical bytes.
-type Member<'a> = (std::borrow::Cow<'a, [u8]>, (usize, usize, bool), Vec<u8>);
+/// An object member: its key as it sorts, and where the member (`"key":value`) was written.
+type Member<'a> = (std::borrow::Cow<'a, [u8]>, usize, usize);
+
+thread_local! {
+    /// Where an object's members are copied while they are put in order.
+    static MEMBERS: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
 
 fn canonical_value(text: &[u8], at: &mut usize, out: &mut Vec<u8>) -> Option<()> {
     skip_space(text, at);
@@ -113,6 +117,10 @@ fn canonical_value(text: &[u8], at: &mut usize, out: &mut Vec<u8>) -> Option<()>
                 out.extend_from_slice(b"{}");
                 return Some(());
             }
+            // Each member is written as it comes, then the members are put in order of their
+            // keys (when they are not already).
+            out.push(b'{');
+            let first = out.len();
             loop {
                 skip_space(text, at);
                 if text.get(*at) != Some(&b'"') {
@@ -125,16 +133,20 @@ fn canonical_value(text: &[u8], at: &mut usize, out: &mut Vec<u8>) -> Option<()>
                 } else {
                     std::borrow::Cow::Borrowed(&text[*at + 1..end - 1])
                 };
-                let range = (*at, end, escaped);
+                if !members.is_empty() {
+                    out.push(b',');
+                }
+                let start = out.len();
+                canonical_string(text, *at, end, escaped, out)?;
                 *at = end;
                 skip_space(text, at);
                 if text.get(*at) != Some(&b':') {
                     return None;
                 }
                 *at += 1;
-                let mut value = Vec::new();
-                canonical_value(text, at, &mut value)?;
-                members.push((key, range, value));
+                out.push(b':');
+                canonical_value(text, at, out)?;
+                members.push((key, start, out.len()));
                 skip_space(text, at);
                 match text.get(*at)? {
                     b',' => *at += 1,
@@ -145,15 +157,19 @@ fn canonical_value(text: &[u8], at: &mut usize, out: &mut Vec<u8>) -> Option<()>
                     _ => return None,
                 }
             }
-            members.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-            out.push(b'{');
-            for (i, (_, (start, end, escaped), value)) in members.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                canonical_string(text, *start, *end, *escaped, out)?;
-                out.push(b':');
-                out.extend_from_slice(value);
+            if !members.is_sorted_by(|a, b| a.0 <= b.0) {
+                members.sort_by(|a, b| a.0.cmp(&b.0));
+                MEMBERS.with_borrow_mut(|written| {
+                    written.clear();
+                    written.extend_from_slice(&out[first..]);
+                    out.truncate(first);
+                    for (i, (_, start, end)) in members.iter().enumerate() {
+                        if i > 0 {
+                            out.push(b',');
+                        }
+                        out.extend_from_slice(&written[start - first..end - first]);
+                    }
+                });
             }
             out.push(b'}');
             Some(())
@@ -205,16 +221,107 @@ fn canonical_value(text: &[u8], at: &mut usize, out: &mut Vec<u8>) -> Option<()>
             }
             // A number: serde_json writes an exponent its own way (1e3 as 1e+3), so one with an
             // exponent goes through it; PostgreSQL writes none.
-            let number: Value = serde_json::from_slice(token).ok()?;
-            if !number.is_number() {
+            if !is_number(token) {
                 return None;
             }
             if token.iter().any(|b| matches!(b, b'e' | b'E')) {
+                let number: Value = serde_json::from_slice(token).ok()?;
                 serde_json::to_writer(&mut *out, &number).ok()?;
             } else {
                 out.extend_from_slice(token);
             }
             Some(())
+        }
+    }
+}
+
+/// Whether `token` is a JSON number: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`.
+fn is_number(token: &[u8]) -> bool {
+    let digits = |at: &mut usize| {
+        let start = *at;
+        while token.get(*at).is_some_and(u8::is_ascii_digit) {
+            *at += 1;
+        }
+        *at > start
+    };
+    let mut at = usize::from(token.first() == Some(&b'-'));
+    match token.get(at) {
+        Some(b'0') => at += 1,
+        Some(b'1'..=b'9') => {
+            digits(&mut at);
+        }
+        _ => return false,
+    }
+    if token.get(at) == Some(&b'.') {
+        at += 1;
+        if !digits(&mut at) {
+            return false;
+        }
+    }
+    if matches!(token.get(at), Some(b'e' | b'E')) {
+        at += 1;
+        if matches!(token.get(at), Some(b'+' | b'-')) {
+            at += 1;
+        }
+        if !digits(&mut at) {
+            return false;
+        }
+    }
+    at == token.len()
+}
+
+/// Each member of a canonical JSON object (as [`canonicalize_text`] writes it: no white
+/// space): its key as written between the quotes, and where its value starts and ends in
+/// `text`. `None` when the text is not such an object.
+pub fn members(text: &[u8], mut member: impl FnMut(&[u8], (usize, usize))) -> Option<()> {
+    if text.first() != Some(&b'{') {
+        return None;
+    }
+    let mut at = 1;
+    if text.get(at) == Some(&b'}') {
+        return (text.len() == 2).then_some(());
+    }
+    loop {
+        if text.get(at) != Some(&b'"') {
+            return None;
+        }
+        let (key_end, _) = string_end(text, at)?;
+        let key = &text[at + 1..key_end - 1];
+        if text.get(key_end) != Some(&b':') {
+            return None;
+        }
+        let start = key_end + 1;
+        let end = value_end(text, start)?;
+        member(key, (start, end));
+        match text.get(end)? {
+            b',' => at = end + 1,
+            b'}' => return (end + 1 == text.len()).then_some(()),
+            _ => return None,
+        }
+    }
+}
+
+/// The end (exclusive) of the compact JSON value starting at `start`.
+fn value_end(text: &[u8], start: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut at = start;
+    loop {
+        match *text.get(at)? {
+            b'"' => at = string_end(text, at)?.0,
+            b'{' | b'[' => {
+                depth += 1;
+                at += 1;
+            }
+            b'}' | b']' if depth > 0 => {
+                depth -= 1;
+                at += 1;
+            }
+            b',' | b'}' | b']' if depth == 0 => return (at > start).then_some(at),
+            _ => at += 1,
+        }
+        // A string, object or array ends where it closes.
+        if depth == 0 && matches!(text[start], b'{' | b'[' | b'"') {
+            return Some(at);
         }
     }
 }
@@ -245,6 +352,34 @@ mod tests {
         ] {
             let (got, expected) = both(text);
             assert_eq!(got, expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn the_members_of_a_canonical_object_are_found_with_their_values() {
+        let mut text = Vec::new();
+        canonicalize_text(br#"{"b": [1, {"x": "]}"}], "a": "q\"}", "c": 12.5, "d": {}, "e": null}"#, &mut text).unwrap();
+        let mut found = Vec::new();
+        members(&text, |key, (start, end)| {
+            found.push((String::from_utf8_lossy(key).to_string(), String::from_utf8_lossy(&text[start..end]).to_string()))
+        })
+        .unwrap();
+        let expected = [("a", r#""q\"}""#), ("b", r#"[1,{"x":"]}"}]"#), ("c", "12.5"), ("d", "{}"), ("e", "null")];
+        assert_eq!(found, expected.map(|(k, v)| (k.to_string(), v.to_string())));
+        for bad in [&b"[1]"[..], b"{", b"{\"a\":1", b"{\"a\":1}x", b"\"a\"", b"{\"a\"}", b"{\"a\":}"] {
+            assert!(members(bad, |_, _| {}).is_none(), "{}", String::from_utf8_lossy(bad));
+        }
+        assert!(members(b"{}", |_, _| panic!("no members")).is_some());
+    }
+
+    #[test]
+    fn numbers_are_told_apart_as_serde_json_tells_them() {
+        for token in [
+            "0", "-0", "12", "-12.50", "0.5", "1e3", "1E-3", "2.5e+10", "01", "-", "1.", ".5", "+1", "1e", "1e+", "--1",
+            "1.2.3", "0x10", "1_000", "", "NaN", "-01.0", "9".repeat(40).as_str(),
+        ] {
+            let by_serde = serde_json::from_str::<Value>(token).is_ok_and(|v| v.is_number());
+            assert_eq!(is_number(token.as_bytes()), by_serde, "{token:?}");
         }
     }
 

@@ -13,8 +13,8 @@ SELECT "repayments"."award_id", sum("repayments"."amount") FROM "repayments" WHE
 INSERT INTO "payments" ("id", "award_id", "amount", "status", "due_on", "paid_on", "reference", "paid_by", "created_by") VALUES (gen_random_uuid(), :a_id::uuid, 0.01, 'paid', DEFAULT, '2020-07-01', 'BENCH', 'bench-finance', 'bench-finance') RETURNING "payments"."id", "payments"."award_id", "payments"."amount", "payments"."status", "payments"."due_on", "payments"."paid_on", "payments"."reference", "payments"."created_by", "payments"."created_at", "payments"."updated_at", "payments"."version", "payments"."paid_by", "payments"."cancelled_reason", "payments"."cancelled_at" \gset p_
 SELECT pg_advisory_xact_lock(113740958561395);
 SELECT "audit_events"."seq" AS head_seq, "audit_events"."hash" AS head_hash FROM "audit_events" ORDER BY "audit_events"."seq" DESC LIMIT 1 \gset
-INSERT INTO "audit_events" ("seq", "id", "at", "actor_sub", "actor_name", "action", "entity_type", "entity_id", "award_id", "data", "prev_hash", "hash")
-  SELECT :head_seq::bigint + 1, gen_random_uuid(), now(), 'bench-finance', NULL, 'payment.paid', 'payment', :p_id::uuid, :a_id::uuid, d, :head_hash::text,
+INSERT INTO "audit_events" ("seq", "id", "at", "actor_sub", "actor_name", "action", "entity_type", "entity_id", "award_id", "data", "data_text", "prev_hash", "hash")
+  SELECT :head_seq::bigint + 1, gen_random_uuid(), now(), 'bench-finance', NULL, 'payment.paid', 'payment', :p_id::uuid, :a_id::uuid, d, d::text, :head_hash::text,
          encode(sha256(convert_to(:head_hash::text || d::text, 'UTF8')), 'hex')
   FROM (SELECT jsonb_build_object('id', :p_id::text, 'amount', :p_amount::text, 'due_on', NULL, 'status', 'paid',
           'paid_by', 'bench-finance', 'paid_on', '2020-07-01', 'version', 1, 'award_id', :a_id::text, 'reference', 'BENCH',

@@ -44,6 +44,32 @@ pub fn canonical_time(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
+/// Writes [`canonical_time`] as a JSON string, digit by digit for the years 0 to 9999 (what
+/// verification does for every event; chrono's formatter reads its pattern each time).
+fn write_time(at: DateTime<Utc>, out: &mut Vec<u8>) {
+    use chrono::{Datelike, Timelike};
+    fn digits(out: &mut Vec<u8>, value: u32, width: u32) {
+        for place in (0..width).rev() {
+            out.push(b'0' + (value / 10u32.pow(place) % 10) as u8);
+        }
+    }
+    let nanos = at.nanosecond();
+    if !(0..=9999).contains(&at.year()) || nanos >= 1_000_000_000 {
+        return write_str(&canonical_time(at), out);
+    }
+    out.push(b'"');
+    digits(out, at.year() as u32, 4);
+    for (separator, value) in
+        [(b'-', at.month()), (b'-', at.day()), (b'T', at.hour()), (b':', at.minute()), (b':', at.second())]
+    {
+        out.push(separator);
+        digits(out, value, 2);
+    }
+    out.push(b'.');
+    digits(out, nanos / 1_000, 6);
+    out.extend_from_slice(b"Z\"");
+}
+
 /// The canonical JSON text of an event.
 pub fn canonical_event(event: &EventContent<'_>) -> String {
     let mut out = Vec::with_capacity(512);
@@ -59,7 +85,12 @@ fn write_event(event: &EventContent<'_>, out: &mut Vec<u8>) {
 
 /// The same, the canonical data written by `data`.
 fn write_event_with(event: &EventContent<'_>, out: &mut Vec<u8>, data: impl FnOnce(&mut Vec<u8>)) {
-    let id = |u: Uuid| u.hyphenated().encode_lower(&mut Uuid::encode_buffer()).to_string();
+    // Uuids and numbers need no escaping: written straight in, without a String each.
+    let id = |u: Uuid, out: &mut Vec<u8>| {
+        out.push(b'"');
+        out.extend_from_slice(u.hyphenated().encode_lower(&mut Uuid::encode_buffer()).as_bytes());
+        out.push(b'"');
+    };
     out.extend_from_slice(b"{\"action\":");
     write_str(event.action, out);
     out.extend_from_slice(b",\"actor_name\":");
@@ -70,22 +101,22 @@ fn write_event_with(event: &EventContent<'_>, out: &mut Vec<u8>, data: impl FnOn
     out.extend_from_slice(b",\"actor_sub\":");
     write_str(event.actor_sub, out);
     out.extend_from_slice(b",\"at\":");
-    write_str(&canonical_time(event.at), out);
+    write_time(event.at, out);
     out.extend_from_slice(b",\"award_id\":");
     match event.award_id {
-        Some(award) => write_str(&id(award), out),
+        Some(award) => id(award, out),
         None => out.extend_from_slice(b"null"),
     }
     out.extend_from_slice(b",\"data\":");
     data(out);
     out.extend_from_slice(b",\"entity_id\":");
-    write_str(&id(event.entity_id), out);
+    id(event.entity_id, out);
     out.extend_from_slice(b",\"entity_type\":");
     write_str(event.entity_type, out);
     out.extend_from_slice(b",\"id\":");
-    write_str(&id(event.id), out);
+    id(event.id, out);
     out.extend_from_slice(b",\"seq\":");
-    out.extend_from_slice(event.seq.to_string().as_bytes());
+    let _ = std::io::Write::write_fmt(out, format_args!("{}", event.seq));
     out.push(b'}');
 }
 
@@ -96,9 +127,26 @@ thread_local! {
 
 /// The hash of an event that follows `prev_hash`.
 pub fn event_hash(prev_hash: &str, event: &EventContent<'_>) -> String {
+    hash_of(prev_hash, |buffer| write_event(event, buffer))
+}
+
+/// The canonical JSON of an event's data: what its hash covers, and what `data_text` stores.
+pub fn canonical_data(data: &Value) -> String {
+    let mut out = Vec::with_capacity(1024);
+    write_value(data, &mut out);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// The hash of an event that follows `prev_hash`, its data already written as
+/// [`canonical_data`] (`event.data` is not read).
+pub fn event_hash_with_text(prev_hash: &str, event: &EventContent<'_>, data_text: &str) -> String {
+    hash_of(prev_hash, |buffer| write_event_with(event, buffer, |out| out.extend_from_slice(data_text.as_bytes())))
+}
+
+fn hash_of(prev_hash: &str, write: impl FnOnce(&mut Vec<u8>)) -> String {
     BUFFER.with_borrow_mut(|buffer| {
         buffer.clear();
-        write_event(event, buffer);
+        write(buffer);
         let mut hasher = Sha256::new();
         hasher.update(prev_hash.as_bytes());
         hasher.update(b"\n");
@@ -126,10 +174,19 @@ pub fn recompute(prev_hash: &str, event: &super::store::AuditEvent) -> String {
     )
 }
 
-/// The hash of an event read with its data as JSON text, computed from its own stored
+/// The hash of an event read with its data as JSON text (its stored canonical text, or what
+/// PostgreSQL writes of its `jsonb` for events older than that), computed from its own stored
 /// `prev_hash` (so events hash independently, in parallel; the links are compared apart).
 /// `None` when the data is not JSON.
 pub fn recompute_raw(event: &super::store::RawEvent) -> Option<String> {
+    recompute_raw_with(event, |_| ()).map(|(hash, ())| hash)
+}
+
+/// The same, and what `data` makes of the data's canonical JSON (reconciliation's digest).
+pub fn recompute_raw_with<R>(
+    event: &super::store::RawEvent,
+    data: impl FnOnce(&[u8]) -> R,
+) -> Option<(String, R)> {
     static NULL: Value = Value::Null;
     let content = EventContent {
         seq: event.seq,
@@ -145,16 +202,24 @@ pub fn recompute_raw(event: &super::store::RawEvent) -> Option<String> {
     };
     BUFFER.with_borrow_mut(|buffer| {
         buffer.clear();
-        let mut ok = true;
-        write_event_with(&content, buffer, |out| ok = canonicalize_text(event.data.as_bytes(), out).is_some());
-        if !ok {
-            return None;
-        }
+        let mut written = None;
+        write_event_with(&content, buffer, |out| {
+            let start = out.len();
+            if event.canonical {
+                // The text the writer hashed, stored as it was: hashed as it is, so that any
+                // change to it, even one of form only, shows.
+                out.extend_from_slice(event.data.as_bytes());
+                written = Some((start, out.len()));
+            } else {
+                written = canonicalize_text(event.data.as_bytes(), out).map(|()| (start, out.len()));
+            }
+        });
+        let (start, end) = written?;
         let mut hasher = Sha256::new();
         hasher.update(event.prev_hash.as_bytes());
         hasher.update(b"\n");
         hasher.update(&buffer[..]);
-        Some(hex::encode(hasher.finalize()))
+        Some((hex::encode(hasher.finalize()), data(&buffer[start..end])))
     })
 }
 
@@ -192,6 +257,22 @@ mod tests {
         assert_eq!(h.len(), 64);
         assert_ne!(h, event_hash(GENESIS_HASH, &event(&other)));
         assert_ne!(h, event_hash(&h, &event(&data)));
+    }
+
+    #[test]
+    fn times_are_written_digit_by_digit_exactly_as_chrono_formats_them() {
+        let mut seconds = -62_167_219_200i64; // 0000-01-01
+        while seconds < 253_402_300_800 + 400 * 86_400 {
+            for nanos in [0, 1_000, 999_999_000, 123_456_789] {
+                let at = DateTime::from_timestamp(seconds, nanos).unwrap();
+                let mut written = Vec::new();
+                write_time(at, &mut written);
+                let mut expected = Vec::new();
+                write_str(&canonical_time(at), &mut expected);
+                assert_eq!(String::from_utf8(written).unwrap(), String::from_utf8(expected).unwrap());
+            }
+            seconds += 3_600 * 24 * 97 + 3_661;
+        }
     }
 
     #[test]

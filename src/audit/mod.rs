@@ -4,6 +4,7 @@
 pub mod chain;
 pub mod checkpoint;
 pub mod http;
+pub mod matching;
 pub mod reconcile;
 pub mod store;
 pub mod verify;
@@ -17,7 +18,7 @@ use uuid::Uuid;
 use crate::auth::AuthUser;
 use crate::db::schema::audit_events;
 use crate::error::ApiError;
-use chain::{EventContent, GENESIS_HASH, event_hash};
+use chain::{EventContent, GENESIS_HASH, event_hash_with_text};
 
 /// Key of the transaction-scoped advisory lock that serialises appends to the one chain.
 pub const CHAIN_LOCK: i64 = 0x6772_616e_7473; // "grants"
@@ -174,6 +175,7 @@ struct EventRow<'a> {
     entity_id: Uuid,
     award_id: Option<Uuid>,
     data: &'a serde_json::Value,
+    data_text: &'a str,
     prev_hash: &'a str,
     hash: &'a str,
 }
@@ -211,7 +213,8 @@ pub fn append_batch(conn: &mut PgConnection, actor: &Actor, events: &[OwnedEvent
     for event in events {
         seq += 1;
         let id = Uuid::now_v7();
-        let hash = event_hash(
+        let data_text = chain::canonical_data(&event.data);
+        let hash = event_hash_with_text(
             &prev_hash,
             &EventContent {
                 seq,
@@ -225,15 +228,16 @@ pub fn append_batch(conn: &mut PgConnection, actor: &Actor, events: &[OwnedEvent
                 award_id: event.award_id,
                 data: &event.data,
             },
+            &data_text,
         );
-        rows.push((seq, id, std::mem::replace(&mut prev_hash, hash.clone()), hash));
+        rows.push((seq, id, std::mem::replace(&mut prev_hash, hash.clone()), hash, data_text));
     }
-    // PostgreSQL takes at most 65535 bind parameters per statement; an event uses 12.
+    // PostgreSQL takes at most 65535 bind parameters per statement; an event uses 13.
     for (chunk_rows, chunk_events) in rows.chunks(5000).zip(events.chunks(5000)) {
         let values: Vec<EventRow<'_>> = chunk_rows
             .iter()
             .zip(chunk_events)
-            .map(|((seq, id, prev, hash), event)| EventRow {
+            .map(|((seq, id, prev, hash, data_text), event)| EventRow {
                 seq: *seq,
                 id: *id,
                 at,
@@ -244,6 +248,7 @@ pub fn append_batch(conn: &mut PgConnection, actor: &Actor, events: &[OwnedEvent
                 entity_id: event.entity_id,
                 award_id: event.award_id,
                 data: &event.data,
+                data_text,
                 prev_hash: prev,
                 hash,
             })

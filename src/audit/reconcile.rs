@@ -123,7 +123,7 @@ fn differs(name: &str, kind: &str) -> String {
 
 /// What a ledger row holds beyond its own columns, compared with its event: the name a
 /// mismatch is reported under, the event's key, and the row's value as JSON.
-type Part = (&'static str, &'static str, &'static str);
+pub(super) type Part = (&'static str, &'static str, &'static str);
 
 /// A return's parts as its events hold them. Lines and results live in tables of their own;
 /// risks are a column that returns made before risks were reported leave null, as their events
@@ -133,14 +133,14 @@ const RETURN_PARTS: &[Part] = &[
         "lines",
         "lines",
         "(SELECT coalesce(jsonb_agg(jsonb_build_object('activity_id', l.activity_id, \
-         'status', l.status, 'output_value', l.output_value, 'commentary', l.commentary) ORDER BY l.position), \
+         'status', l.status, 'output_value', trim_scale(l.output_value), 'commentary', l.commentary) ORDER BY l.position), \
          '[]'::jsonb) FROM return_lines l WHERE l.return_id = t.id)",
     ),
     (
         "results",
         "results",
         "(SELECT coalesce(jsonb_agg(jsonb_build_object('indicator_id', l.indicator_id, \
-         'actual', l.actual, 'commentary', l.commentary) ORDER BY l.position), \
+         'actual', trim_scale(l.actual), 'commentary', l.commentary) ORDER BY l.position), \
          '[]'::jsonb) FROM return_results l WHERE l.return_id = t.id)",
     ),
     ("risks", "risks", "coalesce(t.risks, '[]'::jsonb)"),
@@ -156,7 +156,7 @@ const DOCUMENT_PARTS: &[Part] = &[(
 )];
 
 /// The parts of `table`'s rows.
-fn parts_of(table: &str) -> &'static [Part] {
+pub(super) fn parts_of(table: &str) -> &'static [Part] {
     match table {
         "returns" => RETURN_PARTS,
         "documents" => DOCUMENT_PARTS,
@@ -165,57 +165,13 @@ fn parts_of(table: &str) -> &'static [Part] {
 }
 
 /// Every row that differs from its latest event and every event naming a missing row, at most
-/// [`LISTED`] listed; returns them and how many there are in all.
+/// [`LISTED`] listed; returns them and how many there are in all. Each row is compared with its
+/// latest event in PostgreSQL, column by column: verification itself does this only for the rows
+/// it could not match by digest ([`reconcile_matched`]).
 pub fn reconcile(conn: &mut PgConnection) -> QueryResult<(Vec<Unreconciled>, i64)> {
-    let mut found = Vec::new();
-    let mut total = 0i64;
-    for (table, entity_type, skipped) in LEDGER {
-        let columns: Vec<Column> = diesel::sql_query(
-            "SELECT column_name::text AS name, data_type::text AS kind FROM information_schema.columns \
-             WHERE table_schema = 'public' AND table_name = $1 ORDER BY ordinal_position",
-        )
-        .bind::<Text, _>(table)
-        .load(conn)?;
-        let t0 = std::time::Instant::now();
-        let compared: Vec<&Column> = columns.iter().filter(|c| !skipped.contains(&c.name.as_str())).collect();
-        let parts = parts_of(table);
-        // Fast: the event's data read once into a row of the table's own type, then compared
-        // column by column. A value that does not even cast (an attacker's garbage) fails the
-        // whole statement; then the guarded comparison, slower, names it.
-        let fast = diesel::sql_query(mismatch_sql(table, entity_type, &compared, parts, true)).load::<Mismatch>(conn);
-        let mismatches = match fast {
-            Ok(found) => found,
-            Err(e) => {
-                log::warn!("reconciling {table}: an event's data does not fit its row ({e}); comparing value by value");
-                diesel::sql_query(mismatch_sql(table, entity_type, &compared, parts, false)).load::<Mismatch>(conn)?
-            }
-        };
-        log::debug!("reconciled {table} in {:.2?}", t0.elapsed());
-        // Rows beyond the listed ones count once each (their fields are not read).
-        total += mismatches.first().map_or(0, |m| m.rows - mismatches.len() as i64);
-        for m in mismatches {
-            let fields: Vec<String> = match (&m.seq, m.entity_type.as_deref()) {
-                (None, _) => vec!["(row)".to_string()],
-                (Some(_), Some(t)) if t != *entity_type => vec!["entity_type".to_string()],
-                _ => m.fields.split(',').map(str::to_string).collect(),
-            };
-            for field in fields {
-                total += 1;
-                if found.len() >= LISTED {
-                    continue;
-                }
-                let values = values(conn, table, &m, &field)?;
-                found.push(Unreconciled {
-                    entity_type: (*entity_type).to_string(),
-                    entity_id: m.id.clone(),
-                    field,
-                    table_value: values.table_value,
-                    event_value: values.event_value,
-                    event_seq: m.seq,
-                });
-            }
-        }
-    }
+    let mut report = Report::default();
+    let everything: Vec<(usize, Option<Vec<uuid::Uuid>>)> = (0..LEDGER.len()).map(|table| (table, None)).collect();
+    compare_rows(conn, &everything, &mut report)?;
     // Events about rows that are not there (deleted behind the service's back).
     let kinds: Vec<String> = LEDGER.iter().map(|(_, t, _)| format!("'{t}'")).collect();
     let rows: Vec<String> =
@@ -233,27 +189,148 @@ pub fn reconcile(conn: &mut PgConnection) -> QueryResult<(Vec<Unreconciled>, i64
     ))
     .load(conn)?;
     log::debug!("looked for events without rows in {:.2?}", t0.elapsed());
-    total += orphans.first().map_or(0, |o| o.rows - orphans.len() as i64);
+    report.total += orphans.first().map_or(0, |o| o.rows - orphans.len() as i64);
     for o in orphans {
-        total += 1;
-        if found.len() < LISTED {
-            found.push(Unreconciled {
-                entity_type: o.entity_type,
-                entity_id: o.entity_id,
+        report.orphan(o.entity_type, o.entity_id, o.seq);
+    }
+    Ok((report.found, report.total))
+}
+
+/// What verification's matching left: the rows it could not match, compared here column by
+/// column (which names the field, or finds the difference was of form only), and the events
+/// naming a row that was missing, looked for again (a row written while the rows were read has
+/// its event read later).
+/// `rows`: of each listed table (by its index in [`LEDGER`]) the rows to compare, or all of them
+/// (`None`); `orphans`: (table, id, latest seq) of each event that named a missing row.
+pub fn reconcile_matched(
+    conn: &mut PgConnection,
+    rows: &[(usize, Option<Vec<uuid::Uuid>>)],
+    orphans_seen: &[(usize, uuid::Uuid, i64)],
+) -> QueryResult<(Vec<Unreconciled>, i64)> {
+    let mut report = Report::default();
+    compare_rows(conn, rows, &mut report)?;
+    let mut orphans = Vec::new();
+    for (table, (name, entity_type, _)) in LEDGER.iter().enumerate() {
+        let named: Vec<&(usize, uuid::Uuid, i64)> = orphans_seen.iter().filter(|o| o.0 == table).collect();
+        let mut present = std::collections::HashSet::new();
+        for chunk in named.chunks(10_000) {
+            let ids: Vec<uuid::Uuid> = chunk.iter().map(|o| o.1).collect();
+            let found: Vec<uuid::Uuid> = diesel::sql_query(format!("SELECT id FROM {name} WHERE id = ANY($1)"))
+                .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(&ids)
+                .load::<Present>(conn)?
+                .into_iter()
+                .map(|p| p.id)
+                .collect();
+            present.extend(found);
+        }
+        orphans.extend(named.into_iter().filter(|o| !present.contains(&o.1)).map(|o| (*entity_type, o.1, o.2)));
+    }
+    orphans.sort_by_key(|o| o.2);
+    for (entity_type, id, seq) in orphans {
+        report.orphan(entity_type.to_string(), id.to_string(), seq);
+    }
+    Ok((report.found, report.total))
+}
+
+#[derive(QueryableByName)]
+struct Present {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    id: uuid::Uuid,
+}
+
+/// The unreconciled rows found so far (at most [`LISTED`]) and how many in all.
+#[derive(Default)]
+struct Report {
+    found: Vec<Unreconciled>,
+    total: i64,
+}
+
+impl Report {
+    fn orphan(&mut self, entity_type: String, entity_id: String, seq: i64) {
+        self.total += 1;
+        if self.found.len() < LISTED {
+            self.found.push(Unreconciled {
+                entity_type,
+                entity_id,
                 field: "(event)".to_string(),
                 table_value: None,
                 event_value: Some("(the latest event names this row)".to_string()),
-                event_seq: Some(o.seq),
+                event_seq: Some(seq),
             });
         }
     }
-    Ok((found, total))
+}
+
+/// Compares rows with their latest events column by column: of each listed table (by its index
+/// in [`LEDGER`]) the rows given, or all of them (`None`).
+fn compare_rows(
+    conn: &mut PgConnection,
+    tables: &[(usize, Option<Vec<uuid::Uuid>>)],
+    report: &mut Report,
+) -> QueryResult<()> {
+    for (index, only) in tables {
+        let (table, entity_type, skipped) = LEDGER[*index];
+        let columns: Vec<Column> = diesel::sql_query(
+            "SELECT column_name::text AS name, data_type::text AS kind FROM information_schema.columns \
+             WHERE table_schema = 'public' AND table_name = $1 ORDER BY ordinal_position",
+        )
+        .bind::<Text, _>(table)
+        .load(conn)?;
+        let t0 = std::time::Instant::now();
+        let compared: Vec<&Column> = columns.iter().filter(|c| !skipped.contains(&c.name.as_str())).collect();
+        let parts = parts_of(table);
+        let only = only.as_deref();
+        // Fast: the event's data read once into a row of the table's own type, then compared
+        // column by column. A value that does not even cast (an attacker's garbage) fails the
+        // whole statement; then the guarded comparison, slower, names it.
+        let fast = diesel::sql_query(mismatch_sql(table, entity_type, &compared, parts, only, true)).load::<Mismatch>(conn);
+        let mismatches = match fast {
+            Ok(found) => found,
+            Err(e) => {
+                log::warn!("reconciling {table}: an event's data does not fit its row ({e}); comparing value by value");
+                diesel::sql_query(mismatch_sql(table, entity_type, &compared, parts, only, false)).load::<Mismatch>(conn)?
+            }
+        };
+        log::debug!("compared {} rows of {table} column by column in {:.2?}", only.map_or("all".to_string(), |o| o.len().to_string()), t0.elapsed());
+        // Rows beyond the listed ones count once each (their fields are not read).
+        report.total += mismatches.first().map_or(0, |m| m.rows - mismatches.len() as i64);
+        for m in mismatches {
+            let fields: Vec<String> = match (&m.seq, m.entity_type.as_deref()) {
+                (None, _) => vec!["(row)".to_string()],
+                (Some(_), Some(t)) if t != entity_type => vec!["entity_type".to_string()],
+                _ => m.fields.split(',').map(str::to_string).collect(),
+            };
+            for field in fields {
+                report.total += 1;
+                if report.found.len() >= LISTED {
+                    continue;
+                }
+                let values = values(conn, table, &m, &field)?;
+                report.found.push(Unreconciled {
+                    entity_type: entity_type.to_string(),
+                    entity_id: m.id.clone(),
+                    field,
+                    table_value: values.table_value,
+                    event_value: values.event_value,
+                    event_seq: m.seq,
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The query that finds `table`'s rows differing from their latest events. `fast` reads each
 /// event's data into a row of the table's type with `jsonb_populate_record`; otherwise each
-/// value is compared through a guarded cast.
-fn mismatch_sql(table: &str, entity_type: &str, columns: &[&Column], parts: &[Part], fast: bool) -> String {
+/// value is compared through a guarded cast. `only`: just these rows.
+fn mismatch_sql(
+    table: &str,
+    entity_type: &str,
+    columns: &[&Column],
+    parts: &[Part],
+    only: Option<&[uuid::Uuid]>,
+    fast: bool,
+) -> String {
     let mut checks: Vec<String> = columns
         .iter()
         .map(|c| {
@@ -272,13 +349,17 @@ fn mismatch_sql(table: &str, entity_type: &str, columns: &[&Column], parts: &[Pa
     } else {
         String::new()
     };
+    // The ids are uuids written here, not text from outside.
+    let only = only.map_or(String::new(), |ids| {
+        format!("WHERE t.id = ANY('{{{}}}'::uuid[])", ids.iter().map(|id| id.to_string()).collect::<Vec<_>>().join(","))
+    });
     format!(
         "SELECT count(*) OVER () AS rows, id, seq, entity_type, fields FROM ( \
            SELECT t.id::text AS id, e.seq, e.entity_type, \
              array_to_string(ARRAY[{checks}], ',') AS fields \
            FROM {table} t LEFT JOIN LATERAL ( \
              SELECT seq, entity_type, data FROM audit_events WHERE entity_id = t.id ORDER BY seq DESC LIMIT 1 \
-           ) e ON true {record} \
+           ) e ON true {record} {only} \
          ) x WHERE seq IS NULL OR entity_type <> '{entity_type}' OR fields <> '' ORDER BY id LIMIT {LISTED}",
         checks = checks.join(", ")
     )

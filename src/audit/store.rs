@@ -175,6 +175,9 @@ pub struct RawEvent {
     pub data: String,
     pub prev_hash: String,
     pub hash: String,
+    /// Whether `data` is the stored canonical text (`data_text`), hashed as it is; otherwise it
+    /// is the `jsonb` as PostgreSQL writes it (events from before `data_text`), canonicalized.
+    pub canonical: bool,
 }
 
 /// A batch of events after `after`, their data as text.
@@ -190,9 +193,10 @@ pub fn raw_batch(conn: &mut PgConnection, after: i64, size: i64) -> QueryResult<
             audit_events::entity_type,
             audit_events::entity_id,
             audit_events::award_id,
-            diesel::dsl::sql::<diesel::sql_types::Text>("data::text"),
+            diesel::dsl::sql::<diesel::sql_types::Text>("coalesce(data_text, data::text)"),
             audit_events::prev_hash,
             audit_events::hash,
+            audit_events::data_text.is_not_null(),
         ))
         .filter(audit_events::seq.gt(after))
         .order(audit_events::seq.asc())

@@ -6,8 +6,9 @@ use diesel::pg::PgConnection;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::chain::{GENESIS_HASH, recompute_raw};
+use super::chain::{GENESIS_HASH, recompute_raw_with};
 use super::checkpoint;
+use super::matching::{Matcher, OTHER, Shapes};
 use super::reconcile::Unreconciled;
 use super::store::{self, RawEvent};
 
@@ -32,7 +33,8 @@ pub struct SavedCheckpoint {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Finding {
     /// `checkpoint` (a stored checkpoint fails), `against` (the saved checkpoint fails),
-    /// `truncated` (the chain ends below a checkpoint).
+    /// `truncated` (the chain ends below a checkpoint), `event-text` (an event's data may
+    /// differ from the text its hash covers).
     #[schema(example = "checkpoint")]
     pub kind: String,
     /// The checkpoint's number, when it is a stored one.
@@ -82,40 +84,40 @@ pub struct Options {
 }
 
 /// The whole verification: the chain, the stored checkpoints, the saved one, reconciliation.
-/// Reconciliation runs on `other` (a second connection) at the same time as the chain is read
-/// on `conn`, so PostgreSQL works on both at once. Both connections should be verification's
-/// own: this turns PostgreSQL's JIT off on them.
+/// While the chain is read on `conn`, the ledger rows are read on `other` (a second connection)
+/// at the same time, so PostgreSQL works on both at once, and each row is matched with its
+/// latest event as the chain goes by ([`super::matching`]); the rows that do not match are
+/// then compared column by column. Both connections should be verification's own: this turns
+/// PostgreSQL's JIT off on them.
 pub fn verify_all(
     conn: &mut PgConnection,
     other: &mut PgConnection,
     options: &Options,
 ) -> diesel::QueryResult<Verification> {
     use diesel::RunQueryDsl;
-    // Reconciliation's comparisons are wide expressions over many rows: compiling them with
-    // PostgreSQL's JIT costs more than it saves.
+    // The column-by-column comparisons are wide expressions over many rows: compiling them
+    // with PostgreSQL's JIT costs more than it saves.
     for c in [&mut *conn, &mut *other] {
         diesel::sql_query("SET jit = off").execute(c)?;
     }
     let started = std::time::Instant::now();
-    let (chain, reconciled) = std::thread::scope(|scope| {
-        let reconciling = scope.spawn(|| {
-            let result = super::reconcile::reconcile(other);
-            (result, started.elapsed())
-        });
-        let chain = verify(conn).map(|c| (c, started.elapsed()));
-        let reconciled =
-            reconciling.join().unwrap_or((Err(diesel::result::Error::BrokenTransactionManager), started.elapsed()));
-        (chain, reconciled)
-    });
-    let (chain, chained) = chain?;
-    let ((unreconciled, unreconciled_total), reconciled_in) = (reconciled.0?, reconciled.1);
+    let (chain, matched, read_in) = chain_and_rows(conn, other)?;
+    let chained = started.elapsed();
+    let compared = std::time::Instant::now();
+    let (unreconciled, unreconciled_total) = super::reconcile::reconcile_matched(other, &matched.rows, &matched.orphans)?;
+    let compared = compared.elapsed();
     let mut findings = Vec::new();
+    check_event_text(conn, &mut findings)?;
     let (checkpoints_checked, sealed_seq) = check_checkpoints(conn, chain.head_seq, &mut findings)?;
     if let Some(saved) = &options.against {
         check_against(conn, saved, chain.head_seq, &mut findings)?;
     }
     log::info!(
-        "verification: chain {chained:.2?} and reconciliation {reconciled_in:.2?} side by side, {:.2?} in all",
+        "verification: chain and rows {chained:.2?} (the rows alone {read_in:.2?}); \
+         {} of {} rows matched their latest event, the rest compared in {:.2?}; {:.2?} in all",
+        matched.rows_matched,
+        matched.rows_read,
+        compared,
         started.elapsed()
     );
     Ok(Verification {
@@ -132,6 +134,94 @@ pub fn verify_all(
         unreconciled,
         unreconciled_total,
     })
+}
+
+/// The chain pass with the ledger's rows read beside it on `other` and matched with their
+/// latest events: the chain's outcome, what is left to compare column by column, and how long
+/// reading the rows took.
+pub fn chain_and_rows(
+    conn: &mut PgConnection,
+    other: &mut PgConnection,
+) -> diesel::QueryResult<(ChainCheck, super::matching::Matched, std::time::Duration)> {
+    let started = std::time::Instant::now();
+    let shapes = Shapes::load(conn)?;
+    let (sender, receiver) = std::sync::mpsc::sync_channel(1);
+    let (chain, matched, read_in) = std::thread::scope(|scope| {
+        let shapes = &shapes;
+        let reading = scope.spawn(move || {
+            let rows = shapes.read_rows(other);
+            let read_in = started.elapsed();
+            // The matcher may have stopped (the chain failed to read): then nobody waits.
+            let _ = sender.send(rows);
+            read_in
+        });
+        let mut matcher = Matcher::new(receiver);
+        let chain = chain_pass(conn, Some((shapes, &mut matcher)));
+        let matched = match &chain {
+            Ok(_) => matcher.finish(),
+            Err(_) => Err(diesel::result::Error::BrokenTransactionManager),
+        };
+        (chain, matched, reading.join().unwrap_or_default())
+    });
+    Ok((chain?, matched?, read_in))
+}
+
+/// The constraint that keeps each event's `jsonb` equal to the canonical text its hash covers,
+/// as the migration made it. The chain pass hashes the text; the service and reports read the
+/// `jsonb`; the constraint is what makes them one. Without it (dropped, changed, or added back
+/// `NOT VALID` by the tables' owner) every event's two forms are compared here instead, and
+/// each that differs is named.
+pub const EVENT_TEXT_CONSTRAINT: &str = "CHECK (((data_text IS NULL) OR ((data_text)::jsonb = data)))";
+
+#[derive(diesel::QueryableByName)]
+struct Flag {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    flag: bool,
+}
+
+#[derive(diesel::QueryableByName)]
+struct Seq {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    seq: i64,
+}
+
+fn check_event_text(conn: &mut PgConnection, findings: &mut Vec<Finding>) -> diesel::QueryResult<()> {
+    use diesel::RunQueryDsl;
+    let intact: Flag = diesel::sql_query(
+        "SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'audit_events'::regclass \
+         AND conname = 'audit_events_data_text' AND contype = 'c' AND convalidated \
+         AND pg_get_constraintdef(oid) = $1) AS flag",
+    )
+    .bind::<diesel::sql_types::Text, _>(EVENT_TEXT_CONSTRAINT)
+    .get_result(conn)?;
+    if intact.flag {
+        return Ok(());
+    }
+    let finding = |seq, message: String| Finding { kind: "event-text".into(), checkpoint: None, seq, message };
+    findings.push(finding(
+        None,
+        "the constraint that keeps each event's data equal to the text its hash covers \
+         (audit_events_data_text) is missing, changed or not validated"
+            .into(),
+    ));
+    let differing = diesel::sql_query(format!(
+        "SELECT seq FROM audit_events WHERE data_text IS NOT NULL AND data_text::jsonb IS DISTINCT FROM data \
+         ORDER BY seq LIMIT {}",
+        super::reconcile::LISTED
+    ))
+    .load::<Seq>(conn);
+    match differing {
+        Ok(rows) => findings.extend(rows.into_iter().map(|r| {
+            finding(Some(r.seq), format!("event {}'s data differs from the text its hash covers", r.seq))
+        })),
+        // Text that is not JSON at all cannot have been hashed by the service: its event's
+        // hash fails too, and the chain names it.
+        Err(e) => {
+            log::warn!("comparing events' data with their text: {e}");
+            findings.push(finding(None, "an event's hashed text is not JSON".into()));
+        }
+    }
+    Ok(())
 }
 
 /// Every stored checkpoint: numbered 1, 2, 3… without a gap, sealing ever later events, signed
@@ -258,6 +348,11 @@ pub struct ChainCheck {
 /// it, `seq` without a gap) are compared in order afterwards. At most three batches are held at
 /// once, so memory stays flat however long the chain is.
 pub fn verify(conn: &mut PgConnection) -> diesel::QueryResult<ChainCheck> {
+    chain_pass(conn, None)
+}
+
+/// The chain pass, handing each event (with its data's digest) to `matching` in order.
+fn chain_pass(conn: &mut PgConnection, mut matching: Option<(&Shapes, &mut Matcher)>) -> diesel::QueryResult<ChainCheck> {
     let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<RawEvent>>(1);
     std::thread::scope(|scope| {
         let reader = scope.spawn(move || -> diesel::QueryResult<()> {
@@ -276,8 +371,8 @@ pub fn verify(conn: &mut PgConnection) -> diesel::QueryResult<ChainCheck> {
         let mut prev_hash = GENESIS_HASH.to_string();
         let mut first_bad = None;
         for events in receiver {
-            let hashes = hash_in_parallel(&events);
-            for (event, computed) in events.iter().zip(hashes) {
+            let hashes = hash_in_parallel(&events, matching.as_ref().map(|(shapes, _)| *shapes));
+            for (event, (computed, kind, digest)) in events.iter().zip(hashes) {
                 checked += 1;
                 let links = event.seq == prev_seq + 1
                     && event.prev_hash == prev_hash
@@ -285,6 +380,9 @@ pub fn verify(conn: &mut PgConnection) -> diesel::QueryResult<ChainCheck> {
                 if first_bad.is_none() && !links {
                     // A gap means the missing event is the first bad one.
                     first_bad = Some(if event.seq != prev_seq + 1 { prev_seq + 1 } else { event.seq });
+                }
+                if let Some((_, matcher)) = matching.as_mut() {
+                    matcher.seen(event.entity_id, event.seq, kind, digest)?;
                 }
                 prev_seq = event.seq;
                 prev_hash.clone_from(&event.hash);
@@ -295,17 +393,27 @@ pub fn verify(conn: &mut PgConnection) -> diesel::QueryResult<ChainCheck> {
     })
 }
 
-/// Each event's hash from its own content and stored `prev_hash`, the batch split across the
-/// cores.
-fn hash_in_parallel(events: &[RawEvent]) -> Vec<Option<String>> {
+/// Each event's hash from its own content and stored `prev_hash`, and (given the shapes) its
+/// ledger table and data's digest, the batch split across the cores.
+fn hash_in_parallel(events: &[RawEvent], shapes: Option<&Shapes>) -> Vec<(Option<String>, u8, u64)> {
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 8);
     let chunk = events.len().div_ceil(threads).max(1);
+    let one = |event: &RawEvent| {
+        let kind = shapes.map_or(OTHER, |s| s.kind_of(&event.entity_type));
+        match recompute_raw_with(event, |data| match shapes {
+            Some(shapes) if kind != OTHER => shapes.event_digest(kind, data),
+            _ => 0,
+        }) {
+            Some((hash, digest)) => (Some(hash), kind, digest),
+            None => (None, kind, 0),
+        }
+    };
     std::thread::scope(|scope| {
         let parts: Vec<_> = events
             .chunks(chunk)
-            .map(|part| (part.len(), scope.spawn(move || part.iter().map(recompute_raw).collect::<Vec<_>>())))
+            .map(|part| (part.len(), scope.spawn(move || part.iter().map(one).collect::<Vec<_>>())))
             .collect();
         // A part whose thread failed counts as unverified, never as skipped.
-        parts.into_iter().flat_map(|(len, part)| part.join().unwrap_or_else(|_| vec![None; len])).collect()
+        parts.into_iter().flat_map(|(len, part)| part.join().unwrap_or_else(|_| vec![(None, OTHER, 0); len])).collect()
     })
 }

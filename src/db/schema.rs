@@ -151,6 +151,7 @@ diesel::table! {
         data -> Jsonb,
         prev_hash -> Text,
         hash -> Text,
+        data_text -> Nullable<Text>,
     }
 }
 

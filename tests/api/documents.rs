@@ -24,13 +24,13 @@ fn form(name: &str, filename: &str, bytes: &[u8]) -> Vec<u8> {
     body
 }
 
-async fn upload(app: &TestApp, path: &str, token: &str, filename: &str, bytes: &[u8]) -> Reply {
+pub(crate) async fn upload(app: &TestApp, path: &str, token: &str, filename: &str, bytes: &[u8]) -> Reply {
     let content_type = format!("multipart/form-data; boundary={BOUNDARY}");
     app.send("POST", path, Some(token), &[], Some((&content_type, form("file", filename, bytes)))).await
 }
 
 /// A PDF of `size` bytes, all of them ASCII (so the test reads the download back as text).
-fn pdf(size: usize) -> Vec<u8> {
+pub(crate) fn pdf(size: usize) -> Vec<u8> {
     let mut bytes = b"%PDF-1.4\n% evidence\n".to_vec();
     bytes.resize(size, b'a');
     bytes

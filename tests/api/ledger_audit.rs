@@ -1,6 +1,6 @@
 use diesel::prelude::*;
-use grants::audit::chain::{EventContent, GENESIS_HASH, event_hash};
-use serde_json::json;
+use grants::audit::chain::{EventContent, GENESIS_HASH, canonical_data, event_hash};
+use serde_json::{Value, json};
 
 use crate::helpers::TestApp;
 
@@ -18,6 +18,7 @@ struct Event {
     data: serde_json::Value,
     prev_hash: String,
     hash: String,
+    data_text: Option<String>,
 }
 
 fn events(conn: &mut PgConnection) -> Vec<Event> {
@@ -69,6 +70,9 @@ async fn every_write_appends_one_event_to_a_chain_that_links() {
             data: &e.data,
         };
         assert_eq!(event_hash(&prev, &content), e.hash, "event {} hash recomputes", e.seq);
+        // Beside the jsonb, the exact canonical text the hash covers.
+        let text: Value = serde_json::from_str(e.data_text.as_deref().unwrap()).unwrap();
+        assert_eq!((text, e.data_text.as_deref()), (e.data.clone(), Some(canonical_data(&e.data).as_str())));
         prev = e.hash.clone();
     }
     let approved = all.iter().find(|e| e.action == "award.approved").unwrap();

@@ -1,0 +1,476 @@
+//! Reconciliation from the chain pass: verification reads every event once, in order, to check
+//! the chain; while it does, it keeps, for each ledger row, a digest of its latest event's
+//! values, and compares it with a digest of the row read from the table in one sequential pass.
+//! Only the rows whose digests differ (and the events naming a missing row) go to the
+//! column-by-column comparison of [`super::reconcile`], which is the judge: it names the field
+//! and its two values, or finds the difference was one of form only (`100` and `100.00` are the
+//! same amount). Neither pass looks up an event per row, which is what made reconciliation as
+//! slow as the chain itself.
+//!
+//! A digest is made over the same values on both sides: for each compared column (in the
+//! table's order) and each part (a return's lines, say) one JSON token, `null` for a column the
+//! event lacks. Numbers of `numeric` columns are written without trailing zeros, timestamps as
+//! microseconds since 1970, everything else as canonical JSON; a value the event writes in any
+//! other form digests differently and so is compared column by column. The digest is SHA-256,
+//! salted afresh for each verification, cut to 64 bits: nobody can choose a row whose digest
+//! matches an event's without knowing the salt.
+
+use std::collections::HashMap;
+use std::sync::mpsc::{Receiver, TryRecvError};
+
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+use diesel::sql_types::{Text, Uuid as SqlUuid};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::reconcile::{LEDGER, parts_of};
+use crate::canonical::canonicalize_text;
+
+/// The kind of an event whose entity type is not a ledger table's.
+pub const OTHER: u8 = u8::MAX;
+
+/// Rows read per query from a ledger table.
+const ROWS_PER_QUERY: i64 = 10_000;
+
+/// Events kept while the rows are still being read; past this the chain pass waits for them.
+const PENDING: usize = 200_000;
+
+/// How a value is written into a digest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// A `numeric` column: the number (string or JSON number) without trailing zeros.
+    Numeric,
+    /// A `timestamptz` column: microseconds since 1970.
+    Timestamp,
+    /// Anything else, and parts: canonical JSON.
+    Plain,
+}
+
+/// One value a digest covers.
+#[derive(Debug, Clone)]
+struct Slot {
+    kind: Kind,
+    /// What the event writes when it lacks the key: `null` for a column, `[]` for a part.
+    missing: &'static [u8],
+    /// The SQL that writes the row's value as the same token.
+    row_sql: String,
+}
+
+/// What a ledger table's digest covers.
+#[derive(Debug, Clone)]
+pub struct Shape {
+    table: &'static str,
+    slots: Vec<Slot>,
+    /// The slots each of the event's keys fills (a document's `sha256` fills its column and
+    /// its content's part).
+    keys: HashMap<Vec<u8>, Vec<usize>>,
+}
+
+/// Every ledger table's shape, and the salt of this verification.
+pub struct Shapes {
+    tables: Vec<Shape>,
+    by_type: HashMap<&'static str, u8>,
+    salt: [u8; 16],
+}
+
+#[derive(QueryableByName)]
+struct TableColumn {
+    #[diesel(sql_type = Text)]
+    table_name: String,
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Text)]
+    kind: String,
+}
+
+#[derive(QueryableByName)]
+struct Estimate {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    rows: i64,
+}
+
+#[derive(QueryableByName)]
+struct RowText {
+    #[diesel(sql_type = SqlUuid)]
+    id: Uuid,
+    #[diesel(sql_type = Text)]
+    values: String,
+}
+
+impl Shapes {
+    /// The shapes of the ledger tables as the database holds them now.
+    pub fn load(conn: &mut PgConnection) -> QueryResult<Shapes> {
+        let columns: Vec<TableColumn> = diesel::sql_query(
+            "SELECT table_name::text AS table_name, column_name::text AS name, data_type::text AS kind \
+             FROM information_schema.columns WHERE table_schema = 'public' ORDER BY table_name, ordinal_position",
+        )
+        .load(conn)?;
+        let tables = LEDGER
+            .iter()
+            .map(|(table, _, skipped)| {
+                let mut slots = Vec::new();
+                let mut keys = HashMap::new();
+                for c in columns.iter().filter(|c| c.table_name == *table && !skipped.contains(&c.name.as_str())) {
+                    let (kind, row_sql) = match c.kind.as_str() {
+                        "numeric" => (Kind::Numeric, format!("trim_scale(t.{})::text", c.name)),
+                        "timestamp with time zone" => {
+                            (Kind::Timestamp, format!("(extract(epoch FROM t.{}) * 1000000)::bigint", c.name))
+                        }
+                        _ => (Kind::Plain, format!("to_json(t.{})", c.name)),
+                    };
+                    keys.entry(c.name.as_bytes().to_vec()).or_insert_with(Vec::new).push(slots.len());
+                    slots.push(Slot { kind, missing: b"null", row_sql });
+                }
+                for (_, key, rows) in parts_of(table) {
+                    keys.entry(key.as_bytes().to_vec()).or_insert_with(Vec::new).push(slots.len());
+                    slots.push(Slot { kind: Kind::Plain, missing: b"[]", row_sql: format!("({rows})") });
+                }
+                Shape { table, slots, keys }
+            })
+            .collect();
+        let by_type = LEDGER.iter().enumerate().map(|(i, (_, entity_type, _))| (*entity_type, i as u8)).collect();
+        Ok(Shapes { tables, by_type, salt: rand::random() })
+    }
+
+    /// The ledger table an event's entity type belongs to, or [`OTHER`].
+    pub fn kind_of(&self, entity_type: &str) -> u8 {
+        self.by_type.get(entity_type).copied().unwrap_or(OTHER)
+    }
+
+    /// The digest of an event's data (its canonical JSON) as a row of table `kind`.
+    pub fn event_digest(&self, kind: u8, data: &[u8]) -> u64 {
+        let Some(shape) = self.tables.get(kind as usize) else { return 0 };
+        SCRATCH.with_borrow_mut(|(tokens, out)| {
+            tokens.clear();
+            tokens.resize(shape.slots.len(), None);
+            let whole = crate::canonical::members(data, |key, value| {
+                for &slot in shape.keys.get(key).into_iter().flatten() {
+                    tokens[slot] = Some(value);
+                }
+            });
+            out.clear();
+            if whole.is_none() {
+                // Not an object: no row can match it.
+                out.extend_from_slice(b"(not an object)");
+                out.extend_from_slice(data);
+                return self.digest(out);
+            }
+            out.push(b'[');
+            for (i, (slot, token)) in shape.slots.iter().zip(tokens.iter()).enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                match token {
+                    None => out.extend_from_slice(slot.missing),
+                    Some((start, end)) => write_token(slot.kind, &data[*start..*end], out),
+                }
+            }
+            out.push(b']');
+            self.digest(out)
+        })
+    }
+
+    /// The digest of a row, from the JSON array its table's query writes.
+    fn row_digest(&self, values: &str) -> u64 {
+        SCRATCH.with_borrow_mut(|(_, out)| {
+            out.clear();
+            if canonicalize_text(values.as_bytes(), out).is_none() {
+                out.clear();
+                out.extend_from_slice(b"(unreadable row)");
+            }
+            self.digest(out)
+        })
+    }
+
+    fn digest(&self, bytes: &[u8]) -> u64 {
+        let mut hasher = Sha256::new();
+        hasher.update(self.salt);
+        hasher.update(bytes);
+        let full = hasher.finalize();
+        u64::from_le_bytes(full[..8].try_into().unwrap_or_default())
+    }
+
+    /// Reads every row of every ledger table, one table after another, in batches: each row's
+    /// id and digest. A table whose rows cannot be written as the digest needs (a timestamp set
+    /// to `infinity`, say) is named in `unread`, and compared column by column in full.
+    pub fn read_rows(&self, conn: &mut PgConnection) -> QueryResult<Rows> {
+        // Sized from PostgreSQL's estimate, so that the map is not copied as it grows (which
+        // would hold it twice at once).
+        let names: Vec<&str> = self.tables.iter().map(|s| s.table).collect();
+        let estimate: Estimate = diesel::sql_query(
+            "SELECT coalesce(sum(greatest(reltuples, 0)), 0)::bigint AS rows FROM pg_class \
+             WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace AND relname = ANY($1)",
+        )
+        .bind::<diesel::sql_types::Array<Text>, _>(&names)
+        .get_result(conn)?;
+        let capacity = usize::try_from(estimate.rows).unwrap_or(0).min(10_000_000) * 21 / 20;
+        let mut rows = Rows { map: HashMap::with_capacity(capacity), unread: Vec::new() };
+        for (index, shape) in self.tables.iter().enumerate() {
+            let t0 = std::time::Instant::now();
+            let sql = format!(
+                "SELECT t.id, json_build_array({})::text AS values FROM {} t WHERE t.id > $1 ORDER BY t.id LIMIT {ROWS_PER_QUERY}",
+                shape.slots.iter().map(|s| s.row_sql.as_str()).collect::<Vec<_>>().join(", "),
+                shape.table
+            );
+            let mut after = Uuid::nil();
+            loop {
+                let batch = match diesel::sql_query(&sql).bind::<SqlUuid, _>(after).load::<RowText>(conn) {
+                    Ok(batch) => batch,
+                    Err(e) => {
+                        log::warn!("reading {} for reconciliation: {e}; comparing it column by column", shape.table);
+                        rows.unread.push(index as u8);
+                        break;
+                    }
+                };
+                let Some(last) = batch.last() else { break };
+                after = last.id;
+                for row in &batch {
+                    rows.map.insert(
+                        row.id.into_bytes(),
+                        Entry { row: self.row_digest(&row.values), seq: 0, event: 0, table: index as u8, kind: OTHER },
+                    );
+                }
+            }
+            log::debug!("read {} for reconciliation in {:.2?}", shape.table, t0.elapsed());
+        }
+        Ok(rows)
+    }
+}
+
+thread_local! {
+    /// Each thread's slots and digest text.
+    static SCRATCH: std::cell::RefCell<(Vec<Option<(usize, usize)>>, Vec<u8>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// Writes an event's token the way the row's query writes the same value.
+fn write_token(kind: Kind, token: &[u8], out: &mut Vec<u8>) {
+    match kind {
+        Kind::Numeric => match plain_number(token) {
+            Some(number) => {
+                out.push(b'"');
+                out.extend_from_slice(number);
+                out.push(b'"');
+            }
+            None => out.extend_from_slice(token),
+        },
+        Kind::Timestamp => match micros(token) {
+            Some(micros) => out.extend_from_slice(micros.to_string().as_bytes()),
+            None => out.extend_from_slice(token),
+        },
+        Kind::Plain => out.extend_from_slice(token),
+    }
+}
+
+/// A plain decimal (`-12.50`, as a JSON number or string) without its trailing zeros, as
+/// PostgreSQL's `trim_scale` writes it; `None` for anything else.
+fn plain_number(token: &[u8]) -> Option<&[u8]> {
+    let text = match token {
+        [b'"', inner @ .., b'"'] => inner,
+        _ => token,
+    };
+    let digits = text.strip_prefix(b"-").unwrap_or(text);
+    let (whole, fraction) = match digits.iter().position(|&b| b == b'.') {
+        Some(dot) => (&digits[..dot], Some(&digits[dot + 1..])),
+        None => (digits, None),
+    };
+    let all_digits = |part: &[u8]| !part.is_empty() && part.iter().all(u8::is_ascii_digit);
+    // PostgreSQL writes no leading zeros (`007` is 7): such a number takes the long way.
+    if !all_digits(whole) || (whole.len() > 1 && whole[0] == b'0') || fraction.is_some_and(|f| !all_digits(f)) {
+        return None;
+    }
+    let mut end = text.len();
+    if fraction.is_some() {
+        while text[end - 1] == b'0' {
+            end -= 1;
+        }
+        if text[end - 1] == b'.' {
+            end -= 1;
+        }
+    }
+    let number = &text[..end];
+    // Zero has no sign in PostgreSQL.
+    if number == b"-0" { Some(b"0") } else { Some(number) }
+}
+
+/// A timestamp (a JSON string in RFC 3339) in microseconds since 1970, when it names a whole
+/// microsecond; `None` for anything else.
+fn micros(token: &[u8]) -> Option<i64> {
+    let [b'"', inner @ .., b'"'] = token else { return None };
+    let at = chrono::DateTime::parse_from_rfc3339(std::str::from_utf8(inner).ok()?).ok()?;
+    (at.timestamp_subsec_nanos() % 1_000 == 0 && at.timestamp_subsec_nanos() < 1_000_000_000)
+        .then(|| at.timestamp_micros())
+}
+
+/// A ledger row and its latest event, as far as they have been read.
+#[derive(Debug, Clone, Copy)]
+pub struct Entry {
+    /// The row's digest.
+    row: u64,
+    /// The latest event naming the row (0: none yet).
+    seq: i64,
+    /// That event's digest as a row of the row's own table.
+    event: u64,
+    /// The row's table.
+    table: u8,
+    /// The latest event's table ([`OTHER`] when its type is not a ledger table's).
+    kind: u8,
+}
+
+/// Every ledger row by id, and the tables that could not be read.
+pub struct Rows {
+    map: HashMap<[u8; 16], Entry>,
+    unread: Vec<u8>,
+}
+
+/// An event as matching needs it.
+#[derive(Debug, Clone, Copy)]
+struct Seen {
+    id: [u8; 16],
+    seq: i64,
+    kind: u8,
+    digest: u64,
+}
+
+/// What matching found: the rows to compare column by column, table by table (`None`: the
+/// whole table), and the events of a ledger type naming no row of that type.
+pub struct Matched {
+    pub rows: Vec<(usize, Option<Vec<Uuid>>)>,
+    pub orphans: Vec<(usize, Uuid, i64)>,
+    /// How many rows were read and how many of them matched their latest event by digest.
+    pub rows_read: usize,
+    pub rows_matched: usize,
+}
+
+/// Past this many rows of a table to compare column by column, the whole table is compared.
+const SOME_ROWS: usize = 5_000;
+
+/// Matches events with rows while the chain is read: the rows arrive on `receiver` from the
+/// thread that reads them; events seen before then wait in `pending`.
+pub struct Matcher {
+    receiver: Receiver<QueryResult<Rows>>,
+    rows: Option<Rows>,
+    pending: Vec<Seen>,
+    /// (id, kind) → the latest seq of events of a ledger type naming no row of that type.
+    orphans: HashMap<([u8; 16], u8), i64>,
+}
+
+impl Matcher {
+    pub fn new(receiver: Receiver<QueryResult<Rows>>) -> Matcher {
+        Matcher { receiver, rows: None, pending: Vec::new(), orphans: HashMap::new() }
+    }
+
+    /// The next event of the chain (they come in order).
+    pub fn seen(&mut self, id: Uuid, seq: i64, kind: u8, digest: u64) -> QueryResult<()> {
+        let seen = Seen { id: id.into_bytes(), seq, kind, digest };
+        if self.rows.is_none() {
+            match self.receiver.try_recv() {
+                Ok(rows) => self.arrived(rows?),
+                Err(TryRecvError::Empty) if self.pending.len() < PENDING => {
+                    self.pending.push(seen);
+                    return Ok(());
+                }
+                Err(_) => self.wait()?,
+            }
+        }
+        self.apply(seen);
+        Ok(())
+    }
+
+    fn wait(&mut self) -> QueryResult<()> {
+        let rows = self.receiver.recv().map_err(|_| diesel::result::Error::BrokenTransactionManager)??;
+        self.arrived(rows);
+        Ok(())
+    }
+
+    fn arrived(&mut self, rows: Rows) {
+        self.rows = Some(rows);
+        for seen in std::mem::take(&mut self.pending) {
+            self.apply(seen);
+        }
+    }
+
+    fn apply(&mut self, seen: Seen) {
+        let Some(rows) = self.rows.as_mut() else { return };
+        let table = match rows.map.get_mut(&seen.id) {
+            Some(entry) => {
+                if seen.seq > entry.seq {
+                    entry.seq = seen.seq;
+                    entry.kind = seen.kind;
+                    entry.event = seen.digest;
+                }
+                Some(entry.table)
+            }
+            None => None,
+        };
+        if seen.kind != OTHER && table != Some(seen.kind) {
+            let latest = self.orphans.entry((seen.id, seen.kind)).or_insert(seen.seq);
+            *latest = (*latest).max(seen.seq);
+        }
+    }
+
+    /// After the last event: what is left to compare column by column.
+    pub fn finish(mut self) -> QueryResult<Matched> {
+        if self.rows.is_none() {
+            self.wait()?;
+        }
+        let rows = self.rows.take().unwrap_or(Rows { map: HashMap::new(), unread: Vec::new() });
+        let mut differing: Vec<Vec<Uuid>> = vec![Vec::new(); LEDGER.len()];
+        let mut matched = 0;
+        for (id, entry) in &rows.map {
+            if entry.seq != 0 && entry.kind == entry.table && entry.event == entry.row {
+                matched += 1;
+            } else {
+                differing[entry.table as usize].push(Uuid::from_bytes(*id));
+            }
+        }
+        let mut compare = Vec::new();
+        for (table, ids) in differing.into_iter().enumerate() {
+            if rows.unread.contains(&(table as u8)) || ids.len() > SOME_ROWS {
+                compare.push((table, None));
+            } else if !ids.is_empty() {
+                compare.push((table, Some(ids)));
+            }
+        }
+        let mut orphans: Vec<(usize, Uuid, i64)> = self
+            .orphans
+            .into_iter()
+            .map(|((id, kind), seq)| (kind as usize, Uuid::from_bytes(id), seq))
+            .collect();
+        orphans.sort_by_key(|o| o.2);
+        Ok(Matched { rows: compare, orphans, rows_read: rows.map.len(), rows_matched: matched })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_lose_their_trailing_zeros_as_trim_scale_writes_them() {
+        for (token, expected) in [
+            (&b"\"45000.00\""[..], Some(&b"45000"[..])),
+            (b"\"45000.50\"", Some(b"45000.5")),
+            (b"12.50", Some(b"12.5")),
+            (b"100", Some(b"100")),
+            (b"\"0.00\"", Some(b"0")),
+            (b"\"-0.0\"", Some(b"0")),
+            (b"-3.10", Some(b"-3.1")),
+            (b"0.05", Some(b"0.05")),
+        ] {
+            assert_eq!(plain_number(token), expected, "{}", String::from_utf8_lossy(token));
+        }
+        for token in [&b"\"1e3\""[..], b"\"007\"", b"\"1.\"", b"\".5\"", b"\"\"", b"\"12a\"", b"\"-\"", b"null", b"\"NaN\""] {
+            assert_eq!(plain_number(token), None, "{}", String::from_utf8_lossy(token));
+        }
+    }
+
+    #[test]
+    fn timestamps_become_microseconds_only_when_they_name_a_whole_one() {
+        assert_eq!(micros(b"\"1970-01-01T00:00:01.000002Z\""), Some(1_000_002));
+        assert_eq!(micros(b"\"1970-01-01T01:00:00+01:00\""), Some(0));
+        assert_eq!(micros(b"\"1970-01-01T00:00:00.0000005Z\""), None);
+        assert_eq!(micros(b"\"yesterday\""), None);
+        assert_eq!(micros(b"12"), None);
+    }
+}
