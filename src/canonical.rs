@@ -358,10 +358,14 @@ mod tests {
     #[test]
     fn the_members_of_a_canonical_object_are_found_with_their_values() {
         let mut text = Vec::new();
-        canonicalize_text(br#"{"b": [1, {"x": "]}"}], "a": "q\"}", "c": 12.5, "d": {}, "e": null}"#, &mut text).unwrap();
+        canonicalize_text(br#"{"b": [1, {"x": "]}"}], "a": "q\"}", "c": 12.5, "d": {}, "e": null}"#, &mut text)
+            .unwrap();
         let mut found = Vec::new();
         members(&text, |key, (start, end)| {
-            found.push((String::from_utf8_lossy(key).to_string(), String::from_utf8_lossy(&text[start..end]).to_string()))
+            found.push((
+                String::from_utf8_lossy(key).to_string(),
+                String::from_utf8_lossy(&text[start..end]).to_string(),
+            ))
         })
         .unwrap();
         let expected = [("a", r#""q\"}""#), ("b", r#"[1,{"x":"]}"}]"#), ("c", "12.5"), ("d", "{}"), ("e", "null")];
@@ -375,8 +379,29 @@ mod tests {
     #[test]
     fn numbers_are_told_apart_as_serde_json_tells_them() {
         for token in [
-            "0", "-0", "12", "-12.50", "0.5", "1e3", "1E-3", "2.5e+10", "01", "-", "1.", ".5", "+1", "1e", "1e+", "--1",
-            "1.2.3", "0x10", "1_000", "", "NaN", "-01.0", "9".repeat(40).as_str(),
+            "0",
+            "-0",
+            "12",
+            "-12.50",
+            "0.5",
+            "1e3",
+            "1E-3",
+            "2.5e+10",
+            "01",
+            "-",
+            "1.",
+            ".5",
+            "+1",
+            "1e",
+            "1e+",
+            "--1",
+            "1.2.3",
+            "0x10",
+            "1_000",
+            "",
+            "NaN",
+            "-01.0",
+            "9".repeat(40).as_str(),
         ] {
             let by_serde = serde_json::from_str::<Value>(token).is_ok_and(|v| v.is_number());
             assert_eq!(is_number(token.as_bytes()), by_serde, "{token:?}");

@@ -183,10 +183,7 @@ pub fn recompute_raw(event: &super::store::RawEvent) -> Option<String> {
 }
 
 /// The same, and what `data` makes of the data's canonical JSON (reconciliation's digest).
-pub fn recompute_raw_with<R>(
-    event: &super::store::RawEvent,
-    data: impl FnOnce(&[u8]) -> R,
-) -> Option<(String, R)> {
+pub fn recompute_raw_with<R>(event: &super::store::RawEvent, data: impl FnOnce(&[u8]) -> R) -> Option<(String, R)> {
     static NULL: Value = Value::Null;
     let content = EventContent {
         seq: event.seq,

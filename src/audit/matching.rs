@@ -238,9 +238,12 @@ impl Shapes {
     }
 }
 
+/// Where each slot's token lies in the event's data (start, end), and the digest's text.
+type Scratch = (Vec<Option<(usize, usize)>>, Vec<u8>);
+
 thread_local! {
     /// Each thread's slots and digest text.
-    static SCRATCH: std::cell::RefCell<(Vec<Option<(usize, usize)>>, Vec<u8>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+    static SCRATCH: std::cell::RefCell<Scratch> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
 }
 
 /// Writes an event's token the way the row's query writes the same value.
@@ -432,11 +435,8 @@ impl Matcher {
                 compare.push((table, Some(ids)));
             }
         }
-        let mut orphans: Vec<(usize, Uuid, i64)> = self
-            .orphans
-            .into_iter()
-            .map(|((id, kind), seq)| (kind as usize, Uuid::from_bytes(id), seq))
-            .collect();
+        let mut orphans: Vec<(usize, Uuid, i64)> =
+            self.orphans.into_iter().map(|((id, kind), seq)| (kind as usize, Uuid::from_bytes(id), seq)).collect();
         orphans.sort_by_key(|o| o.2);
         Ok(Matched { rows: compare, orphans, rows_read: rows.map.len(), rows_matched: matched })
     }
@@ -460,7 +460,9 @@ mod tests {
         ] {
             assert_eq!(plain_number(token), expected, "{}", String::from_utf8_lossy(token));
         }
-        for token in [&b"\"1e3\""[..], b"\"007\"", b"\"1.\"", b"\".5\"", b"\"\"", b"\"12a\"", b"\"-\"", b"null", b"\"NaN\""] {
+        for token in
+            [&b"\"1e3\""[..], b"\"007\"", b"\"1.\"", b"\".5\"", b"\"\"", b"\"12a\"", b"\"-\"", b"null", b"\"NaN\""]
+        {
             assert_eq!(plain_number(token), None, "{}", String::from_utf8_lossy(token));
         }
     }

@@ -283,15 +283,21 @@ fn compare_rows(
         // Fast: the event's data read once into a row of the table's own type, then compared
         // column by column. A value that does not even cast (an attacker's garbage) fails the
         // whole statement; then the guarded comparison, slower, names it.
-        let fast = diesel::sql_query(mismatch_sql(table, entity_type, &compared, parts, only, true)).load::<Mismatch>(conn);
+        let fast =
+            diesel::sql_query(mismatch_sql(table, entity_type, &compared, parts, only, true)).load::<Mismatch>(conn);
         let mismatches = match fast {
             Ok(found) => found,
             Err(e) => {
                 log::warn!("reconciling {table}: an event's data does not fit its row ({e}); comparing value by value");
-                diesel::sql_query(mismatch_sql(table, entity_type, &compared, parts, only, false)).load::<Mismatch>(conn)?
+                diesel::sql_query(mismatch_sql(table, entity_type, &compared, parts, only, false))
+                    .load::<Mismatch>(conn)?
             }
         };
-        log::debug!("compared {} rows of {table} column by column in {:.2?}", only.map_or("all".to_string(), |o| o.len().to_string()), t0.elapsed());
+        log::debug!(
+            "compared {} rows of {table} column by column in {:.2?}",
+            only.map_or("all".to_string(), |o| o.len().to_string()),
+            t0.elapsed()
+        );
         // Rows beyond the listed ones count once each (their fields are not read).
         report.total += mismatches.first().map_or(0, |m| m.rows - mismatches.len() as i64);
         for m in mismatches {

@@ -104,7 +104,8 @@ pub fn verify_all(
     let (chain, matched, read_in) = chain_and_rows(conn, other)?;
     let chained = started.elapsed();
     let compared = std::time::Instant::now();
-    let (unreconciled, unreconciled_total) = super::reconcile::reconcile_matched(other, &matched.rows, &matched.orphans)?;
+    let (unreconciled, unreconciled_total) =
+        super::reconcile::reconcile_matched(other, &matched.rows, &matched.orphans)?;
     let compared = compared.elapsed();
     let mut findings = Vec::new();
     check_event_text(conn, &mut findings)?;
@@ -211,9 +212,10 @@ fn check_event_text(conn: &mut PgConnection, findings: &mut Vec<Finding>) -> die
     ))
     .load::<Seq>(conn);
     match differing {
-        Ok(rows) => findings.extend(rows.into_iter().map(|r| {
-            finding(Some(r.seq), format!("event {}'s data differs from the text its hash covers", r.seq))
-        })),
+        Ok(rows) => findings
+            .extend(rows.into_iter().map(|r| {
+                finding(Some(r.seq), format!("event {}'s data differs from the text its hash covers", r.seq))
+            })),
         // Text that is not JSON at all cannot have been hashed by the service: its event's
         // hash fails too, and the chain names it.
         Err(e) => {
@@ -352,7 +354,10 @@ pub fn verify(conn: &mut PgConnection) -> diesel::QueryResult<ChainCheck> {
 }
 
 /// The chain pass, handing each event (with its data's digest) to `matching` in order.
-fn chain_pass(conn: &mut PgConnection, mut matching: Option<(&Shapes, &mut Matcher)>) -> diesel::QueryResult<ChainCheck> {
+fn chain_pass(
+    conn: &mut PgConnection,
+    mut matching: Option<(&Shapes, &mut Matcher)>,
+) -> diesel::QueryResult<ChainCheck> {
     let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<RawEvent>>(1);
     std::thread::scope(|scope| {
         let reader = scope.spawn(move || -> diesel::QueryResult<()> {

@@ -219,9 +219,11 @@ async fn a_rewritten_event_is_found_by_verification_at_exactly_its_seq() {
     // As a superuser: switch off the guard, quietly raise the amount of event 6 (the first approval), switch it back.
     let mut conn = app.db.connect();
     diesel::sql_query("ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only").execute(&mut conn).unwrap();
-    diesel::sql_query("UPDATE audit_events SET data = jsonb_set(data, '{amount}', '\"999999.00\"'), data_text = NULL WHERE seq = 6")
-        .execute(&mut conn)
-        .unwrap();
+    diesel::sql_query(
+        "UPDATE audit_events SET data = jsonb_set(data, '{amount}', '\"999999.00\"'), data_text = NULL WHERE seq = 6",
+    )
+    .execute(&mut conn)
+    .unwrap();
     diesel::sql_query("ALTER TABLE audit_events ENABLE TRIGGER audit_events_append_only").execute(&mut conn).unwrap();
 
     let broken = app.get("/api/v1/audit/verify", &app.auditor).await;

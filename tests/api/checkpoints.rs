@@ -553,7 +553,8 @@ async fn every_row_of_an_untampered_ledger_matches_its_latest_event_by_digest() 
         diesel::sql_query(sql).load::<Name>(conn).unwrap().into_iter().map(|n| n.name).collect()
     };
     let award = first("SELECT id::text AS name FROM awards WHERE status = 'approved' ORDER BY id LIMIT 1", &mut conn);
-    let amount = first(&format!("SELECT (amount + 100)::text AS name FROM awards WHERE id = '{}'", award[0]), &mut conn);
+    let amount =
+        first(&format!("SELECT (amount + 100)::text AS name FROM awards WHERE id = '{}'", award[0]), &mut conn);
     let path = format!("/api/v1/awards/{}/variations", award[0]);
     let v = app.post(&path, &app.finance, json!({"amount": amount[0], "reason": "more referrals"})).await;
     assert_eq!(v.status, 201, "{}", v.text);
