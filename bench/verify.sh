@@ -4,7 +4,7 @@
 #   bash bench/verify.sh
 #
 # Generates (once; BENCH_REUSE=1 keeps it) seven financial years of 9,400 awards each through
-# the library's own write paths into the throwaway database `grants_verify_bench` (592,411
+# the library's own write paths into the throwaway database `grants_verify_bench` (583,018
 # events: awards, approvals, payments, activities, returns and reviews, and 65,800 awards with
 # their payments, activities and returns to reconcile), tops the chain up to exactly 1,000,000
 # events with `generate_chain` (events of kind `synthetic`, shaped like award approvals, which

@@ -301,6 +301,27 @@ pub fn members(text: &[u8], mut member: impl FnMut(&[u8], (usize, usize))) -> Op
     }
 }
 
+/// Where each element of a canonical JSON array starts and ends in `text`. `None` when the
+/// text is not such an array.
+pub fn elements(text: &[u8], mut element: impl FnMut((usize, usize))) -> Option<()> {
+    if text.first() != Some(&b'[') {
+        return None;
+    }
+    if text.get(1) == Some(&b']') {
+        return (text.len() == 2).then_some(());
+    }
+    let mut at = 1;
+    loop {
+        let end = value_end(text, at)?;
+        element((at, end));
+        match text.get(end)? {
+            b',' => at = end + 1,
+            b']' => return (end + 1 == text.len()).then_some(()),
+            _ => return None,
+        }
+    }
+}
+
 /// The end (exclusive) of the compact JSON value starting at `start`.
 fn value_end(text: &[u8], start: usize) -> Option<usize> {
     let mut depth = 0usize;
@@ -374,6 +395,21 @@ mod tests {
             assert!(members(bad, |_, _| {}).is_none(), "{}", String::from_utf8_lossy(bad));
         }
         assert!(members(b"{}", |_, _| panic!("no members")).is_some());
+    }
+
+    #[test]
+    fn the_elements_of_a_canonical_array_are_found() {
+        let mut text = Vec::new();
+        canonicalize_text(br#"["a,]", [1, 2], {"k": "v"}, 12.50, null, "2020-07-01T10:00:00+00:00"]"#, &mut text)
+            .unwrap();
+        let mut found = Vec::new();
+        elements(&text, |(start, end)| found.push(String::from_utf8_lossy(&text[start..end]).to_string())).unwrap();
+        let expected = [r#""a,]""#, "[1,2]", r#"{"k":"v"}"#, "12.50", "null", r#""2020-07-01T10:00:00+00:00""#];
+        assert_eq!(found, expected.map(str::to_string));
+        for bad in [&b"{}"[..], b"[", b"[1", b"[1,]", b"[1]x", b"1"] {
+            assert!(elements(bad, |_| {}).is_none(), "{}", String::from_utf8_lossy(bad));
+        }
+        assert!(elements(b"[]", |_| panic!("no elements")).is_some());
     }
 
     #[test]

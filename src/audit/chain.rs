@@ -179,11 +179,11 @@ pub fn recompute(prev_hash: &str, event: &super::store::AuditEvent) -> String {
 /// `prev_hash` (so events hash independently, in parallel; the links are compared apart).
 /// `None` when the data is not JSON.
 pub fn recompute_raw(event: &super::store::RawEvent) -> Option<String> {
-    recompute_raw_with(event, |_| ()).map(|(hash, ())| hash)
+    recompute_raw_with(event, |_| ()).map(|(hash, ())| String::from_utf8_lossy(&hash.0).into_owned())
 }
 
 /// The same, and what `data` makes of the data's canonical JSON (reconciliation's digest).
-pub fn recompute_raw_with<R>(event: &super::store::RawEvent, data: impl FnOnce(&[u8]) -> R) -> Option<(String, R)> {
+pub fn recompute_raw_with<R>(event: &super::store::RawEvent, data: impl FnOnce(&[u8]) -> R) -> Option<(Hex, R)> {
     static NULL: Value = Value::Null;
     let content = EventContent {
         seq: event.seq,
@@ -216,8 +216,21 @@ pub fn recompute_raw_with<R>(event: &super::store::RawEvent, data: impl FnOnce(&
         hasher.update(event.prev_hash.as_bytes());
         hasher.update(b"\n");
         hasher.update(&buffer[..]);
-        Some((hex::encode(hasher.finalize()), data(&buffer[start..end])))
+        let mut hex = [0u8; 64];
+        hex::encode_to_slice(hasher.finalize(), &mut hex).ok()?;
+        Some((Hex(hex), data(&buffer[start..end])))
     })
+}
+
+/// A hash as lower-case hex, held without an allocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hex(pub [u8; 64]);
+
+impl Hex {
+    /// Whether `stored` is this hash.
+    pub fn is(&self, stored: &str) -> bool {
+        self.0[..] == *stored.as_bytes()
+    }
 }
 
 #[cfg(test)]

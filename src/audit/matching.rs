@@ -31,10 +31,11 @@ use crate::canonical::canonicalize_text;
 pub const OTHER: u8 = u8::MAX;
 
 /// Rows read per query from a ledger table.
-const ROWS_PER_QUERY: i64 = 10_000;
+const ROWS_PER_QUERY: i64 = 5_000;
 
-/// Events kept while the rows are still being read; past this the chain pass waits for them.
-const PENDING: usize = 200_000;
+/// Events kept in memory while the rows are still being read; past this they go to a
+/// temporary file.
+const PENDING: usize = 50_000;
 
 /// How a value is written into a digest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,7 +65,7 @@ pub struct Shape {
     slots: Vec<Slot>,
     /// The slots each of the event's keys fills (a document's `sha256` fills its column and
     /// its content's part).
-    keys: HashMap<Vec<u8>, Vec<usize>>,
+    keys: HashMap<Vec<u8>, Vec<usize>, std::hash::BuildHasherDefault<IdHasher>>,
 }
 
 /// Every ledger table's shape, and the salt of this verification.
@@ -110,15 +111,16 @@ impl Shapes {
             .iter()
             .map(|(table, _, skipped)| {
                 let mut slots = Vec::new();
-                let mut keys = HashMap::new();
+                let mut keys = HashMap::default();
                 for c in columns.iter().filter(|c| c.table_name == *table && !skipped.contains(&c.name.as_str())) {
-                    let (kind, row_sql) = match c.kind.as_str() {
-                        "numeric" => (Kind::Numeric, format!("trim_scale(t.{})::text", c.name)),
-                        "timestamp with time zone" => {
-                            (Kind::Timestamp, format!("(extract(epoch FROM t.{}) * 1000000)::bigint", c.name))
-                        }
-                        _ => (Kind::Plain, format!("to_json(t.{})", c.name)),
+                    // Every value as PostgreSQL writes it in JSON; numbers and times are put in
+                    // one form here, on both sides (cheaper than PostgreSQL's numeric arithmetic).
+                    let kind = match c.kind.as_str() {
+                        "numeric" => Kind::Numeric,
+                        "timestamp with time zone" => Kind::Timestamp,
+                        _ => Kind::Plain,
                     };
+                    let row_sql = format!("to_json(t.{})", c.name);
                     keys.entry(c.name.as_bytes().to_vec()).or_insert_with(Vec::new).push(slots.len());
                     slots.push(Slot { kind, missing: b"null", row_sql });
                 }
@@ -171,11 +173,29 @@ impl Shapes {
         })
     }
 
-    /// The digest of a row, from the JSON array its table's query writes.
-    fn row_digest(&self, values: &str) -> u64 {
-        SCRATCH.with_borrow_mut(|(_, out)| {
+    /// The digest of a row of table `kind`, from the JSON array its table's query writes: each
+    /// value written as [`Self::event_digest`] writes the event's.
+    fn row_digest(&self, kind: u8, values: &str) -> u64 {
+        let Some(shape) = self.tables.get(kind as usize) else { return 0 };
+        ROW_SCRATCH.with_borrow_mut(|(canonical, out)| {
+            canonical.clear();
             out.clear();
-            if canonicalize_text(values.as_bytes(), out).is_none() {
+            let mut slots = shape.slots.iter();
+            let mut fits = true;
+            out.push(b'[');
+            let whole = canonicalize_text(values.as_bytes(), canonical).and_then(|()| {
+                crate::canonical::elements(canonical, |(start, end)| match slots.next() {
+                    Some(slot) => {
+                        if out.len() > 1 {
+                            out.push(b',');
+                        }
+                        write_token(slot.kind, &canonical[start..end], out);
+                    }
+                    None => fits = false,
+                })
+            });
+            out.push(b']');
+            if whole.is_none() || !fits || slots.next().is_some() {
                 out.clear();
                 out.extend_from_slice(b"(unreadable row)");
             }
@@ -205,36 +225,58 @@ impl Shapes {
         .bind::<diesel::sql_types::Array<Text>, _>(&names)
         .get_result(conn)?;
         let capacity = usize::try_from(estimate.rows).unwrap_or(0).min(10_000_000) * 21 / 20;
-        let mut rows = Rows { map: HashMap::with_capacity(capacity), unread: Vec::new() };
-        for (index, shape) in self.tables.iter().enumerate() {
-            let t0 = std::time::Instant::now();
-            let sql = format!(
-                "SELECT t.id, json_build_array({})::text AS values FROM {} t WHERE t.id > $1 ORDER BY t.id LIMIT {ROWS_PER_QUERY}",
-                shape.slots.iter().map(|s| s.row_sql.as_str()).collect::<Vec<_>>().join(", "),
-                shape.table
-            );
-            let mut after = Uuid::nil();
-            loop {
-                let batch = match diesel::sql_query(&sql).bind::<SqlUuid, _>(after).load::<RowText>(conn) {
-                    Ok(batch) => batch,
-                    Err(e) => {
-                        log::warn!("reading {} for reconciliation: {e}; comparing it column by column", shape.table);
-                        rows.unread.push(index as u8);
+        // PostgreSQL writes the next batch while this process digests the last one.
+        let (sender, receiver) = std::sync::mpsc::sync_channel::<(u8, Vec<RowText>)>(1);
+        std::thread::scope(|scope| {
+            let digesting = scope.spawn(move || {
+                let mut map = IdMap::with_capacity_and_hasher(capacity, Default::default());
+                let mut collided = Vec::new();
+                for (table, batch) in receiver {
+                    for row in batch {
+                        let entry = Entry { row: self.row_digest(table, &row.values), event: 0, table, kind: NO_EVENT };
+                        // Two rows with one id (in two tables): both are compared column by column.
+                        if let Some(old) = map.insert(row.id.into_bytes(), entry) {
+                            collided.extend([(old.table, row.id), (table, row.id)]);
+                        }
+                    }
+                }
+                (map, collided)
+            });
+            let mut unread = Vec::new();
+            for (index, shape) in self.tables.iter().enumerate() {
+                let t0 = std::time::Instant::now();
+                let sql = format!(
+                    "SELECT t.id, json_build_array({})::text AS values FROM {} t WHERE t.id > $1 ORDER BY t.id LIMIT {ROWS_PER_QUERY}",
+                    shape.slots.iter().map(|s| s.row_sql.as_str()).collect::<Vec<_>>().join(", "),
+                    shape.table
+                );
+                let mut after = Uuid::nil();
+                loop {
+                    let batch = match diesel::sql_query(&sql).bind::<SqlUuid, _>(after).load::<RowText>(conn) {
+                        Ok(batch) => batch,
+                        Err(e) => {
+                            log::warn!(
+                                "reading {} for reconciliation: {e}; comparing it column by column",
+                                shape.table
+                            );
+                            unread.push(index as u8);
+                            break;
+                        }
+                    };
+                    let Some(last) = batch.last() else { break };
+                    after = last.id;
+                    if sender.send((index as u8, batch)).is_err() {
                         break;
                     }
-                };
-                let Some(last) = batch.last() else { break };
-                after = last.id;
-                for row in &batch {
-                    rows.map.insert(
-                        row.id.into_bytes(),
-                        Entry { row: self.row_digest(&row.values), seq: 0, event: 0, table: index as u8, kind: OTHER },
-                    );
                 }
+                log::debug!("read {} for reconciliation in {:.2?}", shape.table, t0.elapsed());
             }
-            log::debug!("read {} for reconciliation in {:.2?}", shape.table, t0.elapsed());
-        }
-        Ok(rows)
+            drop(sender);
+            match digesting.join() {
+                Ok((map, collided)) => Ok(Rows { map, unread, collided }),
+                Err(_) => Err(diesel::result::Error::BrokenTransactionManager),
+            }
+        })
     }
 }
 
@@ -244,6 +286,8 @@ type Scratch = (Vec<Option<(usize, usize)>>, Vec<u8>);
 thread_local! {
     /// Each thread's slots and digest text.
     static SCRATCH: std::cell::RefCell<Scratch> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+    /// Each thread's canonical row and digest text.
+    static ROW_SCRATCH: std::cell::RefCell<(Vec<u8>, Vec<u8>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
 }
 
 /// Writes an event's token the way the row's query writes the same value.
@@ -258,7 +302,9 @@ fn write_token(kind: Kind, token: &[u8], out: &mut Vec<u8>) {
             None => out.extend_from_slice(token),
         },
         Kind::Timestamp => match micros(token) {
-            Some(micros) => out.extend_from_slice(micros.to_string().as_bytes()),
+            Some(micros) => {
+                let _ = std::io::Write::write_fmt(out, format_args!("{micros}"));
+            }
             None => out.extend_from_slice(token),
         },
         Kind::Plain => out.extend_from_slice(token),
@@ -305,25 +351,52 @@ fn micros(token: &[u8]) -> Option<i64> {
         .then(|| at.timestamp_micros())
 }
 
-/// A ledger row and its latest event, as far as they have been read.
+/// A ledger row and its latest event, as far as they have been read (events come in order, so
+/// the latest is the last one applied).
 #[derive(Debug, Clone, Copy)]
 pub struct Entry {
     /// The row's digest.
     row: u64,
-    /// The latest event naming the row (0: none yet).
-    seq: i64,
-    /// That event's digest as a row of the row's own table.
+    /// The latest event's digest as a row of the row's own table.
     event: u64,
     /// The row's table.
     table: u8,
-    /// The latest event's table ([`OTHER`] when its type is not a ledger table's).
+    /// The latest event's table ([`OTHER`] when its type is not a ledger table's, [`NO_EVENT`]
+    /// before any).
     kind: u8,
 }
 
-/// Every ledger row by id, and the tables that could not be read.
+/// The `kind` of a row no event has named yet.
+const NO_EVENT: u8 = u8::MAX - 1;
+
+/// Hashes a row's id for the map: ids are uuids the service drew at random (v4) or with a
+/// random tail (v7), so mixing their bytes is enough, and much cheaper than SipHash over a
+/// million lookups.
+#[derive(Default)]
+pub struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(0x517c_c1b7_2722_0a95);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0 ^ (self.0 >> 29)
+    }
+}
+
+type IdMap<V> = HashMap<[u8; 16], V, std::hash::BuildHasherDefault<IdHasher>>;
+
+/// Every ledger row by id, the tables that could not be read, and the rows that share an id
+/// with another (table, id).
 pub struct Rows {
-    map: HashMap<[u8; 16], Entry>,
+    map: IdMap<Entry>,
     unread: Vec<u8>,
+    collided: Vec<(u8, Uuid)>,
 }
 
 /// An event as matching needs it.
@@ -349,18 +422,24 @@ pub struct Matched {
 const SOME_ROWS: usize = 5_000;
 
 /// Matches events with rows while the chain is read: the rows arrive on `receiver` from the
-/// thread that reads them; events seen before then wait in `pending`.
+/// thread that reads them; events seen before then wait in `pending`, and past [`PENDING`] of
+/// them in a temporary file (`spill`), so that the chain pass never waits for the rows and
+/// memory stays flat.
 pub struct Matcher {
     receiver: Receiver<QueryResult<Rows>>,
     rows: Option<Rows>,
     pending: Vec<Seen>,
+    spill: Option<std::io::BufWriter<std::fs::File>>,
     /// (id, kind) → the latest seq of events of a ledger type naming no row of that type.
     orphans: HashMap<([u8; 16], u8), i64>,
 }
 
+/// A [`Seen`] in the spill file: id, seq, digest, kind.
+const RECORD: usize = 16 + 8 + 8 + 1;
+
 impl Matcher {
     pub fn new(receiver: Receiver<QueryResult<Rows>>) -> Matcher {
-        Matcher { receiver, rows: None, pending: Vec::new(), orphans: HashMap::new() }
+        Matcher { receiver, rows: None, pending: Vec::new(), spill: None, orphans: HashMap::new() }
     }
 
     /// The next event of the chain (they come in order).
@@ -368,9 +447,13 @@ impl Matcher {
         let seen = Seen { id: id.into_bytes(), seq, kind, digest };
         if self.rows.is_none() {
             match self.receiver.try_recv() {
-                Ok(rows) => self.arrived(rows?),
-                Err(TryRecvError::Empty) if self.pending.len() < PENDING => {
+                Ok(rows) => self.arrived(rows?)?,
+                Err(TryRecvError::Empty) => {
                     self.pending.push(seen);
+                    if self.pending.len() >= PENDING && self.spill_pending().is_err() {
+                        // No temporary file: wait for the rows instead.
+                        self.wait()?;
+                    }
                     return Ok(());
                 }
                 Err(_) => self.wait()?,
@@ -380,16 +463,63 @@ impl Matcher {
         Ok(())
     }
 
-    fn wait(&mut self) -> QueryResult<()> {
-        let rows = self.receiver.recv().map_err(|_| diesel::result::Error::BrokenTransactionManager)??;
-        self.arrived(rows);
+    /// Moves the pending events to the end of the spill file.
+    fn spill_pending(&mut self) -> std::io::Result<()> {
+        use std::io::Write;
+        if self.spill.is_none() {
+            self.spill = Some(std::io::BufWriter::with_capacity(1 << 16, tempfile::tempfile()?));
+        }
+        let Some(file) = self.spill.as_mut() else { return Ok(()) };
+        for seen in &self.pending {
+            let mut record = [0u8; RECORD];
+            record[..16].copy_from_slice(&seen.id);
+            record[16..24].copy_from_slice(&seen.seq.to_le_bytes());
+            record[24..32].copy_from_slice(&seen.digest.to_le_bytes());
+            record[32] = seen.kind;
+            file.write_all(&record)?;
+        }
+        self.pending.clear();
         Ok(())
     }
 
-    fn arrived(&mut self, rows: Rows) {
+    fn wait(&mut self) -> QueryResult<()> {
+        let rows = self.receiver.recv().map_err(|_| diesel::result::Error::BrokenTransactionManager)??;
+        self.arrived(rows)
+    }
+
+    fn arrived(&mut self, rows: Rows) -> QueryResult<()> {
         self.rows = Some(rows);
+        // The spilled events came first, then those still in memory. Events that cannot be
+        // read back fail the verification: a real fault, never a silent pass.
+        if let Some(file) = self.spill.take() {
+            Self::replay(file, |seen| self.apply(seen))
+                .map_err(|e| diesel::result::Error::DeserializationError(Box::new(e)))?;
+        }
         for seen in std::mem::take(&mut self.pending) {
             self.apply(seen);
+        }
+        Ok(())
+    }
+
+    fn replay(file: std::io::BufWriter<std::fs::File>, mut apply: impl FnMut(Seen)) -> std::io::Result<()> {
+        use std::io::{Read, Seek};
+        let mut file = file.into_inner().map_err(|e| e.into_error())?;
+        file.rewind()?;
+        let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
+        let mut record = [0u8; RECORD];
+        loop {
+            match reader.read_exact(&mut record) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
+                Err(e) => return Err(e),
+            }
+            let word = |at: usize| record[at..at + 8].try_into().unwrap_or_default();
+            apply(Seen {
+                id: record[..16].try_into().unwrap_or_default(),
+                seq: i64::from_le_bytes(word(16)),
+                digest: u64::from_le_bytes(word(24)),
+                kind: record[32],
+            });
         }
     }
 
@@ -397,11 +527,8 @@ impl Matcher {
         let Some(rows) = self.rows.as_mut() else { return };
         let table = match rows.map.get_mut(&seen.id) {
             Some(entry) => {
-                if seen.seq > entry.seq {
-                    entry.seq = seen.seq;
-                    entry.kind = seen.kind;
-                    entry.event = seen.digest;
-                }
+                entry.kind = seen.kind;
+                entry.event = seen.digest;
                 Some(entry.table)
             }
             None => None,
@@ -417,15 +544,18 @@ impl Matcher {
         if self.rows.is_none() {
             self.wait()?;
         }
-        let rows = self.rows.take().unwrap_or(Rows { map: HashMap::new(), unread: Vec::new() });
+        let rows = self.rows.take().unwrap_or(Rows { map: IdMap::default(), unread: Vec::new(), collided: Vec::new() });
         let mut differing: Vec<Vec<Uuid>> = vec![Vec::new(); LEDGER.len()];
         let mut matched = 0;
         for (id, entry) in &rows.map {
-            if entry.seq != 0 && entry.kind == entry.table && entry.event == entry.row {
+            if entry.kind == entry.table && entry.event == entry.row {
                 matched += 1;
             } else {
                 differing[entry.table as usize].push(Uuid::from_bytes(*id));
             }
+        }
+        for (table, id) in &rows.collided {
+            differing[*table as usize].push(*id);
         }
         let mut compare = Vec::new();
         for (table, ids) in differing.into_iter().enumerate() {

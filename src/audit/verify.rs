@@ -6,14 +6,14 @@ use diesel::pg::PgConnection;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::chain::{GENESIS_HASH, recompute_raw_with};
+use super::chain::{GENESIS_HASH, Hex, recompute_raw_with};
 use super::checkpoint;
 use super::matching::{Matcher, OTHER, Shapes};
 use super::reconcile::Unreconciled;
 use super::store::{self, RawEvent};
 
 /// Events read per query while verifying.
-const BATCH: i64 = 5_000;
+const BATCH: i64 = 2_000;
 
 /// A checkpoint an auditor saved earlier (as `GET /audit/checkpoints` or the transparency
 /// feed gave it): at least its `seq` and `head_hash`; with `at`, `key_id`, `signature` and
@@ -381,7 +381,7 @@ fn chain_pass(
                 checked += 1;
                 let links = event.seq == prev_seq + 1
                     && event.prev_hash == prev_hash
-                    && computed.as_deref() == Some(event.hash.as_str());
+                    && computed.is_some_and(|h| h.is(&event.hash));
                 if first_bad.is_none() && !links {
                     // A gap means the missing event is the first bad one.
                     first_bad = Some(if event.seq != prev_seq + 1 { prev_seq + 1 } else { event.seq });
@@ -400,7 +400,7 @@ fn chain_pass(
 
 /// Each event's hash from its own content and stored `prev_hash`, and (given the shapes) its
 /// ledger table and data's digest, the batch split across the cores.
-fn hash_in_parallel(events: &[RawEvent], shapes: Option<&Shapes>) -> Vec<(Option<String>, u8, u64)> {
+fn hash_in_parallel(events: &[RawEvent], shapes: Option<&Shapes>) -> Vec<(Option<Hex>, u8, u64)> {
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 8);
     let chunk = events.len().div_ceil(threads).max(1);
     let one = |event: &RawEvent| {
