@@ -35,7 +35,7 @@ const ROWS_PER_QUERY: i64 = 5_000;
 
 /// Events kept in memory while the rows are still being read; past this they go to a
 /// temporary file.
-const PENDING: usize = 50_000;
+pub const PENDING: usize = 50_000;
 
 /// How a value is written into a digest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -430,6 +430,8 @@ pub struct Matcher {
     rows: Option<Rows>,
     pending: Vec<Seen>,
     spill: Option<std::io::BufWriter<std::fs::File>>,
+    /// How many events wait in memory before they go to the file ([`PENDING`]).
+    in_memory: usize,
     /// (id, kind) → the latest seq of events of a ledger type naming no row of that type.
     orphans: HashMap<([u8; 16], u8), i64>,
 }
@@ -438,8 +440,8 @@ pub struct Matcher {
 const RECORD: usize = 16 + 8 + 8 + 1;
 
 impl Matcher {
-    pub fn new(receiver: Receiver<QueryResult<Rows>>) -> Matcher {
-        Matcher { receiver, rows: None, pending: Vec::new(), spill: None, orphans: HashMap::new() }
+    pub fn new(receiver: Receiver<QueryResult<Rows>>, in_memory: usize) -> Matcher {
+        Matcher { receiver, rows: None, pending: Vec::new(), spill: None, in_memory, orphans: HashMap::new() }
     }
 
     /// The next event of the chain (they come in order).
@@ -450,7 +452,7 @@ impl Matcher {
                 Ok(rows) => self.arrived(rows?)?,
                 Err(TryRecvError::Empty) => {
                     self.pending.push(seen);
-                    if self.pending.len() >= PENDING && self.spill_pending().is_err() {
+                    if self.pending.len() >= self.in_memory && self.spill_pending().is_err() {
                         // No temporary file: wait for the rows instead.
                         self.wait()?;
                     }
@@ -575,6 +577,32 @@ impl Matcher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn events_seen_before_the_rows_wait_on_disk_in_order_and_match_when_they_come() {
+        let (sender, receiver) = std::sync::mpsc::sync_channel(1);
+        let mut matcher = Matcher::new(receiver, 3);
+        let [a, b, c, shared] = [1u128, 2, 3, 4].map(Uuid::from_u128);
+        for (id, seq, kind, digest) in [(a, 1, 0, 10), (c, 2, 0, 30), (b, 3, 1, 20)] {
+            matcher.seen(id, seq, kind, digest).unwrap();
+        }
+        assert!(matcher.spill.is_some() && matcher.pending.is_empty(), "three events went to the file");
+        matcher.seen(a, 4, 0, 11).unwrap();
+        assert_eq!(matcher.pending.len(), 1, "the fourth waits in memory");
+        let mut map = IdMap::default();
+        map.insert(a.into_bytes(), Entry { row: 11, event: 0, table: 0, kind: NO_EVENT });
+        map.insert(b.into_bytes(), Entry { row: 21, event: 0, table: 1, kind: NO_EVENT });
+        map.insert(shared.into_bytes(), Entry { row: 5, event: 5, table: 1, kind: 1 });
+        let collided = vec![(0, shared), (1, shared)];
+        sender.send(Ok(Rows { map, unread: Vec::new(), collided })).unwrap();
+        // After the rows came: applied at once.
+        matcher.seen(b, 5, 1, 21).unwrap();
+        let matched = matcher.finish().unwrap();
+        // a's latest is the one from memory (11), after the file's (10); b's the last (21).
+        assert_eq!((matched.rows_read, matched.rows_matched), (3, 3));
+        assert_eq!(matched.rows, vec![(0, Some(vec![shared])), (1, Some(vec![shared]))], "an id two rows share");
+        assert_eq!(matched.orphans, vec![(0, c, 2)], "c names no row of its kind");
+    }
 
     #[test]
     fn numbers_lose_their_trailing_zeros_as_trim_scale_writes_them() {

@@ -156,7 +156,7 @@ pub fn chain_and_rows(
             let _ = sender.send(rows);
             read_in
         });
-        let mut matcher = Matcher::new(receiver);
+        let mut matcher = Matcher::new(receiver, super::matching::PENDING);
         let chain = chain_pass(conn, Some((shapes, &mut matcher)));
         let matched = match &chain {
             Ok(_) => matcher.finish(),
