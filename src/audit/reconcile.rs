@@ -167,7 +167,8 @@ pub(super) fn parts_of(table: &str) -> &'static [Part] {
 /// Every row that differs from its latest event and every event naming a missing row, at most
 /// [`LISTED`] listed; returns them and how many there are in all. Each row is compared with its
 /// latest event in PostgreSQL, column by column: verification itself does this only for the rows
-/// it could not match by digest ([`reconcile_matched`]).
+/// it could not match by digest ([`reconcile_matched`]); this whole comparison is the
+/// independent check the tests hold matching to.
 pub fn reconcile(conn: &mut PgConnection) -> QueryResult<(Vec<Unreconciled>, i64)> {
     let mut report = Report::default();
     let everything: Vec<(usize, Option<Vec<uuid::Uuid>>)> = (0..LEDGER.len()).map(|table| (table, None)).collect();
