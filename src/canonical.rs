@@ -274,49 +274,44 @@ fn is_number(token: &[u8]) -> bool {
 /// space): its key as written between the quotes, and where its value starts and ends in
 /// `text`. `None` when the text is not such an object.
 pub fn members(text: &[u8], mut member: impl FnMut(&[u8], (usize, usize))) -> Option<()> {
-    if text.first() != Some(&b'{') {
-        return None;
-    }
-    let mut at = 1;
-    if text.get(at) == Some(&b'}') {
-        return (text.len() == 2).then_some(());
-    }
-    loop {
+    items(text, b'{', b'}', |at| {
         if text.get(at) != Some(&b'"') {
             return None;
         }
         let (key_end, _) = string_end(text, at)?;
-        let key = &text[at + 1..key_end - 1];
-        if text.get(key_end) != Some(&b':') {
-            return None;
-        }
         let start = key_end + 1;
+        (text.get(key_end) == Some(&b':')).then_some(())?;
         let end = value_end(text, start)?;
-        member(key, (start, end));
-        match text.get(end)? {
-            b',' => at = end + 1,
-            b'}' => return (end + 1 == text.len()).then_some(()),
-            _ => return None,
-        }
-    }
+        member(&text[at + 1..key_end - 1], (start, end));
+        Some(end)
+    })
 }
 
 /// Where each element of a canonical JSON array starts and ends in `text`. `None` when the
 /// text is not such an array.
 pub fn elements(text: &[u8], mut element: impl FnMut((usize, usize))) -> Option<()> {
-    if text.first() != Some(&b'[') {
+    items(text, b'[', b']', |at| {
+        let end = value_end(text, at)?;
+        element((at, end));
+        Some(end)
+    })
+}
+
+/// The items of a compact object or array between `open` and `close`, separated by commas:
+/// `item` reads the one starting at an offset and returns where it ends.
+fn items(text: &[u8], open: u8, close: u8, mut item: impl FnMut(usize) -> Option<usize>) -> Option<()> {
+    if text.first() != Some(&open) {
         return None;
     }
-    if text.get(1) == Some(&b']') {
+    if text.get(1) == Some(&close) {
         return (text.len() == 2).then_some(());
     }
     let mut at = 1;
     loop {
-        let end = value_end(text, at)?;
-        element((at, end));
-        match text.get(end)? {
+        let end = item(at)?;
+        match *text.get(end)? {
             b',' => at = end + 1,
-            b']' => return (end + 1 == text.len()).then_some(()),
+            c if c == close => return (end + 1 == text.len()).then_some(()),
             _ => return None,
         }
     }

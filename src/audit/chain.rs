@@ -147,12 +147,20 @@ fn hash_of(prev_hash: &str, write: impl FnOnce(&mut Vec<u8>)) -> String {
     BUFFER.with_borrow_mut(|buffer| {
         buffer.clear();
         write(buffer);
-        let mut hasher = Sha256::new();
-        hasher.update(prev_hash.as_bytes());
-        hasher.update(b"\n");
-        hasher.update(&buffer[..]);
-        hex::encode(hasher.finalize())
+        String::from_utf8_lossy(&hash_after(prev_hash, buffer).0).into_owned()
     })
+}
+
+/// `hex(SHA-256(prev_hash || "\n" || canonical))`.
+fn hash_after(prev_hash: &str, canonical: &[u8]) -> Hex {
+    let mut hasher = Sha256::new();
+    hasher.update(prev_hash.as_bytes());
+    hasher.update(b"\n");
+    hasher.update(canonical);
+    let mut hex = [0u8; 64];
+    // 32 bytes always fit 64 hex digits.
+    let _ = hex::encode_to_slice(hasher.finalize(), &mut hex);
+    Hex(hex)
 }
 
 /// The hash an event should carry after `prev_hash`.
@@ -178,8 +186,8 @@ pub fn recompute(prev_hash: &str, event: &super::store::AuditEvent) -> String {
 /// PostgreSQL writes of its `jsonb` for events older than that), computed from its own stored
 /// `prev_hash` (so events hash independently, in parallel; the links are compared apart).
 /// `None` when the data is not JSON.
-pub fn recompute_raw(event: &super::store::RawEvent) -> Option<String> {
-    recompute_raw_with(event, |_| ()).map(|(hash, ())| String::from_utf8_lossy(&hash.0).into_owned())
+pub fn recompute_raw(event: &super::store::RawEvent) -> Option<Hex> {
+    recompute_raw_with(event, |_| ()).map(|(hash, ())| hash)
 }
 
 /// The same, and what `data` makes of the data's canonical JSON (reconciliation's digest).
@@ -212,13 +220,7 @@ pub fn recompute_raw_with<R>(event: &super::store::RawEvent, data: impl FnOnce(&
             }
         });
         let (start, end) = written?;
-        let mut hasher = Sha256::new();
-        hasher.update(event.prev_hash.as_bytes());
-        hasher.update(b"\n");
-        hasher.update(&buffer[..]);
-        let mut hex = [0u8; 64];
-        hex::encode_to_slice(hasher.finalize(), &mut hex).ok()?;
-        Some((Hex(hex), data(&buffer[start..end])))
+        Some((hash_after(&event.prev_hash, buffer), data(&buffer[start..end])))
     })
 }
 

@@ -294,7 +294,7 @@ pub fn seal(conn: &mut PgConnection, key: &AuditKey, wait: bool) -> QueryResult<
             for event in &batch {
                 if event.seq != seq + 1
                     || event.prev_hash != prev_hash
-                    || super::chain::recompute_raw(event).as_deref() != Some(event.hash.as_str())
+                    || !super::chain::recompute_raw(event).is_some_and(|h| h.is(&event.hash))
                 {
                     return Ok(Sealed::Broken(seq + 1));
                 }

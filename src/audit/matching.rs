@@ -24,7 +24,7 @@ use diesel::sql_types::{Text, Uuid as SqlUuid};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::reconcile::{LEDGER, parts_of};
+use super::reconcile::{LEDGER, compared_columns, parts_of};
 use crate::canonical::canonicalize_text;
 
 /// The kind of an event whose entity type is not a ledger table's.
@@ -76,16 +76,6 @@ pub struct Shapes {
 }
 
 #[derive(QueryableByName)]
-struct TableColumn {
-    #[diesel(sql_type = Text)]
-    table_name: String,
-    #[diesel(sql_type = Text)]
-    name: String,
-    #[diesel(sql_type = Text)]
-    kind: String,
-}
-
-#[derive(QueryableByName)]
 struct Estimate {
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     rows: i64,
@@ -102,35 +92,28 @@ struct RowText {
 impl Shapes {
     /// The shapes of the ledger tables as the database holds them now.
     pub fn load(conn: &mut PgConnection) -> QueryResult<Shapes> {
-        let columns: Vec<TableColumn> = diesel::sql_query(
-            "SELECT table_name::text AS table_name, column_name::text AS name, data_type::text AS kind \
-             FROM information_schema.columns WHERE table_schema = 'public' ORDER BY table_name, ordinal_position",
-        )
-        .load(conn)?;
-        let tables = LEDGER
-            .iter()
-            .map(|(table, _, skipped)| {
-                let mut slots = Vec::new();
-                let mut keys = HashMap::default();
-                for c in columns.iter().filter(|c| c.table_name == *table && !skipped.contains(&c.name.as_str())) {
-                    // Every value as PostgreSQL writes it in JSON; numbers and times are put in
-                    // one form here, on both sides (cheaper than PostgreSQL's numeric arithmetic).
-                    let kind = match c.kind.as_str() {
-                        "numeric" => Kind::Numeric,
-                        "timestamp with time zone" => Kind::Timestamp,
-                        _ => Kind::Plain,
-                    };
-                    let row_sql = format!("to_json(t.{})", c.name);
-                    keys.entry(c.name.as_bytes().to_vec()).or_insert_with(Vec::new).push(slots.len());
-                    slots.push(Slot { kind, missing: b"null", row_sql });
-                }
-                for (_, key, rows) in parts_of(table) {
-                    keys.entry(key.as_bytes().to_vec()).or_insert_with(Vec::new).push(slots.len());
-                    slots.push(Slot { kind: Kind::Plain, missing: b"[]", row_sql: format!("({rows})") });
-                }
-                Shape { table, slots, keys }
-            })
-            .collect();
+        let mut tables = Vec::with_capacity(LEDGER.len());
+        for (index, (table, _, _)) in LEDGER.iter().enumerate() {
+            let mut slots = Vec::new();
+            let mut keys = HashMap::default();
+            for c in compared_columns(conn, index)? {
+                // Every value as PostgreSQL writes it in JSON; numbers and times are put in
+                // one form here, on both sides (cheaper than PostgreSQL's numeric arithmetic).
+                let kind = match c.kind.as_str() {
+                    "numeric" => Kind::Numeric,
+                    "timestamp with time zone" => Kind::Timestamp,
+                    _ => Kind::Plain,
+                };
+                let row_sql = format!("to_json(t.{})", c.name);
+                keys.entry(c.name.into_bytes()).or_insert_with(Vec::new).push(slots.len());
+                slots.push(Slot { kind, missing: b"null", row_sql });
+            }
+            for (_, key, rows) in parts_of(table) {
+                keys.entry(key.as_bytes().to_vec()).or_insert_with(Vec::new).push(slots.len());
+                slots.push(Slot { kind: Kind::Plain, missing: b"[]", row_sql: format!("({rows})") });
+            }
+            tables.push(Shape { table, slots, keys });
+        }
         let by_type = LEDGER.iter().enumerate().map(|(i, (_, entity_type, _))| (*entity_type, i as u8)).collect();
         Ok(Shapes { tables, by_type, salt: rand::random() })
     }
@@ -369,9 +352,9 @@ pub struct Entry {
 /// The `kind` of a row no event has named yet.
 const NO_EVENT: u8 = u8::MAX - 1;
 
-/// Hashes a row's id for the map: ids are uuids the service drew at random (v4) or with a
-/// random tail (v7), so mixing their bytes is enough, and much cheaper than SipHash over a
-/// million lookups.
+/// Hashes the maps' keys (rows' ids, events' keys): ids are uuids the service drew at random
+/// (v4) or with a random tail (v7), keys are column names, so mixing their bytes is enough, and
+/// much cheaper than SipHash over a million lookups.
 #[derive(Default)]
 pub struct IdHasher(u64);
 

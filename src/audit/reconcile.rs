@@ -59,11 +59,23 @@ pub struct Unreconciled {
 }
 
 #[derive(QueryableByName)]
-struct Column {
+pub(super) struct Column {
     #[diesel(sql_type = Text)]
-    name: String,
+    pub(super) name: String,
     #[diesel(sql_type = Text)]
-    kind: String,
+    pub(super) kind: String,
+}
+
+/// The columns of ledger table `index` (in [`LEDGER`]) an event holds, in the table's order.
+pub(super) fn compared_columns(conn: &mut PgConnection, index: usize) -> QueryResult<Vec<Column>> {
+    let (table, _, skipped) = LEDGER[index];
+    let columns: Vec<Column> = diesel::sql_query(
+        "SELECT column_name::text AS name, data_type::text AS kind FROM information_schema.columns \
+         WHERE table_schema = 'public' AND table_name = $1 ORDER BY ordinal_position",
+    )
+    .bind::<Text, _>(table)
+    .load(conn)?;
+    Ok(columns.into_iter().filter(|c| !skipped.contains(&c.name.as_str())).collect())
 }
 
 #[derive(QueryableByName)]
@@ -270,15 +282,10 @@ fn compare_rows(
     report: &mut Report,
 ) -> QueryResult<()> {
     for (index, only) in tables {
-        let (table, entity_type, skipped) = LEDGER[*index];
-        let columns: Vec<Column> = diesel::sql_query(
-            "SELECT column_name::text AS name, data_type::text AS kind FROM information_schema.columns \
-             WHERE table_schema = 'public' AND table_name = $1 ORDER BY ordinal_position",
-        )
-        .bind::<Text, _>(table)
-        .load(conn)?;
+        let (table, entity_type, _) = LEDGER[*index];
+        let columns = compared_columns(conn, *index)?;
         let t0 = std::time::Instant::now();
-        let compared: Vec<&Column> = columns.iter().filter(|c| !skipped.contains(&c.name.as_str())).collect();
+        let compared: Vec<&Column> = columns.iter().collect();
         let parts = parts_of(table);
         let only = only.as_deref();
         // Fast: the event's data read once into a row of the table's own type, then compared

@@ -549,18 +549,18 @@ async fn every_row_of_an_untampered_ledger_matches_its_latest_event_by_digest() 
     let app = TestApp::spawn().await;
     let mut conn = app.db.connect();
     grants::demo::load_if_empty(&mut conn).unwrap().expect("an empty ledger takes the demo");
-    let first = |sql: &str, conn: &mut PgConnection| -> Vec<String> {
+    let names = |sql: &str, conn: &mut PgConnection| -> Vec<String> {
         diesel::sql_query(sql).load::<Name>(conn).unwrap().into_iter().map(|n| n.name).collect()
     };
-    let award = first("SELECT id::text AS name FROM awards WHERE status = 'approved' ORDER BY id LIMIT 1", &mut conn);
+    let award = names("SELECT id::text AS name FROM awards WHERE status = 'approved' ORDER BY id LIMIT 1", &mut conn);
     let amount =
-        first(&format!("SELECT (amount + 100)::text AS name FROM awards WHERE id = '{}'", award[0]), &mut conn);
+        names(&format!("SELECT (amount + 100)::text AS name FROM awards WHERE id = '{}'", award[0]), &mut conn);
     let path = format!("/api/v1/awards/{}/variations", award[0]);
     let v = app.post(&path, &app.finance, json!({"amount": amount[0], "reason": "more referrals"})).await;
     assert_eq!(v.status, 201, "{}", v.text);
     let approved = app.post(&format!("{path}/{}/approve", v.id()), &app.approver, json!({"decision_ref": "D-9"})).await;
     assert_eq!(approved.status, 200, "{}", approved.text);
-    let ret = first(
+    let ret = names(
         "SELECT r.id::text || ' ' || a.recipient_id::text AS name FROM returns r JOIN awards a ON a.id = r.award_id \
          ORDER BY r.id LIMIT 1",
         &mut conn,
@@ -580,12 +580,7 @@ async fn every_row_of_an_untampered_ledger_matches_its_latest_event_by_digest() 
         .collect();
     assert_eq!(left, vec![], "rows left to compare column by column");
     assert!(matched.orphans.is_empty());
-    let kinds: Vec<String> = diesel::sql_query("SELECT DISTINCT entity_type AS name FROM audit_events ORDER BY 1")
-        .load::<Name>(&mut conn)
-        .unwrap()
-        .into_iter()
-        .map(|n| n.name)
-        .collect();
+    let kinds = names("SELECT DISTINCT entity_type AS name FROM audit_events ORDER BY 1", &mut conn);
     assert_eq!(kinds.len(), 15, "every entity type but the reminder's: {kinds:?}");
     let rows: i64 = diesel::sql_query(
         grants::audit::reconcile::LEDGER
