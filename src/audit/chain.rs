@@ -187,20 +187,20 @@ pub fn recompute(prev_hash: &str, event: &super::store::AuditEvent) -> String {
 /// `prev_hash` (so events hash independently, in parallel; the links are compared apart).
 /// `None` when the data is not JSON.
 pub fn recompute_raw(event: &super::store::RawEvent) -> Option<Hex> {
-    recompute_raw_with(event, |_| ()).map(|(hash, ())| hash)
+    recompute_raw_with(&event.view(), |_| ()).map(|(hash, ())| hash)
 }
 
 /// The same, and what `data` makes of the data's canonical JSON (reconciliation's digest).
-pub fn recompute_raw_with<R>(event: &super::store::RawEvent, data: impl FnOnce(&[u8]) -> R) -> Option<(Hex, R)> {
+pub fn recompute_raw_with<R>(event: &super::store::EventView<'_>, data: impl FnOnce(&[u8]) -> R) -> Option<(Hex, R)> {
     static NULL: Value = Value::Null;
     let content = EventContent {
         seq: event.seq,
         id: event.id,
         at: event.at,
-        actor_sub: &event.actor_sub,
-        actor_name: event.actor_name.as_deref(),
-        action: &event.action,
-        entity_type: &event.entity_type,
+        actor_sub: event.actor_sub,
+        actor_name: event.actor_name,
+        action: event.action,
+        entity_type: event.entity_type,
         entity_id: event.entity_id,
         award_id: event.award_id,
         data: &NULL,
@@ -213,14 +213,14 @@ pub fn recompute_raw_with<R>(event: &super::store::RawEvent, data: impl FnOnce(&
             if event.canonical {
                 // The text the writer hashed, stored as it was: hashed as it is, so that any
                 // change to it, even one of form only, shows.
-                out.extend_from_slice(event.data.as_bytes());
+                out.extend_from_slice(event.data);
                 written = Some((start, out.len()));
             } else {
-                written = canonicalize_text(event.data.as_bytes(), out).map(|()| (start, out.len()));
+                written = canonicalize_text(event.data, out).map(|()| (start, out.len()));
             }
         });
         let (start, end) = written?;
-        Some((hash_after(&event.prev_hash, buffer), data(&buffer[start..end])))
+        Some((hash_after(event.prev_hash, buffer), data(&buffer[start..end])))
     })
 }
 

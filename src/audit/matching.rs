@@ -81,12 +81,65 @@ struct Estimate {
     rows: i64,
 }
 
-#[derive(QueryableByName)]
-struct RowText {
-    #[diesel(sql_type = SqlUuid)]
+/// A ledger row as PostgreSQL sends it, in its binary forms (no JSON is built for it on the
+/// server, which is most of what reading the rows cost): its id, then each compared value in
+/// one buffer, as its type's oid, its length (`u32::MAX` for NULL) and its bytes.
+pub struct RawRow {
     id: Uuid,
-    #[diesel(sql_type = Text)]
-    values: String,
+    values: Vec<u8>,
+}
+
+impl QueryableByName<diesel::pg::Pg> for RawRow {
+    fn build<'a>(row: &impl diesel::row::NamedRow<'a, diesel::pg::Pg>) -> diesel::deserialize::Result<Self> {
+        use diesel::row::{Field, Row};
+        let id = Row::get_value::<SqlUuid, Uuid, usize>(row, 0)?;
+        // Sized exactly: a batch's rows are held at once.
+        let size = (1..row.field_count())
+            .map(|index| 8 + Row::get(row, index).map_or(0, |f| f.value().map_or(0, |v| v.as_bytes().len())))
+            .sum();
+        let mut values = Vec::with_capacity(size);
+        for index in 1..row.field_count() {
+            let field = Row::get(row, index).ok_or(diesel::result::UnexpectedEndOfRow)?;
+            match field.value() {
+                None => {
+                    values.extend_from_slice(&0u32.to_le_bytes());
+                    values.extend_from_slice(&u32::MAX.to_le_bytes());
+                }
+                Some(value) => {
+                    let bytes = value.as_bytes();
+                    values.extend_from_slice(&value.get_oid().get().to_le_bytes());
+                    values.extend_from_slice(&u32::try_from(bytes.len())?.to_le_bytes());
+                    values.extend_from_slice(bytes);
+                }
+            }
+        }
+        Ok(RawRow { id, values })
+    }
+}
+
+/// Each value of a [`RawRow`]: its type's oid and its bytes (`None` for NULL).
+fn raw_values(mut values: &[u8]) -> impl Iterator<Item = Option<(u32, Option<&[u8]>)>> {
+    std::iter::from_fn(move || {
+        if values.is_empty() {
+            return None;
+        }
+        let word = |at: usize| values.get(at..at + 4).map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]));
+        let (Some(oid), Some(len)) = (word(0), word(4)) else {
+            values = &[];
+            return Some(None);
+        };
+        if len == u32::MAX {
+            values = &values[8..];
+            return Some(Some((oid, None)));
+        }
+        let end = 8 + len as usize;
+        let Some(bytes) = values.get(8..end) else {
+            values = &[];
+            return Some(None);
+        };
+        values = &values[end..];
+        Some(Some((oid, Some(bytes))))
+    })
 }
 
 impl Shapes {
@@ -104,7 +157,12 @@ impl Shapes {
                     "timestamp with time zone" => Kind::Timestamp,
                     _ => Kind::Plain,
                 };
-                let row_sql = format!("to_json(t.{})", c.name);
+                // The types written here from their binary forms; any other is sent as JSON.
+                let row_sql = if BINARY.contains(&c.kind.as_str()) {
+                    format!("t.{}", c.name)
+                } else {
+                    format!("to_json(t.{})", c.name)
+                };
                 keys.entry(c.name.into_bytes()).or_insert_with(Vec::new).push(slots.len());
                 slots.push(Slot { kind, missing: b"null", row_sql });
             }
@@ -156,29 +214,28 @@ impl Shapes {
         })
     }
 
-    /// The digest of a row of table `kind`, from the JSON array its table's query writes: each
-    /// value written as [`Self::event_digest`] writes the event's.
-    fn row_digest(&self, kind: u8, values: &str) -> u64 {
+    /// The digest of a row of table `kind`, from its values as PostgreSQL sent them: each
+    /// written as [`Self::event_digest`] writes the event's.
+    fn row_digest(&self, kind: u8, values: &[u8]) -> u64 {
         let Some(shape) = self.tables.get(kind as usize) else { return 0 };
         ROW_SCRATCH.with_borrow_mut(|(canonical, out)| {
-            canonical.clear();
             out.clear();
             let mut slots = shape.slots.iter();
             let mut fits = true;
             out.push(b'[');
-            let whole = canonicalize_text(values.as_bytes(), canonical).and_then(|()| {
-                crate::canonical::elements(canonical, |(start, end)| match slots.next() {
-                    Some(slot) => {
+            for value in raw_values(values) {
+                match (slots.next(), value) {
+                    (Some(slot), Some((oid, bytes))) => {
                         if out.len() > 1 {
                             out.push(b',');
                         }
-                        write_token(slot.kind, &canonical[start..end], out);
+                        write_value(slot.kind, oid, bytes, canonical, out);
                     }
-                    None => fits = false,
-                })
-            });
+                    _ => fits = false,
+                }
+            }
             out.push(b']');
-            if whole.is_none() || !fits || slots.next().is_some() {
+            if !fits || slots.next().is_some() {
                 out.clear();
                 out.extend_from_slice(b"(unreadable row)");
             }
@@ -209,7 +266,7 @@ impl Shapes {
         .get_result(conn)?;
         let capacity = usize::try_from(estimate.rows).unwrap_or(0).min(10_000_000) * 21 / 20;
         // PostgreSQL writes the next batch while this process digests the last one.
-        let (sender, receiver) = std::sync::mpsc::sync_channel::<(u8, Vec<RowText>)>(1);
+        let (sender, receiver) = std::sync::mpsc::sync_channel::<(u8, Vec<RawRow>)>(1);
         std::thread::scope(|scope| {
             let digesting = scope.spawn(move || {
                 let mut map = IdMap::with_capacity_and_hasher(capacity, Default::default());
@@ -229,13 +286,13 @@ impl Shapes {
             for (index, shape) in self.tables.iter().enumerate() {
                 let t0 = std::time::Instant::now();
                 let sql = format!(
-                    "SELECT t.id, json_build_array({})::text AS values FROM {} t WHERE t.id > $1 ORDER BY t.id LIMIT {ROWS_PER_QUERY}",
+                    "SELECT t.id, {} FROM {} t WHERE t.id > $1 ORDER BY t.id LIMIT {ROWS_PER_QUERY}",
                     shape.slots.iter().map(|s| s.row_sql.as_str()).collect::<Vec<_>>().join(", "),
                     shape.table
                 );
                 let mut after = Uuid::nil();
                 loop {
-                    let batch = match diesel::sql_query(&sql).bind::<SqlUuid, _>(after).load::<RowText>(conn) {
+                    let batch = match diesel::sql_query(&sql).bind::<SqlUuid, _>(after).load::<RawRow>(conn) {
                         Ok(batch) => batch,
                         Err(e) => {
                             log::warn!(
@@ -292,6 +349,140 @@ fn write_token(kind: Kind, token: &[u8], out: &mut Vec<u8>) {
         },
         Kind::Plain => out.extend_from_slice(token),
     }
+}
+
+/// The column types whose values are read in their binary forms and written here as
+/// PostgreSQL's `to_json` writes them (see [`write_value`]); other columns are sent as JSON.
+const BINARY: &[&str] = &[
+    "uuid",
+    "text",
+    "character varying",
+    "integer",
+    "bigint",
+    "smallint",
+    "boolean",
+    "numeric",
+    "date",
+    "timestamp with time zone",
+    "jsonb",
+    "json",
+];
+
+/// Microseconds from 1970 to 2000, where PostgreSQL counts its times and dates from.
+const EPOCH_2000_MICROS: i64 = 946_684_800_000_000;
+
+/// Writes a row's value, sent by PostgreSQL in its binary form as type `oid`, as
+/// [`write_token`] writes an event's value of the same column: the token `to_json` would write,
+/// put in the digest's form. A value that cannot be written so (an unknown type, a date outside
+/// the years 1 to 9999, an infinite time) is written as text no event's JSON can be, starting
+/// with `!`: its row then differs, and is compared column by column.
+fn write_value(kind: Kind, oid: u32, bytes: Option<&[u8]>, scratch: &mut Vec<u8>, out: &mut Vec<u8>) {
+    let Some(bytes) = bytes else { return out.extend_from_slice(b"null") };
+    scratch.clear();
+    let written = match oid {
+        // A time is the one value not written as `to_json` writes it, but as the digest has it.
+        1184 if kind == Kind::Timestamp => match <[u8; 8]>::try_from(bytes).map(i64::from_be_bytes) {
+            Ok(at) if at != i64::MAX && at != i64::MIN => {
+                let _ = std::io::Write::write_fmt(out, format_args!("{}", at + EPOCH_2000_MICROS));
+                return;
+            }
+            _ => None,
+        },
+        2950 => Uuid::from_slice(bytes).ok().map(|id| {
+            scratch.push(b'"');
+            scratch.extend_from_slice(id.hyphenated().encode_lower(&mut Uuid::encode_buffer()).as_bytes());
+            scratch.push(b'"');
+        }),
+        25 | 1043 => std::str::from_utf8(bytes).ok().map(|text| crate::canonical::write_str(text, scratch)),
+        16 => match bytes {
+            [0] => Some(scratch.extend_from_slice(b"false")),
+            [1] => Some(scratch.extend_from_slice(b"true")),
+            _ => None,
+        },
+        21 => <[u8; 2]>::try_from(bytes).ok().map(|b| write_integer(i16::from_be_bytes(b).into(), scratch)),
+        23 => <[u8; 4]>::try_from(bytes).ok().map(|b| write_integer(i32::from_be_bytes(b).into(), scratch)),
+        20 => <[u8; 8]>::try_from(bytes).ok().map(|b| write_integer(i64::from_be_bytes(b), scratch)),
+        1700 => numeric_text(bytes, scratch),
+        1082 => <[u8; 4]>::try_from(bytes).ok().and_then(|b| {
+            let date = chrono::NaiveDate::from_ymd_opt(2000, 1, 1)?
+                .checked_add_signed(chrono::TimeDelta::try_days(i32::from_be_bytes(b).into())?)?;
+            use chrono::Datelike;
+            (1..=9999).contains(&date.year()).then(|| {
+                let _ = std::io::Write::write_fmt(scratch, format_args!("\"{}\"", date.format("%Y-%m-%d")));
+            })
+        }),
+        3802 => match bytes.split_first() {
+            Some((1, text)) => canonicalize_text(text, scratch),
+            _ => None,
+        },
+        114 => canonicalize_text(bytes, scratch),
+        _ => None,
+    };
+    match written {
+        Some(()) => write_token(kind, scratch, out),
+        None => {
+            let _ = std::io::Write::write_fmt(out, format_args!("!{oid}:{}", bytes.len()));
+        }
+    }
+}
+
+fn write_integer(value: i64, out: &mut Vec<u8>) {
+    let _ = std::io::Write::write_fmt(out, format_args!("{value}"));
+}
+
+/// A `numeric` in PostgreSQL's binary form (digit count, weight, sign and display scale, then
+/// base-10000 digits) written as `to_json` writes it: as `numeric_out` writes the number, with
+/// all `dscale` decimals, and the special values as strings.
+fn numeric_text(bytes: &[u8], out: &mut Vec<u8>) -> Option<()> {
+    let word = |at: usize| bytes.get(at..at + 2).map(|w| u16::from_be_bytes([w[0], w[1]]));
+    let (count, weight, sign, scale) = (word(0)? as usize, word(2)? as i16 as i32, word(4)?, word(6)? as i32);
+    if bytes.len() != 8 + 2 * count {
+        return None;
+    }
+    let digit = |index: i32| -> Option<u16> {
+        if index < 0 || index as usize >= count {
+            return Some(0);
+        }
+        word(8 + 2 * index as usize).filter(|&d| d < 10_000)
+    };
+    match sign {
+        0xC000 => return Some(out.extend_from_slice(b"\"NaN\"")),
+        0xD000 => return Some(out.extend_from_slice(b"\"Infinity\"")),
+        0xF000 => return Some(out.extend_from_slice(b"\"-Infinity\"")),
+        0x4000 => out.push(b'-'),
+        0x0000 => {}
+        _ => return None,
+    }
+    if scale > 1000 || weight > 1000 {
+        return None;
+    }
+    // The whole part: the first digit without its leading zeros, the rest with all four.
+    if weight < 0 {
+        out.push(b'0');
+    } else {
+        for index in 0..=weight {
+            let d = digit(index)?;
+            if index == 0 {
+                write_integer(d.into(), out);
+            } else {
+                let _ = std::io::Write::write_fmt(out, format_args!("{d:04}"));
+            }
+        }
+    }
+    if scale > 0 {
+        out.push(b'.');
+        let (mut written, mut index) = (0, weight + 1);
+        while written < scale {
+            let d = digit(index)?;
+            let four = [d / 1000, d / 100 % 10, d / 10 % 10, d % 10];
+            for place in four.iter().take((scale - written).min(4) as usize) {
+                out.push(b'0' + *place as u8);
+            }
+            written += 4;
+            index += 1;
+        }
+    }
+    Some(())
 }
 
 /// A plain decimal (`-12.50`, as a JSON number or string) without its trailing zeros, as

@@ -7,6 +7,7 @@ pub mod http;
 pub mod matching;
 pub mod reconcile;
 pub mod store;
+pub mod stream;
 pub mod verify;
 
 use chrono::{DateTime, Utc};

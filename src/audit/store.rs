@@ -180,6 +180,53 @@ pub struct RawEvent {
     pub canonical: bool,
 }
 
+impl RawEvent {
+    /// The event as the chain hashes it.
+    pub fn view(&self) -> EventView<'_> {
+        EventView {
+            seq: self.seq,
+            id: self.id,
+            at: self.at,
+            actor_sub: &self.actor_sub,
+            actor_name: self.actor_name.as_deref(),
+            action: &self.action,
+            entity_type: &self.entity_type,
+            entity_id: self.entity_id,
+            award_id: self.award_id,
+            data: self.data.as_bytes(),
+            prev_hash: &self.prev_hash,
+            hash: &self.hash,
+            canonical: self.canonical,
+        }
+    }
+}
+
+/// An event as the chain pass hashes it, its text borrowed from where it was read (a
+/// [`RawEvent`], or the buffer verification streams the chain into).
+#[derive(Debug, Clone, Copy)]
+pub struct EventView<'a> {
+    pub seq: i64,
+    pub id: Uuid,
+    pub at: DateTime<Utc>,
+    pub actor_sub: &'a str,
+    pub actor_name: Option<&'a str>,
+    pub action: &'a str,
+    pub entity_type: &'a str,
+    pub entity_id: Uuid,
+    pub award_id: Option<Uuid>,
+    /// Its data's JSON text: the stored canonical text, or what PostgreSQL writes of its `jsonb`.
+    pub data: &'a [u8],
+    pub prev_hash: &'a str,
+    pub hash: &'a str,
+    /// Whether `data` is the stored canonical text, hashed as it is.
+    pub canonical: bool,
+}
+
+/// The columns the chain pass reads, in [`RawEvent`]'s order: the data as its stored
+/// canonical text, or as PostgreSQL writes its `jsonb` for events from before that.
+pub const RAW_COLUMNS: &str = "seq, id, at, actor_sub, actor_name, action, entity_type, entity_id, award_id, \
+     coalesce(data_text, data::text), prev_hash, hash, data_text IS NOT NULL";
+
 /// A batch of events after `after`, their data as text.
 pub fn raw_batch(conn: &mut PgConnection, after: i64, size: i64) -> QueryResult<Vec<RawEvent>> {
     audit_events::table

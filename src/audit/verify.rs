@@ -10,10 +10,10 @@ use super::chain::{GENESIS_HASH, Hex, recompute_raw_with};
 use super::checkpoint;
 use super::matching::{Matcher, OTHER, Shapes};
 use super::reconcile::Unreconciled;
-use super::store::{self, RawEvent};
+use super::stream::Copied;
 
 /// Events read per query while verifying.
-const BATCH: i64 = 2_000;
+const BATCH: usize = 2_000;
 
 /// A checkpoint an auditor saved earlier (as `GET /audit/checkpoints` or the transparency
 /// feed gave it): at least its `seq` and `head_hash`; with `at`, `key_id`, `signature` and
@@ -358,26 +358,19 @@ fn chain_pass(
     conn: &mut PgConnection,
     mut matching: Option<(&Shapes, &mut Matcher)>,
 ) -> diesel::QueryResult<ChainCheck> {
-    let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<RawEvent>>(1);
+    let (sender, receiver) = std::sync::mpsc::sync_channel::<Copied>(1);
     std::thread::scope(|scope| {
-        let reader = scope.spawn(move || -> diesel::QueryResult<()> {
-            let mut after = 0;
-            loop {
-                let events = store::raw_batch(conn, after, BATCH)?;
-                let Some(last) = events.last() else { return Ok(()) };
-                after = last.seq;
-                if sender.send(events).is_err() {
-                    return Ok(());
-                }
-            }
-        });
+        let reader = scope.spawn(move || super::stream::read_chain(conn, BATCH, |events| sender.send(events).is_ok()));
         let mut checked = 0;
         let mut prev_seq = 0;
         let mut prev_hash = GENESIS_HASH.to_string();
         let mut first_bad = None;
         for events in receiver {
             let hashes = hash_in_parallel(&events, matching.as_ref().map(|(shapes, _)| *shapes));
-            for (event, (computed, kind, digest)) in events.iter().zip(hashes) {
+            for (index, (computed, kind, digest)) in hashes.into_iter().enumerate() {
+                let event = events.get(index).ok_or_else(|| {
+                    diesel::result::Error::DeserializationError("an event of the chain's COPY stream".into())
+                })?;
                 checked += 1;
                 let links = event.seq == prev_seq + 1
                     && event.prev_hash == prev_hash
@@ -390,7 +383,8 @@ fn chain_pass(
                     matcher.seen(event.entity_id, event.seq, kind, digest)?;
                 }
                 prev_seq = event.seq;
-                prev_hash.clone_from(&event.hash);
+                prev_hash.clear();
+                prev_hash.push_str(event.hash);
             }
         }
         reader.join().unwrap_or(Err(diesel::result::Error::BrokenTransactionManager))?;
@@ -400,12 +394,13 @@ fn chain_pass(
 
 /// Each event's hash from its own content and stored `prev_hash`, and (given the shapes) its
 /// ledger table and data's digest, the batch split across the cores.
-fn hash_in_parallel(events: &[RawEvent], shapes: Option<&Shapes>) -> Vec<(Option<Hex>, u8, u64)> {
+fn hash_in_parallel(events: &Copied, shapes: Option<&Shapes>) -> Vec<(Option<Hex>, u8, u64)> {
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 8);
     let chunk = events.len().div_ceil(threads).max(1);
-    let one = |event: &RawEvent| {
-        let kind = shapes.map_or(OTHER, |s| s.kind_of(&event.entity_type));
-        match recompute_raw_with(event, |data| match shapes {
+    let one = |index: usize| {
+        let Some(event) = events.get(index) else { return (None, OTHER, 0) };
+        let kind = shapes.map_or(OTHER, |s| s.kind_of(event.entity_type));
+        match recompute_raw_with(&event, |data| match shapes {
             Some(shapes) if kind != OTHER => shapes.event_digest(kind, data),
             _ => 0,
         }) {
@@ -414,9 +409,12 @@ fn hash_in_parallel(events: &[RawEvent], shapes: Option<&Shapes>) -> Vec<(Option
         }
     };
     std::thread::scope(|scope| {
-        let parts: Vec<_> = events
-            .chunks(chunk)
-            .map(|part| (part.len(), scope.spawn(move || part.iter().map(one).collect::<Vec<_>>())))
+        let parts: Vec<_> = (0..events.len())
+            .step_by(chunk)
+            .map(|start| {
+                let part = start..(start + chunk).min(events.len());
+                (part.len(), scope.spawn(move || part.map(one).collect::<Vec<_>>()))
+            })
             .collect();
         // A part whose thread failed counts as unverified, never as skipped.
         parts.into_iter().flat_map(|(len, part)| part.join().unwrap_or_else(|_| vec![(None, OTHER, 0); len])).collect()

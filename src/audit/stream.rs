@@ -1,0 +1,239 @@
+//! The chain read for verification as a stream: `COPY (SELECT … ORDER BY seq) TO STDOUT
+//! (FORMAT binary)` in chunks of [`CHUNK`] events. PostgreSQL writes the rows while this process
+//! reads them (no round trip per batch, no pause while a batch is decoded), and the rows land
+//! many to one buffer in their binary form: no string is allocated per event, and each is
+//! decoded where it is hashed, on every core.
+
+use chrono::{DateTime, Utc};
+use diesel::pg::{CopyFormat, CopyTarget, Pg, PgConnection};
+use diesel::query_builder::AstPass;
+use diesel::QueryResult;
+use diesel::connection::SimpleConnection;
+use std::io::BufRead;
+use uuid::Uuid;
+
+use super::store::{EventView, RAW_COLUMNS};
+
+/// Events read by one `COPY` statement: each statement stays well within verification's
+/// statement timeout however long the chain grows.
+pub const CHUNK: i64 = 200_000;
+
+/// The events after the setting `grants.verify_after`, at most [`CHUNK`] of them, in order. (A
+/// `COPY` statement takes no parameters: the chunk's start is a setting of the session.)
+struct ChainChunk;
+
+impl CopyTarget for ChainChunk {
+    type Table = crate::db::schema::audit_events::table;
+    type SqlType = diesel::sql_types::BigInt;
+
+    fn walk_target(mut pass: AstPass<'_, '_, Pg>) -> QueryResult<()> {
+        pass.push_sql(&format!(
+            "(SELECT {RAW_COLUMNS} FROM audit_events \
+             WHERE seq > current_setting('grants.verify_after')::bigint ORDER BY seq LIMIT {CHUNK})"
+        ));
+        Ok(())
+    }
+}
+
+/// The fields of each event, in [`RAW_COLUMNS`]' order.
+const FIELDS: usize = 13;
+
+/// Microseconds from 1970 to 2000, where PostgreSQL counts its times from.
+const EPOCH_2000_MICROS: i64 = 946_684_800_000_000;
+
+/// The signature that opens PostgreSQL's binary `COPY` format, before its flags and the length
+/// of its header extension.
+const SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
+
+/// Events as `COPY` sent them: their bytes, and where each starts.
+#[derive(Debug, Default)]
+pub struct Copied {
+    bytes: Vec<u8>,
+    starts: Vec<usize>,
+}
+
+impl Copied {
+    /// How many events.
+    pub fn len(&self) -> usize {
+        self.starts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.starts.is_empty()
+    }
+
+    /// Event `index`, decoded; `None` if its bytes are not an event as [`RAW_COLUMNS`] reads it.
+    pub fn get(&self, index: usize) -> Option<EventView<'_>> {
+        let mut fields = fields(&self.bytes, *self.starts.get(index)?)?;
+        let mut next = || fields.next().flatten();
+        let fixed = |bytes: Option<&[u8]>| -> Option<[u8; 8]> { bytes?.try_into().ok() };
+        let uuid = |bytes: &[u8]| Uuid::from_slice(bytes).ok();
+        fn text(bytes: &[u8]) -> Option<&str> {
+            std::str::from_utf8(bytes).ok()
+        }
+        let seq = i64::from_be_bytes(fixed(next()?)?);
+        let id = uuid(next()??)?;
+        let at = DateTime::<Utc>::from_timestamp_micros(
+            i64::from_be_bytes(fixed(next()?)?).checked_add(EPOCH_2000_MICROS)?,
+        )?;
+        let actor_sub = text(next()??)?;
+        let actor_name = match next()? {
+            Some(name) => Some(text(name)?),
+            None => None,
+        };
+        let action = text(next()??)?;
+        let entity_type = text(next()??)?;
+        let entity_id = uuid(next()??)?;
+        let award_id = match next()? {
+            Some(award) => Some(uuid(award)?),
+            None => None,
+        };
+        let data = next()??;
+        let prev_hash = text(next()??)?;
+        let hash = text(next()??)?;
+        let canonical = match next()?? {
+            [flag] => *flag != 0,
+            _ => return None,
+        };
+        Some(EventView {
+            seq,
+            id,
+            at,
+            actor_sub,
+            actor_name,
+            action,
+            entity_type,
+            entity_id,
+            award_id,
+            data,
+            prev_hash,
+            hash,
+            canonical,
+        })
+    }
+}
+
+/// The fields of the tuple at `start`: each its bytes, or `None` for NULL; `None` when the
+/// tuple does not hold [`FIELDS`] of them.
+fn fields(bytes: &[u8], start: usize) -> Option<impl Iterator<Item = Option<Option<&[u8]>>>> {
+    let count = bytes.get(start..start + 2)?;
+    if i16::from_be_bytes([count[0], count[1]]) != FIELDS as i16 {
+        return None;
+    }
+    let mut at = start + 2;
+    Some((0..FIELDS).map(move |_| {
+        let length = i32::from_be_bytes(bytes.get(at..at + 4)?.try_into().ok()?);
+        at += 4;
+        if length < 0 {
+            return Some(None);
+        }
+        let value = bytes.get(at..at + length as usize)?;
+        at += length as usize;
+        Some(Some(value))
+    }))
+}
+
+/// Where the tuple starting at `start` ends, if `bytes` holds all of it; `Err` when it is not a
+/// tuple of [`FIELDS`] fields.
+fn tuple_end(bytes: &[u8], start: usize) -> Result<Option<usize>, ()> {
+    let Some(count) = bytes.get(start..start + 2) else { return Ok(None) };
+    if i16::from_be_bytes([count[0], count[1]]) != FIELDS as i16 {
+        return Err(());
+    }
+    let mut at = start + 2;
+    for _ in 0..FIELDS {
+        let Some(length) = bytes.get(at..at + 4) else { return Ok(None) };
+        let length = i32::from_be_bytes([length[0], length[1], length[2], length[3]]);
+        at += 4 + usize::try_from(length).unwrap_or(0);
+        if length < -1 {
+            return Err(());
+        }
+    }
+    Ok((at <= bytes.len()).then_some(at))
+}
+
+fn unreadable(what: &str) -> diesel::result::Error {
+    diesel::result::Error::DeserializationError(format!("the chain's COPY stream: {what}").into())
+}
+
+/// Reads every event in order, `batch` at a time, handing each batch to `deliver` (which
+/// returns false to stop).
+pub fn read_chain(conn: &mut PgConnection, batch: usize, deliver: impl FnMut(Copied) -> bool) -> QueryResult<()> {
+    let read = read_chunks(conn, batch, deliver);
+    // diesel leaves the end of a `COPY` to the next command: `PQexec` (what `batch_execute`
+    // runs) collects it, or drops what is left of a stream the chain pass stopped reading.
+    let drained = conn.batch_execute("SELECT 1");
+    read.and(drained)
+}
+
+fn read_chunks(conn: &mut PgConnection, batch: usize, mut deliver: impl FnMut(Copied) -> bool) -> QueryResult<()> {
+    let mut after = 0i64;
+    loop {
+        conn.batch_execute(&format!("SELECT set_config('grants.verify_after', '{after}', false)"))?;
+        let mut reader = diesel::copy_to(ChainChunk).with_format(CopyFormat::Binary).load_raw(conn)?;
+        let mut pending = Copied { bytes: Vec::with_capacity(4 << 20), starts: Vec::with_capacity(batch) };
+        // Where the next tuple starts in `pending.bytes`; `None` until the header is read.
+        let mut next: Option<usize> = None;
+        let (mut rows, mut ended) = (0i64, false);
+        loop {
+            let chunk = reader.fill_buf().map_err(|e| unreadable(&e.to_string()))?;
+            if chunk.is_empty() {
+                break;
+            }
+            let read = chunk.len();
+            pending.bytes.extend_from_slice(chunk);
+            reader.consume(read);
+            loop {
+                let start = match next {
+                    Some(start) => start,
+                    None => {
+                        let Some(extension) = pending.bytes.get(SIGNATURE.len() + 4..SIGNATURE.len() + 8) else {
+                            break;
+                        };
+                        if !pending.bytes.starts_with(SIGNATURE) {
+                            return Err(unreadable("no binary COPY signature"));
+                        }
+                        let extension = u32::from_be_bytes([extension[0], extension[1], extension[2], extension[3]]);
+                        SIGNATURE.len() + 8 + extension as usize
+                    }
+                };
+                next = Some(start);
+                if pending.bytes.get(start..start + 2) == Some(&[0xff, 0xff]) {
+                    ended = true;
+                    break;
+                }
+                let Some(end) = tuple_end(&pending.bytes, start).map_err(|()| unreadable("a malformed row"))? else {
+                    break;
+                };
+                pending.starts.push(start);
+                rows += 1;
+                // The first field is the seq: where the next chunk starts.
+                after = pending.bytes.get(start + 6..start + 14).map_or(after, |seq| {
+                    i64::from_be_bytes([seq[0], seq[1], seq[2], seq[3], seq[4], seq[5], seq[6], seq[7]])
+                });
+                next = Some(end);
+                if pending.starts.len() == batch {
+                    let rest = pending.bytes.split_off(end);
+                    let mut bytes = Vec::with_capacity(pending.bytes.capacity());
+                    bytes.extend_from_slice(&rest);
+                    let full = std::mem::replace(&mut pending, Copied { bytes, starts: Vec::with_capacity(batch) });
+                    next = Some(0);
+                    if !deliver(full) {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+        drop(reader);
+        if !ended {
+            return Err(unreadable("the stream ended before its trailer"));
+        }
+        let complete = rows < CHUNK;
+        if !pending.is_empty() && !deliver(pending) {
+            return Ok(());
+        }
+        if complete {
+            return Ok(());
+        }
+    }
+}
