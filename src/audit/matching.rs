@@ -395,8 +395,10 @@ fn write_value(kind: Kind, oid: u32, bytes: Option<&[u8]>, scratch: &mut Vec<u8>
         }),
         25 | 1043 => std::str::from_utf8(bytes).ok().map(|text| crate::canonical::write_str(text, scratch)),
         16 => match bytes {
-            [0] => Some(scratch.extend_from_slice(b"false")),
-            [1] => Some(scratch.extend_from_slice(b"true")),
+            [flag @ (0 | 1)] => {
+                scratch.extend_from_slice(if *flag == 1 { b"true" } else { b"false" });
+                Some(())
+            }
             _ => None,
         },
         21 => <[u8; 2]>::try_from(bytes).ok().map(|b| write_integer(i16::from_be_bytes(b).into(), scratch)),
@@ -433,7 +435,7 @@ fn write_integer(value: i64, out: &mut Vec<u8>) {
 /// A `numeric` in PostgreSQL's binary form (digit count, weight, sign and display scale, then
 /// base-10000 digits) written as `to_json` writes it: as `numeric_out` writes the number, with
 /// all `dscale` decimals, and the special values as strings.
-fn numeric_text(bytes: &[u8], out: &mut Vec<u8>) -> Option<()> {
+pub fn numeric_text(bytes: &[u8], out: &mut Vec<u8>) -> Option<()> {
     let word = |at: usize| bytes.get(at..at + 2).map(|w| u16::from_be_bytes([w[0], w[1]]));
     let (count, weight, sign, scale) = (word(0)? as usize, word(2)? as i16 as i32, word(4)?, word(6)? as i32);
     if bytes.len() != 8 + 2 * count {
@@ -445,13 +447,17 @@ fn numeric_text(bytes: &[u8], out: &mut Vec<u8>) -> Option<()> {
         }
         word(8 + 2 * index as usize).filter(|&d| d < 10_000)
     };
-    match sign {
-        0xC000 => return Some(out.extend_from_slice(b"\"NaN\"")),
-        0xD000 => return Some(out.extend_from_slice(b"\"Infinity\"")),
-        0xF000 => return Some(out.extend_from_slice(b"\"-Infinity\"")),
-        0x4000 => out.push(b'-'),
-        0x0000 => {}
+    let special: &[u8] = match sign {
+        0xC000 => b"\"NaN\"",
+        0xD000 => b"\"Infinity\"",
+        0xF000 => b"\"-Infinity\"",
+        0x4000 => b"-",
+        0x0000 => b"",
         _ => return None,
+    };
+    out.extend_from_slice(special);
+    if special.len() > 1 {
+        return Some(());
     }
     if scale > 1000 || weight > 1000 {
         return None;

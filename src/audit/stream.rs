@@ -5,10 +5,10 @@
 //! decoded where it is hashed, on every core.
 
 use chrono::{DateTime, Utc};
-use diesel::pg::{CopyFormat, CopyTarget, Pg, PgConnection};
-use diesel::query_builder::AstPass;
 use diesel::QueryResult;
 use diesel::connection::SimpleConnection;
+use diesel::pg::{CopyFormat, CopyTarget, Pg, PgConnection};
+use diesel::query_builder::AstPass;
 use std::io::BufRead;
 use uuid::Uuid;
 
@@ -18,8 +18,8 @@ use super::store::{EventView, RAW_COLUMNS};
 /// statement timeout however long the chain grows.
 pub const CHUNK: i64 = 200_000;
 
-/// The events after the setting `grants.verify_after`, at most [`CHUNK`] of them, in order. (A
-/// `COPY` statement takes no parameters: the chunk's start is a setting of the session.)
+/// The events after the setting `grants.verify_after`, at most `grants.verify_chunk` of them,
+/// in order. (A `COPY` statement takes no parameters: the chunk is set in the session.)
 struct ChainChunk;
 
 impl CopyTarget for ChainChunk {
@@ -29,7 +29,8 @@ impl CopyTarget for ChainChunk {
     fn walk_target(mut pass: AstPass<'_, '_, Pg>) -> QueryResult<()> {
         pass.push_sql(&format!(
             "(SELECT {RAW_COLUMNS} FROM audit_events \
-             WHERE seq > current_setting('grants.verify_after')::bigint ORDER BY seq LIMIT {CHUNK})"
+             WHERE seq > current_setting('grants.verify_after')::bigint ORDER BY seq \
+             LIMIT current_setting('grants.verify_chunk')::bigint)"
         ));
         Ok(())
     }
@@ -159,17 +160,35 @@ fn unreadable(what: &str) -> diesel::result::Error {
 /// Reads every event in order, `batch` at a time, handing each batch to `deliver` (which
 /// returns false to stop).
 pub fn read_chain(conn: &mut PgConnection, batch: usize, deliver: impl FnMut(Copied) -> bool) -> QueryResult<()> {
-    let read = read_chunks(conn, batch, deliver);
+    read_chain_in(conn, CHUNK, batch, deliver)
+}
+
+/// The same, `chunk` events to a `COPY` statement.
+pub fn read_chain_in(
+    conn: &mut PgConnection,
+    chunk: i64,
+    batch: usize,
+    deliver: impl FnMut(Copied) -> bool,
+) -> QueryResult<()> {
+    let read = read_chunks(conn, chunk.max(1), batch.max(1), deliver);
     // diesel leaves the end of a `COPY` to the next command: `PQexec` (what `batch_execute`
     // runs) collects it, or drops what is left of a stream the chain pass stopped reading.
     let drained = conn.batch_execute("SELECT 1");
     read.and(drained)
 }
 
-fn read_chunks(conn: &mut PgConnection, batch: usize, mut deliver: impl FnMut(Copied) -> bool) -> QueryResult<()> {
+fn read_chunks(
+    conn: &mut PgConnection,
+    chunk: i64,
+    batch: usize,
+    mut deliver: impl FnMut(Copied) -> bool,
+) -> QueryResult<()> {
     let mut after = 0i64;
     loop {
-        conn.batch_execute(&format!("SELECT set_config('grants.verify_after', '{after}', false)"))?;
+        conn.batch_execute(&format!(
+            "SELECT set_config('grants.verify_after', '{after}', false), \
+             set_config('grants.verify_chunk', '{chunk}', false)"
+        ))?;
         let mut reader = diesel::copy_to(ChainChunk).with_format(CopyFormat::Binary).load_raw(conn)?;
         let mut pending = Copied { bytes: Vec::with_capacity(4 << 20), starts: Vec::with_capacity(batch) };
         // Where the next tuple starts in `pending.bytes`; `None` until the header is read.
@@ -228,7 +247,7 @@ fn read_chunks(conn: &mut PgConnection, batch: usize, mut deliver: impl FnMut(Co
         if !ended {
             return Err(unreadable("the stream ended before its trailer"));
         }
-        let complete = rows < CHUNK;
+        let complete = rows < chunk;
         if !pending.is_empty() && !deliver(pending) {
             return Ok(());
         }

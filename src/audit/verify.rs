@@ -374,7 +374,7 @@ fn chain_pass(
                 checked += 1;
                 let links = event.seq == prev_seq + 1
                     && event.prev_hash == prev_hash
-                    && computed.is_some_and(|h| h.is(&event.hash));
+                    && computed.is_some_and(|h| h.is(event.hash));
                 if first_bad.is_none() && !links {
                     // A gap means the missing event is the first bad one.
                     first_bad = Some(if event.seq != prev_seq + 1 { prev_seq + 1 } else { event.seq });

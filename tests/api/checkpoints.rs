@@ -689,3 +689,115 @@ struct Count {
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     n: i64,
 }
+
+/// The chain pass reads the chain as a `COPY` stream, a chunk of events to a statement and a
+/// batch to a buffer: every event comes, once, in order, as the table holds it, whatever the
+/// sizes; the connection serves on after it, and after a stream stopped half way.
+#[actix_web::test]
+async fn the_chain_streams_whole_and_in_order_across_chunks_and_batches() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db.connect();
+    grants::demo::load_if_empty(&mut conn).unwrap().expect("an empty ledger takes the demo");
+    let stored = grants::audit::store::raw_batch(&mut conn, 0, i64::MAX).unwrap();
+    assert!(stored.len() > 100, "{}", stored.len());
+    assert!(stored.iter().any(|e| e.award_id.is_none()) && stored.iter().any(|e| e.award_id.is_some()));
+    let as_text = |e: grants::audit::store::EventView<'_>| format!("{e:?}");
+    let expected: Vec<String> = stored.iter().map(|e| as_text(e.view())).collect();
+    for (chunk, batch) in [(1, 1), (7, 3), (50, 64), (1_000_000, 2_000), (stored.len() as i64, 5)] {
+        let mut streamed = Vec::new();
+        let mut sizes = Vec::new();
+        grants::audit::stream::read_chain_in(&mut conn, chunk, batch, |events| {
+            sizes.push(events.len());
+            streamed.extend((0..events.len()).map(|i| as_text(events.get(i).expect("an event"))));
+            true
+        })
+        .unwrap();
+        assert_eq!(streamed, expected, "chunks of {chunk}, batches of {batch}");
+        assert!(sizes.iter().all(|&n| n >= 1 && n <= batch), "{sizes:?}");
+        assert_eq!(names("SELECT 'still serving' AS name", &mut conn), ["still serving"]);
+    }
+    // Stopped after the first batch: nothing more is read, and the connection serves on.
+    let mut batches = 0;
+    grants::audit::stream::read_chain_in(&mut conn, 100, 10, |_| {
+        batches += 1;
+        false
+    })
+    .unwrap();
+    assert_eq!(batches, 1);
+    assert_eq!(names("SELECT 'still serving' AS name", &mut conn), ["still serving"]);
+}
+
+fn names(sql: &str, conn: &mut PgConnection) -> Vec<String> {
+    diesel::sql_query(sql).load::<Name>(conn).unwrap().into_iter().map(|n| n.name).collect()
+}
+
+#[derive(QueryableByName)]
+struct SentNumeric {
+    #[diesel(sql_type = diesel::sql_types::Binary)]
+    sent: Vec<u8>,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    json: String,
+}
+
+/// Ledger rows are read in their binary forms and written as `to_json` writes them: a
+/// `numeric`, sent as base-10000 digits, is written exactly as PostgreSQL writes it, whatever
+/// its scale, size, sign or special value.
+#[actix_web::test]
+async fn numbers_sent_in_binary_are_written_as_postgresql_writes_them() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db.connect();
+    let values = [
+        "0",
+        "0.00",
+        "0.05",
+        "-0.05",
+        "1",
+        "10000",
+        "10000.00",
+        "45000.00",
+        "9999.9999",
+        "12345678.9",
+        "-3.10",
+        "0.000000000000000000001",
+        "123456789012345678901234567890.123456789",
+        "1e100",
+        "-1e-30",
+        "100000000",
+        "99999999.99",
+        "0.1000",
+        "NaN",
+        "Infinity",
+        "-Infinity",
+    ];
+    let rows: Vec<SentNumeric> = diesel::sql_query(format!(
+        "SELECT numeric_send(v) AS sent, to_json(v)::text AS json FROM unnest(ARRAY[{}]::numeric[]) v",
+        values.iter().map(|v| format!("'{v}'")).collect::<Vec<_>>().join(", ")
+    ))
+    .load(&mut conn)
+    .unwrap();
+    assert_eq!(rows.len(), values.len());
+    for row in rows {
+        let mut written = Vec::new();
+        grants::audit::matching::numeric_text(&row.sent, &mut written).expect("a numeric");
+        assert_eq!(String::from_utf8(written).unwrap(), row.json);
+    }
+    let mut written = Vec::new();
+    assert_eq!(grants::audit::matching::numeric_text(&[0, 1, 0, 0], &mut written), None, "a short one is refused");
+}
+
+/// A value no event can hold, such as an infinite time, is not read as any event's: its row is
+/// compared column by column and named.
+#[actix_web::test]
+async fn a_row_set_to_an_infinite_time_is_named_by_reconciliation() {
+    let app = TestApp::spawn().await;
+    let (_, paid, _) = ledger_with_payments(&app).await;
+    let mut owner = connect_as_owner(&app);
+    diesel::sql_query("ALTER TABLE payments DISABLE TRIGGER payments_no_edit").execute(&mut owner).unwrap();
+    diesel::sql_query(format!("UPDATE payments SET updated_at = 'infinity' WHERE id = '{paid}'"))
+        .execute(&mut owner)
+        .unwrap();
+    let v = verify(&app, "").await;
+    assert_eq!((v["ok"].as_bool(), v["unreconciled_total"].as_i64()), (Some(false), Some(1)), "{v}");
+    let rows = unreconciled(&v);
+    assert_eq!((rows[0].0.as_str(), rows[0].1.as_str(), &rows[0].2), ("payment", "updated_at", &json!("infinity")));
+}
