@@ -20,18 +20,19 @@ use std::sync::mpsc::{Receiver, TryRecvError};
 
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
-use diesel::sql_types::{Text, Uuid as SqlUuid};
+use diesel::sql_types::Text;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::reconcile::{LEDGER, compared_columns, parts_of};
+use super::stream::Copied;
 use crate::canonical::canonicalize_text;
 
 /// The kind of an event whose entity type is not a ledger table's.
 pub const OTHER: u8 = u8::MAX;
 
-/// Rows read per query from a ledger table.
-const ROWS_PER_QUERY: i64 = 5_000;
+/// Rows handed from the stream of a ledger table to the digests at a time.
+const ROWS_PER_BATCH: usize = 2_000;
 
 /// Events kept in memory while the rows are still being read; past this they go to a
 /// temporary file.
@@ -54,8 +55,10 @@ struct Slot {
     kind: Kind,
     /// What the event writes when it lacks the key: `null` for a column, `[]` for a part.
     missing: &'static [u8],
-    /// The SQL that writes the row's value as the same token.
+    /// The SQL that selects the row's value.
     row_sql: String,
+    /// The type (its oid) the value is sent as, in its binary form.
+    sent: u32,
 }
 
 /// What a ledger table's digest covers.
@@ -81,67 +84,6 @@ struct Estimate {
     rows: i64,
 }
 
-/// A ledger row as PostgreSQL sends it, in its binary forms (no JSON is built for it on the
-/// server, which is most of what reading the rows cost): its id, then each compared value in
-/// one buffer, as its type's oid, its length (`u32::MAX` for NULL) and its bytes.
-pub struct RawRow {
-    id: Uuid,
-    values: Vec<u8>,
-}
-
-impl QueryableByName<diesel::pg::Pg> for RawRow {
-    fn build<'a>(row: &impl diesel::row::NamedRow<'a, diesel::pg::Pg>) -> diesel::deserialize::Result<Self> {
-        use diesel::row::{Field, Row};
-        let id = Row::get_value::<SqlUuid, Uuid, usize>(row, 0)?;
-        // Sized exactly: a batch's rows are held at once.
-        let size = (1..row.field_count())
-            .map(|index| 8 + Row::get(row, index).map_or(0, |f| f.value().map_or(0, |v| v.as_bytes().len())))
-            .sum();
-        let mut values = Vec::with_capacity(size);
-        for index in 1..row.field_count() {
-            let field = Row::get(row, index).ok_or(diesel::result::UnexpectedEndOfRow)?;
-            match field.value() {
-                None => {
-                    values.extend_from_slice(&0u32.to_le_bytes());
-                    values.extend_from_slice(&u32::MAX.to_le_bytes());
-                }
-                Some(value) => {
-                    let bytes = value.as_bytes();
-                    values.extend_from_slice(&value.get_oid().get().to_le_bytes());
-                    values.extend_from_slice(&u32::try_from(bytes.len())?.to_le_bytes());
-                    values.extend_from_slice(bytes);
-                }
-            }
-        }
-        Ok(RawRow { id, values })
-    }
-}
-
-/// Each value of a [`RawRow`]: its type's oid and its bytes (`None` for NULL).
-fn raw_values(mut values: &[u8]) -> impl Iterator<Item = Option<(u32, Option<&[u8]>)>> {
-    std::iter::from_fn(move || {
-        if values.is_empty() {
-            return None;
-        }
-        let word = |at: usize| values.get(at..at + 4).map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]));
-        let (Some(oid), Some(len)) = (word(0), word(4)) else {
-            values = &[];
-            return Some(None);
-        };
-        if len == u32::MAX {
-            values = &values[8..];
-            return Some(Some((oid, None)));
-        }
-        let end = 8 + len as usize;
-        let Some(bytes) = values.get(8..end) else {
-            values = &[];
-            return Some(None);
-        };
-        values = &values[end..];
-        Some(Some((oid, Some(bytes))))
-    })
-}
-
 impl Shapes {
     /// The shapes of the ledger tables as the database holds them now.
     pub fn load(conn: &mut PgConnection) -> QueryResult<Shapes> {
@@ -158,17 +100,21 @@ impl Shapes {
                     _ => Kind::Plain,
                 };
                 // The types written here from their binary forms; any other is sent as JSON.
-                let row_sql = if BINARY.contains(&c.kind.as_str()) {
-                    format!("t.{}", c.name)
-                } else {
-                    format!("to_json(t.{})", c.name)
+                let (row_sql, sent) = match BINARY.iter().find(|(name, _)| *name == c.kind) {
+                    Some((_, oid)) => (format!("t.{}", c.name), *oid),
+                    None => (format!("to_json(t.{})", c.name), JSON),
                 };
                 keys.entry(c.name.into_bytes()).or_insert_with(Vec::new).push(slots.len());
-                slots.push(Slot { kind, missing: b"null", row_sql });
+                slots.push(Slot { kind, missing: b"null", row_sql, sent });
             }
             for (_, key, rows) in parts_of(table) {
                 keys.entry(key.as_bytes().to_vec()).or_insert_with(Vec::new).push(slots.len());
-                slots.push(Slot { kind: Kind::Plain, missing: b"[]", row_sql: format!("({rows})") });
+                slots.push(Slot {
+                    kind: Kind::Plain,
+                    missing: b"[]",
+                    row_sql: format!("({rows})::jsonb"),
+                    sent: JSONB,
+                });
             }
             tables.push(Shape { table, slots, keys });
         }
@@ -214,22 +160,22 @@ impl Shapes {
         })
     }
 
-    /// The digest of a row of table `kind`, from its values as PostgreSQL sent them: each
-    /// written as [`Self::event_digest`] writes the event's.
-    fn row_digest(&self, kind: u8, values: &[u8]) -> u64 {
+    /// The digest of a row of table `kind`, from its values as PostgreSQL sent them (each its
+    /// bytes, or `None` for NULL): each written as [`Self::event_digest`] writes the event's.
+    fn row_digest<'a>(&self, kind: u8, values: impl Iterator<Item = Option<Option<&'a [u8]>>>) -> u64 {
         let Some(shape) = self.tables.get(kind as usize) else { return 0 };
-        ROW_SCRATCH.with_borrow_mut(|(canonical, out)| {
+        ROW_SCRATCH.with_borrow_mut(|(scratch, out)| {
             out.clear();
             let mut slots = shape.slots.iter();
             let mut fits = true;
             out.push(b'[');
-            for value in raw_values(values) {
+            for value in values {
                 match (slots.next(), value) {
-                    (Some(slot), Some((oid, bytes))) => {
+                    (Some(slot), Some(bytes)) => {
                         if out.len() > 1 {
                             out.push(b',');
                         }
-                        write_value(slot.kind, oid, bytes, canonical, out);
+                        write_value(slot.kind, slot.sent, bytes, scratch, out);
                     }
                     _ => fits = false,
                 }
@@ -265,55 +211,53 @@ impl Shapes {
         .bind::<diesel::sql_types::Array<Text>, _>(&names)
         .get_result(conn)?;
         let capacity = usize::try_from(estimate.rows).unwrap_or(0).min(10_000_000) * 21 / 20;
-        // PostgreSQL writes the next batch while this process digests the last one.
-        let (sender, receiver) = std::sync::mpsc::sync_channel::<(u8, Vec<RawRow>)>(1);
+        // PostgreSQL writes the next rows while this process digests the last ones.
+        let (sender, receiver) = std::sync::mpsc::sync_channel::<(u8, Copied)>(1);
         std::thread::scope(|scope| {
             let digesting = scope.spawn(move || {
                 let mut map = IdMap::with_capacity_and_hasher(capacity, Default::default());
-                let mut collided = Vec::new();
+                let (mut collided, mut broken) = (Vec::new(), Vec::new());
                 for (table, batch) in receiver {
-                    for row in batch {
-                        let entry = Entry { row: self.row_digest(table, &row.values), event: 0, table, kind: NO_EVENT };
+                    for index in 0..batch.len() {
+                        let mut values = batch.tuple(index);
+                        let id = values.as_mut().and_then(|v| v.next()).flatten().flatten().map(Uuid::from_slice);
+                        let (Some(values), Some(Ok(id))) = (values, id) else {
+                            // Not a row as the query selects it: its table is compared in full.
+                            broken.push(table);
+                            continue;
+                        };
+                        let entry = Entry { row: self.row_digest(table, values), event: 0, table, kind: NO_EVENT };
                         // Two rows with one id (in two tables): both are compared column by column.
-                        if let Some(old) = map.insert(row.id.into_bytes(), entry) {
-                            collided.extend([(old.table, row.id), (table, row.id)]);
+                        if let Some(old) = map.insert(id.into_bytes(), entry) {
+                            collided.extend([(old.table, id), (table, id)]);
                         }
                     }
                 }
-                (map, collided)
+                (map, collided, broken)
             });
             let mut unread = Vec::new();
             for (index, shape) in self.tables.iter().enumerate() {
                 let t0 = std::time::Instant::now();
-                let sql = format!(
-                    "SELECT t.id, {} FROM {} t WHERE t.id > $1 ORDER BY t.id LIMIT {ROWS_PER_QUERY}",
+                let query = format!(
+                    "SELECT t.id, {} FROM {} t",
                     shape.slots.iter().map(|s| s.row_sql.as_str()).collect::<Vec<_>>().join(", "),
                     shape.table
                 );
-                let mut after = Uuid::nil();
-                loop {
-                    let batch = match diesel::sql_query(&sql).bind::<SqlUuid, _>(after).load::<RawRow>(conn) {
-                        Ok(batch) => batch,
-                        Err(e) => {
-                            log::warn!(
-                                "reading {} for reconciliation: {e}; comparing it column by column",
-                                shape.table
-                            );
-                            unread.push(index as u8);
-                            break;
-                        }
-                    };
-                    let Some(last) = batch.last() else { break };
-                    after = last.id;
-                    if sender.send((index as u8, batch)).is_err() {
-                        break;
-                    }
+                let sent = super::stream::read_rows(conn, &query, 1 + shape.slots.len(), ROWS_PER_BATCH, |rows| {
+                    sender.send((index as u8, rows)).is_ok()
+                });
+                if let Err(e) = sent {
+                    log::warn!("reading {} for reconciliation: {e}; comparing it column by column", shape.table);
+                    unread.push(index as u8);
                 }
                 log::debug!("read {} for reconciliation in {:.2?}", shape.table, t0.elapsed());
             }
             drop(sender);
             match digesting.join() {
-                Ok((map, collided)) => Ok(Rows { map, unread, collided }),
+                Ok((map, collided, broken)) => {
+                    unread.extend(broken);
+                    Ok(Rows { map, unread, collided })
+                }
                 Err(_) => Err(diesel::result::Error::BrokenTransactionManager),
             }
         })
@@ -353,20 +297,24 @@ fn write_token(kind: Kind, token: &[u8], out: &mut Vec<u8>) {
 
 /// The column types whose values are read in their binary forms and written here as
 /// PostgreSQL's `to_json` writes them (see [`write_value`]); other columns are sent as JSON.
-const BINARY: &[&str] = &[
-    "uuid",
-    "text",
-    "character varying",
-    "integer",
-    "bigint",
-    "smallint",
-    "boolean",
-    "numeric",
-    "date",
-    "timestamp with time zone",
-    "jsonb",
-    "json",
+const BINARY: &[(&str, u32)] = &[
+    ("uuid", 2950),
+    ("text", 25),
+    ("character varying", 1043),
+    ("integer", 23),
+    ("bigint", 20),
+    ("smallint", 21),
+    ("boolean", 16),
+    ("numeric", 1700),
+    ("date", 1082),
+    ("timestamp with time zone", 1184),
+    ("jsonb", JSONB),
+    ("json", JSON),
 ];
+
+/// The oids of `json` and `jsonb`.
+const JSON: u32 = 114;
+const JSONB: u32 = 3802;
 
 /// Microseconds from 1970 to 2000, where PostgreSQL counts its times and dates from.
 const EPOCH_2000_MICROS: i64 = 946_684_800_000_000;

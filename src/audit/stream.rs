@@ -51,6 +51,8 @@ const SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
 pub struct Copied {
     bytes: Vec<u8>,
     starts: Vec<usize>,
+    /// How many fields each tuple has.
+    fields: usize,
 }
 
 impl Copied {
@@ -63,9 +65,17 @@ impl Copied {
         self.starts.is_empty()
     }
 
+    /// The fields of tuple `index`: each its bytes, or `None` for NULL.
+    pub fn tuple(&self, index: usize) -> Option<impl Iterator<Item = Option<Option<&[u8]>>>> {
+        fields(&self.bytes, *self.starts.get(index)?, self.fields)
+    }
+
     /// Event `index`, decoded; `None` if its bytes are not an event as [`RAW_COLUMNS`] reads it.
     pub fn get(&self, index: usize) -> Option<EventView<'_>> {
-        let mut fields = fields(&self.bytes, *self.starts.get(index)?)?;
+        if self.fields != FIELDS {
+            return None;
+        }
+        let mut fields = self.tuple(index)?;
         let mut next = || fields.next().flatten();
         let fixed = |bytes: Option<&[u8]>| -> Option<[u8; 8]> { bytes?.try_into().ok() };
         let uuid = |bytes: &[u8]| Uuid::from_slice(bytes).ok();
@@ -115,14 +125,14 @@ impl Copied {
 }
 
 /// The fields of the tuple at `start`: each its bytes, or `None` for NULL; `None` when the
-/// tuple does not hold [`FIELDS`] of them.
-fn fields(bytes: &[u8], start: usize) -> Option<impl Iterator<Item = Option<Option<&[u8]>>>> {
-    let count = bytes.get(start..start + 2)?;
-    if i16::from_be_bytes([count[0], count[1]]) != FIELDS as i16 {
+/// tuple does not hold `count` of them.
+fn fields(bytes: &[u8], start: usize, count: usize) -> Option<impl Iterator<Item = Option<Option<&[u8]>>>> {
+    let held = bytes.get(start..start + 2)?;
+    if i16::from_be_bytes([held[0], held[1]]) as usize != count {
         return None;
     }
     let mut at = start + 2;
-    Some((0..FIELDS).map(move |_| {
+    Some((0..count).map(move |_| {
         let length = i32::from_be_bytes(bytes.get(at..at + 4)?.try_into().ok()?);
         at += 4;
         if length < 0 {
@@ -135,14 +145,14 @@ fn fields(bytes: &[u8], start: usize) -> Option<impl Iterator<Item = Option<Opti
 }
 
 /// Where the tuple starting at `start` ends, if `bytes` holds all of it; `Err` when it is not a
-/// tuple of [`FIELDS`] fields.
-fn tuple_end(bytes: &[u8], start: usize) -> Result<Option<usize>, ()> {
-    let Some(count) = bytes.get(start..start + 2) else { return Ok(None) };
-    if i16::from_be_bytes([count[0], count[1]]) != FIELDS as i16 {
+/// tuple of `count` fields.
+fn tuple_end(bytes: &[u8], start: usize, count: usize) -> Result<Option<usize>, ()> {
+    let Some(held) = bytes.get(start..start + 2) else { return Ok(None) };
+    if i16::from_be_bytes([held[0], held[1]]) as usize != count {
         return Err(());
     }
     let mut at = start + 2;
-    for _ in 0..FIELDS {
+    for _ in 0..count {
         let Some(length) = bytes.get(at..at + 4) else { return Ok(None) };
         let length = i32::from_be_bytes([length[0], length[1], length[2], length[3]]);
         at += 4 + usize::try_from(length).unwrap_or(0);
@@ -154,7 +164,7 @@ fn tuple_end(bytes: &[u8], start: usize) -> Result<Option<usize>, ()> {
 }
 
 fn unreadable(what: &str) -> diesel::result::Error {
-    diesel::result::Error::DeserializationError(format!("the chain's COPY stream: {what}").into())
+    diesel::result::Error::DeserializationError(format!("a COPY stream: {what}").into())
 }
 
 /// Reads every event in order, `batch` at a time, handing each batch to `deliver` (which
@@ -168,91 +178,152 @@ pub fn read_chain_in(
     conn: &mut PgConnection,
     chunk: i64,
     batch: usize,
-    deliver: impl FnMut(Copied) -> bool,
-) -> QueryResult<()> {
-    let read = read_chunks(conn, chunk.max(1), batch.max(1), deliver);
-    // diesel leaves the end of a `COPY` to the next command: `PQexec` (what `batch_execute`
-    // runs) collects it, or drops what is left of a stream the chain pass stopped reading.
-    let drained = conn.batch_execute("SELECT 1");
-    read.and(drained)
-}
-
-fn read_chunks(
-    conn: &mut PgConnection,
-    chunk: i64,
-    batch: usize,
     mut deliver: impl FnMut(Copied) -> bool,
 ) -> QueryResult<()> {
+    let (chunk, batch) = (chunk.max(1), batch.max(1));
     let mut after = 0i64;
     loop {
         conn.batch_execute(&format!(
             "SELECT set_config('grants.verify_after', '{after}', false), \
              set_config('grants.verify_chunk', '{chunk}', false)"
         ))?;
-        let mut reader = diesel::copy_to(ChainChunk).with_format(CopyFormat::Binary).load_raw(conn)?;
-        let mut pending = Copied { bytes: Vec::with_capacity(4 << 20), starts: Vec::with_capacity(batch) };
-        // Where the next tuple starts in `pending.bytes`; `None` until the header is read.
-        let mut next: Option<usize> = None;
-        let (mut rows, mut ended) = (0i64, false);
-        loop {
-            let chunk = reader.fill_buf().map_err(|e| unreadable(&e.to_string()))?;
-            if chunk.is_empty() {
-                break;
+        // The first field is the seq: where the next chunk starts.
+        let last_seq = |bytes: &[u8], start: usize| {
+            if let Some(seq) = bytes.get(start + 6..start + 14) {
+                after = i64::from_be_bytes([seq[0], seq[1], seq[2], seq[3], seq[4], seq[5], seq[6], seq[7]]);
             }
-            let read = chunk.len();
-            pending.bytes.extend_from_slice(chunk);
-            reader.consume(read);
-            loop {
-                let start = match next {
-                    Some(start) => start,
-                    None => {
-                        let Some(extension) = pending.bytes.get(SIGNATURE.len() + 4..SIGNATURE.len() + 8) else {
-                            break;
-                        };
-                        if !pending.bytes.starts_with(SIGNATURE) {
-                            return Err(unreadable("no binary COPY signature"));
-                        }
-                        let extension = u32::from_be_bytes([extension[0], extension[1], extension[2], extension[3]]);
-                        SIGNATURE.len() + 8 + extension as usize
-                    }
-                };
-                next = Some(start);
-                if pending.bytes.get(start..start + 2) == Some(&[0xff, 0xff]) {
-                    ended = true;
-                    break;
-                }
-                let Some(end) = tuple_end(&pending.bytes, start).map_err(|()| unreadable("a malformed row"))? else {
-                    break;
-                };
-                pending.starts.push(start);
-                rows += 1;
-                // The first field is the seq: where the next chunk starts.
-                after = pending.bytes.get(start + 6..start + 14).map_or(after, |seq| {
-                    i64::from_be_bytes([seq[0], seq[1], seq[2], seq[3], seq[4], seq[5], seq[6], seq[7]])
-                });
-                next = Some(end);
-                if pending.starts.len() == batch {
-                    let rest = pending.bytes.split_off(end);
-                    let mut bytes = Vec::with_capacity(pending.bytes.capacity());
-                    bytes.extend_from_slice(&rest);
-                    let full = std::mem::replace(&mut pending, Copied { bytes, starts: Vec::with_capacity(batch) });
-                    next = Some(0);
-                    if !deliver(full) {
-                        return Ok(());
-                    }
-                }
-            }
-        }
-        drop(reader);
-        if !ended {
-            return Err(unreadable("the stream ended before its trailer"));
-        }
-        let complete = rows < chunk;
-        if !pending.is_empty() && !deliver(pending) {
-            return Ok(());
-        }
-        if complete {
-            return Ok(());
+        };
+        let read = copy_out(conn, ChainChunk, FIELDS, batch, last_seq, &mut deliver)?;
+        match read {
+            Some(rows) if rows == chunk => continue,
+            _ => return Ok(()),
         }
     }
+}
+
+thread_local! {
+    /// The query [`LedgerRows`] copies out (a `COPY` statement's query is its own text).
+    static ROWS_QUERY: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// The query last given to [`read_rows`] on this thread.
+struct LedgerRows;
+
+impl CopyTarget for LedgerRows {
+    type Table = crate::db::schema::audit_events::table;
+    type SqlType = diesel::sql_types::BigInt;
+
+    fn walk_target(mut pass: AstPass<'_, '_, Pg>) -> QueryResult<()> {
+        ROWS_QUERY.with_borrow(|query| {
+            pass.push_sql("(");
+            pass.push_sql(query);
+            pass.push_sql(")");
+        });
+        Ok(())
+    }
+}
+
+/// Every row `query` selects (`fields` columns), in the order PostgreSQL finds them (a `COPY`
+/// statement reads the table through once, without an index), `batch` rows at a time.
+pub fn read_rows(
+    conn: &mut PgConnection,
+    query: &str,
+    fields: usize,
+    batch: usize,
+    mut deliver: impl FnMut(Copied) -> bool,
+) -> QueryResult<()> {
+    ROWS_QUERY.with_borrow_mut(|q| {
+        q.clear();
+        q.push_str(query);
+    });
+    copy_out(conn, LedgerRows, fields, batch.max(1), |_, _| (), &mut deliver).map(|_| ())
+}
+
+/// Runs one `COPY … TO STDOUT (FORMAT binary)` of `target`, whose tuples have `fields` fields,
+/// handing them to `deliver` `batch` at a time (and each to `seen` as it is split off): how many
+/// tuples it sent, or `None` when `deliver` stopped it.
+fn copy_out<T: CopyTarget>(
+    conn: &mut PgConnection,
+    target: T,
+    fields: usize,
+    batch: usize,
+    seen: impl FnMut(&[u8], usize),
+    deliver: &mut impl FnMut(Copied) -> bool,
+) -> QueryResult<Option<i64>> {
+    let read = diesel::copy_to(target)
+        .with_format(CopyFormat::Binary)
+        .load_raw(conn)
+        .and_then(|mut reader| split(&mut reader, fields, batch, seen, deliver));
+    // diesel leaves the end of a `COPY` to the next command: `PQexec` (what `batch_execute`
+    // runs) collects it, or drops what is left of a stream that was stopped half way.
+    let drained = conn.batch_execute("SELECT 1");
+    read.and_then(|read| drained.map(|()| read))
+}
+
+fn split(
+    reader: &mut impl BufRead,
+    fields: usize,
+    batch: usize,
+    mut seen: impl FnMut(&[u8], usize),
+    deliver: &mut impl FnMut(Copied) -> bool,
+) -> QueryResult<Option<i64>> {
+    let fresh =
+        |capacity: usize| Copied { bytes: Vec::with_capacity(capacity), starts: Vec::with_capacity(batch), fields };
+    let mut pending = fresh(1 << 20);
+    // Where the next tuple starts in `pending.bytes`; `None` until the header is read.
+    let mut next: Option<usize> = None;
+    let (mut rows, mut ended) = (0i64, false);
+    loop {
+        let chunk = reader.fill_buf().map_err(|e| unreadable(&e.to_string()))?;
+        if chunk.is_empty() {
+            break;
+        }
+        let read = chunk.len();
+        pending.bytes.extend_from_slice(chunk);
+        reader.consume(read);
+        loop {
+            let start = match next {
+                Some(start) => start,
+                None => {
+                    let Some(extension) = pending.bytes.get(SIGNATURE.len() + 4..SIGNATURE.len() + 8) else {
+                        break;
+                    };
+                    if !pending.bytes.starts_with(SIGNATURE) {
+                        return Err(unreadable("no binary COPY signature"));
+                    }
+                    let extension = u32::from_be_bytes([extension[0], extension[1], extension[2], extension[3]]);
+                    SIGNATURE.len() + 8 + extension as usize
+                }
+            };
+            next = Some(start);
+            if pending.bytes.get(start..start + 2) == Some(&[0xff, 0xff]) {
+                ended = true;
+                break;
+            }
+            let Some(end) = tuple_end(&pending.bytes, start, fields).map_err(|()| unreadable("a malformed row"))?
+            else {
+                break;
+            };
+            pending.starts.push(start);
+            seen(&pending.bytes, start);
+            rows += 1;
+            next = Some(end);
+            if pending.starts.len() == batch {
+                let rest = pending.bytes.split_off(end);
+                let mut following = fresh(pending.bytes.capacity());
+                following.bytes.extend_from_slice(&rest);
+                next = Some(0);
+                if !deliver(std::mem::replace(&mut pending, following)) {
+                    return Ok(None);
+                }
+            }
+        }
+    }
+    if !ended {
+        return Err(unreadable("the stream ended before its trailer"));
+    }
+    if !pending.is_empty() && !deliver(pending) {
+        return Ok(None);
+    }
+    Ok(Some(rows))
 }
