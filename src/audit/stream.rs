@@ -1,8 +1,9 @@
-//! The chain read for verification as a stream: `COPY (SELECT … ORDER BY seq) TO STDOUT
-//! (FORMAT binary)` in chunks of [`CHUNK`] events. PostgreSQL writes the rows while this process
-//! reads them (no round trip per batch, no pause while a batch is decoded), and the rows land
-//! many to one buffer in their binary form: no string is allocated per event, and each is
-//! decoded where it is hashed, on every core.
+//! What verification reads, as streams: the chain as `COPY (SELECT … ORDER BY seq) TO STDOUT
+//! (FORMAT binary)` in chunks of [`CHUNK`] events, and each ledger table as one `COPY` of its
+//! rows. PostgreSQL writes the rows while this process reads them (no round trip per batch, no
+//! pause while a batch is decoded), and the rows land many to one buffer in their binary form:
+//! no string is allocated per row, and each event is decoded where it is hashed, on every core.
+//! Nothing here depends on the session's state between statements.
 
 use chrono::{DateTime, Utc};
 use diesel::QueryResult;
@@ -17,24 +18,6 @@ use super::store::{EventView, RAW_COLUMNS};
 /// Events read by one `COPY` statement: each statement stays well within verification's
 /// statement timeout however long the chain grows.
 pub const CHUNK: i64 = 200_000;
-
-/// The events after the setting `grants.verify_after`, at most `grants.verify_chunk` of them,
-/// in order. (A `COPY` statement takes no parameters: the chunk is set in the session.)
-struct ChainChunk;
-
-impl CopyTarget for ChainChunk {
-    type Table = crate::db::schema::audit_events::table;
-    type SqlType = diesel::sql_types::BigInt;
-
-    fn walk_target(mut pass: AstPass<'_, '_, Pg>) -> QueryResult<()> {
-        pass.push_sql(&format!(
-            "(SELECT {RAW_COLUMNS} FROM audit_events \
-             WHERE seq > current_setting('grants.verify_after')::bigint ORDER BY seq \
-             LIMIT current_setting('grants.verify_chunk')::bigint)"
-        ));
-        Ok(())
-    }
-}
 
 /// The fields of each event, in [`RAW_COLUMNS`]' order.
 const FIELDS: usize = 13;
@@ -183,18 +166,14 @@ pub fn read_chain_in(
     let (chunk, batch) = (chunk.max(1), batch.max(1));
     let mut after = 0i64;
     loop {
-        conn.batch_execute(&format!(
-            "SELECT set_config('grants.verify_after', '{after}', false), \
-             set_config('grants.verify_chunk', '{chunk}', false)"
-        ))?;
+        let query = format!("SELECT {RAW_COLUMNS} FROM audit_events WHERE seq > {after} ORDER BY seq LIMIT {chunk}");
         // The first field is the seq: where the next chunk starts.
         let last_seq = |bytes: &[u8], start: usize| {
             if let Some(seq) = bytes.get(start + 6..start + 14) {
                 after = i64::from_be_bytes([seq[0], seq[1], seq[2], seq[3], seq[4], seq[5], seq[6], seq[7]]);
             }
         };
-        let read = copy_out(conn, ChainChunk, FIELDS, batch, last_seq, &mut deliver)?;
-        match read {
+        match copy_query(conn, &query, FIELDS, batch, last_seq, &mut deliver)? {
             Some(rows) if rows == chunk => continue,
             _ => return Ok(()),
         }
@@ -202,19 +181,21 @@ pub fn read_chain_in(
 }
 
 thread_local! {
-    /// The query [`LedgerRows`] copies out (a `COPY` statement's query is its own text).
-    static ROWS_QUERY: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+    /// The query [`Query`] copies out. (A `COPY` statement takes no parameters and diesel writes
+    /// its target without a value to write it from: the query's text is handed over here, on the
+    /// thread that runs it, with every value in it written by this module.)
+    static QUERY: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
 }
 
-/// The query last given to [`read_rows`] on this thread.
-struct LedgerRows;
+/// The query last given to [`copy_query`] on this thread.
+struct Query;
 
-impl CopyTarget for LedgerRows {
+impl CopyTarget for Query {
     type Table = crate::db::schema::audit_events::table;
     type SqlType = diesel::sql_types::BigInt;
 
     fn walk_target(mut pass: AstPass<'_, '_, Pg>) -> QueryResult<()> {
-        ROWS_QUERY.with_borrow(|query| {
+        QUERY.with_borrow(|query| {
             pass.push_sql("(");
             pass.push_sql(query);
             pass.push_sql(")");
@@ -232,11 +213,23 @@ pub fn read_rows(
     batch: usize,
     mut deliver: impl FnMut(Copied) -> bool,
 ) -> QueryResult<()> {
-    ROWS_QUERY.with_borrow_mut(|q| {
+    copy_query(conn, query, fields, batch.max(1), |_, _| (), &mut deliver).map(|_| ())
+}
+
+/// [`copy_out`] of `query`.
+fn copy_query(
+    conn: &mut PgConnection,
+    query: &str,
+    fields: usize,
+    batch: usize,
+    seen: impl FnMut(&[u8], usize),
+    deliver: &mut impl FnMut(Copied) -> bool,
+) -> QueryResult<Option<i64>> {
+    QUERY.with_borrow_mut(|q| {
         q.clear();
         q.push_str(query);
     });
-    copy_out(conn, LedgerRows, fields, batch.max(1), |_, _| (), &mut deliver).map(|_| ())
+    copy_out(conn, Query, fields, batch, seen, deliver)
 }
 
 /// Runs one `COPY … TO STDOUT (FORMAT binary)` of `target`, whose tuples have `fields` fields,
