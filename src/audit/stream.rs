@@ -53,6 +53,12 @@ impl Copied {
         fields(&self.bytes, *self.starts.get(index)?, self.fields)
     }
 
+    /// The seq of event `index` (its first field), even when the rest cannot be decoded.
+    pub fn seq(&self, index: usize) -> Option<i64> {
+        let first = self.tuple(index)?.next()??;
+        Some(i64::from_be_bytes(first?.try_into().ok()?))
+    }
+
     /// Event `index`, decoded; `None` if its bytes are not an event as [`RAW_COLUMNS`] reads it.
     pub fn get(&self, index: usize) -> Option<EventView<'_>> {
         if self.fields != FIELDS {

@@ -368,10 +368,18 @@ fn chain_pass(
         for events in receiver {
             let hashes = hash_in_parallel(&events, matching.as_ref().map(|(shapes, _)| *shapes));
             for (index, (computed, kind, digest)) in hashes.into_iter().enumerate() {
-                let event = events.get(index).ok_or_else(|| {
-                    diesel::result::Error::DeserializationError("an event of the chain's COPY stream".into())
-                })?;
                 checked += 1;
+                let Some(event) = events.get(index) else {
+                    // Fields no event of the service's can hold (a time of `infinity`, say): the
+                    // event cannot be hashed, so it is a bad one, named by its seq.
+                    let seq = events.seq(index).unwrap_or(prev_seq + 1);
+                    if first_bad.is_none() {
+                        first_bad = Some(if seq != prev_seq + 1 { prev_seq + 1 } else { seq });
+                    }
+                    prev_seq = seq;
+                    prev_hash.clear();
+                    continue;
+                };
                 let links = event.seq == prev_seq + 1
                     && event.prev_hash == prev_hash
                     && computed.is_some_and(|h| h.is(event.hash));

@@ -801,3 +801,22 @@ async fn a_row_set_to_an_infinite_time_is_named_by_reconciliation() {
     let rows = unreconciled(&v);
     assert_eq!((rows[0].0.as_str(), rows[0].1.as_str(), &rows[0].2), ("payment", "updated_at", &json!("infinity")));
 }
+
+/// An event rewritten to hold what no event of the service's can (a time of `infinity`) cannot
+/// be hashed: verification names it as the first bad event instead of failing to read the chain.
+#[actix_web::test]
+async fn an_event_set_to_an_infinite_time_is_named_as_the_first_bad_one() {
+    let app = TestApp::spawn().await;
+    ledger_with_payments(&app).await;
+    let mut conn = app.db.connect();
+    let seq: i64 = conn
+        .transaction(|c| {
+            diesel::sql_query("SET LOCAL session_replication_role = replica").execute(c)?;
+            diesel::sql_query("UPDATE audit_events SET at = 'infinity' WHERE seq = 3").execute(c)?;
+            Ok::<_, diesel::result::Error>(3)
+        })
+        .unwrap();
+    let v = verify(&app, "").await;
+    assert_eq!((v["ok"].as_bool(), v["first_bad_seq"].as_i64()), (Some(false), Some(seq)), "{v}");
+    assert_eq!(v["events_checked"], v["head_seq"], "every event was still read: {v}");
+}
