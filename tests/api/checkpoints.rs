@@ -698,8 +698,18 @@ async fn the_chain_streams_whole_and_in_order_across_chunks_and_batches() {
     let app = TestApp::spawn().await;
     let mut conn = app.db.connect();
     grants::demo::load_if_empty(&mut conn).unwrap().expect("an empty ledger takes the demo");
+    // An empty text is not a NULL: one event's actor is named "" and another's is not named.
+    conn.transaction(|c| {
+        diesel::sql_query("SET LOCAL session_replication_role = replica").execute(c)?;
+        diesel::sql_query(
+            "UPDATE audit_events SET actor_name = CASE seq WHEN 2 THEN '' ELSE NULL END WHERE seq IN (2, 3)",
+        )
+        .execute(c)
+    })
+    .unwrap();
     let stored = grants::audit::store::raw_batch(&mut conn, 0, i64::MAX).unwrap();
     assert!(stored.len() > 100, "{}", stored.len());
+    assert_eq!((stored[1].actor_name.as_deref(), stored[2].actor_name.as_deref()), (Some(""), None));
     assert!(stored.iter().any(|e| e.award_id.is_none()) && stored.iter().any(|e| e.award_id.is_some()));
     let as_text = |e: grants::audit::store::EventView<'_>| format!("{e:?}");
     let expected: Vec<String> = stored.iter().map(|e| as_text(e.view())).collect();
