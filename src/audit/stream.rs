@@ -173,6 +173,7 @@ pub fn read_chain_in(
     let mut after = 0i64;
     loop {
         let query = format!("SELECT {RAW_COLUMNS} FROM audit_events WHERE seq > {after} ORDER BY seq LIMIT {chunk}");
+        let from = after;
         // The first field is the seq: where the next chunk starts.
         let last_seq = |bytes: &[u8], start: usize| {
             if let Some(seq) = bytes.get(start + 6..start + 14) {
@@ -180,7 +181,9 @@ pub fn read_chain_in(
             }
         };
         match copy_query(conn, &query, FIELDS, batch, last_seq, &mut deliver)? {
-            Some(rows) if rows == chunk => continue,
+            // A full chunk ends at a later seq than it started from, or the next would repeat it.
+            Some(rows) if rows == chunk && after > from => continue,
+            Some(rows) if rows == chunk => return Err(unreadable("a chunk of the chain did not advance")),
             _ => return Ok(()),
         }
     }
