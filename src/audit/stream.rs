@@ -252,6 +252,7 @@ fn copy_out<T: CopyTarget>(
     seen: impl FnMut(&[u8], usize),
     deliver: &mut impl FnMut(Copied) -> bool,
 ) -> QueryResult<Option<i64>> {
+    let started = std::time::Instant::now();
     let read = diesel::copy_to(target)
         .with_format(CopyFormat::Binary)
         .load_raw(conn)
@@ -259,7 +260,37 @@ fn copy_out<T: CopyTarget>(
     // diesel leaves the end of a `COPY` to the next command: `PQexec` (what `batch_execute`
     // runs) collects it, or drops what is left of a stream that was stopped half way.
     let drained = conn.batch_execute("SELECT 1");
-    read.and_then(|read| drained.map(|()| read))
+    match read {
+        Err(e) if e.to_string().contains(CUT_OFF) => Err(cut_off(conn, started.elapsed()).unwrap_or(e)),
+        read => read.and_then(|read| drained.map(|()| read)),
+    }
+}
+
+/// What [`split`] says of a stream that ended before its trailer: PostgreSQL stopped it.
+const CUT_OFF: &str = "the stream ended before its trailer";
+
+/// The error of a stream PostgreSQL stopped. Its own error is in a result diesel does not hand
+/// over; the one PostgreSQL gives a `COPY` half way is, in practice, its statement timeout
+/// firing: so a stream cut off once it has run that long is said to have timed out, as the
+/// statement would have, and anything else stays an unreadable stream.
+fn cut_off(conn: &mut PgConnection, ran: std::time::Duration) -> Option<diesel::result::Error> {
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Timeout {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        ms: i64,
+    }
+    let timeout: Timeout = diesel::sql_query(
+        "SELECT (extract(epoch FROM current_setting('statement_timeout')::interval) * 1000)::bigint AS ms",
+    )
+    .get_result(conn)
+    .ok()?;
+    (timeout.ms > 0 && ran.as_millis() >= timeout.ms as u128).then(|| {
+        diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::Unknown,
+            Box::new("canceling statement due to statement timeout".to_string()),
+        )
+    })
 }
 
 fn split(
@@ -322,7 +353,7 @@ fn split(
         }
     }
     if !ended {
-        return Err(unreadable("the stream ended before its trailer"));
+        return Err(unreadable(CUT_OFF));
     }
     if !pending.is_empty() && !deliver(pending) {
         return Ok(None);

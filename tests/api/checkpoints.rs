@@ -830,3 +830,27 @@ async fn an_event_set_to_an_infinite_time_is_named_as_the_first_bad_one() {
     assert_eq!((v["ok"].as_bool(), v["first_bad_seq"].as_i64()), (Some(false), Some(seq)), "{v}");
     assert_eq!(v["events_checked"], v["head_seq"], "every event was still read: {v}");
 }
+
+/// A stream PostgreSQL cuts off half way at its statement timeout reads as that timeout (503
+/// `timed-out` through the API), not as an unreadable stream, and the connection serves on.
+#[actix_web::test]
+async fn a_stream_cut_off_by_the_statement_timeout_reads_as_timed_out() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db.connect();
+    diesel::sql_query("SET statement_timeout = '300ms'").execute(&mut conn).unwrap();
+    let mut rows = 0;
+    let read = grants::audit::stream::read_rows(
+        &mut conn,
+        "SELECT g::bigint, pg_sleep(0.01)::text FROM generate_series(1, 1000) g",
+        2,
+        1,
+        |batch| {
+            rows += batch.len();
+            true
+        },
+    );
+    let error = read.expect_err("cut off");
+    assert!(rows > 0, "the stream had begun");
+    assert!(matches!(grants::error::ApiError::from(error), grants::error::ApiError::TimedOut), "read as a timeout");
+    assert_eq!(names("SELECT 'still serving' AS name", &mut conn), ["still serving"]);
+}
