@@ -360,3 +360,64 @@ fn split(
     }
     Ok(Some(rows))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A binary `COPY` stream of `rows` (each field's bytes, or `None` for NULL), its header
+    /// carrying an extension of `extension` bytes.
+    fn stream(extension: usize, rows: &[Vec<Option<&[u8]>>]) -> Vec<u8> {
+        let mut out = SIGNATURE.to_vec();
+        out.extend_from_slice(&0u32.to_be_bytes());
+        out.extend_from_slice(&(extension as u32).to_be_bytes());
+        out.extend(std::iter::repeat_n(7u8, extension));
+        for row in rows {
+            out.extend_from_slice(&(row.len() as i16).to_be_bytes());
+            for field in row {
+                match field {
+                    Some(bytes) => {
+                        out.extend_from_slice(&(bytes.len() as i32).to_be_bytes());
+                        out.extend_from_slice(bytes);
+                    }
+                    None => out.extend_from_slice(&(-1i32).to_be_bytes()),
+                }
+            }
+        }
+        out.extend_from_slice(&(-1i16).to_be_bytes());
+        out
+    }
+
+    #[test]
+    fn a_stream_is_split_into_its_tuples_past_a_header_extension_in_full_batches() {
+        let rows: Vec<Vec<Option<&[u8]>>> = (0..5).map(|_| vec![Some(&b"ab"[..]), None, Some(&b""[..])]).collect();
+        for extension in [0, 4] {
+            let bytes = stream(extension, &rows);
+            // Read a few bytes at a time, as a socket may hand them over.
+            let mut reader = std::io::BufReader::with_capacity(3, &bytes[..]);
+            let mut batches = Vec::new();
+            let read = split(&mut reader, 3, 2, |_, _| (), &mut |batch: Copied| {
+                batches.push(
+                    (0..batch.len())
+                        .map(|i| batch.tuple(i).unwrap().map(|f| f.unwrap().map(<[u8]>::to_vec)).collect::<Vec<_>>())
+                        .collect::<Vec<_>>(),
+                );
+                true
+            })
+            .unwrap();
+            assert_eq!(read, Some(5));
+            assert_eq!(batches.iter().map(Vec::len).collect::<Vec<_>>(), [2, 2, 1], "full batches, then the rest");
+            for tuple in batches.iter().flatten() {
+                assert_eq!(tuple, &[Some(b"ab".to_vec()), None, Some(Vec::new())]);
+            }
+        }
+        let mut cut = stream(0, &rows);
+        cut.truncate(cut.len() - 2);
+        let error = split(&mut &cut[..], 3, 2, |_, _| (), &mut |_| true).unwrap_err();
+        assert!(error.to_string().contains(CUT_OFF), "{error}");
+        let mut forged = stream(0, &rows);
+        forged[0] = b'X';
+        assert!(split(&mut &forged[..], 3, 2, |_, _| (), &mut |_| true).is_err(), "no signature");
+        assert!(split(&mut &stream(0, &rows)[..], 4, 2, |_, _| (), &mut |_| true).is_err(), "not 4 fields");
+    }
+}
