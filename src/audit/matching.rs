@@ -25,7 +25,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::reconcile::{LEDGER, compared_columns, parts_of};
-use super::stream::Copied;
+use super::stream::{Copied, EPOCH_2000_MICROS};
 use crate::canonical::canonicalize_text;
 
 /// The kind of an event whose entity type is not a ledger table's.
@@ -316,9 +316,6 @@ const BINARY: &[(&str, u32)] = &[
 const JSON: u32 = 114;
 const JSONB: u32 = 3802;
 
-/// Microseconds from 1970 to 2000, where PostgreSQL counts its times and dates from.
-const EPOCH_2000_MICROS: i64 = 946_684_800_000_000;
-
 /// Writes a row's value, sent by PostgreSQL in its binary form as type `oid`, as
 /// [`write_token`] writes an event's value of the same column: the token `to_json` would write,
 /// put in the digest's form. A value that cannot be written so (an unknown type, a date outside
@@ -361,11 +358,11 @@ fn write_value(kind: Kind, oid: u32, bytes: Option<&[u8]>, scratch: &mut Vec<u8>
                 let _ = std::io::Write::write_fmt(scratch, format_args!("\"{}\"", date.format("%Y-%m-%d")));
             })
         }),
-        3802 => match bytes.split_first() {
+        JSONB => match bytes.split_first() {
             Some((1, text)) => canonicalize_text(text, scratch),
             _ => None,
         },
-        114 => canonicalize_text(bytes, scratch),
+        JSON => canonicalize_text(bytes, scratch),
         _ => None,
     };
     match written {

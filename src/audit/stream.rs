@@ -22,8 +22,8 @@ pub const CHUNK: i64 = 200_000;
 /// The fields of each event, in [`RAW_COLUMNS`]' order.
 const FIELDS: usize = 13;
 
-/// Microseconds from 1970 to 2000, where PostgreSQL counts its times from.
-const EPOCH_2000_MICROS: i64 = 946_684_800_000_000;
+/// Microseconds from 1970 to 2000, where PostgreSQL counts its times and dates from.
+pub(super) const EPOCH_2000_MICROS: i64 = 946_684_800_000_000;
 
 /// The signature that opens PostgreSQL's binary `COPY` format, before its flags and the length
 /// of its header extension.

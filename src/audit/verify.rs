@@ -345,7 +345,7 @@ pub struct ChainCheck {
 }
 
 /// Recomputes the chain from the first event to the last. One thread reads batches of events
-/// (their data as PostgreSQL's JSON text) while the batch before is hashed on every core, each
+/// from a binary `COPY` stream ([`super::stream`]) while the batch before is hashed on every core, each
 /// event from its own stored `prev_hash`; the links (each `prev_hash` equal to the hash before
 /// it, `seq` without a gap) are compared in order afterwards. At most three batches are held at
 /// once, so memory stays flat however long the chain is.
