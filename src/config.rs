@@ -44,7 +44,7 @@ pub struct Settings {
     /// `GRANTS_TRUSTED_PROXIES`: the proxies (addresses or CIDR networks, comma-separated) whose
     /// `X-Forwarded-For` names the client whose per-address limit applies. Default: none (the
     /// peer's own address is the client's).
-    pub trusted_proxies: crate::client::TrustedProxies,
+    pub trusted_proxies: crate::client_address::TrustedProxies,
     /// `GRANTS_METRICS_TOKEN`: the bearer token a Prometheus scraper sends to `GET /metrics`
     /// (at least 32 characters). Unset: `/metrics` is 404.
     pub metrics_token: Option<String>,
@@ -420,8 +420,10 @@ impl Settings {
                 .transpose()
                 .map_err(|message| ConfigError { variable: "GRANTS_RATE_LIMIT_STORE", message })?
                 .unwrap_or(crate::ratelimit::Store::Database),
-            trusted_proxies: crate::client::TrustedProxies::parse(&var("GRANTS_TRUSTED_PROXIES").unwrap_or_default())
-                .map_err(|message| ConfigError { variable: "GRANTS_TRUSTED_PROXIES", message })?,
+            trusted_proxies: crate::client_address::TrustedProxies::parse(
+                &var("GRANTS_TRUSTED_PROXIES").unwrap_or_default(),
+            )
+            .map_err(|message| ConfigError { variable: "GRANTS_TRUSTED_PROXIES", message })?,
             metrics_token: match var("GRANTS_METRICS_TOKEN") {
                 Some(token) if token.len() < 32 || token.chars().any(|c| c.is_whitespace() || c.is_control()) => {
                     return Err(ConfigError {

@@ -415,7 +415,13 @@ fn load(conn: &mut PgConnection) -> Result<DemoSummary, ApiError> {
                     change_reason: Some(reason),
                     ..awards::actions::AwardEdit::default()
                 };
-                drafts.push(awards::actions::update(conn, &finance, draft.id, &crate::extract::IfMatch::Any, edit)?);
+                drafts.push(awards::actions::update(
+                    conn,
+                    &finance,
+                    draft.id,
+                    &crate::http::extract::IfMatch::Any,
+                    edit,
+                )?);
             }
             drafts
         };
@@ -596,7 +602,7 @@ fn year_end(
     for (n, ((award, recipient), title, unit, (baseline, target, actual), spend, narrative)) in
         reports.into_iter().enumerate()
     {
-        set(conn, finance, award.id, &crate::extract::IfMatch::Any, Frequency::EndOfGrant, 60)?;
+        set(conn, finance, award.id, &crate::http::extract::IfMatch::Any, Frequency::EndOfGrant, 60)?;
         let indicator = add_indicator(
             conn,
             finance,

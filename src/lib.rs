@@ -3,10 +3,9 @@
 //! `main.rs` is only the command line.
 
 pub mod audit;
-pub mod auth;
 pub mod awards;
 pub mod canonical;
-pub mod client;
+pub mod client_address;
 pub mod config;
 pub mod db;
 pub mod decisions;
@@ -16,14 +15,11 @@ pub mod documents;
 pub mod domain;
 pub mod error;
 pub mod exports;
-pub mod extract;
 pub mod funds;
 pub mod histories;
-pub mod idempotency;
+pub mod http;
 pub mod imports;
-pub mod input;
 pub mod logs;
-pub mod middleware;
 pub mod openapi;
 pub mod payments;
 pub mod plans;
@@ -33,7 +29,6 @@ pub mod recipients;
 pub mod repayments;
 pub mod reports;
 pub mod request_id;
-pub mod respond;
 pub mod routes;
 pub mod startup;
 pub mod state;

@@ -3,8 +3,8 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use grants::auth::{Role, TokenRequest, mint, parse_ttl};
 use grants::config::Settings;
+use grants::http::auth::{Role, TokenRequest, mint, parse_ttl};
 use grants::startup::Application;
 use grants::{db, demo, openapi};
 use uuid::Uuid;

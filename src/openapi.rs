@@ -212,7 +212,7 @@ fn example_problem(status: u16) -> serde_json::Value {
         403 => ApiError::Forbidden("this needs one of the roles: finance".into()),
         404 => ApiError::not_found("award"),
         412 => ApiError::PreconditionFailed("the resource has changed: its current ETag is \"3\"".into()),
-        413 => ApiError::PayloadTooLarge(crate::extract::BODY_LIMIT),
+        413 => ApiError::PayloadTooLarge(crate::http::extract::BODY_LIMIT),
         415 => ApiError::json_only(),
         422 => ApiError::field("amount", "must have at most two decimal places"),
         429 => ApiError::RateLimited(2),

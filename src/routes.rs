@@ -78,7 +78,7 @@ async fn openapi_json(state: web::Data<AppState>) -> HttpResponse {
 /// the long-read pool, so a scrape never takes a connection a request needs.
 pub async fn metrics(state: web::Data<AppState>, req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
     let Some(expected) = state.metrics_token.as_deref() else { return Err(ApiError::not_found("resource")) };
-    if !same_secret(crate::auth::bearer(&req).unwrap_or(""), expected) {
+    if !same_secret(crate::http::auth::bearer(&req).unwrap_or(""), expected) {
         return Err(ApiError::Unauthorized("GET /metrics needs the metrics token (GRANTS_METRICS_TOKEN)".into()));
     }
     let due_days = state.return_due_days;

@@ -96,7 +96,7 @@ impl Application {
         let reminders = self
             .mail
             .map(|mail| actix_web::rt::spawn(crate::delivery::reminders::keep_sending(self.signer.clone(), mail)));
-        let purger = actix_web::rt::spawn(crate::idempotency::keep_purging(self.signer.clone()));
+        let purger = actix_web::rt::spawn(crate::http::idempotency::keep_purging(self.signer.clone()));
         let sweeper = actix_web::rt::spawn(keep_sweeping_buckets(self.signer.clone()));
         let signer = actix_web::rt::spawn(crate::audit::checkpoint::keep_sealing(self.signer, self.checkpoint_every));
         let outcome = self.server.await;
@@ -156,10 +156,10 @@ pub fn app(
                 .config(Config::new(["/openapi.json"]).validator_url("none").try_it_out_enabled(true)),
         )
         .default_service(web::to(not_found))
-        .wrap(actix_web::middleware::from_fn(crate::middleware::reject_control_characters))
-        .wrap(actix_web::middleware::from_fn(crate::middleware::limit))
-        .wrap(actix_web::middleware::from_fn(crate::middleware::security_headers))
-        .wrap(actix_web::middleware::from_fn(crate::middleware::request_id))
+        .wrap(actix_web::middleware::from_fn(crate::http::middleware::reject_control_characters))
+        .wrap(actix_web::middleware::from_fn(crate::http::middleware::limit))
+        .wrap(actix_web::middleware::from_fn(crate::http::middleware::security_headers))
+        .wrap(actix_web::middleware::from_fn(crate::http::middleware::request_id))
 }
 
 /// What a request that no route took gets: 405 with `Allow` when the path exists under

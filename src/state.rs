@@ -34,7 +34,7 @@ pub struct AppState {
     /// Requests per subject (or address); `None` turns limiting off.
     pub rate_limiter: Option<RateLimiter>,
     /// Whose `X-Forwarded-For` names the client.
-    pub trusted_proxies: crate::client::TrustedProxies,
+    pub trusted_proxies: crate::client_address::TrustedProxies,
     /// The key that signs the audit chain's checkpoints; `None` signs nothing.
     pub audit_key: Option<ed25519_dalek::SigningKey>,
     /// Where verification opens its own connection, outside the request pool.

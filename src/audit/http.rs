@@ -12,9 +12,9 @@ use uuid::Uuid;
 use super::checkpoint::{self, AuditKey, Checkpoint, Sealed};
 use super::store::{self, AuditEvent, EventQuery};
 use super::verify::{Options, SavedCheckpoint, Verification, verify_all};
-use crate::auth::{AuthUser, Role};
 use crate::error::ApiError;
-use crate::extract::Page;
+use crate::http::auth::{AuthUser, Role};
+use crate::http::extract::Page;
 use crate::state::AppState;
 
 /// Registers the audit routes.

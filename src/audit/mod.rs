@@ -16,9 +16,9 @@ use diesel::prelude::*;
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::auth::AuthUser;
 use crate::db::schema::audit_events;
 use crate::error::ApiError;
+use crate::http::auth::AuthUser;
 use chain::{EventContent, GENESIS_HASH, event_hash_with_text};
 
 /// Key of the transaction-scoped advisory lock that serialises appends to the one chain.

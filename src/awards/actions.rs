@@ -309,7 +309,7 @@ pub fn update(
     conn: &mut PgConnection,
     actor: &Actor,
     id: AwardId,
-    if_match: &crate::extract::IfMatch,
+    if_match: &crate::http::extract::IfMatch,
     edit: AwardEdit,
 ) -> Result<Award, ApiError> {
     let current = store::lock(conn, id)?.ok_or_else(|| ApiError::not_found("award"))?;

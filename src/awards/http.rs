@@ -10,15 +10,15 @@ use super::actions::{self, AwardEdit, AwardInput, Requested};
 use super::store::{self, AwardQuery};
 use super::{Award, find_visible, load};
 use crate::audit::Actor;
-use crate::auth::{AuthUser, Role};
 use crate::decisions::{self, Decision};
 use crate::domain::ids::{AwardId, DecisionId, FundId, ProgrammeId, RecipientId};
 use crate::domain::{AwardStatus, Category, FinancialYear, Money, MoneyText};
 use crate::error::ApiError;
-use crate::extract::{IfMatch, JsonBody, Page, PageQuery};
-use crate::idempotency::{self, Created, Idempotent};
-use crate::input::{self, Fields, one_text};
-use crate::respond::with_etag;
+use crate::http::auth::{AuthUser, Role};
+use crate::http::extract::{IfMatch, JsonBody, Page, PageQuery};
+use crate::http::idempotency::{self, Created, Idempotent};
+use crate::http::input::{self, Fields, one_text};
+use crate::http::respond::with_etag;
 use crate::state::AppState;
 
 /// Registers the award routes.
@@ -345,7 +345,7 @@ async fn get_award(
     let scope = user.read_scope()?;
     let id = id.into_inner();
     if let Some(text) = as_of.into_inner().as_of {
-        let at = crate::extract::parse_instant(&text)?;
+        let at = crate::http::extract::parse_instant(&text)?;
         let award = state
             .db(move |conn| {
                 find_visible(conn, scope, id)?;

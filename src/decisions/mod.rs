@@ -15,12 +15,12 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::audit::{self, Action, Actor};
-use crate::auth::{AuthUser, Role};
 use crate::domain::ids::{AwardId, DecisionId, VariationId};
 use crate::error::ApiError;
-use crate::extract::{Page, PageQuery};
-use crate::idempotency::{self, Created, Idempotent};
-use crate::input::{self, Field, Fields};
+use crate::http::auth::{AuthUser, Role};
+use crate::http::extract::{Page, PageQuery};
+use crate::http::idempotency::{self, Created, Idempotent};
+use crate::http::input::{self, Field, Fields};
 use crate::state::AppState;
 use store::{DecisionQuery, DecisionRow};
 
@@ -368,7 +368,7 @@ async fn get_decision(
     let decision = state
         .db(move |conn| Ok(Decision::from(store::find(conn, id)?.ok_or_else(|| ApiError::not_found("decision"))?)))
         .await?;
-    Ok(crate::respond::with_etag(1, &decision))
+    Ok(crate::http::respond::with_etag(1, &decision))
 }
 
 /// A decision, what was approved under it, and those approvals' events.

@@ -16,16 +16,16 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::audit::{self, Action, Actor};
-use crate::auth::{AuthUser, Role};
 use crate::awards;
 use crate::domain::delivery::{Quantity, RiskRating, check_lines, overdue_returns, schedule};
 use crate::domain::ids::{ActivityId, AwardId, IndicatorId, RecipientId, ReturnId};
 use crate::domain::{AwardStatus, Frequency, LineStatus, Money, MoneyText, ReturnPeriod, ReturnStatus};
 use crate::error::{ApiError, FieldError};
-use crate::extract::{JsonBody, Page, PageQuery};
-use crate::idempotency::{self, Created, Idempotent};
-use crate::input::{self, Field, Fields, one_text};
-use crate::respond::with_etag;
+use crate::http::auth::{AuthUser, Role};
+use crate::http::extract::{JsonBody, Page, PageQuery};
+use crate::http::idempotency::{self, Created, Idempotent};
+use crate::http::input::{self, Field, Fields, one_text};
+use crate::http::respond::with_etag;
 use crate::state::AppState;
 use store::{ActivityRow, LineRow, ResultRow, ReturnQuery, ReturnRow};
 

@@ -17,15 +17,15 @@ use uuid::Uuid;
 use super::store::{self, IndicatorRow, PlanRow};
 use super::{Activity, as_of_date, effective_plan};
 use crate::audit::{self, Action, Actor};
-use crate::auth::{AuthUser, Role};
 use crate::awards;
 use crate::domain::delivery::{Quantity, schedule};
 use crate::domain::ids::{AwardId, IndicatorId, MonitoringPlanId, ReturnId};
 use crate::domain::{AwardStatus, Direction, Frequency, MoneyText, ReturnPeriod, ReturnStatus};
 use crate::error::ApiError;
-use crate::extract::{IfMatch, JsonBody, Page};
-use crate::idempotency::{self, Created, Idempotent};
-use crate::input::{self, Fields};
+use crate::http::auth::{AuthUser, Role};
+use crate::http::extract::{IfMatch, JsonBody, Page};
+use crate::http::idempotency::{self, Created, Idempotent};
+use crate::http::input::{self, Fields};
 use crate::state::AppState;
 
 /// Registers the monitoring routes.

@@ -13,11 +13,11 @@ use utoipa::{IntoParams, ToSchema};
 use super::monitoring::Indicator;
 use super::store::{self, Owing, OwingAward, ResultRow};
 use super::{as_of_date, effective_plan};
-use crate::auth::{AuthUser, Role};
 use crate::domain::delivery::{Made, Quantity, ReturnCounts, indicator_met, return_counts, schedule};
 use crate::domain::ids::{AwardId, IndicatorId, ProgrammeId, RecipientId, ReturnId};
 use crate::domain::{AwardStatus, FinancialYear, Frequency, ReturnPeriod, ReturnStatus};
 use crate::error::ApiError;
+use crate::http::auth::{AuthUser, Role};
 use crate::state::AppState;
 
 /// An indicator with where it stands.

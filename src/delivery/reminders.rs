@@ -17,12 +17,12 @@ use uuid::Uuid;
 use super::store::{self, Owing, ReminderRow};
 use super::{as_of_date, effective_plan};
 use crate::audit::{self, Action, Actor};
-use crate::auth::AuthUser;
 use crate::config::MailSettings;
 use crate::domain::delivery::{ReminderStage, reminder_stage, schedule};
 use crate::domain::ids::{AwardId, RecipientId};
 use crate::domain::{AwardStatus, ReturnPeriod};
 use crate::error::ApiError;
+use crate::http::auth::AuthUser;
 use crate::state::AppState;
 
 /// A reminder a return is owed: to whom, and what it says.

@@ -23,13 +23,13 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::audit::{self, Action, Actor};
-use crate::auth::{AuthUser, Role};
 use crate::awards;
 use crate::delivery;
 use crate::domain::document::{MAX_DOCUMENT_BYTES, SNIFF_BYTES, TextCheck, sniff};
 use crate::domain::ids::{AwardId, DocumentId, RecipientId, ReturnId};
 use crate::error::ApiError;
-use crate::extract::Page;
+use crate::http::auth::{AuthUser, Role};
+use crate::http::extract::Page;
 use crate::state::AppState;
 use store::DocumentRow;
 
@@ -427,7 +427,7 @@ async fn get_document(
     let id = id.into_inner();
     let row = state.db(move |conn| find_visible(conn, scope, id)).await?;
     let document = Document::from(row);
-    Ok(crate::respond::with_etag(document.version, &document))
+    Ok(crate::http::respond::with_etag(document.version, &document))
 }
 
 /// `attachment`, with the name in ASCII (anything else replaced) and in full as UTF-8.
@@ -456,18 +456,18 @@ fn disposition(filename: &str) -> String {
     operation_id = "download_document",
     params(("id" = Uuid, Path, description = "The document's id")),
     responses((status = 200, description = "The file, as uploaded, with the media type its content was found to be", content(
-        (crate::respond::Binary = "application/pdf"),
-        (crate::respond::Binary = "image/png"),
-        (crate::respond::Binary = "image/jpeg"),
-        (crate::respond::Binary = "text/csv"),
-        (crate::respond::Binary = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
-        (crate::respond::Binary = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
-        (crate::respond::Binary = "application/vnd.openxmlformats-officedocument.presentationml.presentation"),
-        (crate::respond::Binary = "application/vnd.openxmlformats-officedocument"),
-        (crate::respond::Binary = "application/vnd.oasis.opendocument.text"),
-        (crate::respond::Binary = "application/vnd.oasis.opendocument.spreadsheet"),
-        (crate::respond::Binary = "application/vnd.oasis.opendocument.presentation"),
-        (crate::respond::Binary = "application/x-ole-storage")
+        (crate::http::respond::Binary = "application/pdf"),
+        (crate::http::respond::Binary = "image/png"),
+        (crate::http::respond::Binary = "image/jpeg"),
+        (crate::http::respond::Binary = "text/csv"),
+        (crate::http::respond::Binary = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+        (crate::http::respond::Binary = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        (crate::http::respond::Binary = "application/vnd.openxmlformats-officedocument.presentationml.presentation"),
+        (crate::http::respond::Binary = "application/vnd.openxmlformats-officedocument"),
+        (crate::http::respond::Binary = "application/vnd.oasis.opendocument.text"),
+        (crate::http::respond::Binary = "application/vnd.oasis.opendocument.spreadsheet"),
+        (crate::http::respond::Binary = "application/vnd.oasis.opendocument.presentation"),
+        (crate::http::respond::Binary = "application/x-ole-storage")
     )))
 )]
 #[get("/documents/{id}/content")]

@@ -9,10 +9,10 @@ use serde::Deserialize;
 
 use utoipa::IntoParams;
 
-use crate::auth::AuthUser;
 use crate::config::Publisher;
 use crate::domain::{FinancialYear, Money, org_identifier};
 use crate::error::ApiError;
+use crate::http::auth::AuthUser;
 use crate::reports::require_reporter;
 use crate::reports::store::{self, AwardLine};
 

@@ -12,15 +12,15 @@ use uuid::Uuid;
 
 use super::store::{self, CarryForwardRow, NewCarryForward};
 use crate::audit::{self, Action, Actor};
-use crate::auth::{AuthUser, Role};
 use crate::decisions::{self, DecisionChoice};
 use crate::domain::budget::check_headroom;
 use crate::domain::ids::{CarryForwardId, DecisionId, FundId};
 use crate::domain::{FundStatus, Money, MoneyText};
 use crate::error::ApiError;
-use crate::idempotency::{self, Created, Idempotent};
-use crate::input::{self, Fields};
-use crate::respond::with_etag;
+use crate::http::auth::{AuthUser, Role};
+use crate::http::idempotency::{self, Created, Idempotent};
+use crate::http::input::{self, Fields};
+use crate::http::respond::with_etag;
 use crate::state::AppState;
 
 /// Registers the carry-forward routes.
@@ -187,7 +187,7 @@ async fn create_carry_forward(
     tag = "funds",
     operation_id = "list_carry_forwards",
     params(("id" = Uuid, Path, description = "The fund's id")),
-    responses((status = 200, description = "Carry-forwards into and out of the fund", body = crate::extract::Page<CarryForward>))
+    responses((status = 200, description = "Carry-forwards into and out of the fund", body = crate::http::extract::Page<CarryForward>))
 )]
 #[get("/funds/{id}/carry-forwards")]
 async fn list_carry_forwards(
@@ -205,7 +205,7 @@ async fn list_carry_forwards(
             )
         })
         .await?;
-    Ok(HttpResponse::Ok().json(crate::extract::Page { items, next_cursor: None }))
+    Ok(HttpResponse::Ok().json(crate::http::extract::Page { items, next_cursor: None }))
 }
 
 /// Read a carry-forward.

@@ -10,16 +10,16 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::audit::{self, Action, Actor};
-use crate::auth::{AuthUser, Role};
 use crate::decisions::{self, DecisionChoice};
 use crate::domain::budget::check_headroom;
 use crate::domain::ids::{DecisionId, FundId};
 use crate::domain::{FinancialYear, FundCode, FundStatus, Money, MoneyText};
 use crate::error::ApiError;
-use crate::extract::{IfMatch, JsonBody, Page, PageQuery};
-use crate::idempotency::{self, Created, Idempotent};
-use crate::input::{self, Fields};
-use crate::respond::with_etag;
+use crate::http::auth::{AuthUser, Role};
+use crate::http::extract::{IfMatch, JsonBody, Page, PageQuery};
+use crate::http::idempotency::{self, Created, Idempotent};
+use crate::http::input::{self, Fields};
+use crate::http::respond::with_etag;
 use crate::state::AppState;
 use store::{FundChanges, FundRow, FundTotals, NewFund};
 

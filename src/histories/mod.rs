@@ -9,12 +9,12 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::audit::store::{self as events, AuditEvent};
-use crate::auth::AuthUser;
 use crate::awards::store::{AwardQuery, AwardRow};
 use crate::awards::{self, Award};
 use crate::domain::ids::{AwardId, ProgrammeId, RecipientId};
 use crate::domain::{AwardStatus, FinancialYear, Money};
 use crate::error::ApiError;
+use crate::http::auth::AuthUser;
 use crate::programmes::{self, Programme};
 use crate::recipients::{self, Recipient};
 use crate::state::AppState;

@@ -19,13 +19,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::audit::{self, Action, Actor};
-use crate::auth::{AuthUser, Role};
 use crate::awards::store::ImportedAward;
 use crate::awards::{self, Award};
 use crate::decisions::{self, DecisionInput};
 use crate::domain::ids::{AwardId, DecisionId, FundId, PaymentId, ProgrammeId, RecipientId, RepaymentId};
 use crate::domain::{AwardStatus, FinancialYear, FundStatus, Money, PaymentStatus, RecipientKind};
 use crate::error::{ApiError, FieldError};
+use crate::http::auth::{AuthUser, Role};
 use crate::payments::store::NewPayment;
 use crate::state::AppState;
 use parse::{ImportRow, RowError};
@@ -633,7 +633,7 @@ fn read_rows(
     tag = "imports",
     operation_id = "import_awards",
     params(ImportQuery),
-    request_body(content = crate::respond::Binary, description = "`text/csv` (a header row, then one award per row) or `application/json` (a 360Giving data package), up to 16 MiB and 20,000 rows", content_type = "text/csv"),
+    request_body(content = crate::http::respond::Binary, description = "`text/csv` (a header row, then one award per row) or `application/json` (a 360Giving data package), up to 16 MiB and 20,000 rows", content_type = "text/csv"),
     responses(
         (status = 200, description = "A dry run: every row's plan, or its errors", body = ImportReport),
         (status = 201, description = "Committed: every row's plan, with the awards' ids and references", body = ImportReport),

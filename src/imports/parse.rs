@@ -125,7 +125,7 @@ impl Row<'_> {
     }
 
     fn checked_text(&mut self, column: &str, value: &str, max: usize) -> Option<String> {
-        match crate::input::text(column, value, 1, max) {
+        match crate::http::input::text(column, value, 1, max) {
             Ok(v) => Some(v),
             Err(e) => {
                 self.fail(column, e.message);
@@ -409,7 +409,7 @@ fn place_of(r: &mut Row, grant: &Value) -> Place {
     let area = match (code, kind) {
         (Some(code), Some(kind)) if area::is_area_code(code) && area::is_geo_code_type(kind) => {
             let name = string_at(grant, "/beneficiaryLocation/0/name")
-                .and_then(|n| crate::input::text("name", n, 1, 200).ok());
+                .and_then(|n| crate::http::input::text("name", n, 1, 200).ok());
             Some((code.to_string(), kind.to_string(), name))
         }
         (None, None) => None,
@@ -512,7 +512,7 @@ fn giving_row(r: &mut Row<'_>, grant: &Value, prefix: &str, fund_code: Option<&s
             // The transaction's id, as far as it makes a reference (its last 100 characters,
             // no control characters); else `IMPORTED`.
             let tail = tx_id.chars().rev().take(100).collect::<Vec<_>>().into_iter().rev().collect::<String>();
-            let reference = crate::input::text("reference", &tail, 1, 100).unwrap_or_else(|_| "IMPORTED".into());
+            let reference = crate::http::input::text("reference", &tail, 1, 100).unwrap_or_else(|_| "IMPORTED".into());
             if returned.is_some() {
                 repaid = repaid + value;
                 let id = tx_id.rsplit_once("-repayment-").and_then(|(_, u)| u.parse().ok()).map(RepaymentId);

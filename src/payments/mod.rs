@@ -13,16 +13,16 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::audit::{self, Action, Actor};
-use crate::auth::{AuthUser, Role};
 use crate::awards;
 use crate::domain::award_money::{check_paid_on, check_payment};
 use crate::domain::ids::{AwardId, PaymentId, RecipientId};
 use crate::domain::{AwardStatus, Money, MoneyText, PaymentStatus};
 use crate::error::ApiError;
-use crate::extract::JsonBody;
-use crate::idempotency::{self, Created, Idempotent};
-use crate::input::{self, Fields, one_text};
-use crate::respond::with_etag;
+use crate::http::auth::{AuthUser, Role};
+use crate::http::extract::JsonBody;
+use crate::http::idempotency::{self, Created, Idempotent};
+use crate::http::input::{self, Fields, one_text};
+use crate::http::respond::with_etag;
 use crate::state::AppState;
 use store::{NewPayment, PaymentRow};
 
@@ -302,7 +302,7 @@ async fn create_payment(
     tag = "payments",
     operation_id = "list_payments",
     params(("id" = Uuid, Path, description = "The award's id")),
-    responses((status = 200, description = "The award's payments", body = crate::extract::Page<Payment>))
+    responses((status = 200, description = "The award's payments", body = crate::http::extract::Page<Payment>))
 )]
 #[get("/awards/{id}/payments")]
 async fn list_payments(
@@ -318,7 +318,7 @@ async fn list_payments(
             store::for_award(conn, award_id)?.into_iter().map(Payment::try_from).collect::<Result<Vec<_>, _>>()
         })
         .await?;
-    Ok(HttpResponse::Ok().json(crate::extract::Page { items, next_cursor: None }))
+    Ok(HttpResponse::Ok().json(crate::http::extract::Page { items, next_cursor: None }))
 }
 
 /// Read a payment.

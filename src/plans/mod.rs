@@ -12,13 +12,13 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::audit::{self, Action, Actor};
-use crate::auth::{AuthUser, Role};
 use crate::domain::PlanTheme;
 use crate::domain::ids::PlanId;
 use crate::domain::plan_theme::PLAN_2017_20;
 use crate::error::ApiError;
-use crate::extract::JsonBody;
-use crate::input::{self, Fields};
+use crate::http::auth::{AuthUser, Role};
+use crate::http::extract::JsonBody;
+use crate::http::input::{self, Fields};
 use crate::state::AppState;
 use store::PlanRow;
 

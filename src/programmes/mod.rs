@@ -9,14 +9,14 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::audit::{self, Action, Actor};
-use crate::auth::{AuthUser, Role};
 use crate::domain::ids::{PlanId, ProgrammeId};
 use crate::domain::{Category, PlanTheme};
 use crate::error::ApiError;
-use crate::extract::{IfMatch, JsonBody, Page, PageQuery};
-use crate::idempotency::{self, Created, Idempotent};
-use crate::input::{self, Fields};
-use crate::respond::with_etag;
+use crate::http::auth::{AuthUser, Role};
+use crate::http::extract::{IfMatch, JsonBody, Page, PageQuery};
+use crate::http::idempotency::{self, Created, Idempotent};
+use crate::http::input::{self, Fields};
+use crate::http::respond::with_etag;
 use crate::state::AppState;
 use store::{NewProgramme, ProgrammeChanges, ProgrammeRow};
 
@@ -97,7 +97,7 @@ pub struct UpdateProgramme {
     pub plan_theme: Option<PlanTheme>,
     /// The plan of `plan_theme`; `null` for the Police and Crime Plan 2017-20's themes. Approved
     /// awards keep the theme they were approved under.
-    #[serde(default, deserialize_with = "crate::extract::double_option")]
+    #[serde(default, deserialize_with = "crate::http::extract::double_option")]
     #[schema(value_type = Option<Uuid>)]
     pub plan_id: Option<Option<PlanId>>,
     pub description: Option<String>,

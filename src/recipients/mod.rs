@@ -10,15 +10,15 @@ use uuid::Uuid;
 use validator::ValidateEmail;
 
 use crate::audit::{self, Action, Actor};
-use crate::auth::{AuthUser, Role};
 use crate::domain::RecipientKind;
 use crate::domain::ids::RecipientId;
 use crate::domain::org_identifier::is_valid_org_identifier;
 use crate::error::ApiError;
-use crate::extract::{IfMatch, JsonBody, Page, PageQuery};
-use crate::idempotency::{self, Created, Idempotent};
-use crate::input::{self, Field, Fields};
-use crate::respond::with_etag;
+use crate::http::auth::{AuthUser, Role};
+use crate::http::extract::{IfMatch, JsonBody, Page, PageQuery};
+use crate::http::idempotency::{self, Created, Idempotent};
+use crate::http::input::{self, Field, Fields};
+use crate::http::respond::with_etag;
 use crate::state::AppState;
 use store::{NewRecipient, RecipientChanges, RecipientQuery, RecipientRow};
 
@@ -115,26 +115,26 @@ pub struct CreateRecipient {
 pub struct UpdateRecipient {
     pub name: Option<String>,
     pub kind: Option<RecipientKind>,
-    #[serde(default, deserialize_with = "crate::extract::double_option")]
+    #[serde(default, deserialize_with = "crate::http::extract::double_option")]
     #[schema(value_type = Option<String>)]
     pub org_identifier: Option<Option<String>>,
-    #[serde(default, deserialize_with = "crate::extract::double_option")]
+    #[serde(default, deserialize_with = "crate::http::extract::double_option")]
     #[schema(value_type = Option<String>)]
     pub district: Option<Option<String>>,
-    #[serde(default, deserialize_with = "crate::extract::double_option")]
+    #[serde(default, deserialize_with = "crate::http::extract::double_option")]
     #[schema(value_type = Option<String>)]
     pub contact_email: Option<Option<String>>,
-    #[serde(default, deserialize_with = "crate::extract::double_option")]
+    #[serde(default, deserialize_with = "crate::http::extract::double_option")]
     #[schema(value_type = Option<String>)]
     pub postcode: Option<Option<String>>,
     /// Set or clear with `area_type`.
-    #[serde(default, deserialize_with = "crate::extract::double_option")]
+    #[serde(default, deserialize_with = "crate::http::extract::double_option")]
     #[schema(value_type = Option<String>)]
     pub area_code: Option<Option<String>>,
-    #[serde(default, deserialize_with = "crate::extract::double_option")]
+    #[serde(default, deserialize_with = "crate::http::extract::double_option")]
     #[schema(value_type = Option<String>)]
     pub area_type: Option<Option<String>>,
-    #[serde(default, deserialize_with = "crate::extract::double_option")]
+    #[serde(default, deserialize_with = "crate::http::extract::double_option")]
     #[schema(value_type = Option<String>)]
     pub area_name: Option<Option<String>>,
 }

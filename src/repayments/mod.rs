@@ -13,16 +13,16 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::audit::{self, Action, Actor};
-use crate::auth::{AuthUser, Role};
 use crate::awards;
 use crate::domain::award_money::{check_paid_on, check_repayment};
 use crate::domain::ids::{AwardId, RecipientId, RepaymentId};
 use crate::domain::{AwardStatus, Money, MoneyText};
 use crate::error::ApiError;
-use crate::idempotency::{self, Created, Idempotent};
-use crate::input::{self, Fields};
+use crate::http::auth::{AuthUser, Role};
+use crate::http::idempotency::{self, Created, Idempotent};
+use crate::http::input::{self, Fields};
+use crate::http::respond::with_etag;
 use crate::payments;
-use crate::respond::with_etag;
 use crate::state::AppState;
 use store::{NewRepayment, RepaymentRow};
 
@@ -179,7 +179,7 @@ async fn create_repayment(
     tag = "payments",
     operation_id = "list_repayments",
     params(("id" = Uuid, Path, description = "The award's id")),
-    responses((status = 200, description = "The award's repayments", body = crate::extract::Page<Repayment>))
+    responses((status = 200, description = "The award's repayments", body = crate::http::extract::Page<Repayment>))
 )]
 #[get("/awards/{id}/repayments")]
 async fn list_repayments(
@@ -195,7 +195,7 @@ async fn list_repayments(
             Ok::<_, ApiError>(store::for_award(conn, award_id)?.into_iter().map(Repayment::from).collect::<Vec<_>>())
         })
         .await?;
-    Ok(HttpResponse::Ok().json(crate::extract::Page { items, next_cursor: None }))
+    Ok(HttpResponse::Ok().json(crate::http::extract::Page { items, next_cursor: None }))
 }
 
 /// Reads a repayment a user may see; another recipient's is "not found".

@@ -12,12 +12,12 @@ use diesel::PgConnection;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::{AuthUser, Role};
 use crate::domain::ids::{ProgrammeId, RecipientId};
 use crate::domain::plan_theme::PLAN_2017_20;
 use crate::domain::{AwardStatus, Category, FinancialYear, Money, PlanTheme};
 use crate::error::ApiError;
-use crate::input::{self, Fields};
+use crate::http::auth::{AuthUser, Role};
+use crate::http::input::{self, Fields};
 use crate::state::AppState;
 
 /// Registers the report routes.

@@ -15,11 +15,11 @@ use rust_decimal::Decimal;
 use super::store::{self, MoneyMovement, ScheduleRow};
 use super::{YearReport, parse_year, require_reporter, year_report_of};
 use crate::audit::checkpoint::{self, Checkpoint};
-use crate::auth::AuthUser;
 use crate::delivery::as_of_date;
 use crate::delivery::outcomes::{AwardOutcome, OutcomeQuery, OutcomeReport, outcomes_of};
 use crate::domain::{FinancialYear, PlanTheme};
 use crate::error::ApiError;
+use crate::http::auth::AuthUser;
 use crate::state::AppState;
 
 /// Registers the pack's two routes.
@@ -208,7 +208,7 @@ async fn read_pack(state: &AppState, user: &AuthUser, year: &str, query: Outcome
     operation_id = "get_year_pack_xlsx",
     params(("financial_year" = crate::domain::FinancialYear, Path, description = "e.g. `2020-21`"), OutcomeQuery),
     responses(
-        (status = 200, description = "An XLSX workbook", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = crate::respond::Binary),
+        (status = 200, description = "An XLSX workbook", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = crate::http::respond::Binary),
         (status = 404, description = "`not-found`: the year has no fund", content_type = "application/problem+json", body = crate::error::Problem)
     )
 )]

@@ -10,7 +10,6 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::audit::{self, Action, Actor};
-use crate::auth::{AuthUser, Role};
 use crate::awards::{self, store::AwardChanges};
 use crate::decisions::{self, DecisionChoice};
 use crate::domain::award_money::check_variation_floor;
@@ -18,11 +17,12 @@ use crate::domain::budget::check_headroom;
 use crate::domain::ids::{AwardId, DecisionId, FundId, VariationId};
 use crate::domain::{AwardStatus, FundStatus, Money, MoneyText, VariationStatus};
 use crate::error::ApiError;
-use crate::extract::{JsonBody, Page};
 use crate::funds;
-use crate::idempotency::{self, Created, Idempotent};
-use crate::input::{self, Fields, one_text};
-use crate::respond::with_etag;
+use crate::http::auth::{AuthUser, Role};
+use crate::http::extract::{JsonBody, Page};
+use crate::http::idempotency::{self, Created, Idempotent};
+use crate::http::input::{self, Fields, one_text};
+use crate::http::respond::with_etag;
 use crate::state::AppState;
 use store::{Decision, NewVariation, VariationRow};
 

@@ -1,5 +1,5 @@
 use diesel::prelude::*;
-use grants::auth::Role;
+use grants::http::auth::Role;
 use serde_json::json;
 
 use crate::helpers::{Ledger, TestApp};

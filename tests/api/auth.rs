@@ -1,4 +1,4 @@
-use grants::auth::Role;
+use grants::http::auth::Role;
 use jsonwebtoken::{EncodingKey, Header, encode};
 use serde_json::json;
 

@@ -87,7 +87,7 @@ async fn approval_records_the_decision_and_who_made_it() {
 async fn nobody_approves_an_award_they_created() {
     let app = TestApp::spawn().await;
     let l = app.ledger("100000").await;
-    let both = app.token("fiona", &[grants::auth::Role::Finance, grants::auth::Role::Approver], None);
+    let both = app.token("fiona", &[grants::http::auth::Role::Finance, grants::http::auth::Role::Approver], None);
     let r = app.post("/api/v1/awards", &both, app.award_body(&l.fund, &l.programme, &l.recipient, json!("10"))).await;
     let id = r.id();
     let refused = app.post(&format!("/api/v1/awards/{id}/approve"), &both, json!({"decision_ref": "D"})).await;

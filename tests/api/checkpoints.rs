@@ -7,7 +7,7 @@ use std::time::Duration;
 use diesel::prelude::*;
 use grants::audit::chain::{EventContent, event_hash};
 use grants::audit::checkpoint::signature_holds;
-use grants::auth::Role;
+use grants::http::auth::Role;
 use grants::startup::Application;
 use serde_json::{Value, json};
 

@@ -2,7 +2,7 @@
 //! award carries into the exports; payments never dated before it.
 
 use futures_util::future::join_all;
-use grants::auth::Role;
+use grants::http::auth::Role;
 use serde_json::{Value, json};
 
 use crate::helpers::TestApp;

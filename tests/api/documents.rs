@@ -3,7 +3,7 @@
 //! and only by those who may see what they are attached to.
 
 use diesel::RunQueryDsl;
-use grants::auth::Role;
+use grants::http::auth::Role;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 

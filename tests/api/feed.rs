@@ -254,7 +254,7 @@ async fn anonymous_limits_follow_the_client_behind_a_trusted_proxy_and_ignore_an
     // Behind a proxy on loopback: each client its own bucket of two.
     let proxied = TestApp::spawn_configured(|s| {
         s.rate_limit = (1, 2);
-        s.trusted_proxies = grants::client::TrustedProxies::parse("127.0.0.1, ::1").unwrap();
+        s.trusted_proxies = grants::client_address::TrustedProxies::parse("127.0.0.1, ::1").unwrap();
     })
     .await;
     let mut statuses = Vec::new();

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
-use grants::auth::Role;
+use grants::http::auth::Role;
 use serde_json::json;
 
 use crate::helpers::TestApp;

@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use diesel::prelude::*;
-use grants::auth::{Role, TokenRequest, mint};
 use grants::config::{JwtSettings, Publisher, Settings};
+use grants::http::auth::{Role, TokenRequest, mint};
 use grants::startup::Application;
 use serde_json::{Value, json};
 use uuid::Uuid;

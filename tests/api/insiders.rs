@@ -1,7 +1,7 @@
 //! Trust against insiders (issue 13): four-eyes with tokens carrying both roles, histories in a
 //! CSP's scope, the serving role's limits, signed checkpoints and verification.
 
-use grants::auth::Role;
+use grants::http::auth::Role;
 use serde_json::json;
 
 use crate::helpers::TestApp;

@@ -164,12 +164,12 @@ fn the_lowest_layers_name_no_feature() {
         } else if module == "error" {
             // A problem quotes the request's id, which names nothing of the crate.
             &["request_id"]
-        } else if ["state", "config", "db", "ratelimit", "client", "tokens"]
+        } else if ["state", "config", "db", "ratelimit", "client_address", "tokens"]
             .iter()
             .any(|m| module == m || module.starts_with(&format!("{m}::")))
         {
             // The pools record their waits in the metrics, which name nothing of the crate.
-            &["config", "db", "error", "ratelimit", "client", "tokens", "domain", "telemetry"]
+            &["config", "db", "error", "ratelimit", "client_address", "tokens", "domain", "telemetry"]
         } else if module.ends_with("::store") {
             &["db", "domain"]
         } else {

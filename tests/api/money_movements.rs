@@ -1,5 +1,5 @@
 use futures_util::future::join_all;
-use grants::auth::Role;
+use grants::http::auth::Role;
 use serde_json::{Value, json};
 
 use crate::helpers::{Ledger, TestApp};

@@ -3,7 +3,7 @@
 //! with its indicators' actual values and risks; overdue tracking follows each award's plan;
 //! awards without a plan keep quarterly returns.
 
-use grants::auth::Role;
+use grants::http::auth::Role;
 use serde_json::{Value, json};
 
 use crate::helpers::{Ledger, Reply, TestApp};

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use grants::auth::Role;
+use grants::http::auth::Role;
 use serde_json::{Value, json};
 
 use crate::helpers::{Reply, TestApp};
@@ -43,7 +43,7 @@ async fn every_answer_names_its_request_and_every_problem_quotes_it() {
 #[actix_web::test]
 async fn a_trusted_proxys_request_id_is_kept_when_it_looks_like_one() {
     let app = TestApp::spawn_configured(|s| {
-        s.trusted_proxies = grants::client::TrustedProxies::parse("127.0.0.1, ::1").unwrap();
+        s.trusted_proxies = grants::client_address::TrustedProxies::parse("127.0.0.1, ::1").unwrap();
     })
     .await;
     let sent = |id: &'static str| {

@@ -1,6 +1,6 @@
 //! Plans and themes as data: a new plan's themes never rewrite what was approved under the old.
 
-use grants::auth::Role;
+use grants::http::auth::Role;
 use serde_json::{Value, json};
 
 use crate::helpers::TestApp;

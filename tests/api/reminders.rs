@@ -8,8 +8,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use chrono::{Datelike, NaiveDate, Utc};
-use grants::auth::Role;
 use grants::config::MailSettings;
+use grants::http::auth::Role;
 use grants::startup::Application;
 use serde_json::{Value, json};
 

@@ -3,7 +3,7 @@
 //! kept, so its fund's headroom comes back.
 
 use diesel::prelude::*;
-use grants::auth::Role;
+use grants::http::auth::Role;
 use serde_json::{Value, json};
 
 use crate::helpers::{Ledger, Reply, TestApp};

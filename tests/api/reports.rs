@@ -1,4 +1,4 @@
-use grants::auth::Role;
+use grants::http::auth::Role;
 use serde_json::{Value, json};
 
 use crate::helpers::TestApp;

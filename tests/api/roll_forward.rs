@@ -2,7 +2,7 @@
 //! amount that says why.
 
 use futures_util::future::join_all;
-use grants::auth::Role;
+use grants::http::auth::Role;
 use serde_json::{Value, json};
 
 use crate::helpers::TestApp;

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
 use futures_util::future::join_all;
-use grants::auth::Role;
+use grants::http::auth::Role;
 use grants::ratelimit::Store;
 use grants::startup::Application;
 use serde_json::json;

@@ -79,7 +79,7 @@ async fn one_award_the_approver_may_not_approve_stops_the_whole_schedule() {
     let app = TestApp::spawn().await;
     let l = app.ledger("100000").await;
     let mut ids = drafts(&app, &l, &["100", "200"]).await;
-    let both = app.token("arthur", &[grants::auth::Role::Finance, grants::auth::Role::Approver], None);
+    let both = app.token("arthur", &[grants::http::auth::Role::Finance, grants::http::auth::Role::Approver], None);
     let own =
         app.post("/api/v1/awards", &both, app.award_body(&l.fund, &l.programme, &l.recipient, json!("300"))).await;
     ids.push(own.id());

@@ -28,7 +28,7 @@ async fn every_response_says_nosniff_and_no_referrer_and_the_docs_load_only_thei
             assert!(csp.contains("script-src 'self';") && csp.contains("default-src 'none'"), "{path}: {csp}");
             assert!(!csp.contains("unsafe-eval") && !csp.contains("http"), "{path}: only its own assets: {csp}");
         } else {
-            assert_eq!(csp, grants::middleware::API_CSP, "{path}");
+            assert_eq!(csp, grants::http::middleware::API_CSP, "{path}");
         }
     }
     // The docs page loads only same-origin scripts, so the policy does not break it.
@@ -207,7 +207,8 @@ fn purging_takes_only_expired_keys() {
     )
     .execute(&mut conn)
     .unwrap();
-    let purged = grants::idempotency::purge_expired(&mut conn, chrono::Utc::now() - chrono::Duration::days(7)).unwrap();
+    let purged =
+        grants::http::idempotency::purge_expired(&mut conn, chrono::Utc::now() - chrono::Duration::days(7)).unwrap();
     assert_eq!(purged, 2_501);
     let left: Vec<String> = diesel::sql_query("SELECT key FROM idempotency_keys")
         .load::<KeyName>(&mut conn)
@@ -220,7 +221,7 @@ fn purging_takes_only_expired_keys() {
 
 #[test]
 fn a_key_expires_one_ttl_before_now() {
-    let cutoff = grants::idempotency::expiry_cutoff(std::time::Duration::from_secs(3600));
+    let cutoff = grants::http::idempotency::expiry_cutoff(std::time::Duration::from_secs(3600));
     let now = chrono::Utc::now();
     assert!(cutoff < now - chrono::Duration::minutes(59), "{cutoff} is not an hour before {now}");
     assert!(cutoff > now - chrono::Duration::minutes(61), "{cutoff} is more than an hour before {now}");

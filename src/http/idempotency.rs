@@ -23,10 +23,10 @@ use diesel::prelude::*;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::auth::AuthUser;
 use crate::db::schema::idempotency_keys;
 use crate::error::ApiError;
-use crate::extract::read_json;
+use crate::http::auth::AuthUser;
+use crate::http::extract::read_json;
 use crate::state::AppState;
 
 /// The request's `Idempotency-Key`, if it sent one: 1–255 visible ASCII characters.

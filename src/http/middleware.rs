@@ -10,8 +10,8 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, ResponseError, web};
 
-use crate::auth::AuthUser;
 use crate::error::ApiError;
+use crate::http::auth::AuthUser;
 use crate::ratelimit::Store;
 use crate::state::AppState;
 
@@ -128,7 +128,7 @@ pub async fn request_id(
 }
 
 /// The caller's address: the peer's, or the client a trusted proxy forwarded (see
-/// [`crate::client`]).
+/// [`crate::client_address`]).
 fn client_address(req: &ServiceRequest) -> Option<std::net::IpAddr> {
     let peer = req.peer_addr()?.ip();
     let Some(state) = req.app_data::<web::Data<AppState>>() else { return Some(peer) };
@@ -142,7 +142,7 @@ fn retry_after_secs(wait: std::time::Duration) -> u64 {
 }
 
 fn bearer(req: &ServiceRequest) -> Option<&str> {
-    crate::auth::bearer(req.request()).ok()
+    crate::http::auth::bearer(req.request()).ok()
 }
 
 /// Middleware: a query parameter holding a control character (a NUL, say, which PostgreSQL
