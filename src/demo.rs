@@ -640,7 +640,7 @@ fn year_end(
             reason: format!("Unspent at the end of the grant.{ILLUSTRATIVE}"),
         },
     )?;
-    awards::actions::close(conn, finance, trailblazer_id)?;
+    crate::payments::close_award(conn, finance, trailblazer_id)?;
     let decision = crate::decisions::create(
         conn,
         approver,

@@ -17,15 +17,15 @@ pub fn configure(cfg: &mut ServiceConfig) {
 
 /// The `/api/v1` routes of every feature.
 fn api_routes(cfg: &mut ServiceConfig) {
-    crate::funds::routes(cfg);
-    crate::recipients::routes(cfg);
-    crate::plans::routes(cfg);
-    crate::programmes::routes(cfg);
-    crate::decisions::routes(cfg);
+    crate::funds::http::routes(cfg);
+    crate::recipients::http::routes(cfg);
+    crate::plans::http::routes(cfg);
+    crate::programmes::http::routes(cfg);
+    crate::decisions::http::routes(cfg);
     crate::awards::http::routes(cfg);
-    crate::variations::routes(cfg);
-    crate::payments::routes(cfg);
-    crate::repayments::routes(cfg);
+    crate::variations::http::routes(cfg);
+    crate::payments::http::routes(cfg);
+    crate::repayments::http::routes(cfg);
     crate::delivery::routes(cfg);
     crate::documents::routes(cfg);
     crate::histories::routes(cfg);

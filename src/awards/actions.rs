@@ -370,18 +370,6 @@ pub fn withdraw(conn: &mut PgConnection, actor: &Actor, id: AwardId, reason: Str
     Ok(award)
 }
 
-/// Closes an approved award, cancelling its scheduled payments first.
-pub fn close(conn: &mut PgConnection, actor: &Actor, id: AwardId) -> Result<Award, ApiError> {
-    let current = store::lock(conn, id)?.ok_or_else(|| ApiError::not_found("award"))?;
-    let next = current.status.after(AwardAction::Close, Money::ZERO).map_err(|e| ApiError::InvalidState(e.0))?;
-    crate::payments::cancel_all_scheduled(conn, actor, id, "the award was closed")?;
-    let changes = AwardChanges { status: Some(next), ..AwardChanges::default() };
-    let row = store::update(conn, id, &changes)?;
-    let award = load(conn, row)?;
-    audit::record(conn, actor, Action::AwardClosed, &award)?;
-    Ok(award)
-}
-
 /// The same day `years` later; 29 February becomes the 28th in a year without one.
 fn years_later(day: NaiveDate, years: i32) -> NaiveDate {
     let year = day.year() + years;

@@ -29,7 +29,6 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(update_award)
         .service(approve_award)
         .service(withdraw_award)
-        .service(close_award)
         .service(roll_forward)
         .service(approve_schedule);
 }
@@ -442,30 +441,6 @@ async fn withdraw_award(
     let id = id.into_inner();
     let actor = Actor::from(&user);
     let award = state.tx(move |conn| actions::withdraw(conn, &actor, id, reason)).await?;
-    Ok(with_etag(award.version, &award))
-}
-
-/// Close an approved award: its scheduled payments are cancelled, and afterwards nothing about
-/// it changes. It then reconciles: `amount = paid + released`.
-#[utoipa::path(
-    tag = "awards",
-    operation_id = "close_award",
-    params(("id" = Uuid, Path, description = "The award's id")),
-    responses(
-        (status = 200, description = "The closed award", body = Award, headers(("ETag" = String))),
-        (status = 409, description = "`invalid-state`: only approved awards can be closed", content_type = "application/problem+json", body = crate::error::Problem)
-    )
-)]
-#[post("/awards/{id}/close")]
-async fn close_award(
-    state: web::Data<AppState>,
-    user: AuthUser,
-    id: web::Path<AwardId>,
-) -> Result<HttpResponse, ApiError> {
-    user.require(&[Role::Finance])?;
-    let id = id.into_inner();
-    let actor = Actor::from(&user);
-    let award = state.tx(move |conn| actions::close(conn, &actor, id)).await?;
     Ok(with_etag(award.version, &award))
 }
 
