@@ -27,8 +27,8 @@ fn api_routes(cfg: &mut ServiceConfig) {
     crate::payments::http::routes(cfg);
     crate::repayments::http::routes(cfg);
     crate::delivery::routes(cfg);
-    crate::documents::routes(cfg);
-    crate::histories::routes(cfg);
+    crate::documents::http::routes(cfg);
+    crate::histories::http::routes(cfg);
     crate::audit::http::routes(cfg);
     crate::reports::routes(cfg);
     crate::reports::pack::routes(cfg);

@@ -1,9 +1,10 @@
 //! Histories: a grant's whole audit story, a recipient's or programme's awards year by year,
 //! and an award as it stood at any instant (DESIGN §6).
 
+pub mod http;
+
 use std::collections::BTreeMap;
 
-use actix_web::{HttpResponse, get, web};
 use diesel::PgConnection;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -14,15 +15,8 @@ use crate::awards::{self, Award};
 use crate::domain::ids::{AwardId, ProgrammeId, RecipientId};
 use crate::domain::{AwardStatus, FinancialYear, Money};
 use crate::error::ApiError;
-use crate::http::auth::AuthUser;
 use crate::programmes::{self, Programme};
 use crate::recipients::{self, Recipient};
-use crate::state::AppState;
-
-/// Registers the history routes.
-pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(award_history).service(recipient_history).service(programme_history);
-}
 
 /// An award now, and every event that touched it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -97,88 +91,35 @@ fn all_awards(conn: &mut PgConnection, query: AwardQuery) -> Result<Vec<AwardRow
     Ok(crate::awards::store::list(conn, &AwardQuery { limit: i64::MAX - 1, ..query })?)
 }
 
-/// An award now and every event that touched it. A CSP officer sees only the events recorded
-/// while the award was their partnership's.
-#[utoipa::path(
-    tag = "audit",
-    operation_id = "get_award_history",
-    params(("id" = Uuid, Path, description = "The award's id")),
-    responses((status = 200, description = "The award and its events", body = AwardHistory))
-)]
-#[get("/awards/{id}/history")]
-async fn award_history(
-    state: web::Data<AppState>,
-    user: AuthUser,
-    id: web::Path<AwardId>,
-) -> Result<HttpResponse, ApiError> {
-    let scope = user.read_scope()?;
-    let id = id.into_inner();
-    let history = state
-        .read(move |conn| {
-            let row = awards::find_visible(conn, scope, id)?;
-            let award = awards::load(conn, row)?;
-            let events = events::for_award(conn, id)?;
-            let events = match scope {
-                None => events,
-                Some(own) => awards::as_of::events_in_scope(events, own),
-            };
-            Ok(AwardHistory { award, events })
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(history))
+/// An award now and every event that touched it; for a CSP officer (`scope`), only the events
+/// recorded while the award was their partnership's.
+pub fn of_award(conn: &mut PgConnection, scope: Option<RecipientId>, id: AwardId) -> Result<AwardHistory, ApiError> {
+    let row = awards::find_visible(conn, scope, id)?;
+    let award = awards::load(conn, row)?;
+    let events = events::for_award(conn, id)?;
+    let events = match scope {
+        None => events,
+        Some(own) => awards::as_of::events_in_scope(events, own),
+    };
+    Ok(AwardHistory { award, events })
 }
 
-/// A recipient's awards, year by year, oldest first.
-#[utoipa::path(
-    tag = "audit",
-    operation_id = "get_recipient_history",
-    params(("id" = Uuid, Path, description = "The recipient's id")),
-    responses((status = 200, description = "The recipient's years", body = RecipientHistory))
-)]
-#[get("/recipients/{id}/history")]
-async fn recipient_history(
-    state: web::Data<AppState>,
-    user: AuthUser,
-    id: web::Path<RecipientId>,
-) -> Result<HttpResponse, ApiError> {
-    let scope = user.read_scope()?;
-    let id = id.into_inner();
-    if scope.is_some_and(|own| own != id) {
-        return Err(ApiError::not_found("recipient"));
-    }
-    let history = state
-        .read(move |conn| {
-            let row = recipients::store::find(conn, id)?.ok_or_else(|| ApiError::not_found("recipient"))?;
-            let recipient = Recipient::try_from(row)?;
-            let rows = all_awards(conn, AwardQuery { recipient_id: Some(id), ..AwardQuery::default() })?;
-            Ok(RecipientHistory { recipient, years: years(conn, rows)? })
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(history))
+/// A recipient and its awards, year by year.
+pub fn of_recipient(conn: &mut PgConnection, id: RecipientId) -> Result<RecipientHistory, ApiError> {
+    let row = recipients::store::find(conn, id)?.ok_or_else(|| ApiError::not_found("recipient"))?;
+    let recipient = Recipient::try_from(row)?;
+    let rows = all_awards(conn, AwardQuery { recipient_id: Some(id), ..AwardQuery::default() })?;
+    Ok(RecipientHistory { recipient, years: years(conn, rows)? })
 }
 
-/// A programme's awards, year by year, oldest first. A CSP officer sees only their own awards.
-#[utoipa::path(
-    tag = "audit",
-    operation_id = "get_programme_history",
-    params(("id" = Uuid, Path, description = "The programme's id")),
-    responses((status = 200, description = "The programme's years", body = ProgrammeHistory))
-)]
-#[get("/programmes/{id}/history")]
-async fn programme_history(
-    state: web::Data<AppState>,
-    user: AuthUser,
-    id: web::Path<ProgrammeId>,
-) -> Result<HttpResponse, ApiError> {
-    let scope = user.read_scope()?;
-    let id = id.into_inner();
-    let history = state
-        .read(move |conn| {
-            let row = programmes::store::find(conn, id)?.ok_or_else(|| ApiError::not_found("programme"))?;
-            let programme = Programme::try_from(row)?;
-            let rows = all_awards(conn, AwardQuery { programme_id: Some(id), scope, ..AwardQuery::default() })?;
-            Ok(ProgrammeHistory { programme, years: years(conn, rows)? })
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(history))
+/// A programme and its awards a user may see, year by year.
+pub fn of_programme(
+    conn: &mut PgConnection,
+    scope: Option<RecipientId>,
+    id: ProgrammeId,
+) -> Result<ProgrammeHistory, ApiError> {
+    let row = programmes::store::find(conn, id)?.ok_or_else(|| ApiError::not_found("programme"))?;
+    let programme = Programme::try_from(row)?;
+    let rows = all_awards(conn, AwardQuery { programme_id: Some(id), scope, ..AwardQuery::default() })?;
+    Ok(ProgrammeHistory { programme, years: years(conn, rows)? })
 }
