@@ -8,7 +8,8 @@
 use diesel::Connection;
 use grants::audit::Actor;
 use grants::awards::{self, actions::AwardInput};
-use grants::delivery::{ActivityInput, ReturnInput, add_activity, review_in, submit};
+use grants::delivery::activities::{ActivityInput, add_activity};
+use grants::delivery::returns::{ReturnInput, review_in, submit};
 use grants::domain::delivery::Quantity;
 use grants::domain::{Category, FinancialYear, Money, PlanTheme, RecipientKind, ReturnPeriod};
 use grants::domain::{LineStatus, ReturnStatus};

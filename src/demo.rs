@@ -479,7 +479,8 @@ fn load(conn: &mut PgConnection) -> Result<DemoSummary, ApiError> {
 /// Agreed activities for each 2020-21 CSP allocation, and returns in every state: accepted,
 /// submitted, sent back and resubmitted, sent back and not yet resubmitted, and missing.
 fn delivery(conn: &mut PgConnection, finance: &Actor, csp_awards: &[(AwardId, RecipientId)]) -> Result<(), ApiError> {
-    use crate::delivery::{ActivityInput, ReturnInput, add_activity, review_in, submit};
+    use crate::delivery::activities::{ActivityInput, add_activity};
+    use crate::delivery::returns::{ReturnInput, review_in, submit};
     use crate::domain::ReturnPeriod;
     use crate::domain::delivery::Quantity;
     use crate::domain::{LineStatus, ReturnStatus};
@@ -572,7 +573,7 @@ fn year_end(
     (from_fund, to_fund): (FundId, FundId),
 ) -> Result<(), ApiError> {
     use crate::delivery::monitoring::{IndicatorInput, add_indicator, set};
-    use crate::delivery::{ReturnInput, review_in, submit};
+    use crate::delivery::returns::{ReturnInput, review_in, submit};
     use crate::domain::delivery::Quantity;
     use crate::domain::{Direction, Frequency, ReturnPeriod, ReturnStatus};
     use crate::repayments::{RepaymentInput, add_repayment};

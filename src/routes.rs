@@ -26,13 +26,14 @@ fn api_routes(cfg: &mut ServiceConfig) {
     crate::variations::http::routes(cfg);
     crate::payments::http::routes(cfg);
     crate::repayments::http::routes(cfg);
-    crate::delivery::routes(cfg);
+    crate::delivery::activities::http::routes(cfg);
+    crate::delivery::returns::http::routes(cfg);
+    crate::delivery::monitoring::http::routes(cfg);
     crate::documents::http::routes(cfg);
     crate::histories::http::routes(cfg);
     crate::audit::http::routes(cfg);
-    crate::reports::routes(cfg);
-    crate::reports::pack::routes(cfg);
-    crate::exports::routes(cfg);
+    crate::reports::http::routes(cfg);
+    crate::exports::http::routes(cfg);
     crate::imports::routes(cfg);
 }
 
@@ -93,7 +94,7 @@ pub async fn metrics(state: web::Data<AppState>, req: actix_web::HttpRequest) ->
             Ok((
                 crate::audit::store::head(conn)?,
                 crate::audit::checkpoint::latest(conn)?,
-                crate::delivery::overdue_returns_on(conn, None, today, due_days)?.len(),
+                crate::delivery::returns::overdue_returns_on(conn, None, today, due_days)?.len(),
                 diesel::sql_query("SELECT count(*) AS n FROM reminders").get_result::<Count>(conn)?.n,
             ))
         })

@@ -93,9 +93,9 @@ impl Application {
     /// Serves until the server is stopped (or, when signals are handled, SIGTERM/SIGINT).
     /// Signs checkpoints in the background meanwhile, when it holds an audit key.
     pub async fn run(self) -> std::io::Result<()> {
-        let reminders = self
-            .mail
-            .map(|mail| actix_web::rt::spawn(crate::delivery::reminders::keep_sending(self.signer.clone(), mail)));
+        let reminders = self.mail.map(|mail| {
+            actix_web::rt::spawn(crate::delivery::returns::reminders::keep_sending(self.signer.clone(), mail))
+        });
         let purger = actix_web::rt::spawn(crate::http::idempotency::keep_purging(self.signer.clone()));
         let sweeper = actix_web::rt::spawn(keep_sweeping_buckets(self.signer.clone()));
         let signer = actix_web::rt::spawn(crate::audit::checkpoint::keep_sealing(self.signer, self.checkpoint_every));

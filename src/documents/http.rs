@@ -162,7 +162,7 @@ async fn attach(
     let (award_id, return_id) = state
         .db(move |conn| match target {
             Target::Award(a) => awards::find_visible(conn, scope, a).map(|_| (a, None)),
-            Target::Return(r) => delivery::find_visible(conn, scope, r).map(|row| (row.award_id, Some(r))),
+            Target::Return(r) => delivery::returns::find_visible(conn, scope, r).map(|row| (row.award_id, Some(r))),
         })
         .await?;
     let upload = read_upload(request, payload).await?;
@@ -221,7 +221,7 @@ async fn list_return_documents(
     let return_id = id.into_inner();
     let items = state
         .db(move |conn| {
-            let found = delivery::find_visible(conn, scope, return_id)?;
+            let found = delivery::returns::find_visible(conn, scope, return_id)?;
             Ok(store::list(conn, found.award_id, Some(return_id))?.into_iter().map(Document::from).collect::<Vec<_>>())
         })
         .await?;
@@ -251,7 +251,7 @@ async fn list_award_documents(
             let own_returns: Option<std::collections::HashSet<ReturnId>> = match scope {
                 None => None,
                 Some(own) => Some(
-                    delivery::store::returns_of_awards(conn, &[award_id])?
+                    delivery::returns::store::returns_of_awards(conn, &[award_id])?
                         .into_iter()
                         .filter(|r| r.recipient_id == own)
                         .map(|r| r.id)

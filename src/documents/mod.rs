@@ -144,7 +144,7 @@ fn find_visible(conn: &mut PgConnection, scope: Option<RecipientId>, id: Documen
 /// award.
 fn visible(conn: &mut PgConnection, scope: Option<RecipientId>, row: &DocumentRow) -> Result<bool, ApiError> {
     let found = match row.return_id {
-        Some(r) => delivery::find_visible(conn, scope, r).map(|_| ()),
+        Some(r) => delivery::returns::find_visible(conn, scope, r).map(|_| ()),
         None => awards::find_visible(conn, scope, row.award_id).map(|_| ()),
     };
     match found {

@@ -429,3 +429,9 @@ mod tests {
         assert_eq!(reminder_stage(due, day("2020-07-30"), 0), Some(ReminderStage::Overdue));
     }
 }
+
+/// The frequency and days allowed an award reports under: its plan's, or quarterly and
+/// `default_days` without one.
+pub fn effective_plan(frequency: Option<Frequency>, days_allowed: Option<i32>, default_days: u32) -> (Frequency, u32) {
+    (frequency.unwrap_or(Frequency::Quarterly), days_allowed.map_or(default_days, |d| u32::try_from(d).unwrap_or(0)))
+}

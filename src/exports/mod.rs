@@ -1,45 +1,20 @@
 //! Exports and publication: the 360Giving data package, a spreadsheet CSV, and the monthly
 //! transparency list that needs no token (DESIGN §7).
 
+pub mod feed;
+pub mod http;
+pub mod package;
+
 use std::collections::HashMap;
 use std::str::FromStr;
 
-use actix_web::{HttpResponse, get, web};
-use serde::Deserialize;
-
-use utoipa::IntoParams;
+use diesel::PgConnection;
 
 use crate::config::Publisher;
 use crate::domain::{FinancialYear, Money, org_identifier};
 use crate::error::ApiError;
-use crate::http::auth::AuthUser;
-use crate::reports::require_reporter;
 use crate::reports::store::{self, AwardLine};
-
-mod feed;
-mod package;
-
-use crate::state::AppState;
 use package::Amount;
-
-/// Registers the export routes.
-pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(export_360giving).service(export_csv).service(feed::transparency).service(feed::transparency_csv);
-}
-
-/// `?financial_year=` for exports.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct YearQuery {
-    /// e.g. `2020-21` (required: without it the answer is 422 naming it).
-    #[param(value_type = crate::domain::FinancialYear)]
-    pub financial_year: Option<String>,
-}
-
-fn year_of(query: YearQuery) -> Result<FinancialYear, ApiError> {
-    let text = query.financial_year.ok_or_else(|| ApiError::field("financial_year", "is required"))?;
-    FinancialYear::parse(&text).map_err(|e| ApiError::field("financial_year", e.to_string()))
-}
 
 /// An exact amount as a JSON number (serde_json's arbitrary precision keeps every digit).
 fn number(m: Money) -> Result<Amount, ApiError> {
@@ -138,59 +113,6 @@ fn title_case(code: &str) -> String {
     chars.next().map(|c| c.to_uppercase().collect::<String>() + chars.as_str()).unwrap_or_default()
 }
 
-/// A 360Giving 1.4 data package of the year's approved and closed awards.
-#[utoipa::path(
-    tag = "exports",
-    operation_id = "export_360giving",
-    params(YearQuery),
-    responses(
-        (status = 200, description = "A 360Giving data package (amounts are exact JSON numbers)", content_type = "application/json", body = package::Package),
-        (status = 404, description = "`not-found`: the year has no approved or closed awards (a package needs at least one grant)", content_type = "application/problem+json", body = crate::error::Problem)
-    )
-)]
-#[get("/exports/360giving")]
-async fn export_360giving(
-    state: web::Data<AppState>,
-    user: AuthUser,
-    query: web::Query<YearQuery>,
-) -> Result<HttpResponse, ApiError> {
-    require_reporter(&user)?;
-    let year = year_of(query.into_inner())?;
-    let publisher = state.publisher.clone();
-    let package = state
-        .heavy(move |conn| {
-            let key = year.to_string();
-            let awards = store::award_lines(conn, &key, true)?;
-            if awards.is_empty() {
-                return Err(ApiError::NotFound(format!("{year} has no approved or closed awards to publish")));
-            }
-            let payments = store::paid_payments(conn, &key)?;
-            let repayments = store::repayments(conn, &key)?;
-            let mut by_award: HashMap<crate::domain::AwardId, Moves> = HashMap::new();
-            for p in &payments {
-                by_award.entry(p.award_id).or_default().0.push(p);
-            }
-            for r in &repayments {
-                by_award.entry(r.award_id).or_default().1.push(r);
-            }
-            let none = Moves::default();
-            let grants = awards
-                .iter()
-                .map(|a| grant(&publisher, a, by_award.get(&a.id).unwrap_or(&none)))
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(package::Package {
-                version: "1.4".into(),
-                title: format!("{} crime and disorder reduction grants {year}", publisher.funder_name),
-                grants,
-            })
-        })
-        .await?;
-    Ok(HttpResponse::Ok()
-        .content_type("application/json")
-        .insert_header(("Content-Disposition", format!("attachment; filename=\"360giving-{year}.json\"")))
-        .body(serde_json::to_string(&package).map_err(|e| ApiError::Internal(format!("package: {e}")))?))
-}
-
 /// Guards a spreadsheet cell against formula injection (a cell that starts with `=`, `+`, `-`,
 /// `@`, tab or carriage return is read as a formula by spreadsheet programs).
 fn cell(text: &str) -> String {
@@ -200,23 +122,42 @@ fn cell(text: &str) -> String {
     }
 }
 
-/// The year's awards, one row each, as CSV for spreadsheets (UTF-8 with a byte-order mark, so
-/// that spreadsheet programs read the £ and accents right).
-#[utoipa::path(
-    tag = "exports",
-    operation_id = "export_awards_csv",
-    params(YearQuery),
-    responses((status = 200, description = "CSV with a header row", content_type = "text/csv", body = String))
-)]
-#[get("/exports/awards.csv")]
-async fn export_csv(
-    state: web::Data<AppState>,
-    user: AuthUser,
-    query: web::Query<YearQuery>,
-) -> Result<HttpResponse, ApiError> {
-    require_reporter(&user)?;
-    let year = year_of(query.into_inner())?;
-    let rows = state.heavy(move |conn| Ok(store::award_lines(conn, &year.to_string(), false)?)).await?;
+/// The 360Giving 1.4 data package of `year`'s approved and closed awards; 404 for a year
+/// without one (a package holds at least one grant).
+pub fn package_of(
+    conn: &mut PgConnection,
+    publisher: &Publisher,
+    year: FinancialYear,
+) -> Result<package::Package, ApiError> {
+    let key = year.to_string();
+    let awards = store::award_lines(conn, &key, true)?;
+    if awards.is_empty() {
+        return Err(ApiError::NotFound(format!("{year} has no approved or closed awards to publish")));
+    }
+    let payments = store::paid_payments(conn, &key)?;
+    let repayments = store::repayments(conn, &key)?;
+    let mut by_award: HashMap<crate::domain::AwardId, Moves> = HashMap::new();
+    for p in &payments {
+        by_award.entry(p.award_id).or_default().0.push(p);
+    }
+    for r in &repayments {
+        by_award.entry(r.award_id).or_default().1.push(r);
+    }
+    let none = Moves::default();
+    let grants = awards
+        .iter()
+        .map(|a| grant(&publisher, a, by_award.get(&a.id).unwrap_or(&none)))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(package::Package {
+        version: "1.4".into(),
+        title: format!("{} crime and disorder reduction grants {year}", publisher.funder_name),
+        grants,
+    })
+}
+
+/// The year's awards, one row each, as CSV for spreadsheets: UTF-8 with a byte-order mark, so
+/// that spreadsheet programs read the £ and accents right.
+pub fn awards_csv(rows: Vec<AwardLine>) -> Result<Vec<u8>, ApiError> {
     let mut writer = csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]);
     let header = [
         "reference",
@@ -266,9 +207,5 @@ async fn export_csv(
             ])
             .map_err(fail)?;
     }
-    let bytes = writer.into_inner().map_err(|e| ApiError::Internal(format!("csv: {e}")))?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header(("Content-Disposition", format!("attachment; filename=\"awards-{year}.csv\"")))
-        .body(bytes))
+    writer.into_inner().map_err(|e| ApiError::Internal(format!("csv: {e}")))
 }

@@ -1,7 +1,7 @@
 //! Request extractors that answer in the problem format: JSON bodies, `If-Match`, paging.
 
 use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header, web};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use futures_util::StreamExt;
 use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
@@ -296,5 +296,14 @@ mod tests {
         assert_eq!(normal(json!("10.")), json!("10."));
         assert_eq!(normal(json!({"a": [1.50, "2.0"], "b": true})), json!({"a": ["1.5", "2"], "b": true}));
         assert_ne!(normal(json!("10.01")), normal(json!("10.1")));
+    }
+}
+
+/// An `as_of` query date, or today.
+pub fn as_of_date(text: Option<String>) -> Result<NaiveDate, ApiError> {
+    match text {
+        Some(text) => NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+            .map_err(|_| ApiError::field("as_of", "must be a date such as 2020-07-31")),
+        None => Ok(Utc::now().date_naive()),
     }
 }

@@ -2,28 +2,21 @@
 //! chart for board papers (DESIGN §7).
 
 pub mod chart;
+pub mod http;
+pub mod outcomes;
 pub mod pack;
 pub mod store;
 
 use std::collections::BTreeMap;
 
-use actix_web::{HttpResponse, get, web};
 use diesel::PgConnection;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::domain::ids::{ProgrammeId, RecipientId};
 use crate::domain::plan_theme::PLAN_2017_20;
 use crate::domain::{AwardStatus, Category, FinancialYear, Money, PlanTheme};
 use crate::error::ApiError;
-use crate::http::auth::{AuthUser, Role};
-use crate::http::input::{self, Fields};
-use crate::state::AppState;
-
-/// Registers the report routes.
-pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(year_report).service(year_chart).service(year_on_year);
-}
 
 /// Whole digits with a comma between thousands: `1300000` as `1,300,000`.
 pub fn thousands(digits: &str) -> String {
@@ -51,11 +44,6 @@ pub fn escape(text: &str) -> String {
         }
     }
     out
-}
-
-/// Reports are for finance, approvers, auditors and admins; CSP officers see their own awards.
-pub fn require_reporter(user: &AuthUser) -> Result<(), ApiError> {
-    user.require(&[Role::Admin, Role::Finance, Role::Approver, Role::Auditor])
 }
 
 /// One category's share of a year.
@@ -198,73 +186,6 @@ pub fn year_report_of(conn: &mut PgConnection, year: FinancialYear) -> Result<Ye
     })
 }
 
-fn parse_year(field: &str, text: &str) -> Result<FinancialYear, ApiError> {
-    FinancialYear::parse(text).map_err(|e| ApiError::field(field, e.to_string()))
-}
-
-/// A financial year's budget, committed, paid, headroom and draft pipeline over all its funds,
-/// by category and by plan theme.
-#[utoipa::path(
-    tag = "reports",
-    operation_id = "get_year_report",
-    params(("financial_year" = crate::domain::FinancialYear, Path, description = "e.g. `2020-21`")),
-    responses((status = 200, description = "The year's figures", body = YearReport))
-)]
-#[get("/reports/years/{financial_year}")]
-async fn year_report(
-    state: web::Data<AppState>,
-    user: AuthUser,
-    year: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    require_reporter(&user)?;
-    let year = parse_year("financial_year", &year)?;
-    let report = state.heavy(move |conn| year_report_of(conn, year)).await?;
-    Ok(HttpResponse::Ok().json(report))
-}
-
-/// A board-paper chart of the year beside the previous one: budget, committed and paid, and
-/// committed and paid by category.
-#[utoipa::path(
-    tag = "reports",
-    operation_id = "get_year_chart",
-    params(("financial_year" = crate::domain::FinancialYear, Path, description = "e.g. `2020-21`")),
-    responses(
-        (status = 200, description = "An SVG image", content_type = "image/svg+xml", body = String),
-        (status = 404, description = "`not-found`: the year has no fund", content_type = "application/problem+json", body = crate::error::Problem)
-    )
-)]
-#[get("/reports/years/{financial_year}/chart.svg")]
-async fn year_chart(
-    state: web::Data<AppState>,
-    user: AuthUser,
-    year: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    require_reporter(&user)?;
-    let year = parse_year("financial_year", &year)?;
-    let (this, previous) = state
-        .heavy(move |conn| {
-            if !store::has_fund(conn, &year.to_string())? {
-                return Err(ApiError::NotFound(format!("{year} has no fund to chart")));
-            }
-            Ok((year_report_of(conn, year)?, year_report_of(conn, year.previous())?))
-        })
-        .await?;
-    let svg = chart::year_chart(&this, &previous).map_err(|e| ApiError::Internal(format!("chart: {e}")))?;
-    Ok(HttpResponse::Ok().content_type("image/svg+xml").body(svg))
-}
-
-/// `?from=&to=` for the year-on-year report.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct YearOnYearQuery {
-    /// The earlier year, e.g. `2019-20` (required).
-    #[param(value_type = crate::domain::FinancialYear)]
-    pub from: Option<String>,
-    /// The later year, e.g. `2020-21` (required).
-    #[param(value_type = crate::domain::FinancialYear)]
-    pub to: Option<String>,
-}
-
 /// One programme and recipient in both years.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct YearOnYearRow {
@@ -311,36 +232,26 @@ fn pct(change: Money, from: Money) -> Option<String> {
     change.percent_of(from).map(|p| p.to_string())
 }
 
-/// Committed amounts (approved and closed awards) per programme and recipient in two years,
-/// with the change and the change in percent.
-#[utoipa::path(
-    tag = "reports",
-    operation_id = "get_year_on_year",
-    params(YearOnYearQuery),
-    responses((status = 200, description = "The comparison", body = YearOnYear))
-)]
-#[get("/reports/year-on-year")]
-async fn year_on_year(
-    state: web::Data<AppState>,
-    user: AuthUser,
-    query: web::Query<YearOnYearQuery>,
-) -> Result<HttpResponse, ApiError> {
-    require_reporter(&user)?;
-    let query = query.into_inner();
-    let year = |field: &str, text: Option<&str>| match text {
-        Some(t) => input::parse(field, FinancialYear::parse(t)),
-        None => Err(input::fail(field, "is required")),
-    };
-    let (from, to) = (year("from", query.from.as_deref()), year("to", query.to.as_deref())).all()?;
-    if from >= to {
-        return Err(ApiError::field("to", "must be a later year than from"));
+/// A year's report beside the previous year's, for the chart; 404 for a year without a fund.
+pub fn year_beside_previous(
+    conn: &mut PgConnection,
+    year: FinancialYear,
+) -> Result<(YearReport, YearReport), ApiError> {
+    if !store::has_fund(conn, &year.to_string())? {
+        return Err(ApiError::NotFound(format!("{year} has no fund to chart")));
     }
-    let (rows, carried) = state
-        .heavy(move |conn| {
-            let (f, t) = (from.to_string(), to.to_string());
-            Ok::<_, ApiError>((store::pair_totals(conn, &f, &t)?, store::carried_between(conn, &f, &t)?))
-        })
-        .await?;
+    Ok((year_report_of(conn, year)?, year_report_of(conn, year.previous())?))
+}
+
+/// Committed amounts (approved and closed awards) per programme and recipient in `from` and
+/// `to`, with the change and the change in percent, and the budget carried between them.
+pub fn year_on_year_of(
+    conn: &mut PgConnection,
+    from: FinancialYear,
+    to: FinancialYear,
+) -> Result<YearOnYear, ApiError> {
+    let (f, t) = (from.to_string(), to.to_string());
+    let (rows, carried) = (store::pair_totals(conn, &f, &t)?, store::carried_between(conn, &f, &t)?);
     let mut pairs: Vec<YearOnYearRow> = Vec::new();
     let mut index: BTreeMap<(ProgrammeId, RecipientId), usize> = BTreeMap::new();
     for row in rows {
@@ -381,5 +292,5 @@ async fn year_on_year(
         change_pct: pct(change, from_total),
         carried_forward: Money::from_decimal(carried),
     };
-    Ok(HttpResponse::Ok().json(YearOnYear { from, to, rows: pairs, totals }))
+    Ok(YearOnYear { from, to, rows: pairs, totals })
 }

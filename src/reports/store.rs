@@ -1,12 +1,13 @@
 //! Report queries: sums computed by PostgreSQL, grouped as narrowly as the reports need.
 
-use crate::domain::ids::{AwardId, PaymentId, ProgrammeId, RecipientId, RepaymentId};
-use crate::domain::{AwardStatus, Category, FinancialYear, PlanTheme};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Date, Nullable, Numeric, Text, Timestamptz, Uuid as SqlUuid};
 use rust_decimal::Decimal;
+
+use crate::domain::ids::{AwardId, PaymentId, ProgrammeId, RecipientId, RepaymentId};
+use crate::domain::{AwardStatus, Category, FinancialYear, PlanTheme};
 
 /// Award totals of a year by category, plan theme and status.
 #[derive(Debug, QueryableByName)]

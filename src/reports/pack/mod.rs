@@ -1,34 +1,21 @@
-//! The board and panel pack (issue 16, item 4): a year's allocation schedule against the year
+//! The board and panel pack: a year's allocation schedule against the year
 //! before, totals by category and theme against the budget, monitoring, payments, and the
 //! audit head with its latest signed checkpoint — as a workbook (`pack.xlsx`) and as a
 //! printable page (`pack.html`). Both are drawn from one [`Pack`], read in one snapshot.
 
-mod html;
-mod xlsx;
+pub mod html;
+pub mod xlsx;
 
-use actix_web::http::header;
-use actix_web::{HttpResponse, get, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::PgConnection;
 use rust_decimal::Decimal;
 
+use super::outcomes::{AwardOutcome, OutcomeReport, outcomes_of};
 use super::store::{self, MoneyMovement, ScheduleRow};
-use super::{YearReport, parse_year, require_reporter, year_report_of};
+use super::{YearReport, year_report_of};
 use crate::audit::checkpoint::{self, Checkpoint};
-use crate::delivery::as_of_date;
-use crate::delivery::outcomes::{AwardOutcome, OutcomeQuery, OutcomeReport, outcomes_of};
 use crate::domain::{FinancialYear, PlanTheme};
 use crate::error::ApiError;
-use crate::http::auth::AuthUser;
-use crate::state::AppState;
-
-/// Registers the pack's two routes.
-pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(pack_xlsx).service(pack_html);
-}
-
-/// The pack's HTML may style itself and show its inline chart; it loads nothing.
-const PACK_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /// One line of the schedule.
 #[derive(Debug)]
@@ -188,71 +175,4 @@ pub fn pack_of(
         seal: Seal { head: crate::audit::store::head(conn)?, checkpoint: checkpoint::latest(conn)? },
         made_at: Utc::now(),
     })
-}
-
-async fn read_pack(state: &AppState, user: &AuthUser, year: &str, query: OutcomeQuery) -> Result<Pack, ApiError> {
-    require_reporter(user)?;
-    let year = parse_year("financial_year", year)?;
-    let as_of = as_of_date(query.as_of)?;
-    let default_days = state.return_due_days;
-    state.heavy(move |conn| pack_of(conn, year, as_of, default_days)).await
-}
-
-/// The board and panel pack as a workbook: Summary (the year's figures and the audit seal),
-/// Schedule (line, recipient, category, theme, last year, this year, change, reason, decision),
-/// Totals (by category and theme against the budget), Monitoring (returns due, in, late and
-/// missing, and outcomes, per award as on `as_of`) and Payments. Amounts are numbers in £
-/// formats; every sheet has frozen headers and prints landscape, one page wide.
-#[utoipa::path(
-    tag = "reports",
-    operation_id = "get_year_pack_xlsx",
-    params(("financial_year" = crate::domain::FinancialYear, Path, description = "e.g. `2020-21`"), OutcomeQuery),
-    responses(
-        (status = 200, description = "An XLSX workbook", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = crate::http::respond::Binary),
-        (status = 404, description = "`not-found`: the year has no fund", content_type = "application/problem+json", body = crate::error::Problem)
-    )
-)]
-#[get("/reports/years/{financial_year}/pack.xlsx")]
-async fn pack_xlsx(
-    state: web::Data<AppState>,
-    user: AuthUser,
-    year: web::Path<String>,
-    query: web::Query<OutcomeQuery>,
-) -> Result<HttpResponse, ApiError> {
-    let pack = read_pack(&state, &user, &year, query.into_inner()).await?;
-    let body = web::block(move || xlsx::workbook(&pack).map(|bytes| (pack.name(), bytes)))
-        .await
-        .map_err(|e| ApiError::Internal(format!("pack: {e}")))?
-        .map_err(|e| ApiError::Internal(format!("pack workbook: {e}")))?;
-    Ok(HttpResponse::Ok()
-        .content_type("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-        .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{}.xlsx\"", body.0)))
-        .body(body.1))
-}
-
-/// The board and panel pack as one printable page (A4 landscape): the same sections as the
-/// workbook, with the year's chart.
-#[utoipa::path(
-    tag = "reports",
-    operation_id = "get_year_pack_html",
-    params(("financial_year" = crate::domain::FinancialYear, Path, description = "e.g. `2020-21`"), OutcomeQuery),
-    responses(
-        (status = 200, description = "An HTML page", content_type = "text/html", body = String),
-        (status = 404, description = "`not-found`: the year has no fund", content_type = "application/problem+json", body = crate::error::Problem)
-    )
-)]
-#[get("/reports/years/{financial_year}/pack.html")]
-async fn pack_html(
-    state: web::Data<AppState>,
-    user: AuthUser,
-    year: web::Path<String>,
-    query: web::Query<OutcomeQuery>,
-) -> Result<HttpResponse, ApiError> {
-    let pack = read_pack(&state, &user, &year, query.into_inner()).await?;
-    let chart = super::chart::year_chart(&pack.report, &pack.previous)
-        .map_err(|e| ApiError::Internal(format!("chart: {e}")))?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .insert_header((header::CONTENT_SECURITY_POLICY, PACK_CSP))
-        .body(html::page(&pack, &chart)))
 }

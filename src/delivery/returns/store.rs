@@ -1,4 +1,4 @@
-//! Activity and return queries.
+//! Return, owing-award and reminder queries.
 
 use chrono::{DateTime, Utc};
 use diesel::pg::PgConnection;
@@ -11,23 +11,8 @@ use crate::db::schema::{
     returns,
 };
 use crate::domain::delivery::ReminderStage;
-use crate::domain::ids::{ActivityId, AwardId, IndicatorId, MonitoringPlanId, ProgrammeId, RecipientId, ReturnId};
-use crate::domain::{AwardStatus, Direction, FinancialYear, Frequency, LineStatus, ReturnPeriod, ReturnStatus};
-
-/// An activity as stored.
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = activities)]
-pub struct ActivityRow {
-    pub id: ActivityId,
-    pub award_id: AwardId,
-    pub title: String,
-    pub description: String,
-    pub measure: String,
-    pub target: Option<Decimal>,
-    pub created_by: String,
-    pub created_at: DateTime<Utc>,
-    pub version: i32,
-}
+use crate::domain::ids::{ActivityId, AwardId, IndicatorId, ProgrammeId, RecipientId, ReturnId};
+use crate::domain::{AwardStatus, FinancialYear, Frequency, LineStatus, ReturnPeriod, ReturnStatus};
 
 /// A return as stored.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -62,35 +47,6 @@ pub struct ResultRow {
     pub commentary: String,
 }
 
-/// An award's monitoring plan as stored.
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = monitoring_plans)]
-pub struct PlanRow {
-    pub id: MonitoringPlanId,
-    pub award_id: AwardId,
-    pub frequency: Frequency,
-    pub days_allowed: i32,
-    pub set_by: String,
-    pub set_at: DateTime<Utc>,
-    pub version: i32,
-}
-
-/// An outcome indicator as stored.
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = indicators)]
-pub struct IndicatorRow {
-    pub id: IndicatorId,
-    pub award_id: AwardId,
-    pub title: String,
-    pub unit: String,
-    pub baseline: Option<Decimal>,
-    pub target: Option<Decimal>,
-    pub direction: Direction,
-    pub created_by: String,
-    pub created_at: DateTime<Utc>,
-    pub version: i32,
-}
-
 /// A line of a return as stored.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = return_lines)]
@@ -101,20 +57,6 @@ pub struct LineRow {
     pub status: LineStatus,
     pub output_value: Option<Decimal>,
     pub commentary: String,
-}
-
-/// Inserts an activity.
-pub fn insert_activity(conn: &mut PgConnection, row: &ActivityRow) -> QueryResult<ActivityRow> {
-    diesel::insert_into(activities::table).values(row).returning(ActivityRow::as_returning()).get_result(conn)
-}
-
-/// An award's activities, oldest first.
-pub fn activities_of(conn: &mut PgConnection, award_id: AwardId) -> QueryResult<Vec<ActivityRow>> {
-    activities::table
-        .filter(activities::award_id.eq(award_id))
-        .select(ActivityRow::as_select())
-        .order(activities::id.asc())
-        .load(conn)
 }
 
 /// A return with its activity lines and indicator results.
@@ -145,50 +87,6 @@ pub fn results_of(conn: &mut PgConnection, ids: &[ReturnId]) -> QueryResult<Vec<
         .select(ResultRow::as_select())
         .order((return_results::return_id, return_results::position))
         .load(conn)
-}
-
-/// An award's monitoring plan, if finance has set one.
-pub fn plan_of(conn: &mut PgConnection, award_id: AwardId) -> QueryResult<Option<PlanRow>> {
-    monitoring_plans::table
-        .filter(monitoring_plans::award_id.eq(award_id))
-        .select(PlanRow::as_select())
-        .first(conn)
-        .optional()
-}
-
-/// Inserts an award's first plan.
-pub fn insert_plan(conn: &mut PgConnection, row: &PlanRow) -> QueryResult<PlanRow> {
-    diesel::insert_into(monitoring_plans::table).values(row).returning(PlanRow::as_returning()).get_result(conn)
-}
-
-/// Changes an award's plan, one version on.
-pub fn update_plan(
-    conn: &mut PgConnection,
-    id: MonitoringPlanId,
-    frequency: Frequency,
-    days_allowed: i32,
-    by: &str,
-) -> QueryResult<PlanRow> {
-    diesel::update(monitoring_plans::table.find(id))
-        .set((
-            monitoring_plans::frequency.eq(frequency),
-            monitoring_plans::days_allowed.eq(days_allowed),
-            monitoring_plans::set_by.eq(by),
-            monitoring_plans::set_at.eq(diesel::dsl::now),
-            monitoring_plans::version.eq(monitoring_plans::version + 1),
-        ))
-        .returning(PlanRow::as_returning())
-        .get_result(conn)
-}
-
-/// Whether an award has any return, in any state.
-pub fn has_returns(conn: &mut PgConnection, award_id: AwardId) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(returns::table.filter(returns::award_id.eq(award_id)))).get_result(conn)
-}
-
-/// Inserts an indicator.
-pub fn insert_indicator(conn: &mut PgConnection, row: &IndicatorRow) -> QueryResult<IndicatorRow> {
-    diesel::insert_into(indicators::table).values(row).returning(IndicatorRow::as_returning()).get_result(conn)
 }
 
 /// The next revision number for an award's period.
@@ -363,15 +261,6 @@ pub fn returns_of_awards(conn: &mut PgConnection, award_ids: &[AwardId]) -> Quer
         .filter(returns::award_id.eq_any(award_ids))
         .select(ReturnRow::as_select())
         .order(returns::id.asc())
-        .load(conn)
-}
-
-/// The indicators of these awards, oldest first.
-pub fn indicators_of_awards(conn: &mut PgConnection, award_ids: &[AwardId]) -> QueryResult<Vec<IndicatorRow>> {
-    indicators::table
-        .filter(indicators::award_id.eq_any(award_ids))
-        .select(IndicatorRow::as_select())
-        .order(indicators::id.asc())
         .load(conn)
 }
 

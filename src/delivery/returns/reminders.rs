@@ -1,28 +1,26 @@
-//! Reminders (issue 15): a recipient's contact is e-mailed when a return is nearly due and when
+//! Reminders: a recipient's contact is e-mailed when a return is nearly due and when
 //! it falls overdue, once per return per stage, ever — the reminder's row is written in the
 //! transaction that sends it, so neither a restart nor a second instance repeats it. Without
 //! SMTP, `GET /returns/due` lists what the reminders would say.
 
 use std::collections::{HashMap, HashSet};
 
-use actix_web::{HttpResponse, get, web};
+use actix_web::web;
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::PgConnection;
 use lettre::message::{Mailbox, header::ContentType};
 use lettre::{Message, SmtpTransport, Transport};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Serialize;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::store::{self, Owing, ReminderRow};
-use super::{as_of_date, effective_plan};
 use crate::audit::{self, Action, Actor};
 use crate::config::MailSettings;
-use crate::domain::delivery::{ReminderStage, reminder_stage, schedule};
+use crate::domain::delivery::{ReminderStage, effective_plan, reminder_stage, schedule};
 use crate::domain::ids::{AwardId, RecipientId};
 use crate::domain::{AwardStatus, ReturnPeriod};
 use crate::error::ApiError;
-use crate::http::auth::AuthUser;
 use crate::state::AppState;
 
 /// A reminder a return is owed: to whom, and what it says.
@@ -145,48 +143,6 @@ pub fn owed(
         }
     }
     Ok(items)
-}
-
-/// `?within_days=&as_of=` for the reminders list.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct DueQuery {
-    /// Days ahead (and overdue) to look, 0 to 366; default `GRANTS_REMINDER_DAYS` (7).
-    #[param(minimum = 0, maximum = 366)]
-    pub within_days: Option<i64>,
-    /// `YYYY-MM-DD`; default today.
-    #[param(format = Date, example = "2020-07-25")]
-    pub as_of: Option<String>,
-}
-
-/// The reminders owed: returns not received that fall due within `within_days`, or fell due at
-/// most that many days ago, with what each reminder says and when it was sent (null: not yet,
-/// or no e-mail configured or no contact). A recipient's officer sees their own.
-#[utoipa::path(
-    tag = "delivery",
-    operation_id = "list_due_returns",
-    params(DueQuery),
-    responses((status = 200, description = "The reminders owed, by award then period", body = ReminderList))
-)]
-#[get("/returns/due")]
-async fn due_returns(
-    state: web::Data<AppState>,
-    user: AuthUser,
-    query: web::Query<DueQuery>,
-) -> Result<HttpResponse, ApiError> {
-    let scope = user.read_scope()?;
-    let query = query.into_inner();
-    let within_days = match query.within_days {
-        None => state.reminder_days,
-        Some(d) => u32::try_from(d)
-            .ok()
-            .filter(|d| *d <= 366)
-            .ok_or_else(|| ApiError::field("within_days", "must be a whole number from 0 to 366"))?,
-    };
-    let as_of = as_of_date(query.as_of)?;
-    let default_days = state.return_due_days;
-    let items = state.db(move |conn| owed(conn, scope, as_of, within_days, default_days)).await?;
-    Ok(HttpResponse::Ok().json(ReminderList { as_of, within_days, items }))
 }
 
 /// The actor the trail names for reminders.

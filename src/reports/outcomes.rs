@@ -1,24 +1,20 @@
-//! The outcome report (issue 15, item 7): for a financial year, per award and per programme,
+//! The outcome report: for a financial year, per award and per programme,
 //! each outcome indicator's baseline, target and latest actual and whether it is met, and how
 //! the award's returns stand against its plan: due, received, late, missing.
 
 use std::collections::HashMap;
 
-use actix_web::{HttpResponse, get, web};
 use chrono::NaiveDate;
 use diesel::PgConnection;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Serialize;
+use utoipa::ToSchema;
 
-use super::monitoring::Indicator;
-use super::store::{self, Owing, OwingAward, ResultRow};
-use super::{as_of_date, effective_plan};
-use crate::domain::delivery::{Made, Quantity, ReturnCounts, indicator_met, return_counts, schedule};
+use crate::delivery::monitoring::{self, Indicator};
+use crate::delivery::returns::store::{self as returns, Owing, OwingAward, ResultRow};
+use crate::domain::delivery::{Made, Quantity, ReturnCounts, effective_plan, indicator_met, return_counts, schedule};
 use crate::domain::ids::{AwardId, IndicatorId, ProgrammeId, RecipientId, ReturnId};
 use crate::domain::{AwardStatus, FinancialYear, Frequency, ReturnPeriod, ReturnStatus};
 use crate::error::ApiError;
-use crate::http::auth::{AuthUser, Role};
-use crate::state::AppState;
 
 /// An indicator with where it stands.
 #[derive(Debug, Serialize, ToSchema)]
@@ -90,15 +86,6 @@ pub struct OutcomeReport {
     pub programmes: Vec<ProgrammeOutcome>,
 }
 
-/// `?as_of=` for the outcome report.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct OutcomeQuery {
-    /// `YYYY-MM-DD`; default today. Which returns count as due.
-    #[param(format = Date, example = "2021-06-30")]
-    pub as_of: Option<String>,
-}
-
 /// Builds the outcome report of `year` on `as_of`.
 pub fn outcomes_of(
     conn: &mut PgConnection,
@@ -107,9 +94,9 @@ pub fn outcomes_of(
     default_days: u32,
 ) -> Result<OutcomeReport, ApiError> {
     let which = Owing { statuses: &[AwardStatus::Approved, AwardStatus::Closed], year: Some(year), scope: None };
-    let awards = store::owing_awards(conn, &which)?;
+    let awards = returns::owing_awards(conn, &which)?;
     let ids: Vec<AwardId> = awards.iter().map(|a| a.id).collect();
-    let returns = store::returns_of_awards(conn, &ids)?;
+    let returns = returns::returns_of_awards(conn, &ids)?;
     let live: HashMap<ReturnId, ReturnPeriod> =
         returns.iter().filter(|r| r.status != ReturnStatus::Returned).map(|r| (r.id, r.period)).collect();
     let mut made: HashMap<AwardId, Vec<Made>> = HashMap::new();
@@ -123,7 +110,7 @@ pub fn outcomes_of(
     let live_ids: Vec<ReturnId> = live.keys().copied().collect();
     // Each indicator's latest reported actual among live returns, by period.
     let mut latest: HashMap<IndicatorId, (ReturnPeriod, Quantity)> = HashMap::new();
-    for ResultRow { return_id, indicator_id, actual, .. } in store::results_of(conn, &live_ids)? {
+    for ResultRow { return_id, indicator_id, actual, .. } in returns::results_of(conn, &live_ids)? {
         let (Some(period), Some(actual)) = (live.get(&return_id), actual) else { continue };
         let actual = Quantity::from_decimal(actual);
         if latest.get(&indicator_id).is_none_or(|(p, _)| p < period) {
@@ -131,7 +118,7 @@ pub fn outcomes_of(
         }
     }
     let mut indicators: HashMap<AwardId, Vec<IndicatorOutcome>> = HashMap::new();
-    for row in store::indicators_of_awards(conn, &ids)? {
+    for row in monitoring::store::indicators_of_awards(conn, &ids)? {
         let indicator = Indicator::from(row);
         let found = latest.get(&indicator.id).copied();
         let met = found.and_then(|(_, a)| indicator_met(indicator.direction, indicator.baseline, indicator.target, a));
@@ -195,27 +182,4 @@ fn by_programme(awards: &[AwardOutcome]) -> Vec<ProgrammeOutcome> {
         p.indicators_unknown += unknown;
     }
     programmes
-}
-
-/// A year's outcomes: per award and per programme, each indicator's baseline, target, latest
-/// actual and whether it is met, and the returns due, received, late and missing on `as_of`.
-#[utoipa::path(
-    tag = "reports",
-    operation_id = "get_outcome_report",
-    params(("financial_year" = crate::domain::FinancialYear, Path, description = "e.g. `2020-21`"), OutcomeQuery),
-    responses((status = 200, description = "The year's outcomes", body = OutcomeReport))
-)]
-#[get("/reports/years/{financial_year}/outcomes")]
-async fn outcome_report(
-    state: web::Data<AppState>,
-    user: AuthUser,
-    year: web::Path<String>,
-    query: web::Query<OutcomeQuery>,
-) -> Result<HttpResponse, ApiError> {
-    user.require(&[Role::Admin, Role::Finance, Role::Approver, Role::Auditor])?;
-    let year = FinancialYear::parse(&year).map_err(|e| ApiError::field("financial_year", e.to_string()))?;
-    let as_of = as_of_date(query.into_inner().as_of)?;
-    let default_days = state.return_due_days;
-    let report = state.heavy(move |conn| outcomes_of(conn, year, as_of, default_days)).await?;
-    Ok(HttpResponse::Ok().json(report))
 }
