@@ -10,6 +10,8 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::domain::dates::DateProblem;
+
 /// One field that broke a rule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct FieldError {
@@ -252,6 +254,19 @@ impl From<FieldError> for ApiError {
     /// One field that failed its check: a 422 naming it.
     fn from(error: FieldError) -> ApiError {
         ApiError::Validation(vec![error])
+    }
+}
+
+impl From<DateProblem> for FieldError {
+    fn from(problem: DateProblem) -> FieldError {
+        FieldError { field: problem.field.to_string(), message: problem.message }
+    }
+}
+
+impl From<Vec<DateProblem>> for ApiError {
+    /// Date rules an input broke: a 422 naming each field.
+    fn from(problems: Vec<DateProblem>) -> ApiError {
+        ApiError::Validation(problems.into_iter().map(FieldError::from).collect())
     }
 }
 

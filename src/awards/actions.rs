@@ -9,39 +9,11 @@ use super::{Award, load};
 use crate::audit::{self, Action, Actor};
 use crate::decisions::{self, Decision, DecisionChoice};
 use crate::domain::budget::check_headroom;
+use crate::domain::dates::check_award_dates;
 use crate::domain::ids::{AwardId, FundId, ProgrammeId, RecipientId};
 use crate::domain::{AwardAction, AwardStatus, Category, FinancialYear, FundStatus, Money};
 use crate::error::ApiError;
 use crate::{funds, programmes, recipients};
-
-fn check_dates(start: NaiveDate, end: NaiveDate, year: FinancialYear) -> Result<(), ApiError> {
-    if end < start {
-        return Err(ApiError::field("end_date", "must be on or after start_date"));
-    }
-    let latest = year.last_day().with_year(year.last_day().year() + crate::domain::dates::AWARD_YEARS_AFTER_FUND);
-    if latest.is_some_and(|latest| end > latest) {
-        return Err(ApiError::field(
-            "end_date",
-            format!(
-                "must be within {} years of the fund's financial year {year}",
-                crate::domain::dates::AWARD_YEARS_AFTER_FUND
-            ),
-        ));
-    }
-    if !year.overlaps(start, end) {
-        return Err(ApiError::Validation(vec![
-            crate::error::FieldError {
-                field: "start_date".into(),
-                message: format!("the award must overlap the fund's financial year {year}"),
-            },
-            crate::error::FieldError {
-                field: "end_date".into(),
-                message: format!("the award must overlap the fund's financial year {year}"),
-            },
-        ]));
-    }
-    Ok(())
-}
 
 /// Looks up a programme for an award: a missing one is a bad field, not a missing resource.
 fn programme_category(conn: &mut PgConnection, id: ProgrammeId) -> Result<Category, ApiError> {
@@ -127,7 +99,7 @@ pub fn create(conn: &mut PgConnection, actor: &Actor, input: AwardInput) -> Resu
         return Err(ApiError::InvalidState("the fund is closed and takes no new awards".into()));
     }
     let year = fund.financial_year;
-    check_dates(input.start_date, input.end_date, year)?;
+    check_award_dates(input.start_date, input.end_date, year)?;
     let category = programme_category(conn, input.programme_id)?;
     check_recipient(conn, input.recipient_id)?;
     if let Some(previous) = input.previous_award_id {
@@ -318,7 +290,7 @@ pub fn update(
     let start = edit.start_date.unwrap_or(current.start_date);
     let end = edit.end_date.unwrap_or(current.end_date);
     let year = current.financial_year;
-    check_dates(start, end, year)?;
+    check_award_dates(start, end, year)?;
     let category = match edit.programme_id {
         Some(p) => Some(programme_category(conn, p)?),
         None => None,

@@ -13,7 +13,7 @@ use crate::audit::Actor;
 use crate::decisions::{self, Decision};
 use crate::domain::ids::{AwardId, DecisionId, FundId, ProgrammeId, RecipientId};
 use crate::domain::{AwardStatus, Category, FinancialYear, Money, MoneyText};
-use crate::error::ApiError;
+use crate::error::{ApiError, FieldError};
 use crate::http::auth::{AuthUser, Role};
 use crate::http::extract::{IfMatch, JsonBody, Page, PageQuery};
 use crate::http::idempotency::{self, Created, Idempotent};
@@ -148,7 +148,7 @@ pub struct AwardFilter {
 fn requested(amount: Option<&MoneyText>, on: Option<NaiveDate>) -> input::Field<Requested> {
     let amount = input::parse_optional("amount_requested", amount, |a| Money::parse_positive(&a.0))?;
     let today = chrono::Utc::now().date_naive();
-    let on = input::parse_optional("requested_on", on, |d| crate::decisions::check_decided_on(d, today))?;
+    let on = input::parse_optional("requested_on", on, |d| crate::domain::dates::check_decided_on(d, today))?;
     Ok(Requested { amount, on })
 }
 
@@ -164,7 +164,7 @@ impl TryFrom<CreateAward> for AwardInput {
             input::parse("amount", Money::parse_positive(&body.amount.0)),
             input::optional_text("change_reason", body.change_reason.as_deref(), 4000),
             requested(body.amount_requested.as_ref(), body.requested_on),
-            input::rule("end_date", body.end_date >= body.start_date, "must be on or after start_date"),
+            crate::domain::dates::check_end_after_start(body.start_date, body.end_date).map_err(FieldError::from),
         )
             .all()?;
         Ok(AwardInput {

@@ -9,8 +9,9 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::store::DecisionQuery;
-use super::{Decision, DecisionHistory, DecisionInput, check_decided_on, create, store};
+use super::{Decision, DecisionHistory, DecisionInput, create, store};
 use crate::audit::{self, Action, Actor};
+use crate::domain::dates::check_decided_on;
 use crate::domain::ids::DecisionId;
 use crate::error::ApiError;
 use crate::http::auth::{AuthUser, Role};

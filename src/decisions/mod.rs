@@ -20,12 +20,6 @@ use crate::error::ApiError;
 use crate::http::input::{self, Field};
 use store::DecisionRow;
 
-/// The earliest decision date the service takes.
-pub const EARLIEST: NaiveDate = match NaiveDate::from_ymd_opt(1990, 1, 1) {
-    Some(d) => d,
-    None => panic!("1990-01-01 is a date"),
-};
-
 /// A decision of the PCC (or of whoever holds delegated authority), as recorded.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Decision {
@@ -86,17 +80,6 @@ pub struct DecisionHistory {
     pub variation_ids: Vec<VariationId>,
     /// Its own event and the approval events of those awards and variations, in order.
     pub events: Vec<audit::store::AuditEvent>,
-}
-
-/// A decision date: not in the future, not before [`EARLIEST`].
-pub fn check_decided_on(day: NaiveDate, today: NaiveDate) -> Result<NaiveDate, &'static str> {
-    if day > today {
-        Err("cannot be in the future")
-    } else if day < EARLIEST {
-        Err("cannot be before 1990-01-01")
-    } else {
-        Ok(day)
-    }
 }
 
 /// A checked decision, ready to insert once its actor is known.

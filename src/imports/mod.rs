@@ -22,6 +22,7 @@ use crate::audit::{self, Action, Actor};
 use crate::awards::store::ImportedAward;
 use crate::awards::{self, Award};
 use crate::decisions::{self, DecisionInput};
+use crate::domain::dates::check_award_dates;
 use crate::domain::ids::{AwardId, DecisionId, FundId, PaymentId, ProgrammeId, RecipientId, RepaymentId};
 use crate::domain::{AwardStatus, FinancialYear, FundStatus, Money, PaymentStatus, RecipientKind};
 use crate::error::{ApiError, FieldError};
@@ -236,10 +237,8 @@ fn plan(
                 fail(errors, r.row, "reference", format!("{reference} appears twice in the import"));
             }
         }
-        if r.end < r.start {
-            fail(errors, r.row, "end_date", "must be on or after start_date".into());
-        } else if !r.year.overlaps(r.start, r.end) {
-            fail(errors, r.row, "start_date", format!("the award must overlap the financial year {}", r.year));
+        for problem in check_award_dates(r.start, r.end, r.year).err().unwrap_or_default() {
+            fail(errors, r.row, problem.field, problem.message);
         }
         let paid: Money = r.payments.iter().map(|p| p.amount).sum();
         if paid > r.amount {
@@ -342,7 +341,7 @@ fn plan(
                     Some(_) => Outcome::Create,
                     None => {
                         new_decisions.insert(reference.clone(), *day);
-                        match decisions::check_decided_on(*day, today) {
+                        match crate::domain::dates::check_decided_on(*day, today) {
                             Ok(_) => plan.decisions.push(DecisionInput {
                                 reference: reference.clone(),
                                 title: reference.clone(),

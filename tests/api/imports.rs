@@ -318,3 +318,59 @@ async fn hostile_packages_get_answers_not_faults() {
     body["end_date"] = json!("2020-03-31");
     assert_eq!(app.create_award(body).await.body["reference"], "CDRG-2019-20-0001");
 }
+
+#[actix_web::test]
+async fn an_award_date_rule_tells_an_import_what_it_tells_the_api() {
+    let app = TestApp::spawn().await;
+    let ledger = app.ledger("500000.00").await;
+    let by_field = |pairs: Vec<(String, String)>| {
+        let mut pairs = pairs;
+        pairs.sort();
+        pairs
+    };
+    // Each pair of dates breaks one rule of the fund's year 2020-21.
+    for (start, end, fields) in [
+        ("2020-10-01", "2020-09-30", vec!["end_date"]),
+        ("2020-04-01", "2031-04-01", vec!["end_date"]),
+        ("2021-04-01", "2022-03-31", vec!["end_date", "start_date"]),
+    ] {
+        let mut body = app.award_body(&ledger.fund, &ledger.programme, &ledger.recipient, json!("1000.00"));
+        body["start_date"] = json!(start);
+        body["end_date"] = json!(end);
+        let api = app.create_award(body).await;
+        assert_eq!(api.status, 422, "{}", api.text);
+        let told = by_field(
+            api.body["errors"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| (e["field"].as_str().unwrap().to_string(), e["message"].as_str().unwrap().to_string()))
+                .collect(),
+        );
+        assert_eq!(told.iter().map(|(f, _)| f.as_str()).collect::<Vec<_>>(), fields, "{}", api.text);
+
+        let row = format!(",2020-21,draft,Peterborough City Council,,Outside Links,,,Dates,1000,0,0,{start},{end},,");
+        let path = "/api/v1/imports?fund_code=CDRG";
+        let dry = app.send("POST", path, Some(&app.finance), &[], Some(("text/csv", csv(&[&row])))).await;
+        assert_eq!((dry.status, dry.body["ok"].as_bool()), (200, Some(false)), "{}", dry.text);
+        let imported = by_field(
+            dry.body["errors"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| (e["column"].as_str().unwrap().to_string(), e["message"].as_str().unwrap().to_string()))
+                .collect(),
+        );
+        assert_eq!(imported, told, "{start} to {end}: {}", dry.text);
+        let path = "/api/v1/imports?fund_code=CDRG&dry_run=false";
+        let committed = app.send("POST", path, Some(&app.finance), &[], Some(("text/csv", csv(&[&row])))).await;
+        assert_eq!(committed.status, 422, "{}", committed.text);
+        for (field, message) in &told {
+            let named = committed.body["errors"].as_array().unwrap().iter().any(|e| {
+                e["field"].as_str() == Some(&format!("rows[1].{field}")) && e["message"].as_str() == Some(message)
+            });
+            assert!(named, "{field}: {message} not in {}", committed.text);
+        }
+    }
+    assert_eq!(count(&app, "/api/v1/awards?limit=500").await, 0, "nothing was written");
+}

@@ -162,8 +162,8 @@ fn the_lowest_layers_name_no_feature() {
         } else if module == "canonical" || module == "request_id" || module == "telemetry" {
             &[]
         } else if module == "error" {
-            // A problem quotes the request's id, which names nothing of the crate.
-            &["request_id"]
+            // A problem quotes the request's id, and turns a domain rule's problems into its own.
+            &["request_id", "domain"]
         } else if ["state", "config", "db", "ratelimit", "client_address", "tokens"]
             .iter()
             .any(|m| module == m || module.starts_with(&format!("{m}::")))
