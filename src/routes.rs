@@ -34,7 +34,7 @@ fn api_routes(cfg: &mut ServiceConfig) {
     crate::audit::http::routes(cfg);
     crate::reports::http::routes(cfg);
     crate::exports::http::routes(cfg);
-    crate::imports::routes(cfg);
+    crate::imports::http::routes(cfg);
 }
 
 /// The process is up.

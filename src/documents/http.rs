@@ -17,7 +17,7 @@ use crate::domain::document::{MAX_DOCUMENT_BYTES, SNIFF_BYTES, TextCheck, sniff}
 use crate::domain::ids::{AwardId, DocumentId, RecipientId, ReturnId};
 use crate::error::ApiError;
 use crate::http::auth::{AuthUser, Role};
-use crate::http::extract::Page;
+use crate::http::extract::{Page, check_declared_length, media_type, read_bounded};
 use crate::state::AppState;
 use crate::{awards, delivery};
 
@@ -43,17 +43,13 @@ fn clean_filename(raw: &str) -> String {
 /// Reads a `multipart/form-data` upload with one part, `file`: counted (413 past 10 MiB,
 /// as soon as it passes), hashed and sniffed as it streams into a temporary file.
 pub async fn read_upload(request: &HttpRequest, payload: web::Payload) -> Result<Upload, ApiError> {
-    let mime = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    if !mime.trim().to_ascii_lowercase().starts_with("multipart/form-data") {
+    if media_type(request) != "multipart/form-data" {
         return Err(ApiError::UnsupportedMediaType(
             "an upload is multipart/form-data, with the file in a part named `file`".into(),
         ));
     }
-    let declared =
-        request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_DOCUMENT_BYTES + 64 * 1024) {
-        return Err(ApiError::PayloadTooLarge(MAX_DOCUMENT_BYTES as usize));
-    }
+    // The file, and room for the multipart framing around it.
+    check_declared_length(request, MAX_DOCUMENT_BYTES + 64 * 1024)?;
     let mut parts = Multipart::new(request.headers(), payload);
     let mut upload = None;
     while let Some(part) = parts.next().await {
@@ -67,19 +63,15 @@ pub async fn read_upload(request: &HttpRequest, payload: web::Payload) -> Result
         }
         let filename = clean_filename(part.content_disposition().and_then(|d| d.get_filename()).unwrap_or(""));
         let mut file = tempfile::tempfile().map_err(io_error)?;
-        let (mut size, mut hash, mut head, mut text) = (0u64, Sha256::new(), Vec::new(), TextCheck::default());
-        while let Some(chunk) = part.next().await {
-            let chunk = chunk.map_err(|e| ApiError::Malformed(format!("the upload could not be read ({e})")))?;
-            size += chunk.len() as u64;
-            if size > MAX_DOCUMENT_BYTES {
-                return Err(ApiError::PayloadTooLarge(MAX_DOCUMENT_BYTES as usize));
-            }
-            hash.update(&chunk);
-            text.feed(&chunk);
+        let (mut hash, mut head, mut text) = (Sha256::new(), Vec::new(), TextCheck::default());
+        let size = read_bounded(&mut part, MAX_DOCUMENT_BYTES, |chunk| {
+            hash.update(chunk);
+            text.feed(chunk);
             let wanted = SNIFF_BYTES.saturating_sub(head.len()).min(chunk.len());
             head.extend_from_slice(&chunk[..wanted]);
-            file.write_all(&chunk).map_err(io_error)?;
-        }
+            file.write_all(chunk).map_err(io_error)
+        })
+        .await?;
         if size == 0 {
             return Err(ApiError::field("file", "is empty"));
         }
@@ -89,7 +81,7 @@ pub async fn read_upload(request: &HttpRequest, payload: web::Payload) -> Result
                     .into(),
             )
         })?;
-        upload = Some(Upload { file, filename, media_type, size, sha256: hex::encode(hash.finalize()) });
+        upload = Some(Upload { file, filename, media_type, size: size as u64, sha256: hex::encode(hash.finalize()) });
     }
     upload.ok_or_else(|| ApiError::field("file", "is required: send the file in a part named `file`"))
 }

@@ -3,7 +3,7 @@
 //! JPEG. Anything else — an executable, a script, an archive, HTML — is refused.
 
 /// The largest document accepted: 10 MiB.
-pub const MAX_DOCUMENT_BYTES: u64 = 10 * 1024 * 1024;
+pub const MAX_DOCUMENT_BYTES: usize = 10 * 1024 * 1024;
 
 /// Every media type [`sniff`] can name (the download's documented content types).
 pub const MEDIA_TYPES: &[&str] = &[

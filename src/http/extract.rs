@@ -1,4 +1,5 @@
-//! Request extractors that answer in the problem format: JSON bodies, `If-Match`, paging.
+//! Request extractors that answer in the problem format: bodies read within a bound (JSON, an
+//! import's file, an upload's parts), `If-Match`, paging, query dates.
 
 use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header, web};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -34,35 +35,89 @@ pub fn read_json<T: DeserializeOwned + 'static>(
     req: &HttpRequest,
     payload: &mut Payload,
 ) -> LocalBoxFuture<'static, Result<(T, String), ApiError>> {
-    let is_json = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            let mime = v.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-            mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
-        })
-        .unwrap_or(false);
-    let declared_length =
-        req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
-    let mut payload = payload.take();
+    let mime = media_type(req);
+    let is_json = mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"));
+    let declared = check_declared_length(req, BODY_LIMIT);
+    let payload = payload.take();
     Box::pin(async move {
-        if declared_length.is_some_and(|n| n > BODY_LIMIT) {
-            return Err(ApiError::PayloadTooLarge(BODY_LIMIT));
-        }
+        declared?;
         if !is_json {
             return Err(ApiError::json_only());
         }
-        let mut body = web::BytesMut::new();
-        while let Some(chunk) = payload.next().await {
-            let chunk = chunk.map_err(|_| ApiError::Malformed("the request body could not be read".to_string()))?;
-            if body.len() + chunk.len() > BODY_LIMIT {
-                return Err(ApiError::PayloadTooLarge(BODY_LIMIT));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        parse_json(&body)
+        parse_json(&read_whole(payload, BODY_LIMIT).await?)
     })
+}
+
+/// The request's media type, lower-cased and without its parameters (`text/csv`); empty when
+/// it names none.
+pub fn media_type(req: &HttpRequest) -> String {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+/// 413 at once when the request declares a body longer than `limit` bytes, before a byte of it
+/// is read.
+pub fn check_declared_length(req: &HttpRequest, limit: usize) -> Result<(), ApiError> {
+    let declared =
+        req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) { Err(ApiError::PayloadTooLarge(limit)) } else { Ok(()) }
+}
+
+/// Hands each chunk of a body (or of one part of a multipart body) to `take` as it comes, and
+/// answers 413 as soon as more than `limit` bytes have come, whatever the request declared.
+/// Returns how many bytes came. Every body the service reads is read through this bound.
+pub async fn read_bounded<S, E>(
+    mut stream: S,
+    limit: usize,
+    mut take: impl FnMut(&[u8]) -> Result<(), ApiError>,
+) -> Result<usize, ApiError>
+where
+    S: futures_util::Stream<Item = Result<web::Bytes, E>> + Unpin,
+{
+    let mut size = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| ApiError::Malformed("the request body could not be read".to_string()))?;
+        size += chunk.len();
+        if size > limit {
+            return Err(ApiError::PayloadTooLarge(limit));
+        }
+        take(&chunk)?;
+    }
+    Ok(size)
+}
+
+/// A whole body of at most `limit` bytes, in memory.
+async fn read_whole<S, E>(payload: S, limit: usize) -> Result<web::BytesMut, ApiError>
+where
+    S: futures_util::Stream<Item = Result<web::Bytes, E>> + Unpin,
+{
+    let mut body = web::BytesMut::new();
+    read_bounded(payload, limit, |chunk| {
+        body.extend_from_slice(chunk);
+        Ok(())
+    })
+    .await?;
+    Ok(body)
+}
+
+/// A body that is not JSON (an import's CSV or 360Giving package), read whole, with its media
+/// type. Read by the handler after it has checked the caller's role, so that nobody else's
+/// bytes are ever read.
+pub struct BoundedBody {
+    /// As [`media_type`] gives it.
+    pub media_type: String,
+    pub bytes: web::Bytes,
+}
+
+impl BoundedBody {
+    /// Reads at most `limit` bytes: 413 past it, declared or not.
+    pub async fn read(req: &HttpRequest, payload: web::Payload, limit: usize) -> Result<BoundedBody, ApiError> {
+        check_declared_length(req, limit)?;
+        Ok(BoundedBody { media_type: media_type(req), bytes: read_whole(payload, limit).await?.freeze() })
+    }
 }
 
 /// Reads JSON into `T`: text that is not JSON is 400 (checked first, over the whole body),

@@ -6,17 +6,16 @@
 //! nothing: every row says what it would create or match, or its errors. A commit plans the
 //! same way under the matched funds' row locks, and writes only when no row has an error.
 
+pub mod http;
 pub mod parse;
 pub mod store;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use actix_web::{HttpRequest, HttpResponse, http::header, post, web};
 use chrono::{NaiveDate, Utc};
 use diesel::PgConnection;
-use futures_util::StreamExt;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::audit::{self, Action, Actor};
 use crate::awards::store::ImportedAward;
@@ -25,10 +24,9 @@ use crate::decisions::{self, DecisionInput};
 use crate::domain::dates::check_award_dates;
 use crate::domain::ids::{AwardId, DecisionId, FundId, PaymentId, ProgrammeId, RecipientId, RepaymentId};
 use crate::domain::{AwardStatus, FinancialYear, FundStatus, Money, PaymentStatus, RecipientKind};
-use crate::error::{ApiError, FieldError};
-use crate::http::auth::{AuthUser, Role};
+use crate::error::ApiError;
+use crate::http::extract::BoundedBody;
 use crate::payments::store::NewPayment;
-use crate::state::AppState;
 use parse::{ImportRow, RowError};
 use store::KnownFund;
 
@@ -36,21 +34,6 @@ use store::KnownFund;
 pub const IMPORT_LIMIT: usize = 16 * 1024 * 1024;
 /// The most rows one import takes.
 pub const IMPORT_ROWS: usize = 20_000;
-
-/// Registers the import route.
-pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(import);
-}
-
-/// `?dry_run=` and `?fund_code=`.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ImportQuery {
-    /// `true` (the default) plans and writes nothing; `false` commits, all or nothing.
-    pub dry_run: Option<bool>,
-    /// The fund code of rows whose reference does not name one (e.g. `CDRG`).
-    pub fund_code: Option<String>,
-}
 
 /// Whether a row's record is already in the ledger or would be made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
@@ -625,85 +608,6 @@ fn read_rows(
     Ok((rows, errors))
 }
 
-/// Import awards (finance): a CSV in the shape of `awards.csv` (plus `decision_ref` and
-/// `awarded_on` for approved and closed rows), or a 360Giving data package. By default a dry
-/// run that writes nothing; with `dry_run=false`, all or nothing.
-#[utoipa::path(
-    tag = "imports",
-    operation_id = "import_awards",
-    params(ImportQuery),
-    request_body(content = crate::http::respond::Binary, description = "`text/csv` (a header row, then one award per row) or `application/json` (a 360Giving data package), up to 16 MiB and 20,000 rows", content_type = "text/csv"),
-    responses(
-        (status = 200, description = "A dry run: every row's plan, or its errors", body = ImportReport),
-        (status = 201, description = "Committed: every row's plan, with the awards' ids and references", body = ImportReport),
-        (status = 422, description = "`validation-failed`: a row has an error (each named `rows[N].column`), or the body is not an import; nothing was written", content_type = "application/problem+json", body = crate::error::Problem)
-    )
-)]
-#[post("/imports")]
-async fn import(
-    state: web::Data<AppState>,
-    user: AuthUser,
-    request: HttpRequest,
-    query: web::Query<ImportQuery>,
-    mut payload: web::Payload,
-) -> Result<HttpResponse, ApiError> {
-    user.require(&[Role::Finance])?;
-    let mime = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
-        .unwrap_or_default();
-    let declared = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > IMPORT_LIMIT) {
-        return Err(ApiError::PayloadTooLarge(IMPORT_LIMIT));
-    }
-    let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| ApiError::Malformed("the request body could not be read".to_string()))?;
-        if body.len() + chunk.len() > IMPORT_LIMIT {
-            return Err(ApiError::PayloadTooLarge(IMPORT_LIMIT));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    let dry_run = query.dry_run.unwrap_or(true);
-    let fund_code = query.fund_code.clone();
-    let prefix = state.publisher.prefix.clone();
-    let actor = Actor::from(&user);
-    let work = move |conn: &mut PgConnection| -> Result<ImportReport, ApiError> {
-        let (rows, mut errors) = read_rows(&mime, &body, &prefix, fund_code.as_deref())?;
-        let ledger = load_ledger(conn)?;
-        if !dry_run {
-            // Hold the matched funds while planning, so the budget check stays true.
-            for ((code, year), (fund, _)) in &ledger.funds {
-                if rows.iter().any(|r| &r.fund_code == code && r.year == *year) {
-                    crate::funds::store::lock(conn, fund.id)?;
-                }
-            }
-        }
-        let ledger = if dry_run { ledger } else { load_ledger(conn)? };
-        let mut plan = plan(conn, &ledger, &rows, &mut errors)?;
-        errors.sort_by_key(|e| e.row);
-        let ok = errors.is_empty();
-        let created = if ok && !dry_run { apply(conn, &actor, &rows, &mut plan)? } else { planned_counts(&plan) };
-        Ok(ImportReport { dry_run, committed: ok && !dry_run, ok, rows: plan.rows, errors, created })
-    };
-    let report = if dry_run { state.db(work).await? } else { state.tx(work).await? };
-    if !report.ok && !dry_run {
-        let errors = report
-            .errors
-            .into_iter()
-            .map(|e| FieldError { field: format!("rows[{}].{}", e.row, e.column), message: e.message })
-            .collect();
-        return Err(ApiError::Validation(errors));
-    }
-    Ok(if report.committed { HttpResponse::Created() } else { HttpResponse::Ok() }.json(report))
-}
-
 fn planned_counts(plan: &Plan) -> Created {
     Created {
         funds: plan.funds.values().filter(|f| f.existing.is_none()).count(),
@@ -714,4 +618,34 @@ fn planned_counts(plan: &Plan) -> Created {
         payments: plan.rows.iter().map(|r| r.payments).sum(),
         repayments: plan.rows.iter().map(|r| r.repayments).sum(),
     }
+}
+
+/// An import as sent: its body, and how to read it (the publisher's 360Giving prefix, which
+/// marks our own ids, and the fund code of rows whose reference names none).
+pub struct ImportFile {
+    pub body: BoundedBody,
+    pub prefix: String,
+    pub fund_code: Option<String>,
+}
+
+/// Reads, plans and (unless `dry_run`) writes an import, all or nothing, inside the caller's
+/// transaction. A commit plans under the matched funds' row locks, so the budget check it makes
+/// stays true until it writes.
+pub fn run(conn: &mut PgConnection, actor: &Actor, file: &ImportFile, dry_run: bool) -> Result<ImportReport, ApiError> {
+    let (rows, mut errors) =
+        read_rows(&file.body.media_type, &file.body.bytes, &file.prefix, file.fund_code.as_deref())?;
+    let ledger = load_ledger(conn)?;
+    if !dry_run {
+        for ((code, year), (fund, _)) in &ledger.funds {
+            if rows.iter().any(|r| &r.fund_code == code && r.year == *year) {
+                crate::funds::store::lock(conn, fund.id)?;
+            }
+        }
+    }
+    let ledger = if dry_run { ledger } else { load_ledger(conn)? };
+    let mut plan = plan(conn, &ledger, &rows, &mut errors)?;
+    errors.sort_by_key(|e| e.row);
+    let ok = errors.is_empty();
+    let created = if ok && !dry_run { apply(conn, actor, &rows, &mut plan)? } else { planned_counts(&plan) };
+    Ok(ImportReport { dry_run, committed: ok && !dry_run, ok, rows: plan.rows, errors, created })
 }
