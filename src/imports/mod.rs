@@ -21,9 +21,9 @@ use crate::audit::{self, Action, Actor};
 use crate::awards::store::ImportedAward;
 use crate::awards::{self, Award};
 use crate::decisions::{self, DecisionInput};
-use crate::domain::dates::check_award_dates;
+use crate::domain::dates::{check_award_dates, check_decided_on};
 use crate::domain::ids::{AwardId, DecisionId, FundId, PaymentId, ProgrammeId, RecipientId, RepaymentId};
-use crate::domain::{AwardStatus, FinancialYear, FundStatus, Money, PaymentStatus, RecipientKind};
+use crate::domain::{AwardStatus, Category, FinancialYear, FundStatus, Money, PaymentStatus, RecipientKind};
 use crate::error::ApiError;
 use crate::http::extract::BoundedBody;
 use crate::payments::store::NewPayment;
@@ -176,187 +176,26 @@ fn plan(
     rows: &[ImportRow],
     errors: &mut Vec<RowError>,
 ) -> Result<Plan, ApiError> {
-    let mut plan = Plan::default();
-    let fail = |errors: &mut Vec<RowError>, row: usize, column: &str, message: String| {
-        errors.push(RowError { row, column: column.into(), message });
-    };
     let references: Vec<String> = rows.iter().filter_map(|r| r.reference.clone()).collect();
-    let taken: HashSet<String> = store::taken_references(conn, &references)?.into_iter().collect();
-    let mut seen_references = HashSet::new();
-    let mut new_recipients: HashMap<String, RecipientId> = HashMap::new();
-    let mut new_programmes: HashMap<String, (ProgrammeId, crate::domain::Category)> = HashMap::new();
-    let mut new_decisions: HashMap<String, NaiveDate> = HashMap::new();
-    let today = Utc::now().date_naive();
+    let mut planner = Planner {
+        ledger,
+        errors,
+        plan: Plan::default(),
+        taken: store::taken_references(conn, &references)?.into_iter().collect(),
+        seen_references: HashSet::new(),
+        new_recipients: HashMap::new(),
+        new_programmes: HashMap::new(),
+        new_decisions: HashMap::new(),
+        today: Utc::now().date_naive(),
+    };
     for r in rows {
-        // Fund.
-        let key = (r.fund_code.clone(), r.year);
-        let existing = ledger.funds.get(&key);
-        if existing.is_some_and(|(f, _)| f.status == FundStatus::Closed) {
-            fail(errors, r.row, "financial_year", format!("the fund {} {} is closed", r.fund_code, r.year));
-        }
-        if crate::domain::FundCode::parse(&r.fund_code).is_err() {
-            fail(errors, r.row, "reference", format!("{:?} is not a fund code", r.fund_code));
-        }
-        let fund = plan.funds.entry(key.clone()).or_insert_with(|| FundPlan {
-            id: existing.map(|(f, _)| f.id).unwrap_or_else(FundId::new),
-            code: r.fund_code.clone(),
-            year: r.year,
-            existing: existing.map(|(f, _)| f.clone()),
-            committed: existing.map(|(_, c)| *c).unwrap_or(Money::ZERO),
-            adds: Money::ZERO,
-            total: Money::ZERO,
-            first_row: r.row,
-        });
-        fund.total = fund.total + r.amount;
-        if r.status.is_committed() {
-            fund.adds = fund.adds + r.amount;
-        }
-        let fund_outcome = if fund.existing.is_some() { Outcome::Match } else { Outcome::Create };
-        // Award.
-        if let Some(reference) = &r.reference {
-            if taken.contains(reference) {
-                fail(errors, r.row, "reference", format!("{reference} is already in the ledger"));
-            } else if !seen_references.insert(reference.clone()) {
-                fail(errors, r.row, "reference", format!("{reference} appears twice in the import"));
-            }
-        }
-        for problem in check_award_dates(r.start, r.end, r.year).err().unwrap_or_default() {
-            fail(errors, r.row, problem.field, problem.message);
-        }
-        let paid: Money = r.payments.iter().map(|p| p.amount).sum();
-        if paid > r.amount {
-            fail(errors, r.row, "paid", format!("payments of {paid} exceed the amount {}", r.amount));
-        }
-        // Recipient.
-        let (recipient, recipient_outcome) = match &r.recipient.org_identifier {
-            Some(org) => match ledger.recipient_by_org.get(org) {
-                Some((id, _)) => (*id, Outcome::Match),
-                None => new_recipient(&mut plan, &mut new_recipients, ledger, r, org.clone()),
-            },
-            None => match r.recipient.id.filter(|id| ledger.recipient_ids.contains(id)) {
-                Some(id) => (id, Outcome::Match),
-                None => match ledger.recipient_by_name.get(&r.recipient.name.to_lowercase()) {
-                    Some(id) => (*id, Outcome::Match),
-                    None => new_recipient(&mut plan, &mut new_recipients, ledger, r, r.recipient.name.to_lowercase()),
-                },
-            },
-        };
-        plan.recipient_of_row.push(recipient);
-        // Programme.
-        let by_id = r.programme.id.filter(|id| ledger.programme_ids.contains_key(id));
-        let matched = by_id.or_else(|| ledger.programme_by_name.get(&r.programme.name.to_lowercase()).copied());
-        let programme_outcome = match matched {
-            Some(id) => {
-                plan.programme_of_row.push((id, ledger.programme_ids[&id].1));
-                Outcome::Match
-            }
-            None => {
-                let key = r.programme.name.to_lowercase();
-                match (new_programmes.get(&key), r.programme.category, r.programme.theme.clone()) {
-                    (Some(planned), _, _) => plan.programme_of_row.push(*planned),
-                    (None, Some(category), Some(theme)) => {
-                        // The theme must be one of the plan in force when the award began.
-                        let plan_id = match crate::plans::theme_plan(conn, None, &theme, r.start) {
-                            Ok(plan_id) => plan_id,
-                            Err(ApiError::Validation(found)) => {
-                                for e in found {
-                                    fail(errors, r.row, "plan_theme", e.message);
-                                }
-                                None
-                            }
-                            Err(other) => return Err(other),
-                        };
-                        let id = r
-                            .programme
-                            .id
-                            .filter(|id| {
-                                !ledger.programme_ids.contains_key(id) && !new_programmes.values().any(|(n, _)| n == id)
-                            })
-                            .unwrap_or_else(ProgrammeId::new);
-                        new_programmes.insert(key, (id, category));
-                        plan.programme_of_row.push((id, category));
-                        plan.programmes.push(crate::programmes::store::NewProgramme {
-                            id,
-                            name: r.programme.name.clone(),
-                            category,
-                            plan_theme: theme,
-                            description: parse::NOT_RECORDED.to_string(),
-                            plan_id,
-                        });
-                        plan.programme_dates.push(r.start);
-                    }
-                    (None, _, _) => {
-                        let message = format!(
-                            "{:?} is not in the ledger: give its category and plan_theme to create it",
-                            r.programme.name
-                        );
-                        fail(errors, r.row, "programme", message);
-                        plan.programme_of_row.push((ProgrammeId::new(), crate::domain::Category::CommissionedService));
-                    }
-                }
-                Outcome::Create
-            }
-        };
-        // Decision.
-        let decision_outcome = match &r.decision {
-            None => None,
-            Some((reference, day)) => Some(match ledger.decisions.get(reference) {
-                Some((_, recorded)) if recorded != day => {
-                    fail(
-                        errors,
-                        r.row,
-                        "awarded_on",
-                        format!("the decision {reference} is dated {recorded}, not {day}"),
-                    );
-                    Outcome::Match
-                }
-                Some(_) => Outcome::Match,
-                None => match new_decisions.get(reference) {
-                    Some(planned) if planned != day => {
-                        fail(
-                            errors,
-                            r.row,
-                            "awarded_on",
-                            format!("the decision {reference} is dated {planned} in an earlier row"),
-                        );
-                        Outcome::Create
-                    }
-                    Some(_) => Outcome::Create,
-                    None => {
-                        new_decisions.insert(reference.clone(), *day);
-                        match crate::domain::dates::check_decided_on(*day, today) {
-                            Ok(_) => plan.decisions.push(DecisionInput {
-                                reference: reference.clone(),
-                                title: reference.clone(),
-                                decided_on: *day,
-                                decided_by: "not recorded (imported)".into(),
-                                url: None,
-                                summary: String::new(),
-                            }),
-                            Err(m) => fail(errors, r.row, "awarded_on", m.into()),
-                        }
-                        Outcome::Create
-                    }
-                },
-            }),
-        };
-        for p in &r.payments {
-            let day = p.paid_on.or(p.due_on);
-            if let (Some((_, decided)), Some(day)) = (&r.decision, day)
-                && day < *decided
-            {
-                fail(errors, r.row, "paid", format!("a payment dated {day} is before the decision of {decided}"));
-            }
-        }
-        for p in &r.repayments {
-            if let Some((_, decided)) = &r.decision
-                && p.received_on < *decided
-            {
-                let day = p.received_on;
-                fail(errors, r.row, "repaid", format!("a repayment dated {day} is before the decision of {decided}"));
-            }
-        }
-        plan.rows.push(RowPlan {
+        let fund_outcome = planner.fund(r);
+        planner.award(r);
+        let recipient_outcome = planner.recipient(r);
+        let programme_outcome = planner.programme(conn, r)?;
+        let decision_outcome = planner.decision(r);
+        planner.money_dates(r);
+        planner.plan.rows.push(RowPlan {
             row: r.row,
             reference: r.reference.clone(),
             fund: format!("{} {}", r.fund_code, r.year),
@@ -374,73 +213,286 @@ fn plan(
             award_id: None,
         });
     }
-    for fund in plan.funds.values() {
-        if let Some(existing) = &fund.existing {
-            let budget = Money::from_decimal(existing.budget);
-            if fund.committed + fund.adds > budget {
-                fail(
-                    errors,
-                    fund.first_row,
-                    "amount",
-                    format!(
-                        "the import commits {} in {} {}, whose headroom is {}",
-                        fund.adds,
-                        fund.code,
-                        fund.year,
-                        budget - fund.committed
-                    ),
-                );
+    planner.budgets();
+    Ok(planner.plan)
+}
+
+/// The plan as it grows row by row, what the rows before made, and the errors found so far.
+struct Planner<'a> {
+    ledger: &'a Ledger,
+    errors: &'a mut Vec<RowError>,
+    plan: Plan,
+    /// References the ledger already holds.
+    taken: HashSet<String>,
+    seen_references: HashSet<String>,
+    new_recipients: HashMap<String, RecipientId>,
+    new_programmes: HashMap<String, (ProgrammeId, Category)>,
+    new_decisions: HashMap<String, NaiveDate>,
+    today: NaiveDate,
+}
+
+impl Planner<'_> {
+    fn fail(&mut self, row: usize, column: &str, message: String) {
+        self.errors.push(RowError { row, column: column.into(), message });
+    }
+
+    /// The row's fund, matched by code and year or planned, and what the row adds to it.
+    fn fund(&mut self, r: &ImportRow) -> Outcome {
+        let key = (r.fund_code.clone(), r.year);
+        let existing = self.ledger.funds.get(&key);
+        if existing.is_some_and(|(f, _)| f.status == FundStatus::Closed) {
+            self.fail(r.row, "financial_year", format!("the fund {} {} is closed", r.fund_code, r.year));
+        }
+        if crate::domain::FundCode::parse(&r.fund_code).is_err() {
+            self.fail(r.row, "reference", format!("{:?} is not a fund code", r.fund_code));
+        }
+        let fund = self.plan.funds.entry(key).or_insert_with(|| FundPlan {
+            id: existing.map(|(f, _)| f.id).unwrap_or_else(FundId::new),
+            code: r.fund_code.clone(),
+            year: r.year,
+            existing: existing.map(|(f, _)| f.clone()),
+            committed: existing.map(|(_, c)| *c).unwrap_or(Money::ZERO),
+            adds: Money::ZERO,
+            total: Money::ZERO,
+            first_row: r.row,
+        });
+        fund.total = fund.total + r.amount;
+        if r.status.is_committed() {
+            fund.adds = fund.adds + r.amount;
+        }
+        if fund.existing.is_some() { Outcome::Match } else { Outcome::Create }
+    }
+
+    /// The award's own rules: a reference not taken nor repeated, the dates every door checks,
+    /// payments within the amount.
+    fn award(&mut self, r: &ImportRow) {
+        if let Some(reference) = &r.reference {
+            if self.taken.contains(reference) {
+                self.fail(r.row, "reference", format!("{reference} is already in the ledger"));
+            } else if !self.seen_references.insert(reference.clone()) {
+                self.fail(r.row, "reference", format!("{reference} appears twice in the import"));
             }
         }
-    }
-    Ok(plan)
-}
-
-fn new_recipient(
-    plan: &mut Plan,
-    new: &mut HashMap<String, RecipientId>,
-    ledger: &Ledger,
-    r: &ImportRow,
-    key: String,
-) -> (RecipientId, Outcome) {
-    if let Some(id) = new.get(&key) {
-        return (*id, Outcome::Create);
-    }
-    let planned = |id: &RecipientId| new.values().any(|n| n == id);
-    let id =
-        r.recipient.id.filter(|id| !ledger.recipient_ids.contains(id) && !planned(id)).unwrap_or_else(RecipientId::new);
-    new.insert(key, id);
-    plan.recipients.push(crate::recipients::store::NewRecipient {
-        id,
-        name: r.recipient.name.clone(),
-        kind: RecipientKind::Other,
-        org_identifier: r.recipient.org_identifier.clone(),
-        district: None,
-        contact_email: None,
-        postcode: r.recipient.place.postcode.clone(),
-        area_code: r.recipient.place.area.as_ref().map(|a| a.0.clone()),
-        area_type: r.recipient.place.area.as_ref().map(|a| a.1.clone()),
-        area_name: r.recipient.place.area.as_ref().and_then(|a| a.2.clone()),
-    });
-    (id, Outcome::Create)
-}
-
-/// Writes a planned import inside the caller's transaction.
-fn apply(conn: &mut PgConnection, actor: &Actor, rows: &[ImportRow], plan: &mut Plan) -> Result<Created, ApiError> {
-    let mut created = Created::default();
-    let now = audit::now_micros();
-    for fund in plan.funds.values() {
-        if fund.existing.is_none() {
-            let new = crate::funds::store::NewFund {
-                id: fund.id,
-                code: fund.code.clone(),
-                name: format!("{} {} (imported)", fund.code, fund.year),
-                financial_year: fund.year,
-                budget: fund.adds.max(fund.total).to_decimal(),
-            };
-            crate::funds::create(conn, actor, &new)?;
-            created.funds += 1;
+        for problem in check_award_dates(r.start, r.end, r.year).err().unwrap_or_default() {
+            self.fail(r.row, problem.field, problem.message);
         }
+        let paid: Money = r.payments.iter().map(|p| p.amount).sum();
+        if paid > r.amount {
+            self.fail(r.row, "paid", format!("payments of {paid} exceed the amount {}", r.amount));
+        }
+    }
+
+    /// The row's recipient: by org identifier, else by our own id, else by name; else planned.
+    fn recipient(&mut self, r: &ImportRow) -> Outcome {
+        let ledger = self.ledger;
+        let (recipient, outcome) = match &r.recipient.org_identifier {
+            Some(org) => match ledger.recipient_by_org.get(org) {
+                Some((id, _)) => (*id, Outcome::Match),
+                None => self.new_recipient(r, org.clone()),
+            },
+            None => match r.recipient.id.filter(|id| ledger.recipient_ids.contains(id)) {
+                Some(id) => (id, Outcome::Match),
+                None => match ledger.recipient_by_name.get(&r.recipient.name.to_lowercase()) {
+                    Some(id) => (*id, Outcome::Match),
+                    None => self.new_recipient(r, r.recipient.name.to_lowercase()),
+                },
+            },
+        };
+        self.plan.recipient_of_row.push(recipient);
+        outcome
+    }
+
+    /// A recipient the import makes, once however many rows name it.
+    fn new_recipient(&mut self, r: &ImportRow, key: String) -> (RecipientId, Outcome) {
+        if let Some(id) = self.new_recipients.get(&key) {
+            return (*id, Outcome::Create);
+        }
+        let planned = |id: &RecipientId| self.new_recipients.values().any(|n| n == id);
+        let id = r
+            .recipient
+            .id
+            .filter(|id| !self.ledger.recipient_ids.contains(id) && !planned(id))
+            .unwrap_or_else(RecipientId::new);
+        self.new_recipients.insert(key, id);
+        self.plan.recipients.push(crate::recipients::store::NewRecipient {
+            id,
+            name: r.recipient.name.clone(),
+            kind: RecipientKind::Other,
+            org_identifier: r.recipient.org_identifier.clone(),
+            district: None,
+            contact_email: None,
+            postcode: r.recipient.place.postcode.clone(),
+            area_code: r.recipient.place.area.as_ref().map(|a| a.0.clone()),
+            area_type: r.recipient.place.area.as_ref().map(|a| a.1.clone()),
+            area_name: r.recipient.place.area.as_ref().and_then(|a| a.2.clone()),
+        });
+        (id, Outcome::Create)
+    }
+
+    /// The row's programme: by our own id or by name; else planned, when the row gives its
+    /// category and a theme of the plan in force when the award began.
+    fn programme(&mut self, conn: &mut PgConnection, r: &ImportRow) -> Result<Outcome, ApiError> {
+        let ledger = self.ledger;
+        let by_id = r.programme.id.filter(|id| ledger.programme_ids.contains_key(id));
+        if let Some(id) = by_id.or_else(|| ledger.programme_by_name.get(&r.programme.name.to_lowercase()).copied()) {
+            self.plan.programme_of_row.push((id, ledger.programme_ids[&id].1));
+            return Ok(Outcome::Match);
+        }
+        let key = r.programme.name.to_lowercase();
+        match (self.new_programmes.get(&key), r.programme.category, r.programme.theme.clone()) {
+            (Some(planned), _, _) => self.plan.programme_of_row.push(*planned),
+            (None, Some(category), Some(theme)) => {
+                let plan_id = match crate::plans::theme_plan(conn, None, &theme, r.start) {
+                    Ok(plan_id) => plan_id,
+                    Err(ApiError::Validation(found)) => {
+                        for e in found {
+                            self.fail(r.row, "plan_theme", e.message);
+                        }
+                        None
+                    }
+                    Err(other) => return Err(other),
+                };
+                let planned = |id: &ProgrammeId| self.new_programmes.values().any(|(n, _)| n == id);
+                let id = r
+                    .programme
+                    .id
+                    .filter(|id| !ledger.programme_ids.contains_key(id) && !planned(id))
+                    .unwrap_or_else(ProgrammeId::new);
+                self.new_programmes.insert(key, (id, category));
+                self.plan.programme_of_row.push((id, category));
+                self.plan.programmes.push(crate::programmes::store::NewProgramme {
+                    id,
+                    name: r.programme.name.clone(),
+                    category,
+                    plan_theme: theme,
+                    description: parse::NOT_RECORDED.to_string(),
+                    plan_id,
+                });
+                self.plan.programme_dates.push(r.start);
+            }
+            (None, _, _) => {
+                let message = format!(
+                    "{:?} is not in the ledger: give its category and plan_theme to create it",
+                    r.programme.name
+                );
+                self.fail(r.row, "programme", message);
+                self.plan.programme_of_row.push((ProgrammeId::new(), Category::CommissionedService));
+            }
+        }
+        Ok(Outcome::Create)
+    }
+
+    /// The row's decision, by reference: its date must agree with the ledger's, or with an
+    /// earlier row's; one the ledger lacks is planned, dated as a decision may be.
+    fn decision(&mut self, r: &ImportRow) -> Option<Outcome> {
+        let (reference, day) = r.decision.as_ref()?;
+        if let Some((_, recorded)) = self.ledger.decisions.get(reference) {
+            if recorded != day {
+                self.fail(r.row, "awarded_on", format!("the decision {reference} is dated {recorded}, not {day}"));
+            }
+            return Some(Outcome::Match);
+        }
+        match self.new_decisions.get(reference).copied() {
+            Some(planned) if planned != *day => {
+                let message = format!("the decision {reference} is dated {planned} in an earlier row");
+                self.fail(r.row, "awarded_on", message);
+            }
+            Some(_) => {}
+            None => {
+                self.new_decisions.insert(reference.clone(), *day);
+                match check_decided_on(*day, self.today) {
+                    Ok(_) => self.plan.decisions.push(DecisionInput {
+                        reference: reference.clone(),
+                        title: reference.clone(),
+                        decided_on: *day,
+                        decided_by: "not recorded (imported)".into(),
+                        url: None,
+                        summary: String::new(),
+                    }),
+                    Err(m) => self.fail(r.row, "awarded_on", m.into()),
+                }
+            }
+        }
+        Some(Outcome::Create)
+    }
+
+    /// No payment or repayment dated before the award's decision.
+    fn money_dates(&mut self, r: &ImportRow) {
+        let Some((_, decided)) = &r.decision else { return };
+        for day in r.payments.iter().filter_map(|p| p.paid_on.or(p.due_on)).filter(|day| day < decided) {
+            self.fail(r.row, "paid", format!("a payment dated {day} is before the decision of {decided}"));
+        }
+        for day in r.repayments.iter().map(|p| p.received_on).filter(|day| day < decided) {
+            self.fail(r.row, "repaid", format!("a repayment dated {day} is before the decision of {decided}"));
+        }
+    }
+
+    /// What the import commits in each fund the ledger holds, against its headroom.
+    fn budgets(&mut self) {
+        let mut over = Vec::new();
+        for fund in self.plan.funds.values() {
+            if let Some(existing) = &fund.existing {
+                let budget = Money::from_decimal(existing.budget);
+                if fund.committed + fund.adds > budget {
+                    let headroom = budget - fund.committed;
+                    let message = format!(
+                        "the import commits {} in {} {}, whose headroom is {headroom}",
+                        fund.adds, fund.code, fund.year
+                    );
+                    over.push((fund.first_row, message));
+                }
+            }
+        }
+        for (row, message) in over {
+            self.fail(row, "amount", message);
+        }
+    }
+}
+
+/// Writes a planned import inside the caller's transaction: the funds, recipients, programmes
+/// and decisions it makes, then the awards with their payments, then the repayments.
+fn apply(conn: &mut PgConnection, actor: &Actor, rows: &[ImportRow], plan: &mut Plan) -> Result<Created, ApiError> {
+    let mut created = make_records(conn, actor, plan)?;
+    let decision_ids: HashMap<String, DecisionId> =
+        store::decisions(conn)?.into_iter().map(|(id, reference, _)| (reference, id)).collect();
+    // References: imported ones keep theirs (and move the fund's numbering past them); the
+    // rest are numbered after them.
+    for r in rows {
+        if let Some(number) = r.reference.as_deref().and_then(|rf| parse::reference_parts(rf, r.year)).map(|(_, n)| n) {
+            store::bump_award_number(conn, plan.funds[&(r.fund_code.clone(), r.year)].id, number)?;
+        }
+    }
+    let (awards, mut payments) = award_rows(conn, actor, rows, plan, &decision_ids)?;
+    // A payment id from the package that is already used (in the ledger, or twice in the
+    // package) gets a new one.
+    let ids: Vec<PaymentId> = payments.iter().map(|p| p.id).collect();
+    let mut taken: HashSet<PaymentId> = crate::payments::store::existing_ids(conn, &ids)?.into_iter().collect();
+    for p in payments.iter_mut().filter(|p| !taken.insert(p.id)) {
+        p.id = PaymentId::new();
+    }
+    awards::store::insert_imported(conn, &awards)?;
+    crate::payments::store::insert_many(conn, &payments)?;
+    created.awards = awards.len();
+    created.payments = payments.len();
+    let ids: Vec<AwardId> = awards.iter().map(|a| a.id).collect();
+    record_imported(conn, actor, &ids)?;
+    created.repayments = repay(conn, actor, rows, &ids)?;
+    Ok(created)
+}
+
+/// Makes the funds, recipients, programmes and decisions the plan needs, each with its event.
+fn make_records(conn: &mut PgConnection, actor: &Actor, plan: &mut Plan) -> Result<Created, ApiError> {
+    let mut created = Created::default();
+    for fund in plan.funds.values().filter(|f| f.existing.is_none()) {
+        let new = crate::funds::store::NewFund {
+            id: fund.id,
+            code: fund.code.clone(),
+            name: format!("{} {} (imported)", fund.code, fund.year),
+            financial_year: fund.year,
+            budget: fund.adds.max(fund.total).to_decimal(),
+        };
+        crate::funds::create(conn, actor, &new)?;
+        created.funds += 1;
     }
     for recipient in &plan.recipients {
         crate::recipients::create(conn, actor, recipient)?;
@@ -450,21 +502,23 @@ fn apply(conn: &mut PgConnection, actor: &Actor, rows: &[ImportRow], plan: &mut 
         crate::programmes::create(conn, actor, programme, *when)?;
         created.programmes += 1;
     }
-    let mut decision_ids: HashMap<String, DecisionId> =
-        store::decisions(conn)?.into_iter().map(|(id, reference, _)| (reference, id)).collect();
     for input in std::mem::take(&mut plan.decisions) {
-        let decision = decisions::create(conn, actor, input)?;
-        decision_ids.insert(decision.reference.clone(), decision.id);
+        decisions::create(conn, actor, input)?;
         created.decisions += 1;
     }
-    // References: imported ones keep theirs (and move the fund's numbering past them); the
-    // rest are numbered after them.
-    for r in rows {
-        if let Some(number) = r.reference.as_deref().and_then(|rf| parse::reference_parts(rf, r.year)).map(|(_, n)| n) {
-            let fund = &plan.funds[&(r.fund_code.clone(), r.year)];
-            store::bump_award_number(conn, fund.id, number)?;
-        }
-    }
+    Ok(created)
+}
+
+/// Each row's award as it enters, in its final state, with its payments; the plan's rows learn
+/// their award's id and reference.
+fn award_rows(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    rows: &[ImportRow],
+    plan: &mut Plan,
+    decision_ids: &HashMap<String, DecisionId>,
+) -> Result<(Vec<ImportedAward>, Vec<NewPayment>), ApiError> {
+    let now = audit::now_micros();
     let mut awards = Vec::with_capacity(rows.len());
     let mut payments = Vec::new();
     for (i, r) in rows.iter().enumerate() {
@@ -479,8 +533,11 @@ fn apply(conn: &mut PgConnection, actor: &Actor, rows: &[ImportRow], plan: &mut 
         };
         let id = AwardId::new();
         let committed = r.status.is_committed();
-        let decision =
-            r.decision.as_ref().map(|(reference, day)| (reference.clone(), decision_ids.get(reference).copied(), *day));
+        let decision = r
+            .decision
+            .as_ref()
+            .filter(|_| committed)
+            .map(|(reference, day)| (reference.clone(), decision_ids.get(reference).copied(), *day));
         let (programme, category) = plan.programme_of_row[i];
         awards.push(ImportedAward {
             id,
@@ -497,9 +554,9 @@ fn apply(conn: &mut PgConnection, actor: &Actor, rows: &[ImportRow], plan: &mut 
             amount: r.amount.to_decimal(),
             original_amount: r.original_amount.to_decimal(),
             status: r.status,
-            decision_ref: decision.as_ref().filter(|_| committed).map(|d| d.0.clone()),
-            decision_id: decision.as_ref().filter(|_| committed).and_then(|d| d.1),
-            awarded_on: decision.as_ref().filter(|_| committed).map(|d| d.2),
+            decision_ref: decision.as_ref().map(|d| d.0.clone()),
+            decision_id: decision.as_ref().and_then(|d| d.1),
+            awarded_on: decision.as_ref().map(|d| d.2),
             start_date: r.start,
             end_date: r.end,
             created_by: actor.sub.clone(),
@@ -508,62 +565,54 @@ fn apply(conn: &mut PgConnection, actor: &Actor, rows: &[ImportRow], plan: &mut 
             withdrawn_reason: (r.status == AwardStatus::Withdrawn).then(|| "imported as withdrawn".to_string()),
             amount_requested: r.amount_requested.map(Money::to_decimal),
         });
-        for p in &r.payments {
-            payments.push(NewPayment {
-                id: p.id.unwrap_or_else(PaymentId::new),
-                award_id: id,
-                amount: p.amount.to_decimal(),
-                status: if p.paid_on.is_some() { PaymentStatus::Paid } else { PaymentStatus::Scheduled },
-                due_on: p.due_on,
-                paid_on: p.paid_on,
-                reference: p.reference.clone(),
-                paid_by: p.paid_on.map(|_| actor.sub.clone()),
-                created_by: actor.sub.clone(),
-            });
-        }
+        payments.extend(r.payments.iter().map(|p| NewPayment {
+            id: p.id.unwrap_or_else(PaymentId::new),
+            award_id: id,
+            amount: p.amount.to_decimal(),
+            status: if p.paid_on.is_some() { PaymentStatus::Paid } else { PaymentStatus::Scheduled },
+            due_on: p.due_on,
+            paid_on: p.paid_on,
+            reference: p.reference.clone(),
+            paid_by: p.paid_on.map(|_| actor.sub.clone()),
+            created_by: actor.sub.clone(),
+        }));
         plan.rows[i].reference = Some(reference);
         plan.rows[i].award_id = Some(id);
     }
-    // A payment id from the package that is already used (in the ledger, or twice in the
-    // package) gets a new one.
-    let ids: Vec<PaymentId> = payments.iter().map(|p| p.id).collect();
-    let mut taken: HashSet<PaymentId> = crate::payments::store::existing_ids(conn, &ids)?.into_iter().collect();
-    for p in payments.iter_mut() {
-        if !taken.insert(p.id) {
-            p.id = PaymentId::new();
-        }
-    }
-    awards::store::insert_imported(conn, &awards)?;
-    crate::payments::store::insert_many(conn, &payments)?;
-    created.awards = awards.len();
-    created.payments = payments.len();
-    // The trail: one event per award as imported, then one per payment.
-    let ids: Vec<AwardId> = awards.iter().map(|a| a.id).collect();
-    // Approved and closed awards keep the theme their programme has now.
-    let inserted = awards::store::find_many(conn, &ids)?;
+    Ok((awards, payments))
+}
+
+/// The trail of the awards just inserted: one event per award as imported, then one per
+/// payment. Approved and closed awards keep the theme their programme has now.
+fn record_imported(conn: &mut PgConnection, actor: &Actor, ids: &[AwardId]) -> Result<(), ApiError> {
+    let inserted = awards::store::find_many(conn, ids)?;
     awards::actions::keep_themes(conn, &inserted.iter().filter(|a| a.status.is_committed()).collect::<Vec<_>>())?;
-    let mut money = awards::store::money(conn, &ids)?;
+    let mut money = awards::store::money(conn, ids)?;
     let mut by_id: HashMap<AwardId, Award> = HashMap::new();
-    for row in awards::store::find_many(conn, &ids)? {
+    for row in awards::store::find_many(conn, ids)? {
         let totals = money.remove(&row.id).unwrap_or_default();
         by_id.insert(row.id, Award::from_row(row, totals)?);
     }
     let in_order: Vec<Award> = ids.iter().filter_map(|id| by_id.remove(id)).collect();
     audit::record_all(conn, actor, Action::AwardImported, &in_order)?;
     let (mut paid, mut scheduled) = (Vec::new(), Vec::new());
-    for row in crate::payments::store::for_awards(conn, &ids)? {
+    for row in crate::payments::store::for_awards(conn, ids)? {
         let payment = crate::payments::Payment::try_from(row)?;
         if payment.status == PaymentStatus::Paid { paid.push(payment) } else { scheduled.push(payment) }
     }
     audit::record_all(conn, actor, Action::PaymentPaid, &paid)?;
     audit::record_all(conn, actor, Action::PaymentScheduled, &scheduled)?;
-    // Repayments last, each checked against what its award has paid, with its own event. An id
-    // from the package that is already used gets a new one.
+    Ok(())
+}
+
+/// The rows' repayments, last, each checked against what its award has paid, with its own
+/// event. An id from the package that is already used gets a new one. Returns how many.
+fn repay(conn: &mut PgConnection, actor: &Actor, rows: &[ImportRow], ids: &[AwardId]) -> Result<usize, ApiError> {
     let planned: Vec<(AwardId, &parse::RepaymentPlan)> =
-        rows.iter().zip(&ids).flat_map(|(r, id)| r.repayments.iter().map(move |p| (*id, p))).collect();
+        rows.iter().zip(ids).flat_map(|(r, id)| r.repayments.iter().map(move |p| (*id, p))).collect();
     let wanted: Vec<RepaymentId> = planned.iter().filter_map(|(_, p)| p.id).collect();
     let mut taken: HashSet<RepaymentId> = crate::repayments::store::existing_ids(conn, &wanted)?.into_iter().collect();
-    for (award_id, p) in planned {
+    for (award_id, p) in &planned {
         let id = p.id.filter(|id| taken.insert(*id)).unwrap_or_else(RepaymentId::new);
         let input = crate::repayments::RepaymentInput {
             id,
@@ -572,10 +621,9 @@ fn apply(conn: &mut PgConnection, actor: &Actor, rows: &[ImportRow], plan: &mut 
             reference: p.reference.clone(),
             reason: parse::NOT_RECORDED.to_string(),
         };
-        crate::repayments::add_repayment(conn, actor, award_id, input)?;
-        created.repayments += 1;
+        crate::repayments::add_repayment(conn, actor, *award_id, input)?;
     }
-    Ok(created)
+    Ok(planned.len())
 }
 
 /// The import's rows, read from the body as its content type says.
