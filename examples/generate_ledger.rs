@@ -7,7 +7,7 @@
 
 use diesel::Connection;
 use grants::audit::Actor;
-use grants::awards::{self, actions::AwardInput};
+use grants::awards::{self, AwardInput};
 use grants::delivery::activities::{ActivityInput, add_activity};
 use grants::delivery::returns::{ReturnInput, review_in, submit};
 use grants::domain::delivery::Quantity;
@@ -99,7 +99,7 @@ fn main() -> Result<(), String> {
                 let recipient = recipient_ids[n % recipient_ids.len()];
                 let amount = Money::parse(&format!("{}.00", 10_000 + (n % 50) * 1_000))
                     .map_err(|e| ApiError::Internal(e.to_string()))?;
-                let award = awards::actions::create(
+                let award = awards::create(
                     c,
                     &finance,
                     AwardInput {
@@ -115,10 +115,10 @@ fn main() -> Result<(), String> {
                         end_date: year.last_day(),
                         previous_award_id: None,
                         change_reason: None,
-                        requested: grants::awards::actions::Requested::default(),
+                        requested: grants::awards::Requested::default(),
                     },
                 )?;
-                awards::actions::approve(c, &approver, award.id, &decision)?;
+                awards::approve(c, &approver, award.id, &decision)?;
                 let half = Money::from_decimal(amount.to_decimal() / rust_decimal::Decimal::from(2));
                 // Earlier years are fully committed to payments (half paid, half scheduled); the
                 // last year is in progress: half paid and the rest not yet scheduled, so

@@ -7,7 +7,7 @@ use diesel::pg::PgConnection;
 use diesel::prelude::*;
 
 use crate::audit::Actor;
-use crate::awards::{self, actions::AwardInput};
+use crate::awards::{self, AwardInput};
 use crate::domain::ids::{AwardId, FundId, ProgrammeId, RecipientId};
 use crate::domain::{Category, FinancialYear, Money, PlanTheme, RecipientKind};
 use crate::error::ApiError;
@@ -375,7 +375,7 @@ fn load(conn: &mut PgConnection) -> Result<DemoSummary, ApiError> {
         let drafts = if index == 0 {
             let mut drafts = Vec::new();
             for line in lines.iter() {
-                drafts.push(awards::actions::create(
+                drafts.push(awards::create(
                     conn,
                     &finance,
                     AwardInput {
@@ -391,13 +391,13 @@ fn load(conn: &mut PgConnection) -> Result<DemoSummary, ApiError> {
                         end_date: year.last_day(),
                         previous_award_id: None,
                         change_reason: None,
-                        requested: awards::actions::Requested::default(),
+                        requested: awards::Requested::default(),
                     },
                 )?);
             }
             drafts
         } else {
-            let rolled = awards::actions::roll_forward(conn, &finance, *fund_id, fund_ids[0].1)?.created;
+            let rolled = awards::roll_forward(conn, &finance, *fund_id, fund_ids[0].1)?.created;
             let mut drafts = Vec::new();
             for (draft, line) in rolled.into_iter().zip(lines.iter()) {
                 let amount = money(line.amounts[index])?;
@@ -410,24 +410,18 @@ fn load(conn: &mut PgConnection) -> Result<DemoSummary, ApiError> {
                 } else {
                     format!("In line with developing work.{ILLUSTRATIVE}")
                 };
-                let edit = awards::actions::AwardEdit {
+                let edit = awards::AwardEdit {
                     amount: Some(amount),
                     change_reason: Some(reason),
-                    ..awards::actions::AwardEdit::default()
+                    ..awards::AwardEdit::default()
                 };
-                drafts.push(awards::actions::update(
-                    conn,
-                    &finance,
-                    draft.id,
-                    &crate::http::extract::IfMatch::Any,
-                    edit,
-                )?);
+                drafts.push(awards::update(conn, &finance, draft.id, &crate::http::extract::IfMatch::Any, edit)?);
             }
             drafts
         };
         // The year's schedule is approved in one go under its decision.
         let ids: Vec<_> = drafts.iter().map(|d| d.id).collect();
-        let approved_all = awards::actions::approve_schedule(conn, &approver, &decision, &ids)?;
+        let approved_all = awards::approve_schedule(conn, &approver, &decision, &ids)?;
         for (approved, line) in approved_all.into_iter().zip(lines.iter()) {
             pay_quarters(conn, &finance, &approved, *year, if index == 0 { 4 } else { 2 })?;
             if line.programme == p_outside {
@@ -443,7 +437,7 @@ fn load(conn: &mut PgConnection) -> Result<DemoSummary, ApiError> {
     }
     // One draft in the current year, to show the pipeline.
     let (current_year, current_fund) = fund_ids[1];
-    awards::actions::create(
+    awards::create(
         conn,
         &finance,
         AwardInput {
@@ -459,7 +453,7 @@ fn load(conn: &mut PgConnection) -> Result<DemoSummary, ApiError> {
             end_date: current_year.last_day(),
             previous_award_id: None,
             change_reason: None,
-            requested: awards::actions::Requested {
+            requested: awards::Requested {
                 amount: Some(money("18000.00")?),
                 on: NaiveDate::from_ymd_opt(current_year.start_year(), 9, 1),
             },

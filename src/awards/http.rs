@@ -6,9 +6,9 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::actions::{self, AwardEdit, AwardInput, Requested};
 use super::store::{self, AwardQuery};
 use super::{Award, find_visible, load};
+use super::{AwardEdit, AwardInput, Requested};
 use crate::audit::Actor;
 use crate::decisions::{self, Decision};
 use crate::domain::ids::{AwardId, DecisionId, FundId, ProgrammeId, RecipientId};
@@ -225,7 +225,7 @@ impl TryFrom<UpdateAward> for AwardEdit {
     params(("id" = Uuid, Path, description = "The fund of the new year")),
     request_body = RollForwardRequest,
     responses(
-        (status = 200, description = "The drafts created, and how many awards already had one", body = actions::RollForward),
+        (status = 200, description = "The drafts created, and how many awards already had one", body = super::RollForward),
         (status = 409, description = "`invalid-state`: the fund is closed", content_type = "application/problem+json", body = crate::error::Problem)
     )
 )]
@@ -239,7 +239,7 @@ async fn roll_forward(
     user.require(&[Role::Finance])?;
     let (to, from) = (id.into_inner(), body.0.from_fund_id);
     let actor = Actor::from(&user);
-    let rolled = state.tx(move |conn| actions::roll_forward(conn, &actor, to, from)).await?;
+    let rolled = state.tx(move |conn| super::roll_forward(conn, &actor, to, from)).await?;
     Ok(HttpResponse::Ok().json(rolled))
 }
 
@@ -264,7 +264,7 @@ async fn create_award(
     let input = AwardInput::try_from(body)?;
     let actor = Actor::from(&user);
     idempotency::create(&state, &user, claim, move |conn| {
-        let award = actions::create(conn, &actor, input)?;
+        let award = super::create(conn, &actor, input)?;
         Created::new(format!("/api/v1/awards/{}", award.id), award.version, &award)
     })
     .await
@@ -385,7 +385,7 @@ async fn update_award(
     let edit = AwardEdit::try_from(body.0)?;
     let id = id.into_inner();
     let actor = Actor::from(&user);
-    let award = state.tx(move |conn| actions::update(conn, &actor, id, &if_match, edit)).await?;
+    let award = state.tx(move |conn| super::update(conn, &actor, id, &if_match, edit)).await?;
     Ok(with_etag(award.version, &award))
 }
 
@@ -414,7 +414,7 @@ async fn approve_award(
     let choice = decisions::required_choice(body.0.decision_id, body.0.decision_ref.as_deref())?;
     let id = id.into_inner();
     let actor = Actor::from(&user);
-    let award = state.tx(move |conn| actions::approve(conn, &actor, id, &choice)).await?;
+    let award = state.tx(move |conn| super::approve(conn, &actor, id, &choice)).await?;
     Ok(with_etag(award.version, &award))
 }
 
@@ -440,7 +440,7 @@ async fn withdraw_award(
     let reason = one_text("reason", &body.0.reason, 1, 2000)?;
     let id = id.into_inner();
     let actor = Actor::from(&user);
-    let award = state.tx(move |conn| actions::withdraw(conn, &actor, id, reason)).await?;
+    let award = state.tx(move |conn| super::withdraw(conn, &actor, id, reason)).await?;
     Ok(with_etag(award.version, &award))
 }
 
@@ -462,10 +462,10 @@ pub struct ApprovedSchedule {
 }
 
 impl ApproveSchedule {
-    /// The ids, checked: at least one, at most [`actions::SCHEDULE_MAX`], none twice.
+    /// The ids, checked: at least one, at most [`super::SCHEDULE_MAX`], none twice.
     fn checked(self) -> Result<Vec<AwardId>, ApiError> {
         let ids = self.award_ids;
-        let max = actions::SCHEDULE_MAX;
+        let max = super::SCHEDULE_MAX;
         let mut seen = std::collections::HashSet::with_capacity(ids.len());
         if ids.is_empty() || ids.len() > max {
             Err(ApiError::field("award_ids", format!("must name between 1 and {max} awards")))
@@ -506,7 +506,7 @@ async fn approve_schedule(
     let approved = state
         .tx(move |conn| {
             let decision = decisions::find(conn, id)?;
-            let awards = actions::approve_schedule(conn, &actor, &decision, &ids)?;
+            let awards = super::approve_schedule(conn, &actor, &decision, &ids)?;
             Ok(ApprovedSchedule { decision, awards })
         })
         .await?;

@@ -1,24 +1,29 @@
 //! Awards: the grants themselves, from draft to approval, withdrawal or closure (DESIGN §5).
 //!
-//! `mod.rs` holds the award as the API shows it and how it is read; `actions` every write,
-//! each one function run inside the caller's transaction; `http` the handlers; `store` the SQL;
-//! `as_of` the award rebuilt from the audit trail.
+//! `mod.rs` holds the award as the API shows it, how it is read, and every write: each one
+//! function that runs inside the caller's transaction and appends its audit event last. Lock
+//! order everywhere: award, then fund, then the audit chain. `http` holds the handlers, `store`
+//! the SQL, `as_of` the award rebuilt from the audit trail.
 
-pub mod actions;
 pub mod as_of;
 pub mod http;
 pub mod store;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use diesel::PgConnection;
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::audit::{self, Action, Actor};
+use crate::decisions::{self, Decision, DecisionChoice};
+use crate::domain::budget::check_headroom;
+use crate::domain::dates::check_award_dates;
 use crate::domain::ids::{AwardId, DecisionId, FundId, PlanId, ProgrammeId, RecipientId};
-use crate::domain::{AwardStatus, Category, FinancialYear, Money, PlanTheme};
+use crate::domain::{AwardAction, AwardStatus, Category, FinancialYear, FundStatus, Money, PlanTheme};
 use crate::error::ApiError;
-use store::{AwardMoney, AwardRow};
+use crate::{funds, programmes, recipients};
+use store::{AwardChanges, AwardMoney, AwardRow, NewAward};
 
 /// A grant to one recipient from one fund, under one programme.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -167,4 +172,388 @@ pub fn find_visible(
         Some(row) if user_scope.is_none_or(|own| own == row.recipient_id) => Ok(row),
         _ => Err(ApiError::not_found("award")),
     }
+}
+
+/// Looks up a programme for an award: a missing one is a bad field, not a missing resource.
+fn programme_category(conn: &mut PgConnection, id: ProgrammeId) -> Result<Category, ApiError> {
+    let row = programmes::store::find(conn, id)?.ok_or_else(|| ApiError::field("programme_id", "no such programme"))?;
+    Ok(row.category)
+}
+
+fn check_recipient(conn: &mut PgConnection, id: RecipientId) -> Result<(), ApiError> {
+    recipients::store::find(conn, id)?.ok_or_else(|| ApiError::field("recipient_id", "no such recipient"))?;
+    Ok(())
+}
+
+/// A checked request for a new award.
+pub struct AwardInput {
+    pub fund_id: FundId,
+    pub programme_id: ProgrammeId,
+    pub recipient_id: RecipientId,
+    pub title: String,
+    pub purpose: String,
+    pub conditions: String,
+    pub crime_reduction_rationale: String,
+    pub amount: Money,
+    pub start_date: NaiveDate,
+    pub end_date: NaiveDate,
+    /// The award of an earlier year this one continues.
+    pub previous_award_id: Option<AwardId>,
+    /// Why the amount differs from the previous award's.
+    pub change_reason: Option<String>,
+    /// What the recipient asked for, and when.
+    pub requested: Requested,
+}
+
+/// What a recipient asked for, and when; `None` when not recorded.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Requested {
+    pub amount: Option<Money>,
+    pub on: Option<NaiveDate>,
+}
+
+/// Checks that `previous` may be continued by an award of `year`, and that an amount that
+/// differs from its amount says why.
+fn check_predecessor(
+    conn: &mut PgConnection,
+    previous: AwardId,
+    year: FinancialYear,
+    amount: Money,
+    change_reason: Option<&str>,
+) -> Result<(), ApiError> {
+    let field = "previous_award_id";
+    let row = store::find(conn, previous)?.ok_or_else(|| ApiError::field(field, "no such award"))?;
+    if row.financial_year >= year {
+        return Err(ApiError::field(field, format!("must be an award of a year before {year}")));
+    }
+    if !row.status.is_committed() {
+        return Err(ApiError::field(field, "must be an approved or closed award"));
+    }
+    check_change_reason(Money::from_decimal(row.amount), amount, change_reason)
+        .map_err(|message| ApiError::field("change_reason", message))
+}
+
+/// A change of amount from the previous award's needs a reason.
+fn check_change_reason(previous: Money, amount: Money, reason: Option<&str>) -> Result<(), String> {
+    if amount != previous && reason.is_none() {
+        Err(format!("is required: the amount {amount} differs from the previous award's {previous}"))
+    } else {
+        Ok(())
+    }
+}
+
+/// The amount of the award `current` continues, if any.
+fn previous_amount(conn: &mut PgConnection, current: &store::AwardRow) -> Result<Option<Money>, ApiError> {
+    match current.previous_award_id {
+        None => Ok(None),
+        Some(id) => Ok(store::find(conn, id)?.map(|row| Money::from_decimal(row.amount))),
+    }
+}
+
+/// Creates a draft award inside the caller's transaction, with its audit event.
+pub fn create(conn: &mut PgConnection, actor: &Actor, input: AwardInput) -> Result<Award, ApiError> {
+    let (fund, number) = funds::store::take_award_number(conn, input.fund_id)?
+        .ok_or_else(|| ApiError::field("fund_id", "no such fund"))?;
+    if fund.status == FundStatus::Closed {
+        return Err(ApiError::InvalidState("the fund is closed and takes no new awards".into()));
+    }
+    let year = fund.financial_year;
+    check_award_dates(input.start_date, input.end_date, year)?;
+    let category = programme_category(conn, input.programme_id)?;
+    check_recipient(conn, input.recipient_id)?;
+    if let Some(previous) = input.previous_award_id {
+        check_predecessor(conn, previous, year, input.amount, input.change_reason.as_deref())?;
+    }
+    let new = NewAward {
+        id: AwardId::new(),
+        reference: format!("{}-{}-{:04}", fund.code, fund.financial_year, number),
+        fund_id: fund.id,
+        financial_year: fund.financial_year,
+        programme_id: input.programme_id,
+        category,
+        recipient_id: input.recipient_id,
+        title: input.title,
+        purpose: input.purpose,
+        conditions: input.conditions,
+        crime_reduction_rationale: input.crime_reduction_rationale,
+        amount: input.amount.to_decimal(),
+        original_amount: input.amount.to_decimal(),
+        start_date: input.start_date,
+        end_date: input.end_date,
+        created_by: actor.sub.clone(),
+        previous_award_id: input.previous_award_id,
+        change_reason: input.change_reason,
+        amount_requested: input.requested.amount.map(Money::to_decimal),
+        requested_on: input.requested.on,
+    };
+    let award = Award::from_row(store::insert(conn, &new)?, AwardMoney::default())?;
+    audit::record(conn, actor, Action::AwardCreated, &award)?;
+    Ok(award)
+}
+
+/// Checks that `actor` may approve `current`: its status allows it (a draft), four-eyes holds,
+/// and a changed amount says why. Call with the award's row locked.
+fn check_approvable(conn: &mut PgConnection, actor: &Actor, current: &store::AwardRow) -> Result<(), ApiError> {
+    current.status.after(AwardAction::Approve, Money::ZERO).map_err(|e| ApiError::InvalidState(e.0))?;
+    if current.created_by == actor.sub {
+        return Err(ApiError::FourEyes("an award cannot be approved by the person who created it".into()));
+    }
+    if audit::store::acted_on(conn, current.id.into(), &actor.sub, &[Action::AwardUpdated.as_str()], 0)? {
+        return Err(ApiError::FourEyes(
+            "an award cannot be approved by a person who changed it while it was a draft".into(),
+        ));
+    }
+    if let Some(previous) = previous_amount(conn, current)? {
+        check_change_reason(previous, Money::from_decimal(current.amount), current.change_reason.as_deref())
+            .map_err(|m| ApiError::InvalidState(format!("change_reason {m}: give one before approving")))?;
+    }
+    Ok(())
+}
+
+/// Locks a fund for approvals against it: it must be open. Returns it with what it has
+/// committed.
+fn lock_open_fund(conn: &mut PgConnection, id: FundId) -> Result<(funds::store::FundRow, Money), ApiError> {
+    let fund = funds::store::lock(conn, id)?.ok_or_else(|| ApiError::Internal("award without fund".into()))?;
+    if fund.status == FundStatus::Closed {
+        return Err(ApiError::InvalidState("the fund is closed and takes no approvals".into()));
+    }
+    // Committed, with budget carried out counted and carried in deducted.
+    let used = funds::store::used(conn, fund.id)?;
+    Ok((fund, used))
+}
+
+/// Keeps on each award the theme its programme has now.
+pub fn keep_themes(conn: &mut PgConnection, rows: &[&store::AwardRow]) -> Result<(), ApiError> {
+    let mut by_programme: std::collections::BTreeMap<ProgrammeId, Vec<AwardId>> = Default::default();
+    for row in rows {
+        by_programme.entry(row.programme_id).or_default().push(row.id);
+    }
+    for (programme, ids) in by_programme {
+        let p = programmes::store::find(conn, programme)?
+            .ok_or_else(|| ApiError::Internal("award without programme".into()))?;
+        store::keep_theme(conn, &ids, p.plan_id, &p.plan_theme)?;
+    }
+    Ok(())
+}
+
+/// The changes that approve an award under `decision`.
+fn approval(actor: &Actor, decision: &Decision) -> AwardChanges {
+    AwardChanges {
+        status: Some(AwardStatus::Approved),
+        decision_ref: Some(decision.reference.clone()),
+        decision_id: Some(decision.id),
+        awarded_on: Some(decision.decided_on),
+        approved_by: Some(actor.sub.clone()),
+        approved_at: Some(audit::now_micros()),
+        ..AwardChanges::default()
+    }
+}
+
+/// Approves a draft inside the caller's transaction under the decision `choice` names: four-eyes,
+/// open fund, and the budget rule checked under the fund's row lock, then the audit event. The
+/// award date is the decision's date.
+pub fn approve(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    id: AwardId,
+    choice: &DecisionChoice,
+) -> Result<Award, ApiError> {
+    let current = store::lock(conn, id)?.ok_or_else(|| ApiError::not_found("award"))?;
+    check_approvable(conn, actor, &current)?;
+    let (fund, committed) = lock_open_fund(conn, current.fund_id)?;
+    check_headroom(Money::from_decimal(fund.budget), committed, Money::from_decimal(current.amount))
+        .map_err(|e| ApiError::BudgetExceeded(e.to_string()))?;
+    let decision = decisions::resolve(conn, actor, choice)?;
+    keep_themes(conn, &[&current])?;
+    let row = store::update(conn, id, &approval(actor, &decision))?;
+    let award = load(conn, row)?;
+    audit::record(conn, actor, Action::AwardApproved, &award)?;
+    Ok(award)
+}
+
+/// The most awards one schedule approves.
+pub const SCHEDULE_MAX: usize = 1_000;
+
+/// Approves a schedule of drafts under one recorded decision, all or nothing, inside the
+/// caller's transaction: every award locked (in id order), four-eyes and a changed amount's
+/// reason checked for each (the refusal names the award), then each fund locked (in id order)
+/// and the budget rule checked for the schedule's whole total against it; then one update and
+/// one `award.approved` event per award. Returns the awards in the order asked.
+pub fn approve_schedule(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    decision: &Decision,
+    ids: &[AwardId],
+) -> Result<Vec<Award>, ApiError> {
+    let rows = store::lock_many(conn, ids)?;
+    if let Some(missing) = ids.iter().find(|id| !rows.iter().any(|r| r.id == **id)) {
+        return Err(ApiError::field("award_ids", format!("no such award: {missing}")));
+    }
+    let mut by_fund: std::collections::BTreeMap<FundId, Money> = std::collections::BTreeMap::new();
+    for row in &rows {
+        check_approvable(conn, actor, row).map_err(|e| e.about(&row.reference))?;
+        let total = by_fund.entry(row.fund_id).or_insert(Money::ZERO);
+        *total = *total + Money::from_decimal(row.amount);
+    }
+    for (fund_id, total) in &by_fund {
+        let (fund, committed) = lock_open_fund(conn, *fund_id)?;
+        check_headroom(Money::from_decimal(fund.budget), committed, *total).map_err(|e| {
+            ApiError::BudgetExceeded(format!(
+                "the schedule's awards from {} {}: {e}; nothing was approved, and the schedule is short by {}",
+                fund.code,
+                fund.financial_year,
+                *total - e.headroom
+            ))
+        })?;
+    }
+    keep_themes(conn, &rows.iter().collect::<Vec<_>>())?;
+    let approved = store::update_many(conn, ids, &approval(actor, decision))?;
+    let mut money = store::money(conn, ids)?;
+    let mut awards = Vec::with_capacity(approved.len());
+    for row in approved {
+        let totals = money.remove(&row.id).unwrap_or_default();
+        awards.push(Award::from_row(row, totals)?);
+    }
+    awards.sort_by_key(|a| ids.iter().position(|id| *id == a.id));
+    audit::record_all(conn, actor, Action::AwardApproved, &awards)?;
+    Ok(awards)
+}
+
+/// Changes to a draft; `None` leaves a field as it is.
+#[derive(Debug, Default)]
+pub struct AwardEdit {
+    pub programme_id: Option<ProgrammeId>,
+    pub recipient_id: Option<RecipientId>,
+    pub title: Option<String>,
+    pub purpose: Option<String>,
+    pub conditions: Option<String>,
+    pub crime_reduction_rationale: Option<String>,
+    pub amount: Option<Money>,
+    pub start_date: Option<NaiveDate>,
+    pub end_date: Option<NaiveDate>,
+    pub change_reason: Option<String>,
+    pub requested: Requested,
+}
+
+/// Edits a draft whose version is `expected` (the client's `If-Match`).
+pub fn update(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    id: AwardId,
+    if_match: &crate::http::extract::IfMatch,
+    edit: AwardEdit,
+) -> Result<Award, ApiError> {
+    let current = store::lock(conn, id)?.ok_or_else(|| ApiError::not_found("award"))?;
+    if_match.check(current.version)?;
+    current.status.after(AwardAction::Edit, Money::ZERO).map_err(|e| ApiError::InvalidState(e.0))?;
+    let start = edit.start_date.unwrap_or(current.start_date);
+    let end = edit.end_date.unwrap_or(current.end_date);
+    let year = current.financial_year;
+    check_award_dates(start, end, year)?;
+    let category = match edit.programme_id {
+        Some(p) => Some(programme_category(conn, p)?),
+        None => None,
+    };
+    if let Some(r) = edit.recipient_id {
+        check_recipient(conn, r)?;
+    }
+    if let Some(previous) = previous_amount(conn, &current)? {
+        let amount = edit.amount.unwrap_or(Money::from_decimal(current.amount));
+        let reason = edit.change_reason.as_deref().or(current.change_reason.as_deref());
+        check_change_reason(previous, amount, reason).map_err(|m| ApiError::field("change_reason", m))?;
+    }
+    let changes = AwardChanges {
+        programme_id: edit.programme_id,
+        category,
+        recipient_id: edit.recipient_id,
+        title: edit.title,
+        purpose: edit.purpose,
+        conditions: edit.conditions,
+        crime_reduction_rationale: edit.crime_reduction_rationale,
+        // A draft commits nothing yet: its original amount follows its amount.
+        amount: edit.amount.map(Money::to_decimal),
+        original_amount: edit.amount.map(Money::to_decimal),
+        start_date: edit.start_date,
+        end_date: edit.end_date,
+        change_reason: edit.change_reason,
+        amount_requested: edit.requested.amount.map(Money::to_decimal),
+        requested_on: edit.requested.on,
+        ..AwardChanges::default()
+    };
+    let row = store::update(conn, id, &changes)?;
+    let award = load(conn, row)?;
+    audit::record(conn, actor, Action::AwardUpdated, &award)?;
+    Ok(award)
+}
+
+/// Withdraws a draft, or an approved award with nothing paid or scheduled.
+pub fn withdraw(conn: &mut PgConnection, actor: &Actor, id: AwardId, reason: String) -> Result<Award, ApiError> {
+    let current = store::lock(conn, id)?.ok_or_else(|| ApiError::not_found("award"))?;
+    let money = store::money(conn, &[id])?.remove(&id).unwrap_or_default();
+    let next = current
+        .status
+        .after(AwardAction::Withdraw, money.gross_paid() + money.scheduled)
+        .map_err(|e| ApiError::InvalidState(e.0))?;
+    let changes = AwardChanges { status: Some(next), withdrawn_reason: Some(reason), ..AwardChanges::default() };
+    let row = store::update(conn, id, &changes)?;
+    let award = load(conn, row)?;
+    audit::record(conn, actor, Action::AwardWithdrawn, &award)?;
+    Ok(award)
+}
+
+/// The same day `years` later; 29 February becomes the 28th in a year without one.
+fn years_later(day: NaiveDate, years: i32) -> NaiveDate {
+    let year = day.year() + years;
+    day.with_year(year).or_else(|| NaiveDate::from_ymd_opt(year, day.month(), 28)).unwrap_or(day)
+}
+
+/// What rolling a year forward did.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct RollForward {
+    /// The new drafts, one per award of the earlier year that still stands, in its order.
+    pub created: Vec<Award>,
+    /// How many of the earlier year's standing awards already had a successor in this fund.
+    pub already_rolled: usize,
+}
+
+/// Creates in `to`, inside the caller's transaction, a draft continuing every approved or
+/// closed award of `from` that has no successor in `to` yet: same programme, recipient, texts
+/// and amount, dates moved to the new year, the year in the title too. Under `to`'s row lock,
+/// so two roll-forwards at once create each draft once.
+pub fn roll_forward(conn: &mut PgConnection, actor: &Actor, to: FundId, from: FundId) -> Result<RollForward, ApiError> {
+    let target = funds::store::lock(conn, to)?.ok_or_else(|| ApiError::not_found("fund"))?;
+    if target.status == FundStatus::Closed {
+        return Err(ApiError::InvalidState("the fund is closed and takes no new awards".into()));
+    }
+    let source = funds::store::find(conn, from)?.ok_or_else(|| ApiError::field("from_fund_id", "no such fund"))?;
+    if source.financial_year >= target.financial_year {
+        return Err(ApiError::field(
+            "from_fund_id",
+            format!("must be a fund of a year before {}", target.financial_year),
+        ));
+    }
+    let years = target.financial_year.start_year() - source.financial_year.start_year();
+    let standing = store::count_standing(conn, from)?;
+    let rows = store::standing_without_successor(conn, from, to)?;
+    let (old_year, new_year) = (source.financial_year.to_string(), target.financial_year.to_string());
+    let mut created = Vec::with_capacity(rows.len());
+    for row in rows {
+        let input = AwardInput {
+            fund_id: to,
+            programme_id: row.programme_id,
+            recipient_id: row.recipient_id,
+            title: row.title.replace(&old_year, &new_year),
+            purpose: row.purpose,
+            conditions: row.conditions,
+            crime_reduction_rationale: row.crime_reduction_rationale,
+            amount: Money::from_decimal(row.amount),
+            start_date: years_later(row.start_date, years),
+            end_date: years_later(row.end_date, years),
+            previous_award_id: Some(row.id),
+            change_reason: None,
+            requested: Requested::default(),
+        };
+        created.push(create(conn, actor, input)?);
+    }
+    Ok(RollForward { already_rolled: standing - created.len(), created })
 }

@@ -586,7 +586,7 @@ fn award_rows(
 /// payment. Approved and closed awards keep the theme their programme has now.
 fn record_imported(conn: &mut PgConnection, actor: &Actor, ids: &[AwardId]) -> Result<(), ApiError> {
     let inserted = awards::store::find_many(conn, ids)?;
-    awards::actions::keep_themes(conn, &inserted.iter().filter(|a| a.status.is_committed()).collect::<Vec<_>>())?;
+    awards::keep_themes(conn, &inserted.iter().filter(|a| a.status.is_committed()).collect::<Vec<_>>())?;
     let mut money = awards::store::money(conn, ids)?;
     let mut by_id: HashMap<AwardId, Award> = HashMap::new();
     for row in awards::store::find_many(conn, ids)? {
