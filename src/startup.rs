@@ -226,3 +226,187 @@ pub fn ready_status(address: &str, timeout: std::time::Duration) -> std::io::Res
         .and_then(|code| code.parse().ok())
         .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, "not an HTTP response"))
 }
+
+/// `grants health`: asks a running service whether it is ready; `Ok` when `/readyz` answers 200.
+/// `address` defaults to `GRANTS_BIND` (`0.0.0.0` asked on `127.0.0.1`).
+pub fn health(address: Option<String>) -> Result<(), String> {
+    let address = address
+        .or_else(|| std::env::var("GRANTS_BIND").ok())
+        .unwrap_or_else(|| "127.0.0.1:8080".to_string())
+        .replace("0.0.0.0", "127.0.0.1");
+    let status = ready_status(&address, std::time::Duration::from_secs(3)).map_err(|e| format!("{address}: {e}"))?;
+    if status != 200 {
+        return Err(format!("{address}: /readyz answered {status}"));
+    }
+    println!("ready");
+    Ok(())
+}
+
+/// `grants migrate`: creates the database if missing and applies the migrations, waiting for a
+/// server that is still starting.
+pub fn migrate(settings: &Settings) -> Result<(), String> {
+    crate::db::wait_for_server(&settings.database_url, true, settings.db_start_patience)?;
+    crate::db::prepare(&settings.database_url)?;
+    println!("database ready");
+    Ok(())
+}
+
+/// What `grants token` is asked for.
+pub struct TokenArgs {
+    pub sub: String,
+    pub name: Option<String>,
+    /// Role names as the claim writes them.
+    pub roles: Vec<String>,
+    pub recipient_id: Option<uuid::Uuid>,
+    /// `30m`, `8h`, `7d`.
+    pub ttl: String,
+}
+
+/// `grants token`: a token signed with `GRANTS_JWT_SECRET`, or with the secret `serve --demo`
+/// keeps; never one the service would refuse for living too long.
+pub fn token(settings: &Settings, args: &TokenArgs) -> Result<String, String> {
+    use crate::http::auth::{Role, TokenRequest, mint, parse_ttl};
+    let demo_secret = crate::config::demo_secret_file();
+    let jwt = match &settings.jwt {
+        Some(jwt) => jwt.clone(),
+        None => crate::config::demo_jwt(&demo_secret, false)?.ok_or_else(|| {
+            format!(
+                "set GRANTS_JWT_SECRET to mint tokens (or run `grants serve --demo` once: it keeps its secret in {})",
+                demo_secret.display()
+            )
+        })?,
+    };
+    let roles = args
+        .roles
+        .iter()
+        .map(|r| {
+            Role::from_claim(r).ok_or_else(|| {
+                format!("unknown role {r:?}: use admin, finance, approver, recipient (or csp) or auditor")
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if roles.contains(&Role::Recipient) && args.recipient_id.is_none() {
+        return Err("--role recipient needs --recipient-id".into());
+    }
+    let ttl = parse_ttl(&args.ttl)?;
+    if ttl > settings.jwt_max_ttl {
+        return Err(format!(
+            "--ttl {} is longer than GRANTS_JWT_MAX_TTL ({} s): the service would refuse the token",
+            ttl.as_secs(),
+            settings.jwt_max_ttl.as_secs()
+        ));
+    }
+    let request = TokenRequest {
+        sub: &args.sub,
+        name: args.name.as_deref(),
+        roles: &roles,
+        recipient_id: args.recipient_id.map(crate::domain::RecipientId::from),
+        ttl,
+    };
+    Ok(mint(&jwt, &request)?)
+}
+
+/// How `grants serve` was asked to run.
+pub struct ServeOptions {
+    /// `--demo`: load the demo into an empty database and print a token per role.
+    pub demo: bool,
+    /// `--allow-superuser`: serve even through a role that can lift the trail's guards.
+    pub allow_superuser: bool,
+    /// `--public`: let the demo listen beyond loopback.
+    pub public: bool,
+}
+
+/// `grants serve`: checks the settings before anything starts (the preflight), readies the
+/// database and the serving role, loads and announces the demo when asked, then serves until
+/// stopped.
+pub fn serve(mut settings: Settings, options: ServeOptions) -> Result<(), String> {
+    preflight(&mut settings, &options)?;
+    settings.app_database_url = Some(serving_role(&settings, options.allow_superuser)?);
+    if options.demo {
+        crate::demo::welcome(&settings)?;
+    }
+    actix_web::rt::System::new().block_on(async move {
+        let application = Application::build(settings)?;
+        let address = application.address();
+        log::info!("listening on http://{address} (API docs at http://{address}/docs/)");
+        application.run().await.map_err(|e| format!("server failed: {e}"))
+    })
+}
+
+/// What `serve` refuses to start without, and what the demo supplies for itself: a loopback
+/// address for the demo (unless `--public`), the publisher's own 360Giving prefix and funder
+/// id, a token key and an audit key.
+fn preflight(settings: &mut Settings, options: &ServeOptions) -> Result<(), String> {
+    if options.demo && !options.public && !binds_loopback_only(&settings.bind) {
+        return Err(format!(
+            "serve --demo listens on loopback only, and GRANTS_BIND={} is not: the demo prints working tokens \
+             to its log. Add --public to serve it beyond this machine (behind a firewall you trust)",
+            settings.bind
+        ));
+    }
+    if !options.demo {
+        let allowed = crate::config::placeholders_allowed().map_err(|e| e.to_string())?;
+        if let Some(problem) = settings.publisher.placeholder_problem(allowed) {
+            return Err(problem);
+        }
+    } else if settings.publisher.data_source.is_none() {
+        // The demo's data is published by the demo itself: its public transparency feed.
+        settings.publisher.data_source = Some(format!("http://{}/api/v1/transparency/grants", settings.bind));
+    }
+    if settings.jwt.is_none() {
+        if !options.demo {
+            return Err(
+                "no token key configured: set GRANTS_JWT_SECRET (HS256) or GRANTS_JWT_PUBLIC_KEY_FILE (RS256/ES256)"
+                    .into(),
+            );
+        }
+        let path = crate::config::demo_secret_file();
+        settings.jwt = crate::config::demo_jwt(&path, true)?;
+        log::info!("demo: tokens are signed with the secret kept in {}", path.display());
+    }
+    if settings.audit_key.is_none() {
+        if !options.demo {
+            return Err("no audit key: run `grants audit keygen --out FILE` and set GRANTS_AUDIT_KEY_FILE=FILE \
+                 (it signs the audit trail's checkpoints; keep it outside the database)"
+                .into());
+        }
+        let path = crate::config::data_dir().join("audit-key.pem");
+        let key = crate::audit::checkpoint::AuditKey::read_or_create(&path)?;
+        log::info!("demo: checkpoints are signed with key {} from {}", key.key_id(), path.display());
+        settings.audit_key = Some(key.signing_key().clone());
+    }
+    Ok(())
+}
+
+/// The URL of the role to serve through. The owner (when its URL is given) migrates and readies
+/// the serving role; given only the serving role's URL, the database must already be current.
+/// A superuser or the tables' owner is refused unless `allow_superuser`.
+fn serving_role(settings: &Settings, allow_superuser: bool) -> Result<String, String> {
+    use crate::db;
+    let owner_migrates = settings.database_url_given || settings.app_database_url.is_none();
+    let serving_url = if owner_migrates {
+        db::wait_for_server(&settings.database_url, true, settings.db_start_patience)?;
+        db::prepare_serving(&settings.database_url, settings.app_database_url.as_deref(), &settings.app_role)?
+    } else {
+        let url = settings.app_database_url.clone().unwrap_or_default();
+        db::wait_for_server(&url, false, settings.db_start_patience)?;
+        db::check_current(&url)?;
+        url
+    };
+    let identity = db::roles::identify(&serving_url)?;
+    db::roles::refuse_powerful(&identity, allow_superuser)?;
+    log::info!("serving as database role {}", identity.user);
+    Ok(serving_url)
+}
+
+/// True when `bind` (`host:port`) listens on loopback addresses only.
+fn binds_loopback_only(bind: &str) -> bool {
+    use std::net::ToSocketAddrs;
+    match bind.to_socket_addrs() {
+        Ok(addresses) => {
+            let addresses: Vec<_> = addresses.collect();
+            !addresses.is_empty() && addresses.iter().all(|a| a.ip().is_loopback())
+        }
+        Err(_) => false,
+    }
+}

@@ -51,6 +51,20 @@ impl From<SigningKey> for AuditKey {
     }
 }
 
+/// `grants audit keygen`: writes a new key to `out` (never over a file) and says its id and
+/// public key; with `if_missing`, a key already at `out` is kept and named instead.
+pub fn keygen(out: &std::path::Path, if_missing: bool) -> Result<(), String> {
+    if if_missing && out.exists() {
+        let key = AuditKey::read(out)?;
+        println!("kept {}\nkey_id {}\npublic_key {}", out.display(), key.key_id(), key.public_hex());
+        return Ok(());
+    }
+    let key = AuditKey::generate();
+    key.write_new(out)?;
+    println!("wrote {}\nkey_id {}\npublic_key {}", out.display(), key.key_id(), key.public_hex());
+    Ok(())
+}
+
 impl AuditKey {
     fn from_signing(signing: SigningKey) -> AuditKey {
         let key_id = key_id_of(&signing.verifying_key());

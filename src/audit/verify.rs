@@ -428,3 +428,42 @@ fn hash_in_parallel(events: &Copied, shapes: Option<&Shapes>) -> Vec<(Option<Hex
         parts.into_iter().flat_map(|(len, part)| part.join().unwrap_or_else(|_| vec![(None, OTHER, 0); len])).collect()
     })
 }
+
+/// `grants audit verify`: verifies the whole trail as the serving role, prints the result as
+/// JSON and a one-line summary, and is `Err` naming what does not hold (the chain's first bad
+/// seq, each finding, how many ledger values differ) when anything does not.
+pub fn report(settings: &crate::config::Settings, against: Option<&std::path::Path>) -> Result<(), String> {
+    use diesel::Connection;
+    let against = against
+        .map(|path| {
+            let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            serde_json::from_str::<SavedCheckpoint>(&text)
+                .map_err(|e| format!("{} is not a saved checkpoint (JSON with seq and head_hash): {e}", path.display()))
+        })
+        .transpose()?;
+    let connect = || PgConnection::establish(settings.serving_url()).map_err(|e| format!("cannot connect: {e}"));
+    let (mut conn, mut other) = (connect()?, connect()?);
+    let started = std::time::Instant::now();
+    let result =
+        verify_all(&mut conn, &mut other, &Options { against }).map_err(|e| format!("cannot read the trail: {e}"))?;
+    println!("{}", serde_json::to_string_pretty(&result).map_err(|e| e.to_string())?);
+    eprintln!(
+        "verified {} events, {} checkpoints and every ledger row in {:.2?}; {} events unsealed",
+        result.events_checked,
+        result.checkpoints_checked,
+        started.elapsed(),
+        result.unsealed_events
+    );
+    if result.ok {
+        return Ok(());
+    }
+    let mut reasons = Vec::new();
+    if let Some(seq) = result.first_bad_seq {
+        reasons.push(format!("the chain breaks at seq {seq}"));
+    }
+    reasons.extend(result.findings.iter().map(|f| f.message.clone()));
+    if result.unreconciled_total > 0 {
+        reasons.push(format!("{} ledger values differ from their latest events", result.unreconciled_total));
+    }
+    Err(reasons.join("; "))
+}
