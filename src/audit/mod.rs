@@ -4,10 +4,7 @@
 pub mod chain;
 pub mod checkpoint;
 pub mod http;
-pub mod matching;
-pub mod reconcile;
 pub mod store;
-pub mod stream;
 pub mod verify;
 
 use chrono::{DateTime, Utc};

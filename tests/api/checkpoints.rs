@@ -576,14 +576,14 @@ async fn every_row_of_an_untampered_ledger_matches_its_latest_event_by_digest() 
     let left: Vec<(&str, Option<usize>)> = matched
         .rows
         .iter()
-        .map(|(table, ids)| (grants::audit::reconcile::LEDGER[*table].0, ids.as_ref().map(Vec::len)))
+        .map(|(table, ids)| (grants::audit::verify::reconcile::LEDGER[*table].0, ids.as_ref().map(Vec::len)))
         .collect();
     assert_eq!(left, vec![], "rows left to compare column by column");
     assert!(matched.orphans.is_empty());
     let kinds = names("SELECT DISTINCT entity_type AS name FROM audit_events ORDER BY 1", &mut conn);
     assert_eq!(kinds.len(), 15, "every entity type but the reminder's: {kinds:?}");
     let rows: i64 = diesel::sql_query(
-        grants::audit::reconcile::LEDGER
+        grants::audit::verify::reconcile::LEDGER
             .iter()
             .map(|(table, _, _)| format!("SELECT count(*) AS n FROM {table}"))
             .collect::<Vec<_>>()
@@ -596,7 +596,7 @@ async fn every_row_of_an_untampered_ledger_matches_its_latest_event_by_digest() 
     .sum();
     assert_eq!((matched.rows_read, matched.rows_matched), (rows as usize, rows as usize));
     // The full column-by-column comparison, which looks each row's latest event up, agrees.
-    let (unreconciled, total) = grants::audit::reconcile::reconcile(&mut conn).unwrap();
+    let (unreconciled, total) = grants::audit::verify::reconcile::reconcile(&mut conn).unwrap();
     assert_eq!((unreconciled.len(), total), (0, 0));
 
     // Events written before their canonical text was stored are hashed and matched from their
@@ -716,7 +716,7 @@ async fn the_chain_streams_whole_and_in_order_across_chunks_and_batches() {
     for (chunk, batch) in [(1, 1), (7, 3), (50, 64), (1_000_000, 2_000), (stored.len() as i64, 5)] {
         let mut streamed = Vec::new();
         let mut sizes = Vec::new();
-        grants::audit::stream::read_chain_in(&mut conn, chunk, batch, |events| {
+        grants::audit::verify::stream::read_chain_in(&mut conn, chunk, batch, |events| {
             sizes.push(events.len());
             streamed.extend((0..events.len()).map(|i| as_text(events.get(i).expect("an event"))));
             true
@@ -731,7 +731,7 @@ async fn the_chain_streams_whole_and_in_order_across_chunks_and_batches() {
     }
     // Stopped after the first batch: nothing more is read, and the connection serves on.
     let mut batches = 0;
-    grants::audit::stream::read_chain_in(&mut conn, 100, 10, |_| {
+    grants::audit::verify::stream::read_chain_in(&mut conn, 100, 10, |_| {
         batches += 1;
         false
     })
@@ -791,11 +791,15 @@ async fn numbers_sent_in_binary_are_written_as_postgresql_writes_them() {
     assert_eq!(rows.len(), values.len());
     for row in rows {
         let mut written = Vec::new();
-        grants::audit::matching::numeric_text(&row.sent, &mut written).expect("a numeric");
+        grants::audit::verify::matching::numeric_text(&row.sent, &mut written).expect("a numeric");
         assert_eq!(String::from_utf8(written).unwrap(), row.json);
     }
     let mut written = Vec::new();
-    assert_eq!(grants::audit::matching::numeric_text(&[0, 1, 0, 0], &mut written), None, "a short one is refused");
+    assert_eq!(
+        grants::audit::verify::matching::numeric_text(&[0, 1, 0, 0], &mut written),
+        None,
+        "a short one is refused"
+    );
 }
 
 /// A value no event can hold, such as an infinite time, is not read as any event's: its row is
@@ -842,7 +846,7 @@ async fn a_stream_cut_off_by_the_statement_timeout_reads_as_timed_out() {
     let mut conn = app.db.connect();
     diesel::sql_query("SET statement_timeout = '300ms'").execute(&mut conn).unwrap();
     let mut rows = 0;
-    let read = grants::audit::stream::read_rows(
+    let read = grants::audit::verify::stream::read_rows(
         &mut conn,
         "SELECT g::bigint, pg_sleep(0.01)::text FROM generate_series(1, 1000) g",
         2,

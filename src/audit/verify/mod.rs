@@ -2,15 +2,19 @@
 //! every stored checkpoint's signature and place on the chain, an auditor's saved checkpoint,
 //! and reconciliation of every ledger row with its latest event.
 
+pub mod matching;
+pub mod reconcile;
+pub mod stream;
+
 use diesel::pg::PgConnection;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::chain::{GENESIS_HASH, Hex, recompute_raw_with};
 use super::checkpoint;
-use super::matching::{Matcher, OTHER, Shapes};
-use super::reconcile::Unreconciled;
-use super::stream::Copied;
+use matching::{Matcher, OTHER, Shapes};
+use reconcile::Unreconciled;
+use stream::Copied;
 
 /// Events read per query while verifying.
 const BATCH: usize = 2_000;
@@ -86,7 +90,7 @@ pub struct Options {
 /// The whole verification: the chain, the stored checkpoints, the saved one, reconciliation.
 /// While the chain is read on `conn`, the ledger rows are read on `other` (a second connection)
 /// at the same time, so PostgreSQL works on both at once, and each row is matched with its
-/// latest event as the chain goes by ([`super::matching`]); the rows that do not match are
+/// latest event as the chain goes by ([`matching`]); the rows that do not match are
 /// then compared column by column. Both connections should be verification's own: this turns
 /// PostgreSQL's JIT off on them.
 pub fn verify_all(
@@ -104,8 +108,7 @@ pub fn verify_all(
     let (chain, matched, read_in) = chain_and_rows(conn, other)?;
     let chained = started.elapsed();
     let compared = std::time::Instant::now();
-    let (unreconciled, unreconciled_total) =
-        super::reconcile::reconcile_matched(other, &matched.rows, &matched.orphans)?;
+    let (unreconciled, unreconciled_total) = reconcile::reconcile_matched(other, &matched.rows, &matched.orphans)?;
     let compared = compared.elapsed();
     let mut findings = Vec::new();
     check_event_text(conn, &mut findings)?;
@@ -143,7 +146,7 @@ pub fn verify_all(
 pub fn chain_and_rows(
     conn: &mut PgConnection,
     other: &mut PgConnection,
-) -> diesel::QueryResult<(ChainCheck, super::matching::Matched, std::time::Duration)> {
+) -> diesel::QueryResult<(ChainCheck, matching::Matched, std::time::Duration)> {
     let started = std::time::Instant::now();
     let shapes = Shapes::load(conn)?;
     let (sender, receiver) = std::sync::mpsc::sync_channel(1);
@@ -156,7 +159,7 @@ pub fn chain_and_rows(
             let _ = sender.send(rows);
             read_in
         });
-        let mut matcher = Matcher::new(receiver, super::matching::PENDING);
+        let mut matcher = Matcher::new(receiver, matching::PENDING);
         let chain = chain_pass(conn, Some((shapes, &mut matcher)));
         let matched = match &chain {
             Ok(_) => matcher.finish(),
@@ -208,7 +211,7 @@ fn check_event_text(conn: &mut PgConnection, findings: &mut Vec<Finding>) -> die
     let differing = diesel::sql_query(format!(
         "SELECT seq FROM audit_events WHERE data_text IS NOT NULL AND data_text::jsonb IS DISTINCT FROM data \
          ORDER BY seq LIMIT {}",
-        super::reconcile::LISTED
+        reconcile::LISTED
     ))
     .load::<Seq>(conn);
     match differing {
@@ -345,7 +348,7 @@ pub struct ChainCheck {
 }
 
 /// Recomputes the chain from the first event to the last. One thread reads batches of events
-/// from a binary `COPY` stream ([`super::stream`]) while the batch before is hashed on every core, each
+/// from a binary `COPY` stream ([`stream`]) while the batch before is hashed on every core, each
 /// event from its own stored `prev_hash`; the links (each `prev_hash` equal to the hash before
 /// it, `seq` without a gap) are compared in order afterwards. At most three batches are held at
 /// once, so memory stays flat however long the chain is.
@@ -360,7 +363,7 @@ fn chain_pass(
 ) -> diesel::QueryResult<ChainCheck> {
     let (sender, receiver) = std::sync::mpsc::sync_channel::<Copied>(1);
     std::thread::scope(|scope| {
-        let reader = scope.spawn(move || super::stream::read_chain(conn, BATCH, |events| sender.send(events).is_ok()));
+        let reader = scope.spawn(move || stream::read_chain(conn, BATCH, |events| sender.send(events).is_ok()));
         let mut checked = 0;
         let mut prev_seq = 0;
         let mut prev_hash = GENESIS_HASH.to_string();

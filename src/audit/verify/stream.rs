@@ -5,15 +5,16 @@
 //! no string is allocated per row, and each event is decoded where it is hashed, on every core.
 //! Nothing here depends on the session's state between statements.
 
+use std::io::BufRead;
+
 use chrono::{DateTime, Utc};
 use diesel::QueryResult;
 use diesel::connection::SimpleConnection;
 use diesel::pg::{CopyFormat, CopyTarget, Pg, PgConnection};
 use diesel::query_builder::AstPass;
-use std::io::BufRead;
 use uuid::Uuid;
 
-use super::store::{EventView, RAW_COLUMNS};
+use crate::audit::store::{EventView, RAW_COLUMNS};
 
 /// Events read by one `COPY` statement: each statement stays well within verification's
 /// statement timeout however long the chain grows.
