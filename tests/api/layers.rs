@@ -1,6 +1,7 @@
-//! The crate's module graph, read from the source: no module (a file under `src/`) imports,
-//! directly or through others, a module that imports it back, and the lowest layers name no
-//! feature. README "Layout" states the direction; these tests keep it so.
+//! The crate's module graph, read from the source: no module (a file under `src/`) and no folder
+//! imports, directly or through others, one that imports it back; the lowest layers name no
+//! feature; every feature folder has the same shape. docs/ARCHITECTURE.md states the house;
+//! these tests keep it so.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -91,7 +92,6 @@ fn imports() -> BTreeMap<String, BTreeSet<String>> {
         for path in paths {
             if let Some(target) = resolve(&modules, &path)
                 && target != *name
-                && !name.starts_with(&format!("{target}::"))
             {
                 targets.insert(target);
             }
@@ -144,6 +144,78 @@ fn no_module_imports_one_that_imports_it_back() {
     assert!(graph["awards::http"].contains("http::auth"), "imports are not being found: {graph:?}");
     let found = cycles(&graph);
     assert!(found.is_empty(), "import cycles among src/ modules: {found:?}");
+}
+
+/// The part of `folder` that `module` is in: `folder` itself (its `mod.rs`), or the child of
+/// `folder` that holds it. `None` outside `folder`.
+fn part_of(folder: &str, module: &str) -> Option<String> {
+    if module == folder {
+        return Some(folder.to_string());
+    }
+    let rest = if folder.is_empty() { module } else { module.strip_prefix(&format!("{folder}::"))? };
+    let child = rest.split("::").next()?;
+    Some(if folder.is_empty() { child.to_string() } else { format!("{folder}::{child}") })
+}
+
+/// For every folder (`src/` itself, and each module with modules inside), the cycles among its
+/// parts: a folder's files and sub-folders, each taken whole.
+fn folder_cycles(graph: &BTreeMap<String, BTreeSet<String>>) -> Vec<(String, Vec<String>)> {
+    let mut folders: BTreeSet<String> = BTreeSet::from([String::new()]);
+    for module in graph.keys() {
+        let parts: Vec<&str> = module.split("::").collect();
+        folders.extend((1..parts.len()).map(|n| parts[..n].join("::")));
+    }
+    let mut found = Vec::new();
+    for folder in folders {
+        let mut parts: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (from, targets) in graph {
+            let Some(a) = part_of(&folder, from) else { continue };
+            let edges = parts.entry(a.clone()).or_default();
+            edges.extend(targets.iter().filter_map(|t| part_of(&folder, t)).filter(|b| *b != a));
+        }
+        found.extend(cycles(&parts).into_iter().map(|c| (folder.clone(), c)));
+    }
+    found
+}
+
+#[test]
+fn no_folder_imports_one_that_imports_it_back() {
+    let graph = imports();
+    let found = folder_cycles(&graph);
+    assert!(found.is_empty(), "import cycles between folders (folder, its parts in the cycle): {found:?}");
+}
+
+#[test]
+fn a_planted_cycle_between_folders_would_be_found_where_files_have_none() {
+    let mut graph = imports();
+    // payments imports awards; an award file naming payments' SQL closes a circle of folders,
+    // though no file reaches itself.
+    graph.get_mut("awards::as_of").expect("awards::as_of").insert("payments::store".to_string());
+    assert!(cycles(&graph).is_empty());
+    assert!(folder_cycles(&graph).iter().any(|(folder, c)| folder.is_empty() && c == &["awards", "payments"]));
+}
+
+#[test]
+fn every_feature_folder_has_the_same_shape() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let loose = std::fs::read_dir(&src)
+        .expect("read src")
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "rs"))
+        .count();
+    assert!(loose <= 15, "src/ holds {loose} loose files: gather them into folders");
+    for (module, file) in &modules() {
+        let text = std::fs::read_to_string(file).expect("read module");
+        let handlers = text.contains("#[utoipa::path");
+        let is_http = file.ends_with("http.rs");
+        // Handlers live in a feature's http.rs (the service's own endpoints in routes.rs).
+        assert!(!handlers || is_http || module == "routes", "{module} holds handlers outside an http.rs");
+        if is_http && module != "http" {
+            let folder = file.parent().expect("a folder");
+            assert!(folder.join("mod.rs").exists(), "{module} is not beside its feature's mod.rs");
+            assert!(text.contains("pub fn routes("), "{module} registers no routes");
+        }
+    }
 }
 
 #[test]
