@@ -79,7 +79,7 @@ fn main() -> Result<(), String> {
                 code: "CDRG".into(),
                 name: "Crime and disorder reduction grants".into(),
                 financial_year: year,
-                budget: Money::parse("999999999.00").map_err(|e| ApiError::Internal(e.to_string()))?.to_decimal(),
+                budget: Money::parse("999999999.00").map_err(|e| ApiError::Internal(e.to_string()))?,
             };
             let fund = funds::create(c, &admin, &new)?;
             let decision = grants::decisions::create(

@@ -114,7 +114,7 @@ impl Award {
     /// Combines a stored award with its payment totals.
     pub fn from_row(row: AwardRow, money: AwardMoney) -> Result<Award, ApiError> {
         let status = row.status;
-        let amount = Money::from_decimal(row.amount);
+        let amount = row.amount;
         Ok(Award {
             id: row.id,
             financial_year: row.financial_year,
@@ -129,7 +129,7 @@ impl Award {
             conditions: row.conditions,
             crime_reduction_rationale: row.crime_reduction_rationale,
             amount,
-            original_amount: Money::from_decimal(row.original_amount),
+            original_amount: row.original_amount,
             scheduled: money.scheduled,
             paid: money.paid,
             repaid: money.repaid,
@@ -139,7 +139,7 @@ impl Award {
             awarded_on: row.awarded_on,
             previous_award_id: row.previous_award_id,
             change_reason: row.change_reason,
-            amount_requested: row.amount_requested.map(Money::from_decimal),
+            amount_requested: row.amount_requested,
             requested_on: row.requested_on,
             plan_theme: row.plan_theme,
             plan_id: row.plan_id,
@@ -229,8 +229,7 @@ fn check_predecessor(
     if !row.status.is_committed() {
         return Err(ApiError::field(field, "must be an approved or closed award"));
     }
-    check_change_reason(Money::from_decimal(row.amount), amount, change_reason)
-        .map_err(|message| ApiError::field("change_reason", message))
+    check_change_reason(row.amount, amount, change_reason).map_err(|message| ApiError::field("change_reason", message))
 }
 
 /// A change of amount from the previous award's needs a reason.
@@ -246,7 +245,7 @@ fn check_change_reason(previous: Money, amount: Money, reason: Option<&str>) -> 
 fn previous_amount(conn: &mut PgConnection, current: &store::AwardRow) -> Result<Option<Money>, ApiError> {
     match current.previous_award_id {
         None => Ok(None),
-        Some(id) => Ok(store::find(conn, id)?.map(|row| Money::from_decimal(row.amount))),
+        Some(id) => Ok(store::find(conn, id)?.map(|row| row.amount)),
     }
 }
 
@@ -276,14 +275,14 @@ pub fn create(conn: &mut PgConnection, actor: &Actor, input: AwardInput) -> Resu
         purpose: input.purpose,
         conditions: input.conditions,
         crime_reduction_rationale: input.crime_reduction_rationale,
-        amount: input.amount.to_decimal(),
-        original_amount: input.amount.to_decimal(),
+        amount: input.amount,
+        original_amount: input.amount,
         start_date: input.start_date,
         end_date: input.end_date,
         created_by: actor.sub.clone(),
         previous_award_id: input.previous_award_id,
         change_reason: input.change_reason,
-        amount_requested: input.requested.amount.map(Money::to_decimal),
+        amount_requested: input.requested.amount,
         requested_on: input.requested.on,
     };
     let award = Award::from_row(store::insert(conn, &new)?, AwardMoney::default())?;
@@ -304,7 +303,7 @@ fn check_approvable(conn: &mut PgConnection, actor: &Actor, current: &store::Awa
         ));
     }
     if let Some(previous) = previous_amount(conn, current)? {
-        check_change_reason(previous, Money::from_decimal(current.amount), current.change_reason.as_deref())
+        check_change_reason(previous, current.amount, current.change_reason.as_deref())
             .map_err(|m| ApiError::InvalidState(format!("change_reason {m}: give one before approving")))?;
     }
     Ok(())
@@ -361,8 +360,7 @@ pub fn approve(
     let current = store::lock(conn, id)?.ok_or_else(|| ApiError::not_found("award"))?;
     check_approvable(conn, actor, &current)?;
     let (fund, committed) = lock_open_fund(conn, current.fund_id)?;
-    check_headroom(Money::from_decimal(fund.budget), committed, Money::from_decimal(current.amount))
-        .map_err(|e| ApiError::BudgetExceeded(e.to_string()))?;
+    check_headroom(fund.budget, committed, current.amount).map_err(|e| ApiError::BudgetExceeded(e.to_string()))?;
     let decision = decisions::resolve(conn, actor, choice)?;
     keep_themes(conn, &[&current])?;
     let row = store::update(conn, id, &approval(actor, &decision))?;
@@ -393,11 +391,11 @@ pub fn approve_schedule(
     for row in &rows {
         check_approvable(conn, actor, row).map_err(|e| e.about(&row.reference))?;
         let total = by_fund.entry(row.fund_id).or_insert(Money::ZERO);
-        *total = *total + Money::from_decimal(row.amount);
+        *total = *total + row.amount;
     }
     for (fund_id, total) in &by_fund {
         let (fund, committed) = lock_open_fund(conn, *fund_id)?;
-        check_headroom(Money::from_decimal(fund.budget), committed, *total).map_err(|e| {
+        check_headroom(fund.budget, committed, *total).map_err(|e| {
             ApiError::BudgetExceeded(format!(
                 "the schedule's awards from {} {}: {e}; nothing was approved, and the schedule is short by {}",
                 fund.code,
@@ -458,7 +456,7 @@ pub fn update(
         check_recipient(conn, r)?;
     }
     if let Some(previous) = previous_amount(conn, &current)? {
-        let amount = edit.amount.unwrap_or(Money::from_decimal(current.amount));
+        let amount = edit.amount.unwrap_or(current.amount);
         let reason = edit.change_reason.as_deref().or(current.change_reason.as_deref());
         check_change_reason(previous, amount, reason).map_err(|m| ApiError::field("change_reason", m))?;
     }
@@ -471,12 +469,12 @@ pub fn update(
         conditions: edit.conditions,
         crime_reduction_rationale: edit.crime_reduction_rationale,
         // A draft commits nothing yet: its original amount follows its amount.
-        amount: edit.amount.map(Money::to_decimal),
-        original_amount: edit.amount.map(Money::to_decimal),
+        amount: edit.amount,
+        original_amount: edit.amount,
         start_date: edit.start_date,
         end_date: edit.end_date,
         change_reason: edit.change_reason,
-        amount_requested: edit.requested.amount.map(Money::to_decimal),
+        amount_requested: edit.requested.amount,
         requested_on: edit.requested.on,
         ..AwardChanges::default()
     };
@@ -546,7 +544,7 @@ pub fn roll_forward(conn: &mut PgConnection, actor: &Actor, to: FundId, from: Fu
             purpose: row.purpose,
             conditions: row.conditions,
             crime_reduction_rationale: row.crime_reduction_rationale,
-            amount: Money::from_decimal(row.amount),
+            amount: row.amount,
             start_date: years_later(row.start_date, years),
             end_date: years_later(row.end_date, years),
             previous_award_id: Some(row.id),

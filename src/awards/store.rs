@@ -6,7 +6,6 @@ use chrono::{DateTime, NaiveDate, Utc};
 use diesel::dsl::sum;
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
-use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use crate::db::schema::{awards, payments, repayments};
@@ -28,8 +27,8 @@ pub struct AwardRow {
     pub purpose: String,
     pub conditions: String,
     pub crime_reduction_rationale: String,
-    pub amount: Decimal,
-    pub original_amount: Decimal,
+    pub amount: Money,
+    pub original_amount: Money,
     pub status: AwardStatus,
     pub decision_ref: Option<String>,
     pub start_date: NaiveDate,
@@ -45,7 +44,7 @@ pub struct AwardRow {
     pub awarded_on: Option<NaiveDate>,
     pub previous_award_id: Option<AwardId>,
     pub change_reason: Option<String>,
-    pub amount_requested: Option<Decimal>,
+    pub amount_requested: Option<Money>,
     pub requested_on: Option<NaiveDate>,
     pub plan_id: Option<PlanId>,
     pub plan_theme: Option<PlanTheme>,
@@ -66,14 +65,14 @@ pub struct NewAward {
     pub purpose: String,
     pub conditions: String,
     pub crime_reduction_rationale: String,
-    pub amount: Decimal,
-    pub original_amount: Decimal,
+    pub amount: Money,
+    pub original_amount: Money,
     pub start_date: NaiveDate,
     pub end_date: NaiveDate,
     pub created_by: String,
     pub previous_award_id: Option<AwardId>,
     pub change_reason: Option<String>,
-    pub amount_requested: Option<Decimal>,
+    pub amount_requested: Option<Money>,
     pub requested_on: Option<NaiveDate>,
 }
 
@@ -88,8 +87,8 @@ pub struct AwardChanges {
     pub purpose: Option<String>,
     pub conditions: Option<String>,
     pub crime_reduction_rationale: Option<String>,
-    pub amount: Option<Decimal>,
-    pub original_amount: Option<Decimal>,
+    pub amount: Option<Money>,
+    pub original_amount: Option<Money>,
     pub start_date: Option<NaiveDate>,
     pub end_date: Option<NaiveDate>,
     pub status: Option<AwardStatus>,
@@ -100,7 +99,7 @@ pub struct AwardChanges {
     pub decision_id: Option<DecisionId>,
     pub awarded_on: Option<NaiveDate>,
     pub change_reason: Option<String>,
-    pub amount_requested: Option<Decimal>,
+    pub amount_requested: Option<Money>,
     pub requested_on: Option<NaiveDate>,
 }
 
@@ -150,7 +149,7 @@ impl AwardMoney {
 
 /// Scheduled, paid and repaid totals for several awards.
 pub fn money(conn: &mut PgConnection, ids: &[AwardId]) -> QueryResult<HashMap<AwardId, AwardMoney>> {
-    let rows: Vec<(AwardId, PaymentStatus, Option<Decimal>)> = payments::table
+    let rows: Vec<(AwardId, PaymentStatus, Option<Money>)> = payments::table
         .filter(payments::award_id.eq_any(ids))
         .filter(payments::status.eq_any([PaymentStatus::Scheduled, PaymentStatus::Paid]))
         .group_by((payments::award_id, payments::status))
@@ -158,7 +157,7 @@ pub fn money(conn: &mut PgConnection, ids: &[AwardId]) -> QueryResult<HashMap<Aw
         .load(conn)?;
     let mut out: HashMap<AwardId, AwardMoney> = HashMap::new();
     for (id, status, total) in rows {
-        let total = Money::from_decimal(total.unwrap_or_default());
+        let total = total.unwrap_or_default();
         let entry = out.entry(id).or_default();
         match status {
             PaymentStatus::Paid => entry.paid = total,
@@ -166,13 +165,13 @@ pub fn money(conn: &mut PgConnection, ids: &[AwardId]) -> QueryResult<HashMap<Aw
             PaymentStatus::Cancelled => {}
         }
     }
-    let repaid: Vec<(AwardId, Option<Decimal>)> = repayments::table
+    let repaid: Vec<(AwardId, Option<Money>)> = repayments::table
         .filter(repayments::award_id.eq_any(ids))
         .group_by(repayments::award_id)
         .select((repayments::award_id, sum(repayments::amount)))
         .load(conn)?;
     for (id, total) in repaid {
-        let total = Money::from_decimal(total.unwrap_or_default());
+        let total = total.unwrap_or_default();
         let entry = out.entry(id).or_default();
         entry.repaid = total;
         entry.paid = entry.paid - total;
@@ -247,8 +246,8 @@ pub struct ImportedAward {
     pub purpose: String,
     pub conditions: String,
     pub crime_reduction_rationale: String,
-    pub amount: Decimal,
-    pub original_amount: Decimal,
+    pub amount: Money,
+    pub original_amount: Money,
     pub status: AwardStatus,
     pub decision_ref: Option<String>,
     pub decision_id: Option<DecisionId>,
@@ -259,7 +258,7 @@ pub struct ImportedAward {
     pub approved_by: Option<String>,
     pub approved_at: Option<DateTime<Utc>>,
     pub withdrawn_reason: Option<String>,
-    pub amount_requested: Option<Decimal>,
+    pub amount_requested: Option<Money>,
 }
 
 /// Inserts awards in batches.

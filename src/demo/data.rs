@@ -68,10 +68,13 @@ pub const RECIPIENTS: &[Recipient] = &[
 /// The partnership whose officer the banner's recipient token acts for.
 pub const TOKEN_CSP: &str = "Safer Peterborough Partnership";
 
-/// The Police and Crime Plan 2017-20: it ran until the May 2021 elections (the end date is
-/// illustrative). Its four themes, code and title.
-pub const PLAN: (&str, (i32, u32, u32), (i32, u32, u32)) =
-    ("Police and Crime Plan 2017-20", (2017, 4, 1), (2021, 5, 12));
+/// A day as (year, month, day).
+pub type Ymd = (i32, u32, u32);
+
+/// The Police and Crime Plan 2017-20: its title, first and last day. It ran until the May 2021
+/// elections (the end date is illustrative).
+pub const PLAN: (&str, Ymd, Ymd) = ("Police and Crime Plan 2017-20", (2017, 4, 1), (2021, 5, 12));
+/// The plan's four themes: code and title.
 pub const THEMES: [(&str, &str); 4] = [
     ("victims", "Victims"),
     ("offenders", "Offenders"),

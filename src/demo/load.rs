@@ -56,7 +56,7 @@ pub(super) fn load(conn: &mut PgConnection) -> Result<DemoSummary, ApiError> {
             code: "CDRG".into(),
             name: "Crime and disorder reduction grants".into(),
             financial_year: year,
-            budget: money(data::BUDGET)?.to_decimal(),
+            budget: money(data::BUDGET)?,
         };
         funds.push((year, funds::create(conn, &people.admin, &new)?.id));
     }

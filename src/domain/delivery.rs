@@ -75,8 +75,22 @@ pub fn indicator_met(
 }
 
 /// A count or measure: zero or more, at most two decimals. Written as a JSON number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, diesel::AsExpression, diesel::FromSqlRow)]
+#[diesel(sql_type = diesel::sql_types::Numeric)]
 pub struct Quantity(Decimal);
+
+impl diesel::serialize::ToSql<diesel::sql_types::Numeric, diesel::pg::Pg> for Quantity {
+    fn to_sql<'b>(&'b self, out: &mut diesel::serialize::Output<'b, '_, diesel::pg::Pg>) -> diesel::serialize::Result {
+        <Decimal as diesel::serialize::ToSql<diesel::sql_types::Numeric, diesel::pg::Pg>>::to_sql(&self.0, out)
+    }
+}
+
+impl diesel::deserialize::FromSql<diesel::sql_types::Numeric, diesel::pg::Pg> for Quantity {
+    fn from_sql(bytes: diesel::pg::PgValue<'_>) -> diesel::deserialize::Result<Self> {
+        <Decimal as diesel::deserialize::FromSql<diesel::sql_types::Numeric, diesel::pg::Pg>>::from_sql(bytes)
+            .map(Quantity::from_decimal)
+    }
+}
 
 /// Why a text is not a quantity.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -268,6 +282,12 @@ pub fn return_counts(schedule: &[Due], made: &[Made], as_of: NaiveDate) -> Retur
     counts
 }
 
+/// The frequency and days allowed an award reports under: its plan's, or quarterly and
+/// `default_days` without one.
+pub fn effective_plan(frequency: Option<Frequency>, days_allowed: Option<i32>, default_days: u32) -> (Frequency, u32) {
+    (frequency.unwrap_or(Frequency::Quarterly), days_allowed.map_or(default_days, |d| u32::try_from(d).unwrap_or(0)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -428,10 +448,4 @@ mod tests {
         assert_eq!(reminder_stage(due, day("2020-07-29"), 0), None, "no warning with no days");
         assert_eq!(reminder_stage(due, day("2020-07-30"), 0), Some(ReminderStage::Overdue));
     }
-}
-
-/// The frequency and days allowed an award reports under: its plan's, or quarterly and
-/// `default_days` without one.
-pub fn effective_plan(frequency: Option<Frequency>, days_allowed: Option<i32>, default_days: u32) -> (Frequency, u32) {
-    (frequency.unwrap_or(Frequency::Quarterly), days_allowed.map_or(default_days, |d| u32::try_from(d).unwrap_or(0)))
 }

@@ -13,8 +13,12 @@ pub const MAX_AMOUNT: &str = "999999999999.99";
 
 /// An exact amount in pounds, always held with two decimal places.
 ///
-/// On the wire it is a string with exactly two decimals (`"45000.00"`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+/// On the wire it is a string with exactly two decimals (`"45000.00"`); in the database a
+/// `NUMERIC` (rows hold `Money`, read back with two decimals whatever the column's scale).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, diesel::AsExpression, diesel::FromSqlRow,
+)]
+#[diesel(sql_type = diesel::sql_types::Numeric)]
 pub struct Money(Decimal);
 
 /// Why a piece of text is not an amount.
@@ -133,6 +137,19 @@ impl Sub for Money {
 impl Sum for Money {
     fn sum<I: Iterator<Item = Money>>(iter: I) -> Money {
         iter.fold(Money::ZERO, |a, b| a + b)
+    }
+}
+
+impl diesel::serialize::ToSql<diesel::sql_types::Numeric, diesel::pg::Pg> for Money {
+    fn to_sql<'b>(&'b self, out: &mut diesel::serialize::Output<'b, '_, diesel::pg::Pg>) -> diesel::serialize::Result {
+        <Decimal as diesel::serialize::ToSql<diesel::sql_types::Numeric, diesel::pg::Pg>>::to_sql(&self.0, out)
+    }
+}
+
+impl diesel::deserialize::FromSql<diesel::sql_types::Numeric, diesel::pg::Pg> for Money {
+    fn from_sql(bytes: diesel::pg::PgValue<'_>) -> diesel::deserialize::Result<Self> {
+        <Decimal as diesel::deserialize::FromSql<diesel::sql_types::Numeric, diesel::pg::Pg>>::from_sql(bytes)
+            .map(Money::from_decimal)
     }
 }
 

@@ -51,7 +51,7 @@ impl From<FeedRow> for PublishedGrant {
             purpose: a.purpose,
             conditions: a.conditions,
             crime_reduction_rationale: a.crime_reduction_rationale,
-            amount: Money::from_decimal(a.amount),
+            amount: a.amount,
             decision_ref: a.decision_ref,
             awarded_on: Some(a.awarded_on),
             approved_at: a.approved_at,

@@ -15,7 +15,7 @@ use super::feed::{
     published_checkpoint,
 };
 use super::{awards_csv, cell, package, package_of};
-use crate::domain::{FinancialYear, Money};
+use crate::domain::FinancialYear;
 use crate::error::ApiError;
 use crate::http::auth::AuthUser;
 use crate::reports::http::require_reporter;
@@ -321,7 +321,7 @@ pub async fn transparency_csv(
                     cell(&a.purpose),
                     cell(&a.conditions),
                     cell(&a.crime_reduction_rationale),
-                    Money::from_decimal(a.amount).to_string(),
+                    a.amount.to_string(),
                     cell(&a.decision_ref.unwrap_or_default()),
                     a.awarded_on.to_string(),
                     a.approved_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)).unwrap_or_default(),

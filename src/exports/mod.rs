@@ -37,7 +37,7 @@ fn grant(publisher: &Publisher, a: &AwardLine, moves: &Moves) -> Result<package:
             Ok(package::Transaction {
                 id: format!("{}-{}-payment-{}", publisher.prefix, a.reference, p.id),
                 transaction_date: p.paid_on,
-                value: number(Money::from_decimal(p.amount))?,
+                value: number(p.amount)?,
                 currency: "GBP".into(),
             })
         })
@@ -46,18 +46,15 @@ fn grant(publisher: &Publisher, a: &AwardLine, moves: &Moves) -> Result<package:
             Ok(package::Transaction {
                 id: format!("{}-{}-repayment-{}", publisher.prefix, a.reference, r.id),
                 transaction_date: r.received_on,
-                value: number(Money::ZERO - Money::from_decimal(r.amount))?,
+                value: number(Money::ZERO - r.amount)?,
                 currency: "GBP".into(),
             })
         }))
         .collect::<Result<Vec<_>, ApiError>>()?;
     // Once anything was paid: the net disbursed (net of repayments, as the award's `paid` is)
     // and each movement.
-    let (amount_disbursed, disbursement_transaction) = if transactions.is_empty() {
-        (None, None)
-    } else {
-        (Some(number(Money::from_decimal(a.paid))?), Some(transactions))
-    };
+    let (amount_disbursed, disbursement_transaction) =
+        if transactions.is_empty() { (None, None) } else { (Some(number(a.paid)?), Some(transactions)) };
     let area = match (&a.recipient_area_code, &a.recipient_area_type) {
         (Some(code), Some(kind)) => Some(vec![package::Location {
             name: a.recipient_area_name.clone(),
@@ -78,8 +75,8 @@ fn grant(publisher: &Publisher, a: &AwardLine, moves: &Moves) -> Result<package:
         title: a.title.clone(),
         description: a.purpose.clone(),
         currency: "GBP".into(),
-        amount_awarded: number(Money::from_decimal(a.amount))?,
-        amount_applied_for: a.amount_requested.map(|r| number(Money::from_decimal(r))).transpose()?,
+        amount_awarded: number(a.amount)?,
+        amount_applied_for: a.amount_requested.map(number).transpose()?,
         amount_disbursed,
         award_date: a.awarded_on.unwrap_or(a.start_date),
         planned_dates: vec![package::PlannedDates { start_date: a.start_date, end_date: a.end_date }],
@@ -146,7 +143,7 @@ pub fn package_of(
     let none = Moves::default();
     let grants = awards
         .iter()
-        .map(|a| grant(&publisher, a, by_award.get(&a.id).unwrap_or(&none)))
+        .map(|a| grant(publisher, a, by_award.get(&a.id).unwrap_or(&none)))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(package::Package {
         version: "1.4".into(),
@@ -194,11 +191,11 @@ pub fn awards_csv(rows: Vec<AwardLine>) -> Result<Vec<u8>, ApiError> {
                 a.category.to_string(),
                 a.plan_theme.to_string(),
                 cell(&a.title),
-                Money::from_decimal(a.amount).to_string(),
-                Money::from_decimal(a.original_amount).to_string(),
-                a.amount_requested.map(|m| Money::from_decimal(m).to_string()).unwrap_or_default(),
-                Money::from_decimal(a.paid).to_string(),
-                Money::from_decimal(a.scheduled).to_string(),
+                a.amount.to_string(),
+                a.original_amount.to_string(),
+                a.amount_requested.map(|m| m.to_string()).unwrap_or_default(),
+                a.paid.to_string(),
+                a.scheduled.to_string(),
                 a.start_date.to_string(),
                 a.end_date.to_string(),
                 cell(&a.decision_ref.unwrap_or_default()),

@@ -48,7 +48,7 @@ impl From<CarryForwardRow> for CarryForward {
             id: row.id,
             from_fund_id: row.from_fund_id,
             to_fund_id: row.to_fund_id,
-            amount: Money::from_decimal(row.amount),
+            amount: row.amount,
             decision_id: row.decision_id,
             decision_ref: row.decision_ref,
             recorded_by: row.recorded_by,
@@ -95,14 +95,14 @@ pub fn carry_forward(
         return Err(ApiError::InvalidState("the fund carried into is closed".into()));
     }
     let used = store::used(conn, from)?;
-    check_headroom(Money::from_decimal(source.budget), used, input.amount)
+    check_headroom(source.budget, used, input.amount)
         .map_err(|e| ApiError::BudgetExceeded(format!("carrying forward {}: {e}", input.amount)))?;
     let decision = decisions::resolve(conn, actor, &input.decision)?;
     let new = NewCarryForward {
         id: CarryForwardId::new(),
         from_fund_id: from,
         to_fund_id: target.id,
-        amount: input.amount.to_decimal(),
+        amount: input.amount,
         decision_id: decision.id,
         decision_ref: decision.reference,
         recorded_by: actor.sub.clone(),

@@ -130,7 +130,7 @@ async fn create_fund(
         code: input.code.into_string(),
         name: input.name,
         financial_year: input.financial_year,
-        budget: input.budget.to_decimal(),
+        budget: input.budget,
     };
     let actor = Actor::from(&user);
     idempotency::create(&state, &user, claim, move |conn| {

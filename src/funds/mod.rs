@@ -65,7 +65,7 @@ impl audit::Audited for Fund {
 impl Fund {
     /// Combines a stored fund with its totals.
     pub fn from_row(row: FundRow, totals: FundTotals) -> Result<Fund, ApiError> {
-        let budget = Money::from_decimal(row.budget);
+        let budget = row.budget;
         Ok(Fund {
             id: row.id,
             financial_year: row.financial_year,
@@ -130,7 +130,7 @@ pub fn update(
         })?;
     }
     let (budget, decision) = match &edit.budget {
-        Some((b, choice)) => (Some(b.to_decimal()), Some(decisions::resolve(conn, actor, choice)?)),
+        Some((b, choice)) => (Some(*b), Some(decisions::resolve(conn, actor, choice)?)),
         None => (None, None),
     };
     let changes = FundChanges {

@@ -6,7 +6,6 @@ use chrono::{DateTime, Utc};
 use diesel::dsl::sum;
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
-use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use crate::db::schema::{award_committed, awards, carry_forwards, funds, payments, repayments};
@@ -21,7 +20,7 @@ pub struct FundRow {
     pub code: String,
     pub name: String,
     pub financial_year: FinancialYear,
-    pub budget: Decimal,
+    pub budget: Money,
     pub status: FundStatus,
     pub version: i32,
     pub created_at: DateTime<Utc>,
@@ -38,7 +37,7 @@ pub struct NewFund {
     pub code: String,
     pub name: String,
     pub financial_year: FinancialYear,
-    pub budget: Decimal,
+    pub budget: Money,
 }
 
 /// Changes to a fund; `None` leaves a field alone.
@@ -46,7 +45,7 @@ pub struct NewFund {
 #[diesel(table_name = funds)]
 pub struct FundChanges {
     pub name: Option<String>,
-    pub budget: Option<Decimal>,
+    pub budget: Option<Money>,
     pub budget_decision_ref: Option<String>,
     pub budget_decision_id: Option<DecisionId>,
     pub status: Option<FundStatus>,
@@ -84,21 +83,21 @@ pub fn used(conn: &mut PgConnection, fund_id: FundId) -> QueryResult<Money> {
 /// Budget carried into and out of several funds, by fund (funds with neither are absent).
 pub fn carried(conn: &mut PgConnection, ids: &[FundId]) -> QueryResult<HashMap<FundId, (Money, Money)>> {
     let mut out: HashMap<FundId, (Money, Money)> = HashMap::new();
-    let into: Vec<(FundId, Option<Decimal>)> = carry_forwards::table
+    let into: Vec<(FundId, Option<Money>)> = carry_forwards::table
         .filter(carry_forwards::to_fund_id.eq_any(ids))
         .group_by(carry_forwards::to_fund_id)
         .select((carry_forwards::to_fund_id, sum(carry_forwards::amount)))
         .load(conn)?;
     for (id, total) in into {
-        out.entry(id).or_default().0 = Money::from_decimal(total.unwrap_or_default());
+        out.entry(id).or_default().0 = total.unwrap_or_default();
     }
-    let from: Vec<(FundId, Option<Decimal>)> = carry_forwards::table
+    let from: Vec<(FundId, Option<Money>)> = carry_forwards::table
         .filter(carry_forwards::from_fund_id.eq_any(ids))
         .group_by(carry_forwards::from_fund_id)
         .select((carry_forwards::from_fund_id, sum(carry_forwards::amount)))
         .load(conn)?;
     for (id, total) in from {
-        out.entry(id).or_default().1 = Money::from_decimal(total.unwrap_or_default());
+        out.entry(id).or_default().1 = total.unwrap_or_default();
     }
     Ok(out)
 }
@@ -106,27 +105,27 @@ pub fn carried(conn: &mut PgConnection, ids: &[FundId]) -> QueryResult<HashMap<F
 /// Money committed to a fund now: the current amounts of its approved awards and what its
 /// closed awards paid, net of repayments (the rest of a closed award is released).
 pub fn committed(conn: &mut PgConnection, fund_id: FundId) -> QueryResult<Money> {
-    let total: Option<Decimal> = awards::table
+    let total: Option<Money> = awards::table
         .filter(awards::fund_id.eq(fund_id))
         .filter(awards::status.eq_any([AwardStatus::Approved, AwardStatus::Closed]))
         .select(sum(award_committed(awards::id, awards::status, awards::amount)))
         .get_result(conn)?;
-    Ok(Money::from_decimal(total.unwrap_or_default()))
+    Ok(total.unwrap_or_default())
 }
 
 /// Totals for several funds in two grouped queries.
 pub fn totals(conn: &mut PgConnection, ids: &[FundId]) -> QueryResult<HashMap<FundId, FundTotals>> {
     let mut out: HashMap<FundId, FundTotals> = HashMap::new();
-    let committed: Vec<(FundId, Option<Decimal>)> = awards::table
+    let committed: Vec<(FundId, Option<Money>)> = awards::table
         .filter(awards::fund_id.eq_any(ids))
         .filter(awards::status.eq_any([AwardStatus::Approved, AwardStatus::Closed]))
         .group_by(awards::fund_id)
         .select((awards::fund_id, sum(award_committed(awards::id, awards::status, awards::amount))))
         .load(conn)?;
     for (id, total) in committed {
-        out.entry(id).or_default().committed = Money::from_decimal(total.unwrap_or_default());
+        out.entry(id).or_default().committed = total.unwrap_or_default();
     }
-    let paid: Vec<(FundId, Option<Decimal>)> = payments::table
+    let paid: Vec<(FundId, Option<Money>)> = payments::table
         .inner_join(awards::table)
         .filter(awards::fund_id.eq_any(ids))
         .filter(payments::status.eq(PaymentStatus::Paid))
@@ -134,9 +133,9 @@ pub fn totals(conn: &mut PgConnection, ids: &[FundId]) -> QueryResult<HashMap<Fu
         .select((awards::fund_id, sum(payments::amount)))
         .load(conn)?;
     for (id, total) in paid {
-        out.entry(id).or_default().paid = Money::from_decimal(total.unwrap_or_default());
+        out.entry(id).or_default().paid = total.unwrap_or_default();
     }
-    let repaid: Vec<(FundId, Option<Decimal>)> = repayments::table
+    let repaid: Vec<(FundId, Option<Money>)> = repayments::table
         .inner_join(awards::table)
         .filter(awards::fund_id.eq_any(ids))
         .group_by(awards::fund_id)
@@ -144,7 +143,7 @@ pub fn totals(conn: &mut PgConnection, ids: &[FundId]) -> QueryResult<HashMap<Fu
         .load(conn)?;
     for (id, total) in repaid {
         let entry = out.entry(id).or_default();
-        entry.paid = entry.paid - Money::from_decimal(total.unwrap_or_default());
+        entry.paid = entry.paid - total.unwrap_or_default();
     }
     for (id, (carried_in, carried_out)) in carried(conn, ids)? {
         let entry = out.entry(id).or_default();
@@ -161,7 +160,7 @@ pub struct CarryForwardRow {
     pub id: CarryForwardId,
     pub from_fund_id: FundId,
     pub to_fund_id: FundId,
-    pub amount: Decimal,
+    pub amount: Money,
     pub decision_id: DecisionId,
     pub decision_ref: String,
     pub recorded_by: String,
@@ -176,7 +175,7 @@ pub struct NewCarryForward {
     pub id: CarryForwardId,
     pub from_fund_id: FundId,
     pub to_fund_id: FundId,
-    pub amount: Decimal,
+    pub amount: Money,
     pub decision_id: DecisionId,
     pub decision_ref: String,
     pub recorded_by: String,

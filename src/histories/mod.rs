@@ -70,7 +70,7 @@ fn years(conn: &mut PgConnection, rows: Vec<AwardRow>) -> Result<Vec<HistoryYear
     for row in rows {
         let year = row.financial_year;
         let status = row.status;
-        let amount = Money::from_decimal(row.amount);
+        let amount = row.amount;
         let paid = money.remove(&row.id).unwrap_or_default().paid;
         let entry = by_year.entry(year).or_insert_with(|| HistoryYear {
             financial_year: year,

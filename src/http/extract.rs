@@ -327,6 +327,15 @@ pub fn parse_instant(text: &str) -> Result<DateTime<Utc>, ApiError> {
         .map_err(|_| ApiError::field("as_of", "must be an RFC 3339 timestamp such as 2020-06-30T23:59:59Z"))
 }
 
+/// An `as_of` query date, or today.
+pub fn as_of_date(text: Option<String>) -> Result<NaiveDate, ApiError> {
+    match text {
+        Some(text) => NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+            .map_err(|_| ApiError::field("as_of", "must be a date such as 2020-07-31")),
+        None => Ok(Utc::now().date_naive()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::numbers_normalised;
@@ -351,14 +360,5 @@ mod tests {
         assert_eq!(normal(json!("10.")), json!("10."));
         assert_eq!(normal(json!({"a": [1.50, "2.0"], "b": true})), json!({"a": ["1.5", "2"], "b": true}));
         assert_ne!(normal(json!("10.01")), normal(json!("10.1")));
-    }
-}
-
-/// An `as_of` query date, or today.
-pub fn as_of_date(text: Option<String>) -> Result<NaiveDate, ApiError> {
-    match text {
-        Some(text) => NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
-            .map_err(|_| ApiError::field("as_of", "must be a date such as 2020-07-31")),
-        None => Ok(Utc::now().date_naive()),
     }
 }

@@ -432,7 +432,7 @@ impl Planner<'_> {
         let mut over = Vec::new();
         for fund in self.plan.funds.values() {
             if let Some(existing) = &fund.existing {
-                let budget = Money::from_decimal(existing.budget);
+                let budget = existing.budget;
                 if fund.committed + fund.adds > budget {
                     let headroom = budget - fund.committed;
                     let message = format!(
@@ -489,7 +489,7 @@ fn make_records(conn: &mut PgConnection, actor: &Actor, plan: &mut Plan) -> Resu
             code: fund.code.clone(),
             name: format!("{} {} (imported)", fund.code, fund.year),
             financial_year: fund.year,
-            budget: fund.adds.max(fund.total).to_decimal(),
+            budget: fund.adds.max(fund.total),
         };
         crate::funds::create(conn, actor, &new)?;
         created.funds += 1;
@@ -551,8 +551,8 @@ fn award_rows(
             purpose: r.purpose.clone(),
             conditions: r.conditions.clone(),
             crime_reduction_rationale: r.rationale.clone(),
-            amount: r.amount.to_decimal(),
-            original_amount: r.original_amount.to_decimal(),
+            amount: r.amount,
+            original_amount: r.original_amount,
             status: r.status,
             decision_ref: decision.as_ref().map(|d| d.0.clone()),
             decision_id: decision.as_ref().and_then(|d| d.1),
@@ -563,12 +563,12 @@ fn award_rows(
             approved_by: committed.then(|| actor.sub.clone()),
             approved_at: committed.then_some(now),
             withdrawn_reason: (r.status == AwardStatus::Withdrawn).then(|| "imported as withdrawn".to_string()),
-            amount_requested: r.amount_requested.map(Money::to_decimal),
+            amount_requested: r.amount_requested,
         });
         payments.extend(r.payments.iter().map(|p| NewPayment {
             id: p.id.unwrap_or_else(PaymentId::new),
             award_id: id,
-            amount: p.amount.to_decimal(),
+            amount: p.amount,
             status: if p.paid_on.is_some() { PaymentStatus::Paid } else { PaymentStatus::Scheduled },
             due_on: p.due_on,
             paid_on: p.paid_on,

@@ -1,9 +1,9 @@
 //! Import queries: what the ledger already holds, read once, and the batch inserts.
 
+use crate::domain::Money;
 use chrono::NaiveDate;
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
-use rust_decimal::Decimal;
 
 use crate::db::schema::{awards, decisions, funds, programmes, recipients};
 use crate::domain::ids::{AwardId, DecisionId, FundId, ProgrammeId, RecipientId};
@@ -15,7 +15,7 @@ pub struct KnownFund {
     pub id: FundId,
     pub code: String,
     pub financial_year: FinancialYear,
-    pub budget: Decimal,
+    pub budget: Money,
     pub status: FundStatus,
 }
 

@@ -60,7 +60,7 @@ impl TryFrom<PaymentRow> for Payment {
         Ok(Payment {
             id: row.id,
             award_id: row.award_id,
-            amount: Money::from_decimal(row.amount),
+            amount: row.amount,
             status: row.status,
             due_on: row.due_on,
             paid_on: row.paid_on,
@@ -169,13 +169,13 @@ pub fn add_payment(
     check_not_before_award(award.awarded_on, "paid_on", input.paid_on)?;
     check_not_before_award(award.awarded_on, "due_on", input.due_on)?;
     let money = awards::store::money(conn, &[award_id])?.remove(&award_id).unwrap_or_default();
-    check_payment(Money::from_decimal(award.amount), money.paid, money.scheduled, input.amount)
+    check_payment(award.amount, money.paid, money.scheduled, input.amount)
         .map_err(|e| ApiError::Overpayment(e.to_string()))?;
     let paid = input.paid_on.is_some();
     let new = NewPayment {
         id: PaymentId::new(),
         award_id,
-        amount: input.amount.to_decimal(),
+        amount: input.amount,
         status: if paid { PaymentStatus::Paid } else { PaymentStatus::Scheduled },
         due_on: input.due_on,
         paid_on: input.paid_on,

@@ -1,9 +1,9 @@
 //! Payment queries.
 
+use crate::domain::Money;
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
-use rust_decimal::Decimal;
 
 use crate::db::schema::payments;
 use crate::domain::PaymentStatus;
@@ -15,7 +15,7 @@ use crate::domain::ids::{AwardId, PaymentId};
 pub struct PaymentRow {
     pub id: PaymentId,
     pub award_id: AwardId,
-    pub amount: Decimal,
+    pub amount: Money,
     pub status: PaymentStatus,
     pub due_on: Option<NaiveDate>,
     pub paid_on: Option<NaiveDate>,
@@ -35,7 +35,7 @@ pub struct PaymentRow {
 pub struct NewPayment {
     pub id: PaymentId,
     pub award_id: AwardId,
-    pub amount: Decimal,
+    pub amount: Money,
     pub status: PaymentStatus,
     pub due_on: Option<NaiveDate>,
     pub paid_on: Option<NaiveDate>,

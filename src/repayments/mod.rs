@@ -54,7 +54,7 @@ impl From<RepaymentRow> for Repayment {
         Repayment {
             id: row.id,
             award_id: row.award_id,
-            amount: Money::from_decimal(row.amount),
+            amount: row.amount,
             received_on: row.received_on,
             reference: row.reference,
             reason: row.reason,
@@ -96,7 +96,7 @@ pub fn add_repayment(
     let new = NewRepayment {
         id: input.id,
         award_id,
-        amount: input.amount.to_decimal(),
+        amount: input.amount,
         received_on: input.received_on,
         reference: input.reference,
         reason: input.reason,

@@ -2,14 +2,13 @@
 
 use std::collections::HashMap;
 
+use crate::domain::Money;
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::dsl::sum;
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
-use rust_decimal::Decimal;
 
 use crate::db::schema::repayments;
-use crate::domain::Money;
 use crate::domain::ids::{AwardId, RepaymentId};
 
 /// A repayment as stored.
@@ -18,7 +17,7 @@ use crate::domain::ids::{AwardId, RepaymentId};
 pub struct RepaymentRow {
     pub id: RepaymentId,
     pub award_id: AwardId,
-    pub amount: Decimal,
+    pub amount: Money,
     pub received_on: NaiveDate,
     pub reference: String,
     pub reason: String,
@@ -33,7 +32,7 @@ pub struct RepaymentRow {
 pub struct NewRepayment {
     pub id: RepaymentId,
     pub award_id: AwardId,
-    pub amount: Decimal,
+    pub amount: Money,
     pub received_on: NaiveDate,
     pub reference: String,
     pub reason: String,
@@ -61,12 +60,12 @@ pub fn for_award(conn: &mut PgConnection, award_id: AwardId) -> QueryResult<Vec<
 
 /// What several awards have had returned, by award (awards with none are absent).
 pub fn totals(conn: &mut PgConnection, ids: &[AwardId]) -> QueryResult<HashMap<AwardId, Money>> {
-    let rows: Vec<(AwardId, Option<Decimal>)> = repayments::table
+    let rows: Vec<(AwardId, Option<Money>)> = repayments::table
         .filter(repayments::award_id.eq_any(ids))
         .group_by(repayments::award_id)
         .select((repayments::award_id, sum(repayments::amount)))
         .load(conn)?;
-    Ok(rows.into_iter().map(|(id, total)| (id, Money::from_decimal(total.unwrap_or_default()))).collect())
+    Ok(rows.into_iter().map(|(id, total)| (id, total.unwrap_or_default())).collect())
 }
 
 /// Which of `ids` are already taken.

@@ -111,7 +111,7 @@ struct Sums {
 /// Builds a year's report from two grouped queries.
 pub fn year_report_of(conn: &mut PgConnection, year: FinancialYear) -> Result<YearReport, ApiError> {
     let key = year.to_string();
-    let budget = Money::from_decimal(store::budget(conn, &key)?);
+    let budget = store::budget(conn, &key)?;
     let mut by_category: BTreeMap<Category, Sums> = Category::ALL.iter().map(|c| (*c, Sums::default())).collect();
     // The themes of the plans in force during the year, else the Police and Crime Plan
     // 2017-20's; then any other theme an award of the year was approved under.
@@ -138,8 +138,8 @@ pub fn year_report_of(conn: &mut PgConnection, year: FinancialYear) -> Result<Ye
     let (mut pipeline, mut released) = (Money::ZERO, Money::ZERO);
     for row in store::award_totals(conn, &key)? {
         let status = row.status;
-        let amount = Money::from_decimal(row.amount);
-        let committed = Money::from_decimal(row.committed);
+        let amount = row.amount;
+        let committed = row.committed;
         if status == AwardStatus::Draft {
             pipeline = pipeline + amount;
         }
@@ -154,7 +154,7 @@ pub fn year_report_of(conn: &mut PgConnection, year: FinancialYear) -> Result<Ye
         }
     }
     for row in store::paid_totals(conn, &key)? {
-        let paid = Money::from_decimal(row.paid);
+        let paid = row.paid;
         if let Some(s) = by_category.get_mut(&row.category) {
             s.paid = s.paid + paid;
         }
@@ -164,7 +164,7 @@ pub fn year_report_of(conn: &mut PgConnection, year: FinancialYear) -> Result<Ye
     let committed: Money = by_category.values().map(|s| s.committed).sum();
     let paid: Money = by_category.values().map(|s| s.paid).sum();
     let (carried_in, carried_out) = store::carried_year(conn, &key)?;
-    let (carried_in, carried_out) = (Money::from_decimal(carried_in), Money::from_decimal(carried_out));
+    let (carried_in, carried_out) = (carried_in, carried_out);
     Ok(YearReport {
         financial_year: year,
         budget,
@@ -255,7 +255,7 @@ pub fn year_on_year_of(
     let mut pairs: Vec<YearOnYearRow> = Vec::new();
     let mut index: BTreeMap<(ProgrammeId, RecipientId), usize> = BTreeMap::new();
     for row in rows {
-        let amount = Money::from_decimal(row.amount);
+        let amount = row.amount;
         let at = *index.entry((row.programme_id, row.recipient_id)).or_insert_with(|| {
             pairs.push(YearOnYearRow {
                 programme_id: row.programme_id,
@@ -290,7 +290,7 @@ pub fn year_on_year_of(
         to_amount: to_total,
         change,
         change_pct: pct(change, from_total),
-        carried_forward: Money::from_decimal(carried),
+        carried_forward: carried,
     };
     Ok(YearOnYear { from, to, rows: pairs, totals })
 }

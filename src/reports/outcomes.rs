@@ -112,7 +112,6 @@ pub fn outcomes_of(
     let mut latest: HashMap<IndicatorId, (ReturnPeriod, Quantity)> = HashMap::new();
     for ResultRow { return_id, indicator_id, actual, .. } in returns::results_of(conn, &live_ids)? {
         let (Some(period), Some(actual)) = (live.get(&return_id), actual) else { continue };
-        let actual = Quantity::from_decimal(actual);
         if latest.get(&indicator_id).is_none_or(|(p, _)| p < period) {
             latest.insert(indicator_id, (*period, actual));
         }

@@ -1,10 +1,10 @@
 //! Report queries: sums computed by PostgreSQL, grouped as narrowly as the reports need.
 
+use crate::domain::Money;
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Date, Nullable, Numeric, Text, Timestamptz, Uuid as SqlUuid};
-use rust_decimal::Decimal;
 
 use crate::domain::ids::{AwardId, PaymentId, ProgrammeId, RecipientId, RepaymentId};
 use crate::domain::{AwardStatus, Category, FinancialYear, PlanTheme};
@@ -21,10 +21,10 @@ pub struct AwardTotal {
     #[diesel(sql_type = BigInt)]
     pub awards: i64,
     #[diesel(sql_type = Numeric)]
-    pub amount: Decimal,
+    pub amount: Money,
     /// What the awards commit: approved ones their amount, closed ones their net paid.
     #[diesel(sql_type = Numeric)]
-    pub committed: Decimal,
+    pub committed: Money,
 }
 
 /// Paid totals of a year by category and plan theme.
@@ -35,7 +35,7 @@ pub struct PaidTotal {
     #[diesel(sql_type = Text)]
     pub plan_theme: PlanTheme,
     #[diesel(sql_type = Numeric)]
-    pub paid: Decimal,
+    pub paid: Money,
 }
 
 /// Whether the year has a fund at all.
@@ -45,11 +45,11 @@ pub fn has_fund(conn: &mut PgConnection, year: &str) -> QueryResult<bool> {
 }
 
 /// The sum of the budgets of a year's funds.
-pub fn budget(conn: &mut PgConnection, year: &str) -> QueryResult<Decimal> {
+pub fn budget(conn: &mut PgConnection, year: &str) -> QueryResult<Money> {
     #[derive(QueryableByName)]
     struct Budget {
         #[diesel(sql_type = Numeric)]
-        budget: Decimal,
+        budget: Money,
     }
     diesel::sql_query("SELECT coalesce(sum(budget), 0) AS budget FROM funds WHERE financial_year = $1")
         .bind::<Text, _>(year)
@@ -58,11 +58,11 @@ pub fn budget(conn: &mut PgConnection, year: &str) -> QueryResult<Decimal> {
 }
 
 /// Budget carried from the funds of year `from` into the funds of year `to`.
-pub fn carried_between(conn: &mut PgConnection, from: &str, to: &str) -> QueryResult<Decimal> {
+pub fn carried_between(conn: &mut PgConnection, from: &str, to: &str) -> QueryResult<Money> {
     #[derive(QueryableByName)]
     struct Total {
         #[diesel(sql_type = Numeric)]
-        total: Decimal,
+        total: Money,
     }
     diesel::sql_query(
         "SELECT coalesce(sum(c.amount), 0) AS total FROM carry_forwards c
@@ -76,13 +76,13 @@ pub fn carried_between(conn: &mut PgConnection, from: &str, to: &str) -> QueryRe
 }
 
 /// Budget carried into a year's funds from earlier years, and out of them to later years.
-pub fn carried_year(conn: &mut PgConnection, year: &str) -> QueryResult<(Decimal, Decimal)> {
+pub fn carried_year(conn: &mut PgConnection, year: &str) -> QueryResult<(Money, Money)> {
     #[derive(QueryableByName)]
     struct Carried {
         #[diesel(sql_type = Numeric)]
-        carried_in: Decimal,
+        carried_in: Money,
         #[diesel(sql_type = Numeric)]
-        carried_out: Decimal,
+        carried_out: Money,
     }
     diesel::sql_query(
         "SELECT coalesce(sum(c.amount) FILTER (WHERE t.financial_year = $1), 0) AS carried_in,
@@ -161,7 +161,7 @@ pub struct PairTotal {
     #[diesel(sql_type = Text)]
     pub financial_year: FinancialYear,
     #[diesel(sql_type = Numeric)]
-    pub amount: Decimal,
+    pub amount: Money,
     /// The awards' reasons for differing from the awards they continue, in reference order.
     #[diesel(sql_type = diesel::sql_types::Array<Text>)]
     pub change_reasons: Vec<String>,
@@ -204,15 +204,15 @@ pub struct AwardLine {
     #[diesel(sql_type = Text)]
     pub crime_reduction_rationale: String,
     #[diesel(sql_type = Numeric)]
-    pub amount: Decimal,
+    pub amount: Money,
     #[diesel(sql_type = Numeric)]
-    pub original_amount: Decimal,
+    pub original_amount: Money,
     #[diesel(sql_type = Nullable<Numeric>)]
-    pub amount_requested: Option<Decimal>,
+    pub amount_requested: Option<Money>,
     #[diesel(sql_type = Numeric)]
-    pub paid: Decimal,
+    pub paid: Money,
     #[diesel(sql_type = Numeric)]
-    pub scheduled: Decimal,
+    pub scheduled: Money,
     #[diesel(sql_type = Nullable<Text>)]
     pub decision_ref: Option<String>,
     #[diesel(sql_type = Date)]
@@ -286,7 +286,7 @@ pub struct FeedRow {
     #[diesel(sql_type = Text)]
     pub crime_reduction_rationale: String,
     #[diesel(sql_type = Numeric)]
-    pub amount: Decimal,
+    pub amount: Money,
     #[diesel(sql_type = Nullable<Text>)]
     pub decision_ref: Option<String>,
     /// The award date (the feed's month and first sort key).
@@ -345,7 +345,7 @@ pub struct PaidPayment {
     #[diesel(sql_type = SqlUuid)]
     pub award_id: AwardId,
     #[diesel(sql_type = Numeric)]
-    pub amount: Decimal,
+    pub amount: Money,
     #[diesel(sql_type = Date)]
     pub paid_on: NaiveDate,
 }
@@ -358,7 +358,7 @@ pub struct Returned {
     #[diesel(sql_type = SqlUuid)]
     pub award_id: AwardId,
     #[diesel(sql_type = Numeric)]
-    pub amount: Decimal,
+    pub amount: Money,
     #[diesel(sql_type = Date)]
     pub received_on: NaiveDate,
 }
@@ -401,10 +401,10 @@ pub struct ScheduleRow {
     pub plan_theme: PlanTheme,
     /// The amount of the award it continues (for a line that ended, its own last year's).
     #[diesel(sql_type = Nullable<Numeric>)]
-    pub last_year: Option<Decimal>,
+    pub last_year: Option<Money>,
     /// Zero for a line that ended.
     #[diesel(sql_type = Numeric)]
-    pub this_year: Decimal,
+    pub this_year: Money,
     #[diesel(sql_type = Nullable<Text>)]
     pub reason: Option<String>,
     #[diesel(sql_type = Nullable<Text>)]
@@ -458,7 +458,7 @@ pub struct MoneyMovement {
     pub settled_on: Option<NaiveDate>,
     /// Repayments negative.
     #[diesel(sql_type = Numeric)]
-    pub amount: Decimal,
+    pub amount: Money,
 }
 
 /// Every payment and repayment of a year's awards, by date (paid, received or due) then

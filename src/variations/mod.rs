@@ -62,8 +62,8 @@ impl TryFrom<VariationRow> for Variation {
         Ok(Variation {
             id: row.id,
             award_id: row.award_id,
-            amount: Money::from_decimal(row.amount),
-            previous_amount: Money::from_decimal(row.previous_amount),
+            amount: row.amount,
+            previous_amount: row.previous_amount,
             reason: row.reason,
             status: row.status,
             proposed_by: row.proposed_by,
@@ -118,14 +118,14 @@ pub fn propose(
         )));
     }
     fund_is_open(conn, award.fund_id, Read::Plain)?;
-    let current = Money::from_decimal(award.amount);
+    let current = award.amount;
     if input.amount == current {
         return Err(ApiError::field("amount", format!("is already the award's amount ({current})")));
     }
     let new = NewVariation {
         id: VariationId::new(),
         award_id,
-        amount: input.amount.to_decimal(),
+        amount: input.amount,
         previous_amount: award.amount,
         reason: input.reason,
         proposed_by: actor.sub.clone(),
@@ -168,15 +168,14 @@ pub fn approve(
         ));
     }
     let fund = fund_is_open(conn, award.fund_id, Read::Locked)?;
-    let current = Money::from_decimal(award.amount);
-    let new_amount = Money::from_decimal(proposal.amount);
+    let current = award.amount;
+    let new_amount = proposal.amount;
     let money = awards::store::money(conn, &[award_id])?.remove(&award_id).unwrap_or_default();
     check_variation_floor(new_amount, money.paid, money.scheduled)
         .map_err(|e| ApiError::InvalidState(e.to_string()))?;
     if new_amount > current {
         let used = funds::store::used(conn, fund.id)?;
-        check_headroom(Money::from_decimal(fund.budget), used, new_amount - current)
-            .map_err(|e| ApiError::BudgetExceeded(e.to_string()))?;
+        check_headroom(fund.budget, used, new_amount - current).map_err(|e| ApiError::BudgetExceeded(e.to_string()))?;
     }
     let decision = decisions::resolve(conn, actor, choice)?;
     if let Some(awarded_on) = award.awarded_on.filter(|d| decision.decided_on < *d) {

@@ -1,9 +1,9 @@
 //! Variation queries.
 
+use crate::domain::Money;
 use chrono::{DateTime, Utc};
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
-use rust_decimal::Decimal;
 
 use crate::db::schema::variations;
 use crate::domain::VariationStatus;
@@ -15,8 +15,8 @@ use crate::domain::ids::{AwardId, DecisionId, VariationId};
 pub struct VariationRow {
     pub id: VariationId,
     pub award_id: AwardId,
-    pub amount: Decimal,
-    pub previous_amount: Decimal,
+    pub amount: Money,
+    pub previous_amount: Money,
     pub reason: String,
     pub status: VariationStatus,
     pub proposed_by: String,
@@ -35,8 +35,8 @@ pub struct VariationRow {
 pub struct NewVariation {
     pub id: VariationId,
     pub award_id: AwardId,
-    pub amount: Decimal,
-    pub previous_amount: Decimal,
+    pub amount: Money,
+    pub previous_amount: Money,
     pub reason: String,
     pub proposed_by: String,
 }

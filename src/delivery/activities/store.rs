@@ -1,9 +1,9 @@
 //! Activity queries.
 
+use crate::domain::delivery::Quantity;
 use chrono::{DateTime, Utc};
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
-use rust_decimal::Decimal;
 
 use crate::db::schema::activities;
 use crate::domain::ids::{ActivityId, AwardId};
@@ -17,7 +17,7 @@ pub struct ActivityRow {
     pub title: String,
     pub description: String,
     pub measure: String,
-    pub target: Option<Decimal>,
+    pub target: Option<Quantity>,
     pub created_by: String,
     pub created_at: DateTime<Utc>,
     pub version: i32,

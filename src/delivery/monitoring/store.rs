@@ -1,9 +1,9 @@
 //! Monitoring plan and indicator queries.
 
+use crate::domain::delivery::Quantity;
 use chrono::{DateTime, Utc};
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
-use rust_decimal::Decimal;
 
 use crate::db::schema::{indicators, monitoring_plans, returns};
 use crate::domain::ids::{AwardId, IndicatorId, MonitoringPlanId, ReturnId};
@@ -30,8 +30,8 @@ pub struct IndicatorRow {
     pub award_id: AwardId,
     pub title: String,
     pub unit: String,
-    pub baseline: Option<Decimal>,
-    pub target: Option<Decimal>,
+    pub baseline: Option<Quantity>,
+    pub target: Option<Quantity>,
     pub direction: Direction,
     pub created_by: String,
     pub created_at: DateTime<Utc>,

@@ -102,7 +102,7 @@ impl DeliveryReturn {
             period: row.period,
             revision: row.revision,
             status: row.status,
-            spend_to_date: Money::from_decimal(row.spend_to_date),
+            spend_to_date: row.spend_to_date,
             narrative: row.narrative,
             lines: lines
                 .into_iter()
@@ -110,18 +110,14 @@ impl DeliveryReturn {
                     Ok(ReturnLine {
                         activity_id: l.activity_id,
                         status: l.status,
-                        output_value: l.output_value.map(Quantity::from_decimal),
+                        output_value: l.output_value,
                         commentary: l.commentary,
                     })
                 })
                 .collect::<Result<_, ApiError>>()?,
             results: results
                 .into_iter()
-                .map(|r| ReturnResult {
-                    indicator_id: r.indicator_id,
-                    actual: r.actual.map(Quantity::from_decimal),
-                    commentary: r.commentary,
-                })
+                .map(|r| ReturnResult { indicator_id: r.indicator_id, actual: r.actual, commentary: r.commentary })
                 .collect(),
             risks,
             submitted_by: row.submitted_by,
@@ -214,7 +210,7 @@ pub fn submit(
             award.status
         )));
     }
-    let amount = Money::from_decimal(award.amount);
+    let amount = award.amount;
     let frequency = monitoring::store::plan_of(conn, award_id)?.map_or(Frequency::Quarterly, |p| p.frequency);
     let periods = ReturnPeriod::periods_of(award.financial_year, frequency);
     let in_plan = input.period.as_ref().map_or(true, |p| periods.contains(p));
@@ -253,7 +249,7 @@ pub fn submit(
         period,
         revision,
         status: ReturnStatus::Submitted,
-        spend_to_date: spend.to_decimal(),
+        spend_to_date: spend,
         narrative,
         submitted_by: actor.sub.clone(),
         submitted_at: audit::now_micros(),
@@ -272,7 +268,7 @@ pub fn submit(
             position: i as i32,
             activity_id,
             status,
-            output_value: output.map(Quantity::to_decimal),
+            output_value: output,
             commentary,
         })
         .collect();
@@ -284,7 +280,7 @@ pub fn submit(
             return_id: row.id,
             position: i as i32,
             indicator_id,
-            actual: actual.map(Quantity::to_decimal),
+            actual,
             commentary,
         })
         .collect();

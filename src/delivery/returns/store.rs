@@ -1,9 +1,9 @@
 //! Return, owing-award and reminder queries.
 
+use crate::domain::delivery::Quantity;
 use chrono::{DateTime, Utc};
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
-use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use crate::db::schema::{
@@ -12,7 +12,7 @@ use crate::db::schema::{
 };
 use crate::domain::delivery::ReminderStage;
 use crate::domain::ids::{ActivityId, AwardId, IndicatorId, ProgrammeId, RecipientId, ReturnId};
-use crate::domain::{AwardStatus, FinancialYear, Frequency, LineStatus, ReturnPeriod, ReturnStatus};
+use crate::domain::{AwardStatus, FinancialYear, Frequency, LineStatus, Money, ReturnPeriod, ReturnStatus};
 
 /// A return as stored.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -24,7 +24,7 @@ pub struct ReturnRow {
     pub period: ReturnPeriod,
     pub revision: i32,
     pub status: ReturnStatus,
-    pub spend_to_date: Decimal,
+    pub spend_to_date: Money,
     pub narrative: String,
     pub submitted_by: String,
     pub submitted_at: DateTime<Utc>,
@@ -43,7 +43,7 @@ pub struct ResultRow {
     pub return_id: ReturnId,
     pub position: i32,
     pub indicator_id: IndicatorId,
-    pub actual: Option<Decimal>,
+    pub actual: Option<Quantity>,
     pub commentary: String,
 }
 
@@ -55,7 +55,7 @@ pub struct LineRow {
     pub position: i32,
     pub activity_id: ActivityId,
     pub status: LineStatus,
-    pub output_value: Option<Decimal>,
+    pub output_value: Option<Quantity>,
     pub commentary: String,
 }
 

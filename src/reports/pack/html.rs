@@ -6,6 +6,8 @@ use std::fmt::Write;
 
 use rust_decimal::Decimal;
 
+use crate::domain::Money;
+
 use super::Pack;
 use crate::reports::escape;
 
@@ -38,7 +40,8 @@ td.reason { min-width: 16em; }
 ";
 
 /// An amount as `£1,234.56` (`-£1,234.56` below zero).
-pub fn pounds(amount: Decimal) -> String {
+pub fn pounds(amount: Money) -> String {
+    let amount = amount.to_decimal();
     let text = format!("{:.2}", amount.abs().round_dp(2));
     let (whole, pence) = text.split_once('.').unwrap_or((&text, "00"));
     let sign = if amount.is_sign_negative() && !amount.is_zero() { "-" } else { "" };
@@ -46,8 +49,8 @@ pub fn pounds(amount: Decimal) -> String {
 }
 
 /// A table cell holding an amount.
-fn money(amount: Decimal) -> String {
-    let class = if amount.is_sign_negative() && !amount.is_zero() { "n neg" } else { "n" };
+fn money(amount: Money) -> String {
+    let class = if amount < Money::ZERO { "n neg" } else { "n" };
     format!("<td class=\"{class}\">{}</td>", pounds(amount))
 }
 
@@ -252,7 +255,7 @@ fn seal(out: &mut String, pack: &Pack) {
 
 fn totals(out: &mut String, pack: &Pack) {
     let r = &pack.report;
-    let share = |amount: Decimal| {
+    let share = |amount: Money| {
         pack.share(amount).map_or_else(
             || "<td class=\"n\"></td>".to_string(),
             |s| format!("<td class=\"n\">{}%</td>", (s * Decimal::ONE_HUNDRED).round_dp(1)),
@@ -272,18 +275,18 @@ fn totals(out: &mut String, pack: &Pack) {
                 "<tr>{}{}{}{}{}</tr>",
                 cell(name),
                 count(awards),
-                money(committed.to_decimal()),
-                money(paid.to_decimal()),
-                share(committed.to_decimal())
+                money(*committed),
+                money(*paid),
+                share(*committed)
             );
         }
         let _ = write!(
             out,
             "</tbody><tfoot><tr><td>Total</td>{}{}{}{}</tr></tfoot></table>",
             count(lines.iter().map(|l| l.1).sum::<i64>()),
-            money(r.committed.to_decimal()),
-            money(r.paid.to_decimal()),
-            share(r.committed.to_decimal())
+            money(r.committed),
+            money(r.paid),
+            share(r.committed)
         );
     }
     let _ = write!(
@@ -292,8 +295,8 @@ fn totals(out: &mut String, pack: &Pack) {
         cell("Budget available"),
         money(pack.available()),
         cell("Draft pipeline"),
-        money(r.pipeline.to_decimal()),
-        money(r.headroom.to_decimal())
+        money(r.pipeline),
+        money(r.headroom)
     );
 }
 
@@ -313,7 +316,7 @@ mod tests {
             ("-2500.75", "-£2,500.75"),
             ("-0.00", "£0.00"),
         ] {
-            assert_eq!(pounds(amount.parse().unwrap()), text, "{amount}");
+            assert_eq!(pounds(Money::parse(amount).unwrap()), text, "{amount}");
         }
     }
 
@@ -328,8 +331,8 @@ mod tests {
 
     #[test]
     fn amounts_below_zero_are_marked() {
-        assert_eq!(money("5".parse().unwrap()), "<td class=\"n\">£5.00</td>");
-        assert_eq!(money("-5".parse().unwrap()), "<td class=\"n neg\">-£5.00</td>");
-        assert_eq!(money("-0.00".parse().unwrap()), "<td class=\"n\">£0.00</td>");
+        assert_eq!(money(Money::parse("5").unwrap()), "<td class=\"n\">£5.00</td>");
+        assert_eq!(money(Money::parse("-5").unwrap()), "<td class=\"n neg\">-£5.00</td>");
+        assert_eq!(money(Money::parse("-0.00").unwrap()), "<td class=\"n\">£0.00</td>");
     }
 }

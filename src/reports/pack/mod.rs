@@ -14,7 +14,7 @@ use super::outcomes::{AwardOutcome, OutcomeReport, outcomes_of};
 use super::store::{self, MoneyMovement, ScheduleRow};
 use super::{YearReport, year_report_of};
 use crate::audit::checkpoint::{self, Checkpoint};
-use crate::domain::{FinancialYear, PlanTheme};
+use crate::domain::{FinancialYear, Money, PlanTheme};
 use crate::error::ApiError;
 
 /// One line of the schedule.
@@ -27,8 +27,8 @@ pub struct Line {
 
 impl Line {
     /// This year less last year (a new line: all of this year).
-    pub fn change(&self) -> Decimal {
-        self.row.this_year - self.row.last_year.unwrap_or(Decimal::ZERO)
+    pub fn change(&self) -> Money {
+        self.row.this_year - self.row.last_year.unwrap_or(Money::ZERO)
     }
 }
 
@@ -69,21 +69,21 @@ impl Pack {
     }
 
     /// The schedule's totals: last year, this year, change.
-    pub fn schedule_totals(&self) -> (Decimal, Decimal, Decimal) {
-        self.schedule.iter().fold((Decimal::ZERO, Decimal::ZERO, Decimal::ZERO), |(l, t, c), line| {
-            (l + line.row.last_year.unwrap_or(Decimal::ZERO), t + line.row.this_year, c + line.change())
+    pub fn schedule_totals(&self) -> (Money, Money, Money) {
+        self.schedule.iter().fold((Money::ZERO, Money::ZERO, Money::ZERO), |(l, t, c), line| {
+            (l + line.row.last_year.unwrap_or(Money::ZERO), t + line.row.this_year, c + line.change())
         })
     }
 
     /// The budget the year may commit: its funds' budgets with carry-forwards in and out.
-    pub fn available(&self) -> Decimal {
-        self.report.available().to_decimal()
+    pub fn available(&self) -> Money {
+        self.report.available()
     }
 
     /// `part` as a fraction of the available budget (for a percentage cell); none without one.
-    pub fn share(&self, part: Decimal) -> Option<Decimal> {
-        let available = self.available();
-        (!available.is_zero()).then(|| (part / available).round_dp(4))
+    pub fn share(&self, part: Money) -> Option<Decimal> {
+        let available = self.available().to_decimal();
+        (!available.is_zero()).then(|| (part.to_decimal() / available).round_dp(4))
     }
 
     /// Each monitored award with its columns — returns due, in, late, missing; indicators, met,
@@ -116,28 +116,28 @@ impl Pack {
     }
 
     /// The year's figures, headroom last.
-    pub fn figures(&self) -> [(&'static str, Decimal); 9] {
+    pub fn figures(&self) -> [(&'static str, Money); 9] {
         let r = &self.report;
         [
-            ("Budget of the year's funds", r.budget.to_decimal()),
-            ("Carried forward in", r.carried_in.to_decimal()),
-            ("Carried forward out", r.carried_out.to_decimal()),
+            ("Budget of the year's funds", r.budget),
+            ("Carried forward in", r.carried_in),
+            ("Carried forward out", r.carried_out),
             ("Budget available", self.available()),
-            ("Committed (approved, and closed awards' net paid)", r.committed.to_decimal()),
-            ("Draft pipeline (not yet committed)", r.pipeline.to_decimal()),
-            ("Paid (net of repayments)", r.paid.to_decimal()),
-            ("Released by closed awards", r.released.to_decimal()),
-            ("Headroom", r.headroom.to_decimal()),
+            ("Committed (approved, and closed awards' net paid)", r.committed),
+            ("Draft pipeline (not yet committed)", r.pipeline),
+            ("Paid (net of repayments)", r.paid),
+            ("Released by closed awards", r.released),
+            ("Headroom", r.headroom),
         ]
     }
 
     /// The payments' totals: paid, repaid (negative), paid net of repayments, scheduled.
-    pub fn payment_totals(&self) -> [(&'static str, Decimal); 4] {
+    pub fn payment_totals(&self) -> [(&'static str, Money); 4] {
         let sum = |status: &str| self.payments.iter().filter(|m| m.status == status).map(|m| m.amount).sum();
         [
             ("Paid", sum("paid")),
             ("Repaid", sum("received")),
-            ("Paid, net of repayments", self.report.paid.to_decimal()),
+            ("Paid, net of repayments", self.report.paid),
             ("Scheduled, not yet paid", sum("scheduled")),
         ]
     }

@@ -3,7 +3,7 @@
 //! has a title, a header row frozen below it, and prints A4 landscape, one page wide, with its
 //! title and header on each page.
 
-use rust_decimal::Decimal;
+use crate::domain::Money;
 use rust_xlsxwriter::{Color, Format, FormatBorder, Workbook, Worksheet, XlsxError};
 
 use super::Pack;
@@ -75,8 +75,8 @@ fn sheet<'a>(
     Ok(ws)
 }
 
-fn money(ws: &mut Worksheet, row: u32, col: u16, amount: Decimal, format: &Format) -> Result<(), XlsxError> {
-    ws.write_with_format(row, col, amount, format).map(|_| ())
+fn money(ws: &mut Worksheet, row: u32, col: u16, amount: Money, format: &Format) -> Result<(), XlsxError> {
+    ws.write_with_format(row, col, amount.to_decimal(), format).map(|_| ())
 }
 
 /// Writes the workbook.
@@ -271,18 +271,18 @@ fn totals(ws: &mut Worksheet, s: &Styles, pack: &Pack) -> Result<(), XlsxError> 
         for (name, awards, committed, paid) in &lines {
             ws.write_string(row, 0, name)?;
             ws.write_with_format(row, 1, *awards, &s.count)?;
-            money(ws, row, 2, committed.to_decimal(), &s.money)?;
-            money(ws, row, 3, paid.to_decimal(), &s.money)?;
-            if let Some(share) = pack.share(committed.to_decimal()) {
+            money(ws, row, 2, *committed, &s.money)?;
+            money(ws, row, 3, *paid, &s.money)?;
+            if let Some(share) = pack.share(*committed) {
                 ws.write_with_format(row, 4, share, &s.percent)?;
             }
             row += 1;
         }
         ws.write_string_with_format(row, 0, "Total", &s.total)?;
         ws.write_with_format(row, 1, lines.iter().map(|l| l.1).sum::<i64>(), &s.total_count)?;
-        money(ws, row, 2, r.committed.to_decimal(), &s.total_money)?;
-        money(ws, row, 3, r.paid.to_decimal(), &s.total_money)?;
-        if let Some(share) = pack.share(r.committed.to_decimal()) {
+        money(ws, row, 2, r.committed, &s.total_money)?;
+        money(ws, row, 3, r.paid, &s.total_money)?;
+        if let Some(share) = pack.share(r.committed) {
             ws.write_with_format(row, 4, share, &s.percent)?;
         }
         row += 2;
@@ -290,9 +290,9 @@ fn totals(ws: &mut Worksheet, s: &Styles, pack: &Pack) -> Result<(), XlsxError> 
     ws.write_string(row, 0, "Budget available")?;
     money(ws, row, 2, pack.available(), &s.money)?;
     ws.write_string(row + 1, 0, "Draft pipeline")?;
-    money(ws, row + 1, 2, r.pipeline.to_decimal(), &s.money)?;
+    money(ws, row + 1, 2, r.pipeline, &s.money)?;
     ws.write_string_with_format(row + 2, 0, "Headroom", &s.total)?;
-    money(ws, row + 2, 2, r.headroom.to_decimal(), &s.total_money)?;
+    money(ws, row + 2, 2, r.headroom, &s.total_money)?;
     Ok(())
 }
 
