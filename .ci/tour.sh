@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The README's tour, run as a reader would: a fresh demo, the ```sh blocks from "A short tour"
+# The tour (docs/TOUR.md), run as a reader would: a fresh demo, every ```sh block of the page
 # to the auditors' section pasted in order, and every `#=>` line compared with what the
 # command above it printed. Fails naming each figure that differs.
 set -euo pipefail
@@ -20,12 +20,11 @@ WORK=$(mktemp -d)
 trap 'kill $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
 for _ in $(seq 1 100); do curl -sf "http://$GRANTS_BIND/readyz" >/dev/null && break; sleep 0.2; done
 
-python3 - "$ROOT/README.md" "$PORT" > "$WORK/tour.sh" <<'PY'
+python3 - "$ROOT/docs/TOUR.md" "$PORT" > "$WORK/tour.sh" <<'PY'
 import re, sys
-readme, port = open(sys.argv[1]).read(), sys.argv[2]
-start, end = readme.index("## A short tour"), readme.index("### Signed checkpoints")
-blocks = re.findall(r"```sh\n(.*?)```", readme[start:end], re.S)
-out = ['__expect() { if [ "$1" != "$2" ]; then printf "README tour: %s\\n  expected: %s\\n  got:      %s\\n" "$3" "$2" "$1"; fail=1; fi; }',
+tour, port = open(sys.argv[1]).read(), sys.argv[2]
+blocks = re.findall(r"```sh\n(.*?)```", tour, re.S)
+out = ['__expect() { if [ "$1" != "$2" ]; then printf "tour: %s\\n  expected: %s\\n  got:      %s\\n" "$3" "$2" "$1"; fail=1; fi; }',
        "fail=0"]
 n = 0
 for block in blocks:
@@ -47,7 +46,7 @@ for block in blocks:
         else:
             out.append(line)
         i = j if want else i + 1
-out.append(f'echo "README tour: {n} printed figures checked"; exit $fail')
+out.append(f'echo "tour: {n} printed figures checked"; exit $fail')
 print("\n".join(out))
 PY
 

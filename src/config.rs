@@ -77,13 +77,13 @@ pub struct Settings {
     pub reminder_days: u32,
     /// Reminders by e-mail, when `GRANTS_SMTP_URL` is set.
     pub mail: Option<MailSettings>,
-    /// `GRANTS_HEAVY_POOL_SIZE`: connections for long reads (reports, exports, the public feed),
-    /// apart from the request pool: at most this many run at once. Default 2.
-    pub heavy_pool_size: u32,
-    /// `GRANTS_HEAVY_TIMEOUT_SECS`: how long one statement of a long read may run before
+    /// `GRANTS_LONG_READ_POOL_SIZE`: connections for long reads (reports, exports, the public
+    /// feed), apart from the request pool: at most this many run at once. Default 2.
+    pub long_read_pool_size: u32,
+    /// `GRANTS_LONG_READ_TIMEOUT_SECS`: how long one statement of a long read may run before
     /// PostgreSQL cancels it (503 `timed-out`), and how long a long read waits for a connection.
     /// Default 30.
-    pub heavy_timeout: Duration,
+    pub long_read_timeout: Duration,
     /// `GRANTS_READ_DATABASE_URL`: a streaming replica of the database (as a role that may read
     /// it: the serving role's, say). Reports, exports, the public feed, histories and
     /// verification read from it; writes and everything else stay on the primary. While it
@@ -330,6 +330,21 @@ fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
+/// Settings that had another name before, as (name, former name): a deployment that still sets
+/// only the former is read as before.
+pub const RENAMED: &[(&str, &str)] = &[
+    ("GRANTS_LONG_READ_POOL_SIZE", "GRANTS_HEAVY_POOL_SIZE"),
+    ("GRANTS_LONG_READ_TIMEOUT_SECS", "GRANTS_HEAVY_TIMEOUT_SECS"),
+];
+
+/// `name`, or its former name when only that is set.
+fn renamed(name: &'static str) -> &'static str {
+    match RENAMED.iter().find(|(new, _)| *new == name) {
+        Some((_, former)) if var(name).is_none() && var(former).is_some() => former,
+        _ => name,
+    }
+}
+
 fn number<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, ConfigError> {
     match var(name) {
         None => Ok(default),
@@ -454,8 +469,8 @@ impl Settings {
             checkpoint_every: Duration::from_secs(number("GRANTS_CHECKPOINT_SECS", 60)?.max(1)),
             handle_signals: true,
             reminder_days: number("GRANTS_REMINDER_DAYS", 7)?.min(366),
-            heavy_pool_size: number("GRANTS_HEAVY_POOL_SIZE", 2)?.max(1),
-            heavy_timeout: Duration::from_secs(number("GRANTS_HEAVY_TIMEOUT_SECS", 30)?.max(1)),
+            long_read_pool_size: number(renamed("GRANTS_LONG_READ_POOL_SIZE"), 2)?.max(1),
+            long_read_timeout: Duration::from_secs(number(renamed("GRANTS_LONG_READ_TIMEOUT_SECS"), 30)?.max(1)),
             read_database_url: var("GRANTS_READ_DATABASE_URL"),
             idempotency_ttl: match var("GRANTS_IDEMPOTENCY_TTL") {
                 None => Duration::from_secs(7 * 86_400),
@@ -630,5 +645,21 @@ mod tests {
         let error = demo_jwt(&path, true).err().expect("one character repeated is no secret");
         assert!(error.contains("fewer than 10 different characters"), "{error}");
         std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn a_renamed_setting_is_read_by_its_former_name_until_the_new_one_is_set() {
+        // nextest runs each test in a process of its own, so the environment is this test's.
+        let (new, former) = ("GRANTS_LONG_READ_POOL_SIZE", "GRANTS_HEAVY_POOL_SIZE");
+        unsafe { std::env::remove_var(new) };
+        unsafe { std::env::remove_var(former) };
+        assert_eq!(renamed(new), new, "neither set: the new name");
+        unsafe { std::env::set_var(former, "5") };
+        assert_eq!(renamed(new), former);
+        assert_eq!(number::<u32>(renamed(new), 2).unwrap(), 5);
+        unsafe { std::env::set_var(new, "3") };
+        assert_eq!(number::<u32>(renamed(new), 2).unwrap(), 3, "the new name wins");
+        unsafe { std::env::remove_var(new) };
+        unsafe { std::env::remove_var(former) };
     }
 }

@@ -84,7 +84,7 @@ pub async fn metrics(state: web::Data<AppState>, req: actix_web::HttpRequest) ->
     }
     let due_days = state.return_due_days;
     let (head, checkpoint, overdue, reminders) = state
-        .heavy_on_primary(move |conn| {
+        .long_read_on_primary(move |conn| {
             #[derive(QueryableByName)]
             struct Count {
                 #[diesel(sql_type = diesel::sql_types::BigInt)]
@@ -105,7 +105,7 @@ pub async fn metrics(state: web::Data<AppState>, req: actix_web::HttpRequest) ->
     };
     let head_seq = head.map_or(0, |(seq, _)| seq);
     let snapshot = crate::telemetry::Snapshot {
-        pools: [pool("request", &state.pool), pool("long_read", &state.heavy_pool)]
+        pools: [pool("request", &state.pool), pool("long_read", &state.long_read_pool)]
             .into_iter()
             .chain(state.replica.as_ref().map(|r| pool("replica", r.pool())))
             .collect(),

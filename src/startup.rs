@@ -34,17 +34,17 @@ impl Application {
         crate::telemetry::handle();
         let state = web::Data::new(AppState {
             pool: crate::db::pool(settings.serving_url(), settings.db_pool_size, settings.db_timeout),
-            heavy_pool: crate::db::heavy_pool(
+            long_read_pool: crate::db::long_read_pool(
                 settings.serving_url(),
-                settings.heavy_pool_size,
-                settings.heavy_timeout,
-                settings.heavy_timeout,
+                settings.long_read_pool_size,
+                settings.long_read_timeout,
+                settings.long_read_timeout,
             ),
             replica: settings.read_database_url.as_deref().map(|url| {
                 crate::state::Replica::new(
                     url,
-                    settings.db_pool_size.max(settings.heavy_pool_size),
-                    settings.heavy_timeout,
+                    settings.db_pool_size.max(settings.long_read_pool_size),
+                    settings.long_read_timeout,
                 )
             }),
             tokens: crate::tokens::Verifier::new(settings.jwt, settings.oidc, settings.jwt_max_ttl),

@@ -17,7 +17,7 @@ pub struct AppState {
     pub pool: DbPool,
     /// The pool of long reads (reports, exports, the public feed): few connections, each
     /// statement under a timeout, so they never take the connections ordinary requests need.
-    pub heavy_pool: DbPool,
+    pub long_read_pool: DbPool,
     /// `GRANTS_READ_DATABASE_URL`'s streaming replica, when there is one: where long reads,
     /// histories and verification go while it answers.
     pub replica: Option<Replica>,
@@ -65,22 +65,22 @@ impl AppState {
     ///
     /// With a replica, it runs there while the replica answers, and on the primary's pool of
     /// long reads otherwise.
-    pub async fn heavy<T, F>(&self, work: F) -> Result<T, ApiError>
+    pub async fn long_read<T, F>(&self, work: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
         F: FnOnce(&mut PgConnection) -> Result<T, ApiError> + Send + 'static,
     {
-        self.replica_or(&self.heavy_pool, "long_read", "a long read", snapshot(work)).await
+        self.replica_or(&self.long_read_pool, "long_read", "a long read", snapshot(work)).await
     }
 
     /// Runs a long read on the primary's pool of long reads, never on the replica: for figures
     /// that must be the primary's own (the metrics' audit head, say).
-    pub async fn heavy_on_primary<T, F>(&self, work: F) -> Result<T, ApiError>
+    pub async fn long_read_on_primary<T, F>(&self, work: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
         F: FnOnce(&mut PgConnection) -> Result<T, ApiError> + Send + 'static,
     {
-        on_pool(&self.heavy_pool, "long_read", "a long read", snapshot(work)).await
+        on_pool(&self.long_read_pool, "long_read", "a long read", snapshot(work)).await
     }
 
     /// Runs a read that may be a moment behind the latest write (a history, say) in one
@@ -153,7 +153,7 @@ impl Replica {
     /// after `statement_timeout`. Nothing connects until the first read.
     pub fn new(url: &str, size: u32, statement_timeout: std::time::Duration) -> Replica {
         Replica {
-            pool: crate::db::heavy_pool(url, size, REPLICA_WAIT, statement_timeout),
+            pool: crate::db::long_read_pool(url, size, REPLICA_WAIT, statement_timeout),
             url: url.to_string(),
             down_since: std::sync::Mutex::new(None),
         }

@@ -94,7 +94,7 @@ pub fn pool(database_url: &str, size: u32, timeout: Duration) -> DbPool {
 /// A pool for long reads (reports, exports, the public feed), apart from the one ordinary
 /// requests use: `size` connections at most (so at most `size` such reads run at once; others
 /// wait up to `wait` for a connection), each statement cancelled after `statement_timeout`.
-pub fn heavy_pool(database_url: &str, size: u32, wait: Duration, statement_timeout: Duration) -> DbPool {
+pub fn long_read_pool(database_url: &str, size: u32, wait: Duration, statement_timeout: Duration) -> DbPool {
     Pool::builder()
         .max_size(size.max(1))
         .min_idle(Some(0))

@@ -180,7 +180,7 @@ impl Walk {
         let (to, after) = (self.to, self.after.clone());
         let mut rows = self
             .state
-            .heavy(move |conn| Ok(store::feed_rows(conn, to, (after.date, &after.reference), want as i64)?))
+            .long_read(move |conn| Ok(store::feed_rows(conn, to, (after.date, &after.reference), want as i64)?))
             .await?;
         if rows.len() > self.remaining {
             // The page is full and the month goes on: continue after the page's last row.

@@ -60,7 +60,7 @@ async fn export_360giving(
     require_reporter(&user)?;
     let year = year_of(query.into_inner())?;
     let publisher = state.publisher.clone();
-    let package = state.heavy(move |conn| package_of(conn, &publisher, year)).await?;
+    let package = state.long_read(move |conn| package_of(conn, &publisher, year)).await?;
     Ok(HttpResponse::Ok()
         .content_type("application/json")
         .insert_header(("Content-Disposition", format!("attachment; filename=\"360giving-{year}.json\"")))
@@ -83,7 +83,7 @@ async fn export_csv(
 ) -> Result<HttpResponse, ApiError> {
     require_reporter(&user)?;
     let year = year_of(query.into_inner())?;
-    let rows = state.heavy(move |conn| Ok(store::award_lines(conn, &year.to_string(), false)?)).await?;
+    let rows = state.long_read(move |conn| Ok(store::award_lines(conn, &year.to_string(), false)?)).await?;
     let bytes = awards_csv(rows)?;
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
@@ -130,7 +130,7 @@ fn limit_of(limit: Option<i64>) -> Result<usize, ApiError> {
 /// What an answer depends on besides its request: the audit head and the month's checkpoint.
 async fn prelude(state: &AppState, month: &Month) -> Result<(i64, Option<PublishedCheckpoint>), ApiError> {
     let range = (month.first, month.next);
-    state.heavy(move |conn| Ok((store::audit_head(conn)?, published_checkpoint(conn, range)?))).await
+    state.long_read(move |conn| Ok((store::audit_head(conn)?, published_checkpoint(conn, range)?))).await
 }
 
 /// The weak tag of an answer: the request that shaped it, the audit head and the checkpoint

@@ -51,7 +51,7 @@ async fn year_report(
 ) -> Result<HttpResponse, ApiError> {
     require_reporter(&user)?;
     let year = parse_year("financial_year", &year)?;
-    let report = state.heavy(move |conn| year_report_of(conn, year)).await?;
+    let report = state.long_read(move |conn| year_report_of(conn, year)).await?;
     Ok(HttpResponse::Ok().json(report))
 }
 
@@ -74,7 +74,7 @@ async fn year_chart(
 ) -> Result<HttpResponse, ApiError> {
     require_reporter(&user)?;
     let year = parse_year("financial_year", &year)?;
-    let (this, previous) = state.heavy(move |conn| year_beside_previous(conn, year)).await?;
+    let (this, previous) = state.long_read(move |conn| year_beside_previous(conn, year)).await?;
     let svg = chart::year_chart(&this, &previous).map_err(|e| ApiError::Internal(format!("chart: {e}")))?;
     Ok(HttpResponse::Ok().content_type("image/svg+xml").body(svg))
 }
@@ -115,7 +115,7 @@ async fn year_on_year(
     if from >= to {
         return Err(ApiError::field("to", "must be a later year than from"));
     }
-    let report = state.heavy(move |conn| year_on_year_of(conn, from, to)).await?;
+    let report = state.long_read(move |conn| year_on_year_of(conn, from, to)).await?;
     Ok(HttpResponse::Ok().json(report))
 }
 
@@ -147,7 +147,7 @@ async fn outcome_report(
     let year = parse_year("financial_year", &year)?;
     let as_of = as_of_date(query.into_inner().as_of)?;
     let default_days = state.return_due_days;
-    let report = state.heavy(move |conn| outcomes_of(conn, year, as_of, default_days)).await?;
+    let report = state.long_read(move |conn| outcomes_of(conn, year, as_of, default_days)).await?;
     Ok(HttpResponse::Ok().json(report))
 }
 
@@ -159,7 +159,7 @@ async fn read_pack(state: &AppState, user: &AuthUser, year: &str, query: Outcome
     let year = parse_year("financial_year", year)?;
     let as_of = as_of_date(query.as_of)?;
     let default_days = state.return_due_days;
-    state.heavy(move |conn| pack_of(conn, year, as_of, default_days)).await
+    state.long_read(move |conn| pack_of(conn, year, as_of, default_days)).await
 }
 
 /// The board and panel pack as a workbook: Summary (the year's figures and the audit seal),

@@ -288,3 +288,67 @@ async fn a_long_generated_chain_verifies_through_the_api_and_the_cli() {
         .expect("run grants audit verify");
     assert_eq!(cli.status.code(), Some(0), "{}", String::from_utf8_lossy(&cli.stderr));
 }
+
+#[actix_web::test]
+async fn a_csp_sees_nothing_of_the_time_an_award_belonged_to_another_partnership() {
+    let app = TestApp::spawn().await;
+    let l = app.ledger("1000000").await;
+    let fenland = app.recipient("Fenland CSP", "community_safety_partnership").await;
+    let peterborough = app.recipient("Safer Peterborough", "community_safety_partnership").await;
+    let mut body = app.award_body(&l.fund, &l.programme, &fenland, json!("30000"));
+    body["title"] = json!("Fenland street pastors");
+    body["purpose"] = json!("Night-time economy patrols in Wisbech");
+    let award = app.create_award(body).await.id();
+    let before_move = chrono::Utc::now();
+    actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
+    let moved = app
+        .patch(
+            &format!("/api/v1/awards/{award}"),
+            &app.finance,
+            Some("\"1\""),
+            json!({"recipient_id": peterborough, "title": "Peterborough street pastors", "purpose": "City centre patrols"}),
+        )
+        .await;
+    assert_eq!(moved.status, 200, "{}", moved.text);
+    app.approve(&award).await;
+    let paid = app
+        .post(
+            &format!("/api/v1/awards/{award}/payments"),
+            &app.finance,
+            json!({"amount": "500", "paid_on": "2020-07-01", "reference": "BACS-9"}),
+        )
+        .await;
+    assert_eq!(paid.status, 201, "{}", paid.text);
+
+    let pb_officer = app.token("pb", &[Role::Recipient], Some(&peterborough));
+    let history = app.get(&format!("/api/v1/awards/{award}/history"), &pb_officer).await;
+    assert_eq!(history.status, 200, "{}", history.text);
+    let events = history.body["events"].as_array().unwrap();
+    let actions: Vec<&str> = events.iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["award.updated", "award.approved", "payment.paid"], "only Peterborough's period");
+    for leaked in ["Fenland", "Wisbech", fenland.as_str()] {
+        assert!(!history.text.contains(leaked), "{leaked} leaked into Peterborough's history: {}", history.text);
+    }
+    // Finance still sees the whole story.
+    let whole = app.get(&format!("/api/v1/awards/{award}/history"), &app.auditor).await;
+    assert_eq!(whole.body["events"].as_array().unwrap().len(), 4);
+    assert!(whole.text.contains("Fenland street pastors"));
+
+    let at = |t: chrono::DateTime<chrono::Utc>| {
+        format!(
+            "/api/v1/awards/{award}?as_of={}",
+            t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true).replace('+', "%2B")
+        )
+    };
+    let then = app.get(&at(before_move), &pb_officer).await;
+    assert_eq!(then.status, 404, "Peterborough reads Fenland's draft: {}", then.text);
+    assert!(!then.text.contains("Fenland"));
+    let now = app.get(&at(chrono::Utc::now()), &pb_officer).await;
+    assert_eq!((now.status, now.body["title"].as_str()), (200, Some("Peterborough street pastors")), "{}", now.text);
+    assert_eq!(app.get(&at(before_move), &app.finance).await.body["title"], "Fenland street pastors");
+
+    let fen_officer = app.token("fen", &[Role::Recipient], Some(&fenland));
+    for path in [format!("/api/v1/awards/{award}/history"), at(before_move), format!("/api/v1/awards/{award}")] {
+        assert_eq!(app.get(&path, &fen_officer).await.status, 404, "{path}");
+    }
+}

@@ -861,3 +861,35 @@ async fn a_stream_cut_off_by_the_statement_timeout_reads_as_timed_out() {
     assert!(matches!(grants::error::ApiError::from(error), grants::error::ApiError::TimedOut), "read as a timeout");
     assert_eq!(names("SELECT 'still serving' AS name", &mut conn), ["still serving"]);
 }
+
+#[actix_web::test]
+async fn keygen_writes_a_key_serve_signs_with_and_never_overwrites_one() {
+    let dir = std::env::temp_dir().join(format!("grants-keygen-{}", uuid::Uuid::new_v4()));
+    let file = dir.join("audit.pem");
+    let run = || crate::helpers::grants_command().args(["audit", "keygen", "--out"]).arg(&file).output().unwrap();
+    let first = run();
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let printed = String::from_utf8_lossy(&first.stdout).to_string();
+    let key = grants::audit::checkpoint::AuditKey::read(&file).unwrap();
+    assert!(printed.contains(&format!("key_id {}", key.key_id())) && printed.contains(&key.public_hex()), "{printed}");
+    let second = run();
+    assert!(!second.status.success(), "a second keygen to the same file must fail");
+    assert_eq!(grants::audit::checkpoint::AuditKey::read(&file).unwrap().public_hex(), key.public_hex());
+    // A container's first start: make it if missing, else keep it and succeed.
+    let kept = crate::helpers::grants_command()
+        .args(["audit", "keygen", "--if-missing", "--out"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(kept.status.success(), "{}", String::from_utf8_lossy(&kept.stderr));
+    assert!(String::from_utf8_lossy(&kept.stdout).contains(&format!("kept {}", file.display())));
+    assert_eq!(grants::audit::checkpoint::AuditKey::read(&file).unwrap().public_hex(), key.public_hex());
+    let fresh = dir.join("fresh.pem");
+    let made = crate::helpers::grants_command()
+        .args(["audit", "keygen", "--if-missing", "--out"])
+        .arg(&fresh)
+        .output()
+        .unwrap();
+    assert!(made.status.success() && grants::audit::checkpoint::AuditKey::read(&fresh).is_ok());
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -235,3 +235,73 @@ async fn a_malformed_id_in_the_path_is_404() {
     let r = app.get("/api/v1/awards/not-a-uuid", &app.finance).await;
     assert_eq!((r.status, r.problem().as_str()), (404, "not-found"));
 }
+
+#[actix_web::test]
+async fn dates_outside_1990_to_2099_or_an_award_running_past_its_funds_year_plus_ten_are_422_naming_the_field() {
+    let app = TestApp::spawn().await;
+    let ledger = app.ledger("500000.00").await;
+    let expect_422 = |r: crate::helpers::Reply, field: &str| {
+        assert_eq!(r.status, 422, "{field}: {}", r.text);
+        let fields: Vec<&str> =
+            r.body["errors"].as_array().unwrap().iter().filter_map(|e| e["field"].as_str()).collect();
+        assert_eq!(fields, vec![field], "{}", r.text);
+    };
+    let mut body = app.award_body(&ledger.fund, &ledger.programme, &ledger.recipient, json!("1000.00"));
+    body["end_date"] = json!("9999-12-31");
+    expect_422(app.create_award(body.clone()).await, "end_date");
+    // 2020-21 ends on 2021-03-31: ten years on is the last day an award of it may run to.
+    body["end_date"] = json!("2031-04-01");
+    let r = app.create_award(body.clone()).await;
+    expect_422(r, "end_date");
+    body["end_date"] = json!("2031-03-31");
+    let award = app.create_award(body).await;
+    assert_eq!(award.status, 201, "{}", award.text);
+    let award = award.id();
+    app.approve(&award).await;
+    let pay = |payment: serde_json::Value| {
+        let (app, award) = (&app, award.clone());
+        async move { app.post(&format!("/api/v1/awards/{award}/payments"), &app.finance, payment).await }
+    };
+    expect_422(pay(json!({"amount": "10.00", "paid_on": "0001-01-01"})).await, "paid_on");
+    expect_422(pay(json!({"amount": "10.00", "due_on": "9999-12-31"})).await, "due_on");
+    expect_422(pay(json!({"amount": "10.00", "due_on": "1989-12-31"})).await, "due_on");
+    // Inside the window is taken.
+    assert_eq!(pay(json!({"amount": "10.00", "due_on": "2099-12-31"})).await.status, 201);
+    // Query dates and financial years too.
+    expect_422(app.get(&format!("/api/v1/awards/{award}?as_of=0001-01-01T00:00:00Z"), &app.finance).await, "as_of");
+    expect_422(app.get("/api/v1/returns/due?as_of=9999-12-31", &app.finance).await, "as_of");
+    let fund = app.create_fund("FAR", "2150-51", "1000.00").await;
+    expect_422(fund, "financial_year");
+    // Nothing the refusals named was written: one award, one payment.
+    let payments = app.get(&format!("/api/v1/awards/{award}/payments"), &app.finance).await;
+    assert_eq!(payments.body["items"].as_array().map(Vec::len), Some(1), "{}", payments.text);
+    let awards = app.get("/api/v1/awards", &app.finance).await;
+    assert_eq!(awards.body["items"].as_array().map(Vec::len), Some(1), "{}", awards.text);
+}
+
+#[actix_web::test]
+async fn a_raw_control_character_in_a_query_never_reaches_the_service() {
+    let app = TestApp::spawn().await;
+    let authority = app.address.trim_start_matches("http://").to_string();
+    let token = app.finance.clone();
+    // U+0085 (NEXT LINE) as raw UTF-8 bytes in the query, not percent-escaped.
+    let reply = actix_web::rt::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(&authority).unwrap();
+        stream.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+        let mut request = b"GET /api/v1/funds?financial_year=2020-21\xc2\x85 HTTP/1.1\r\n".to_vec();
+        request.extend_from_slice(
+            format!("Host: {authority}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n").as_bytes(),
+        );
+        stream.write_all(&request).unwrap();
+        let mut reply = Vec::new();
+        stream.read_to_end(&mut reply).unwrap();
+        String::from_utf8_lossy(&reply).to_string()
+    })
+    .await
+    .unwrap();
+    // The HTTP parser refuses it, before any handler or the query check (which therefore
+    // looks only for escaped control characters); an escaped one is 422 (tests/api/conventions.rs).
+    assert!(reply.starts_with("HTTP/1.1 400"), "{reply}");
+    assert!(reply.ends_with("\r\n\r\n"), "no body: {reply}");
+}

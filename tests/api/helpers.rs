@@ -275,8 +275,8 @@ pub fn settings_for(database_url: &str, jwt: JwtSettings, rate_limit: (u32, u32)
         reminder_days: 7,
         mail: None,
         idempotency_ttl: Duration::from_secs(7 * 86_400),
-        heavy_pool_size: 2,
-        heavy_timeout: Duration::from_secs(30),
+        long_read_pool_size: 2,
+        long_read_timeout: Duration::from_secs(30),
     }
 }
 
@@ -657,4 +657,45 @@ pub fn grants_command() -> std::process::Command {
     // A publisher of its own: `serve` refuses the placeholder ones.
     command.current_dir(dir).env("GRANTS_360_PREFIX", "360G-test").env("GRANTS_FUNDER_ID", "GB-GOR-PC000123");
     command
+}
+
+/// Runs `grants serve` against the test database with `env`, waits until it answers `/healthz`
+/// or exits, and returns (exit status if it exited, stderr so far, base URL, child).
+pub async fn serve_binary(
+    app: &TestApp,
+    args: &[&str],
+    env: &[(&str, String)],
+) -> (Option<std::process::ExitStatus>, String, std::process::Child) {
+    use std::time::{Duration, Instant};
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let log = std::env::temp_dir().join(format!("grants-serve-{}-{port}.log", std::process::id()));
+    let mut command = crate::helpers::grants_command();
+    command
+        .arg("serve")
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .env_remove("GRANTS_APP_DATABASE_URL")
+        .env("GRANTS_BIND", format!("127.0.0.1:{port}"))
+        .env("GRANTS_JWT_SECRET", crate::helpers::SECRET)
+        .env("GRANTS_AUDIT_KEY_FILE", crate::helpers::audit_key_file())
+        .env("RUST_LOG", "info")
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::fs::OpenOptions::new().append(true).open(&log).unwrap());
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let mut child = command.spawn().expect("start grants serve");
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return (Some(status), std::fs::read_to_string(&log).unwrap_or_default(), child);
+        }
+        let up = app.client.get(format!("{base}/readyz")).send().await.map(|r| r.status().as_u16()).unwrap_or(0);
+        if up == 200 {
+            return (None, std::fs::read_to_string(&log).unwrap_or_default(), child);
+        }
+        assert!(Instant::now() < deadline, "grants serve neither started nor stopped");
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
 }

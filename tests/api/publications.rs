@@ -150,15 +150,15 @@ async fn serve_refuses_to_publish_placeholders_unless_told_to_and_the_data_sourc
     let owner = ("DATABASE_URL", app.db.url.clone());
     let placeholder_prefix = ("GRANTS_360_PREFIX", "360G-opcc-example".to_string());
     let placeholder_funder = ("GRANTS_FUNDER_ID", "GB-GOR-PC000000".to_string());
-    let (status, log, _) = crate::insiders::serve_binary(&app, &[], &[owner.clone(), placeholder_prefix.clone()]).await;
+    let (status, log, _) = crate::helpers::serve_binary(&app, &[], &[owner.clone(), placeholder_prefix.clone()]).await;
     assert_eq!(status.and_then(|s| s.code()), Some(1), "{log}");
     assert!(log.contains("GRANTS_360_PREFIX (the placeholder 360G-opcc-example)"), "{log}");
     assert!(!log.contains("GRANTS_FUNDER_ID"), "only what is a placeholder is named: {log}");
     assert!(log.contains("GRANTS_360_PLACEHOLDERS=allow"), "{log}");
-    let (status, log, _) = crate::insiders::serve_binary(&app, &[], &[owner.clone(), placeholder_funder.clone()]).await;
+    let (status, log, _) = crate::helpers::serve_binary(&app, &[], &[owner.clone(), placeholder_funder.clone()]).await;
     assert_eq!(status.and_then(|s| s.code()), Some(1), "{log}");
     assert!(log.contains("GRANTS_FUNDER_ID (the placeholder GB-GOR-PC000000)"), "{log}");
-    let (status, log, _) = crate::insiders::serve_binary(
+    let (status, log, _) = crate::helpers::serve_binary(
         &app,
         &[],
         &[owner.clone(), placeholder_prefix.clone(), ("GRANTS_360_PLACEHOLDERS", "yes".into())],
@@ -166,7 +166,7 @@ async fn serve_refuses_to_publish_placeholders_unless_told_to_and_the_data_sourc
     .await;
     assert_eq!(status.and_then(|s| s.code()), Some(1), "{log}");
     assert!(log.contains("GRANTS_360_PLACEHOLDERS"), "{log}");
-    let (status, log, _) = crate::insiders::serve_binary(
+    let (status, log, _) = crate::helpers::serve_binary(
         &app,
         &[],
         &[owner.clone(), ("GRANTS_360_DATA_SOURCE", "opcc.example/grants".into())],
@@ -175,7 +175,7 @@ async fn serve_refuses_to_publish_placeholders_unless_told_to_and_the_data_sourc
     assert_eq!(status.and_then(|s| s.code()), Some(1), "{log}");
     assert!(log.contains("GRANTS_360_DATA_SOURCE"), "{log}");
     // Told to, it serves with them.
-    let (status, log, mut child) = crate::insiders::serve_binary(
+    let (status, log, mut child) = crate::helpers::serve_binary(
         &app,
         &[],
         &[owner, placeholder_prefix, placeholder_funder, ("GRANTS_360_PLACEHOLDERS", "allow".into())],
@@ -187,7 +187,7 @@ async fn serve_refuses_to_publish_placeholders_unless_told_to_and_the_data_sourc
     // The demo never refuses, and publishes its own feed as the data's source.
     let demo = TestApp::spawn().await;
     let data_dir = std::env::temp_dir().join(format!("grants-demo-publications-{}", uuid::Uuid::new_v4()));
-    let (status, log, mut child) = crate::insiders::serve_binary(
+    let (status, log, mut child) = crate::helpers::serve_binary(
         &demo,
         &["--demo"],
         &[

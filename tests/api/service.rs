@@ -183,3 +183,35 @@ fn the_contract_gives_client_generators_what_they_need() {
         "#/components/schemas/GrantPackageGrant"
     );
 }
+
+#[actix_web::test]
+async fn every_response_says_nosniff_and_no_referrer_and_the_docs_load_only_their_own_assets() {
+    let app = TestApp::spawn().await;
+    let checks = [
+        ("/healthz", None, 200),
+        ("/openapi.json", None, 200),
+        ("/api/v1/funds", None, 401),
+        ("/api/v1/funds", Some(app.finance.as_str()), 200),
+        ("/api/v1/nowhere", Some(app.finance.as_str()), 404),
+        ("/docs/", None, 200),
+        ("/docs/swagger-initializer.js", None, 200),
+    ];
+    for (path, token, status) in checks {
+        let r = app.send("GET", path, token, &[], None).await;
+        assert_eq!(r.status, status, "{path}: {}", r.text);
+        assert_eq!(r.header("x-content-type-options").as_deref(), Some("nosniff"), "{path}");
+        assert_eq!(r.header("referrer-policy").as_deref(), Some("no-referrer"), "{path}");
+        let csp = r.header("content-security-policy").unwrap_or_default();
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        if path.starts_with("/docs") {
+            assert!(csp.contains("script-src 'self';") && csp.contains("default-src 'none'"), "{path}: {csp}");
+            assert!(!csp.contains("unsafe-eval") && !csp.contains("http"), "{path}: only its own assets: {csp}");
+        } else {
+            assert_eq!(csp, grants::http::middleware::API_CSP, "{path}");
+        }
+    }
+    // The docs page loads only same-origin scripts, so the policy does not break it.
+    let page = app.send("GET", "/docs/", None, &[], None).await;
+    assert!(page.text.contains("<script src=\"./swagger-ui-bundle.js\""), "{}", page.text);
+    assert!(!page.text.contains("<script>"), "no inline script the policy would block");
+}

@@ -1,0 +1,76 @@
+//! Four-eyes: nobody approves their own work, however many roles their token holds.
+
+use diesel::prelude::*;
+use grants::http::auth::Role;
+use serde_json::json;
+
+use crate::helpers::TestApp;
+
+#[actix_web::test]
+async fn nobody_approves_a_draft_they_changed_even_holding_both_roles() {
+    let app = TestApp::spawn().await;
+    let l = app.ledger("1000000").await;
+    let other = app.recipient("Someone Else Ltd", "voluntary_sector").await;
+    let alice_draft = app.draft(&l, "100").await;
+    let bob = app.token("bob", &[Role::Finance, Role::Approver], None);
+    let path = format!("/api/v1/awards/{alice_draft}");
+    let edited = app.patch(&path, &bob, Some("\"1\""), json!({"amount": "250000", "recipient_id": other})).await;
+    assert_eq!(edited.status, 200, "{}", edited.text);
+    let refused = app.post(&format!("{path}/approve"), &bob, json!({"decision_ref": "PCC-DN-1"})).await;
+    assert_eq!((refused.status, refused.problem().as_str()), (403, "four-eyes"), "{}", refused.text);
+    assert!(refused.body["detail"].as_str().unwrap().contains("changed it while it was a draft"));
+    let award = app.get(&path, &app.finance).await;
+    assert_eq!((award.body["status"].as_str(), award.body["approved_by"].as_str()), (Some("draft"), None));
+    // Somebody who neither drafted nor changed it may approve it.
+    app.approve(&alice_draft).await;
+}
+
+#[actix_web::test]
+async fn nobody_approves_a_variation_of_an_award_they_edited_since_approval() {
+    let app = TestApp::spawn().await;
+    let l = app.ledger("1000000").await;
+    let award = app.draft(&l, "50000").await;
+    app.approve(&award).await;
+    let bob = app.token("bob", &[Role::Finance, Role::Approver], None);
+    let activity = app
+        .post(
+            &format!("/api/v1/awards/{award}/activities"),
+            &bob,
+            json!({"title": "Mentoring", "measure": "People mentored", "target": 40}),
+        )
+        .await;
+    assert_eq!(activity.status, 201, "{}", activity.text);
+    let proposal = app
+        .post(&format!("/api/v1/awards/{award}/variations"), &app.finance, json!({"amount": "60000", "reason": "More"}))
+        .await;
+    assert_eq!(proposal.status, 201, "{}", proposal.text);
+    let approve = format!("/api/v1/awards/{award}/variations/{}/approve", proposal.id());
+    let refused = app.post(&approve, &bob, json!({"decision_ref": "PCC-DN-2"})).await;
+    assert_eq!((refused.status, refused.problem().as_str()), (403, "four-eyes"), "{}", refused.text);
+    assert!(refused.body["detail"].as_str().unwrap().contains("edited the award since it was approved"));
+    assert_eq!(app.get(&format!("/api/v1/awards/{award}"), &app.finance).await.body["amount"], "50000.00");
+    // The approver, who edited nothing, may approve it.
+    let ok = app.post(&approve, &app.approver, json!({"decision_ref": "PCC-DN-2"})).await;
+    assert_eq!((ok.status, ok.body["status"].as_str()), (200, Some("approved")), "{}", ok.text);
+}
+
+#[actix_web::test]
+async fn editing_a_draft_before_someone_else_approved_it_does_not_bar_approving_its_variation() {
+    let app = TestApp::spawn().await;
+    let l = app.ledger("1000000").await;
+    let award = app.draft(&l, "50000").await;
+    let carol = app.token("carol", &[Role::Finance, Role::Approver], None);
+    let path = format!("/api/v1/awards/{award}");
+    let edited = app.patch(&path, &carol, Some("\"1\""), json!({"amount": "55000"})).await;
+    assert_eq!(edited.status, 200, "{}", edited.text);
+    app.approve(&award).await;
+    let proposal =
+        app.post(&format!("{path}/variations"), &app.finance, json!({"amount": "60000", "reason": "More"})).await;
+    assert_eq!(proposal.status, 201, "{}", proposal.text);
+    // Her edit came before the approval someone else made: only edits since then count.
+    let approved = app
+        .post(&format!("{path}/variations/{}/approve", proposal.id()), &carol, json!({"decision_ref": "PCC-DN-3"}))
+        .await;
+    assert_eq!((approved.status, approved.body["status"].as_str()), (200, Some("approved")), "{}", approved.text);
+    assert_eq!(app.get(&path, &app.finance).await.body["amount"], "60000.00");
+}

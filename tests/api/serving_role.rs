@@ -1,0 +1,149 @@
+//! The serving role: what the service's own database credentials can and cannot do, every
+//! table's privilege stated, and `serve` refusing a role that could lift the trail's guards.
+
+use diesel::prelude::*;
+use grants::http::auth::Role;
+use serde_json::json;
+
+use crate::helpers::{TestApp, serve_binary};
+
+/// An approved award for a CSP with one paid payment and one submitted return, made through the
+/// API; returns (award, payment, return).
+async fn paid_and_returned(app: &TestApp) -> (String, String, String) {
+    let l = app.ledger("1000000").await;
+    let csp = app.recipient("Fenland CSP", "community_safety_partnership").await;
+    let award = app.create_award(app.award_body(&l.fund, &l.programme, &csp, json!("50000"))).await.id();
+    app.approve(&award).await;
+    let payment = app
+        .post(
+            &format!("/api/v1/awards/{award}/payments"),
+            &app.finance,
+            json!({"amount": "1000", "paid_on": "2020-07-01", "reference": "BACS-1"}),
+        )
+        .await;
+    assert_eq!((payment.status, payment.body["status"].as_str()), (201, Some("paid")), "{}", payment.text);
+    let activity = app
+        .post(
+            &format!("/api/v1/awards/{award}/activities"),
+            &app.finance,
+            json!({"title": "Groups", "measure": "Count", "target": 4}),
+        )
+        .await
+        .id();
+    let officer = app.token("officer", &[Role::Recipient], Some(&csp));
+    let submitted = app
+        .post(
+            &format!("/api/v1/awards/{award}/returns"),
+            &officer,
+            json!({"period": "2020-21-Q1", "spend_to_date": "900.00", "narrative": "Met twice.",
+                   "lines": [{"activity_id": activity, "status": "on_track", "output_value": 2, "commentary": "ok"}]}),
+        )
+        .await;
+    assert_eq!(submitted.status, 201, "{}", submitted.text);
+    (award, payment.id(), submitted.id())
+}
+
+#[actix_web::test]
+async fn the_serving_role_is_refused_every_statement_that_could_rewrite_the_ledger() {
+    use diesel::RunQueryDsl;
+    let app = TestApp::spawn().await;
+    let (award, payment, submitted) = paid_and_returned(&app).await;
+    let mut service = app.db.connect_as_service();
+    let refused = [
+        "SET session_replication_role = replica".to_string(),
+        "ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only".to_string(),
+        "ALTER TABLE payments DISABLE TRIGGER ALL".to_string(),
+        "DROP TRIGGER audit_events_append_only ON audit_events".to_string(),
+        "ALTER TABLE awards ADD COLUMN note text".to_string(),
+        "DROP TABLE audit_checkpoints".to_string(),
+        "CREATE TABLE shadow (id int)".to_string(),
+        "UPDATE audit_events SET data = '{}' WHERE seq = 1".to_string(),
+        "DELETE FROM audit_events WHERE seq = (SELECT max(seq) FROM audit_events)".to_string(),
+        "TRUNCATE audit_events".to_string(),
+        "UPDATE audit_checkpoints SET seq = seq".to_string(),
+        "DELETE FROM audit_keys".to_string(),
+        format!("UPDATE payments SET amount = 9000 WHERE id = '{payment}'"),
+        format!("DELETE FROM payments WHERE id = '{payment}'"),
+        format!("UPDATE returns SET narrative = 'Met ten times.' WHERE id = '{submitted}'"),
+        format!("DELETE FROM return_lines WHERE return_id = '{submitted}'"),
+        format!("DELETE FROM awards WHERE id = '{award}'"),
+        "DELETE FROM funds".to_string(),
+        "TRUNCATE awards CASCADE".to_string(),
+        "UPDATE decisions SET decided_on = '2019-01-01'".to_string(),
+        "DELETE FROM decisions".to_string(),
+        "ALTER ROLE CURRENT_USER SUPERUSER".to_string(),
+    ];
+    for statement in &refused {
+        let outcome = diesel::sql_query(statement.as_str()).execute(&mut service);
+        let error = outcome.expect_err(&format!("PostgreSQL let the serving role run: {statement}"));
+        let text = error.to_string();
+        assert!(
+            text.contains("permission denied")
+                || text.contains("must be owner")
+                || text.contains("never")
+                || text.contains("append-only")
+                || text.contains("must have")
+                || text.contains("only superusers")
+                || text.contains("must be superuser"),
+            "{statement}: {text}"
+        );
+    }
+    // A grant from a role without the grant option is a warning that grants nothing.
+    let _ = diesel::sql_query("GRANT DELETE ON awards TO PUBLIC").execute(&mut service);
+    #[derive(diesel::QueryableByName)]
+    struct Can {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        can: bool,
+    }
+    let can: Can =
+        diesel::sql_query("SELECT has_table_privilege('awards', 'DELETE') AS can").get_result(&mut service).unwrap();
+    assert!(!can.can, "the serving role gave itself DELETE");
+    // And the ledger is as the API left it.
+    let paid = app.get(&format!("/api/v1/awards/{award}"), &app.finance).await;
+    assert_eq!(paid.body["paid"], "1000.00");
+    let verified = app.get("/api/v1/audit/verify", &app.auditor).await;
+    assert_eq!(verified.body["ok"], true, "{}", verified.text);
+}
+
+#[actix_web::test]
+async fn every_table_has_a_stated_privilege_for_the_serving_role() {
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Table {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
+    }
+    let db = crate::helpers::TestDb::new();
+    let tables: Vec<Table> =
+        diesel::sql_query("SELECT tablename::text AS name FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
+            .load(&mut db.connect())
+            .unwrap();
+    let listed: Vec<&str> = grants::db::roles::PRIVILEGES.iter().map(|(t, _)| *t).collect();
+    for Table { name } in &tables {
+        assert!(listed.contains(&name.as_str()), "table {name} has no entry in db::roles::PRIVILEGES");
+    }
+    assert_eq!(tables.len(), listed.len(), "PRIVILEGES names a table that does not exist");
+}
+
+#[actix_web::test]
+async fn serve_refuses_a_superuser_and_given_the_owner_serves_through_its_own_role() {
+    let app = TestApp::spawn().await;
+    let superuser = app.db.url.clone();
+    // An operator's serving URL that is a superuser: refused, saying why and what to do.
+    let (status, stderr, _) = serve_binary(&app, &[], &[("GRANTS_APP_DATABASE_URL", superuser.clone())]).await;
+    assert_eq!(status.and_then(|s| s.code()), Some(1), "{stderr}");
+    assert!(stderr.contains("refusing to serve as postgres, a PostgreSQL superuser"), "{stderr}");
+    assert!(stderr.contains("--allow-superuser"), "{stderr}");
+    // Said explicitly, it serves.
+    let (status, stderr, mut child) =
+        serve_binary(&app, &["--allow-superuser"], &[("GRANTS_APP_DATABASE_URL", superuser.clone())]).await;
+    assert_eq!(status, None, "{stderr}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // Given only the owner's URL, it creates (or finds) its serving role and serves through it.
+    let (status, stderr, mut child) = serve_binary(&app, &[], &[("DATABASE_URL", superuser)]).await;
+    assert_eq!(status, None, "{stderr}");
+    assert!(stderr.contains(&format!("serving as database role {}", crate::helpers::SERVING_ROLE)), "{stderr}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
