@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The contract as client developers meet it (issue 16): spectral's `spectral:oas` ruleset finds
+# The contract as client developers meet it: spectral's `spectral:oas` ruleset finds
 # no error in openapi/openapi.json; openapi-python-client generates a client that, with
 # clients/python/program.py, passes `mypy --strict`; openapi-typescript generates types that,
 # with clients/typescript/program.ts and openapi-fetch, compile under `tsc --strict`; and both

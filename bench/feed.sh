@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The public transparency feed at scale (issue 16, item 3): a month of many grants read by many
+# The public transparency feed at scale: a month of many grants read by many
 # anonymous readers at once, with the server's memory watched and staff requests beside them.
 #
 #   bash bench/feed.sh [grants-in-the-month] [readers]        (defaults 100000 25)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# What a read replica buys (issue 19, item 5): the year report and the public feed read while
+# What a read replica buys: the year report and the public feed read while
 # payments are written, with and without GRANTS_READ_DATABASE_URL.
 #
 #   bash bench/replica.sh [years] [awards-per-year] [seconds]      (defaults 10 1000 20)

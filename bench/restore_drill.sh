@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The backup and restore drill (issue 19, item 3; the procedure is docs/OPERATIONS.md's).
+# The backup and restore drill (the procedure is docs/OPERATIONS.md's).
 #
 #   bash bench/restore_drill.sh [years] [awards-per-year] [writers]      (defaults 10 1000 4)
 #

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The service against PostgreSQL itself, on this machine (issue: a benchmark against the limit).
+# The service against PostgreSQL itself, on this machine.
 #
 #   bash bench/run.sh [seconds-per-run]          (default 15)
 #

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `grants audit verify` on a chain of a million audit events over a real ledger (issue 13).
+# `grants audit verify` on a chain of a million audit events over a real ledger.
 #
 #   bash bench/verify.sh
 #

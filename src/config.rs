@@ -648,6 +648,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(unsafe_code)] // the environment is this test's alone (below)
     fn a_renamed_setting_is_read_by_its_former_name_until_the_new_one_is_set() {
         // nextest runs each test in a process of its own, so the environment is this test's.
         let (new, former) = ("GRANTS_LONG_READ_POOL_SIZE", "GRANTS_HEAVY_POOL_SIZE");

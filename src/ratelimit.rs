@@ -1,20 +1,8 @@
-//! Rate limiting: a token bucket per verified token subject, or per client address for requests
-//! without a valid token (DESIGN §3, 429 `rate-limited` with `Retry-After`).
-//!
-//! This module holds the buckets; `middleware::limit` applies them to requests. Each process
-//! keeps a bucket per key in memory; with [`Store::Database`] (the default) a request the
-//! process's own bucket admits must also be admitted by the key's bucket in PostgreSQL
-//! (`rate_buckets`), which every instance serving the database shares, so that the limit holds
-//! in total however many instances a load balancer spreads a subject's requests over. The
-//! process's bucket stops a flood before it reaches the database: whatever it refuses the
-//! shared bucket would refuse too, since it counts a subset of the same requests.
-//!
-//! So that the database is not asked on every request, a process takes a *lease* of several
-//! requests from the shared bucket at once — a tenth of the burst, between 1 and 10 — and
-//! spends it locally for up to a second; what it has not spent by then is dropped, never
-//! returned. Every admitted request was taken from the shared bucket, so the limit holds in
-//! total; a subject whose requests move between instances may get a little less than it (at
-//! most a lease per instance a second).
+//! Rate limiting: a token bucket per verified token subject, or per client address without a
+//! valid token (429 `rate-limited` with `Retry-After`). Each process keeps its own buckets;
+//! with [`Store::Database`] a shared bucket in PostgreSQL, taken a lease at a time, makes the
+//! limit hold across instances (docs/OPERATIONS.md, "Several instances"). `http::middleware`
+//! applies them.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

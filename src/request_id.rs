@@ -1,4 +1,4 @@
-//! Request ids (issue 19, item 2): every response says `X-Request-Id`, every problem body
+//! Request ids: every response says `X-Request-Id`, every problem body
 //! carries it as `request_id`, and every log line written while the request is served carries
 //! it. An id sent by a trusted proxy (`GRANTS_TRUSTED_PROXIES`) is kept when it looks like one;
 //! otherwise, and from anyone else, the service makes one (a UUID v7, so ids sort by time).

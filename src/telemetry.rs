@@ -1,4 +1,4 @@
-//! Metrics (issue 19, item 1), in the Prometheus text format: requests by route template,
+//! Metrics, in the Prometheus text format: requests by route template,
 //! method and status, with latency histograms; the database pools' size, use and waits; and, set
 //! when scraped, the audit chain's head, the age of the last signed checkpoint, overdue returns
 //! and reminders sent. The registry is the process's (`metrics` with its Prometheus exporter):

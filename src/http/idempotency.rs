@@ -1,18 +1,7 @@
-//! `Idempotency-Key` for creating `POST`s (DESIGN §3).
-//!
-//! The key is scoped to the token's subject. The first request with a key stores its response
-//! in the same transaction as what it created; a repeat with the same request replays that
-//! response with `Idempotent-Replayed: true` and stores nothing new; a repeat with another
-//! request is 422 `idempotency-key-reused`. Two requests racing with one key meet at the
-//! primary key: the second waits for the first to commit and then replays it. A request that
-//! fails stores nothing, so it can be retried with the same key.
-//!
-//! Keys expire after `GRANTS_IDEMPOTENCY_TTL` (7 days by default; the contract asks for at
-//! least 24 hours): an expired key is claimed afresh by its next request, and the running
-//! service purges expired keys in the background ([`keep_purging`]), in small batches on a
-//! pooled connection, so no request waits on it. "The same request" is the same method, path
-//! and JSON body, with equal numbers counted equal however they are written: `"10.00"`, `10`
-//! and `10.0` are one amount (`extract::parse_json`).
+//! `Idempotency-Key` for creating `POST`s: the first response is stored in the transaction of
+//! what it created and replayed to a repeat of the same request by the same subject; another
+//! request with the key is 422. Racing requests meet at the primary key; expired keys are
+//! purged in the background ([`keep_purging`]). docs/API.md, "Creating".
 
 use std::future::{Ready, ready};
 

@@ -53,18 +53,16 @@ pub async fn limit(
 /// the request: limiting is not worth refusing service for, and a request that needs the
 /// database then meets the same fault and says so itself.
 async fn shared_verdict(state: &web::Data<AppState>, key: String) -> Result<(), std::time::Duration> {
-    let limiter = state.clone();
-    match state
-        .db(move |conn| {
-            let limiter = limiter.rate_limiter.as_ref().expect("a limiter");
-            Ok(limiter.take_shared(conn, &key)?)
-        })
-        .await
-    {
+    let shared = state.clone();
+    let take = move |conn: &mut diesel::PgConnection| match shared.rate_limiter.as_ref() {
+        Some(limiter) => Ok(limiter.take_shared(conn, &key)?),
+        None => Ok(Ok(())),
+    };
+    match state.db(take).await {
         Ok(verdict) => verdict,
         Err(e) => {
-            let limiter = state.rate_limiter.as_ref().expect("a limiter");
-            if let Some(admitted) = limiter.admitted_unchecked(std::time::Instant::now()) {
+            let unchecked = state.rate_limiter.as_ref().and_then(|l| l.admitted_unchecked(std::time::Instant::now()));
+            if let Some(admitted) = unchecked {
                 log::warn!(
                     "the shared rate limit could not be read, so requests are admitted unchecked \
                      ({admitted} since the last such line; the next in {}s at the earliest): {e}",

@@ -1,18 +1,7 @@
-//! Bearer tokens: which issuers are trusted, and the rules every token meets before its claims
-//! are believed (issue 17).
-//!
-//! A token comes either from this service's own key (`GRANTS_JWT_SECRET`, HS256, or
-//! `GRANTS_JWT_PUBLIC_KEY_FILE`, RS256/ES256) or from an OpenID Connect provider named in
-//! `GRANTS_OIDC_ISSUERS`, whose signing keys are fetched from its JWKS ([`oidc`]). The token's
-//! `iss`, read before the signature is checked, only picks which keys to check it with; it
-//! is trusted once the signature holds. Every token, from either source:
-//!
-//! - names no `crit` header parameter (this service understands none: RFC 7515 §4.1.11);
-//! - carries `exp`, `iss`, `aud` (a string or an array holding this service's audience) and
-//!   `sub`; `nbf` and `iat`, when present, are not in the future (30 s leeway);
-//! - lives no longer than `GRANTS_JWT_MAX_TTL` (12 h by default) from now, or from its `iat`;
-//! - holds no control or bidirectional-formatting character in `sub`, the name or the recipient
-//!   claim (a NUL would reach PostgreSQL, an escape sequence a terminal): 401, never 500.
+//! Bearer tokens: which issuers are trusted (this service's own key, or the OpenID Connect
+//! providers of [`oidc`]), and the rules every token meets before its claims are believed: no
+//! `crit`, the required claims, a bounded lifetime, no control characters (401, never 500).
+//! docs/CONFIGURATION.md lists them.
 
 pub mod oidc;
 

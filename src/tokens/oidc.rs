@@ -1,18 +1,6 @@
-//! OpenID Connect providers: discovery, their signing keys (JWKS) fetched and cached, and the
-//! mapping of their claims onto this service's users.
-//!
-//! Keys are fetched on first use: the discovery document
-//! (`{issuer}/.well-known/openid-configuration`, whose `issuer` must be the configured one
-//! exactly) names the `jwks_uri`. They are kept for the JWKS response's `Cache-Control:
-//! max-age` (an hour when it gives none; never less than `min_refresh_secs`, never more than
-//! a day) and fetched again when they expire or a token names a `kid` they do not hold — at
-//! most once per `min_refresh_secs`, however many such tokens arrive, so a flood of made-up
-//! `kid`s costs the provider one request. A provider that cannot be reached keeps its last
-//! keys in use (its users stay signed in); a key it stops publishing stops working at the next
-//! successful fetch.
-//!
-//! Only RSA keys (RS256, PS256) and P-256 EC keys (ES256) are taken from a JWKS: a symmetric
-//! (`oct`) key there would let anyone who read the JWKS sign tokens, so it is skipped.
+//! OpenID Connect providers: discovery, their signing keys (JWKS) fetched, cached and refreshed
+//! at most once per `min_refresh_secs`, and their claims mapped onto this service's users.
+//! Only RSA and P-256 keys are taken from a JWKS. docs/OIDC.md has the rules.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, RwLock};

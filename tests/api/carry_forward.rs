@@ -1,4 +1,4 @@
-//! Carry-forward (issue 15, item 6): unspent budget moved to a later year's fund under a
+//! Carry-forward: unspent budget moved to a later year's fund under a
 //! decision, never more than the first fund's headroom; both funds, the year reports and the
 //! year-on-year report show it, and every budget rule counts it.
 

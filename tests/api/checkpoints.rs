@@ -1,5 +1,5 @@
-//! Signed checkpoints and the verification that catches an insider (issue 13): each attack of
-//! the issue performed as a superuser or as the role that owns the tables, and verification
+//! Signed checkpoints and the verification that catches an insider: each attack an insider
+//! could make, performed as a superuser or as the role that owns the tables, and verification
 //! failing and naming it.
 
 use std::time::Duration;

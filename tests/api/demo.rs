@@ -1,8 +1,6 @@
 //! The demo: tokens only for a database of its own making, loopback unless told otherwise, and
 //! its key and token secret kept across restarts.
 
-use diesel::prelude::*;
-
 use crate::helpers::{TestApp, serve_binary};
 
 #[actix_web::test]

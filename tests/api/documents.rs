@@ -1,4 +1,4 @@
-//! Evidence documents (issue 15, item 3): files on awards and returns, accepted by content,
+//! Evidence documents: files on awards and returns, accepted by content,
 //! at most 10 MiB, stored in PostgreSQL, hashed into the trail, downloaded only as attachments
 //! and only by those who may see what they are attached to.
 

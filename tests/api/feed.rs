@@ -1,4 +1,4 @@
-//! The public transparency feed at scale (issue 16, item 3): cursor pages, a streamed body in
+//! The public transparency feed at scale: cursor pages, a streamed body in
 //! batches, CSV, ETags a proxy can revalidate, and limits per client address behind trusted
 //! proxies.
 

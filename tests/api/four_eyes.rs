@@ -1,6 +1,5 @@
 //! Four-eyes: nobody approves their own work, however many roles their token holds.
 
-use diesel::prelude::*;
 use grants::http::auth::Role;
 use serde_json::json;
 

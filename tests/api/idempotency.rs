@@ -1,7 +1,6 @@
 //! `Idempotency-Key`: equal requests are one, keys expire and are purged, a bad key changes
 //! nothing.
 
-use diesel::prelude::*;
 use serde_json::json;
 
 use crate::helpers::TestApp;

@@ -1,7 +1,6 @@
 //! Long reads (reports, exports, the feed) queue in a small pool of their own under a statement
 //! timeout, while ordinary requests answer.
 
-use diesel::prelude::*;
 use serde_json::json;
 
 use crate::helpers::TestApp;

@@ -1,6 +1,9 @@
 //! Integration tests: the real server, a real PostgreSQL, real tokens. One binary, one module
 //! per area.
 
+// A test's panic is its failure: unwrap and expect say where.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod audit_reads;
 mod auth;
 mod awards;

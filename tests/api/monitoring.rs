@@ -1,4 +1,4 @@
-//! Monitoring plans (issue 15, item 2): finance sets each award's reporting frequency, days
+//! Monitoring plans: finance sets each award's reporting frequency, days
 //! allowed and outcome indicators; any recipient's officer reports each period of the plan
 //! with its indicators' actual values and risks; overdue tracking follows each award's plan;
 //! awards without a plan keep quarterly returns.

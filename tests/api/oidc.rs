@@ -1,4 +1,4 @@
-//! OpenID Connect providers (issue 17, item 1): real identity providers run on loopback by the
+//! OpenID Connect providers: real identity providers run on loopback by the
 //! test — a discovery document and a JWKS served over HTTP, whose keys the test rotates — and
 //! tokens signed with their keys (RS256, PS256, ES256) presented to the real service.
 

@@ -1,4 +1,4 @@
-//! Operating the service (issue 19): request ids on every response and problem, and structured
+//! Operating the service: request ids on every response and problem, and structured
 //! logs that carry them and never a token or a personal field.
 
 use std::time::Duration;

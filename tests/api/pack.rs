@@ -1,4 +1,4 @@
-//! The board and panel pack (issue 16, item 4): the workbook read back as a spreadsheet reads
+//! The board and panel pack: the workbook read back as a spreadsheet reads
 //! it (calamine for the values; the sheets' XML for frozen headers, print setup and number
 //! formats), and the printable page.
 

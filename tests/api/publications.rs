@@ -1,4 +1,4 @@
-//! The publications as their users meet them (issue 16): 360Giving as its quality checks want
+//! The publications as their users meet them: 360Giving as its quality checks want
 //! it, recipients' places, and a publisher that is not a placeholder.
 
 use serde_json::{Value, json};

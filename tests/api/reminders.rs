@@ -1,4 +1,4 @@
-//! Reminders (issue 15, item 4): a real SMTP server on loopback (aiosmtpd, from PyPI, installed
+//! Reminders: a real SMTP server on loopback (aiosmtpd, from PyPI, installed
 //! into `target/` by the test and started by it) receives one e-mail per return per stage, and
 //! none again after the service restarts; without SMTP, `GET /returns/due` says what they would.
 

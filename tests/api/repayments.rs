@@ -1,4 +1,4 @@
-//! Repayments and closing (issue 15, item 5): money returned by a recipient is netted from
+//! Repayments and closing: money returned by a recipient is netted from
 //! `paid` everywhere, never exceeds what was paid, and a closed award commits only what it
 //! kept, so its fund's headroom comes back.
 

@@ -1,4 +1,4 @@
-//! A read replica (issue 19, item 5): the test makes a PostgreSQL primary of its own and a real
+//! A read replica: the test makes a PostgreSQL primary of its own and a real
 //! streaming replica of it (`pg_basebackup -R`), serves with `GRANTS_READ_DATABASE_URL`, and
 //! shows that reports, histories and verification come from the replica (pausing its replay
 //! hides a write from them and from nothing else) and that they keep answering, from the

@@ -1,4 +1,4 @@
-//! Several instances on one database (issue 19, item 4): the rate limit holds in total, and two
+//! Several instances on one database: the rate limit holds in total, and two
 //! real `grants serve` processes behind a real nginx (Debian's package, run with the committed
 //! deploy/nginx-grants.conf) keep the budget and payment rules, replay idempotency keys across
 //! each other and sign one sequence of checkpoints.

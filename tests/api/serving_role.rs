@@ -1,7 +1,6 @@
 //! The serving role: what the service's own database credentials can and cannot do, every
 //! table's privilege stated, and `serve` refusing a role that could lift the trail's guards.
 
-use diesel::prelude::*;
 use grants::http::auth::Role;
 use serde_json::json;
 

@@ -1,7 +1,5 @@
 //! Starting the binary: `.env`, a database that comes up late, and the health command.
 
-use diesel::prelude::*;
-
 #[test]
 fn the_binary_reads_a_dot_env_file_and_the_environment_wins() {
     let dir = std::env::temp_dir().join(format!("grants-dotenv-{}", uuid::Uuid::new_v4()));

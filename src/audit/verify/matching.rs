@@ -1,19 +1,7 @@
-//! Reconciliation from the chain pass: verification reads every event once, in order, to check
-//! the chain; while it does, it keeps, for each ledger row, a digest of its latest event's
-//! values, and compares it with a digest of the row read from the table in one sequential pass.
-//! Only the rows whose digests differ (and the events naming a missing row) go to the
-//! column-by-column comparison of [`super::reconcile`], which is the judge: it names the field
-//! and its two values, or finds the difference was one of form only (`100` and `100.00` are the
-//! same amount). Neither pass looks up an event per row, which is what made reconciliation as
-//! slow as the chain itself.
-//!
-//! A digest is made over the same values on both sides: for each compared column (in the
-//! table's order) and each part (a return's lines, say) one JSON token, `null` for a column the
-//! event lacks. Numbers of `numeric` columns are written without trailing zeros, timestamps as
-//! microseconds since 1970, everything else as canonical JSON; a value the event writes in any
-//! other form digests differently and so is compared column by column. The digest is SHA-256,
-//! salted afresh for each verification, cut to 64 bits: nobody can choose a row whose digest
-//! matches an event's without knowing the salt.
+//! Reconciliation from the chain pass: each ledger row is matched with its latest event by a
+//! salted 64-bit digest of the compared values, so neither pass looks an event up per row; the
+//! rows whose digests differ go to [`super::reconcile`], the judge, which names the field.
+//! How the digest is made: docs/AUDIT.md, "Verification".
 
 use std::collections::HashMap;
 use std::sync::mpsc::{Receiver, TryRecvError};
