@@ -143,7 +143,7 @@ fn fixture(name: &str) -> Vec<u8> {
 async fn identity_provider(public: &str) -> TestApp {
     let jwt = grants::config::JwtSettings::from_public_key_pem(&fixture(public), "grants".into(), "grants-api".into())
         .unwrap();
-    TestApp::spawn_with(jwt).await
+    TestApp::builder().jwt(jwt).spawn().await
 }
 
 #[actix_web::test]

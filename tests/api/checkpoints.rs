@@ -123,7 +123,7 @@ async fn a_checkpoint_is_signed_on_demand_listed_checkable_and_published() {
 
 #[actix_web::test]
 async fn two_instances_signing_in_the_background_keep_one_sequence_of_checkpoints() {
-    let app = TestApp::spawn_signing_every(Duration::from_millis(100)).await;
+    let app = TestApp::builder().settings(|s| s.checkpoint_every = Duration::from_millis(100)).spawn().await;
     let mut settings = crate::helpers::settings_for(
         &app.db.url,
         grants::config::JwtSettings::from_secret(SECRET.as_bytes(), "grants".into(), "grants-api".into()),

@@ -14,7 +14,7 @@ use crate::helpers::TestApp;
 
 #[actix_web::test]
 async fn each_subject_is_rate_limited_with_a_retry_after() {
-    let app = TestApp::spawn_limited(1, 3).await;
+    let app = TestApp::builder().rate_limit(1, 3).spawn().await;
     for _ in 0..3 {
         assert_eq!(app.get("/api/v1/funds", &app.finance).await.status, 200);
     }
@@ -123,7 +123,7 @@ fn pipe(mut from: TcpStream, mut to: TcpStream) {
 async fn a_shared_limit_the_database_cannot_read_admits_the_request_to_its_own_answer() {
     let mut proxy = Proxy::start();
     let db = crate::helpers::TestDb::new();
-    let app = TestApp::spawn_in(db, crate::helpers::secret_jwt(), (1, 3), Some(proxy.port), |_| {}).await;
+    let app = TestApp::builder().on(db).rate_limit(1, 3).through_proxy(proxy.port).spawn().await;
     assert_eq!(app.get("/api/v1/funds", &app.finance).await.status, 200);
     proxy.down();
     // Six at once: the two left in the process's bucket are admitted (the shared bucket cannot
@@ -142,7 +142,7 @@ async fn a_shared_limit_the_database_cannot_read_admits_the_request_to_its_own_a
 #[actix_web::test]
 async fn a_database_outage_is_a_quick_503_and_the_service_recovers_by_itself() {
     let mut proxy = Proxy::start();
-    let app = TestApp::spawn_via(proxy.port).await;
+    let app = TestApp::builder().through_proxy(proxy.port).spawn().await;
     app.fund("1000").await;
 
     proxy.down();

@@ -252,11 +252,13 @@ async fn anonymous_limits_follow_the_client_behind_a_trusted_proxy_and_ignore_an
         }
     };
     // Behind a proxy on loopback: each client its own bucket of two.
-    let proxied = TestApp::spawn_configured(|s| {
-        s.rate_limit = (1, 2);
-        s.trusted_proxies = grants::client_address::TrustedProxies::parse("127.0.0.1, ::1").unwrap();
-    })
-    .await;
+    let proxied = TestApp::builder()
+        .settings(|s| {
+            s.rate_limit = (1, 2);
+            s.trusted_proxies = grants::client_address::TrustedProxies::parse("127.0.0.1, ::1").unwrap();
+        })
+        .spawn()
+        .await;
     let mut statuses = Vec::new();
     for forwarded in
         ["203.0.113.1", "203.0.113.1", "203.0.113.1", "203.0.113.2", "198.51.100.7, 203.0.113.1", "203.0.113.2"]
@@ -270,7 +272,7 @@ async fn anonymous_limits_follow_the_client_behind_a_trusted_proxy_and_ignore_an
     );
 
     // Not behind a trusted proxy: the header is the caller's own claim, and changes nothing.
-    let direct = TestApp::spawn_configured(|s| s.rate_limit = (1, 2)).await;
+    let direct = TestApp::builder().settings(|s| s.rate_limit = (1, 2)).spawn().await;
     let mut statuses = Vec::new();
     for forwarded in ["203.0.113.1", "203.0.113.2", "203.0.113.3", ""] {
         statuses.push(get(&direct, forwarded).await);

@@ -280,6 +280,58 @@ pub fn settings_for(database_url: &str, jwt: JwtSettings, rate_limit: (u32, u32)
     }
 }
 
+/// What a test changes about the service it starts; [`TestApp::spawn`] takes none of it.
+pub struct TestAppBuilder {
+    db: Option<TestDb>,
+    jwt: JwtSettings,
+    rate_limit: (u32, u32),
+    via: Option<u16>,
+    configure: Vec<SettingsChange>,
+}
+
+/// One change a test makes to the settings its service starts with.
+type SettingsChange = Box<dyn FnOnce(&mut Settings)>;
+
+impl TestAppBuilder {
+    /// Tokens checked with `jwt` (an identity provider's public key, say) instead of the test
+    /// secret.
+    pub fn jwt(mut self, jwt: JwtSettings) -> TestAppBuilder {
+        self.jwt = jwt;
+        self
+    }
+
+    /// `per_second` requests a second per subject, in bursts of `burst` (off unless set).
+    pub fn rate_limit(mut self, per_second: u32, burst: u32) -> TestAppBuilder {
+        self.rate_limit = (per_second, burst);
+        self
+    }
+
+    /// PostgreSQL reached through a loopback proxy on `port`, which a test can cut.
+    pub fn through_proxy(mut self, port: u16) -> TestAppBuilder {
+        self.via = Some(port);
+        self
+    }
+
+    /// On `db` (a database of another server, say), which must be migrated and have the serving
+    /// role, instead of a fresh one.
+    pub fn on(mut self, db: TestDb) -> TestAppBuilder {
+        self.db = Some(db);
+        self
+    }
+
+    /// Any other setting: OpenID Connect providers, the metrics token, how often checkpoints
+    /// are signed...
+    pub fn settings(mut self, change: impl FnOnce(&mut Settings) + 'static) -> TestAppBuilder {
+        self.configure.push(Box::new(change));
+        self
+    }
+
+    /// Starts the real server on a free loopback port.
+    pub async fn spawn(self) -> TestApp {
+        TestApp::start(self).await
+    }
+}
+
 /// The running service and everything a test needs to talk to it.
 pub struct TestApp {
     pub address: String,
@@ -294,65 +346,29 @@ pub struct TestApp {
 }
 
 impl TestApp {
-    /// Starts the real server on a free loopback port against a fresh database.
+    /// Starts the real server on a free loopback port against a fresh database, with the
+    /// settings every test starts from.
     pub async fn spawn() -> TestApp {
-        TestApp::spawn_with(secret_jwt()).await
+        TestApp::builder().spawn().await
     }
 
-    /// The same, verifying tokens with `jwt` (an identity provider's public key, say).
-    pub async fn spawn_with(jwt: JwtSettings) -> TestApp {
-        TestApp::spawn_full(jwt, (0, 0), None).await
+    /// A service to start with what one test needs changed: see [`TestAppBuilder`].
+    pub fn builder() -> TestAppBuilder {
+        TestAppBuilder { db: None, jwt: secret_jwt(), rate_limit: (0, 0), via: None, configure: Vec::new() }
     }
 
-    /// The same, with a rate limiter.
-    /// The same, with `per_second` requests a second per subject and bursts of `burst`.
-    pub async fn spawn_limited(per_second: u32, burst: u32) -> TestApp {
-        TestApp::spawn_full(secret_jwt(), (per_second, burst), None).await
-    }
-
-    /// The same, reaching PostgreSQL through a loopback proxy on `port` (which a test can cut).
-    pub async fn spawn_via(port: u16) -> TestApp {
-        TestApp::spawn_full(secret_jwt(), (0, 0), Some(port)).await
-    }
-
-    /// The same, signing a checkpoint every `every` while the chain grows.
-    pub async fn spawn_signing_every(every: Duration) -> TestApp {
-        TestApp::spawn_settings(secret_jwt(), (0, 0), None, |settings| settings.checkpoint_every = every).await
-    }
-
-    /// The same, with the settings changed by `configure` (OpenID Connect providers, say).
-    pub async fn spawn_configured(configure: impl FnOnce(&mut Settings)) -> TestApp {
-        TestApp::spawn_settings(secret_jwt(), (0, 0), None, configure).await
-    }
-
-    async fn spawn_full(jwt: JwtSettings, rate_limit: (u32, u32), via: Option<u16>) -> TestApp {
-        TestApp::spawn_settings(jwt, rate_limit, via, |_| {}).await
-    }
-
-    async fn spawn_settings(
-        jwt: JwtSettings,
-        rate_limit: (u32, u32),
-        via: Option<u16>,
-        configure: impl FnOnce(&mut Settings),
-    ) -> TestApp {
-        TestApp::spawn_in(TestDb::new(), jwt, rate_limit, via, configure).await
-    }
-
-    /// The same, on `db` (a database of another server, say), which must be migrated and have
-    /// the serving role.
-    pub async fn spawn_in(
-        db: TestDb,
-        jwt: JwtSettings,
-        rate_limit: (u32, u32),
-        via: Option<u16>,
-        configure: impl FnOnce(&mut Settings),
-    ) -> TestApp {
+    /// Starts the service `builder` describes.
+    async fn start(builder: TestAppBuilder) -> TestApp {
+        let TestAppBuilder { db, jwt, rate_limit, via, configure } = builder;
+        let db = db.unwrap_or_else(TestDb::new);
         let database_url = match via {
             Some(port) => format!("postgres://postgres@127.0.0.1:{port}/{}?sslmode=disable", db.name),
             None => db.url.clone(),
         };
         let mut settings = settings_for(&database_url, jwt.clone(), rate_limit);
-        configure(&mut settings);
+        for change in configure {
+            change(&mut settings);
+        }
         let application = Application::build(settings).expect("start the service");
         let address = format!("http://{}", application.address());
         let handle = application.handle();

@@ -7,7 +7,10 @@ use crate::helpers::TestApp;
 
 #[actix_web::test]
 async fn equal_numbers_are_the_same_body_and_expired_keys_are_purged_then_claimed_afresh() {
-    let app = TestApp::spawn_configured(|settings| settings.idempotency_ttl = std::time::Duration::from_secs(2)).await;
+    let app = TestApp::builder()
+        .settings(|settings| settings.idempotency_ttl = std::time::Duration::from_secs(2))
+        .spawn()
+        .await;
     let ledger = app.ledger("500000.00").await;
     let award = app.draft(&ledger, "1000.00").await;
     app.approve(&award).await;
@@ -61,8 +64,10 @@ async fn equal_numbers_are_the_same_body_and_expired_keys_are_purged_then_claime
 #[actix_web::test]
 async fn a_key_past_its_ttl_but_not_yet_purged_is_claimed_afresh() {
     // An hour's TTL: the purger ran at start and sleeps; the key is aged by hand.
-    let app =
-        TestApp::spawn_configured(|settings| settings.idempotency_ttl = std::time::Duration::from_secs(3600)).await;
+    let app = TestApp::builder()
+        .settings(|settings| settings.idempotency_ttl = std::time::Duration::from_secs(3600))
+        .spawn()
+        .await;
     let body =
         |name: &str| Some(("application/json", serde_json::to_vec(&json!({"name": name, "kind": "health"})).unwrap()));
     let key = [("Idempotency-Key", "recipient-1")];

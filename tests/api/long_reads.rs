@@ -14,11 +14,13 @@ struct Count {
 #[actix_web::test]
 async fn long_reads_queue_in_their_own_small_pool_under_a_timeout_while_ordinary_requests_answer() {
     use diesel::RunQueryDsl;
-    let app = TestApp::spawn_configured(|settings| {
-        settings.long_read_pool_size = 2;
-        settings.long_read_timeout = std::time::Duration::from_secs(2);
-    })
-    .await;
+    let app = TestApp::builder()
+        .settings(|settings| {
+            settings.long_read_pool_size = 2;
+            settings.long_read_timeout = std::time::Duration::from_secs(2);
+        })
+        .spawn()
+        .await;
     let ledger = app.ledger("500000.00").await;
     let award = app.draft(&ledger, "1000.00").await;
     app.approve(&award).await;

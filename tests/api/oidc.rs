@@ -176,7 +176,7 @@ async fn a_providers_key_rotation_locks_nobody_out_and_retired_or_foreign_keys_d
     assert!(size > 1536, "the JWKS is {size} bytes");
     let office = Provider::start("/realms/opcc", with_spares(vec![a1.jwk.clone()])).await;
     let config = issuer(&office, "api://grants");
-    let app = TestApp::spawn_configured(|settings| settings.oidc = vec![config]).await;
+    let app = TestApp::builder().settings(|settings| settings.oidc = vec![config]).spawn().await;
     let token = |signer: &Signer, alg: Algorithm| {
         signer.sign(
             alg,
@@ -274,7 +274,7 @@ async fn a_second_provider_maps_groups_to_roles_binds_recipients_and_grants_only
     let office = Provider::start_caching("/opcc/v2.0", vec![a1.jwk.clone()], 3600).await;
     let partner = Provider::start("/realms/fenland", vec![e1.jwk.clone()]).await;
     // The office's own provider is set up after the service starts: the recipient must exist.
-    let app = TestApp::spawn_configured(|_| {}).await;
+    let app = TestApp::spawn().await;
     let fenland = app.recipient("Fenland CSP", "community_safety_partnership").await;
     let office_config: OidcIssuer = serde_json::from_value(json!({
         "issuer": office.issuer, "audience": "api://grants",
@@ -353,7 +353,7 @@ async fn a_provider_whose_discovery_names_another_issuer_signs_nobody_in() {
     // Configured with a trailing path the discovery document does not repeat.
     let config: OidcIssuer =
         serde_json::from_value(json!({"issuer": format!("{}/", provider.issuer), "audience": "grants"})).unwrap();
-    let app = TestApp::spawn_configured(|settings| settings.oidc = vec![config]).await;
+    let app = TestApp::builder().settings(|settings| settings.oidc = vec![config]).spawn().await;
     let token = a1.sign(
         Algorithm::RS256,
         &json!({"iss": format!("{}/", provider.issuer), "aud": "grants", "sub": "x", "roles": ["admin"], "exp": now() + 600}),

@@ -42,10 +42,12 @@ async fn every_answer_names_its_request_and_every_problem_quotes_it() {
 
 #[actix_web::test]
 async fn a_trusted_proxys_request_id_is_kept_when_it_looks_like_one() {
-    let app = TestApp::spawn_configured(|s| {
-        s.trusted_proxies = grants::client_address::TrustedProxies::parse("127.0.0.1, ::1").unwrap();
-    })
-    .await;
+    let app = TestApp::builder()
+        .settings(|s| {
+            s.trusted_proxies = grants::client_address::TrustedProxies::parse("127.0.0.1, ::1").unwrap();
+        })
+        .spawn()
+        .await;
     let sent = |id: &'static str| {
         let app = &app;
         async move { app.send("GET", "/api/v1/no-such-thing", Some(&app.finance), &[("X-Request-Id", id)], None).await }
@@ -60,7 +62,7 @@ async fn a_trusted_proxys_request_id_is_kept_when_it_looks_like_one() {
 
 #[actix_web::test]
 async fn rate_limited_answers_name_their_request_too() {
-    let app = TestApp::spawn_limited(1, 1).await;
+    let app = TestApp::builder().rate_limit(1, 1).spawn().await;
     let mut limited = None;
     for _ in 0..5 {
         let r = app.get("/api/v1/funds", &app.finance).await;
@@ -159,7 +161,7 @@ fn value(scrape: &prometheus_parse::Scrape, metric: &str, labels: &[(&str, &str)
 #[actix_web::test]
 async fn metrics_count_requests_by_route_and_read_the_ledger_for_a_scraper_with_the_token() {
     let token = "metrics-token-0123456789abcdef0123456789";
-    let app = TestApp::spawn_configured(|s| s.metrics_token = Some(token.to_string())).await;
+    let app = TestApp::builder().settings(|s| s.metrics_token = Some(token.to_string())).spawn().await;
     // An approved award that owes returns (it has an indicator): its 2020-21 quarters are overdue.
     let l = app.ledger("100000").await;
     let award = app.draft(&l, "1000").await;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
 
-use crate::helpers::{SERVING_ROLE, TestApp, TestDb, free_port, is_root, secret_jwt};
+use crate::helpers::{SERVING_ROLE, TestApp, TestDb, free_port, is_root};
 
 /// PostgreSQL's server programs (initdb, pg_ctl, pg_basebackup) of the newest version installed.
 fn pg_bin(program: &str) -> PathBuf {
@@ -173,7 +173,7 @@ async fn reports_histories_and_verification_read_the_replica_and_fall_back_to_th
     let replica_admin = clusters.url(clusters.replica, "postgres", &name);
     let db = TestDb { name: name.clone(), url: owner.clone() };
     let read_url = replica_url.clone();
-    let app = TestApp::spawn_in(db, secret_jwt(), (0, 0), None, move |s| s.read_database_url = Some(read_url)).await;
+    let app = TestApp::builder().on(db).settings(move |s| s.read_database_url = Some(read_url)).spawn().await;
     let mut primary = PgConnection::establish(&owner).unwrap();
     let mut replica = connect_retrying(&replica_admin);
 

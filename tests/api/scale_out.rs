@@ -53,7 +53,7 @@ fn second_instance(app: &TestApp, rate: (u32, u32), store: Store) -> (String, ac
 
 #[actix_web::test]
 async fn a_subjects_rate_limit_holds_in_total_across_instances() {
-    let app = TestApp::spawn_limited(1, 5).await;
+    let app = TestApp::builder().rate_limit(1, 5).spawn().await;
     let (second, handle) = second_instance(&app, (1, 5), Store::Database);
     let bases = [app.address.clone(), second.clone()];
     let token = app.token("lena", &[Role::Finance], None);
@@ -95,11 +95,13 @@ struct Key {
 
 #[actix_web::test]
 async fn kept_in_memory_the_limit_is_each_instances_own() {
-    let app = TestApp::spawn_configured(|s| {
-        s.rate_limit = (1, 5);
-        s.rate_limit_store = Store::Memory;
-    })
-    .await;
+    let app = TestApp::builder()
+        .settings(|s| {
+            s.rate_limit = (1, 5);
+            s.rate_limit_store = Store::Memory;
+        })
+        .spawn()
+        .await;
     let (second, handle) = second_instance(&app, (1, 5), Store::Memory);
     let token = app.token("lena", &[Role::Finance], None);
     let (ok, _, _) = alternate(&app, &[app.address.clone(), second], &token, 10).await;
