@@ -10,7 +10,7 @@ pub mod http;
 pub mod parse;
 pub mod store;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{NaiveDate, Utc};
 use diesel::PgConnection;
@@ -106,6 +106,7 @@ struct FundPlan {
 }
 
 /// What the ledger holds, keyed as the import matches it.
+#[derive(Default)]
 struct Ledger {
     funds: HashMap<(String, FinancialYear), (KnownFund, Money)>,
     recipient_by_org: HashMap<String, (RecipientId, String)>,
@@ -684,10 +685,12 @@ pub fn run(conn: &mut PgConnection, actor: &Actor, file: &ImportFile, dry_run: b
         read_rows(&file.body.media_type, &file.body.bytes, &file.prefix, file.fund_code.as_deref())?;
     let ledger = load_ledger(conn)?;
     if !dry_run {
-        for ((code, year), (fund, _)) in &ledger.funds {
-            if rows.iter().any(|r| &r.fund_code == code && r.year == *year) {
-                crate::funds::store::lock(conn, fund.id)?;
-            }
+        // The funds the rows name, locked in id order as every action that locks several does.
+        let keys: BTreeSet<(String, FinancialYear)> = rows.iter().map(|r| (r.fund_code.clone(), r.year)).collect();
+        let mut ids: Vec<FundId> = keys.iter().filter_map(|key| ledger.funds.get(key)).map(|(f, _)| f.id).collect();
+        ids.sort();
+        for id in ids {
+            crate::funds::store::lock(conn, id)?;
         }
     }
     let ledger = if dry_run { ledger } else { load_ledger(conn)? };
@@ -696,4 +699,80 @@ pub fn run(conn: &mut PgConnection, actor: &Actor, file: &ImportFile, dry_run: b
     let ok = errors.is_empty();
     let created = if ok && !dry_run { apply(conn, actor, &rows, &mut plan)? } else { planned_counts(&plan) };
     Ok(ImportReport { dry_run, committed: ok && !dry_run, ok, rows: plan.rows, errors, created })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parse::{PaymentPlan, Place, ProgrammeRef, RecipientRef, RepaymentPlan};
+
+    fn day(text: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap()
+    }
+
+    /// An approved 2019-20 row decided on 2019-04-01, paying and repaying on the days given.
+    fn row(paid_on: &str, repaid_on: &str) -> ImportRow {
+        let money = Money::parse("100.00").unwrap();
+        ImportRow {
+            row: 1,
+            reference: None,
+            fund_code: "CDRG".into(),
+            year: FinancialYear::parse("2019-20").unwrap(),
+            status: AwardStatus::Approved,
+            recipient: RecipientRef { name: "R".into(), org_identifier: None, id: None, place: Place::default() },
+            programme: ProgrammeRef { name: "P".into(), id: None, category: None, theme: None },
+            title: "T".into(),
+            purpose: "T".into(),
+            conditions: "T".into(),
+            rationale: "T".into(),
+            amount: money,
+            original_amount: money,
+            amount_requested: None,
+            start: day("2019-04-01"),
+            end: day("2020-03-31"),
+            decision: Some(("D".into(), day("2019-04-01"))),
+            payments: vec![PaymentPlan {
+                id: None,
+                amount: money,
+                paid_on: Some(day(paid_on)),
+                due_on: Some(day(paid_on)),
+                reference: None,
+            }],
+            repayments: vec![RepaymentPlan {
+                id: None,
+                amount: money,
+                received_on: day(repaid_on),
+                reference: "R".into(),
+            }],
+        }
+    }
+
+    /// The columns `money_dates` names for `row`.
+    fn named(row: &ImportRow) -> Vec<String> {
+        let (ledger, mut errors) = (Ledger::default(), Vec::new());
+        let mut planner = Planner {
+            ledger: &ledger,
+            errors: &mut errors,
+            plan: Plan::default(),
+            taken: HashSet::new(),
+            seen_references: HashSet::new(),
+            new_recipients: HashMap::new(),
+            new_programmes: HashMap::new(),
+            new_decisions: HashMap::new(),
+            today: day("2026-01-01"),
+        };
+        planner.money_dates(row);
+        errors.into_iter().map(|e| e.column).collect()
+    }
+
+    #[test]
+    fn no_payment_or_repayment_is_dated_before_the_decision() {
+        // Neither reader makes such a row today (a CSV's payments are dated on or after the
+        // decision; a package's before its awardDate are refused as read): the plan holds the
+        // rule for any reader.
+        assert!(named(&row("2019-04-01", "2019-04-01")).is_empty(), "on the decision's day is fine");
+        assert_eq!(named(&row("2019-03-31", "2019-04-02")), ["paid"]);
+        assert_eq!(named(&row("2019-05-01", "2019-03-31")), ["repaid"]);
+        assert_eq!(named(&row("2019-03-31", "2019-03-31")), ["paid", "repaid"]);
+    }
 }

@@ -314,24 +314,7 @@ async fn a_raw_control_character_in_a_query_never_reaches_the_service() {
 #[actix_web::test]
 async fn a_body_declared_over_its_limit_is_refused_before_a_byte_of_it_is_sent() {
     let app = TestApp::spawn().await;
-    let (address, token) = (app.address.trim_start_matches("http://").to_string(), app.finance.clone());
-    // Headers only, declaring `length` bytes: the status line, if one comes within a second.
-    let ask = move |length: usize| {
-        let (address, token) = (address.clone(), token.clone());
-        actix_web::rt::task::spawn_blocking(move || {
-            use std::io::{Read, Write};
-            let mut stream = std::net::TcpStream::connect(&address).unwrap();
-            stream.set_read_timeout(Some(std::time::Duration::from_millis(1500))).unwrap();
-            write!(
-                stream,
-                "POST /api/v1/funds HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\n\
-                 Content-Type: application/json\r\nContent-Length: {length}\r\n\r\n"
-            )
-            .unwrap();
-            let mut head = [0u8; 12];
-            stream.read_exact(&mut head).ok().map(|()| String::from_utf8_lossy(&head[9..12]).to_string())
-        })
-    };
-    assert_eq!(ask(64 * 1024 + 1).await.unwrap().as_deref(), Some("413"), "refused at once, unread");
-    assert_eq!(ask(64 * 1024).await.unwrap(), None, "64 KiB is allowed: the service waits for it");
+    let ask = |length| app.declare_body("/api/v1/funds", "application/json", length);
+    assert_eq!(ask(64 * 1024 + 1).await.as_deref(), Some("413"), "refused at once, unread");
+    assert_eq!(ask(64 * 1024).await, None, "64 KiB is allowed: the service waits for it");
 }

@@ -2,6 +2,7 @@
 //! written; a dry run writes nothing.
 
 use serde_json::{Value, json};
+use uuid::Uuid;
 
 use crate::helpers::TestApp;
 
@@ -220,6 +221,15 @@ async fn an_import_into_a_fund_keeps_to_its_budget_and_its_numbering() {
     let f = app.get(&format!("/api/v1/funds/{fund}"), &app.finance).await;
     // The closed award paid nothing, so it commits nothing: its 400 is released.
     assert_eq!((f.body["committed"].as_str(), f.body["paid"].as_str()), (Some("600.00"), Some("100.00")));
+    // What it commits now counts against the headroom left; a decision keeps its date.
+    let more = csv(&[
+        ",2019-20,approved,Fenland CSP,,CSP allocation,csp_allocation,communities,C,500,0,0,2019-04-01,2020-03-31,D-1,2019-04-01",
+        ",2019-20,approved,Fenland CSP,,CSP allocation,csp_allocation,communities,D,1,0,0,2019-04-01,2020-03-31,D-1,2019-05-01",
+    ]);
+    let over = app.send("POST", path, Some(&app.finance), &[], Some(("text/csv", more))).await;
+    assert_eq!(over.status, 422, "{}", over.text);
+    assert!(over.text.contains("the import commits 501.00 in CDRG 2019-20, whose headroom is 400.00"), "{}", over.text);
+    assert!(over.text.contains("the decision D-1 is dated 2019-04-01, not 2019-05-01"), "{}", over.text);
     // A new award in the fund continues the numbering.
     let programme = r.body["rows"][0]["programme"].as_str().unwrap().to_string();
     assert_eq!(programme, "CSP allocation");
@@ -373,4 +383,141 @@ async fn an_award_date_rule_tells_an_import_what_it_tells_the_api() {
         }
     }
     assert_eq!(count(&app, "/api/v1/awards?limit=500").await, 0, "nothing was written");
+}
+
+/// A 360Giving grant of 2019-20 with no reference of ours (imported with `?fund_code=`).
+fn grant(id: &str, amount: u32, recipient: (&str, &str), programme: (&str, &str)) -> Value {
+    json!({
+        "id": id, "title": format!("Grant {id}"), "currency": "GBP", "amountAwarded": amount,
+        "awardDate": "2019-04-01",
+        "plannedDates": [{"startDate": "2019-04-01", "endDate": "2020-03-31"}],
+        "recipientOrganization": [{"id": recipient.0, "name": recipient.1}],
+        "grantProgramme": [{"code": programme.0, "title": programme.1}],
+        "classifications": [
+            {"vocabulary": "crime-and-disorder-reduction-grant-category", "code": "commissioned_service"},
+            {"vocabulary": "police-and-crime-plan-theme", "code": "victims"}
+        ]
+    })
+}
+
+#[actix_web::test]
+async fn an_import_keeps_our_own_ids_once_and_gives_a_fresh_one_to_a_second_record_naming_it() {
+    let app = TestApp::spawn().await;
+    let (recipient, programme) = (Uuid::now_v7().to_string(), Uuid::now_v7().to_string());
+    let ours = format!("360G-test-recipient-{recipient}");
+    // Two recipients and two programmes each claim one id: the first keeps it, the second is
+    // made with a new one (an id names one record).
+    let package = json!({"grants": [
+        grant("GB-X-1", 1000, (&ours, "Alpha Trust"), (&programme, "Programme One")),
+        grant("GB-X-2", 2000, (&ours, "Beta Trust"), (&programme, "Programme Two")),
+        grant("GB-X-3", 3000, (&ours, "Alpha Trust"), (&programme, "Programme One")),
+    ]});
+    let body = package.to_string().into_bytes();
+    let path = "/api/v1/imports?dry_run=false&fund_code=CDRG";
+    let r = app.send("POST", path, Some(&app.finance), &[], Some(("application/json", body))).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(
+        (r.body["created"]["recipients"].as_u64(), r.body["created"]["programmes"].as_u64()),
+        (Some(2), Some(2))
+    );
+    let recipients = app.get("/api/v1/recipients?limit=500", &app.finance).await;
+    let id_of = |items: &Value, name: &str| {
+        items["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["name"] == name)
+            .map(|i| i["id"].as_str().unwrap().to_string())
+    };
+    assert_eq!(id_of(&recipients.body, "Alpha Trust").as_deref(), Some(recipient.as_str()));
+    let beta = id_of(&recipients.body, "Beta Trust").expect("Beta Trust was made");
+    assert_ne!(beta, recipient);
+    let programmes = app.get("/api/v1/programmes?limit=500", &app.finance).await;
+    assert_eq!(id_of(&programmes.body, "Programme One").as_deref(), Some(programme.as_str()));
+    assert_ne!(id_of(&programmes.body, "Programme Two").expect("Programme Two was made"), programme);
+}
+
+#[actix_web::test]
+async fn a_fund_an_import_makes_holds_its_drafts_and_its_approvals() {
+    let app = TestApp::spawn().await;
+    let rows = csv(&[
+        ",2019-20,approved,Fenland CSP,,CSP allocation,csp_allocation,communities,A,600,100,50,2019-04-01,2020-03-31,D-1,2019-04-01",
+        ",2019-20,draft,Fenland CSP,,CSP allocation,csp_allocation,communities,B,400,0,0,2019-04-01,2020-03-31,,",
+        ",2019-20,withdrawn,Fenland CSP,,CSP allocation,csp_allocation,communities,C,50,0,0,2019-04-01,2020-03-31,,",
+    ]);
+    let counts = |report: &Value| {
+        let created = &report["created"];
+        ["funds", "recipients", "programmes", "decisions", "awards", "payments"].map(|k| created[k].as_u64().unwrap())
+    };
+    let dry = "/api/v1/imports?fund_code=NEWF";
+    let planned = app.send("POST", dry, Some(&app.finance), &[], Some(("text/csv", rows.clone()))).await;
+    assert_eq!((planned.status, counts(&planned.body)), (200, [1, 1, 1, 1, 3, 2]), "{}", planned.text);
+    let path = "/api/v1/imports?dry_run=false&fund_code=NEWF";
+    let r = app.send("POST", path, Some(&app.finance), &[], Some(("text/csv", rows))).await;
+    assert_eq!((r.status, counts(&r.body)), (201, [1, 1, 1, 1, 3, 2]), "{}", r.text);
+    // Each payment's event says what it is: one paid, one scheduled.
+    for (action, amount) in [("payment.paid", "100.00"), ("payment.scheduled", "50.00")] {
+        let events = app.get(&format!("/api/v1/audit/events?action={action}"), &app.auditor).await;
+        let amounts: Vec<&Value> =
+            events.body["items"].as_array().unwrap().iter().map(|e| &e["data"]["amount"]).collect();
+        assert_eq!(amounts, [amount], "{action}: {}", events.text);
+    }
+    let withdrawn_reason = |row: usize| {
+        let id = r.body["rows"][row]["award_id"].as_str().unwrap().to_string();
+        let app = &app;
+        async move { app.get(&format!("/api/v1/awards/{id}"), &app.finance).await.body["withdrawn_reason"].clone() }
+    };
+    assert_eq!(withdrawn_reason(2).await, "imported as withdrawn");
+    assert_eq!(withdrawn_reason(0).await, Value::Null);
+    let fund = app.get("/api/v1/funds?financial_year=2019-20", &app.finance).await;
+    let fund = &fund.body["items"][0];
+    assert_eq!((fund["code"].as_str(), fund["budget"].as_str()), (Some("NEWF"), Some("1050.00")), "{fund}");
+    assert_eq!(fund["committed"], "600.00");
+}
+
+#[actix_web::test]
+async fn an_import_declared_over_16_mib_is_refused_before_a_byte_of_it_is_sent() {
+    let app = TestApp::spawn().await;
+    let ask = |length| app.declare_body("/api/v1/imports", "text/csv", length);
+    assert_eq!(ask(16 * 1024 * 1024 + 1).await.as_deref(), Some("413"), "refused at once, unread");
+    assert_eq!(ask(16 * 1024 * 1024).await, None, "16 MiB is allowed: the service waits for it");
+}
+
+#[actix_web::test]
+async fn imports_racing_into_one_fund_never_commit_more_than_its_budget() {
+    let app = TestApp::spawn().await;
+    app.create_fund("CDRG", "2019-20", "1000").await;
+    let row = |title: &str| {
+        csv(&[&format!(
+            ",2019-20,approved,Fenland CSP,,CSP allocation,csp_allocation,communities,{title},600,0,0,2019-04-01,2020-03-31,D-1,2019-04-01"
+        )])
+    };
+    let path = "/api/v1/imports?dry_run=false&fund_code=CDRG";
+    let answers = futures_util::future::join_all((0..6).map(|n| {
+        let body = row(&format!("Racer {n}"));
+        let app = &app;
+        async move { app.send("POST", path, Some(&app.finance), &[], Some(("text/csv", body))).await.status }
+    }))
+    .await;
+    let mut statuses = answers.clone();
+    statuses.sort();
+    assert_eq!(statuses, [201, 422, 422, 422, 422, 422], "{answers:?}");
+    let fund = app.get("/api/v1/funds?financial_year=2019-20", &app.finance).await;
+    assert_eq!(fund.body["items"][0]["committed"], "600.00", "{}", fund.text);
+}
+
+#[actix_web::test]
+async fn an_import_takes_at_most_20000_rows() {
+    let app = TestApp::spawn().await;
+    // Rows that each fail one check (their amount), so planning them costs little.
+    let rows = |n: usize| {
+        let row = ",2019-20,draft,R,,P,csp_allocation,communities,T,abc,0,0,2019-04-01,2020-03-31,,";
+        csv(&vec![row; n])
+    };
+    let path = "/api/v1/imports?fund_code=CDRG";
+    let most = app.send("POST", path, Some(&app.finance), &[], Some(("text/csv", rows(20_000)))).await;
+    assert_eq!((most.status, most.body["errors"].as_array().map(Vec::len)), (200, Some(20_000)));
+    let over = app.send("POST", path, Some(&app.finance), &[], Some(("text/csv", rows(20_001)))).await;
+    assert_eq!(over.status, 422);
+    assert_eq!(over.body["errors"][0]["message"], "an import takes at most 20000 rows", "{}", over.text);
 }
