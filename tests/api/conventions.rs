@@ -314,7 +314,9 @@ async fn a_raw_control_character_in_a_query_never_reaches_the_service() {
 #[actix_web::test]
 async fn a_body_declared_over_its_limit_is_refused_before_a_byte_of_it_is_sent() {
     let app = TestApp::spawn().await;
-    let ask = |length| app.declare_body("/api/v1/funds", "application/json", length);
-    assert_eq!(ask(64 * 1024 + 1).await.as_deref(), Some("413"), "refused at once, unread");
-    assert_eq!(ask(64 * 1024).await, None, "64 KiB is allowed: the service waits for it");
+    let ask = |length, wait| app.declare_body("/api/v1/funds", "application/json", length, wait);
+    // A refusal comes at once (allowed 10 s); a body the service waits for never answers.
+    let (refusal, waiting) = (std::time::Duration::from_secs(10), std::time::Duration::from_millis(300));
+    assert_eq!(ask(64 * 1024 + 1, refusal).await.as_deref(), Some("413"), "refused, unread");
+    assert_eq!(ask(64 * 1024, waiting).await, None, "64 KiB is allowed: the service waits for it");
 }

@@ -429,9 +429,9 @@ impl TestApp {
     }
 
     /// Sends a finance officer's `POST` of headers only, declaring a `content_type` body of
-    /// `length` bytes, and gives the status of the answer if one comes within a second and a
-    /// half, before any of the body is sent.
-    pub async fn declare_body(&self, path: &str, content_type: &str, length: usize) -> Option<String> {
+    /// `length` bytes, and gives the status of the answer if one comes within `wait`, before any
+    /// of the body is sent.
+    pub async fn declare_body(&self, path: &str, content_type: &str, length: usize, wait: Duration) -> Option<String> {
         let address = self.address.trim_start_matches("http://").to_string();
         let head = format!(
             "POST {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {}\r\n\
@@ -441,7 +441,7 @@ impl TestApp {
         actix_web::rt::task::spawn_blocking(move || {
             use std::io::{Read, Write};
             let mut stream = std::net::TcpStream::connect(&address).expect("connect");
-            stream.set_read_timeout(Some(Duration::from_millis(1500))).expect("a timeout");
+            stream.set_read_timeout(Some(wait)).expect("a timeout");
             stream.write_all(head.as_bytes()).expect("send the head");
             let mut status = [0u8; 12];
             stream.read_exact(&mut status).ok().map(|()| String::from_utf8_lossy(&status[9..12]).to_string())

@@ -478,9 +478,11 @@ async fn a_fund_an_import_makes_holds_its_drafts_and_its_approvals() {
 #[actix_web::test]
 async fn an_import_declared_over_16_mib_is_refused_before_a_byte_of_it_is_sent() {
     let app = TestApp::spawn().await;
-    let ask = |length| app.declare_body("/api/v1/imports", "text/csv", length);
-    assert_eq!(ask(16 * 1024 * 1024 + 1).await.as_deref(), Some("413"), "refused at once, unread");
-    assert_eq!(ask(16 * 1024 * 1024).await, None, "16 MiB is allowed: the service waits for it");
+    let ask = |length, wait| app.declare_body("/api/v1/imports", "text/csv", length, wait);
+    // A refusal comes at once (allowed 10 s); a body the service waits for never answers.
+    let (refusal, waiting) = (std::time::Duration::from_secs(10), std::time::Duration::from_millis(300));
+    assert_eq!(ask(16 * 1024 * 1024 + 1, refusal).await.as_deref(), Some("413"), "refused, unread");
+    assert_eq!(ask(16 * 1024 * 1024, waiting).await, None, "16 MiB is allowed: the service waits for it");
 }
 
 #[actix_web::test]
