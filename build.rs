@@ -19,6 +19,7 @@ fn main() {
         "IndicatorId",
         "MonitoringPlanId",
         "DocumentId",
+        "ImportBatchId",
     ] {
         config = config.alias_for(id, "Uuid");
     }

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Times an import: a generated CSV of N awards (in the shape of awards.csv, with decision
 # columns) over five years, 200 recipients and 20 programmes, half of them part paid, first as a
-# dry run and then committed, into a fresh database.
+# dry run, then staged (finance) and confirmed (an approver), into a fresh database.
 #   bench/import.sh [rows] [rounds]      (defaults 10000 3)
 # Each round uses a fresh database `grants_bench_import` and prints the dry run's and the
-# commit's time (curl's time_total); then the median of the rounds.
+# commit's time (curl's time_total: staging plus confirming); then the median of the rounds.
 set -euo pipefail
 ROWS=${1:-10000}
 ROUNDS=${2:-3}
@@ -27,6 +27,7 @@ for n in range(rows):
 PY
 echo "$(wc -l < "$CSV") lines, $(du -h "$CSV" | cut -f1)"
 FINANCE=$(target/release/grants token --sub bench-finance --role finance)
+APPROVER=$(target/release/grants token --sub bench-approver --role approver)
 dry=(); commit=()
 for round in $(seq 1 "$ROUNDS"); do
   psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS ${DB} WITH (FORCE)"
@@ -38,9 +39,14 @@ for round in $(seq 1 "$ROUNDS"); do
   }
   d=$(run "dry_run=true"); [ "${d%% *}" = 200 ] || { echo "dry run: $d"; head -c 2000 "$PWD/target/bench-import.json"; exit 1; }
   python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["ok"], r["errors"][:5]' "$PWD/target/bench-import.json"
-  c=$(run "dry_run=false"); [ "${c%% *}" = 201 ] || { echo "commit: $c"; head -c 2000 "$PWD/target/bench-import.json"; exit 1; }
-  echo "round $round: dry run ${d#* } s, commit ${c#* } s"
-  dry+=("${d#* }"); commit+=("${c#* }")
+  s=$(run "dry_run=false"); [ "${s%% *}" = 202 ] || { echo "stage: $s"; head -c 2000 "$PWD/target/bench-import.json"; exit 1; }
+  BATCH=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["batch"]["id"])' "$PWD/target/bench-import.json")
+  c=$(curl -s -o "$PWD/target/bench-import.json" -w '%{http_code} %{time_total}' -X POST \
+    "http://$GRANTS_BIND/api/v1/imports/$BATCH/confirm" -H "Authorization: Bearer $APPROVER")
+  [ "${c%% *}" = 201 ] || { echo "confirm: $c"; head -c 2000 "$PWD/target/bench-import.json"; exit 1; }
+  total=$(python3 -c "print(round(${s#* } + ${c#* }, 3))")
+  echo "round $round: dry run ${d#* } s, stage ${s#* } s, confirm ${c#* } s, commit $total s"
+  dry+=("${d#* }"); commit+=("$total")
   kill "$SERVER"; wait "$SERVER" 2>/dev/null || true
 done
 median() { printf '%s\n' "$@" | sort -n | awk '{t[NR]=$1} END {print t[int((NR+1)/2)]}'; }

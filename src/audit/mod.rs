@@ -77,6 +77,10 @@ pub enum Action {
     DocumentAdded,
     /// A reminder e-mailed to a recipient's contact.
     ReminderSent,
+    /// An import's file kept, planned, and waiting for a second person.
+    ImportStaged,
+    /// An import confirmed by a second person, its records written.
+    ImportConfirmed,
 }
 
 impl Action {
@@ -114,6 +118,8 @@ impl Action {
             Action::IndicatorCreated => "indicator.created",
             Action::DocumentAdded => "document.added",
             Action::ReminderSent => "reminder.sent",
+            Action::ImportStaged => "import.staged",
+            Action::ImportConfirmed => "import.confirmed",
         }
     }
 }

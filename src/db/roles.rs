@@ -39,6 +39,8 @@ pub const PRIVILEGES: &[(&str, &str)] = &[
     ("reminders", "SELECT, INSERT"),
     ("document_chunks", "SELECT, INSERT"),
     ("carry_forwards", "SELECT, INSERT"),
+    // A batch is confirmed, never changed otherwise (a trigger holds the rest).
+    ("import_batches", "SELECT, INSERT, UPDATE (status, confirmed_by, confirmed_at, version)"),
     ("idempotency_keys", "SELECT, INSERT, UPDATE, DELETE"),
     ("rate_buckets", "SELECT, INSERT, UPDATE, DELETE"),
     ("audit_events", "SELECT, INSERT"),

@@ -337,7 +337,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     decisions,
     plans,
     repayments,
-    carry_forwards
+    carry_forwards,
+    import_batches
 );
 
 diesel::table! {
@@ -399,5 +400,22 @@ diesel::table! {
         at -> Timestamptz,
         key_id -> Text,
         signature -> Text,
+    }
+}
+
+diesel::table! {
+    import_batches (id) {
+        id -> Uuid,
+        media_type -> Text,
+        fund_code -> Nullable<Text>,
+        body -> Bytea,
+        sha256 -> Text,
+        rows -> Int4,
+        status -> Text,
+        staged_by -> Text,
+        staged_at -> Timestamptz,
+        confirmed_by -> Nullable<Text>,
+        confirmed_at -> Nullable<Timestamptz>,
+        version -> Int4,
     }
 }

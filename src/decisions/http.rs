@@ -102,7 +102,7 @@ fn require_reader(user: &AuthUser) -> Result<(), ApiError> {
     }
 }
 
-/// Record a decision (approver or admin). The date may be in the past, never in the future.
+/// Record a decision (approvers only). The date may be in the past, never in the future.
 #[utoipa::path(
     tag = "decisions",
     operation_id = "create_decision",
@@ -118,7 +118,7 @@ async fn create_decision(
     user: AuthUser,
     request: Idempotent<CreateDecision>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(&[Role::Admin, Role::Approver])?;
+    user.require(&[Role::Approver])?;
     let Idempotent { body, claim } = request;
     let input = DecisionInput::try_from(body)?;
     let actor = Actor::from(&user);

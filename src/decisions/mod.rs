@@ -119,7 +119,8 @@ pub fn create(conn: &mut PgConnection, actor: &Actor, input: DecisionInput) -> R
 pub enum DecisionChoice {
     /// `decision_id`: a recorded decision.
     Id(DecisionId),
-    /// `decision_ref`: the recorded decision with this reference, or a new one dated today.
+    /// `decision_ref`: the recorded decision with this reference (or, for an approver
+    /// approving, a new one dated today).
     Reference(String),
 }
 
@@ -150,9 +151,10 @@ pub fn required_choice(id: Option<DecisionId>, reference: Option<&str>) -> Field
     choice(id, reference)?.ok_or_else(|| input::fail("decision_id", "name the decision: decision_id or decision_ref"))
 }
 
-/// Finds the decision `choice` names inside the caller's transaction. A `decision_ref` the
-/// service does not hold is recorded as a decision dated today (so clients that name only a
-/// reference keep working), with its own audit event.
+/// Finds the decision `choice` names inside the caller's transaction, for an approver
+/// approving. A `decision_ref` the service does not hold is recorded as a decision dated today
+/// (so clients that name only a reference keep working), with its own audit event: approvers
+/// may record decisions. Changes by anyone else name a held decision ([`held`]).
 pub fn resolve(conn: &mut PgConnection, actor: &Actor, choice: &DecisionChoice) -> Result<Decision, ApiError> {
     match choice {
         DecisionChoice::Id(id) => store::find(conn, *id)?
@@ -191,6 +193,32 @@ pub fn resolve(conn: &mut PgConnection, actor: &Actor, choice: &DecisionChoice) 
             }
         }
     }
+}
+
+/// Finds the recorded decision `choice` names, and never records one: what a change by someone
+/// who may not record decisions (finance changing a budget or carrying one forward) names. A
+/// reference the service does not hold is refused.
+pub fn held(conn: &mut PgConnection, choice: &DecisionChoice) -> Result<Decision, ApiError> {
+    let row = match choice {
+        DecisionChoice::Id(id) => store::find(conn, *id)?,
+        DecisionChoice::Reference(reference) => store::find_by_reference(conn, reference)?,
+    };
+    row.map(Decision::from).ok_or_else(|| {
+        ApiError::field(choice.field(), "no such decision is recorded: an approver records it first (POST /decisions)")
+    })
+}
+
+/// Four-eyes for a change that moves money under a decision (a budget change, a
+/// carry-forward): the person making it is not the person who recorded the decision, so no
+/// such change rests on one person's word.
+pub fn check_recorded_by_another(decision: &Decision, actor: &Actor, change: &str) -> Result<(), ApiError> {
+    if decision.created_by == actor.sub {
+        return Err(ApiError::FourEyes(format!(
+            "{change} cannot rest on a decision its maker recorded: another person records the decision ({})",
+            decision.reference
+        )));
+    }
+    Ok(())
 }
 
 /// Reads a recorded decision; 404 when there is none.

@@ -132,6 +132,10 @@ id_type!(
     /// An evidence document's id.
     DocumentId
 );
+id_type!(
+    /// A staged import's id: a file finance sent, waiting for a second person to confirm it.
+    ImportBatchId
+);
 
 #[cfg(test)]
 mod tests {

@@ -102,6 +102,16 @@ impl Category {
 }
 
 label_enum!(
+    /// Where a staged import stands.
+    ImportStatus {
+        /// Planned and kept; nothing of it written to the ledger.
+        Staged => "staged",
+        /// Confirmed by a second person; its records written.
+        Confirmed => "confirmed",
+    }
+);
+
+label_enum!(
     /// Whether a fund still takes awards.
     FundStatus {
         Open => "open",

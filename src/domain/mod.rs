@@ -26,7 +26,7 @@ pub use ids::{
     ActivityId, AwardId, FundId, IndicatorId, MonitoringPlanId, PaymentId, PlanId, ProgrammeId, RecipientId,
     RepaymentId, ReturnId, VariationId,
 };
-pub use labels::{Category, FundStatus, PaymentStatus, RecipientKind, VariationStatus};
+pub use labels::{Category, FundStatus, ImportStatus, PaymentStatus, RecipientKind, VariationStatus};
 pub use money::{Money, MoneyText};
 pub use period::{Frequency, ReturnPeriod};
 pub use plan_theme::PlanTheme;

@@ -97,7 +97,8 @@ pub fn carry_forward(
     let used = store::used(conn, from)?;
     check_headroom(source.budget, used, input.amount)
         .map_err(|e| ApiError::BudgetExceeded(format!("carrying forward {}: {e}", input.amount)))?;
-    let decision = decisions::resolve(conn, actor, &input.decision)?;
+    let decision = decisions::held(conn, &input.decision)?;
+    decisions::check_recorded_by_another(&decision, actor, "a carry-forward")?;
     let new = NewCarryForward {
         id: CarryForwardId::new(),
         from_fund_id: from,

@@ -51,8 +51,9 @@ pub struct UpdateFund {
     /// The recorded decision that changes the budget: one of `decision_id` and `decision_ref`
     /// is required with `budget`, and refused without it.
     pub decision_id: Option<DecisionId>,
-    /// The reference of the decision that changes the budget; a reference the service does not
-    /// hold is recorded as a decision dated today.
+    /// The reference of the decision that changes the budget: a decision an approver other
+    /// than the person changing the budget has recorded (a reference the service does not hold
+    /// is refused).
     pub decision_ref: Option<String>,
     /// A closed fund takes no new awards, approvals or variations.
     pub status: Option<FundStatus>,
@@ -201,7 +202,8 @@ async fn get_fund(state: web::Data<AppState>, user: AuthUser, id: web::Path<Fund
 }
 
 /// Change a fund's name, budget or status. The budget may never drop below what is committed,
-/// and a budget change names the decision that makes it (`decision_ref`).
+/// and a budget change names the recorded decision that makes it, which another person (an
+/// approver) recorded: no budget changes on one person's word.
 #[utoipa::path(
     tag = "funds",
     operation_id = "update_fund",
@@ -209,6 +211,7 @@ async fn get_fund(state: web::Data<AppState>, user: AuthUser, id: web::Path<Fund
     request_body = UpdateFund,
     responses(
         (status = 200, description = "The fund after the change", body = Fund, headers(("ETag" = String))),
+        (status = 403, description = "`four-eyes`: the person changing the budget recorded its decision; or `forbidden`", content_type = "application/problem+json", body = crate::error::Problem),
         (status = 409, description = "`budget-exceeded`: the new budget is below what is committed", content_type = "application/problem+json", body = crate::error::Problem)
     )
 )]
@@ -228,8 +231,8 @@ async fn update_fund(
     Ok(with_etag(fund.version, &fund))
 }
 
-/// Unspent budget to move to a later year's fund, under a decision (`decision_id`, or
-/// `decision_ref` as for approvals).
+/// Unspent budget to move to a later year's fund, under a recorded decision (`decision_id` or
+/// `decision_ref`) that someone other than the person carrying it forward recorded.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"to_fund_id": "0192f0c1-0000-7000-8000-000000000021", "amount": "15000.00", "decision_ref": "PCC-DN-2021-003"}))]
@@ -264,6 +267,7 @@ impl TryFrom<CreateCarryForward> for CarryInput {
     request_body = CreateCarryForward,
     responses(
         (status = 201, description = "The carry-forward", body = CarryForward, headers(("Location" = String), ("ETag" = String))),
+        (status = 403, description = "`four-eyes`: the person carrying forward recorded its decision; or `forbidden`", content_type = "application/problem+json", body = crate::error::Problem),
         (status = 409, description = "`budget-exceeded`: more than the fund's headroom; `invalid-state`: the fund carried into is closed", content_type = "application/problem+json", body = crate::error::Problem)
     )
 )]

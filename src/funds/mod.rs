@@ -110,7 +110,8 @@ pub struct FundEdit {
 }
 
 /// Changes a fund whose version is the client's `If-Match`: the budget never below what is
-/// committed, checked under the fund's row lock.
+/// committed, checked under the fund's row lock, and only under a recorded decision that
+/// someone other than the changer recorded.
 pub fn update(
     conn: &mut diesel::PgConnection,
     actor: &Actor,
@@ -130,7 +131,11 @@ pub fn update(
         })?;
     }
     let (budget, decision) = match &edit.budget {
-        Some((b, choice)) => (Some(*b), Some(decisions::resolve(conn, actor, choice)?)),
+        Some((b, choice)) => {
+            let decision = decisions::held(conn, choice)?;
+            decisions::check_recorded_by_another(&decision, actor, "a budget change")?;
+            (Some(*b), Some(decision))
+        }
         None => (None, None),
     };
     let changes = FundChanges {

@@ -1,11 +1,16 @@
 //! Imports: earlier years' records brought in from a CSV in the shape of our own `awards.csv`
 //! (plus decision columns) or from a 360Giving data package, checked row by row and then
-//! committed all or nothing, every record audited with the importing user as actor.
+//! committed all or nothing — never on one person's word.
 //!
 //! A dry run (the default) plans the whole import against the ledger as it stands and writes
-//! nothing: every row says what it would create or match, or its errors. A commit plans the
-//! same way under the matched funds' row locks, and writes only when no row has an error.
+//! nothing: every row says what it would create or match, or its errors. Finance then stages
+//! the file ([`batch`]): it is planned again and kept, and nothing else is written. An approver
+//! who did not stage it confirms it: the plan is made once more under the matched funds' row
+//! locks, and the records are written only when no row has an error, in the confirmation's
+//! transaction — the awards created by the person who staged them and approved by the person who
+//! confirmed them, every event the confirmer's.
 
+pub mod batch;
 pub mod http;
 pub mod parse;
 pub mod store;
@@ -84,8 +89,10 @@ pub struct Created {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ImportReport {
     pub dry_run: bool,
-    /// True when the import was written.
+    /// True when the import was written (only ever by a confirmation).
     pub committed: bool,
+    /// The staged import this plan is of; `null` for a dry run.
+    pub batch: Option<batch::ImportBatch>,
     /// True when no row has an error.
     pub ok: bool,
     pub rows: Vec<RowPlan>,
@@ -450,9 +457,22 @@ impl Planner<'_> {
     }
 }
 
+/// Who writes a confirmed import: the person who staged it (who created its records) and the
+/// approver confirming it (who approves them, records their decisions, and acts in every event).
+pub struct Confirmation<'a> {
+    pub importer: &'a str,
+    pub confirmer: &'a Actor,
+}
+
 /// Writes a planned import inside the caller's transaction: the funds, recipients, programmes
 /// and decisions it makes, then the awards with their payments, then the repayments.
-fn apply(conn: &mut PgConnection, actor: &Actor, rows: &[ImportRow], plan: &mut Plan) -> Result<Created, ApiError> {
+fn apply(
+    conn: &mut PgConnection,
+    who: &Confirmation<'_>,
+    rows: &[ImportRow],
+    plan: &mut Plan,
+) -> Result<Created, ApiError> {
+    let actor = who.confirmer;
     let mut created = make_records(conn, actor, plan)?;
     let decision_ids: HashMap<String, DecisionId> =
         store::decisions(conn)?.into_iter().map(|(id, reference, _)| (reference, id)).collect();
@@ -463,7 +483,7 @@ fn apply(conn: &mut PgConnection, actor: &Actor, rows: &[ImportRow], plan: &mut 
             store::bump_award_number(conn, plan.funds[&(r.fund_code.clone(), r.year)].id, number)?;
         }
     }
-    let (awards, mut payments) = award_rows(conn, actor, rows, plan, &decision_ids)?;
+    let (awards, mut payments) = award_rows(conn, who, rows, plan, &decision_ids)?;
     // A payment id from the package that is already used (in the ledger, or twice in the
     // package) gets a new one.
     let ids: Vec<PaymentId> = payments.iter().map(|p| p.id).collect();
@@ -514,7 +534,7 @@ fn make_records(conn: &mut PgConnection, actor: &Actor, plan: &mut Plan) -> Resu
 /// their award's id and reference.
 fn award_rows(
     conn: &mut PgConnection,
-    actor: &Actor,
+    who: &Confirmation<'_>,
     rows: &[ImportRow],
     plan: &mut Plan,
     decision_ids: &HashMap<String, DecisionId>,
@@ -560,8 +580,8 @@ fn award_rows(
             awarded_on: decision.as_ref().map(|d| d.2),
             start_date: r.start,
             end_date: r.end,
-            created_by: actor.sub.clone(),
-            approved_by: committed.then(|| actor.sub.clone()),
+            created_by: who.importer.to_string(),
+            approved_by: committed.then(|| who.confirmer.sub.clone()),
             approved_at: committed.then_some(now),
             withdrawn_reason: (r.status == AwardStatus::Withdrawn).then(|| "imported as withdrawn".to_string()),
             amount_requested: r.amount_requested,
@@ -574,8 +594,8 @@ fn award_rows(
             due_on: p.due_on,
             paid_on: p.paid_on,
             reference: p.reference.clone(),
-            paid_by: p.paid_on.map(|_| actor.sub.clone()),
-            created_by: actor.sub.clone(),
+            paid_by: p.paid_on.map(|_| who.importer.to_string()),
+            created_by: who.importer.to_string(),
         }));
         plan.rows[i].reference = Some(reference);
         plan.rows[i].award_id = Some(id);
@@ -677,10 +697,15 @@ pub struct ImportFile {
     pub fund_code: Option<String>,
 }
 
-/// Reads, plans and (unless `dry_run`) writes an import, all or nothing, inside the caller's
-/// transaction. A commit plans under the matched funds' row locks, so the budget check it makes
-/// stays true until it writes.
-pub fn run(conn: &mut PgConnection, actor: &Actor, file: &ImportFile, dry_run: bool) -> Result<ImportReport, ApiError> {
+/// Reads and plans an import, and (given its confirmation) writes it, all or nothing, inside
+/// the caller's transaction. A commit plans under the matched funds' row locks, so the budget
+/// check it makes stays true until it writes.
+pub fn run(
+    conn: &mut PgConnection,
+    file: &ImportFile,
+    commit: Option<&Confirmation<'_>>,
+) -> Result<ImportReport, ApiError> {
+    let dry_run = commit.is_none();
     let (rows, mut errors) =
         read_rows(&file.body.media_type, &file.body.bytes, &file.prefix, file.fund_code.as_deref())?;
     let ledger = load_ledger(conn)?;
@@ -697,8 +722,11 @@ pub fn run(conn: &mut PgConnection, actor: &Actor, file: &ImportFile, dry_run: b
     let mut plan = plan(conn, &ledger, &rows, &mut errors)?;
     errors.sort_by_key(|e| e.row);
     let ok = errors.is_empty();
-    let created = if ok && !dry_run { apply(conn, actor, &rows, &mut plan)? } else { planned_counts(&plan) };
-    Ok(ImportReport { dry_run, committed: ok && !dry_run, ok, rows: plan.rows, errors, created })
+    let created = match commit {
+        Some(who) if ok => apply(conn, who, &rows, &mut plan)?,
+        _ => planned_counts(&plan),
+    };
+    Ok(ImportReport { dry_run, committed: ok && !dry_run, batch: None, ok, rows: plan.rows, errors, created })
 }
 
 #[cfg(test)]

@@ -37,12 +37,12 @@ async fn approvers_record_dated_decisions_that_staff_read_and_nobody_edits() {
         (r.body["decided_on"].as_str(), r.body["created_by"].as_str(), r.body["url"].as_str()),
         (Some("2020-04-21"), Some("arthur"), Some("https://pcc.example.org/decisions/2020-014"))
     );
-    let admin = app.post("/api/v1/decisions", &app.admin, decision_body("PCC-DN-2019-002", "2019-04-02")).await;
-    assert_eq!(admin.status, 201, "{}", admin.text);
+    let earlier = app.post("/api/v1/decisions", &app.approver, decision_body("PCC-DN-2019-002", "2019-04-02")).await;
+    assert_eq!(earlier.status, 201, "{}", earlier.text);
 
-    // Who may record: approvers and admins only; a CSP officer may not even read.
+    // Who may record: approvers only (not administrators); a CSP officer may not even read.
     let csp = app.token("cath", &[Role::Recipient], Some("0192f0c1-0000-7000-8000-000000000003"));
-    for token in [&app.finance, &app.auditor, &csp] {
+    for token in [&app.finance, &app.auditor, &app.admin, &csp] {
         let refused = app.post("/api/v1/decisions", token, decision_body("PCC-DN-X", "2020-04-21")).await;
         assert_eq!((refused.status, refused.problem().as_str()), (403, "forbidden"));
     }

@@ -1,3 +1,4 @@
+use grants::http::auth::Role;
 use serde_json::{Value, json};
 
 use crate::helpers::TestApp;
@@ -52,6 +53,7 @@ async fn the_budget_cannot_drop_below_what_is_committed() {
     app.approve(&a).await;
     let path = format!("/api/v1/funds/{}", l.fund);
     let etag = app.get(&path, &app.admin).await.header("etag").unwrap();
+    app.decision("PCC-DN-9", "2020-05-01").await;
     let r = app.patch(&path, &app.admin, Some(&etag), json!({"budget": "59999.99", "decision_ref": "PCC-DN-9"})).await;
     assert_eq!((r.status, r.problem().as_str()), (409, "budget-exceeded"), "{}", r.text);
     assert!(r.body["detail"].as_str().unwrap().contains("60000.00"));
@@ -89,8 +91,51 @@ async fn a_budget_change_names_its_decision() {
     let r = app.patch(&path, &app.admin, Some("\"1\""), json!({"name": "Renamed", "decision_ref": "PCC-DN-1"})).await;
     assert_eq!((r.status, r.body["errors"][0]["field"].as_str()), (422, Some("decision_ref")), "{}", r.text);
     assert_eq!(app.get(&path, &app.admin).await.body["version"], 1, "a refused change changes nothing");
+    app.decision("PCC-DN-7", "2020-05-01").await;
     let ok = app.patch(&path, &app.admin, Some("\"1\""), json!({"budget": "120000", "decision_ref": "PCC-DN-7"})).await;
     assert_eq!((ok.status, &ok.body["budget"]), (200, &json!("120000.00")), "{}", ok.text);
     let events = app.get(&format!("/api/v1/audit/events?entity_id={fund}&action=fund.updated"), &app.auditor).await;
     assert_eq!(events.body["items"][0]["data"]["budget_decision_ref"], "PCC-DN-7", "the trail records the decision");
+}
+
+/// The attack of one finance officer raising a budget alone: a made-up reference is not turned
+/// into a decision, a decision the changer recorded does not do, and a person holding finance
+/// and approver is refused on their own decision. Nothing changes until another person's
+/// decision is named.
+#[actix_web::test]
+async fn no_budget_changes_on_one_persons_word() {
+    let app = TestApp::spawn().await;
+    let fund = app.fund("100000").await;
+    let path = format!("/api/v1/funds/{fund}");
+    let made_up = json!({"budget": "1100000", "decision_ref": "PCC-DN-MADE-UP"});
+    let r = app.patch(&path, &app.finance, Some("\"1\""), made_up.clone()).await;
+    assert_eq!((r.status, r.body["errors"][0]["field"].as_str()), (422, Some("decision_ref")), "{}", r.text);
+    assert!(r.text.contains("no such decision is recorded"), "{}", r.text);
+    let decisions = app.get("/api/v1/decisions?limit=500", &app.auditor).await;
+    assert_eq!(
+        decisions.body["items"].as_array().map(Vec::len),
+        Some(0),
+        "no decision was recorded: {}",
+        decisions.text
+    );
+    // Finance may not record one; an administrator neither.
+    let decision =
+        json!({"reference": "PCC-DN-MADE-UP", "title": "t", "decided_on": "2020-05-01", "decided_by": "PCC"});
+    for token in [&app.finance, &app.admin] {
+        assert_eq!(app.post("/api/v1/decisions", token, decision.clone()).await.status, 403);
+    }
+    // One person holding both roles records the decision and then names it: refused.
+    let both = app.token("pat", &[Role::Finance, Role::Approver], None);
+    let recorded = app.post("/api/v1/decisions", &both, decision).await;
+    assert_eq!(recorded.status, 201, "{}", recorded.text);
+    let r = app.patch(&path, &both, Some("\"1\""), made_up.clone()).await;
+    assert_eq!((r.status, r.problem().as_str()), (403, "four-eyes"), "{}", r.text);
+    assert!(r.text.contains("another person records the decision"), "{}", r.text);
+    let by_id = json!({"budget": "1100000", "decision_id": recorded.id()});
+    assert_eq!(app.patch(&path, &both, Some("\"1\""), by_id).await.problem(), "four-eyes");
+    let f = app.get(&path, &app.auditor).await;
+    assert_eq!((f.body["budget"].as_str(), f.body["version"].as_i64()), (Some("100000.00"), Some(1)), "{}", f.text);
+    // Another person (finance) names it: two people, and the change is made.
+    let ok = app.patch(&path, &app.finance, Some("\"1\""), made_up).await;
+    assert_eq!((ok.status, ok.body["budget_decision_id"].as_str()), (200, recorded.body["id"].as_str()), "{}", ok.text);
 }

@@ -483,6 +483,18 @@ impl TestApp {
         }
     }
 
+    /// Sends an import as finance and, when it is staged (202), confirms it as the approver: the
+    /// confirmation's answer, or the first answer when nothing was staged (a dry run, a refusal).
+    pub async fn import(&self, path: &str, content_type: &str, body: Vec<u8>) -> Reply {
+        let staged = self.send("POST", path, Some(&self.finance), &[], Some((content_type, body))).await;
+        if staged.status != 202 {
+            return staged;
+        }
+        assert_eq!(staged.body["batch"]["status"], "staged", "{}", staged.text);
+        let id = staged.body["batch"]["id"].as_str().expect("the staged import's id").to_string();
+        self.send("POST", &format!("/api/v1/imports/{id}/confirm"), Some(&self.approver), &[], None).await
+    }
+
     pub async fn get(&self, path: &str, token: &str) -> Reply {
         self.send("GET", path, Some(token), &[], None).await
     }

@@ -1,6 +1,8 @@
 //! Imports: our own exports come back in as they went out; a bad row is named and nothing is
 //! written; a dry run writes nothing.
 
+use diesel::RunQueryDsl;
+use grants::http::auth::Role;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -62,9 +64,7 @@ async fn our_own_360giving_export_comes_back_as_the_same_grants() {
         assert_eq!(dry.body["rows"].as_array().unwrap().len(), 17);
         assert_eq!(count(&target, "/api/v1/awards?limit=500").await, before, "a dry run writes nothing");
 
-        let committed = target
-            .send("POST", "/api/v1/imports?dry_run=false", Some(&target.finance), &[], Some(("application/json", body)))
-            .await;
+        let committed = target.import("/api/v1/imports?dry_run=false", "application/json", body).await;
         assert_eq!((committed.status, committed.body["committed"].as_bool()), (201, Some(true)), "{}", committed.text);
         assert_eq!(committed.body["created"]["awards"], 17);
         let again = target.get(&format!("/api/v1/exports/360giving?financial_year={year}"), &target.auditor).await;
@@ -78,7 +78,10 @@ async fn our_own_360giving_export_comes_back_as_the_same_grants() {
     let events = target.get("/api/v1/audit/events?action=award.imported&limit=500", &target.auditor).await;
     let items = events.body["items"].as_array().unwrap();
     assert_eq!(items.len(), 34);
-    assert!(items.iter().all(|e| e["actor_sub"] == "fiona"), "the importing user is the actor");
+    assert!(
+        items.iter().all(|e| e["actor_sub"] == "arthur" && e["data"]["created_by"] == "fiona"),
+        "the confirming approver acts; the awards are created by the person who staged them"
+    );
     let verify = target.get("/api/v1/audit/verify", &target.auditor).await;
     assert_eq!(
         (verify.body["ok"].as_bool(), verify.body["unreconciled_total"].as_i64()),
@@ -93,15 +96,8 @@ async fn our_own_csv_export_comes_back_with_its_statuses_payments_and_decisions(
     let source = demo().await;
     let target = TestApp::spawn().await;
     let exported = source.get("/api/v1/exports/awards.csv?financial_year=2020-21", &source.finance).await;
-    let committed = target
-        .send(
-            "POST",
-            "/api/v1/imports?dry_run=false",
-            Some(&target.finance),
-            &[],
-            Some(("text/csv", exported.text.clone().into_bytes())),
-        )
-        .await;
+    let committed =
+        target.import("/api/v1/imports?dry_run=false", "text/csv", exported.text.clone().into_bytes()).await;
     assert_eq!(committed.status, 201, "{}", committed.text);
     assert_eq!(committed.body["created"]["decisions"], 1, "one decision for the year's schedule");
     let again = target.get("/api/v1/exports/awards.csv?financial_year=2020-21", &target.finance).await;
@@ -189,8 +185,7 @@ async fn every_bad_row_is_named_and_nothing_is_written() {
         assert!(errors.contains(&expected), "{expected:?} not in {errors:?}");
     }
     assert!(!errors.iter().any(|(row, _)| *row == 1), "row 1 is good: {errors:?}");
-    let committed =
-        app.send("POST", "/api/v1/imports?dry_run=false", Some(&app.finance), &[], Some(("text/csv", body))).await;
+    let committed = app.import("/api/v1/imports?dry_run=false", "text/csv", body).await;
     assert_eq!((committed.status, committed.problem().as_str()), (422, "validation-failed"), "{}", committed.text);
     assert!(committed.text.contains("rows[3].amount"), "{}", committed.text);
     assert_eq!(count(&app, "/api/v1/awards?limit=500").await, 0);
@@ -206,14 +201,14 @@ async fn an_import_into_a_fund_keeps_to_its_budget_and_its_numbering() {
         ",2019-20,approved,Fenland CSP,,CSP allocation,csp_allocation,communities,B,600,0,0,2019-04-01,2020-03-31,D-1,2019-04-01",
     ]);
     let path = "/api/v1/imports?dry_run=false&fund_code=CDRG";
-    let r = app.send("POST", path, Some(&app.finance), &[], Some(("text/csv", over))).await;
+    let r = app.import(path, "text/csv", over).await;
     assert_eq!(r.status, 422, "{}", r.text);
     assert!(r.text.contains("headroom is 1000.00"), "{}", r.text);
     let fits = csv(&[
         "CDRG-2019-20-0005,2019-20,approved,Fenland CSP,,CSP allocation,csp_allocation,communities,A,600,100,0,2019-04-01,2020-03-31,D-1,2019-04-01",
         ",2019-20,closed,Fenland CSP,,CSP allocation,csp_allocation,communities,B,400,0,0,2019-04-01,2020-03-31,D-1,2019-04-01",
     ]);
-    let r = app.send("POST", path, Some(&app.finance), &[], Some(("text/csv", fits))).await;
+    let r = app.import(path, "text/csv", fits).await;
     assert_eq!(r.status, 201, "{}", r.text);
     let refs: Vec<&str> =
         r.body["rows"].as_array().unwrap().iter().map(|row| row["reference"].as_str().unwrap()).collect();
@@ -226,7 +221,7 @@ async fn an_import_into_a_fund_keeps_to_its_budget_and_its_numbering() {
         ",2019-20,approved,Fenland CSP,,CSP allocation,csp_allocation,communities,C,500,0,0,2019-04-01,2020-03-31,D-1,2019-04-01",
         ",2019-20,approved,Fenland CSP,,CSP allocation,csp_allocation,communities,D,1,0,0,2019-04-01,2020-03-31,D-1,2019-05-01",
     ]);
-    let over = app.send("POST", path, Some(&app.finance), &[], Some(("text/csv", more))).await;
+    let over = app.import(path, "text/csv", more).await;
     assert_eq!(over.status, 422, "{}", over.text);
     assert!(over.text.contains("the import commits 501.00 in CDRG 2019-20, whose headroom is 400.00"), "{}", over.text);
     assert!(over.text.contains("the decision D-1 is dated 2019-04-01, not 2019-05-01"), "{}", over.text);
@@ -273,7 +268,7 @@ async fn only_finance_imports_and_only_csv_or_360giving() {
     let r =
         app.send("POST", "/api/v1/imports", Some(&app.finance), &[], Some(("text/csv", b"title\nx\n".to_vec()))).await;
     assert_eq!(r.status, 422, "{}", r.text);
-    let r = app.send("POST", "/api/v1/imports?dry_run=false", Some(&app.finance), &[], Some(("text/csv", body))).await;
+    let r = app.import("/api/v1/imports?dry_run=false", "text/csv", body).await;
     assert_eq!((r.status, r.body["rows"][0]["status"].as_str()), (201, Some("draft")), "{}", r.text);
 }
 
@@ -297,9 +292,7 @@ async fn hostile_packages_get_answers_not_faults() {
         grant("360G-test-CDRG-2019-20-2147483647", "Huge number", "pay\u{0000}ment"),
         grant("360G-test-CDRG-2019-20-0002", "Nul\u{0000}title", "p2"),
     ]});
-    let post = |query: &'static str, body: Value| {
-        app.send("POST", query, Some(&app.finance), &[], Some(("application/json", body.to_string().into_bytes())))
-    };
+    let post = |query: &'static str, body: Value| app.import(query, "application/json", body.to_string().into_bytes());
     let dry = post("/api/v1/imports?fund_code=CDRG", package.clone()).await;
     assert_eq!((dry.status, dry.body["ok"].as_bool()), (200, Some(false)), "{}", dry.text);
     assert_eq!(dry.body["errors"].as_array().unwrap().len(), 1, "only the NUL title: {}", dry.text);
@@ -361,7 +354,7 @@ async fn an_award_date_rule_tells_an_import_what_it_tells_the_api() {
 
         let row = format!(",2020-21,draft,Peterborough City Council,,Outside Links,,,Dates,1000,0,0,{start},{end},,");
         let path = "/api/v1/imports?fund_code=CDRG";
-        let dry = app.send("POST", path, Some(&app.finance), &[], Some(("text/csv", csv(&[&row])))).await;
+        let dry = app.import(path, "text/csv", csv(&[&row])).await;
         assert_eq!((dry.status, dry.body["ok"].as_bool()), (200, Some(false)), "{}", dry.text);
         let imported = by_field(
             dry.body["errors"]
@@ -373,7 +366,7 @@ async fn an_award_date_rule_tells_an_import_what_it_tells_the_api() {
         );
         assert_eq!(imported, told, "{start} to {end}: {}", dry.text);
         let path = "/api/v1/imports?fund_code=CDRG&dry_run=false";
-        let committed = app.send("POST", path, Some(&app.finance), &[], Some(("text/csv", csv(&[&row])))).await;
+        let committed = app.import(path, "text/csv", csv(&[&row])).await;
         assert_eq!(committed.status, 422, "{}", committed.text);
         for (field, message) in &told {
             let named = committed.body["errors"].as_array().unwrap().iter().any(|e| {
@@ -414,7 +407,7 @@ async fn an_import_keeps_our_own_ids_once_and_gives_a_fresh_one_to_a_second_reco
     ]});
     let body = package.to_string().into_bytes();
     let path = "/api/v1/imports?dry_run=false&fund_code=CDRG";
-    let r = app.send("POST", path, Some(&app.finance), &[], Some(("application/json", body))).await;
+    let r = app.import(path, "application/json", body).await;
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(
         (r.body["created"]["recipients"].as_u64(), r.body["created"]["programmes"].as_u64()),
@@ -453,7 +446,7 @@ async fn a_fund_an_import_makes_holds_its_drafts_and_its_approvals() {
     let planned = app.send("POST", dry, Some(&app.finance), &[], Some(("text/csv", rows.clone()))).await;
     assert_eq!((planned.status, counts(&planned.body)), (200, [1, 1, 1, 1, 3, 2]), "{}", planned.text);
     let path = "/api/v1/imports?dry_run=false&fund_code=NEWF";
-    let r = app.send("POST", path, Some(&app.finance), &[], Some(("text/csv", rows))).await;
+    let r = app.import(path, "text/csv", rows).await;
     assert_eq!((r.status, counts(&r.body)), (201, [1, 1, 1, 1, 3, 2]), "{}", r.text);
     // Each payment's event says what it is: one paid, one scheduled.
     for (action, amount) in [("payment.paid", "100.00"), ("payment.scheduled", "50.00")] {
@@ -498,7 +491,7 @@ async fn imports_racing_into_one_fund_never_commit_more_than_its_budget() {
     let answers = futures_util::future::join_all((0..6).map(|n| {
         let body = row(&format!("Racer {n}"));
         let app = &app;
-        async move { app.send("POST", path, Some(&app.finance), &[], Some(("text/csv", body))).await.status }
+        async move { app.import(path, "text/csv", body).await.status }
     }))
     .await;
     let mut statuses = answers.clone();
@@ -517,9 +510,122 @@ async fn an_import_takes_at_most_20000_rows() {
         csv(&vec![row; n])
     };
     let path = "/api/v1/imports?fund_code=CDRG";
-    let most = app.send("POST", path, Some(&app.finance), &[], Some(("text/csv", rows(20_000)))).await;
+    let most = app.import(path, "text/csv", rows(20_000)).await;
     assert_eq!((most.status, most.body["errors"].as_array().map(Vec::len)), (200, Some(20_000)));
-    let over = app.send("POST", path, Some(&app.finance), &[], Some(("text/csv", rows(20_001)))).await;
+    let over = app.import(path, "text/csv", rows(20_001)).await;
     assert_eq!(over.status, 422);
     assert_eq!(over.body["errors"][0]["message"], "an import takes at most 20000 rows", "{}", over.text);
+}
+
+/// Nothing of an import is in the ledger: no commitment, payment, award, recipient or decision.
+async fn untouched(app: &TestApp, fund: &str) {
+    let f = app.get(&format!("/api/v1/funds/{fund}"), &app.auditor).await;
+    assert_eq!((f.body["committed"].as_str(), f.body["paid"].as_str()), (Some("0.00"), Some("0.00")));
+    assert_eq!(count(app, "/api/v1/awards?limit=500").await, 0);
+    assert_eq!(count(app, "/api/v1/recipients?limit=500").await, 0);
+    assert_eq!(count(app, "/api/v1/decisions?limit=500").await, 0);
+}
+
+/// The attack of one finance officer committing 1,000,000.00 alone: an import of an approved,
+/// fully paid award to a new recipient is only staged, nothing reaches the ledger, and neither
+/// finance nor the person who staged it (holding approver too) can confirm it; nor can the
+/// service's own database role, whatever it writes. Another approver confirms it: the award is
+/// created by the importer and approved by the confirmer.
+#[actix_web::test]
+async fn no_import_takes_effect_on_one_persons_word() {
+    let app = TestApp::spawn().await;
+    let fund = app.create_fund("CDRG", "2019-20", "1000000").await.id();
+    let million = csv(&[
+        ",2019-20,approved,New Friends Ltd,,CSP allocation,csp_allocation,communities,A,1000000,1000000,0,2019-04-01,2020-03-31,D-1,2019-04-01",
+    ]);
+    let path = "/api/v1/imports?dry_run=false&fund_code=CDRG";
+    let both = app.token("pat", &[Role::Finance, Role::Approver], None);
+    let staged = app.send("POST", path, Some(&both), &[], Some(("text/csv", million.clone()))).await;
+    assert_eq!((staged.status, staged.body["committed"].as_bool()), (202, Some(false)), "{}", staged.text);
+    let id = staged.body["batch"]["id"].as_str().unwrap().to_string();
+    assert_eq!(staged.header("location"), Some(format!("/api/v1/imports/{id}")));
+    assert_eq!(
+        (staged.body["batch"]["staged_by"].as_str(), staged.body["batch"]["rows"].as_i64()),
+        (Some("pat"), Some(1))
+    );
+    untouched(&app, &fund).await;
+    let confirm = format!("/api/v1/imports/{id}/confirm");
+    assert_eq!(app.send("POST", &confirm, Some(&app.finance), &[], None).await.status, 403);
+    let own = app.send("POST", &confirm, Some(&both), &[], None).await;
+    assert_eq!((own.status, own.problem().as_str()), (403, "four-eyes"), "{}", own.text);
+    // The service's own role, writing the batch as confirmed by the person who staged it, or
+    // changing its file: the database refuses both, and deleting it.
+    let mut service = app.db.connect_as_service();
+    for sql in [
+        format!(
+            "UPDATE import_batches SET status = 'confirmed', confirmed_by = staged_by, confirmed_at = now() WHERE id = '{id}'"
+        ),
+        format!("UPDATE import_batches SET body = 'x' WHERE id = '{id}'"),
+        format!("DELETE FROM import_batches WHERE id = '{id}'"),
+    ] {
+        assert!(diesel::sql_query(&sql).execute(&mut service).is_err(), "{sql}");
+    }
+    untouched(&app, &fund).await;
+    // Staff read the staged import and its plan before anyone confirms it.
+    let read = app.get(&format!("/api/v1/imports/{id}"), &app.approver).await;
+    assert_eq!((read.status, read.body["status"].as_str()), (200, Some("staged")), "{}", read.text);
+    let plan = app.get(&format!("/api/v1/imports/{id}/plan"), &app.approver).await;
+    assert_eq!((plan.status, plan.body["rows"][0]["amount"].as_str()), (200, Some("1000000.00")), "{}", plan.text);
+    // Another approver confirms: two people, and the records are written.
+    let done = app.send("POST", &confirm, Some(&app.approver), &[], None).await;
+    assert_eq!((done.status, done.body["committed"].as_bool()), (201, Some(true)), "{}", done.text);
+    assert_eq!(
+        (done.body["batch"]["status"].as_str(), done.body["batch"]["confirmed_by"].as_str()),
+        (Some("confirmed"), Some("arthur"))
+    );
+    let award = done.body["rows"][0]["award_id"].as_str().unwrap();
+    let a = app.get(&format!("/api/v1/awards/{award}"), &app.auditor).await;
+    assert_eq!(
+        (a.body["created_by"].as_str(), a.body["approved_by"].as_str(), a.body["status"].as_str()),
+        (Some("pat"), Some("arthur"), Some("approved")),
+        "{}",
+        a.text
+    );
+    let decisions = app.get("/api/v1/decisions", &app.auditor).await;
+    assert_eq!(decisions.body["items"][0]["created_by"], "arthur", "the confirmation records the decision");
+    let again = app.send("POST", &confirm, Some(&app.approver), &[], None).await;
+    assert_eq!((again.status, again.problem().as_str()), (409, "invalid-state"), "{}", again.text);
+    assert_eq!(app.get(&format!("/api/v1/imports/{id}/plan"), &app.approver).await.status, 409);
+    let events = app.get(&format!("/api/v1/audit/events?entity_id={id}"), &app.auditor).await;
+    let actions: Vec<(&str, &str)> = events.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["action"].as_str().unwrap(), e["actor_sub"].as_str().unwrap()))
+        .collect();
+    assert_eq!(actions, [("import.staged", "pat"), ("import.confirmed", "arthur")]);
+    let verify = app.get("/api/v1/audit/verify", &app.auditor).await;
+    assert_eq!(verify.body["ok"].as_bool(), Some(true), "{}", verify.text);
+}
+
+/// A staged import confirmed after the ledger changed is planned again: a row that no longer
+/// holds refuses the confirmation, and nothing is written.
+#[actix_web::test]
+async fn a_confirmation_plans_the_import_again_against_the_ledger_as_it_is() {
+    let app = TestApp::spawn().await;
+    app.create_fund("CDRG", "2019-20", "1000").await;
+    let row = |title: &str| {
+        csv(&[&format!(
+            ",2019-20,approved,Fenland CSP,,CSP allocation,csp_allocation,communities,{title},600,0,0,2019-04-01,2020-03-31,D-1,2019-04-01"
+        )])
+    };
+    let path = "/api/v1/imports?dry_run=false&fund_code=CDRG";
+    let first = app.send("POST", path, Some(&app.finance), &[], Some(("text/csv", row("A")))).await;
+    let second = app.send("POST", path, Some(&app.finance), &[], Some(("text/csv", row("B")))).await;
+    assert_eq!((first.status, second.status), (202, 202), "each fits alone: {}", second.text);
+    let confirm =
+        |r: &crate::helpers::Reply| format!("/api/v1/imports/{}/confirm", r.body["batch"]["id"].as_str().unwrap());
+    assert_eq!(app.send("POST", &confirm(&first), Some(&app.approver), &[], None).await.status, 201);
+    let late = app.send("POST", &confirm(&second), Some(&app.approver), &[], None).await;
+    assert_eq!((late.status, late.problem().as_str()), (422, "validation-failed"), "{}", late.text);
+    assert!(late.text.contains("headroom is 400.00"), "{}", late.text);
+    assert_eq!(count(&app, "/api/v1/awards?limit=500").await, 1);
+    let batch =
+        app.get(&format!("/api/v1/imports/{}", second.body["batch"]["id"].as_str().unwrap()), &app.auditor).await;
+    assert_eq!(batch.body["status"], "staged", "a refused confirmation leaves it staged");
 }

@@ -170,7 +170,7 @@ async fn the_360giving_export_shows_net_disbursement_and_a_negative_transaction(
         let target = &target;
         async move {
             let path = if dry { "/api/v1/imports" } else { "/api/v1/imports?dry_run=false" };
-            target.send("POST", path, Some(&target.finance), &[], Some(("application/json", body.into_bytes()))).await
+            target.import(path, "application/json", body.into_bytes()).await
         }
     };
     let dry = import(r.text.clone(), true).await;

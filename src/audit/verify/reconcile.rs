@@ -32,6 +32,8 @@ pub const LEDGER: &[(&str, &str, &[&str])] = &[
     ("plans", "plan", &[]),
     ("repayments", "repayment", &[]),
     ("carry_forwards", "carry_forward", &[]),
+    // The file itself is held by its digest, `sha256`.
+    ("import_batches", "import", &["body"]),
 ];
 
 /// How many unreconciled rows a report lists (it counts them all).

@@ -1,0 +1,2 @@
+DROP TABLE import_batches;
+DROP FUNCTION import_batches_guard();
