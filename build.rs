@@ -20,6 +20,7 @@ fn main() {
         "MonitoringPlanId",
         "DocumentId",
         "ImportBatchId",
+        "ReleaseId",
     ] {
         config = config.alias_for(id, "Uuid");
     }

@@ -77,6 +77,8 @@ pub enum Action {
     DocumentAdded,
     /// A reminder e-mailed to a recipient's contact.
     ReminderSent,
+    /// What a closed award had not paid, released to its fund under a decision.
+    ReleaseRecorded,
     /// An import's file kept, planned, and waiting for a second person.
     ImportStaged,
     /// An import confirmed by a second person, its records written.
@@ -118,6 +120,7 @@ impl Action {
             Action::IndicatorCreated => "indicator.created",
             Action::DocumentAdded => "document.added",
             Action::ReminderSent => "reminder.sent",
+            Action::ReleaseRecorded => "release.recorded",
             Action::ImportStaged => "import.staged",
             Action::ImportConfirmed => "import.confirmed",
         }

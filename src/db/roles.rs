@@ -39,6 +39,7 @@ pub const PRIVILEGES: &[(&str, &str)] = &[
     ("reminders", "SELECT, INSERT"),
     ("document_chunks", "SELECT, INSERT"),
     ("carry_forwards", "SELECT, INSERT"),
+    ("releases", "SELECT, INSERT"),
     // A batch is confirmed, never changed otherwise (a trigger holds the rest).
     ("import_batches", "SELECT, INSERT, UPDATE (status, confirmed_by, confirmed_at, version)"),
     ("idempotency_keys", "SELECT, INSERT, UPDATE, DELETE"),

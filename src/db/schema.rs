@@ -338,7 +338,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     plans,
     repayments,
     carry_forwards,
-    import_batches
+    import_batches,
+    releases
 );
 
 diesel::table! {
@@ -416,6 +417,19 @@ diesel::table! {
         staged_at -> Timestamptz,
         confirmed_by -> Nullable<Text>,
         confirmed_at -> Nullable<Timestamptz>,
+        version -> Int4,
+    }
+}
+
+diesel::table! {
+    releases (id) {
+        id -> Uuid,
+        award_id -> Uuid,
+        amount -> Numeric,
+        decision_id -> Uuid,
+        decision_ref -> Text,
+        released_by -> Text,
+        created_at -> Timestamptz,
         version -> Int4,
     }
 }

@@ -425,7 +425,20 @@ fn year_end(
             reason: format!("Unspent at the end of the grant.{ILLUSTRATIVE}"),
         },
     )?;
-    crate::payments::close_award(conn, finance, trailblazer_id)?;
+    let release = crate::decisions::create(
+        conn,
+        approver,
+        crate::decisions::DecisionInput {
+            reference: "PCC-DN-2020-030".into(),
+            title: "Close the Homelessness Prevention Trailblazer 2019-20 grant".into(),
+            decided_on: day((2020, 5, 27))?,
+            decided_by: "Police and Crime Commissioner".into(),
+            url: None,
+            summary: format!("The grant is closed and what it did not spend is released.{ILLUSTRATIVE}"),
+        },
+    )?;
+    let release = crate::decisions::DecisionChoice::Id(release.id);
+    crate::payments::close_award(conn, finance, trailblazer_id, Some(&release))?;
     let decision = crate::decisions::create(
         conn,
         approver,

@@ -133,6 +133,10 @@ id_type!(
     DocumentId
 );
 id_type!(
+    /// A release's id: what a closed award had not paid, back to its fund.
+    ReleaseId
+);
+id_type!(
     /// A staged import's id: a file finance sent, waiting for a second person to confirm it.
     ImportBatchId
 );

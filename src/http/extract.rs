@@ -29,6 +29,28 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     }
 }
 
+/// A JSON body that may be left out: `None` when the request sends none at all (no
+/// `Content-Type` and no length), else read exactly as [`JsonBody`] reads it (so a body that
+/// is sent is never ignored).
+pub struct OptionalJsonBody<T>(pub Option<T>);
+
+impl<T: DeserializeOwned + 'static> FromRequest for OptionalJsonBody<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<OptionalJsonBody<T>, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let headers = req.headers();
+        let sends_none = headers.get(header::CONTENT_TYPE).is_none()
+            && headers.get(header::CONTENT_LENGTH).is_none_or(|v| v.as_bytes() == b"0")
+            && headers.get(header::TRANSFER_ENCODING).is_none();
+        if sends_none {
+            return Box::pin(std::future::ready(Ok(OptionalJsonBody(None))));
+        }
+        let body = read_json::<T>(req, payload);
+        Box::pin(async move { body.await.map(|(value, _)| OptionalJsonBody(Some(value))) })
+    }
+}
+
 /// Reads a JSON request body as [`JsonBody`] does, with its canonical JSON (keys sorted, no
 /// white space, equal numbers written alike), which identifies the request for idempotency.
 pub fn read_json<T: DeserializeOwned + 'static>(

@@ -10,12 +10,13 @@ use utoipa::ToSchema;
 use super::{PayInput, Payment, PaymentInput, add_payment, cancel, find_visible, pay, store};
 use crate::audit::Actor;
 use crate::awards::{self, Award};
+use crate::decisions;
 use crate::domain::award_money::check_paid_on;
-use crate::domain::ids::{AwardId, PaymentId};
+use crate::domain::ids::{AwardId, DecisionId, PaymentId};
 use crate::domain::{Money, MoneyText};
 use crate::error::ApiError;
 use crate::http::auth::{AuthUser, Role};
-use crate::http::extract::JsonBody;
+use crate::http::extract::{JsonBody, OptionalJsonBody};
 use crate::http::idempotency::{self, Created, Idempotent};
 use crate::http::input::{self, Fields, one_text};
 use crate::http::respond::with_etag;
@@ -221,15 +222,30 @@ async fn cancel_payment(
     Ok(with_etag(payment.version, &payment))
 }
 
+/// The decision that releases what a closed award has not paid: one of `decision_id` and
+/// `decision_ref`, naming a decision someone other than the closer recorded. Needed only when
+/// the award has not paid its whole amount; the body may be left out otherwise.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"decision_ref": "PCC-DN-2020-044"}))]
+pub struct CloseAward {
+    pub decision_id: Option<DecisionId>,
+    pub decision_ref: Option<String>,
+}
+
 /// Close an approved award: its scheduled payments are cancelled, and afterwards nothing about
-/// it changes. It then reconciles: `amount = paid + released`.
+/// it changes. It then reconciles: `amount = paid + released`. Releasing money names the
+/// decision that releases it, recorded by someone other than the person closing.
 #[utoipa::path(
     tag = "awards",
     operation_id = "close_award",
     params(("id" = Uuid, Path, description = "The award's id")),
+    request_body = CloseAward,
     responses(
         (status = 200, description = "The closed award", body = Award, headers(("ETag" = String))),
-        (status = 409, description = "`invalid-state`: only approved awards can be closed", content_type = "application/problem+json", body = crate::error::Problem)
+        (status = 403, description = "`four-eyes`: the person closing recorded the decision that releases the money; or `forbidden`", content_type = "application/problem+json", body = crate::error::Problem),
+        (status = 409, description = "`invalid-state`: only approved awards can be closed", content_type = "application/problem+json", body = crate::error::Problem),
+        (status = 422, description = "`validation-failed`: money would be released and no held decision is named", content_type = "application/problem+json", body = crate::error::Problem)
     )
 )]
 #[post("/awards/{id}/close")]
@@ -237,10 +253,15 @@ async fn close_award(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<AwardId>,
+    body: OptionalJsonBody<CloseAward>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Finance])?;
+    let decision = match body.0 {
+        Some(b) => decisions::choice(b.decision_id, b.decision_ref.as_deref()).map_err(ApiError::from)?,
+        None => None,
+    };
     let id = id.into_inner();
     let actor = Actor::from(&user);
-    let award = state.tx(move |conn| super::close_award(conn, &actor, id)).await?;
+    let award = state.tx(move |conn| super::close_award(conn, &actor, id, decision.as_ref())).await?;
     Ok(with_etag(award.version, &award))
 }

@@ -15,8 +15,9 @@ use uuid::Uuid;
 use crate::audit::{self, Action, Actor};
 use crate::awards::store::AwardChanges;
 use crate::awards::{self, Award};
+use crate::decisions::{self, DecisionChoice};
 use crate::domain::award_money::check_payment;
-use crate::domain::ids::{AwardId, PaymentId, RecipientId};
+use crate::domain::ids::{AwardId, PaymentId, RecipientId, ReleaseId};
 use crate::domain::{AwardAction, AwardStatus, Money, PaymentStatus};
 use crate::error::ApiError;
 use store::{NewPayment, PaymentRow};
@@ -189,14 +190,63 @@ pub fn add_payment(
 }
 
 /// Closes an approved award, settling its money: its scheduled payments are cancelled first, and
-/// what it will never pay goes back to the fund's headroom.
-pub fn close_award(conn: &mut PgConnection, actor: &Actor, id: AwardId) -> Result<Award, ApiError> {
+/// what it will never pay goes back to the fund's headroom. Releasing money moves it, so when
+/// anything is released the close names a recorded decision that someone other than the closer
+/// recorded ([`decisions::check_recorded_by_another`]).
+pub fn close_award(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    id: AwardId,
+    decision: Option<&DecisionChoice>,
+) -> Result<Award, ApiError> {
     let current = awards::store::lock(conn, id)?.ok_or_else(|| ApiError::not_found("award"))?;
     let next = current.status.after(AwardAction::Close, Money::ZERO).map_err(|e| ApiError::InvalidState(e.0))?;
+    // What it has paid, net of repayments, as the award reads it.
+    let released = current.amount - awards::load(conn, current.clone())?.paid;
+    let release = match decision {
+        _ if released <= Money::ZERO => None,
+        None => {
+            return Err(ApiError::field(
+                "decision_id",
+                format!(
+                    "closing this award releases {released} it has not paid: name the recorded decision that \
+                     releases it (decision_id or decision_ref), recorded by someone other than you"
+                ),
+            ));
+        }
+        Some(choice) => {
+            let decision = decisions::held(conn, choice)?;
+            decisions::check_recorded_by_another(&decision, actor, "a release")?;
+            Some(store::Release {
+                id: ReleaseId::new(),
+                award_id: id,
+                amount: released,
+                decision_id: decision.id,
+                decision_ref: decision.reference,
+                released_by: actor.sub.clone(),
+                created_at: audit::now_micros(),
+                version: 1,
+            })
+        }
+    };
     cancel_all_scheduled(conn, actor, id, "the award was closed")?;
     let changes = AwardChanges { status: Some(next), ..AwardChanges::default() };
     let row = awards::store::update(conn, id, &changes)?;
     let award = awards::load(conn, row)?;
     audit::record(conn, actor, Action::AwardClosed, &award)?;
+    if let Some(release) = release {
+        let release = store::insert_release(conn, &release)?;
+        audit::record(conn, actor, Action::ReleaseRecorded, &release)?;
+    }
     Ok(award)
+}
+
+impl audit::Audited for store::Release {
+    const ENTITY_TYPE: &'static str = "release";
+    fn entity_id(&self) -> Uuid {
+        self.id.into()
+    }
+    fn award_id(&self) -> Option<Uuid> {
+        Some(self.award_id.into())
+    }
 }

@@ -5,9 +5,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
 
-use crate::db::schema::payments;
+use crate::db::schema::{payments, releases};
 use crate::domain::PaymentStatus;
-use crate::domain::ids::{AwardId, PaymentId};
+use crate::domain::ids::{AwardId, DecisionId, PaymentId, ReleaseId};
 
 /// A payment as stored.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -135,4 +135,27 @@ pub fn scheduled_ids(conn: &mut PgConnection, award_id: AwardId) -> QueryResult<
         .select(payments::id)
         .order(payments::id.asc())
         .load(conn)
+}
+
+/// What a closed award had not paid, released to its fund under a decision: as stored and as
+/// answered.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize, utoipa::ToSchema)]
+#[diesel(table_name = releases)]
+pub struct Release {
+    pub id: ReleaseId,
+    pub award_id: AwardId,
+    /// The award's amount less what it paid (net of repayments) when it was closed.
+    pub amount: Money,
+    /// The decision that releases it, recorded by someone other than `released_by`.
+    pub decision_id: DecisionId,
+    pub decision_ref: String,
+    /// Who closed the award.
+    pub released_by: String,
+    pub created_at: DateTime<Utc>,
+    pub version: i32,
+}
+
+/// Records a release.
+pub fn insert_release(conn: &mut PgConnection, release: &Release) -> QueryResult<Release> {
+    diesel::insert_into(releases::table).values(release).returning(Release::as_returning()).get_result(conn)
 }

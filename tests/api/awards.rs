@@ -1,4 +1,5 @@
 use futures_util::future::join_all;
+use grants::http::auth::Role;
 use serde_json::json;
 
 use crate::helpers::TestApp;
@@ -167,7 +168,7 @@ async fn a_draft_cannot_be_closed() {
     let app = TestApp::spawn().await;
     let l = app.ledger("100000").await;
     let draft = app.draft(&l, "300").await;
-    let early = app.post(&format!("/api/v1/awards/{draft}/close"), &app.finance, json!({})).await;
+    let early = app.close(&draft).await;
     assert_eq!((early.status, early.problem().as_str()), (409, "invalid-state"));
 }
 
@@ -187,11 +188,69 @@ async fn a_closed_award_commits_only_what_it_paid_and_releases_the_rest() {
     assert_eq!(paid.status, 201, "{}", paid.text);
     let fund = app.get(&format!("/api/v1/funds/{}", l.fund), &app.finance).await;
     assert_eq!((fund.body["committed"].as_str(), fund.body["headroom"].as_str()), (Some("300.00"), Some("99700.00")));
-    let closed = app.post(&format!("/api/v1/awards/{award}/close"), &app.finance, json!({})).await;
+    let closed = app.close(&award).await;
     assert_eq!((closed.status, closed.body["status"].as_str()), (200, Some("closed")), "{}", closed.text);
     assert_eq!((closed.body["paid"].as_str(), closed.body["released"].as_str()), (Some("120.00"), Some("180.00")));
     let fund = app.get(&format!("/api/v1/funds/{}", l.fund), &app.finance).await;
     assert_eq!((fund.body["committed"].as_str(), fund.body["headroom"].as_str()), (Some("120.00"), Some("99880.00")));
+}
+
+/// Releasing what an award has not paid moves money: finance alone cannot (no decision, or a
+/// made-up one), nor can a person holding finance and approver under a decision they recorded,
+/// nor the service's database role writing the release itself. A close that releases nothing
+/// needs no decision; one under another person's decision records the release.
+#[actix_web::test]
+async fn no_money_is_released_on_one_persons_word() {
+    use diesel::RunQueryDsl;
+    let app = TestApp::spawn().await;
+    let l = app.ledger("100000").await;
+    let award = app.draft(&l, "300").await;
+    app.approve(&award).await;
+    let path = format!("/api/v1/awards/{award}/close");
+    let bare = app.send("POST", &path, Some(&app.finance), &[], None).await;
+    assert_eq!((bare.status, bare.body["errors"][0]["field"].as_str()), (422, Some("decision_id")), "{}", bare.text);
+    assert!(bare.text.contains("releases 300.00"), "{}", bare.text);
+    let made_up = app.post(&path, &app.finance, json!({"decision_ref": "PCC-DN-MADE-UP"})).await;
+    assert_eq!((made_up.status, made_up.body["errors"][0]["field"].as_str()), (422, Some("decision_ref")));
+    let both = app.token("pat", &[Role::Finance, Role::Approver], None);
+    let own = app
+        .post(
+            "/api/v1/decisions",
+            &both,
+            json!({"reference": "PCC-DN-OWN", "title": "t", "decided_on": "2020-05-01", "decided_by": "PCC"}),
+        )
+        .await;
+    let refused = app.post(&path, &both, json!({"decision_id": own.id()})).await;
+    assert_eq!((refused.status, refused.problem().as_str()), (403, "four-eyes"), "{}", refused.text);
+    // The serving role writing a release under the releaser's own decision: the database refuses.
+    let mut service = app.db.connect_as_service();
+    let forged = format!(
+        "INSERT INTO releases (id, award_id, amount, decision_id, decision_ref, released_by, created_at) \
+         VALUES (gen_random_uuid(), '{award}', 300, '{}', 'PCC-DN-OWN', 'pat', now())",
+        own.id()
+    );
+    let error = diesel::sql_query(forged).execute(&mut service).unwrap_err().to_string();
+    assert!(error.contains("decision its releaser recorded"), "{error}");
+    let still = app.get(&format!("/api/v1/awards/{award}"), &app.auditor).await;
+    assert_eq!(still.body["status"], "approved", "nothing was closed");
+    // Another person's decision: closed, and the release recorded with it.
+    let closed = app.post(&path, &app.finance, json!({"decision_id": own.id()})).await;
+    assert_eq!((closed.status, closed.body["released"].as_str()), (200, Some("300.00")), "{}", closed.text);
+    let events = app.get(&format!("/api/v1/audit/events?award_id={award}&action=release.recorded"), &app.auditor).await;
+    let release = &events.body["items"][0]["data"];
+    assert_eq!(
+        (release["amount"].as_str(), release["decision_ref"].as_str(), release["released_by"].as_str()),
+        (Some("300.00"), Some("PCC-DN-OWN"), Some("fiona")),
+        "{}",
+        events.text
+    );
+    // Paid in full, a close releases nothing and needs no decision.
+    let full = app.draft(&l, "100").await;
+    app.approve(&full).await;
+    let pay = json!({"amount": "100", "paid_on": "2020-05-01", "reference": "BACS-9"});
+    assert_eq!(app.post(&format!("/api/v1/awards/{full}/payments"), &app.finance, pay).await.status, 201);
+    let r = app.send("POST", &format!("/api/v1/awards/{full}/close"), Some(&app.finance), &[], None).await;
+    assert_eq!((r.status, r.body["released"].as_str()), (200, Some("0.00")), "{}", r.text);
 }
 
 #[actix_web::test]
@@ -200,7 +259,7 @@ async fn a_closed_award_takes_no_further_action() {
     let l = app.ledger("100000").await;
     let award = app.draft(&l, "300").await;
     app.approve(&award).await;
-    let closed = app.post(&format!("/api/v1/awards/{award}/close"), &app.finance, json!({})).await;
+    let closed = app.close(&award).await;
     assert_eq!(closed.status, 200, "{}", closed.text);
     for (action, token, body) in [
         ("withdraw", &app.finance, json!({"reason": "x"})),

@@ -581,7 +581,7 @@ async fn every_row_of_an_untampered_ledger_matches_its_latest_event_by_digest() 
     assert_eq!(left, vec![], "rows left to compare column by column");
     assert!(matched.orphans.is_empty());
     let kinds = names("SELECT DISTINCT entity_type AS name FROM audit_events ORDER BY 1", &mut conn);
-    assert_eq!(kinds.len(), 15, "every entity type but the reminder's: {kinds:?}");
+    assert_eq!(kinds.len(), 16, "every entity type but the reminder's and the staged import's: {kinds:?}");
     let rows: i64 = diesel::sql_query(
         grants::audit::verify::reconcile::LEDGER
             .iter()

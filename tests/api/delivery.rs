@@ -236,7 +236,7 @@ async fn returns_need_an_approved_award_and_are_never_edited() {
     assert!(err.to_string().contains("never edited"), "{err}");
     let err = diesel::sql_query("UPDATE return_lines SET commentary = 'x'").execute(&mut conn).unwrap_err();
     assert!(err.to_string().contains("never edited"), "{err}");
-    app.post(&format!("/api/v1/awards/{}/close", fenland.award), &app.finance, json!({})).await;
+    app.close(&fenland.award).await;
     let closed = submit(&app, &fenland, return_body(&fenland, "2020-21-Q2")).await;
     assert_eq!((closed.status, closed.problem().as_str()), (409, "invalid-state"));
 }

@@ -604,6 +604,13 @@ impl TestApp {
         }
     }
 
+    /// Closes `award` as finance, under the release decision PCC-DN-2020-090 the approver records
+    /// (needed when the award has not paid its whole amount), whatever the answer.
+    pub async fn close(&self, award: &str) -> Reply {
+        let decision = self.decision("PCC-DN-2020-090", "2020-04-01").await;
+        self.post(&format!("/api/v1/awards/{award}/close"), &self.finance, json!({"decision_id": decision})).await
+    }
+
     /// Asks the approver to approve `award` under the decision PCC-DN-2020-001 of 1 April 2020,
     /// whatever the answer.
     pub async fn approve_reply(&self, award: &str) -> Reply {

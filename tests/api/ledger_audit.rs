@@ -33,7 +33,7 @@ async fn every_write_appends_one_event_to_a_chain_that_links() {
     let id = app.draft(&l, "100").await;
     app.patch(&format!("/api/v1/awards/{id}"), &app.finance, Some("\"1\""), json!({"title": "t2"})).await;
     app.approve(&id).await;
-    app.post(&format!("/api/v1/awards/{id}/close"), &app.finance, json!({})).await;
+    app.close(&id).await;
     // A refused write leaves no event.
     app.create_fund("CDRG", "2020-21", "1").await;
 
@@ -50,7 +50,9 @@ async fn every_write_appends_one_event_to_a_chain_that_links() {
             "award.updated",
             "decision.recorded",
             "award.approved",
-            "award.closed"
+            "decision.recorded",
+            "award.closed",
+            "release.recorded"
         ]
     );
     let mut prev = GENESIS_HASH.to_string();

@@ -307,7 +307,7 @@ async fn closing_cancels_scheduled_payments_and_the_award_reconciles() {
             json!({"amount": "10000", "due_on": "2021-01-01"}),
         )
         .await;
-    let closed = app.post(&format!("/api/v1/awards/{award}/close"), &app.finance, json!({})).await;
+    let closed = app.close(&award).await;
     assert_eq!(closed.status, 200, "{}", closed.text);
     assert_eq!(
         (closed.body["paid"].as_str(), closed.body["scheduled"].as_str(), closed.body["released"].as_str()),
@@ -417,7 +417,7 @@ async fn every_money_movement_is_in_the_audit_chain() {
         json!({"amount": "50", "due_on": "2021-01-01"}),
     )
     .await;
-    app.post(&format!("/api/v1/awards/{award}/close"), &app.finance, json!({})).await;
+    app.close(&award).await;
     use diesel::prelude::*;
     use grants::db::schema::audit_events::dsl::*;
     let mut conn = app.db.connect();
@@ -438,7 +438,8 @@ async fn every_money_movement_is_in_the_audit_chain() {
             "payment.paid",
             "payment.scheduled",
             "payment.cancelled",
-            "award.closed"
+            "award.closed",
+            "release.recorded"
         ]
     );
 }

@@ -119,7 +119,7 @@ async fn closing_releases_what_will_never_be_paid_and_a_repayment_after_closing_
     // 2,000 of headroom: a 3,000 draft does not fit.
     let waiting = app.draft(&l, "3000").await;
     assert_eq!(app.approve_reply(&waiting).await.status, 409);
-    let closed = app.post(&format!("/api/v1/awards/{award}/close"), &app.finance, json!({})).await;
+    let closed = app.close(&award).await;
     assert_eq!((closed.body["paid"].as_str(), closed.body["released"].as_str()), (Some("6000.00"), Some("2000.00")));
     assert_eq!(fund_money(&app, &l.fund).await, ("6000.00".into(), "6000.00".into(), "4000.00".into()));
     // Money comes back after the end of the grant: the closed award keeps less still.

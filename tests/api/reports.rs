@@ -117,7 +117,7 @@ async fn data(app: &TestApp) -> Data {
     );
     let csp20 = approved(app, &f20, &csp, &fenland, "2020-21", "50000", "Fenland 2020-21").await;
     pay(app, &csp20, "40000").await;
-    assert_eq!(app.post(&format!("/api/v1/awards/{csp20}/close"), &app.finance, json!({})).await.status, 200);
+    assert_eq!(app.close(&csp20).await.status, 200);
     award(app, &f20, &csp, &fenland, "2020-21", "15000", "Fenland pilot (draft)").await;
     let w = award(app, &f20, &ol, &pcc, "2020-21", "5000", "=HYPERLINK(\"http://x\")").await;
     assert_eq!(

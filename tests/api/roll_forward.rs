@@ -36,7 +36,7 @@ async fn years(app: &TestApp) -> Years {
     app.approve_under(&approved, &decision).await;
     let closed = app.create_award(body("Pilot 2019-20", "5000", "2020-02-29")).await.id();
     app.approve_under(&closed, &decision).await;
-    let r = app.post(&format!("/api/v1/awards/{closed}/close"), &app.finance, json!({})).await;
+    let r = app.close(&closed).await;
     assert_eq!(r.status, 200, "{}", r.text);
     let withdrawn = app.create_award(body("Withdrawn 2019-20", "700", "2020-03-31")).await.id();
     app.post(&format!("/api/v1/awards/{withdrawn}/withdraw"), &app.finance, json!({"reason": "duplicate"})).await;

@@ -32,6 +32,7 @@ pub const LEDGER: &[(&str, &str, &[&str])] = &[
     ("plans", "plan", &[]),
     ("repayments", "repayment", &[]),
     ("carry_forwards", "carry_forward", &[]),
+    ("releases", "release", &[]),
     // The file itself is held by its digest, `sha256`.
     ("import_batches", "import", &["body"]),
 ];
