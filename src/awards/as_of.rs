@@ -74,3 +74,22 @@ pub fn events_in_scope(events: Vec<AuditEvent>, own: RecipientId) -> Vec<AuditEv
         })
         .collect()
 }
+
+/// The ids of the records of award `id` that `scope` may see: `None` (all of them) for staff;
+/// for a CSP officer, those with an event recorded while the award was their partnership's (as
+/// [`events_in_scope`] keeps them). An activity, indicator, monitoring plan or document made
+/// while the award was another recipient's stays that recipient's.
+pub fn visible_records(
+    conn: &mut PgConnection,
+    scope: Option<RecipientId>,
+    id: AwardId,
+) -> Result<Option<std::collections::HashSet<uuid::Uuid>>, ApiError> {
+    let Some(own) = scope else { return Ok(None) };
+    let events = events::for_award(conn, id)?;
+    Ok(Some(events_in_scope(events, own).into_iter().map(|e| e.entity_id).collect()))
+}
+
+/// Whether `record` is among `visible` (everything is, when `visible` is `None`).
+pub fn sees(visible: &Option<std::collections::HashSet<uuid::Uuid>>, record: impl Into<uuid::Uuid>) -> bool {
+    visible.as_ref().is_none_or(|v| v.contains(&record.into()))
+}

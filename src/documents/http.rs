@@ -250,9 +250,13 @@ async fn list_award_documents(
                         .collect(),
                 ),
             };
-            let seen = |row: &DocumentRow| match (&own_returns, row.return_id) {
-                (Some(own), Some(r)) => own.contains(&r),
-                _ => true,
+            let records = awards::as_of::visible_records(conn, scope, award_id)?;
+            let seen = |row: &DocumentRow| {
+                awards::as_of::sees(&records, row.id)
+                    && match (&own_returns, row.return_id) {
+                        (Some(own), Some(r)) => own.contains(&r),
+                        _ => true,
+                    }
             };
             Ok(store::list(conn, award_id, None)?.into_iter().filter(seen).map(Document::from).collect::<Vec<_>>())
         })

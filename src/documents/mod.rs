@@ -141,14 +141,14 @@ fn find_visible(conn: &mut PgConnection, scope: Option<RecipientId>, id: Documen
 }
 
 /// Whether `scope` may see a document: one of a return as the return, one of an award as the
-/// award.
+/// award, and never one added while the award was another recipient's.
 fn visible(conn: &mut PgConnection, scope: Option<RecipientId>, row: &DocumentRow) -> Result<bool, ApiError> {
     let found = match row.return_id {
         Some(r) => delivery::returns::find_visible(conn, scope, r).map(|_| ()),
         None => awards::find_visible(conn, scope, row.award_id).map(|_| ()),
     };
     match found {
-        Ok(()) => Ok(true),
+        Ok(()) => Ok(awards::as_of::sees(&awards::as_of::visible_records(conn, scope, row.award_id)?, row.id)),
         Err(ApiError::NotFound(_)) => Ok(false),
         Err(e) => Err(e),
     }

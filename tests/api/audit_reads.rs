@@ -1,6 +1,6 @@
 use diesel::prelude::*;
 use grants::http::auth::Role;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::helpers::{Ledger, TestApp};
 
@@ -351,4 +351,73 @@ async fn a_csp_sees_nothing_of_the_time_an_award_belonged_to_another_partnership
     for path in [format!("/api/v1/awards/{award}/history"), at(before_move), format!("/api/v1/awards/{award}")] {
         assert_eq!(app.get(&path, &fen_officer).await.status, 404, "{path}");
     }
+}
+
+/// A draft's activities, indicators, monitoring plan and documents made while it was Fenland's
+/// stay Fenland's after it moves to Peterborough: Peterborough's officer reads only what was
+/// made since, as the award's history shows only its own period. Staff read everything.
+#[actix_web::test]
+async fn a_csp_reads_no_record_made_while_an_award_was_another_partnerships() {
+    let app = TestApp::spawn().await;
+    let l = app.ledger("1000000").await;
+    let fenland = app.recipient("Fenland CSP", "community_safety_partnership").await;
+    let peterborough = app.recipient("Safer Peterborough", "community_safety_partnership").await;
+    let award = app.create_award(app.award_body(&l.fund, &l.programme, &fenland, json!("30000"))).await.id();
+    let path = |what: &str| format!("/api/v1/awards/{award}/{what}");
+    let made = |r: crate::helpers::Reply| {
+        assert_eq!(r.status, 201, "{}", r.text);
+        r.id()
+    };
+    made(app.post(&path("activities"), &app.finance, json!({"title": "Wisbech patrols", "measure": "Count"})).await);
+    let indicator =
+        json!({"title": "Wisbech incidents", "unit": "count", "baseline": 10, "target": "5", "direction": "decrease"});
+    made(app.post(&path("indicators"), &app.finance, indicator).await);
+    let plan = json!({"frequency": "half_yearly", "days_allowed": 45});
+    let set = app
+        .send(
+            "PUT",
+            &path("monitoring-plan"),
+            Some(&app.finance),
+            &[],
+            Some(("application/json", plan.to_string().into_bytes())),
+        )
+        .await;
+    assert_eq!(set.status, 201, "{}", set.text);
+    let pdf = crate::documents::pdf(500);
+    let document =
+        made(crate::documents::upload(&app, &path("documents"), &app.finance, "wisbech-plan.pdf", &pdf).await);
+    let own = format!("/api/v1/awards/{award}");
+    let etag = app.get(&own, &app.finance).await.header("etag");
+    let moved = app.patch(&own, &app.finance, etag.as_deref(), json!({"recipient_id": peterborough})).await;
+    assert_eq!(moved.status, 200, "{}", moved.text);
+    made(
+        app.post(&path("activities"), &app.finance, json!({"title": "City centre patrols", "measure": "Count"})).await,
+    );
+
+    let pb = app.token("pb", &[Role::Recipient], Some(&peterborough));
+    let titles = |r: &crate::helpers::Reply, key: &str| -> Vec<String> {
+        r.body[key].as_array().unwrap().iter().map(|a| a["title"].as_str().unwrap().to_string()).collect()
+    };
+    let activities = app.get(&path("activities"), &pb).await;
+    assert_eq!(titles(&activities, "items"), ["City centre patrols"], "{}", activities.text);
+    let indicators = app.get(&path("indicators"), &pb).await;
+    assert_eq!(titles(&indicators, "items"), Vec::<String>::new(), "{}", indicators.text);
+    let monitoring = app.get(&path("monitoring"), &pb).await;
+    assert_eq!(monitoring.status, 200, "{}", monitoring.text);
+    assert_eq!(monitoring.body["plan"], Value::Null, "{}", monitoring.text);
+    assert_eq!(titles(&monitoring, "activities"), ["City centre patrols"]);
+    assert_eq!(monitoring.body["frequency"], "half_yearly", "the schedule owed still follows the plan");
+    let documents = app.get(&path("documents"), &pb).await;
+    assert_eq!(documents.body["items"].as_array().map(Vec::len), Some(0), "{}", documents.text);
+    assert_eq!(app.get(&format!("/api/v1/documents/{document}"), &pb).await.status, 404);
+    assert_eq!(app.get(&format!("/api/v1/documents/{document}/content"), &pb).await.status, 404);
+    for r in [&activities, &indicators, &monitoring, &documents] {
+        assert!(!r.text.contains("Wisbech"), "Fenland's record leaked: {}", r.text);
+    }
+    // Staff read every record.
+    let all = app.get(&path("monitoring"), &app.finance).await;
+    assert_eq!(titles(&all, "activities").len(), 2);
+    assert_eq!(all.body["plan"]["frequency"], "half_yearly");
+    assert_eq!(app.get(&path("documents"), &app.auditor).await.body["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(app.get(&format!("/api/v1/documents/{document}"), &app.auditor).await.status, 200);
 }

@@ -63,6 +63,15 @@ async fn approvers_record_dated_decisions_that_staff_read_and_nobody_edits() {
     assert_eq!(list.body["items"].as_array().unwrap().len(), 1);
     let missing = app.get("/api/v1/decisions/0192f0c1-0000-7000-8000-00000000dead", &app.finance).await;
     assert_eq!(missing.status, 404);
+    // A decision's event belongs to no award (null, not a nil id).
+    let events = app.get(&format!("/api/v1/audit/events?entity_id={id}"), &app.auditor).await;
+    let event = &events.body["items"][0];
+    assert_eq!(
+        (event["action"].as_str(), &event["award_id"]),
+        (Some("decision.recorded"), &Value::Null),
+        "{}",
+        events.text
+    );
 
     // A reference is recorded once.
     let again = app.post("/api/v1/decisions", &app.approver, decision_body("PCC-DN-2020-014", "2020-05-01")).await;

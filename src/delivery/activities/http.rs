@@ -99,7 +99,12 @@ async fn list_activities(
     let items = state
         .db(move |conn| {
             awards::find_visible(conn, scope, award_id)?;
-            Ok(store::activities_of(conn, award_id)?.into_iter().map(Activity::from).collect::<Vec<_>>())
+            let records = awards::as_of::visible_records(conn, scope, award_id)?;
+            Ok(store::activities_of(conn, award_id)?
+                .into_iter()
+                .filter(|a| awards::as_of::sees(&records, a.id))
+                .map(Activity::from)
+                .collect::<Vec<_>>())
         })
         .await?;
     Ok(HttpResponse::Ok().json(Page { items, next_cursor: None }))

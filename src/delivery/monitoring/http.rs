@@ -156,7 +156,12 @@ async fn list_indicators(
     let items = state
         .db(move |conn| {
             awards::find_visible(conn, scope, award_id)?;
-            Ok(store::indicators_of_awards(conn, &[award_id])?.into_iter().map(Indicator::from).collect::<Vec<_>>())
+            let records = awards::as_of::visible_records(conn, scope, award_id)?;
+            Ok(store::indicators_of_awards(conn, &[award_id])?
+                .into_iter()
+                .filter(|i| awards::as_of::sees(&records, i.id))
+                .map(Indicator::from)
+                .collect::<Vec<_>>())
         })
         .await?;
     Ok(HttpResponse::Ok().json(Page { items, next_cursor: None }))

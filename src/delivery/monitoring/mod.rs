@@ -237,6 +237,9 @@ pub fn monitoring_of(
     default_days: u32,
 ) -> Result<Monitoring, ApiError> {
     let award = awards::find_visible(conn, scope, award_id)?;
+    // What a CSP officer sees is what was made while the award was theirs.
+    let records = awards::as_of::visible_records(conn, scope, award_id)?;
+    let sees = |id: uuid::Uuid| awards::as_of::sees(&records, id);
     let plan = store::plan_of(conn, award_id)?.map(MonitoringPlan::from);
     let (frequency, days) =
         effective_plan(plan.as_ref().map(|p| p.frequency), plan.as_ref().map(|p| p.days_allowed), default_days);
@@ -261,11 +264,21 @@ pub fn monitoring_of(
         .collect();
     Ok(Monitoring {
         award_id,
-        plan,
+        // The schedule owed follows the plan; the plan's record is shown only if it was set
+        // while the award was the reader's.
+        plan: plan.filter(|p| sees(p.id.into())),
         frequency,
         days_allowed: i32::try_from(days).unwrap_or(i32::MAX),
-        activities: activities::store::activities_of(conn, award_id)?.into_iter().map(Activity::from).collect(),
-        indicators: store::indicators_of_awards(conn, &[award_id])?.into_iter().map(Indicator::from).collect(),
+        activities: activities::store::activities_of(conn, award_id)?
+            .into_iter()
+            .filter(|a| sees(a.id.into()))
+            .map(Activity::from)
+            .collect(),
+        indicators: store::indicators_of_awards(conn, &[award_id])?
+            .into_iter()
+            .filter(|i| sees(i.id.into()))
+            .map(Indicator::from)
+            .collect(),
         schedule,
     })
 }
