@@ -294,8 +294,8 @@ fn oidc_from_env() -> Result<Vec<OidcIssuer>, ConfigError> {
 pub const PLACEHOLDER_SECRET: &str = "change-me-to-32-or-more-random-characters";
 
 /// Why `secret` cannot be an HS256 key, if it cannot: shorter than 32 bytes, the documented
-/// placeholder, too few distinct characters (fewer than 10: `aaaa…`, `abab…`), or one short
-/// pattern repeated.
+/// placeholder, too few distinct characters (fewer than 10: `aaaa…`, `abab…`), words (letters
+/// and separators only: a passphrase), or one short pattern repeated.
 pub fn weak_secret(secret: &str) -> Option<&'static str> {
     let bytes = secret.as_bytes();
     if bytes.len() < 32 {
@@ -307,6 +307,13 @@ pub fn weak_secret(secret: &str) -> Option<&'static str> {
     let distinct: std::collections::BTreeSet<u8> = bytes.iter().copied().collect();
     if distinct.len() < 10 {
         return Some("has fewer than 10 different characters: use random material, e.g. `openssl rand -base64 48`");
+    }
+    // Words (a passphrase such as "correct horse battery staple…") fall to a dictionary
+    // attack whatever their length; random material (hex, base64) holds digits too.
+    if secret.chars().all(|c| c.is_alphabetic() || matches!(c, ' ' | '-' | '_' | '.' | ',')) {
+        return Some(
+            "is words, which a dictionary attack tries first: use random material, e.g. `openssl rand -base64 48`",
+        );
     }
     let repeats = (1..=bytes.len() / 2)
         .any(|n| bytes.len().is_multiple_of(n) && bytes.chunks(n).all(|chunk| chunk == &bytes[..n]));
@@ -628,6 +635,13 @@ mod tests {
         assert!(weak_secret(&"0123456789".repeat(4)).unwrap().contains("repeated"));
         assert!(weak_secret(&"ab".repeat(20)).unwrap().contains("different characters"));
         assert!(weak_secret("0123456789abcdefghijklmnopqrstu").unwrap().contains("at least 32"));
+        for words in [
+            "correct horse battery staple mountain river",
+            "Correct-Horse-Battery-Staple-Mountain",
+            "correcthorsebatterystaplemountainriver",
+        ] {
+            assert!(weak_secret(words).unwrap().contains("words"), "{words}");
+        }
         // `openssl rand -hex 32` and `openssl rand -base64 48` outputs.
         assert_eq!(weak_secret("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"), None);
         assert_eq!(weak_secret("q3N0x8bqk5Jd0yQm3v7rE1oQ9u2VtZ4cXhL6aP8sWnGfR0eTkY1iB5uD7jC9mH2"), None);

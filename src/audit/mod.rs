@@ -85,6 +85,16 @@ pub enum Action {
     ImportConfirmed,
 }
 
+/// What shapes an award and so bars its author from approving it (four-eyes): a change to it,
+/// or an activity, indicator, monitoring plan or document added to it.
+pub const AWARD_EDITS: [Action; 5] = [
+    Action::AwardUpdated,
+    Action::ActivityCreated,
+    Action::IndicatorCreated,
+    Action::MonitoringPlanSet,
+    Action::DocumentAdded,
+];
+
 impl Action {
     /// The name events carry, e.g. `award.approved`.
     pub fn as_str(self) -> &'static str {

@@ -297,9 +297,11 @@ fn check_approvable(conn: &mut PgConnection, actor: &Actor, current: &store::Awa
     if current.created_by == actor.sub {
         return Err(ApiError::FourEyes("an award cannot be approved by the person who created it".into()));
     }
-    if audit::store::acted_on(conn, current.id.into(), &actor.sub, &[Action::AwardUpdated.as_str()], 0)? {
+    if audit::store::acted_on_award(conn, current.id, &actor.sub, &audit::AWARD_EDITS.map(Action::as_str), 0)? {
         return Err(ApiError::FourEyes(
-            "an award cannot be approved by a person who changed it while it was a draft".into(),
+            "an award cannot be approved by a person who changed it while it was a draft, or added its \
+             activities, indicators, monitoring plan or documents"
+                .into(),
         ));
     }
     if let Some(previous) = previous_amount(conn, current)? {

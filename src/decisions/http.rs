@@ -82,7 +82,7 @@ impl TryFrom<CreateDecision> for DecisionInput {
     fn try_from(body: CreateDecision) -> Result<DecisionInput, ApiError> {
         let today = Utc::now().date_naive();
         let (reference, title, decided_on, decided_by, url, summary) = (
-            input::text("reference", &body.reference, 1, 100),
+            input::line("reference", &body.reference, 1, 100),
             input::text("title", &body.title, 1, 200),
             input::parse("decided_on", check_decided_on(body.decided_on, today)),
             input::text("decided_by", &body.decided_by, 1, 200),

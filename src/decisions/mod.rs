@@ -137,7 +137,7 @@ impl DecisionChoice {
 /// Reads a request's `decision_id` and `decision_ref`: at most one of them (`None` when both
 /// are absent).
 pub fn choice(id: Option<DecisionId>, reference: Option<&str>) -> Field<Option<DecisionChoice>> {
-    let reference = input::optional_text("decision_ref", reference, 100)?;
+    let reference = input::optional_line("decision_ref", reference, 100)?;
     match (id, reference) {
         (Some(_), Some(_)) => Err(input::fail("decision_ref", "give decision_id or decision_ref, not both")),
         (Some(id), None) => Ok(Some(DecisionChoice::Id(id))),

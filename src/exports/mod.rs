@@ -110,13 +110,19 @@ fn title_case(code: &str) -> String {
     chars.next().map(|c| c.to_uppercase().collect::<String>() + chars.as_str()).unwrap_or_default()
 }
 
-/// Guards a spreadsheet cell against formula injection (a cell that starts with `=`, `+`, `-`,
-/// `@`, tab or carriage return is read as a formula by spreadsheet programs).
+/// Whether a spreadsheet program could read `text` as a formula: it starts with `=`, `+`, `-`,
+/// `@`, tab or carriage return, or a part of it does after a character some spreadsheet
+/// programs split a CSV line on (`;` where the list separator is a semicolon, `,`, `|`, tab,
+/// line breaks), as in `x;=1+1`.
+pub fn formula_risk(text: &str) -> bool {
+    let starts_formula = |part: &str| part.trim_start_matches(' ').starts_with(['=', '+', '-', '@', '\t', '\r']);
+    starts_formula(text) || text.split([';', ',', '|', '\t', '\n', '\r']).skip(1).any(starts_formula)
+}
+
+/// Guards a spreadsheet cell against formula injection: a cell a spreadsheet program could read
+/// as a formula ([`formula_risk`]) is written after a `'`, which makes it text.
 fn cell(text: &str) -> String {
-    match text.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{text}"),
-        _ => text.to_string(),
-    }
+    if formula_risk(text) { format!("'{text}") } else { text.to_string() }
 }
 
 /// The 360Giving 1.4 data package of `year`'s approved and closed awards; 404 for a year
@@ -205,4 +211,19 @@ pub fn awards_csv(rows: Vec<AwardLine>) -> Result<Vec<u8>, ApiError> {
             .map_err(fail)?;
     }
     writer.into_inner().map_err(|e| ApiError::Internal(format!("csv: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cell_a_spreadsheet_would_read_as_a_formula_is_made_text() {
+        for risky in ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx", "x;=1+1", "x; =1+1", "x,@A1", "x|-2", "a\n=b"] {
+            assert_eq!(cell(risky), format!("'{risky}"), "{risky:?}");
+        }
+        for plain in ["Fenland CSP", "x;y", "a-b", "e-mail: x@y", "PCC-DN-2020-014", ""] {
+            assert_eq!(cell(plain), plain, "{plain:?}");
+        }
+    }
 }

@@ -55,6 +55,24 @@ pub fn text(field: &str, value: &str, min: usize, max: usize) -> Field<String> {
     }
 }
 
+/// One line of text, as [`text`] but with no line break or tab either: a reference, which is
+/// written into CSV files, log lines and finance systems' keys.
+pub fn line(field: &str, value: &str, min: usize, max: usize) -> Field<String> {
+    let value = text(field, value, min, max)?;
+    if value.contains(['\n', '\r', '\t']) {
+        return Err(fail(field, "must be one line: no line break or tab"));
+    }
+    Ok(value)
+}
+
+/// An optional [`line`]; absent or blank is `None`.
+pub fn optional_line(field: &str, value: Option<&str>, max: usize) -> Field<Option<String>> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) => line(field, v, 1, max).map(Some),
+    }
+}
+
 /// Optional free text, as [`text`]; absent or blank is `None`.
 pub fn optional_text(field: &str, value: Option<&str>, max: usize) -> Field<Option<String>> {
     match value.map(str::trim) {
@@ -156,5 +174,21 @@ mod tests {
         assert_eq!(text("t", "a\u{0}b", 1, 9).unwrap_err().message, "must not contain control characters");
         assert_eq!(text("t", "a\nb", 1, 9), Ok("a\nb".to_string()));
         assert_eq!(optional_text("t", Some("   "), 9), Ok(None));
+    }
+
+    #[test]
+    fn a_line_has_no_line_break_or_tab() {
+        assert_eq!(line("r", " PCC-DN-1 ", 1, 20), Ok("PCC-DN-1".to_string()));
+        for broken in ["a\nb", "a\rb", "a\tb", "a\r\nInjected: yes"] {
+            assert_eq!(
+                line("r", broken, 1, 20).unwrap_err().message,
+                "must be one line: no line break or tab",
+                "{broken:?}"
+            );
+            assert!(optional_line("r", Some(broken), 20).is_err());
+        }
+        assert_eq!(line("r", "a\u{0}b", 1, 9).unwrap_err().message, "must not contain control characters");
+        assert_eq!(optional_line("r", Some(" "), 9), Ok(None));
+        assert_eq!(optional_line("r", None, 9), Ok(None));
     }
 }

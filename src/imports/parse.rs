@@ -216,10 +216,11 @@ fn year_in_reference(reference: &str) -> Option<FinancialYear> {
     parts.windows(2).rev().find_map(|w| FinancialYear::parse(&format!("{}-{}", w[0], w[1])).ok())
 }
 
-/// Undoes the CSV export's guard against spreadsheet formulas (a leading `'`).
+/// Undoes the CSV export's guard against spreadsheet formulas (a leading `'` before a cell the
+/// export would guard).
 fn unguard(cell: &str) -> &str {
     match cell.strip_prefix('\'') {
-        Some(rest) if rest.starts_with(['=', '+', '-', '@']) => rest,
+        Some(rest) if crate::exports::formula_risk(rest) => rest,
         _ => cell,
     }
 }

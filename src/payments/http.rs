@@ -69,7 +69,7 @@ impl TryFrom<CreatePayment> for PaymentInput {
         let has_reference = body.reference.as_deref().is_some_and(|r| !r.trim().is_empty());
         let (amount, reference, paid_on, (), ()) = (
             input::parse("amount", Money::parse_positive(&body.amount.0)),
-            input::optional_text("reference", body.reference.as_deref(), 100),
+            input::optional_line("reference", body.reference.as_deref(), 100),
             input::parse_optional("paid_on", body.paid_on, |d| check_paid_on(d, today)),
             input::rule("reference", body.paid_on.is_none() || has_reference, "is required with paid_on"),
             input::rule(
@@ -88,7 +88,7 @@ impl TryFrom<PayPayment> for PayInput {
 
     fn try_from(body: PayPayment) -> Result<PayInput, ApiError> {
         let (reference, paid_on) = (
-            input::text("reference", &body.reference, 1, 100),
+            input::line("reference", &body.reference, 1, 100),
             input::parse("paid_on", check_paid_on(body.paid_on, Utc::now().date_naive())),
         )
             .all()?;

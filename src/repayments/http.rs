@@ -43,7 +43,7 @@ impl TryFrom<RecordRepayment> for RepaymentInput {
         let (amount, received_on, reference, reason) = (
             input::parse("amount", Money::parse_positive(&body.amount.0)),
             input::parse("received_on", check_paid_on(body.received_on, Utc::now().date_naive())),
-            input::text("reference", &body.reference, 1, 100),
+            input::line("reference", &body.reference, 1, 100),
             input::text("reason", &body.reason, 1, 2000),
         )
             .all()?;

@@ -156,13 +156,7 @@ pub fn approve(
         return Err(ApiError::InvalidState(format!("the award is {}, not approved", award.status)));
     }
     let approved_at = audit::store::last_seq(conn, award_id.into(), Action::AwardApproved.as_str())?.unwrap_or(0);
-    let edits = [
-        Action::AwardUpdated.as_str(),
-        Action::ActivityCreated.as_str(),
-        Action::IndicatorCreated.as_str(),
-        Action::MonitoringPlanSet.as_str(),
-    ];
-    if audit::store::acted_on_award(conn, award_id, &actor.sub, &edits, approved_at)? {
+    if audit::store::acted_on_award(conn, award_id, &actor.sub, &audit::AWARD_EDITS.map(Action::as_str), approved_at)? {
         return Err(ApiError::FourEyes(
             "a variation cannot be approved by a person who edited the award since it was approved".into(),
         ));

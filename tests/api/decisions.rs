@@ -73,6 +73,16 @@ async fn approvers_record_dated_decisions_that_staff_read_and_nobody_edits() {
         events.text
     );
 
+    // A reference is one line: CR, LF or a tab in it is refused, by decisions and approvals alike.
+    for reference in ["PCC-DN-1\r\nInjected: yes", "PCC-DN-1\tx"] {
+        let broken = app.post("/api/v1/decisions", &app.approver, decision_body(reference, "2020-04-21")).await;
+        assert_eq!(
+            (broken.status, broken.body["errors"][0]["field"].as_str()),
+            (422, Some("reference")),
+            "{}",
+            broken.text
+        );
+    }
     // A reference is recorded once.
     let again = app.post("/api/v1/decisions", &app.approver, decision_body("PCC-DN-2020-014", "2020-05-01")).await;
     assert_eq!((again.status, again.problem().as_str()), (409, "conflict"), "{}", again.text);

@@ -73,3 +73,37 @@ async fn editing_a_draft_before_someone_else_approved_it_does_not_bar_approving_
     assert_eq!((approved.status, approved.body["status"].as_str()), (200, Some("approved")), "{}", approved.text);
     assert_eq!(app.get(&path, &app.finance).await.body["amount"], "60000.00");
 }
+
+/// An approver holding finance who adds an activity, an indicator, a monitoring plan or a
+/// document to a colleague's draft has shaped it, and may not approve it; one who added
+/// nothing may.
+#[actix_web::test]
+async fn nobody_approves_a_draft_they_added_activities_indicators_a_plan_or_documents_to() {
+    let app = TestApp::spawn().await;
+    let l = app.ledger("1000000").await;
+    let pdf = crate::documents::pdf(300);
+    for (n, what) in ["activities", "indicators", "monitoring-plan", "documents"].iter().enumerate() {
+        let draft = app.draft(&l, "100").await;
+        let bob = app.token(&format!("bob{n}"), &[Role::Finance, Role::Approver], None);
+        let path = format!("/api/v1/awards/{draft}/{what}");
+        let added = match *what {
+            "activities" => app.post(&path, &bob, json!({"title": "Mentoring", "measure": "People"})).await,
+            "indicators" => {
+                let body = json!({"title": "Reoffending", "unit": "%", "baseline": 47, "target": "30", "direction": "decrease"});
+                app.post(&path, &bob, body).await
+            }
+            "monitoring-plan" => {
+                let body = json!({"frequency": "half_yearly", "days_allowed": 45}).to_string().into_bytes();
+                app.send("PUT", &path, Some(&bob), &[], Some(("application/json", body))).await
+            }
+            _ => crate::documents::upload(&app, &path, &bob, "plan.pdf", &pdf).await,
+        };
+        assert_eq!(added.status, 201, "{what}: {}", added.text);
+        app.decision("PCC-DN-2020-001", "2020-04-01").await;
+        let refused = app
+            .post(&format!("/api/v1/awards/{draft}/approve"), &bob, json!({"decision_ref": "PCC-DN-2020-001"}))
+            .await;
+        assert_eq!((refused.status, refused.problem().as_str()), (403, "four-eyes"), "{what}: {}", refused.text);
+        app.approve(&draft).await;
+    }
+}
