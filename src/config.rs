@@ -525,6 +525,28 @@ pub fn data_dir() -> std::path::PathBuf {
     var("GRANTS_DATA_DIR").unwrap_or_else(|| "grants-data".to_string()).into()
 }
 
+/// The random secret the serving role's password is derived from when `DATABASE_URL` holds no
+/// password (`GRANTS_DATA_DIR/serving-role-secret`, readable by its owner only), made on first
+/// use. Instances that share a database and an owner URL without a password must share this
+/// file, or be given `GRANTS_APP_DATABASE_URL`.
+pub fn kept_serving_secret() -> Result<String, String> {
+    let path = data_dir().join("serving-role-secret");
+    match std::fs::read_to_string(&path) {
+        Ok(text) if text.trim().len() >= 32 => Ok(text.trim().to_string()),
+        Ok(_) => Err(format!("{} holds fewer than 32 characters: delete it to make a new one", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let secret: String = {
+                use rand::Rng;
+                rand::rng().sample_iter(rand::distr::Alphanumeric).take(48).map(char::from).collect()
+            };
+            write_private(&path, format!("{secret}\n").as_bytes())?;
+            log::info!("the serving role's password is derived from a new secret kept in {}", path.display());
+            Ok(secret)
+        }
+        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+    }
+}
+
 /// The file in the data directory where `serve --demo` keeps its token secret, so tokens
 /// survive a restart and `grants token` can mint more.
 pub fn demo_secret_file() -> std::path::PathBuf {

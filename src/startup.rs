@@ -386,7 +386,22 @@ fn serving_role(settings: &Settings, allow_superuser: bool) -> Result<String, St
     let owner_migrates = settings.database_url_given || settings.app_database_url.is_none();
     let serving_url = if owner_migrates {
         db::wait_for_server(&settings.database_url, true, settings.db_start_patience)?;
-        db::prepare_serving(&settings.database_url, settings.app_database_url.as_deref(), &settings.app_role)?
+        // An owner URL without a password gives nothing secret to derive the serving role's
+        // password from: a random one is kept beside the service instead.
+        let owner_has_password = url::Url::parse(&settings.database_url)
+            .ok()
+            .and_then(|u| u.password().map(|p| !p.is_empty()))
+            .unwrap_or(false);
+        let kept = match (owner_has_password, &settings.app_database_url) {
+            (false, None) => Some(crate::config::kept_serving_secret()?),
+            _ => None,
+        };
+        db::prepare_serving(
+            &settings.database_url,
+            settings.app_database_url.as_deref(),
+            &settings.app_role,
+            kept.as_deref(),
+        )?
     } else {
         let url = settings.app_database_url.clone().unwrap_or_default();
         db::wait_for_server(&url, false, settings.db_start_patience)?;

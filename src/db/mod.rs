@@ -188,9 +188,15 @@ pub fn prepare(database_url: &str) -> Result<(), String> {
 }
 
 /// As the owner (`owner_url`): creates the database if needed, migrates it, and readies the
-/// serving role: the one `app_url` connects as, or else `role`, created if missing. Grants it
+/// serving role: the one `app_url` connects as, or else `role`, created if missing (its
+/// password derived with `kept` when the owner's URL holds no password). Grants it
 /// [`roles::PRIVILEGES`] and returns the URL to serve through.
-pub fn prepare_serving(owner_url: &str, app_url: Option<&str>, role: &str) -> Result<String, String> {
+pub fn prepare_serving(
+    owner_url: &str,
+    app_url: Option<&str>,
+    role: &str,
+    kept: Option<&str>,
+) -> Result<String, String> {
     create_database_if_missing(owner_url)?;
     let mut conn = PgConnection::establish(owner_url).map_err(|e| format!("cannot connect to the database: {e}"))?;
     roles::under_prepare_lock(&mut conn, |conn| {
@@ -198,8 +204,8 @@ pub fn prepare_serving(owner_url: &str, app_url: Option<&str>, role: &str) -> Re
         let (url, role) = match app_url {
             Some(url) => (url.to_string(), roles::url_user(url)?),
             None => {
-                roles::ensure_serving_role(conn, owner_url, role)?;
-                (roles::serving_url(owner_url, role)?, role.to_string())
+                roles::ensure_serving_role(conn, owner_url, role, kept)?;
+                (roles::serving_url(owner_url, role, kept)?, role.to_string())
             }
         };
         // Serving as the owner itself is refused later; revoking from it here would lock it out.

@@ -59,28 +59,41 @@ pub fn check_role_name(name: &str) -> Result<(), String> {
     if ok { Ok(()) } else { Err(format!("{name:?} is not a role name: use a-z, 0-9 and _ (at most 63)")) }
 }
 
-/// The password of the serving role the service creates for itself: derived from the owner's
-/// URL, so that every instance given the same owner URL arrives at the same one and nothing
-/// needs storing. It is hex, so it can be written into SQL as it is.
-fn derived_password(owner: &url::Url, role: &str) -> String {
+/// The password of the serving role the service creates for itself, derived from a secret and
+/// never from public inputs alone: the owner's password, or — when the owner's URL holds none
+/// (peer authentication, `.pgpass`, certificates) — `kept`, a random secret the operator keeps
+/// (`GRANTS_DATA_DIR/serving-role-secret`). Every instance given the same owner URL and the
+/// same kept secret arrives at the same password, so nothing else needs storing. It is hex, so
+/// it can be written into SQL as it is.
+fn derived_password(owner: &url::Url, role: &str, kept: Option<&str>) -> Result<String, String> {
+    let secret = match (owner.password().filter(|p| !p.is_empty()), kept.filter(|k| !k.is_empty())) {
+        (Some(password), _) => password,
+        (None, Some(kept)) => kept,
+        (None, None) => {
+            return Err("DATABASE_URL holds no password, and no kept secret was given to derive the serving \
+                        role's password from: set GRANTS_APP_DATABASE_URL, or let `serve` keep one in \
+                        GRANTS_DATA_DIR"
+                .to_string());
+        }
+    };
     let mut hasher = Sha256::new();
     // Not the database: the role belongs to the whole server, and every database's service
     // that creates it must arrive at the same password.
-    for part in ["grants serving role", role, owner.username(), owner.password().unwrap_or("")] {
+    for part in ["grants serving role", role, owner.username(), secret] {
         hasher.update(part.as_bytes());
         hasher.update(b"\n");
     }
-    hex::encode(hasher.finalize())[..32].to_string()
+    Ok(hex::encode(hasher.finalize())[..32].to_string())
 }
 
 /// The URL the service serves through when it creates its own serving role: the owner's URL
 /// with the role and its derived password in place of the owner's.
-pub fn serving_url(owner_url: &str, role: &str) -> Result<String, String> {
+pub fn serving_url(owner_url: &str, role: &str, kept: Option<&str>) -> Result<String, String> {
     check_role_name(role)?;
     let owner = url::Url::parse(owner_url).map_err(|e| format!("DATABASE_URL is not a URL: {e}"))?;
     let mut url = owner.clone();
     url.set_username(role).map_err(|()| "DATABASE_URL cannot carry a user name".to_string())?;
-    url.set_password(Some(&derived_password(&owner, role)))
+    url.set_password(Some(&derived_password(&owner, role, kept)?))
         .map_err(|()| "DATABASE_URL cannot carry a password".to_string())?;
     Ok(url.to_string())
 }
@@ -113,11 +126,16 @@ pub fn under_prepare_lock<T>(
 
 /// Creates the serving role `role` (owner connection) when it does not exist, able to log in
 /// with the derived password and nothing else; a role the service created keeps its password
-/// in step with the owner's URL.
-pub fn ensure_serving_role(conn: &mut PgConnection, owner_url: &str, role: &str) -> Result<(), String> {
+/// in step with the owner's URL (and the kept secret).
+pub fn ensure_serving_role(
+    conn: &mut PgConnection,
+    owner_url: &str,
+    role: &str,
+    kept: Option<&str>,
+) -> Result<(), String> {
     check_role_name(role)?;
     let owner = url::Url::parse(owner_url).map_err(|e| format!("DATABASE_URL is not a URL: {e}"))?;
-    let password = derived_password(&owner, role);
+    let password = derived_password(&owner, role, kept)?;
     // Roles belong to the whole server: two databases' services may create it at once.
     let create = format!(
         "DO $$ BEGIN \
@@ -227,4 +245,38 @@ pub fn refuse_powerful(identity: &ServingIdentity, allow_superuser: bool) -> Res
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn password(url: &str) -> String {
+        url::Url::parse(url).unwrap().password().unwrap().to_string()
+    }
+
+    #[test]
+    fn a_serving_password_is_never_derived_from_public_inputs_alone() {
+        // The owner's URL holds no password (peer authentication, .pgpass, certificates):
+        // without a kept secret there is nothing secret to derive from, and it is refused.
+        let bare = "postgres://postgres@db.internal:5432/grants";
+        let refused = serving_url(bare, "grants_app", None).unwrap_err();
+        assert!(refused.contains("GRANTS_APP_DATABASE_URL"), "{refused}");
+        assert!(serving_url(bare, "grants_app", Some("")).is_err(), "an empty kept secret is none");
+        // With kept secrets, each operator's password is their own.
+        let one = password(&serving_url(bare, "grants_app", Some("first-kept-secret-0123456789abcdef")).unwrap());
+        let two = password(&serving_url(bare, "grants_app", Some("other-kept-secret-0123456789abcdef")).unwrap());
+        assert_ne!(one, two);
+        assert_eq!(one.len(), 32);
+        // The owner's password, when there is one, is the secret; a kept one is not needed.
+        let with = "postgres://postgres:s3cret@db.internal:5432/grants";
+        let from_owner = password(&serving_url(with, "grants_app", None).unwrap());
+        assert_eq!(from_owner, password(&serving_url(with, "grants_app", Some("ignored-kept-secret")).unwrap()));
+        assert_ne!(
+            from_owner,
+            password(&serving_url("postgres://postgres:other@db.internal/grants", "grants_app", None).unwrap())
+        );
+        let url = serving_url(with, "grants_app", None).unwrap();
+        assert!(url.starts_with("postgres://grants_app:"), "{url}");
+    }
 }

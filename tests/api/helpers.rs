@@ -13,6 +13,21 @@ use uuid::Uuid;
 
 /// The role the service under test serves through.
 pub const SERVING_ROLE: &str = grants::db::roles::DEFAULT_SERVING_ROLE;
+/// The secret the serving role's password is derived from here (the owner's URL holds no
+/// password), kept where every `grants serve` the tests start finds it ([`data_dir`]).
+pub const KEPT_SECRET: &str = "tests-kept-serving-secret-0123456789abcdef";
+
+/// The `GRANTS_DATA_DIR` of every `grants serve` the tests start: it holds [`KEPT_SECRET`], so
+/// each derives the same serving role password the tests connect with.
+pub fn data_dir() -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("grants-data");
+    let file = dir.join("serving-role-secret");
+    if !file.exists() {
+        // Another test may write it at the same moment: the same bytes either way.
+        let _ = grants::config::write_private(&file, format!("{KEPT_SECRET}\n").as_bytes());
+    }
+    dir
+}
 
 /// The shared secret every test token is signed with.
 pub const SECRET: &str = "test-secret-test-secret-test-secret-0123";
@@ -140,7 +155,7 @@ fn ensure_template(conn: &mut PgConnection) -> String {
             grants::db::run_migrations(&mut t).expect("migrate template");
             // The service serves through its own role, as `grants serve` does: the grants are
             // part of the template, so every test database has them.
-            grants::db::roles::ensure_serving_role(&mut t, &database_url(&building), SERVING_ROLE)
+            grants::db::roles::ensure_serving_role(&mut t, &database_url(&building), SERVING_ROLE, Some(KEPT_SECRET))
                 .expect("create the serving role");
             grants::db::roles::grant_serving(&mut t, SERVING_ROLE).expect("grant the serving role");
         }
@@ -192,7 +207,7 @@ impl TestDb {
 
     /// The URL the service serves through: its own least-privileged role.
     pub fn serving_url(&self) -> String {
-        grants::db::roles::serving_url(&self.url, SERVING_ROLE).expect("serving URL")
+        grants::db::roles::serving_url(&self.url, SERVING_ROLE, Some(KEPT_SECRET)).expect("serving URL")
     }
 
     /// A connection with the service's own credentials.
@@ -244,7 +259,9 @@ pub fn audit_key() -> ed25519_dalek::SigningKey {
 /// signer's first round registers the key; the next is an hour away).
 pub fn settings_for(database_url: &str, jwt: JwtSettings, rate_limit: (u32, u32)) -> Settings {
     Settings {
-        app_database_url: Some(grants::db::roles::serving_url(database_url, SERVING_ROLE).expect("serving URL")),
+        app_database_url: Some(
+            grants::db::roles::serving_url(database_url, SERVING_ROLE, Some(KEPT_SECRET)).expect("serving URL"),
+        ),
         database_url: database_url.to_string(),
         database_url_given: true,
         app_role: SERVING_ROLE.into(),
@@ -690,6 +707,7 @@ pub fn serve_command(database_url: &str, port: u16) -> std::process::Command {
         .env("GRANTS_JWT_SECRET", SECRET)
         .env("GRANTS_AUDIT_KEY_FILE", audit_key_file())
         .env("GRANTS_RATE_LIMIT_PER_SEC", "0")
+        .env("GRANTS_DATA_DIR", data_dir())
         .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());

@@ -168,7 +168,8 @@ async fn reports_histories_and_verification_read_the_replica_and_fall_back_to_th
     let clusters = Clusters::start();
     let name = format!("grants_replica_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
     let owner = clusters.url(clusters.primary, "postgres", &name);
-    grants::db::prepare_serving(&owner, None, SERVING_ROLE).expect("migrate the primary's database");
+    grants::db::prepare_serving(&owner, None, SERVING_ROLE, Some(crate::helpers::KEPT_SECRET))
+        .expect("migrate the primary's database");
     let replica_url = clusters.url(clusters.replica, SERVING_ROLE, &name);
     let replica_admin = clusters.url(clusters.replica, "postgres", &name);
     let db = TestDb { name: name.clone(), url: owner.clone() };
