@@ -51,6 +51,9 @@ pub struct Settings {
     /// `GRANTS_RETURN_DUE_DAYS`: days after a quarter's end that its CSP return falls due.
     /// Default 30.
     pub return_due_days: u32,
+    /// `GRANTS_DOCUMENT_QUOTA_MIB`: the most one award's documents (its own and its returns')
+    /// may hold together, in bytes. Default 100 MiB.
+    pub document_quota: i64,
     /// How bearer tokens are checked; `None` when no key is configured.
     pub jwt: Option<JwtSettings>,
     /// `GRANTS_OIDC_ISSUERS`: the OpenID Connect providers whose tokens are trusted (a JSON
@@ -436,6 +439,7 @@ impl Settings {
             db_start_patience: Duration::from_secs(number("GRANTS_DB_START_SECS", 60)?),
             workers: var("GRANTS_WORKERS").map(|_| number("GRANTS_WORKERS", 2)).transpose()?,
             return_due_days: number("GRANTS_RETURN_DUE_DAYS", 30)?,
+            document_quota: i64::from(number::<u32>("GRANTS_DOCUMENT_QUOTA_MIB", 100)?) * 1024 * 1024,
             rate_limit: (number("GRANTS_RATE_LIMIT_PER_SEC", 20)?, number("GRANTS_RATE_LIMIT_BURST", 100)?),
             rate_limit_store: var("GRANTS_RATE_LIMIT_STORE")
                 .map(|v| v.parse())

@@ -49,6 +49,7 @@ impl Application {
             }),
             tokens: crate::tokens::Verifier::new(settings.jwt, settings.oidc, settings.jwt_max_ttl),
             return_due_days: settings.return_due_days,
+            document_quota: settings.document_quota,
             reminder_days: settings.reminder_days,
             openapi_json: crate::openapi::spec_json(),
             publisher: settings.publisher,

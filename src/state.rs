@@ -25,6 +25,8 @@ pub struct AppState {
     pub tokens: Verifier,
     /// Days after a quarter's end that a return falls due, for awards without a plan.
     pub return_due_days: u32,
+    /// The most one award's documents may hold together, in bytes.
+    pub document_quota: i64,
     /// Days before a due date that its reminder goes (and after it, that an overdue one does).
     pub reminder_days: u32,
     /// The OpenAPI document, serialised once.

@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use super::store::DocumentRow;
 use super::{Document, Upload, find_visible, io_error, save, store};
 use crate::audit::Actor;
-use crate::domain::document::{MAX_DOCUMENT_BYTES, SNIFF_BYTES, TextCheck, sniff};
+use crate::domain::document::{MAX_DOCUMENT_BYTES, SNIFF_BYTES, TextCheck, hidden_char, named_for, sniff};
 use crate::domain::ids::{AwardId, DocumentId, RecipientId, ReturnId};
 use crate::error::ApiError;
 use crate::http::auth::{AuthUser, Role};
@@ -31,11 +31,12 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(download);
 }
 
-/// The name a file keeps: its last path segment, without control characters, at most 200
-/// characters; `document` when nothing is left.
+/// The name a file keeps: its last path segment, without control or invisible formatting
+/// characters (bidirectional overrides), at most 200 characters; `document` when nothing is
+/// left. Its extension is then made the content's ([`named_for`]).
 fn clean_filename(raw: &str) -> String {
     let last = raw.rsplit(['/', '\\']).next().unwrap_or("");
-    let kept: String = last.chars().filter(|c| !c.is_control()).take(200).collect();
+    let kept: String = last.chars().filter(|c| !hidden_char(*c)).take(200).collect();
     let kept = kept.trim().to_string();
     if kept.is_empty() || kept == "." || kept == ".." { "document".to_string() } else { kept }
 }
@@ -81,6 +82,7 @@ pub async fn read_upload(request: &HttpRequest, payload: web::Payload) -> Result
                     .into(),
             )
         })?;
+        let filename = named_for(&filename, media_type);
         upload = Some(Upload { file, filename, media_type, size: size as u64, sha256: hex::encode(hash.finalize()) });
     }
     upload.ok_or_else(|| ApiError::field("file", "is required: send the file in a part named `file`"))
@@ -159,7 +161,8 @@ async fn attach(
         .await?;
     let upload = read_upload(request, payload).await?;
     let actor = Actor::from(user);
-    let document = state.tx(move |conn| save(conn, &actor, award_id, return_id, upload)).await?;
+    let quota = state.document_quota;
+    let document = state.tx(move |conn| save(conn, &actor, award_id, return_id, upload, quota)).await?;
     Ok(created(&document))
 }
 

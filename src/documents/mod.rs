@@ -90,14 +90,25 @@ fn io_error(e: std::io::Error) -> ApiError {
 }
 
 /// Stores an upload against an award (and a return of it) inside the caller's transaction:
-/// its chunks, its record, its event.
+/// within the award's quota (checked under the award's row lock, so uploads racing cannot pass
+/// it together), its chunks, its record, its event.
 pub fn save(
     conn: &mut PgConnection,
     actor: &Actor,
     award_id: AwardId,
     return_id: Option<ReturnId>,
     mut upload: Upload,
+    quota: i64,
 ) -> Result<Document, ApiError> {
+    awards::store::lock(conn, award_id)?.ok_or_else(|| ApiError::not_found("award"))?;
+    let held = store::total_size(conn, award_id)?;
+    let size = i64::try_from(upload.size).map_err(|_| ApiError::Internal("size".into()))?;
+    if held + size > quota {
+        return Err(ApiError::InvalidState(format!(
+            "the award's documents hold {held} bytes, and this one ({size} bytes) would pass their quota of \
+             {quota} bytes (the operator sets it: GRANTS_DOCUMENT_QUOTA_MIB)"
+        )));
+    }
     let id = DocumentId::new();
     let row = DocumentRow {
         id,

@@ -58,3 +58,11 @@ pub fn chunk(conn: &mut PgConnection, id: DocumentId, n: i32) -> QueryResult<Opt
         .first(conn)
         .optional()
 }
+
+/// The bytes all of an award's documents hold together.
+pub fn total_size(conn: &mut PgConnection, award_id: AwardId) -> QueryResult<i64> {
+    documents::table
+        .filter(documents::award_id.eq(award_id))
+        .select(diesel::dsl::sql::<diesel::sql_types::BigInt>("coalesce(sum(size), 0)::bigint"))
+        .first(conn)
+}

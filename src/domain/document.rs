@@ -21,6 +21,50 @@ pub const MEDIA_TYPES: &[&str] = &[
     "application/x-ole-storage",
 ];
 
+/// The file name extensions a document of `media_type` may keep; the first is the one it is
+/// given when its name has none of them.
+pub fn extensions(media_type: &str) -> &'static [&'static str] {
+    match media_type {
+        "application/pdf" => &["pdf"],
+        "image/png" => &["png"],
+        "image/jpeg" => &["jpg", "jpeg"],
+        "text/csv" => &["csv"],
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document" => &["docx"],
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" => &["xlsx"],
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation" => &["pptx"],
+        "application/vnd.openxmlformats-officedocument" => &["docx", "xlsx", "pptx"],
+        "application/vnd.oasis.opendocument.text" => &["odt"],
+        "application/vnd.oasis.opendocument.spreadsheet" => &["ods"],
+        "application/vnd.oasis.opendocument.presentation" => &["odp"],
+        "application/x-ole-storage" => &["doc", "xls", "ppt"],
+        _ => &["bin"],
+    }
+}
+
+/// Whether `c` may not stand in a stored file name: a control character, or an invisible
+/// formatting one (bidirectional overrides such as U+202E, which make `exe.pdf` of `fdp.exe`,
+/// zero-width characters, the byte-order mark).
+pub fn hidden_char(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}' | '\u{061C}')
+}
+
+/// The name a document of `media_type` is stored under: `name` (already free of paths and
+/// hidden characters) with an extension its content has — the one it names when that is one
+/// of [`extensions`], else its last extension replaced by the type's (`run.bat` holding CSV is
+/// `run.csv`; `Q1 report` holding a PDF is `Q1 report.pdf`).
+pub fn named_for(name: &str, media_type: &str) -> String {
+    let allowed = extensions(media_type);
+    let (stem, ext) = match name.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() => (stem, Some(ext)),
+        _ => (name, None),
+    };
+    match ext {
+        Some(ext) if allowed.iter().any(|a| a.eq_ignore_ascii_case(ext)) => name.to_string(),
+        _ => format!("{stem}.{}", allowed[0]),
+    }
+}
+
 /// How many leading bytes [`sniff`] needs to see.
 pub const SNIFF_BYTES: usize = 8 * 1024;
 
@@ -139,6 +183,23 @@ fn looks_like_csv(head: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stored_name_has_an_extension_its_content_has_and_no_hidden_characters() {
+        assert_eq!(named_for("run.bat", "text/csv"), "run.csv");
+        assert_eq!(named_for("page.hta", "text/csv"), "page.csv");
+        assert_eq!(named_for("index.html", "text/csv"), "index.csv");
+        assert_eq!(named_for("Q1 report", "application/pdf"), "Q1 report.pdf");
+        assert_eq!(named_for("Q1 report.PDF", "application/pdf"), "Q1 report.PDF");
+        assert_eq!(named_for("photo.jpeg", "image/jpeg"), "photo.jpeg");
+        assert_eq!(named_for("invoice.pdf.exe", "application/pdf"), "invoice.pdf.pdf");
+        assert_eq!(named_for(".hidden", "image/png"), ".hidden.png");
+        assert_eq!(named_for("budget.xls", "application/x-ole-storage"), "budget.xls");
+        for c in ['\u{202E}', '\u{200F}', '\u{2066}', '\u{FEFF}', '\u{061C}', '\u{7}'] {
+            assert!(hidden_char(c), "{c:?}");
+        }
+        assert!(!hidden_char('é') && !hidden_char(' ') && !hidden_char('-'));
+    }
 
     fn text(bytes: &[u8]) -> bool {
         let mut check = TextCheck::default();

@@ -3,6 +3,7 @@
 //! and only by those who may see what they are attached to.
 
 use diesel::RunQueryDsl;
+use futures_util::future::join_all;
 use grants::http::auth::Role;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -250,4 +251,46 @@ fn the_download_documents_every_media_type_an_upload_can_have() {
     documented.sort();
     known.sort();
     assert_eq!(documented, known);
+}
+
+/// A CSV-shaped `.bat`, `.hta` or `.html` and a name hiding its extension behind U+202E are
+/// stored under names whose extension is their content's, with no hidden character, and
+/// downloaded as attachments that may not be sniffed. One award's documents stay within their
+/// quota, uploads racing included.
+#[actix_web::test]
+async fn a_document_is_named_by_its_content_and_an_awards_documents_keep_to_a_quota() {
+    let app = TestApp::builder().settings(|s| s.document_quota = 3000).spawn().await;
+    let (award, _, _, _) = returned(&app).await;
+    let path = format!("/api/v1/awards/{award}/documents");
+    let csv = |n: usize| format!("period,referrals\n2020-21-Q{n},40\n{}", "x,1\n".repeat(60)).into_bytes();
+    for (n, (sent, stored)) in
+        [("run.bat", "run.csv"), ("page.hta", "page.csv"), ("index.html", "index.csv")].into_iter().enumerate()
+    {
+        let r = upload(&app, &path, &app.finance, sent, &csv(n)).await;
+        assert_eq!((r.status, r.body["filename"].as_str()), (201, Some(stored)), "{}", r.text);
+    }
+    let hidden = upload(&app, &path, &app.finance, "invoice\u{202E}fdp.exe", &pdf(300)).await;
+    assert_eq!((hidden.status, hidden.body["filename"].as_str()), (201, Some("invoicefdp.pdf")), "{}", hidden.text);
+    let download = app.get(&format!("/api/v1/documents/{}/content", hidden.id()), &app.finance).await;
+    assert_eq!(download.header("x-content-type-options").as_deref(), Some("nosniff"));
+    let disposition = download.header("content-disposition").unwrap();
+    assert!(disposition.starts_with("attachment;") && disposition.contains("invoicefdp.pdf"), "{disposition}");
+    assert!(!disposition.contains("%E2%80%AE"), "{disposition}");
+    // About 1,140 bytes are held; 3,000 is the quota. Racing uploads of 1,000 bytes each: at
+    // most one more fits.
+    let files: Vec<Vec<u8>> = (0..4u8)
+        .map(|n| {
+            let mut p = pdf(1000);
+            p[999] = b'0' + n;
+            p
+        })
+        .collect();
+    let replies = join_all(files.iter().map(|f| upload(&app, &path, &app.finance, "more.pdf", f))).await;
+    let statuses: Vec<u16> = replies.iter().map(|r| r.status).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 1, "{statuses:?}");
+    let refused = replies.iter().find(|r| r.status == 409).expect("a refusal");
+    assert!(refused.text.contains("quota of 3000 bytes"), "{}", refused.text);
+    let listed = app.get(&path, &app.finance).await;
+    let held: i64 = listed.body["items"].as_array().unwrap().iter().map(|d| d["size"].as_i64().unwrap()).sum();
+    assert!(held <= 3000, "{held}");
 }
