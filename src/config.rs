@@ -69,6 +69,13 @@ pub struct Settings {
     /// that signs the audit chain's checkpoints. Kept outside the database; `serve` refuses to
     /// start without one (`serve --demo` makes one under `GRANTS_DATA_DIR`).
     pub audit_key: Option<ed25519_dalek::SigningKey>,
+    /// Where the signer remembers every checkpoint it signed, outside the database: beside its
+    /// key, `<GRANTS_AUDIT_KEY_FILE>.signed`, appended to and never rewritten.
+    pub audit_record: Option<std::path::PathBuf>,
+    /// `GRANTS_AUDIT_RETIRED_KEYS_FILE`: public keys (hex, one per line; `#` starts a comment)
+    /// of earlier signing keys, pinned outside the database: with the current key's public
+    /// half, the only keys whose checkpoints are trusted.
+    pub retired_keys: Vec<String>,
     /// `GRANTS_CHECKPOINT_SECS`: how often a checkpoint is signed while the chain grows.
     /// Default 60.
     pub checkpoint_every: Duration,
@@ -477,6 +484,12 @@ impl Settings {
                 .map(|path| read_signing_key(std::path::Path::new(&path)))
                 .transpose()
                 .map_err(|message| ConfigError { variable: "GRANTS_AUDIT_KEY_FILE", message })?,
+            audit_record: var("GRANTS_AUDIT_KEY_FILE").map(|path| record_beside(std::path::Path::new(&path))),
+            retired_keys: var("GRANTS_AUDIT_RETIRED_KEYS_FILE")
+                .map(|path| read_public_keys(std::path::Path::new(&path)))
+                .transpose()
+                .map_err(|message| ConfigError { variable: "GRANTS_AUDIT_RETIRED_KEYS_FILE", message })?
+                .unwrap_or_default(),
             checkpoint_every: Duration::from_secs(number("GRANTS_CHECKPOINT_SECS", 60)?.max(1)),
             handle_signals: true,
             reminder_days: number("GRANTS_REMINDER_DAYS", 7)?.min(366),
@@ -597,6 +610,26 @@ pub fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<(), String>
 }
 
 /// Reads an Ed25519 private key in PKCS#8 PEM.
+/// The signer's record beside its key file: the key's name with `.signed` added.
+pub fn record_beside(key_file: &std::path::Path) -> std::path::PathBuf {
+    let mut name = key_file.as_os_str().to_owned();
+    name.push(".signed");
+    name.into()
+}
+
+/// Ed25519 public keys, hex, one per line (blank lines and `#` comments skipped).
+pub fn read_public_keys(path: &std::path::Path) -> Result<Vec<String>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    text.lines()
+        .map(|line| line.split('#').next().unwrap_or("").trim())
+        .filter(|line| !line.is_empty())
+        .map(|key| {
+            let ok = key.len() == 64 && key.chars().all(|c| c.is_ascii_hexdigit());
+            if ok { Ok(key.to_ascii_lowercase()) } else { Err(format!("{key:?} is not a 32-byte public key in hex")) }
+        })
+        .collect()
+}
+
 pub fn read_signing_key(path: &std::path::Path) -> Result<ed25519_dalek::SigningKey, String> {
     use ed25519_dalek::pkcs8::DecodePrivateKey;
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;

@@ -113,6 +113,10 @@ pub enum ApiError {
     /// 503 `unavailable`: the database cannot be reached.
     #[error("the service cannot reach its database; try again shortly")]
     Unavailable,
+    /// 503 `signer-refuses`: the audit signer found the database no longer holds what it
+    /// signed, and signs nothing more (`/readyz`, and a request to sign).
+    #[error("{0}")]
+    SignerRefuses(String),
     /// 503 `timed-out`: a long read (a report, an export, a verification) ran past its
     /// statement timeout and was cancelled.
     #[error("this took longer than the service allows for it and was stopped; try again later")]
@@ -171,6 +175,7 @@ impl ApiError {
             ApiError::VerifyInProgress => ("verify-in-progress", "Verification in progress"),
             ApiError::Unavailable => ("unavailable", "Service unavailable"),
             ApiError::TimedOut => ("timed-out", "Timed out"),
+            ApiError::SignerRefuses(_) => ("signer-refuses", "The audit signer refuses to sign"),
             ApiError::Internal(_) => ("internal", "Internal server error"),
         }
     }
@@ -214,7 +219,7 @@ impl ResponseError for ApiError {
             ApiError::Validation(_) | ApiError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             ApiError::RateLimited(_) | ApiError::VerifyInProgress => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable | ApiError::TimedOut => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable | ApiError::TimedOut | ApiError::SignerRefuses(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -50,11 +50,17 @@ async fn healthz() -> HttpResponse {
     operation_id = "get_readyz",
     responses(
         (status = 200, description = "The database answers", body = String, example = "ready"),
-        (status = 503, description = "The database cannot be reached", content_type = "application/problem+json", body = crate::error::Problem)
+        (status = 503, description = "`unavailable`: the database cannot be reached; `signer-refuses`: the audit signer found the database no longer holds what it signed", content_type = "application/problem+json", body = crate::error::Problem)
     )
 )]
 #[get("/readyz")]
-async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+async fn readyz(
+    state: web::Data<AppState>,
+    signer: Option<web::Data<crate::audit::checkpoint::Signer>>,
+) -> Result<HttpResponse, ApiError> {
+    if let Some(why) = signer.as_ref().and_then(|s| s.refusing()) {
+        return Err(ApiError::SignerRefuses(format!("the audit signer refuses to sign: {why}")));
+    }
     // Answer at once rather than waiting the pool's full timeout.
     let pool = state.pool.clone();
     web::block(move || {
@@ -77,12 +83,19 @@ async fn openapi_json(state: web::Data<AppState>) -> HttpResponse {
 /// as its bearer token (404 while that is unset, 401 without it). Not in the OpenAPI document:
 /// it is for the operator's monitoring, not for API clients. The gauges read the database on
 /// the long-read pool, so a scrape never takes a connection a request needs.
-pub async fn metrics(state: web::Data<AppState>, req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
+pub async fn metrics(
+    state: web::Data<AppState>,
+    signer: Option<web::Data<crate::audit::checkpoint::Signer>>,
+    req: actix_web::HttpRequest,
+) -> Result<HttpResponse, ApiError> {
     let Some(expected) = state.metrics_token.as_deref() else { return Err(ApiError::not_found("resource")) };
     if !same_secret(crate::http::auth::bearer(&req).unwrap_or(""), expected) {
         return Err(ApiError::Unauthorized("GET /metrics needs the metrics token (GRANTS_METRICS_TOKEN)".into()));
     }
     let due_days = state.return_due_days;
+    // Only a checkpoint signed under a pinned key counts: one forged past the head is not a
+    // sealed head (and would make the unsealed count negative).
+    let pinned: Vec<String> = signer.as_ref().map(|s| s.pinned().to_vec()).unwrap_or_default();
     let (head, checkpoint, overdue, reminders) = state
         .long_read_on_primary(move |conn| {
             #[derive(QueryableByName)]
@@ -93,7 +106,7 @@ pub async fn metrics(state: web::Data<AppState>, req: actix_web::HttpRequest) ->
             let today = chrono::Utc::now().date_naive();
             Ok((
                 crate::audit::store::head(conn)?,
-                crate::audit::checkpoint::latest(conn)?,
+                crate::audit::checkpoint::latest_trusted(conn, &pinned)?,
                 crate::delivery::returns::overdue_returns_on(conn, None, today, due_days)?.len(),
                 diesel::sql_query("SELECT count(*) AS n FROM reminders").get_result::<Count>(conn)?.n,
             ))
@@ -113,7 +126,8 @@ pub async fn metrics(state: web::Data<AppState>, req: actix_web::HttpRequest) ->
         checkpoint_age_seconds: checkpoint
             .as_ref()
             .map(|c| (chrono::Utc::now() - c.at).num_milliseconds().max(0) as f64 / 1000.0),
-        unsealed_events: head_seq - checkpoint.as_ref().map_or(0, |c| c.seq),
+        unsealed_events: (head_seq - checkpoint.as_ref().map_or(0, |c| c.seq)).max(0),
+        signer_refusing: signer.as_ref().map(|s| s.refusing().is_some()),
         overdue_returns: overdue as u64,
         reminders_sent: u64::try_from(reminders).unwrap_or(0),
         replica_up: state.replica.as_ref().map(crate::state::Replica::is_up),

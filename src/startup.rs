@@ -20,6 +20,7 @@ pub struct Application {
     address: std::net::SocketAddr,
     server: Server,
     signer: web::Data<AppState>,
+    audit_signer: Option<web::Data<crate::audit::checkpoint::Signer>>,
     checkpoint_every: std::time::Duration,
     mail: Option<crate::config::MailSettings>,
 }
@@ -60,17 +61,28 @@ impl Application {
             trusted_proxies: settings.trusted_proxies,
             metrics_token: settings.metrics_token,
             verify_url,
-            audit_key: settings.audit_key,
+            audit_key: settings.audit_key.clone(),
             verifying: std::sync::atomic::AtomicBool::new(false),
             idempotency_ttl: settings.idempotency_ttl,
         });
+        // The signer: the key, the keys pinned outside the database, and its memory of what it
+        // signed; none without a key.
+        let audit_signer = match &settings.audit_key {
+            Some(key) => Some(web::Data::new(crate::audit::checkpoint::Signer::new(
+                crate::audit::checkpoint::AuditKey::from(key.clone()),
+                settings.retired_keys.clone(),
+                settings.audit_record.as_deref().map(crate::audit::record::SignedRecord::at),
+            )?)),
+            None => None,
+        };
         let signer = state.clone();
         let checkpoint_every = settings.checkpoint_every;
         let mail = settings.mail;
         let listener =
             TcpListener::bind(&settings.bind).map_err(|e| format!("cannot listen on {}: {e}", settings.bind))?;
         let address = listener.local_addr().map_err(|e| format!("cannot read the bound address: {e}"))?;
-        let mut server = HttpServer::new(move || app(state.clone()));
+        let served_signer = audit_signer.clone();
+        let mut server = HttpServer::new(move || app(state.clone(), served_signer.clone()));
         if let Some(n) = settings.workers {
             server = server.workers(n.max(1));
         }
@@ -78,7 +90,7 @@ impl Application {
             server = server.disable_signals();
         }
         let server = server.listen(listener).map_err(|e| format!("cannot listen on {address}: {e}"))?.run();
-        Ok(Application { address, server, signer, checkpoint_every, mail })
+        Ok(Application { address, server, signer, audit_signer, checkpoint_every, mail })
     }
 
     /// The address it listens on.
@@ -99,7 +111,11 @@ impl Application {
         });
         let purger = actix_web::rt::spawn(crate::http::idempotency::keep_purging(self.signer.clone()));
         let sweeper = actix_web::rt::spawn(keep_sweeping_buckets(self.signer.clone()));
-        let signer = actix_web::rt::spawn(crate::audit::checkpoint::keep_sealing(self.signer, self.checkpoint_every));
+        let signer = actix_web::rt::spawn(crate::audit::checkpoint::keep_sealing(
+            self.signer,
+            self.audit_signer,
+            self.checkpoint_every,
+        ));
         let outcome = self.server.await;
         signer.abort();
         purger.abort();
@@ -128,9 +144,10 @@ async fn keep_sweeping_buckets(state: web::Data<AppState>) {
     }
 }
 
-/// Builds the application around `state`.
+/// Builds the application around `state` (and the audit signer, when there is one).
 pub fn app(
     state: web::Data<AppState>,
+    signer: Option<web::Data<crate::audit::checkpoint::Signer>>,
 ) -> App<
     impl ServiceFactory<
         ServiceRequest,
@@ -140,9 +157,12 @@ pub fn app(
         InitError = (),
     >,
 > {
-    let (app, _) = App::new()
+    let mut app = App::new().app_data(state);
+    if let Some(signer) = signer {
+        app = app.app_data(signer);
+    }
+    let (app, _) = app
         .into_utoipa_app()
-        .app_data(state)
         .app_data(
             web::QueryConfig::default()
                 .error_handler(|e, _| ApiError::Malformed(format!("the query string cannot be read: {e}")).into()),
@@ -375,6 +395,7 @@ fn preflight(settings: &mut Settings, options: &ServeOptions) -> Result<(), Stri
         let key = crate::audit::checkpoint::AuditKey::read_or_create(&path)?;
         log::info!("demo: checkpoints are signed with key {} from {}", key.key_id(), path.display());
         settings.audit_key = Some(key.signing_key().clone());
+        settings.audit_record = Some(crate::config::record_beside(&path));
     }
     Ok(())
 }

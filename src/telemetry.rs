@@ -67,6 +67,8 @@ pub struct Snapshot {
     pub checkpoint_age_seconds: Option<f64>,
     /// Events after the last checkpoint.
     pub unsealed_events: i64,
+    /// With a signer, whether it refuses to sign (the database no longer holds what it signed).
+    pub signer_refusing: Option<bool>,
     /// Returns due and not received, today.
     pub overdue_returns: u64,
     /// Reminders ever sent.
@@ -88,6 +90,9 @@ pub fn render(snapshot: &Snapshot) -> String {
     metrics::gauge!("grants_audit_unsealed_events").set(snapshot.unsealed_events as f64);
     if let Some(age) = snapshot.checkpoint_age_seconds {
         metrics::gauge!("grants_audit_checkpoint_age_seconds").set(age);
+    }
+    if let Some(refusing) = snapshot.signer_refusing {
+        metrics::gauge!("grants_audit_signer_refusing").set(f64::from(u8::from(refusing)));
     }
     metrics::gauge!("grants_returns_overdue").set(snapshot.overdue_returns as f64);
     metrics::counter!("grants_reminders_sent_total").absolute(snapshot.reminders_sent);

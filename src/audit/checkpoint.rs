@@ -12,12 +12,13 @@ use chrono::{DateTime, Utc};
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use ed25519_dalek::pkcs8::EncodePrivateKey;
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use ed25519_dalek::{Signature, Signer as _, SigningKey, Verifier, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use super::chain::{GENESIS_HASH, canonical_time};
+use super::record::{Remembered, SignedRecord};
 use super::store::{self as events};
 use crate::canonical::write_str;
 use crate::db::schema::{audit_checkpoints, audit_events, audit_keys};
@@ -235,6 +236,26 @@ pub fn latest(conn: &mut PgConnection) -> QueryResult<Option<Checkpoint>> {
         .optional()
 }
 
+/// The newest checkpoint whose signature holds under one of the `pinned` public keys (hex):
+/// one forged by whoever can write the table — past the head, or under a key of their own — is
+/// passed over, so it can neither stall the signer nor be built on.
+pub fn latest_trusted(conn: &mut PgConnection, pinned: &[String]) -> QueryResult<Option<Checkpoint>> {
+    let mut before = i64::MAX;
+    loop {
+        let batch: Vec<Checkpoint> = audit_checkpoints::table
+            .select(Checkpoint::as_select())
+            .filter(audit_checkpoints::number.lt(before))
+            .order(audit_checkpoints::number.desc())
+            .limit(100)
+            .load(conn)?;
+        let Some(oldest) = batch.last() else { return Ok(None) };
+        before = oldest.number;
+        if let Some(c) = batch.into_iter().find(|c| pinned.iter().any(|p| c.signed_by(p))) {
+            return Ok(Some(c));
+        }
+    }
+}
+
 /// The newest checkpoint signed in `[from, to)`.
 pub fn latest_between(
     conn: &mut PgConnection,
@@ -263,12 +284,24 @@ pub enum Sealed {
     Busy,
     /// The events since the last checkpoint do not link to it: nothing was signed.
     Broken(i64),
+    /// The database no longer holds what this signer signed (or the signer already refuses
+    /// for that reason): nothing was signed, and nothing will be.
+    Refused(String),
+}
+
+/// What a signing round trusts besides the database: the public keys pinned outside it (hex),
+/// and the last checkpoint this signer remembers signing.
+pub struct Trust<'a> {
+    pub pinned: &'a [String],
+    pub remembered: Option<&'a Remembered>,
 }
 
 /// Signs a checkpoint over the chain's head if it moved since the last one. One signer at a
 /// time across every instance (a transaction-scoped advisory lock; `wait` says whether to wait
-/// for it or give up), and never over a chain that does not pass through the last checkpoint.
-pub fn seal(conn: &mut PgConnection, key: &AuditKey, wait: bool) -> QueryResult<Sealed> {
+/// for it or give up), and never over a chain that does not pass through the last trusted
+/// checkpoint (one signed under a pinned key) and the one this signer remembers signing, nor
+/// when the database no longer holds that one as it was signed.
+pub fn seal(conn: &mut PgConnection, key: &AuditKey, wait: bool, trust: &Trust<'_>) -> QueryResult<Sealed> {
     conn.transaction(|conn| {
         #[derive(QueryableByName)]
         struct Locked {
@@ -285,16 +318,28 @@ pub fn seal(conn: &mut PgConnection, key: &AuditKey, wait: bool) -> QueryResult<
         if !locked.locked {
             return Ok(Sealed::Busy);
         }
-        let last = latest(conn)?;
+        if let Some(remembered) = trust.remembered
+            && let Some(why) = super::record::missing(conn, remembered)?
+        {
+            return Ok(Sealed::Refused(why));
+        }
+        let last = latest_trusted(conn, trust.pinned)?;
         let Some((head_seq, head_hash)) = super::store::head(conn)? else { return Ok(Sealed::Empty) };
-        let (from_seq, mut prev_hash) = match &last {
-            Some(c) if c.seq >= head_seq => return Ok(Sealed::Current(c.clone())),
-            Some(c) => (c.seq, c.head_hash.clone()),
-            None => (0, GENESIS_HASH.to_string()),
+        // Link from the later of the last trusted checkpoint and the one remembered.
+        let remembered = trust.remembered.filter(|r| last.as_ref().is_none_or(|c| r.seq > c.seq));
+        let (from_seq, mut prev_hash) = match (&last, remembered) {
+            (Some(c), _) if c.seq >= head_seq => return Ok(Sealed::Current(c.clone())),
+            (_, Some(r)) if r.seq >= head_seq => {
+                let c = audit_checkpoints::table.find(r.number).select(Checkpoint::as_select()).first(conn)?;
+                return Ok(Sealed::Current(c));
+            }
+            (_, Some(r)) => (r.seq, r.head_hash.clone()),
+            (Some(c), None) => (c.seq, c.head_hash.clone()),
+            (None, None) => (0, GENESIS_HASH.to_string()),
         };
         // The chain must still pass through the last checkpoint and link from it to the head.
         let mut seq = from_seq;
-        if let Some(c) = &last {
+        if let (Some(c), None) = (&last, remembered) {
             let stored: Option<String> =
                 audit_events::table.find(c.seq).select(audit_events::hash).first(conn).optional()?;
             if stored.as_deref() != Some(c.head_hash.as_str()) {
@@ -326,8 +371,10 @@ pub fn seal(conn: &mut PgConnection, key: &AuditKey, wait: bool) -> QueryResult<
         let head_hash = prev_hash;
         register(conn, key)?;
         let at = super::now_micros();
+        let number: Option<i64> =
+            audit_checkpoints::table.select(diesel::dsl::max(audit_checkpoints::number)).first(conn)?;
         let checkpoint = Checkpoint {
-            number: last.as_ref().map_or(1, |c| c.number + 1),
+            number: number.map_or(1, |n| n + 1),
             seq,
             signature: key.sign(seq, &head_hash, at),
             head_hash,
@@ -348,24 +395,127 @@ pub fn seal(conn: &mut PgConnection, key: &AuditKey, wait: bool) -> QueryResult<
     })
 }
 
+/// The service's signer: its key, the public keys it trusts (its own and the retired ones the
+/// operator pinned), and its memory of what it signed ([`SignedRecord`], when it has one). Once
+/// it finds the database no longer holds what it signed, it refuses to sign, and says so (the
+/// log, `/metrics`, `/readyz`) until it is restarted.
+pub struct Signer {
+    key: AuditKey,
+    pinned: Vec<String>,
+    record: Option<SignedRecord>,
+    last: std::sync::Mutex<Option<Remembered>>,
+    refusing: std::sync::Mutex<Option<String>>,
+}
+
+impl Signer {
+    /// A signer with `key`, trusting also the `retired` public keys (hex), remembering in
+    /// `record` (whose last line it reads now).
+    pub fn new(key: AuditKey, retired: Vec<String>, record: Option<SignedRecord>) -> Result<Signer, String> {
+        let last = match &record {
+            Some(r) => r.read()?.pop(),
+            None => None,
+        };
+        let mut pinned = vec![key.public_hex()];
+        pinned.extend(retired.into_iter().map(|k| k.trim().to_ascii_lowercase()).filter(|k| !k.is_empty()));
+        Ok(Signer { key, pinned, record, last: std::sync::Mutex::new(last), refusing: std::sync::Mutex::new(None) })
+    }
+
+    /// The key it signs with.
+    pub fn key(&self) -> &AuditKey {
+        &self.key
+    }
+
+    /// The public keys (hex) it trusts: its own first, then the retired ones pinned.
+    pub fn pinned(&self) -> &[String] {
+        &self.pinned
+    }
+
+    /// Everything its record remembers (nothing without a record).
+    pub fn remembered(&self) -> Result<Vec<Remembered>, String> {
+        self.record.as_ref().map_or(Ok(Vec::new()), SignedRecord::read)
+    }
+
+    /// Why it refuses to sign, once it does.
+    pub fn refusing(&self) -> Option<String> {
+        crate::locked(&self.refusing).clone()
+    }
+
+    fn refuse(&self, why: String) {
+        log::error!("the audit signer refuses to sign: {why}; run `grants audit verify` where its record is");
+        *crate::locked(&self.refusing) = Some(why);
+    }
+
+    /// Checks every checkpoint it remembers against the database (at start): the first that is
+    /// no longer held as signed makes it refuse.
+    pub fn check_record(&self, conn: &mut PgConnection) -> QueryResult<()> {
+        let Some(record) = &self.record else { return Ok(()) };
+        let remembered = match record.read() {
+            Ok(r) => r,
+            Err(e) => {
+                self.refuse(e);
+                return Ok(());
+            }
+        };
+        if let Some((_, why)) = super::record::compare(conn, &remembered)?.into_iter().next() {
+            self.refuse(why);
+        }
+        Ok(())
+    }
+
+    /// Signs the head ([`seal`]) unless it refuses; finding what it signed gone makes it refuse.
+    /// Call [`Signer::remember`] with a new checkpoint once its transaction has committed.
+    pub fn seal(&self, conn: &mut PgConnection, wait: bool) -> QueryResult<Sealed> {
+        if let Some(why) = self.refusing() {
+            return Ok(Sealed::Refused(why));
+        }
+        let remembered = crate::locked(&self.last).clone();
+        let trust = Trust { pinned: &self.pinned, remembered: remembered.as_ref() };
+        let sealed = seal(conn, &self.key, wait, &trust)?;
+        if let Sealed::Refused(why) = &sealed {
+            self.refuse(why.clone());
+        }
+        Ok(sealed)
+    }
+
+    /// Remembers a checkpoint it signed, once committed; a record it cannot write makes it
+    /// refuse (it would forget what it signed).
+    pub fn remember(&self, checkpoint: &Checkpoint) {
+        let Some(record) = &self.record else { return };
+        let remembered = Remembered {
+            number: checkpoint.number,
+            seq: checkpoint.seq,
+            head_hash: checkpoint.head_hash.clone(),
+            key_id: checkpoint.key_id.clone(),
+        };
+        match record.append(&remembered) {
+            Ok(()) => *crate::locked(&self.last) = Some(remembered),
+            Err(e) => self.refuse(e),
+        }
+    }
+}
+
 /// Signs a checkpoint every `every` while the chain grows, for as long as the server runs (the
 /// first round registers the key). Instances that lose the race for the signer's lock skip the
 /// round: checkpoints stay one sequence.
-pub async fn keep_sealing(state: actix_web::web::Data<crate::state::AppState>, every: std::time::Duration) {
-    let Some(signing) = state.audit_key.clone() else { return };
-    let key = std::sync::Arc::new(AuditKey::from(signing));
+pub async fn keep_sealing(
+    state: actix_web::web::Data<crate::state::AppState>,
+    signer: Option<actix_web::web::Data<Signer>>,
+    every: std::time::Duration,
+) {
+    let Some(signer) = signer else { return };
     let mut registered = false;
     loop {
-        let round = key.clone();
+        let round = signer.clone();
         let first = !registered;
         // The key's registration and the first seal commit together: whoever sees the key
         // registered knows the first round is over.
         let outcome = state
             .tx(move |conn| {
                 if first {
-                    register(conn, &round)?;
+                    round.check_record(conn)?;
+                    register(conn, round.key())?;
                 }
-                Ok(seal(conn, &round, false)?)
+                Ok(round.seal(conn, false)?)
             })
             .await;
         registered |= outcome.is_ok();
@@ -373,7 +523,10 @@ pub async fn keep_sealing(state: actix_web::web::Data<crate::state::AppState>, e
             Ok(Sealed::Broken(seq)) => log::error!(
                 "the audit chain does not link from its last checkpoint (seq {seq}): nothing signed; run `grants audit verify`"
             ),
-            Ok(Sealed::New(c)) => log::debug!("signed checkpoint {} at seq {}", c.number, c.seq),
+            Ok(Sealed::New(c)) => {
+                signer.remember(&c);
+                log::debug!("signed checkpoint {} at seq {}", c.number, c.seq)
+            }
             Ok(_) => {}
             Err(e) => log::warn!("no checkpoint signed this round: {e}"),
         }

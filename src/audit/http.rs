@@ -156,12 +156,19 @@ pub async fn verify_alone(state: &AppState, options: Options) -> Result<Verifica
 #[get("/audit/verify")]
 async fn verify_chain(
     state: web::Data<AppState>,
+    signer: Option<web::Data<checkpoint::Signer>>,
     user: AuthUser,
     query: web::Query<VerifyQuery>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Auditor, Role::Admin])?;
     let against = query.into_inner().against.as_deref().map(parse_against).transpose()?;
-    let result = verify_alone(&state, Options { against }).await?;
+    // Only keys pinned outside the database are trusted, and what this instance's signer
+    // remembers signing must still be there.
+    let (pinned, record) = match &signer {
+        Some(s) => (Some(s.pinned().to_vec()), s.remembered().map_err(ApiError::Internal)?),
+        None => (None, Vec::new()),
+    };
+    let result = verify_alone(&state, Options { against, pinned, record }).await?;
     Ok(HttpResponse::Ok().json(result))
 }
 
@@ -208,25 +215,32 @@ async fn list_checkpoints(
     responses(
         (status = 201, description = "A new checkpoint over the head", body = Checkpoint),
         (status = 200, description = "The head is already sealed by this checkpoint", body = Checkpoint),
-        (status = 409, description = "`invalid-state`: no events yet, no audit key configured, or the chain does not link from its last checkpoint (run verification)", content_type = "application/problem+json", body = crate::error::Problem)
+        (status = 409, description = "`invalid-state`: no events yet, no audit key configured, or the chain does not link from its last checkpoint (run verification)", content_type = "application/problem+json", body = crate::error::Problem),
+        (status = 503, description = "`signer-refuses`: the database no longer holds a checkpoint this signer signed, as it signed it; it signs nothing more", content_type = "application/problem+json", body = crate::error::Problem)
     )
 )]
 #[post("/audit/checkpoints")]
-async fn create_checkpoint(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
+async fn create_checkpoint(
+    state: web::Data<AppState>,
+    signer: Option<web::Data<checkpoint::Signer>>,
+    user: AuthUser,
+) -> Result<HttpResponse, ApiError> {
     user.require(&[Role::Auditor, Role::Admin])?;
-    let key = state
-        .audit_key
-        .clone()
-        .map(AuditKey::from)
+    let signer = signer
         .ok_or_else(|| ApiError::InvalidState("this service holds no audit key (GRANTS_AUDIT_KEY_FILE)".into()))?;
-    match state.db(move |conn| Ok(checkpoint::seal(conn, &key, true)?)).await? {
-        Sealed::New(c) => Ok(HttpResponse::Created().json(c)),
+    let round = signer.clone();
+    match state.db(move |conn| Ok(round.seal(conn, true)?)).await? {
+        Sealed::New(c) => {
+            signer.remember(&c);
+            Ok(HttpResponse::Created().json(c))
+        }
         Sealed::Current(c) => Ok(HttpResponse::Ok().json(c)),
         Sealed::Empty => Err(ApiError::InvalidState("the audit trail has no events to seal yet".into())),
         Sealed::Busy => Err(ApiError::Unavailable),
         Sealed::Broken(seq) => Err(ApiError::InvalidState(format!(
             "the chain does not link from its last checkpoint (seq {seq}): nothing was signed; run verification"
         ))),
+        Sealed::Refused(why) => Err(ApiError::SignerRefuses(format!("nothing was signed: {why}"))),
     }
 }
 

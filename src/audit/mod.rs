@@ -4,6 +4,7 @@
 pub mod chain;
 pub mod checkpoint;
 pub mod http;
+pub mod record;
 pub mod store;
 pub mod verify;
 

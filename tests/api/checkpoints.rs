@@ -491,6 +491,8 @@ async fn a_rotated_key_signs_on_and_the_retired_one_still_checks_its_checkpoints
     );
     let new_key = grants::audit::checkpoint::AuditKey::generate();
     settings.audit_key = Some(new_key.signing_key().clone());
+    // The retired key's public half is pinned outside the database (GRANTS_AUDIT_RETIRED_KEYS_FILE).
+    settings.retired_keys = vec![grants::audit::checkpoint::AuditKey::from(crate::helpers::audit_key()).public_hex()];
     let rotated = Application::build(settings).expect("start with the new key");
     let base = format!("http://{}", rotated.address());
     let handle = rotated.handle();
@@ -510,8 +512,12 @@ async fn a_rotated_key_signs_on_and_the_retired_one_still_checks_its_checkpoints
     let status_of =
         |id: &Value| keys.as_array().unwrap().iter().find(|k| &k["key_id"] == id).unwrap()["status"].clone();
     assert_eq!((status_of(&old["key_id"]), status_of(&new["key_id"])), (json!("retired"), json!("current")));
-    let v = verify(&app, "").await;
+    let v: Value = call("GET", "/api/v1/audit/verify").await.unwrap().json().await.unwrap();
     assert_eq!((v["ok"].as_bool(), v["checkpoints_checked"].as_i64()), (Some(true), Some(2)), "{v}");
+    // An instance that pins only the old key trusts nothing the new one signed.
+    let v = verify(&app, "").await;
+    assert_eq!(v["findings"][0]["checkpoint"], 2, "{v}");
+    assert!(v["findings"][0]["message"].as_str().unwrap().contains("not pinned outside the database"), "{v}");
     handle.stop(true).await;
 }
 
@@ -892,4 +898,132 @@ async fn keygen_writes_a_key_serve_signs_with_and_never_overwrites_one() {
         .unwrap();
     assert!(made.status.success() && grants::audit::checkpoint::AuditKey::read(&fresh).is_ok());
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// The tables' owner (no superuser) raises a sealed approval, recomputes every later hash and
+/// deletes the checkpoints: the database alone no longer shows it. The signer remembers what it
+/// signed, outside the database, and refuses to sign the forged head — in its answer, in
+/// `/readyz` and in `/metrics` — and verification where its record is names what is gone, the
+/// command line included.
+#[actix_web::test]
+async fn the_signer_remembers_what_it_signed_and_refuses_to_sign_a_rewritten_history() {
+    let dir = std::env::temp_dir().join(format!("grants-signer-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let key_file = dir.join("audit-key.pem");
+    grants::audit::checkpoint::AuditKey::from(crate::helpers::audit_key()).write_new(&key_file).unwrap();
+    let record = grants::config::record_beside(&key_file);
+    let token = "metrics-token-0123456789abcdef-0123456789";
+    let kept = record.clone();
+    let app = TestApp::builder()
+        .settings(move |s| {
+            s.audit_record = Some(kept);
+            s.metrics_token = Some(token.to_string());
+        })
+        .spawn()
+        .await;
+    let (award, _, _) = ledger_with_payments(&app).await;
+    let first = seal(&app).await;
+    app.recipient("Another partnership", "other").await;
+    let second = seal(&app).await;
+    let remembered = std::fs::read_to_string(&record).unwrap();
+    assert_eq!(remembered.lines().count(), 2, "{remembered}");
+    assert!(remembered.contains(second["head_hash"].as_str().unwrap()), "{remembered}");
+
+    let mut owner = connect_as_owner(&app);
+    for sql in [
+        "ALTER TABLE audit_events DISABLE TRIGGER USER".to_string(),
+        "ALTER TABLE audit_checkpoints DISABLE TRIGGER USER".to_string(),
+        "UPDATE audit_events SET data = jsonb_set(jsonb_set(data, '{amount}', '\"145000.00\"'), '{original_amount}', \
+         '\"145000.00\"'), data_text = NULL WHERE action = 'award.approved'"
+            .to_string(),
+        format!("UPDATE awards SET amount = 145000, original_amount = 145000 WHERE id = '{award}'"),
+    ] {
+        diesel::sql_query(&sql).execute(&mut owner).unwrap();
+    }
+    rehash_from(&mut owner, 1).unwrap();
+    diesel::sql_query("DELETE FROM audit_checkpoints").execute(&mut owner).unwrap();
+    let v = verify(&app, "").await;
+    assert_eq!(v["first_bad_seq"], Value::Null, "the rewritten chain links: {v}");
+
+    // Asked to sign the forged head: refused, and nothing is signed.
+    let r = app.post("/api/v1/audit/checkpoints", &app.auditor, json!({})).await;
+    assert_eq!((r.status, r.problem().as_str()), (503, "signer-refuses"), "{}", r.text);
+    assert!(r.text.contains("checkpoint 2"), "{}", r.text);
+    let checkpoints: i64 =
+        grants::db::schema::audit_checkpoints::table.count().get_result(&mut app.db.connect()).unwrap();
+    assert_eq!(checkpoints, 0, "nothing was signed");
+    let ready = app.send("GET", "/readyz", None, &[], None).await;
+    assert_eq!((ready.status, ready.problem().as_str()), (503, "signer-refuses"), "{}", ready.text);
+    let metrics = app.get("/metrics", token).await;
+    assert!(metrics.text.contains("grants_audit_signer_refusing 1"), "{}", metrics.text);
+    // Verification here compares with the record: both checkpoints are gone.
+    let v = verify(&app, "").await;
+    let gone: Vec<i64> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["kind"] == "signer-record")
+        .map(|f| f["checkpoint"].as_i64().unwrap())
+        .collect();
+    assert_eq!((v["ok"].as_bool(), gone), (Some(false), vec![first["number"].as_i64().unwrap(), 2]), "{v}");
+    // So does the command line run beside the key and its record.
+    let cli = crate::helpers::grants_command()
+        .args(["audit", "verify"])
+        .env("DATABASE_URL", &app.db.url)
+        .env("GRANTS_AUDIT_KEY_FILE", &key_file)
+        .env_remove("GRANTS_APP_DATABASE_URL")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&cli.stderr);
+    assert_eq!(cli.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("signer's record"), "{stderr}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// A checkpoint written into the table by whoever can write it — past the head, under a key of
+/// their own that they registered — is passed over by the signer (which signs on) and named by
+/// verification; the unsealed count never goes below zero.
+#[actix_web::test]
+async fn a_forged_checkpoint_under_an_unpinned_key_neither_stalls_the_signer_nor_passes_verification() {
+    let app = TestApp::builder()
+        .settings(|s| s.metrics_token = Some("metrics-token-0123456789abcdef-0123456789".into()))
+        .spawn()
+        .await;
+    ledger_with_payments(&app).await;
+    seal(&app).await;
+    let forger = grants::audit::checkpoint::AuditKey::generate();
+    let (head, _): (i64, String) = grants::audit::store::head(&mut app.db.connect()).unwrap().unwrap();
+    let at = grants::audit::now_micros();
+    let forged_hash = "f".repeat(64);
+    let signature = {
+        use ed25519_dalek::Signer as _;
+        let statement = grants::audit::checkpoint::statement(head + 999_999, &forged_hash, at, forger.key_id());
+        hex::encode(forger.signing_key().sign(&statement).to_bytes())
+    };
+    let mut service = app.db.connect_as_service();
+    diesel::sql_query(format!(
+        "INSERT INTO audit_keys (key_id, algorithm, public_key, added_at) VALUES ('{}', 'ed25519', '{}', now())",
+        forger.key_id(),
+        forger.public_hex()
+    ))
+    .execute(&mut service)
+    .unwrap();
+    diesel::sql_query(
+        "INSERT INTO audit_checkpoints (number, seq, head_hash, at, key_id, signature) VALUES (2, $1, $2, $3, $4, $5)",
+    )
+    .bind::<diesel::sql_types::BigInt, _>(head + 999_999)
+    .bind::<diesel::sql_types::Text, _>(&forged_hash)
+    .bind::<diesel::sql_types::Timestamptz, _>(at)
+    .bind::<diesel::sql_types::Text, _>(forger.key_id())
+    .bind::<diesel::sql_types::Text, _>(&signature)
+    .execute(&mut service)
+    .unwrap();
+    let v = verify(&app, "").await;
+    assert!(findings(&v).contains("not pinned outside the database"), "{v}");
+    // The signer passes over it and seals the head as checkpoint 3.
+    app.recipient("Another partnership", "other").await;
+    let sealed = seal(&app).await;
+    assert_eq!((sealed["number"].as_i64(), sealed["seq"].as_i64()), (Some(3), Some(head + 1)), "{sealed}");
+    let metrics = app.get("/metrics", "metrics-token-0123456789abcdef-0123456789").await;
+    assert!(metrics.text.contains("grants_audit_unsealed_events 0"), "{}", metrics.text);
 }

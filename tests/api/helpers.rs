@@ -287,6 +287,8 @@ pub fn settings_for(database_url: &str, jwt: JwtSettings, rate_limit: (u32, u32)
             data_source: Some("https://opcc.example/grants".into()),
         },
         audit_key: Some(audit_key()),
+        audit_record: None,
+        retired_keys: Vec::new(),
         checkpoint_every: Duration::from_secs(3600),
         handle_signals: false,
         db_start_patience: Duration::from_secs(0),

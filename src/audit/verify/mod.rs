@@ -85,6 +85,13 @@ pub struct Verification {
 pub struct Options {
     /// A checkpoint saved earlier.
     pub against: Option<SavedCheckpoint>,
+    /// The public keys (hex) pinned outside the database: the signing key's public half and
+    /// the retired keys the operator keeps. When given, a checkpoint signed under any other key
+    /// (one the serving role could have inserted with checkpoints of its own) is a finding.
+    pub pinned: Option<Vec<String>>,
+    /// The signer's record of what it signed, where it is kept: every checkpoint in it must
+    /// still be stored as signed, on the chain.
+    pub record: Vec<super::record::Remembered>,
 }
 
 /// The whole verification: the chain, the stored checkpoints, the saved one, reconciliation.
@@ -112,7 +119,16 @@ pub fn verify_all(
     let compared = compared.elapsed();
     let mut findings = Vec::new();
     check_event_text(conn, &mut findings)?;
-    let (checkpoints_checked, sealed_seq) = check_checkpoints(conn, chain.head_seq, &mut findings)?;
+    let (checkpoints_checked, sealed_seq) =
+        check_checkpoints(conn, chain.head_seq, options.pinned.as_deref(), &mut findings)?;
+    for (remembered, message) in super::record::compare(conn, &options.record)? {
+        findings.push(Finding {
+            kind: "signer-record".into(),
+            checkpoint: Some(remembered.number),
+            seq: Some(remembered.seq),
+            message: format!("{message} (the signer's record outside the database says so)"),
+        });
+    }
     if let Some(saved) = &options.against {
         check_against(conn, saved, chain.head_seq, &mut findings)?;
     }
@@ -235,11 +251,24 @@ fn check_event_text(conn: &mut PgConnection, findings: &mut Vec<Finding>) -> die
 fn check_checkpoints(
     conn: &mut PgConnection,
     head_seq: i64,
+    pinned: Option<&[String]>,
     findings: &mut Vec<Finding>,
 ) -> diesel::QueryResult<(i64, i64)> {
     use diesel::prelude::*;
-    let keys: std::collections::HashMap<String, String> =
-        checkpoint::keys(conn)?.into_iter().map(|k| (k.key_id, k.public_key)).collect();
+    // With pinned keys, only they are trusted, whatever the keys table holds.
+    let keys: std::collections::HashMap<String, String> = match pinned {
+        Some(pinned) => pinned
+            .iter()
+            .filter_map(|public| {
+                let bytes = <[u8; 32]>::try_from(hex::decode(public).ok()?.as_slice()).ok()?;
+                let key = ed25519_dalek::VerifyingKey::from_bytes(&bytes).ok()?;
+                Some((checkpoint::key_id_of(&key), public.clone()))
+            })
+            .collect(),
+        None => checkpoint::keys(conn)?.into_iter().map(|k| (k.key_id, k.public_key)).collect(),
+    };
+    let unknown =
+        if pinned.is_some() { "which is not pinned outside the database" } else { "which is not among the keys" };
     let (mut checked, mut number, mut sealed) = (0i64, 0i64, 0i64);
     loop {
         let batch = checkpoint::list(conn, number, 5_000)?;
@@ -273,7 +302,7 @@ fn check_checkpoints(
                 ));
             }
             match keys.get(&c.key_id) {
-                None => fail(format!("checkpoint {} names key {}, which is not among the keys", c.number, c.key_id)),
+                None => fail(format!("checkpoint {} names key {}, {unknown}", c.number, c.key_id)),
                 Some(public) if !c.signed_by(public) => {
                     fail(format!("checkpoint {}'s signature does not hold under key {}", c.number, c.key_id))
                 }
@@ -432,6 +461,24 @@ fn hash_in_parallel(events: &Copied, shapes: Option<&Shapes>) -> Vec<(Option<Hex
     })
 }
 
+/// What `grants audit verify` trusts beyond the database, from its settings: with
+/// `GRANTS_AUDIT_KEY_FILE`, only that key and the retired keys pinned in
+/// `GRANTS_AUDIT_RETIRED_KEYS_FILE`, and the signer's record beside the key (every checkpoint
+/// in it must still be stored as signed).
+fn options(settings: &crate::config::Settings, against: Option<SavedCheckpoint>) -> Result<Options, String> {
+    let Some(key) = &settings.audit_key else { return Ok(Options { against, pinned: None, record: Vec::new() }) };
+    let mut pinned = vec![hex::encode(key.verifying_key().to_bytes())];
+    pinned.extend(settings.retired_keys.iter().cloned());
+    let record = match &settings.audit_record {
+        Some(path) => super::record::SignedRecord::at(path).read()?,
+        None => Vec::new(),
+    };
+    if !record.is_empty() {
+        eprintln!("comparing with the {} checkpoints the signer remembers signing", record.len());
+    }
+    Ok(Options { against, pinned: Some(pinned), record })
+}
+
 /// `grants audit verify`: verifies the whole trail as the serving role, prints the result as
 /// JSON and a one-line summary, and is `Err` naming what does not hold (the chain's first bad
 /// seq, each finding, how many ledger values differ) when anything does not.
@@ -447,8 +494,8 @@ pub fn report(settings: &crate::config::Settings, against: Option<&std::path::Pa
     let connect = || PgConnection::establish(settings.serving_url()).map_err(|e| format!("cannot connect: {e}"));
     let (mut conn, mut other) = (connect()?, connect()?);
     let started = std::time::Instant::now();
-    let result =
-        verify_all(&mut conn, &mut other, &Options { against }).map_err(|e| format!("cannot read the trail: {e}"))?;
+    let result = verify_all(&mut conn, &mut other, &options(settings, against)?)
+        .map_err(|e| format!("cannot read the trail: {e}"))?;
     println!("{}", serde_json::to_string_pretty(&result).map_err(|e| e.to_string())?);
     eprintln!(
         "verified {} events, {} checkpoints and every ledger row in {:.2?}; {} events unsealed",
