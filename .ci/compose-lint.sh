@@ -39,6 +39,28 @@ if "GRANTS_DB_START_SECS" not in env:
     problems.append("grants: no start-up retry window (GRANTS_DB_START_SECS)")
 if "demo" not in s.get("demo", {}).get("profiles", []):
     problems.append("no demo profile")
+# Nobody serves as the superuser or the owner; the owner migrates in a one-shot job.
+if "DATABASE_URL" in env:
+    problems.append("grants: holds an owner's DATABASE_URL (serve with GRANTS_APP_DATABASE_URL only)")
+if "grants_app:" not in env.get("GRANTS_APP_DATABASE_URL", ""):
+    problems.append("grants: does not serve as the serving role grants_app")
+if deps.get("migrate", {}).get("condition") != "service_completed_successfully":
+    problems.append("grants: does not wait for the migrate job")
+migrate = s.get("migrate", {})
+if migrate.get("command") != ["migrate"] or "grants_owner:" not in migrate.get("environment", {}).get("DATABASE_URL", ""):
+    problems.append("migrate: not `grants migrate` as grants_owner")
+for name, service in s.items():
+    url = str(service.get("environment", {}).get("DATABASE_URL", ""))
+    if url.startswith("postgres://postgres:"):
+        problems.append(f"{name}: connects as the superuser")
+# The signing key: in a volume only the key job and the service mount; the demo has its own.
+with_key = sorted(n for n, svc in s.items() if any(str(v).startswith("grants-key:") for v in svc.get("volumes", [])))
+if with_key != ["audit-key", "grants"]:
+    problems.append(f"grants-key is mounted by {with_key}, not only by audit-key and grants")
+if any(str(v).startswith("grants-key:") or str(v).startswith("grants-db:") for v in s.get("demo", {}).get("volumes", [])):
+    problems.append("demo: shares the service's volume")
+if not any("docker-entrypoint-initdb.d" in str(v) for v in s["db"].get("volumes", [])):
+    problems.append("db: no init script creating the owner and serving roles")
 ignored = open(".dockerignore").read().split()
 if "target/" not in ignored:
     problems.append(".dockerignore: target/ goes into the build context")

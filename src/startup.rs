@@ -264,11 +264,21 @@ pub fn health(address: Option<String>) -> Result<(), String> {
 }
 
 /// `grants migrate`: creates the database if missing and applies the migrations, waiting for a
-/// server that is still starting.
+/// server that is still starting. Given `GRANTS_APP_DATABASE_URL` too, it grants that role
+/// exactly the serving role's privileges, so `serve` can run with that URL alone and never hold
+/// the owner's credentials (the compose file's `migrate` job).
 pub fn migrate(settings: &Settings) -> Result<(), String> {
     crate::db::wait_for_server(&settings.database_url, true, settings.db_start_patience)?;
-    crate::db::prepare(&settings.database_url)?;
-    println!("database ready");
+    match settings.app_database_url.as_deref() {
+        Some(app) => {
+            crate::db::prepare_serving(&settings.database_url, Some(app), &settings.app_role, None)?;
+            println!("database ready; {} may serve it", crate::db::roles::url_user(app)?);
+        }
+        None => {
+            crate::db::prepare(&settings.database_url)?;
+            println!("database ready");
+        }
+    }
     Ok(())
 }
 

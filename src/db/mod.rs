@@ -217,12 +217,27 @@ pub fn prepare_serving(
 }
 
 /// Refuses to serve a database whose migrations are behind this binary (when the service was
-/// given no owner URL to migrate it with).
+/// given no owner URL to migrate it with). It reads the migrations table only: the serving role
+/// may not create it (as asking diesel would try to), nor anything else.
 pub fn check_current(serving_url: &str) -> Result<(), String> {
+    use diesel::migration::MigrationSource;
     let mut conn = PgConnection::establish(serving_url).map_err(|e| format!("cannot connect to the database: {e}"))?;
-    match conn.has_pending_migration(MIGRATIONS) {
-        Ok(false) => Ok(()),
-        Ok(true) => Err("the database needs migrating: run `grants migrate` with DATABASE_URL naming the owner".into()),
-        Err(e) => Err(format!("cannot read the database's migrations: {e}")),
+    #[derive(QueryableByName)]
+    struct Applied {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        version: String,
+    }
+    let applied: std::collections::HashSet<String> =
+        match diesel::sql_query("SELECT version FROM __diesel_schema_migrations").load::<Applied>(&mut conn) {
+            Ok(rows) => rows.into_iter().map(|r| r.version).collect(),
+            Err(e) if e.to_string().contains("does not exist") => Default::default(),
+            Err(e) => return Err(format!("cannot read the database's migrations: {e}")),
+        };
+    let embedded = MigrationSource::<diesel::pg::Pg>::migrations(&MIGRATIONS)
+        .map_err(|e| format!("cannot read this binary's migrations: {e}"))?;
+    if embedded.iter().all(|m| applied.contains(&m.name().version().to_string())) {
+        Ok(())
+    } else {
+        Err("the database needs migrating: run `grants migrate` with DATABASE_URL naming the owner".into())
     }
 }

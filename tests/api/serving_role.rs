@@ -146,3 +146,52 @@ async fn serve_refuses_a_superuser_and_given_the_owner_serves_through_its_own_ro
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// As the compose file runs it: the ledger's owner is no superuser and migrates in a one-shot
+/// `grants migrate`, which also grants the serving role its privileges; `serve` then holds the
+/// serving role's URL alone, and that role can neither delete nor alter anything.
+#[actix_web::test]
+async fn an_owner_that_is_no_superuser_migrates_and_grants_and_serve_holds_only_the_serving_role() {
+    use diesel::{Connection, RunQueryDsl};
+    let mut admin = crate::helpers::admin_connection();
+    let name = format!("grants_compose_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    for sql in [
+        "DO $$ BEGIN CREATE ROLE grants_test_owner2 LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE; \
+         EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
+            .to_string(),
+        "DO $$ BEGIN CREATE ROLE grants_test_app2 LOGIN NOSUPERUSER NOINHERIT; \
+         EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
+            .to_string(),
+        format!("CREATE DATABASE \"{name}\" OWNER grants_test_owner2"),
+    ] {
+        diesel::sql_query(sql).execute(&mut admin).unwrap();
+    }
+    let owner = format!("postgres://grants_test_owner2@127.0.0.1:5432/{name}?sslmode=disable");
+    let serving = format!("postgres://grants_test_app2@127.0.0.1:5432/{name}?sslmode=disable");
+    let migrated = crate::helpers::grants_command()
+        .arg("migrate")
+        .env("DATABASE_URL", &owner)
+        .env("GRANTS_APP_DATABASE_URL", &serving)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&migrated.stdout);
+    assert!(migrated.status.success(), "{said} {}", String::from_utf8_lossy(&migrated.stderr));
+    assert!(said.contains("grants_test_app2 may serve it"), "{said}");
+    let mut app = diesel::PgConnection::establish(&serving).unwrap();
+    assert!(diesel::sql_query("SELECT count(*) FROM funds").execute(&mut app).is_ok());
+    assert!(diesel::sql_query("DELETE FROM funds").execute(&mut app).is_err());
+    assert!(diesel::sql_query("ALTER TABLE funds DISABLE TRIGGER USER").execute(&mut app).is_err());
+    // `serve` with the serving role's URL alone: it checks the database is current and serves.
+    let port = crate::helpers::free_port();
+    let mut child = crate::helpers::serve_command(&serving, port)
+        .env_remove("DATABASE_URL")
+        .env("GRANTS_APP_DATABASE_URL", &serving)
+        .spawn()
+        .unwrap();
+    let client = awc::Client::default();
+    crate::helpers::wait_ready(&client, &format!("http://127.0.0.1:{port}")).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    drop(app);
+    diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).execute(&mut admin).unwrap();
+}
