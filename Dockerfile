@@ -11,7 +11,7 @@ RUN cargo build --release --locked --bin grants
 FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends libpq5 ca-certificates && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 grants \
-    && mkdir /data && chown grants /data
+    && mkdir /data /public && chown grants /data /public
 COPY --from=build /src/target/release/grants /usr/local/bin/grants
 USER grants
 ENV GRANTS_BIND=0.0.0.0:8080 GRANTS_DATA_DIR=/data

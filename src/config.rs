@@ -76,6 +76,10 @@ pub struct Settings {
     /// of earlier signing keys, pinned outside the database: with the current key's public
     /// half, the only keys whose checkpoints are trusted.
     pub retired_keys: Vec<String>,
+    /// `GRANTS_AUDIT_PUBLIC_KEY_FILE`: the signing key's public half (hex), for `grants
+    /// migrate` to register it as the owner without holding the private key
+    /// (`grants audit keygen --public-out`).
+    pub audit_public_key: Option<String>,
     /// `GRANTS_CHECKPOINT_SECS`: how often a checkpoint is signed while the chain grows.
     /// Default 60.
     pub checkpoint_every: Duration,
@@ -490,6 +494,15 @@ impl Settings {
                 .transpose()
                 .map_err(|message| ConfigError { variable: "GRANTS_AUDIT_RETIRED_KEYS_FILE", message })?
                 .unwrap_or_default(),
+            audit_public_key: var("GRANTS_AUDIT_PUBLIC_KEY_FILE")
+                .map(|path| {
+                    read_public_keys(std::path::Path::new(&path))?
+                        .into_iter()
+                        .next()
+                        .ok_or_else(|| format!("{path} holds no public key"))
+                })
+                .transpose()
+                .map_err(|message| ConfigError { variable: "GRANTS_AUDIT_PUBLIC_KEY_FILE", message })?,
             checkpoint_every: Duration::from_secs(number("GRANTS_CHECKPOINT_SECS", 60)?.max(1)),
             handle_signals: true,
             reminder_days: number("GRANTS_REMINDER_DAYS", 7)?.min(366),

@@ -87,6 +87,10 @@ enum AuditCommand {
         /// container's first start).
         #[arg(long)]
         if_missing: bool,
+        /// Also write the public half (hex) here, for `grants migrate` to register
+        /// (GRANTS_AUDIT_PUBLIC_KEY_FILE) without holding the private key.
+        #[arg(long, value_name = "FILE")]
+        public_out: Option<std::path::PathBuf>,
     },
 }
 
@@ -137,8 +141,8 @@ fn run(command: Command) -> Result<(), String> {
         Command::Audit { action: AuditCommand::Verify { against } } => {
             audit::verify::report(&settings()?, against.as_deref())
         }
-        Command::Audit { action: AuditCommand::Keygen { out, if_missing } } => {
-            audit::checkpoint::keygen(&out, if_missing)
+        Command::Audit { action: AuditCommand::Keygen { out, if_missing, public_out } } => {
+            audit::checkpoint::keygen(&out, if_missing, public_out.as_deref())
         }
     }
 }

@@ -81,6 +81,13 @@ impl Application {
         let listener =
             TcpListener::bind(&settings.bind).map_err(|e| format!("cannot listen on {}: {e}", settings.bind))?;
         let address = listener.local_addr().map_err(|e| format!("cannot read the bound address: {e}"))?;
+        // The first signing round, before anything is served: the record checked, the head sealed.
+        if let Some(signer) = &audit_signer {
+            match state.pool.get() {
+                Ok(mut conn) => crate::audit::checkpoint::round(&mut conn, signer, true),
+                Err(e) => log::warn!("no first signing round: {e}"),
+            }
+        }
         let served_signer = audit_signer.clone();
         let mut server = HttpServer::new(move || app(state.clone(), served_signer.clone()));
         if let Some(n) = settings.workers {
@@ -263,6 +270,25 @@ pub fn health(address: Option<String>) -> Result<(), String> {
     Ok(())
 }
 
+/// Registers the configured audit key's public half, as the tables' owner (the serving role may
+/// not insert keys).
+fn register_key(settings: &Settings) -> Result<Option<String>, String> {
+    use crate::audit::checkpoint::{key_id_of, register_public};
+    use diesel::Connection;
+    let public = match (&settings.audit_key, &settings.audit_public_key) {
+        (Some(key), _) => hex::encode(key.verifying_key().to_bytes()),
+        (None, Some(public)) => public.clone(),
+        (None, None) => return Ok(None),
+    };
+    let bytes = <[u8; 32]>::try_from(hex::decode(&public).map_err(|e| e.to_string())?.as_slice())
+        .map_err(|_| "the audit public key is not 32 bytes".to_string())?;
+    let key_id = key_id_of(&ed25519_dalek::VerifyingKey::from_bytes(&bytes).map_err(|e| e.to_string())?);
+    let mut conn = diesel::PgConnection::establish(&settings.database_url)
+        .map_err(|e| format!("cannot connect as the owner to register the audit key: {e}"))?;
+    register_public(&mut conn, &public, &key_id).map_err(|e| format!("cannot register the audit key: {e}"))?;
+    Ok(Some(key_id))
+}
+
 /// `grants migrate`: creates the database if missing and applies the migrations, waiting for a
 /// server that is still starting. Given `GRANTS_APP_DATABASE_URL` too, it grants that role
 /// exactly the serving role's privileges, so `serve` can run with that URL alone and never hold
@@ -278,6 +304,9 @@ pub fn migrate(settings: &Settings) -> Result<(), String> {
             crate::db::prepare(&settings.database_url)?;
             println!("database ready");
         }
+    }
+    if let Some(key_id) = register_key(settings)? {
+        println!("audit key {key_id} registered");
     }
     Ok(())
 }
@@ -440,6 +469,9 @@ fn serving_role(settings: &Settings, allow_superuser: bool) -> Result<String, St
         db::check_current(&url)?;
         url
     };
+    if owner_migrates {
+        register_key(settings)?;
+    }
     let identity = db::roles::identify(&serving_url)?;
     db::roles::refuse_powerful(&identity, allow_superuser)?;
     log::info!("serving as database role {}", identity.user);

@@ -54,15 +54,22 @@ impl From<SigningKey> for AuditKey {
 
 /// `grants audit keygen`: writes a new key to `out` (never over a file) and says its id and
 /// public key; with `if_missing`, a key already at `out` is kept and named instead.
-pub fn keygen(out: &std::path::Path, if_missing: bool) -> Result<(), String> {
-    if if_missing && out.exists() {
+pub fn keygen(out: &std::path::Path, if_missing: bool, public_out: Option<&Path>) -> Result<(), String> {
+    let key = if if_missing && out.exists() {
         let key = AuditKey::read(out)?;
         println!("kept {}\nkey_id {}\npublic_key {}", out.display(), key.key_id(), key.public_hex());
-        return Ok(());
+        key
+    } else {
+        let key = AuditKey::generate();
+        key.write_new(out)?;
+        println!("wrote {}\nkey_id {}\npublic_key {}", out.display(), key.key_id(), key.public_hex());
+        key
+    };
+    if let Some(path) = public_out {
+        std::fs::write(path, format!("{}\n", key.public_hex()))
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        println!("wrote the public half to {}", path.display());
     }
-    let key = AuditKey::generate();
-    key.write_new(out)?;
-    println!("wrote {}\nkey_id {}\npublic_key {}", out.display(), key.key_id(), key.public_hex());
     Ok(())
 }
 
@@ -198,13 +205,24 @@ pub struct PublicKey {
     pub added_at: DateTime<Utc>,
 }
 
-/// Records the key's public half (once).
+/// Whether the key's public half is in the keys table.
+pub fn registered(conn: &mut PgConnection, key: &AuditKey) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(audit_keys::table.find(key.key_id()))).get_result(conn)
+}
+
+/// Records the key's public half (once), as the tables' owner: the serving role may not
+/// insert keys.
 pub fn register(conn: &mut PgConnection, key: &AuditKey) -> QueryResult<()> {
+    register_public(conn, &key.public_hex(), key.key_id())
+}
+
+/// Records a public key (hex) under its id (once), as the tables' owner.
+pub fn register_public(conn: &mut PgConnection, public_hex: &str, key_id: &str) -> QueryResult<()> {
     diesel::insert_into(audit_keys::table)
         .values((
-            audit_keys::key_id.eq(key.key_id()),
+            audit_keys::key_id.eq(key_id),
             audit_keys::algorithm.eq("ed25519"),
-            audit_keys::public_key.eq(key.public_hex()),
+            audit_keys::public_key.eq(public_hex),
             audit_keys::added_at.eq(super::now_micros()),
         ))
         .on_conflict_do_nothing()
@@ -284,6 +302,9 @@ pub enum Sealed {
     Busy,
     /// The events since the last checkpoint do not link to it: nothing was signed.
     Broken(i64),
+    /// The key is not in the keys table: only the tables' owner registers keys (`grants
+    /// migrate` or `serve` given the owner's URL, with the key configured).
+    Unregistered,
     /// The database no longer holds what this signer signed (or the signer already refuses
     /// for that reason): nothing was signed, and nothing will be.
     Refused(String),
@@ -369,7 +390,9 @@ pub fn seal(conn: &mut PgConnection, key: &AuditKey, wait: bool, trust: &Trust<'
             return Ok(Sealed::Broken(seq + 1));
         }
         let head_hash = prev_hash;
-        register(conn, key)?;
+        if !registered(conn, key)? {
+            return Ok(Sealed::Unregistered);
+        }
         let at = super::now_micros();
         let number: Option<i64> =
             audit_checkpoints::table.select(diesel::dsl::max(audit_checkpoints::number)).first(conn)?;
@@ -494,43 +517,51 @@ impl Signer {
     }
 }
 
+/// One signing round: the first checks the whole record ([`Signer::check_record`]); a new
+/// checkpoint is remembered once committed. Outcomes are logged.
+pub fn round(conn: &mut PgConnection, signer: &Signer, first: bool) {
+    let outcome = (|| {
+        if first {
+            signer.check_record(conn)?;
+        }
+        signer.seal(conn, false)
+    })();
+    match outcome {
+        Ok(Sealed::Broken(seq)) => log::error!(
+            "the audit chain does not link from its last checkpoint (seq {seq}): nothing signed; run `grants audit verify`"
+        ),
+        Ok(Sealed::Unregistered) => log::error!(
+            "the audit key {} is not registered: run `grants migrate` as the tables' owner with GRANTS_AUDIT_KEY_FILE set \
+             (the serving role may not register keys)",
+            signer.key().key_id()
+        ),
+        Ok(Sealed::New(c)) => {
+            signer.remember(&c);
+            log::debug!("signed checkpoint {} at seq {}", c.number, c.seq)
+        }
+        Ok(_) => {}
+        Err(e) => log::warn!("no checkpoint signed this round: {e}"),
+    }
+}
+
 /// Signs a checkpoint every `every` while the chain grows, for as long as the server runs (the
-/// first round registers the key). Instances that lose the race for the signer's lock skip the
-/// round: checkpoints stay one sequence.
+/// first round ran when the application was built). Instances that lose the race for the
+/// signer's lock skip the round: checkpoints stay one sequence.
 pub async fn keep_sealing(
     state: actix_web::web::Data<crate::state::AppState>,
     signer: Option<actix_web::web::Data<Signer>>,
     every: std::time::Duration,
 ) {
     let Some(signer) = signer else { return };
-    let mut registered = false;
     loop {
-        let round = signer.clone();
-        let first = !registered;
-        // The key's registration and the first seal commit together: whoever sees the key
-        // registered knows the first round is over.
-        let outcome = state
-            .tx(move |conn| {
-                if first {
-                    round.check_record(conn)?;
-                    register(conn, round.key())?;
-                }
-                Ok(round.seal(conn, false)?)
+        actix_web::rt::time::sleep(every).await;
+        let this = signer.clone();
+        let _ = state
+            .db(move |conn| {
+                round(conn, &this, false);
+                Ok(())
             })
             .await;
-        registered |= outcome.is_ok();
-        match outcome {
-            Ok(Sealed::Broken(seq)) => log::error!(
-                "the audit chain does not link from its last checkpoint (seq {seq}): nothing signed; run `grants audit verify`"
-            ),
-            Ok(Sealed::New(c)) => {
-                signer.remember(&c);
-                log::debug!("signed checkpoint {} at seq {}", c.number, c.seq)
-            }
-            Ok(_) => {}
-            Err(e) => log::warn!("no checkpoint signed this round: {e}"),
-        }
-        actix_web::rt::time::sleep(every).await;
     }
 }
 

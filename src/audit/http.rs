@@ -241,6 +241,11 @@ async fn create_checkpoint(
             "the chain does not link from its last checkpoint (seq {seq}): nothing was signed; run verification"
         ))),
         Sealed::Refused(why) => Err(ApiError::SignerRefuses(format!("nothing was signed: {why}"))),
+        Sealed::Unregistered => Err(ApiError::InvalidState(
+            "this service's audit key is not registered: run `grants migrate` as the tables' owner with \
+             GRANTS_AUDIT_KEY_FILE set"
+                .into(),
+        )),
     }
 }
 

@@ -45,7 +45,8 @@ pub const PRIVILEGES: &[(&str, &str)] = &[
     ("idempotency_keys", "SELECT, INSERT, UPDATE, DELETE"),
     ("rate_buckets", "SELECT, INSERT, UPDATE, DELETE"),
     ("audit_events", "SELECT, INSERT"),
-    ("audit_keys", "SELECT, INSERT"),
+    // Keys are registered by the owner (`grants migrate`, or `serve` given the owner's URL).
+    ("audit_keys", "SELECT"),
     ("audit_checkpoints", "SELECT, INSERT"),
     ("__diesel_schema_migrations", "SELECT"),
 ];

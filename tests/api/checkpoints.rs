@@ -493,6 +493,8 @@ async fn a_rotated_key_signs_on_and_the_retired_one_still_checks_its_checkpoints
     settings.audit_key = Some(new_key.signing_key().clone());
     // The retired key's public half is pinned outside the database (GRANTS_AUDIT_RETIRED_KEYS_FILE).
     settings.retired_keys = vec![grants::audit::checkpoint::AuditKey::from(crate::helpers::audit_key()).public_hex()];
+    // The operator registers the new key as the tables' owner (`grants migrate`).
+    grants::audit::checkpoint::register(&mut app.db.connect(), &new_key).unwrap();
     let rotated = Application::build(settings).expect("start with the new key");
     let base = format!("http://{}", rotated.address());
     let handle = rotated.handle();
@@ -1001,13 +1003,14 @@ async fn a_forged_checkpoint_under_an_unpinned_key_neither_stalls_the_signer_nor
         hex::encode(forger.signing_key().sign(&statement).to_bytes())
     };
     let mut service = app.db.connect_as_service();
-    diesel::sql_query(format!(
+    let insert_key = format!(
         "INSERT INTO audit_keys (key_id, algorithm, public_key, added_at) VALUES ('{}', 'ed25519', '{}', now())",
         forger.key_id(),
         forger.public_hex()
-    ))
-    .execute(&mut service)
-    .unwrap();
+    );
+    // The serving role may not add a key; the tables' owner can, and gains nothing by it.
+    assert!(diesel::sql_query(&insert_key).execute(&mut service).is_err(), "the serving role added a key");
+    diesel::sql_query(&insert_key).execute(&mut app.db.connect()).unwrap();
     diesel::sql_query(
         "INSERT INTO audit_checkpoints (number, seq, head_hash, at, key_id, signature) VALUES (2, $1, $2, $3, $4, $5)",
     )

@@ -288,6 +288,7 @@ pub fn settings_for(database_url: &str, jwt: JwtSettings, rate_limit: (u32, u32)
         },
         audit_key: Some(audit_key()),
         audit_record: None,
+        audit_public_key: None,
         retired_keys: Vec::new(),
         checkpoint_every: Duration::from_secs(3600),
         handle_signals: false,
@@ -388,6 +389,12 @@ impl TestApp {
         let mut settings = settings_for(&database_url, jwt.clone(), rate_limit);
         for change in configure {
             change(&mut settings);
+        }
+        // The tables' owner registers the key, as `grants migrate` or `serve` given the owner's
+        // URL does: the serving role may not.
+        if let Some(key) = &settings.audit_key {
+            let key = grants::audit::checkpoint::AuditKey::from(key.clone());
+            grants::audit::checkpoint::register(&mut db.connect(), &key).expect("register the audit key");
         }
         let application = Application::build(settings).expect("start the service");
         let address = format!("http://{}", application.address());

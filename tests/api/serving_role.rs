@@ -168,19 +168,31 @@ async fn an_owner_that_is_no_superuser_migrates_and_grants_and_serve_holds_only_
     }
     let owner = format!("postgres://grants_test_owner2@127.0.0.1:5432/{name}?sslmode=disable");
     let serving = format!("postgres://grants_test_app2@127.0.0.1:5432/{name}?sslmode=disable");
+    // The key's public half, as `grants audit keygen --public-out` writes it: the owner's job
+    // registers the key without holding it.
+    let key = grants::audit::checkpoint::AuditKey::from(crate::helpers::audit_key());
+    let public = std::env::temp_dir().join(format!("grants-public-{}.pub", uuid::Uuid::new_v4()));
+    std::fs::write(&public, format!("{}\n", key.public_hex())).unwrap();
     let migrated = crate::helpers::grants_command()
         .arg("migrate")
         .env("DATABASE_URL", &owner)
         .env("GRANTS_APP_DATABASE_URL", &serving)
+        .env("GRANTS_AUDIT_PUBLIC_KEY_FILE", &public)
+        .env_remove("GRANTS_AUDIT_KEY_FILE")
         .output()
         .unwrap();
+    std::fs::remove_file(&public).unwrap();
     let said = String::from_utf8_lossy(&migrated.stdout);
     assert!(migrated.status.success(), "{said} {}", String::from_utf8_lossy(&migrated.stderr));
     assert!(said.contains("grants_test_app2 may serve it"), "{said}");
+    assert!(said.contains(&format!("audit key {} registered", key.key_id())), "{said}");
     let mut app = diesel::PgConnection::establish(&serving).unwrap();
     assert!(diesel::sql_query("SELECT count(*) FROM funds").execute(&mut app).is_ok());
     assert!(diesel::sql_query("DELETE FROM funds").execute(&mut app).is_err());
     assert!(diesel::sql_query("ALTER TABLE funds DISABLE TRIGGER USER").execute(&mut app).is_err());
+    let own_key =
+        "INSERT INTO audit_keys (key_id, algorithm, public_key, added_at) VALUES ('k', 'ed25519', 'p', now())";
+    assert!(diesel::sql_query(own_key).execute(&mut app).is_err(), "the serving role added a key");
     // `serve` with the serving role's URL alone: it checks the database is current and serves.
     let port = crate::helpers::free_port();
     let mut child = crate::helpers::serve_command(&serving, port)
