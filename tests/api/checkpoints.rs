@@ -469,8 +469,15 @@ async fn one_verification_at_a_time_and_requests_go_on_meanwhile() {
             statuses
         }
     );
-    assert_eq!(first.status, 200, "{}", first.text);
-    for refused in &rest {
+    // Whichever reached the service first runs (usually the first sent); the others wait.
+    let all: Vec<&crate::helpers::Reply> = std::iter::once(&first).chain(rest.iter()).collect();
+    assert_eq!(
+        all.iter().filter(|r| r.status == 200).count(),
+        1,
+        "{:?}",
+        all.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+    for refused in all.iter().filter(|r| r.status != 200) {
         assert_eq!((refused.status, refused.problem().as_str()), (429, "verify-in-progress"), "{}", refused.text);
     }
     assert_eq!(reads, vec![(200, true); 10], "requests went on, each within 2 s, while it ran");
