@@ -26,4 +26,6 @@ fn main() {
     }
     config.write_to_file();
     println!("cargo::rerun-if-changed=build.rs");
+    // A migration added is embedded (diesel_migrations reads the folder at compile time).
+    println!("cargo::rerun-if-changed=migrations");
 }

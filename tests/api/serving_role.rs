@@ -207,3 +207,50 @@ async fn an_owner_that_is_no_superuser_migrates_and_grants_and_serve_holds_only_
     drop(app);
     diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).execute(&mut admin).unwrap();
 }
+
+/// Whoever holds the serving role's credentials writes money around the service: a paid payment
+/// over its award, a payment on a draft, an approved amount past the fund's budget, a budget
+/// below what is committed, a carry-forward past the headroom. The database refuses each, by
+/// triggers the tables' owner holds; the ledger is as it was.
+#[actix_web::test]
+async fn the_database_holds_the_money_rules_against_the_serving_role() {
+    use diesel::RunQueryDsl;
+    let app = TestApp::spawn().await;
+    let l = app.ledger("100000").await;
+    let award = app.draft(&l, "60000").await;
+    app.approve(&award).await;
+    let draft = app.draft(&l, "1000").await;
+    let later = app.create_fund("CDRG", "2021-22", "500").await.id();
+    let decision = app.decision("PCC-DN-2021-003", "2021-03-20").await;
+    let mut service = app.db.connect_as_service();
+    let payment = |award: &str, amount: &str| {
+        format!(
+            "INSERT INTO payments (id, award_id, amount, status, paid_on, reference, paid_by, created_by) \
+             VALUES (gen_random_uuid(), '{award}', {amount}, 'paid', '2020-07-01', 'BACS-X', 'x', 'x')"
+        )
+    };
+    let attacks = [
+        (payment(&award, "60000.01"), "exceed its amount"),
+        (payment(&draft, "1"), "on an award that is draft"),
+        (format!("UPDATE awards SET amount = 100000.01 WHERE id = '{award}'"), "exceed its budget available"),
+        (format!("UPDATE funds SET budget = 59999.99 WHERE id = '{}'", l.fund), "exceed its budget available"),
+        (
+            format!(
+                "INSERT INTO carry_forwards (id, from_fund_id, to_fund_id, amount, decision_id, decision_ref, recorded_by) \
+                 VALUES (gen_random_uuid(), '{}', '{later}', 40000.01, '{decision}', 'PCC-DN-2021-003', 'x')",
+                l.fund
+            ),
+            "exceed its budget available",
+        ),
+    ];
+    for (sql, why) in attacks {
+        let refused = diesel::sql_query(&sql)
+            .execute(&mut service)
+            .map_or_else(|e| e.to_string(), |n| format!("{n} rows written"));
+        assert!(refused.contains(why), "{sql}: {refused}");
+    }
+    // Within the rules, the same statements pass: a payment within the award.
+    diesel::sql_query(payment(&award, "60000")).execute(&mut service).unwrap();
+    let f = app.get(&format!("/api/v1/funds/{}", l.fund), &app.auditor).await;
+    assert_eq!((f.body["budget"].as_str(), f.body["committed"].as_str()), (Some("100000.00"), Some("60000.00")));
+}

@@ -1,0 +1,12 @@
+DROP TRIGGER carry_forwards_money_rules_insert ON carry_forwards;
+DROP TRIGGER funds_money_rules_update ON funds;
+DROP TRIGGER payments_money_rules_update ON payments;
+DROP TRIGGER payments_money_rules_insert ON payments;
+DROP TRIGGER awards_money_rules_update ON awards;
+DROP TRIGGER awards_money_rules_insert ON awards;
+DROP FUNCTION carry_forwards_money_rules();
+DROP FUNCTION funds_money_rules();
+DROP FUNCTION payments_money_rules();
+DROP FUNCTION awards_money_rules();
+DROP FUNCTION fund_budget_holds(uuid);
+DROP FUNCTION award_money_holds(uuid);
