@@ -254,3 +254,48 @@ async fn the_database_holds_the_money_rules_against_the_serving_role() {
     let f = app.get(&format!("/api/v1/funds/{}", l.fund), &app.auditor).await;
     assert_eq!((f.body["budget"].as_str(), f.body["committed"].as_str()), (Some("100000.00"), Some("60000.00")));
 }
+
+/// With the serving role's credentials, and within the database's rules: an approved award
+/// raised within its fund's budget (row and event, well chained and matching). The chain links
+/// and every row matches its latest event; verification replays the rules over the history and
+/// names the event that raised an approved amount without a variation.
+#[actix_web::test]
+async fn verification_replays_the_rules_and_names_an_amount_raised_around_the_service() {
+    use diesel::{Connection, RunQueryDsl};
+    let app = TestApp::spawn().await;
+    let l = app.ledger("100000").await;
+    let award = app.draft(&l, "300").await;
+    app.approve(&award).await;
+    let before = app.get("/api/v1/audit/verify", &app.auditor).await;
+    assert_eq!((before.body["ok"].as_bool(), before.body["findings"].as_array().map(Vec::len)), (Some(true), Some(0)));
+    let latest = app.get(&format!("/api/v1/audit/events?entity_id={award}&action=award.approved"), &app.auditor).await;
+    let mut data = latest.body["items"][0]["data"].clone();
+    data["amount"] = serde_json::json!("400.00");
+    let mut service = app.db.connect_as_service();
+    let award_id: uuid::Uuid = award.parse().unwrap();
+    service
+        .transaction(|c| {
+            diesel::sql_query(format!("UPDATE awards SET amount = 400 WHERE id = '{award}'")).execute(c)?;
+            let actor = grants::audit::Actor { sub: "arthur".into(), name: None };
+            let event = grants::audit::OwnedEvent {
+                action: "award.updated".into(),
+                entity_type: "award".into(),
+                entity_id: award_id,
+                award_id: Some(award_id),
+                data,
+            };
+            grants::audit::append_batch(c, &actor, &[event]).map_err(|_| diesel::result::Error::RollbackTransaction)?;
+            Ok::<_, diesel::result::Error>(())
+        })
+        .unwrap();
+    let v = app.get("/api/v1/audit/verify", &app.auditor).await.body;
+    assert_eq!(
+        (v["first_bad_seq"].clone(), v["unreconciled_total"].as_i64()),
+        (serde_json::Value::Null, Some(0)),
+        "{v}"
+    );
+    assert_eq!(v["ok"], false, "{v}");
+    let rule = v["findings"].as_array().unwrap().iter().find(|f| f["kind"] == "rule").expect("a rule finding");
+    assert!(rule["message"].as_str().unwrap().contains("amount-without-variation"), "{v}");
+    assert_eq!(rule["seq"], v["head_seq"], "the forged event is named: {v}");
+}

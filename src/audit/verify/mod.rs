@@ -4,6 +4,7 @@
 
 pub mod matching;
 pub mod reconcile;
+pub mod rules;
 pub mod stream;
 
 use diesel::pg::PgConnection;
@@ -38,7 +39,9 @@ pub struct SavedCheckpoint {
 pub struct Finding {
     /// `checkpoint` (a stored checkpoint fails), `against` (the saved checkpoint fails),
     /// `truncated` (the chain ends below a checkpoint), `event-text` (an event's data may
-    /// differ from the text its hash covers).
+    /// differ from the text its hash covers), `signer-record` (a checkpoint the signer
+    /// remembers is gone), `rule` (the first event that breaks a money rule, replayed:
+    /// [`rules`]).
     #[schema(example = "checkpoint")]
     pub kind: String,
     /// The checkpoint's number, when it is a stored one.
@@ -121,6 +124,7 @@ pub fn verify_all(
     check_event_text(conn, &mut findings)?;
     let (checkpoints_checked, sealed_seq) =
         check_checkpoints(conn, chain.head_seq, options.pinned.as_deref(), &mut findings)?;
+    findings.extend(rules::replay(conn)?);
     for (remembered, message) in super::record::compare(conn, &options.record)? {
         findings.push(Finding {
             kind: "signer-record".into(),
