@@ -315,12 +315,16 @@ mod tests {
     /// arthur under it.
     fn approved(budget: &str, amount: &str) -> (Vec<AuditEvent>, Uuid, Uuid) {
         let (fund, decision, award) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
-        let a = |status: &str, by: Option<&str>| json!({"fund_id": fund, "status": status, "amount": amount, "created_by": "fiona", "approved_by": by, "decision_id": by.map(|_| decision)});
+        let a = |status: AwardStatus, by: Option<&str>| {
+            let decision = by.map(|_| decision);
+            let status = status.as_str();
+            json!({"fund_id": fund, "status": status, "amount": amount, "created_by": "fiona", "approved_by": by, "decision_id": decision})
+        };
         let events = vec![
             event(1, "fiona", "fund.created", fund, None, json!({"budget": budget})),
             event(2, "arthur", "decision.recorded", decision, None, json!({})),
-            event(3, "fiona", "award.created", award, Some(award), a("draft", None)),
-            event(4, "arthur", "award.approved", award, Some(award), a("approved", Some("arthur"))),
+            event(3, "fiona", "award.created", award, Some(award), a(AwardStatus::Draft, None)),
+            event(4, "arthur", "award.approved", award, Some(award), a(AwardStatus::Approved, Some("arthur"))),
         ];
         (events, fund, award)
     }
