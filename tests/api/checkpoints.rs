@@ -1037,3 +1037,58 @@ async fn a_forged_checkpoint_under_an_unpinned_key_neither_stalls_the_signer_nor
     let metrics = app.get("/metrics", "metrics-token-0123456789abcdef-0123456789").await;
     assert!(metrics.text.contains("grants_audit_unsealed_events 0"), "{}", metrics.text);
 }
+
+/// A record the signer cannot read (here: a folder where its file should be) is an error, never
+/// an empty memory; a checkpoint replaced under the number the signer remembers is named as not
+/// the one it signed, and the signer refuses.
+#[actix_web::test]
+async fn a_replaced_checkpoint_or_an_unreadable_record_is_never_taken_for_what_was_signed() {
+    let dir = std::env::temp_dir().join(format!("grants-record-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(dir.join("audit-key.pem.signed")).unwrap();
+    let unreadable = grants::audit::record::SignedRecord::beside(&dir.join("audit-key.pem"));
+    assert!(unreadable.read().unwrap_err().contains("cannot read"));
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    let record = std::env::temp_dir().join(format!("grants-record-{}.signed", uuid::Uuid::new_v4()));
+    let kept = record.clone();
+    let app = TestApp::builder().settings(move |s| s.audit_record = Some(kept)).spawn().await;
+    ledger_with_payments(&app).await;
+    let signed = seal(&app).await;
+    // The tables' owner re-signs nothing, but puts another head under the same number.
+    let mut owner = connect_as_owner(&app);
+    diesel::sql_query("ALTER TABLE audit_checkpoints DISABLE TRIGGER USER").execute(&mut owner).unwrap();
+    diesel::sql_query(format!("UPDATE audit_checkpoints SET seq = seq - 1 WHERE number = {}", signed["number"]))
+        .execute(&mut owner)
+        .unwrap();
+    app.recipient("Another partnership", "other").await;
+    let r = app.post("/api/v1/audit/checkpoints", &app.auditor, json!({})).await;
+    assert_eq!((r.status, r.problem().as_str()), (503, "signer-refuses"), "{}", r.text);
+    assert!(r.text.contains("is not the one this signer signed"), "{}", r.text);
+    std::fs::remove_file(record).unwrap();
+}
+
+/// The checkpoint the signer remembers is still stored, but the chain under it was rewritten
+/// with every hash recomputed: the event at its sequence no longer carries the hash signed,
+/// and the signer refuses.
+#[actix_web::test]
+async fn a_rewritten_chain_under_a_kept_checkpoint_makes_the_signer_refuse() {
+    let record = std::env::temp_dir().join(format!("grants-record-{}.signed", uuid::Uuid::new_v4()));
+    let kept = record.clone();
+    let app = TestApp::builder().settings(move |s| s.audit_record = Some(kept)).spawn().await;
+    ledger_with_payments(&app).await;
+    seal(&app).await;
+    let mut owner = connect_as_owner(&app);
+    diesel::sql_query("ALTER TABLE audit_events DISABLE TRIGGER USER").execute(&mut owner).unwrap();
+    diesel::sql_query(
+        "UPDATE audit_events SET data = jsonb_set(data, '{title}', '\"Rewritten\"'), data_text = NULL \
+         WHERE action = 'award.created'",
+    )
+    .execute(&mut owner)
+    .unwrap();
+    rehash_from(&mut owner, 1).unwrap();
+    app.recipient("Another partnership", "other").await;
+    let r = app.post("/api/v1/audit/checkpoints", &app.auditor, json!({})).await;
+    assert_eq!((r.status, r.problem().as_str()), (503, "signer-refuses"), "{}", r.text);
+    assert!(r.text.contains("no longer has the hash signed"), "{}", r.text);
+    std::fs::remove_file(record).unwrap();
+}
