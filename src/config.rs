@@ -561,18 +561,31 @@ pub fn data_dir() -> std::path::PathBuf {
 /// file, or be given `GRANTS_APP_DATABASE_URL`.
 pub fn kept_serving_secret() -> Result<String, String> {
     let path = data_dir().join("serving-role-secret");
-    match std::fs::read_to_string(&path) {
-        Ok(text) if text.trim().len() >= 32 => Ok(text.trim().to_string()),
-        Ok(_) => Err(format!("{} holds fewer than 32 characters: delete it to make a new one", path.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+    let (secret, made) = kept_secret(&path, true)?.ok_or_else(|| format!("no secret in {}", path.display()))?;
+    if made {
+        log::info!("the serving role's password is derived from a new secret kept in {}", path.display());
+    }
+    if secret.len() < 32 {
+        return Err(format!("{} holds fewer than 32 characters: delete it to make a new one", path.display()));
+    }
+    Ok(secret)
+}
+
+/// A secret kept in a file: read (trimmed), or — when the file does not exist and `create` —
+/// made (48 random letters and digits) and written readable by its owner only; with whether it
+/// was made now. `None` when there is no file and none was to be made.
+fn kept_secret(path: &std::path::Path, create: bool) -> Result<Option<(String, bool)>, String> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some((text.trim().to_string(), false))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
             let secret: String = {
                 use rand::Rng;
                 rand::rng().sample_iter(rand::distr::Alphanumeric).take(48).map(char::from).collect()
             };
-            write_private(&path, format!("{secret}\n").as_bytes())?;
-            log::info!("the serving role's password is derived from a new secret kept in {}", path.display());
-            Ok(secret)
+            write_private(path, format!("{secret}\n").as_bytes())?;
+            Ok(Some((secret, true)))
         }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(format!("cannot read {}: {e}", path.display())),
     }
 }
@@ -588,19 +601,7 @@ pub fn demo_secret_file() -> std::path::PathBuf {
 pub fn demo_jwt(path: &std::path::Path, create: bool) -> Result<Option<JwtSettings>, String> {
     let issuer = var("GRANTS_JWT_ISSUER").unwrap_or_else(|| "grants".to_string());
     let audience = var("GRANTS_JWT_AUDIENCE").unwrap_or_else(|| "grants-api".to_string());
-    let secret = match std::fs::read_to_string(path) {
-        Ok(text) => text.trim().to_string(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
-            let secret: String = {
-                use rand::Rng;
-                rand::rng().sample_iter(rand::distr::Alphanumeric).take(48).map(char::from).collect()
-            };
-            write_private(path, format!("{secret}\n").as_bytes())?;
-            secret
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
-    };
+    let Some((secret, _)) = kept_secret(path, create)? else { return Ok(None) };
     if let Some(problem) = weak_secret(&secret) {
         return Err(format!("{} {problem}: delete it to make a new secret", path.display()));
     }

@@ -273,16 +273,14 @@ pub fn health(address: Option<String>) -> Result<(), String> {
 /// Registers the configured audit key's public half, as the tables' owner (the serving role may
 /// not insert keys).
 fn register_key(settings: &Settings) -> Result<Option<String>, String> {
-    use crate::audit::checkpoint::{key_id_of, register_public};
+    use crate::audit::checkpoint::{key_id_of, public_key_of_hex, register_public};
     use diesel::Connection;
     let public = match (&settings.audit_key, &settings.audit_public_key) {
         (Some(key), _) => hex::encode(key.verifying_key().to_bytes()),
         (None, Some(public)) => public.clone(),
         (None, None) => return Ok(None),
     };
-    let bytes = <[u8; 32]>::try_from(hex::decode(&public).map_err(|e| e.to_string())?.as_slice())
-        .map_err(|_| "the audit public key is not 32 bytes".to_string())?;
-    let key_id = key_id_of(&ed25519_dalek::VerifyingKey::from_bytes(&bytes).map_err(|e| e.to_string())?);
+    let key_id = key_id_of(&public_key_of_hex(&public).ok_or("the audit public key is not an Ed25519 key in hex")?);
     let mut conn = diesel::PgConnection::establish(&settings.database_url)
         .map_err(|e| format!("cannot connect as the owner to register the audit key: {e}"))?;
     register_public(&mut conn, &public, &key_id).map_err(|e| format!("cannot register the audit key: {e}"))?;
@@ -449,11 +447,7 @@ fn serving_role(settings: &Settings, allow_superuser: bool) -> Result<String, St
         db::wait_for_server(&settings.database_url, true, settings.db_start_patience)?;
         // An owner URL without a password gives nothing secret to derive the serving role's
         // password from: a random one is kept beside the service instead.
-        let owner_has_password = url::Url::parse(&settings.database_url)
-            .ok()
-            .and_then(|u| u.password().map(|p| !p.is_empty()))
-            .unwrap_or(false);
-        let kept = match (owner_has_password, &settings.app_database_url) {
+        let kept = match (db::roles::holds_password(&settings.database_url), &settings.app_database_url) {
             (false, None) => Some(crate::config::kept_serving_secret()?),
             _ => None,
         };

@@ -166,6 +166,12 @@ pub struct Checkpoint {
     pub signature: String,
 }
 
+/// An Ed25519 public key written as 64 hex digits; `None` when it is not one.
+pub fn public_key_of_hex(public_hex: &str) -> Option<VerifyingKey> {
+    let bytes = <[u8; 32]>::try_from(hex::decode(public_hex).ok()?.as_slice()).ok()?;
+    VerifyingKey::from_bytes(&bytes).ok()
+}
+
 /// Whether `signature` is `public_hex`'s signature of the checkpoint's statement.
 pub fn signature_holds(
     seq: i64,
@@ -175,9 +181,7 @@ pub fn signature_holds(
     signature: &str,
     public_hex: &str,
 ) -> bool {
-    let Ok(public) = hex::decode(public_hex) else { return false };
-    let Ok(public) = <[u8; 32]>::try_from(public.as_slice()) else { return false };
-    let Ok(public) = VerifyingKey::from_bytes(&public) else { return false };
+    let Some(public) = public_key_of_hex(public_hex) else { return false };
     let Ok(signature) = hex::decode(signature) else { return false };
     let Ok(signature) = Signature::from_slice(&signature) else { return false };
     key_id_of(&public) == key_id && public.verify(&statement(seq, head_hash, at, key_id), &signature).is_ok()

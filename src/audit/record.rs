@@ -6,6 +6,7 @@
 //! that does not run through it. `grants audit verify` run beside the file compares against it
 //! too.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -83,39 +84,67 @@ impl SignedRecord {
     }
 }
 
+/// How a remembered checkpoint stands in the database: its stored row (seq, head hash, key)
+/// and the hash of the event at its seq, each if there is one.
+type Stored = (Option<(i64, String, String)>, Option<String>);
+
 /// Why the database no longer holds `remembered` as it was signed, if it does not: the
 /// checkpoint is gone or changed, or the chain's event at its sequence no longer has its hash
 /// (a rewritten history).
-pub fn missing(conn: &mut PgConnection, remembered: &Remembered) -> QueryResult<Option<String>> {
-    let stored: Option<(i64, String, String)> = audit_checkpoints::table
-        .find(remembered.number)
-        .select((audit_checkpoints::seq, audit_checkpoints::head_hash, audit_checkpoints::key_id))
-        .first(conn)
-        .optional()?;
+fn differs(remembered: &Remembered, (stored, event): &Stored) -> Option<String> {
     let Remembered { number, seq, head_hash, key_id } = remembered;
     match stored {
-        None => return Ok(Some(format!("checkpoint {number} (seq {seq}), which this signer signed, is gone"))),
+        None => return Some(format!("checkpoint {number} (seq {seq}), which this signer signed, is gone")),
         Some(s) if (s.0, s.1.as_str(), s.2.as_str()) != (*seq, head_hash.as_str(), key_id.as_str()) => {
-            return Ok(Some(format!("checkpoint {number} is not the one this signer signed (seq {seq})")));
+            return Some(format!("checkpoint {number} is not the one this signer signed (seq {seq})"));
         }
         Some(_) => {}
     }
-    let event: Option<String> = audit_events::table.find(seq).select(audit_events::hash).first(conn).optional()?;
-    Ok(match event {
-        Some(hash) if hash == *head_hash => None,
+    match event {
+        Some(hash) if hash == head_hash => None,
         Some(_) => {
             Some(format!("the event at seq {seq}, sealed by checkpoint {number}, no longer has the hash signed"))
         }
         None => Some(format!("the event at seq {seq}, sealed by checkpoint {number}, is gone")),
-    })
+    }
 }
 
-/// Every way the database differs from the whole record, for verification.
+/// Why the database no longer holds `remembered` as it was signed, if it does not (see
+/// [`compare`]).
+pub fn missing(conn: &mut PgConnection, remembered: &Remembered) -> QueryResult<Option<String>> {
+    Ok(compare(conn, std::slice::from_ref(remembered))?.pop().map(|(_, why)| why))
+}
+
+/// Every way the database differs from the record, read a batch of checkpoints and their
+/// events at a time (two queries per 5,000 remembered, not two per checkpoint).
 pub fn compare(conn: &mut PgConnection, record: &[Remembered]) -> QueryResult<Vec<(Remembered, String)>> {
     let mut problems = Vec::new();
-    for remembered in record {
-        if let Some(problem) = missing(conn, remembered)? {
-            problems.push((remembered.clone(), problem));
+    for chunk in record.chunks(5_000) {
+        let numbers: Vec<i64> = chunk.iter().map(|r| r.number).collect();
+        let seqs: Vec<i64> = chunk.iter().map(|r| r.seq).collect();
+        let stored: HashMap<i64, (i64, String, String)> = audit_checkpoints::table
+            .filter(audit_checkpoints::number.eq_any(&numbers))
+            .select((
+                audit_checkpoints::number,
+                audit_checkpoints::seq,
+                audit_checkpoints::head_hash,
+                audit_checkpoints::key_id,
+            ))
+            .load::<(i64, i64, String, String)>(conn)?
+            .into_iter()
+            .map(|(number, seq, hash, key)| (number, (seq, hash, key)))
+            .collect();
+        let events: HashMap<i64, String> = audit_events::table
+            .filter(audit_events::seq.eq_any(&seqs))
+            .select((audit_events::seq, audit_events::hash))
+            .load::<(i64, String)>(conn)?
+            .into_iter()
+            .collect();
+        for remembered in chunk {
+            let found = (stored.get(&remembered.number).cloned(), events.get(&remembered.seq).cloned());
+            if let Some(why) = differs(remembered, &found) {
+                problems.push((remembered.clone(), why));
+            }
         }
     }
     Ok(problems)

@@ -67,7 +67,7 @@ pub fn check_role_name(name: &str) -> Result<(), String> {
 /// same kept secret arrives at the same password, so nothing else needs storing. It is hex, so
 /// it can be written into SQL as it is.
 fn derived_password(owner: &url::Url, role: &str, kept: Option<&str>) -> Result<String, String> {
-    let secret = match (owner.password().filter(|p| !p.is_empty()), kept.filter(|k| !k.is_empty())) {
+    let secret = match (password_of(owner), kept.filter(|k| !k.is_empty())) {
         (Some(password), _) => password,
         (None, Some(kept)) => kept,
         (None, None) => {
@@ -85,6 +85,17 @@ fn derived_password(owner: &url::Url, role: &str, kept: Option<&str>) -> Result<
         hasher.update(b"\n");
     }
     Ok(hex::encode(hasher.finalize())[..32].to_string())
+}
+
+/// A URL's password, when it holds a non-empty one.
+fn password_of(url: &url::Url) -> Option<&str> {
+    url.password().filter(|p| !p.is_empty())
+}
+
+/// Whether a database URL holds a password (else the serving role's password is derived from a
+/// kept secret).
+pub fn holds_password(database_url: &str) -> bool {
+    url::Url::parse(database_url).is_ok_and(|u| password_of(&u).is_some())
 }
 
 /// The URL the service serves through when it creates its own serving role: the owner's URL

@@ -263,11 +263,7 @@ fn check_checkpoints(
     let keys: std::collections::HashMap<String, String> = match pinned {
         Some(pinned) => pinned
             .iter()
-            .filter_map(|public| {
-                let bytes = <[u8; 32]>::try_from(hex::decode(public).ok()?.as_slice()).ok()?;
-                let key = ed25519_dalek::VerifyingKey::from_bytes(&bytes).ok()?;
-                Some((checkpoint::key_id_of(&key), public.clone()))
-            })
+            .filter_map(|public| Some((checkpoint::key_id_of(&checkpoint::public_key_of_hex(public)?), public.clone())))
             .collect(),
         None => checkpoint::keys(conn)?.into_iter().map(|k| (k.key_id, k.public_key)).collect(),
     };
