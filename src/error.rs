@@ -307,6 +307,7 @@ fn conflict_detail(constraint: Option<&str>) -> String {
         Some("programmes_name_key") => "a programme with this name already exists",
         Some("awards_one_successor_per_fund_key") => "that award already has a successor in this fund",
         Some("documents_once_key") => "this file is already attached here (the same SHA-256)",
+        Some("document_withdrawals_document_id_key") => "the document is already withdrawn",
         Some("plans_title_key") => "a plan with this title already exists",
         Some("decisions_reference_key") => "a decision with this reference already exists",
         Some("variations_one_proposed_key") => {

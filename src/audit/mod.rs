@@ -76,6 +76,8 @@ pub enum Action {
     IndicatorCreated,
     /// An evidence document attached to an award or a return.
     DocumentAdded,
+    /// A document withdrawn: left out of lists, kept with its bytes and in the trail.
+    DocumentWithdrawn,
     /// A reminder e-mailed to a recipient's contact.
     ReminderSent,
     /// What a closed award had not paid, released to its fund under a decision.
@@ -88,12 +90,13 @@ pub enum Action {
 
 /// What shapes an award and so bars its author from approving it (four-eyes): a change to it,
 /// or an activity, indicator, monitoring plan or document added to it.
-pub const AWARD_EDITS: [Action; 5] = [
+pub const AWARD_EDITS: [Action; 6] = [
     Action::AwardUpdated,
     Action::ActivityCreated,
     Action::IndicatorCreated,
     Action::MonitoringPlanSet,
     Action::DocumentAdded,
+    Action::DocumentWithdrawn,
 ];
 
 impl Action {
@@ -130,6 +133,7 @@ impl Action {
             Action::MonitoringPlanSet => "monitoring_plan.set",
             Action::IndicatorCreated => "indicator.created",
             Action::DocumentAdded => "document.added",
+            Action::DocumentWithdrawn => "document.withdrawn",
             Action::ReminderSent => "reminder.sent",
             Action::ReleaseRecorded => "release.recorded",
             Action::ImportStaged => "import.staged",

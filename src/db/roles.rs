@@ -38,6 +38,7 @@ pub const PRIVILEGES: &[(&str, &str)] = &[
     ("documents", "SELECT, INSERT"),
     ("reminders", "SELECT, INSERT"),
     ("document_chunks", "SELECT, INSERT"),
+    ("document_withdrawals", "SELECT, INSERT"),
     ("carry_forwards", "SELECT, INSERT"),
     ("releases", "SELECT, INSERT"),
     // A batch is confirmed, never changed otherwise (a trigger holds the rest).

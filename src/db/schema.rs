@@ -339,7 +339,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     repayments,
     carry_forwards,
     import_batches,
-    releases
+    releases,
+    document_withdrawals
 );
 
 diesel::table! {
@@ -430,6 +431,18 @@ diesel::table! {
         decision_ref -> Text,
         released_by -> Text,
         created_at -> Timestamptz,
+        version -> Int4,
+    }
+}
+
+diesel::table! {
+    document_withdrawals (id) {
+        id -> Uuid,
+        document_id -> Uuid,
+        award_id -> Uuid,
+        reason -> Text,
+        withdrawn_by -> Text,
+        withdrawn_at -> Timestamptz,
         version -> Int4,
     }
 }

@@ -11,13 +11,14 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use super::store::DocumentRow;
-use super::{Document, Upload, find_visible, io_error, save, store};
+use super::{Document, Upload, io_error, save, store};
 use crate::audit::Actor;
 use crate::domain::document::{MAX_DOCUMENT_BYTES, SNIFF_BYTES, TextCheck, hidden_char, named_for, sniff};
 use crate::domain::ids::{AwardId, DocumentId, RecipientId, ReturnId};
 use crate::error::ApiError;
 use crate::http::auth::{AuthUser, Role};
-use crate::http::extract::{Page, check_declared_length, media_type, read_bounded};
+use crate::http::extract::{JsonBody, Page, check_declared_length, media_type, read_bounded};
+use crate::http::input;
 use crate::state::AppState;
 use crate::{awards, delivery};
 
@@ -28,6 +29,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(list_return_documents)
         .service(list_award_documents)
         .service(get_document)
+        .service(withdraw_document)
         .service(download);
 }
 
@@ -199,7 +201,8 @@ pub struct UploadForm {
     file: Vec<u8>,
 }
 
-/// List a return's documents, oldest first (all of them: `next_cursor` is always null).
+/// List a return's documents, oldest first (all of them but the withdrawn: `next_cursor` is
+/// always null).
 #[utoipa::path(
     tag = "delivery",
     operation_id = "list_return_documents",
@@ -217,13 +220,19 @@ async fn list_return_documents(
     let items = state
         .db(move |conn| {
             let found = delivery::returns::find_visible(conn, scope, return_id)?;
-            Ok(store::list(conn, found.award_id, Some(return_id))?.into_iter().map(Document::from).collect::<Vec<_>>())
+            let withdrawn = store::withdrawn_of(conn, found.award_id)?;
+            Ok(store::list(conn, found.award_id, Some(return_id))?
+                .into_iter()
+                .filter(|row| !withdrawn.contains(&row.id))
+                .map(Document::from)
+                .collect::<Vec<_>>())
         })
         .await?;
     Ok(HttpResponse::Ok().json(Page { items, next_cursor: None }))
 }
 
-/// List an award's documents, its returns' included, oldest first (all of them).
+/// List an award's documents, its returns' included, oldest first (all of them but the
+/// withdrawn, which stay readable by id).
 #[utoipa::path(
     tag = "awards",
     operation_id = "list_award_documents",
@@ -254,8 +263,10 @@ async fn list_award_documents(
                 ),
             };
             let records = awards::as_of::visible_records(conn, scope, award_id)?;
+            let withdrawn = store::withdrawn_of(conn, award_id)?;
             let seen = |row: &DocumentRow| {
                 awards::as_of::sees(&records, row.id)
+                    && !withdrawn.contains(&row.id)
                     && match (&own_returns, row.return_id) {
                         (Some(own), Some(r)) => own.contains(&r),
                         _ => true,
@@ -267,7 +278,7 @@ async fn list_award_documents(
     Ok(HttpResponse::Ok().json(Page { items, next_cursor: None }))
 }
 
-/// Read a document's record.
+/// Read a document's record (a withdrawn one too, with `withdrawn`).
 #[utoipa::path(
     tag = "delivery",
     operation_id = "get_document",
@@ -282,8 +293,45 @@ async fn get_document(
 ) -> Result<HttpResponse, ApiError> {
     let scope = user.read_scope()?;
     let id = id.into_inner();
-    let row = state.db(move |conn| find_visible(conn, scope, id)).await?;
-    let document = Document::from(row);
+    let document = state.db(move |conn| super::read(conn, scope, id)).await?;
+    Ok(crate::http::respond::with_etag(document.version, &document))
+}
+
+/// Why a document is withdrawn.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"reason": "The wrong quarter's report"}))]
+pub struct WithdrawDocument {
+    /// One line, up to 500 characters.
+    pub reason: String,
+}
+
+/// Withdraw a document attached in error: it leaves the lists, and stays readable by id, with
+/// its bytes and its trail (and its bytes still count towards the award's quota). Finance, any
+/// document; a recipient's officer, one they uploaded, while its return is not accepted.
+#[utoipa::path(
+    tag = "delivery",
+    operation_id = "withdraw_document",
+    params(("id" = Uuid, Path, description = "The document's id")),
+    request_body = WithdrawDocument,
+    responses(
+        (status = 200, description = "The withdrawn document's record", body = Document, headers(("ETag" = String))),
+        (status = 403, description = "Not finance, nor the officer who uploaded it", content_type = "application/problem+json", body = crate::error::Problem),
+        (status = 409, description = "`invalid-state`: already withdrawn, or its return is accepted (for an officer); `conflict`: withdrawn meanwhile", content_type = "application/problem+json", body = crate::error::Problem)
+    )
+)]
+#[post("/documents/{id}/withdrawal")]
+async fn withdraw_document(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<DocumentId>,
+    body: JsonBody<WithdrawDocument>,
+) -> Result<HttpResponse, ApiError> {
+    let scope = upload_scope(&user)?;
+    let reason = input::line("reason", &body.0.reason, 1, 500)?;
+    let actor = Actor::from(&user);
+    let id = id.into_inner();
+    let document = state.tx(move |conn| super::withdraw(conn, &actor, scope, id, reason)).await?;
     Ok(crate::http::respond::with_etag(document.version, &document))
 }
 
@@ -335,7 +383,7 @@ async fn download(
 ) -> Result<HttpResponse, ApiError> {
     let scope = user.read_scope()?;
     let id = id.into_inner();
-    let row = state.db(move |conn| find_visible(conn, scope, id)).await?;
+    let row = state.db(move |conn| super::find_visible(conn, scope, id)).await?;
     // One chunk at a time from the pool: the file is never whole in memory.
     let state = state.into_inner();
     let body = futures_util::stream::unfold(Some(0), move |next| {

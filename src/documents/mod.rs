@@ -5,7 +5,8 @@
 //! audit event) and sniffed; then written to PostgreSQL in 256 KiB chunks in one transaction,
 //! and served back a chunk at a time, always as an attachment with `nosniff`. Never edited or
 //! deleted; the same file twice on one award or return is refused (409), which makes a retried
-//! upload safe.
+//! upload safe. A document attached in error is *withdrawn*: left out of the lists, still
+//! readable by id, with its bytes and its trail.
 
 pub mod http;
 pub mod store;
@@ -47,6 +48,28 @@ pub struct Document {
     pub uploaded_by: String,
     pub uploaded_at: DateTime<Utc>,
     pub version: i32,
+    /// Set when the document was withdrawn (it is then left out of the lists).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub withdrawn: Option<Withdrawal>,
+}
+
+/// Why, by whom and when a document was withdrawn.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Withdrawal {
+    #[schema(example = "The wrong quarter's report")]
+    pub reason: String,
+    pub withdrawn_by: String,
+    pub withdrawn_at: DateTime<Utc>,
+}
+
+impl audit::Audited for store::WithdrawalRow {
+    const ENTITY_TYPE: &'static str = "document_withdrawal";
+    fn entity_id(&self) -> Uuid {
+        self.id
+    }
+    fn award_id(&self) -> Option<Uuid> {
+        Some(self.award_id.into())
+    }
 }
 
 impl audit::Audited for Document {
@@ -72,6 +95,21 @@ impl From<DocumentRow> for Document {
             uploaded_by: row.uploaded_by,
             uploaded_at: row.uploaded_at,
             version: row.version,
+            withdrawn: None,
+        }
+    }
+}
+
+impl Document {
+    /// The document with its withdrawal, if it has one.
+    fn with(row: DocumentRow, withdrawal: Option<store::WithdrawalRow>) -> Document {
+        Document {
+            withdrawn: withdrawal.map(|w| Withdrawal {
+                reason: w.reason,
+                withdrawn_by: w.withdrawn_by,
+                withdrawn_at: w.withdrawn_at,
+            }),
+            ..Document::from(row)
         }
     }
 }
@@ -143,6 +181,58 @@ pub fn save(
     }
     audit::record(conn, actor, Action::DocumentAdded, &document)?;
     Ok(document)
+}
+
+/// A document's record and its withdrawal, if `scope` may see it; else 404.
+pub fn read(conn: &mut PgConnection, scope: Option<RecipientId>, id: DocumentId) -> Result<Document, ApiError> {
+    let row = find_visible(conn, scope, id)?;
+    let withdrawal = store::withdrawal(conn, id)?;
+    Ok(Document::with(row, withdrawal))
+}
+
+/// Withdraws a document inside the caller's transaction: finance any it can see; a recipient's
+/// officer (`scope`) only one they uploaded themselves, and not once its return is accepted.
+/// Withdrawn twice is a conflict (409); the document and its bytes are kept.
+pub fn withdraw(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    scope: Option<RecipientId>,
+    id: DocumentId,
+    reason: String,
+) -> Result<Document, ApiError> {
+    let row = find_visible(conn, scope, id)?;
+    if scope.is_some() {
+        if row.uploaded_by != actor.sub {
+            return Err(ApiError::Forbidden(
+                "a recipient's officer withdraws only documents they uploaded; ask finance to withdraw this one".into(),
+            ));
+        }
+        if let Some(r) = row.return_id {
+            let found = delivery::returns::store::lock_return(conn, r)?.ok_or_else(|| ApiError::not_found("return"))?;
+            if found.status == crate::domain::ReturnStatus::Accepted {
+                return Err(ApiError::InvalidState(
+                    "the return this document is evidence for has been accepted; ask finance to withdraw it".into(),
+                ));
+            }
+        }
+    }
+    if store::withdrawal(conn, id)?.is_some() {
+        return Err(ApiError::InvalidState("the document is already withdrawn".into()));
+    }
+    let withdrawal = store::insert_withdrawal(
+        conn,
+        &store::WithdrawalRow {
+            id: Uuid::now_v7(),
+            document_id: id,
+            award_id: row.award_id,
+            reason,
+            withdrawn_by: actor.sub.clone(),
+            withdrawn_at: audit::now_micros(),
+            version: 1,
+        },
+    )?;
+    audit::record(conn, actor, Action::DocumentWithdrawn, &withdrawal)?;
+    Ok(Document::with(row, Some(withdrawal)))
 }
 
 /// A document, if `scope` may see what it is attached to; else 404.

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
 
-use crate::db::schema::{document_chunks, documents};
+use crate::db::schema::{document_chunks, document_withdrawals, documents};
 use crate::domain::ids::{AwardId, DocumentId, ReturnId};
 
 /// A document as stored.
@@ -21,6 +21,44 @@ pub struct DocumentRow {
     pub uploaded_by: String,
     pub uploaded_at: DateTime<Utc>,
     pub version: i32,
+}
+
+/// A document's withdrawal as stored.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize)]
+#[diesel(table_name = document_withdrawals)]
+pub struct WithdrawalRow {
+    pub id: uuid::Uuid,
+    pub document_id: DocumentId,
+    pub award_id: AwardId,
+    pub reason: String,
+    pub withdrawn_by: String,
+    pub withdrawn_at: DateTime<Utc>,
+    pub version: i32,
+}
+
+/// Inserts a withdrawal (a second one of the same document is a unique violation).
+pub fn insert_withdrawal(conn: &mut PgConnection, row: &WithdrawalRow) -> QueryResult<WithdrawalRow> {
+    diesel::insert_into(document_withdrawals::table)
+        .values(row)
+        .returning(WithdrawalRow::as_returning())
+        .get_result(conn)
+}
+
+/// The withdrawal of a document, if it was withdrawn.
+pub fn withdrawal(conn: &mut PgConnection, id: DocumentId) -> QueryResult<Option<WithdrawalRow>> {
+    document_withdrawals::table
+        .filter(document_withdrawals::document_id.eq(id))
+        .select(WithdrawalRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The ids of an award's withdrawn documents.
+pub fn withdrawn_of(conn: &mut PgConnection, award_id: AwardId) -> QueryResult<Vec<DocumentId>> {
+    document_withdrawals::table
+        .filter(document_withdrawals::award_id.eq(award_id))
+        .select(document_withdrawals::document_id)
+        .load(conn)
 }
 
 /// Inserts a document's record.
@@ -59,7 +97,8 @@ pub fn chunk(conn: &mut PgConnection, id: DocumentId, n: i32) -> QueryResult<Opt
         .optional()
 }
 
-/// The bytes all of an award's documents hold together.
+/// The bytes all of an award's documents hold together, withdrawn ones included (their bytes
+/// are kept).
 pub fn total_size(conn: &mut PgConnection, award_id: AwardId) -> QueryResult<i64> {
     documents::table
         .filter(documents::award_id.eq(award_id))

@@ -124,13 +124,7 @@ async fn a_recipient_attaches_evidence_to_its_return_and_only_those_who_see_the_
         history.body["events"].as_array().unwrap().iter().filter(|e| e["action"] == "document.added").collect();
     assert_eq!(added.len(), 1);
     assert_eq!(added[0]["data"]["sha256"].as_str(), Some(sha256(&bytes).as_str()));
-    let verify = app.get("/api/v1/audit/verify", &app.auditor).await;
-    assert_eq!(
-        (verify.body["ok"].as_bool(), verify.body["unreconciled"].clone()),
-        (Some(true), json!([])),
-        "{}",
-        verify.text
-    );
+    app.assert_verified().await;
 }
 
 #[actix_web::test]
@@ -293,4 +287,109 @@ async fn a_document_is_named_by_its_content_and_an_awards_documents_keep_to_a_qu
     let listed = app.get(&path, &app.finance).await;
     let held: i64 = listed.body["items"].as_array().unwrap().iter().map(|d| d["size"].as_i64().unwrap()).sum();
     assert!(held <= 3000, "{held}");
+}
+
+/// A document attached in error is withdrawn, not deleted: it leaves the lists, stays readable
+/// by id with its bytes, and the trail records who withdrew it and why. An officer withdraws
+/// only what they uploaded, and not once the return is accepted; finance any; other roles and
+/// other recipients none; a withdrawal is never edited or deleted, even by the serving role.
+#[actix_web::test]
+async fn a_withdrawn_document_leaves_the_lists_and_stays_in_the_trail() {
+    let app = TestApp::spawn().await;
+    let (award, ret, officer, stranger) = returned(&app).await;
+    let colleague = {
+        let l = app.get(&format!("/api/v1/awards/{award}"), &app.finance).await;
+        app.token("officer-two", &[Role::Recipient], Some(l.body["recipient_id"].as_str().unwrap()))
+    };
+    let on_return = upload(&app, &format!("/api/v1/returns/{ret}/documents"), &officer, "wrong.pdf", &pdf(700)).await;
+    let kept = upload(&app, &format!("/api/v1/returns/{ret}/documents"), &officer, "right.pdf", &pdf(800)).await;
+    let finances = upload(&app, &format!("/api/v1/awards/{award}/documents"), &app.finance, "a.pdf", &pdf(900)).await;
+    let (id, kept, finances) = (on_return.id(), kept.id(), finances.id());
+    let withdraw = |doc: String, token: String, reason: &'static str| {
+        let app = &app;
+        async move { app.post(&format!("/api/v1/documents/{doc}/withdrawal"), &token, json!({"reason": reason})).await }
+    };
+
+    // Refused: another recipient (404), roles that do not attach (403), an officer withdrawing
+    // finance's document or a colleague's upload (403), a reason on two lines (422).
+    assert_eq!(withdraw(id.clone(), stranger.clone(), "mine now").await.status, 404);
+    for token in [&app.approver, &app.auditor, &colleague] {
+        let r = withdraw(id.clone(), token.clone(), "not mine").await;
+        assert_eq!((r.status, r.problem().as_str()), (403, "forbidden"), "{}", r.text);
+    }
+    assert_eq!(withdraw(finances.clone(), officer.clone(), "not mine").await.status, 403);
+    let r = withdraw(id.clone(), officer.clone(), "wrong\r\nfile").await;
+    assert_eq!((r.status, r.problem().as_str()), (422, "validation-failed"), "{}", r.text);
+    let listed = |token: String| {
+        let app = &app;
+        let award = award.clone();
+        async move { ids(&app.get(&format!("/api/v1/awards/{award}/documents"), &token).await) }
+    };
+    assert_eq!(listed(app.finance.clone()).await, [id.clone(), kept.clone(), finances.clone()]);
+
+    // The officer withdraws their own upload.
+    let r = withdraw(id.clone(), officer.clone(), "The wrong quarter's report").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        (r.body["withdrawn"]["reason"].as_str(), r.body["withdrawn"]["withdrawn_by"].as_str()),
+        (Some("The wrong quarter's report"), Some("officer-peterborough"))
+    );
+    let again = withdraw(id.clone(), app.finance.clone(), "twice").await;
+    assert_eq!((again.status, again.problem().as_str()), (409, "invalid-state"), "{}", again.text);
+
+    // Gone from every list, for everyone; still readable, and downloadable, by id.
+    assert_eq!(listed(app.finance.clone()).await, [kept.clone(), finances.clone()]);
+    assert_eq!(listed(officer.clone()).await, [kept.clone(), finances.clone()]);
+    assert_eq!(ids(&app.get(&format!("/api/v1/returns/{ret}/documents"), &officer).await), vec![kept.clone()]);
+    let read = app.get(&format!("/api/v1/documents/{id}"), &app.auditor).await;
+    assert_eq!(read.body["withdrawn"]["reason"], "The wrong quarter's report", "{}", read.text);
+    assert_eq!(app.get(&format!("/api/v1/documents/{kept}"), &app.auditor).await.body.get("withdrawn"), None);
+    assert_eq!(app.get(&format!("/api/v1/documents/{id}/content"), &app.auditor).await.text.len(), 700);
+
+    // Once the return is accepted its officer withdraws nothing more from it; finance still can.
+    let accepted = app.post(&format!("/api/v1/returns/{ret}/accept"), &app.finance, json!({})).await;
+    assert_eq!(accepted.status, 200, "{}", accepted.text);
+    let r = withdraw(kept.clone(), officer.clone(), "after all").await;
+    assert_eq!((r.status, r.problem().as_str()), (409, "invalid-state"), "{}", r.text);
+    assert_eq!(withdraw(kept.clone(), app.finance.clone(), "Superseded").await.status, 200);
+    assert_eq!(listed(app.finance.clone()).await, vec![finances.clone()]);
+
+    // The trail: one event per withdrawal, on the award; the rows reconcile.
+    let events =
+        app.get(&format!("/api/v1/audit/events?award_id={award}&action=document.withdrawn"), &app.auditor).await;
+    let seen: Vec<(&str, &str, &str)> = events.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["data"]["document_id"].as_str().unwrap(),
+                e["actor_sub"].as_str().unwrap(),
+                e["data"]["reason"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [(id.as_str(), "officer-peterborough", "The wrong quarter's report"), (kept.as_str(), "fiona", "Superseded")]
+    );
+    app.assert_verified().await;
+
+    // The serving role can neither take a withdrawal back nor aim one at another award.
+    let mut service = app.db.connect_as_service();
+    for statement in [
+        format!("UPDATE document_withdrawals SET reason = 'x' WHERE document_id = '{id}'"),
+        format!("DELETE FROM document_withdrawals WHERE document_id = '{id}'"),
+        format!(
+            "INSERT INTO document_withdrawals (id, document_id, award_id, reason, withdrawn_by, withdrawn_at) \
+             VALUES (gen_random_uuid(), '{finances}', gen_random_uuid(), 'x', 'x', now())"
+        ),
+    ] {
+        let error = diesel::sql_query(statement.as_str()).execute(&mut service).expect_err(&statement);
+        let text = error.to_string();
+        assert!(
+            ["permission denied", "never", "names its document"].iter().any(|w| text.contains(w)),
+            "{statement}: {text}"
+        );
+    }
 }

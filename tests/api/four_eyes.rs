@@ -75,14 +75,14 @@ async fn editing_a_draft_before_someone_else_approved_it_does_not_bar_approving_
 }
 
 /// An approver holding finance who adds an activity, an indicator, a monitoring plan or a
-/// document to a colleague's draft has shaped it, and may not approve it; one who added
+/// document to a colleague's draft (or withdraws one) has shaped it, and may not approve it; one who added
 /// nothing may.
 #[actix_web::test]
 async fn nobody_approves_a_draft_they_added_activities_indicators_a_plan_or_documents_to() {
     let app = TestApp::spawn().await;
     let l = app.ledger("1000000").await;
     let pdf = crate::documents::pdf(300);
-    for (n, what) in ["activities", "indicators", "monitoring-plan", "documents"].iter().enumerate() {
+    for (n, what) in ["activities", "indicators", "monitoring-plan", "documents", "withdrawal"].iter().enumerate() {
         let draft = app.draft(&l, "100").await;
         let bob = app.token(&format!("bob{n}"), &[Role::Finance, Role::Approver], None);
         let path = format!("/api/v1/awards/{draft}/{what}");
@@ -96,9 +96,17 @@ async fn nobody_approves_a_draft_they_added_activities_indicators_a_plan_or_docu
                 let body = json!({"frequency": "half_yearly", "days_allowed": 45}).to_string().into_bytes();
                 app.send("PUT", &path, Some(&bob), &[], Some(("application/json", body))).await
             }
-            _ => crate::documents::upload(&app, &path, &bob, "plan.pdf", &pdf).await,
+            "documents" => crate::documents::upload(&app, &path, &bob, "plan.pdf", &pdf).await,
+            // Withdrawing a colleague's document shapes the draft as much as adding one.
+            _ => {
+                let path = format!("/api/v1/awards/{draft}/documents");
+                let theirs = crate::documents::upload(&app, &path, &app.finance, "plan.pdf", &pdf).await;
+                let withdrawn = format!("/api/v1/documents/{}/withdrawal", theirs.id());
+                app.post(&withdrawn, &bob, json!({"reason": "Out of date"})).await
+            }
         };
-        assert_eq!(added.status, 201, "{what}: {}", added.text);
+        let done = if *what == "withdrawal" { 200 } else { 201 };
+        assert_eq!(added.status, done, "{what}: {}", added.text);
         app.decision("PCC-DN-2020-001", "2020-04-01").await;
         let refused = app
             .post(&format!("/api/v1/awards/{draft}/approve"), &bob, json!({"decision_ref": "PCC-DN-2020-001"}))

@@ -529,6 +529,17 @@ impl TestApp {
         self.send("POST", &format!("/api/v1/imports/{id}/confirm"), Some(&self.approver), &[], None).await
     }
 
+    /// Asserts the auditor's verification finds the whole trail sound and every row reconciled.
+    pub async fn assert_verified(&self) {
+        let verify = self.get("/api/v1/audit/verify", &self.auditor).await;
+        assert_eq!(
+            (verify.body["ok"].as_bool(), verify.body["unreconciled"].clone()),
+            (Some(true), serde_json::json!([])),
+            "{}",
+            verify.text
+        );
+    }
+
     pub async fn get(&self, path: &str, token: &str) -> Reply {
         self.send("GET", path, Some(token), &[], None).await
     }

@@ -256,13 +256,7 @@ async fn a_half_yearly_plan_sets_the_periods_the_results_and_what_is_overdue() {
     assert_eq!(mine(overdue(&app, "2021-05-10").await), vec![], "now due on 30 May");
 
     // The returns, their results and risks reconcile with the trail.
-    let verify = app.get("/api/v1/audit/verify", &app.auditor).await;
-    assert_eq!(
-        (verify.body["ok"].as_bool(), verify.body["unreconciled"].clone()),
-        (Some(true), json!([])),
-        "{}",
-        verify.text
-    );
+    app.assert_verified().await;
 }
 
 #[actix_web::test]

@@ -255,13 +255,7 @@ async fn each_stage_is_e_mailed_once_even_across_a_restart() {
     let mut reminded = vec![soon.clone(), late.clone()];
     reminded.sort();
     assert_eq!(linked, reminded, "each reminder's event belongs to its award");
-    let verify = app.get("/api/v1/audit/verify", &app.auditor).await;
-    assert_eq!(
-        (verify.body["ok"].as_bool(), verify.body["unreconciled"].clone()),
-        (Some(true), json!([])),
-        "{}",
-        verify.text
-    );
+    app.assert_verified().await;
 }
 
 #[actix_web::test]

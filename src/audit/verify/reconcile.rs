@@ -27,6 +27,7 @@ pub const LEDGER: &[(&str, &str, &[&str])] = &[
     ("monitoring_plans", "monitoring_plan", &[]),
     ("indicators", "indicator", &[]),
     ("documents", "document", &[]),
+    ("document_withdrawals", "document_withdrawal", &[]),
     ("reminders", "reminder", &[]),
     ("decisions", "decision", &[]),
     ("plans", "plan", &[]),
