@@ -232,6 +232,11 @@ pub struct OidcIssuer {
     /// Default 10.
     #[serde(default = "default_min_refresh_secs")]
     pub min_refresh_secs: u64,
+    /// Hosts (`host` or `host:port`) besides the issuer's own that its discovery document may
+    /// name as `jwks_uri` (Google publishes its keys on another host). Default none: the keys
+    /// must come from the issuer's host and port.
+    #[serde(default)]
+    pub jwks_hosts: Vec<String>,
 }
 
 fn default_roles_claim() -> String {
@@ -251,6 +256,19 @@ fn default_min_refresh_secs() -> u64 {
 }
 
 impl OidcIssuer {
+    /// Whether `jwks_uri` may be trusted for this provider's keys: on the issuer's host and
+    /// port, or on one of `jwks_hosts`.
+    pub fn may_publish_keys_at(&self, jwks_uri: &url::Url) -> bool {
+        let origin = |url: &url::Url| (url.host_str().map(str::to_ascii_lowercase), url.port_or_known_default());
+        let (host, port) = origin(jwks_uri);
+        let Some(host) = host else { return false };
+        let own = url::Url::parse(&self.issuer).is_ok_and(|issuer| origin(&issuer) == (Some(host.clone()), port));
+        own || self.jwks_hosts.iter().any(|allowed| {
+            let allowed = allowed.to_ascii_lowercase();
+            allowed == host || port.is_some_and(|p| allowed == format!("{host}:{p}"))
+        })
+    }
+
     /// Checks what can be checked before any request: the issuer's URL and the role names.
     pub fn check(&self) -> Result<(), String> {
         let url = url::Url::parse(&self.issuer).map_err(|e| format!("issuer {:?} is not a URL ({e})", self.issuer))?;
@@ -259,6 +277,9 @@ impl OidcIssuer {
         }
         if self.audience.trim().is_empty() {
             return Err(format!("issuer {:?} needs an audience", self.issuer));
+        }
+        if let Some(bad) = self.jwks_hosts.iter().find(|h| h.is_empty() || h.contains(['/', '@', ' '])) {
+            return Err(format!("issuer {:?}: jwks_hosts holds {bad:?}; write a host, or host:port", self.issuer));
         }
         let roles = self.role_map.values().chain(self.allowed_roles.iter().flatten());
         for role in roles {

@@ -15,6 +15,12 @@ use crate::config::OidcIssuer;
 use crate::domain::ids::RecipientId;
 use crate::domain::role::Role;
 
+/// The roles a provider without a `role_map` may grant: its claim values are taken as role
+/// names, and a claim any of its users might set (a self-service group, a profile attribute)
+/// must not make anyone `admin`, nor an officer of whichever recipient they name. `admin` and
+/// `recipient` are granted only through a `role_map` entry the operator wrote.
+const UNMAPPED_ROLES: [Role; 3] = [Role::Finance, Role::Approver, Role::Auditor];
+
 /// How long keys are kept when the provider's response does not say.
 const DEFAULT_KEY_LIFETIME: Duration = Duration::from_secs(3600);
 /// The longest keys are kept without asking again.
@@ -123,9 +129,8 @@ impl Provider {
 
     /// Discovery, then the JWKS it names.
     async fn fetch(&self) -> Result<(HashMap<String, Key>, Duration), String> {
-        let client = awc::Client::builder().timeout(FETCH_TIMEOUT).disable_redirects().finish();
         let discovery_url = format!("{}/.well-known/openid-configuration", self.config.issuer.trim_end_matches('/'));
-        let (discovery, _) = get_json(&client, &discovery_url).await?;
+        let (discovery, _) = get_json(&discovery_url).await?;
         if discovery.get("issuer").and_then(Value::as_str) != Some(self.config.issuer.as_str()) {
             return Err("the discovery document names another issuer".to_string());
         }
@@ -135,7 +140,13 @@ impl Provider {
         if !crate::config::is_trusted_transport(&parsed) {
             return Err("jwks_uri must be https:// (http:// only on a loopback address)".to_string());
         }
-        let (jwks, max_age) = get_json(&client, jwks_uri).await?;
+        if !self.config.may_publish_keys_at(&parsed) {
+            return Err(format!(
+                "jwks_uri {jwks_uri} is not on the issuer's host (list its host in jwks_hosts if the provider \
+                 really publishes its keys there)"
+            ));
+        }
+        let (jwks, max_age) = get_json(jwks_uri).await?;
         let set: JwkSet = serde_json::from_value(jwks).map_err(|e| format!("the JWKS cannot be read ({e})"))?;
         let lifetime = max_age.unwrap_or(DEFAULT_KEY_LIFETIME).clamp(self.min_refresh(), MAX_KEY_LIFETIME);
         Ok((usable_keys(&set), lifetime))
@@ -155,7 +166,7 @@ impl Provider {
         let roles: Vec<Role> = strings(claims, &config.roles_claim)
             .iter()
             .filter_map(|value| match config.role_map.is_empty() {
-                true => Role::from_claim(value),
+                true => Role::from_claim(value).filter(|role| UNMAPPED_ROLES.contains(role)),
                 false => config.role_map.get(value).and_then(|r| Role::from_claim(r)),
             })
             .filter(|role| {
@@ -213,14 +224,29 @@ fn usable_keys(set: &JwkSet) -> HashMap<String, Key> {
     keys
 }
 
-/// GETs `url` as JSON, with the response's `Cache-Control: max-age`, if any.
-async fn get_json(client: &awc::Client, url: &str) -> Result<(Value, Option<Duration>), String> {
-    let mut response = client
-        .get(url)
-        .insert_header(("Accept", "application/json"))
-        .send()
-        .await
-        .map_err(|e| format!("GET {url}: {e}"))?;
+/// GETs `url` as JSON, with the response's `Cache-Control: max-age`, if any. Each GET has a
+/// connection of its own (`Connection: close`), never one a server may have closed since;
+/// a connection the server closes before answering is tried once more, on a new one.
+async fn get_json(url: &str) -> Result<(Value, Option<Duration>), String> {
+    let send = || {
+        awc::Client::builder()
+            .timeout(FETCH_TIMEOUT)
+            .disable_redirects()
+            .finish()
+            .get(url)
+            .insert_header(("Accept", "application/json"))
+            .force_close()
+            .send()
+    };
+    let mut response = match send().await {
+        Err(awc::error::SendRequestError::Connect(e)) => return Err(format!("GET {url}: {e}")),
+        Err(awc::error::SendRequestError::Timeout) => return Err(format!("GET {url}: timed out")),
+        Err(first) => {
+            log::info!("GET {url}: {first}; trying once more on a new connection");
+            send().await.map_err(|e| format!("GET {url}: {e}"))?
+        }
+        Ok(response) => response,
+    };
     if !response.status().is_success() {
         return Err(format!("GET {url}: {}", response.status()));
     }
@@ -287,6 +313,34 @@ mod tests {
         assert!(unlisted.is_err(), "an officer of an unlisted organisation has no recipient");
         let no_roles = partner().identity(&claims(serde_json::json!({"sub": "42", "groups": ["/finance"]}))).unwrap();
         assert!(no_roles.roles.is_empty());
+    }
+
+    #[test]
+    fn without_a_role_map_a_provider_grants_neither_admin_nor_a_recipient() {
+        let plain: Provider = Provider::new(
+            serde_json::from_value(serde_json::json!({"issuer": "https://idp.example", "audience": "grants"})).unwrap(),
+        );
+        let user = plain
+            .identity(&claims(serde_json::json!({
+                "sub": "7", "roles": ["admin", "finance", "approver", "auditor", "recipient"],
+                "recipient_id": "0191e3a0-0000-7000-8000-000000000001"
+            })))
+            .unwrap();
+        assert_eq!(user.roles, vec![Role::Approver, Role::Auditor, Role::Finance]);
+        let mapped: Provider = Provider::new(
+            serde_json::from_value(serde_json::json!({
+                "issuer": "https://idp.example", "audience": "grants",
+                "role_map": {"grants-admins": "admin", "officers": "recipient"}
+            }))
+            .unwrap(),
+        );
+        let user = mapped
+            .identity(&claims(serde_json::json!({
+                "sub": "7", "roles": ["grants-admins", "officers", "finance"],
+                "recipient_id": "0191e3a0-0000-7000-8000-000000000001"
+            })))
+            .unwrap();
+        assert_eq!(user.roles, vec![Role::Admin, Role::Recipient], "a map grants what it names, and only that");
     }
 
     #[test]

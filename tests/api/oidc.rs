@@ -61,19 +61,25 @@ impl Provider {
     }
 
     async fn start_caching(path: &str, keys: Vec<Jwk>, max_age: u64) -> Provider {
+        Provider::start_naming(path, keys, max_age, None).await
+    }
+
+    /// A provider whose discovery document names `jwks_uri` (its own `/keys` when `None`).
+    async fn start_naming(path: &str, keys: Vec<Jwk>, max_age: u64, jwks_uri: Option<String>) -> Provider {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let issuer = format!("http://{}{path}", listener.local_addr().unwrap());
+        let jwks_uri = jwks_uri.unwrap_or_else(|| format!("{issuer}/keys"));
         let keys = Arc::new(Mutex::new(keys));
         let fetches = Arc::new(AtomicUsize::new(0));
         let (iss, published, counted, prefix) = (issuer.clone(), keys.clone(), fetches.clone(), path.to_string());
         let server = HttpServer::new(move || {
-            let (iss, published, counted) = (iss.clone(), published.clone(), counted.clone());
+            let (iss, published, counted, jwks) = (iss.clone(), published.clone(), counted.clone(), jwks_uri.clone());
             App::new()
                 .route(
                     &format!("{prefix}/.well-known/openid-configuration"),
                     web::get().to(move || {
-                        let iss = iss.clone();
-                        async move { HttpResponse::Ok().json(json!({"issuer": iss, "jwks_uri": format!("{iss}/keys")})) }
+                        let (iss, jwks) = (iss.clone(), jwks.clone());
+                        async move { HttpResponse::Ok().json(json!({"issuer": iss, "jwks_uri": jwks})) }
                     }),
                 )
                 .route(
@@ -189,15 +195,25 @@ async fn a_providers_key_rotation_locks_nobody_out_and_retired_or_foreign_keys_d
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(app.get("/api/v1/funds", &token(&a1, Algorithm::PS256)).await.status, 200);
     assert_eq!(office.fetched(), 1, "the keys are cached");
+    // Without a role map the claim's values are role names, but never `admin` or `recipient`
+    // (a claim a user might set must not make them either): no role, so 403.
+    let claim = |sub: &str, roles: Value| {
+        a1.sign(
+            Algorithm::RS256,
+            &json!({"iss": office.issuer, "aud": "api://grants", "sub": sub, "name": "Ada (Entra)",
+                    "roles": roles, "recipient_id": "0191e3a0-0000-7000-8000-000000000001",
+                    "iat": now(), "exp": now() + 3600}),
+        )
+    };
+    let body = json!({"name": "Fenland CSP", "kind": "community_safety_partnership"});
+    for roles in [json!(["admin"]), json!(["recipient"])] {
+        let r = app.get("/api/v1/awards", &claim("00u-ada", roles.clone())).await;
+        assert_eq!((r.status, r.problem().as_str()), (403, "forbidden"), "{roles}: {}", r.text);
+    }
+    let r = app.post("/api/v1/recipients", &claim("00u-ada", json!(["admin"])), body.clone()).await;
+    assert_eq!(r.status, 403, "{}", r.text);
     // The provider's user writes, and the audit trail records its subject and name.
-    let admin = a1.sign(
-        Algorithm::RS256,
-        &json!({"iss": office.issuer, "aud": "api://grants", "sub": "00u-ada", "name": "Ada (Entra)",
-                "roles": ["admin"], "iat": now(), "exp": now() + 3600}),
-    );
-    let created = app
-        .post("/api/v1/recipients", &admin, json!({"name": "Fenland CSP", "kind": "community_safety_partnership"}))
-        .await;
+    let created = app.post("/api/v1/recipients", &claim("00u-ada", json!(["finance"])), body).await;
     assert_eq!(created.status, 201, "{}", created.text);
     let events = app.get("/api/v1/audit/events?action=recipient.created", &app.auditor).await;
     let event = &events.body["items"][0];
@@ -363,6 +379,86 @@ async fn a_provider_whose_discovery_names_another_issuer_signs_nobody_in() {
     provider.server.stop(false).await;
 }
 
+/// A discovery document naming keys on another host is refused (whoever controls the
+/// discovery response, or a path on the issuer's host, must not pick the keys' server), unless
+/// the operator listed that host.
+#[actix_web::test]
+async fn keys_are_taken_only_from_the_issuers_host_unless_its_host_is_listed() {
+    let a1 = signer("rsa-a.pem", "a1", Algorithm::RS256);
+    let elsewhere = Provider::start("/keys-host", vec![a1.jwk.clone()]).await;
+    let front = Provider::start_naming("/realms/front", vec![], 1, Some(format!("{}/keys", elsewhere.issuer))).await;
+    let token = a1.sign(
+        Algorithm::RS256,
+        &json!({"iss": front.issuer, "aud": "grants", "sub": "f", "roles": ["finance"], "exp": now() + 600}),
+    );
+    let app = TestApp::spawn().await;
+    let strict = Beside::start(&app, vec![issuer(&front, "grants")]).await;
+    let r = strict.get("/api/v1/funds", &token).await;
+    assert_eq!(r.status, 401, "{}", r.text);
+    assert_eq!(elsewhere.fetched(), 0, "keys on another host are never fetched");
+    let host = elsewhere.issuer.trim_start_matches("http://").split('/').next().unwrap().to_string();
+    let mut listed = issuer(&front, "grants");
+    listed.jwks_hosts = vec![host];
+    let allowed = Beside::start(&app, vec![listed]).await;
+    assert_eq!(allowed.get("/api/v1/funds", &token).await.status, 200);
+    assert_eq!(elsewhere.fetched(), 1);
+    for server in [&strict.server, &allowed.server, &front.server, &elsewhere.server] {
+        server.stop(false).await;
+    }
+}
+
+/// A provider behind something that closes connections: the first connection is dropped before
+/// any answer, and every later one is closed as soon as it is answered, without saying so. The
+/// keys are still fetched, and its users sign in.
+#[actix_web::test]
+async fn key_fetches_survive_a_server_that_closes_connections() {
+    use std::io::{Read, Write};
+    let a1 = signer("rsa-a.pem", "a1", Algorithm::RS256);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let issuer_url = format!("http://{}/idp", listener.local_addr().unwrap());
+    let (iss, jwks) = (issuer_url.clone(), serde_json::to_string(&JwkSet { keys: vec![a1.jwk.clone()] }).unwrap());
+    let served = Arc::new(AtomicUsize::new(0));
+    let counted = served.clone();
+    std::thread::spawn(move || {
+        for (n, stream) in listener.incoming().enumerate() {
+            let Ok(mut stream) = stream else { continue };
+            if n == 0 {
+                drop(stream);
+                continue;
+            }
+            let mut request = Vec::new();
+            let mut buffer = [0u8; 2048];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buffer) {
+                    Ok(0) | Err(_) => break,
+                    Ok(k) => request.extend_from_slice(&buffer[..k]),
+                }
+            }
+            let line = String::from_utf8_lossy(&request).lines().next().unwrap_or("").to_string();
+            let body = if line.contains("openid-configuration") {
+                json!({"issuer": iss, "jwks_uri": format!("{iss}/keys")}).to_string()
+            } else {
+                jwks.clone()
+            };
+            let head =
+                format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n", body.len());
+            let _ = stream.write_all(format!("{head}{body}").as_bytes());
+            counted.fetch_add(1, Ordering::SeqCst);
+            // Closed without `Connection: close`: a pooled connection would be dead.
+        }
+    });
+    let config: OidcIssuer =
+        serde_json::from_value(json!({"issuer": issuer_url, "audience": "grants", "min_refresh_secs": 1})).unwrap();
+    let app = TestApp::builder().settings(|settings| settings.oidc = vec![config]).spawn().await;
+    let token = a1.sign(
+        Algorithm::RS256,
+        &json!({"iss": issuer_url, "aud": "grants", "sub": "f", "roles": ["finance"], "exp": now() + 600}),
+    );
+    let r = app.get("/api/v1/funds", &token).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(served.load(Ordering::SeqCst), 2, "discovery and the keys, each answered once");
+}
+
 #[test]
 fn issuers_must_use_https_except_on_loopback_and_name_known_roles() {
     let config = |value: Value| serde_json::from_value::<OidcIssuer>(value).unwrap().check();
@@ -372,6 +468,9 @@ fn issuers_must_use_https_except_on_loopback_and_name_known_roles() {
     assert!(config(json!({"issuer": "https://idp.example", "audience": " "})).unwrap_err().contains("audience"));
     let bad_role = json!({"issuer": "https://idp.example", "audience": "a", "role_map": {"g": "superuser"}});
     assert!(config(bad_role).unwrap_err().contains("superuser"));
+    let url_as_host =
+        json!({"issuer": "https://idp.example", "audience": "a", "jwks_hosts": ["https://keys.example/"]});
+    assert!(config(url_as_host).unwrap_err().contains("jwks_hosts"));
     let unknown_field = json!({"issuer": "https://idp.example", "audience": "a", "role_claim": "groups"});
     assert!(serde_json::from_value::<OidcIssuer>(unknown_field).is_err(), "a misspelt field is an error, not ignored");
 }
