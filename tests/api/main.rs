@@ -29,6 +29,7 @@ mod long_reads;
 mod money_movements;
 mod monitoring;
 mod oidc;
+mod one_persons_word;
 mod operations;
 mod pack;
 mod plans;
