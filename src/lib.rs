@@ -42,3 +42,15 @@ pub mod variations;
 pub(crate) fn locked<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
+
+/// Writes `text` to standard output for a command's reader. A reader that stops reading
+/// (`grants audit keygen … | head`) ends the output quietly instead of a panic, which
+/// `println!` makes of a closed pipe; any other failure to write is the command's error.
+pub fn say(text: impl std::fmt::Display) -> Result<(), String> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match write!(out, "{text}").and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(format!("cannot write to standard output: {e}")),
+        _ => Ok(()),
+    }
+}

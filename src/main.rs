@@ -130,11 +130,11 @@ fn run(command: Command) -> Result<(), String> {
         Command::Seed => demo::seed(&settings()?),
         Command::Token { sub, name, roles, recipient_id, ttl } => {
             let token = startup::token(&settings()?, &TokenArgs { sub, name, roles, recipient_id, ttl })?;
-            println!("{token}");
+            grants::say(format!("{token}\n"))?;
             Ok(())
         }
         Command::Openapi => {
-            print!("{}", openapi::spec_json());
+            grants::say(openapi::spec_json())?;
             Ok(())
         }
         Command::Health { address } => startup::health(address),

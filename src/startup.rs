@@ -296,15 +296,15 @@ pub fn migrate(settings: &Settings) -> Result<(), String> {
     match settings.app_database_url.as_deref() {
         Some(app) => {
             crate::db::prepare_serving(&settings.database_url, Some(app), &settings.app_role, None)?;
-            println!("database ready; {} may serve it", crate::db::roles::url_user(app)?);
+            crate::say(format!("database ready; {} may serve it\n", crate::db::roles::url_user(app)?))?;
         }
         None => {
             crate::db::prepare(&settings.database_url)?;
-            println!("database ready");
+            crate::say("database ready\n")?;
         }
     }
     if let Some(key_id) = register_key(settings)? {
-        println!("audit key {key_id} registered");
+        crate::say(format!("audit key {key_id} registered\n"))?;
     }
     Ok(())
 }

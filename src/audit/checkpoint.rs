@@ -57,18 +57,18 @@ impl From<SigningKey> for AuditKey {
 pub fn keygen(out: &std::path::Path, if_missing: bool, public_out: Option<&Path>) -> Result<(), String> {
     let key = if if_missing && out.exists() {
         let key = AuditKey::read(out)?;
-        println!("kept {}\nkey_id {}\npublic_key {}", out.display(), key.key_id(), key.public_hex());
+        crate::say(format!("kept {}\nkey_id {}\npublic_key {}\n", out.display(), key.key_id(), key.public_hex()))?;
         key
     } else {
         let key = AuditKey::generate();
         key.write_new(out)?;
-        println!("wrote {}\nkey_id {}\npublic_key {}", out.display(), key.key_id(), key.public_hex());
+        crate::say(format!("wrote {}\nkey_id {}\npublic_key {}\n", out.display(), key.key_id(), key.public_hex()))?;
         key
     };
     if let Some(path) = public_out {
         std::fs::write(path, format!("{}\n", key.public_hex()))
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-        println!("wrote the public half to {}", path.display());
+        crate::say(format!("wrote the public half to {}\n", path.display()))?;
     }
     Ok(())
 }

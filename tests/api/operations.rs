@@ -236,3 +236,23 @@ async fn metrics_are_off_without_a_token_configured() {
         assert_eq!(app.send("GET", "/metrics", auth, &[], None).await.status, 404);
     }
 }
+
+/// A command whose reader stops reading (`grants openapi | head`) ends quietly: no panic, a
+/// successful exit, as other command-line tools do.
+#[test]
+fn a_command_piped_into_a_reader_that_stops_ends_quietly() {
+    use std::io::Read;
+    let mut child = crate::helpers::grants_command()
+        .arg("openapi")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 16];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    // The pipe is closed here, with most of the document (far more than a pipe holds) unread.
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(first.starts_with(b"{"), "{first:?}");
+    assert!(output.status.success() && stderr.is_empty(), "{:?}: {stderr}", output.status);
+}

@@ -496,7 +496,7 @@ pub fn report(settings: &crate::config::Settings, against: Option<&std::path::Pa
     let started = std::time::Instant::now();
     let result = verify_all(&mut conn, &mut other, &options(settings, against)?)
         .map_err(|e| format!("cannot read the trail: {e}"))?;
-    println!("{}", serde_json::to_string_pretty(&result).map_err(|e| e.to_string())?);
+    crate::say(format!("{}\n", serde_json::to_string_pretty(&result).map_err(|e| e.to_string())?))?;
     eprintln!(
         "verified {} events, {} checkpoints and every ledger row in {:.2?}; {} events unsealed",
         result.events_checked,
