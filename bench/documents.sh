@@ -9,7 +9,7 @@ FILES=${1:-5}
 DB=grants_bench_documents
 export GRANTS_BIND=127.0.0.1:18093
 source "$(dirname "$0")/common.sh"
-psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS ${DB} WITH (FORCE)"
+fresh_database
 target/release/grants migrate >/dev/null
 target/release/grants seed >/dev/null
 start_server

@@ -5,6 +5,8 @@
 #   bench/import.sh [rows] [rounds]      (defaults 10000 3)
 # Each round uses a fresh database `grants_bench_import` and prints the dry run's and the
 # commit's time (curl's time_total: staging plus confirming); then the median of the rounds.
+# Each round then imports the file a second time (into fund code BENCH2) and prints the
+# server's resident memory after both, and its peak (VmRSS and VmHWM of /proc).
 set -euo pipefail
 ROWS=${1:-10000}
 ROUNDS=${2:-3}
@@ -30,11 +32,11 @@ FINANCE=$(target/release/grants token --sub bench-finance --role finance)
 APPROVER=$(target/release/grants token --sub bench-approver --role approver)
 dry=(); commit=()
 for round in $(seq 1 "$ROUNDS"); do
-  psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS ${DB} WITH (FORCE)"
+  fresh_database
   start_server
   run() { # query -> "status seconds"
     curl -s -o "$PWD/target/bench-import.json" -w '%{http_code} %{time_total}' -X POST \
-      "http://$GRANTS_BIND/api/v1/imports?fund_code=BENCH&$1" -H "Authorization: Bearer $FINANCE" \
+      "http://$GRANTS_BIND/api/v1/imports?fund_code=${FUND:-BENCH}&$1" -H "Authorization: Bearer $FINANCE" \
       -H 'Content-Type: text/csv' --data-binary "@$CSV"
   }
   d=$(run "dry_run=true"); [ "${d%% *}" = 200 ] || { echo "dry run: $d"; head -c 2000 "$PWD/target/bench-import.json"; exit 1; }
@@ -47,6 +49,12 @@ for round in $(seq 1 "$ROUNDS"); do
   total=$(python3 -c "print(round(${s#* } + ${c#* }, 3))")
   echo "round $round: dry run ${d#* } s, stage ${s#* } s, confirm ${c#* } s, commit $total s"
   dry+=("${d#* }"); commit+=("$total")
+  s=$(FUND=BENCH2 run "dry_run=false"); [ "${s%% *}" = 202 ] || { echo "second stage: $s"; exit 1; }
+  BATCH=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["batch"]["id"])' "$PWD/target/bench-import.json")
+  c=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://$GRANTS_BIND/api/v1/imports/$BATCH/confirm" \
+    -H "Authorization: Bearer $APPROVER")
+  [ "$c" = 201 ] || { echo "second confirm: $c"; exit 1; }
+  echo "round $round: after two imports the server holds $(awk '/VmRSS/ {printf "%.0f MB", $2/1024}' /proc/$SERVER/status), peak $(awk '/VmHWM/ {printf "%.0f MB", $2/1024}' /proc/$SERVER/status)"
   kill "$SERVER"; wait "$SERVER" 2>/dev/null || true
 done
 median() { printf '%s\n' "$@" | sort -n | awk '{t[NR]=$1} END {print t[int((NR+1)/2)]}'; }

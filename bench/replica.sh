@@ -68,8 +68,6 @@ cpu() { # data directory: CPU seconds used so far by that cluster's processes
 }
 
 serve() { # with or without the replica
-  export GRANTS_AUDIT_KEY_FILE=$PWD/target/bench-audit-key.pem
-  [ -e "$GRANTS_AUDIT_KEY_FILE" ] || target/release/grants audit keygen --out "$GRANTS_AUDIT_KEY_FILE" >/dev/null
   if [ "$1" = replica ]; then
     GRANTS_READ_DATABASE_URL=$REPLICA_URL target/release/grants serve & SERVER=$!
   else

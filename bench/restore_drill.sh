@@ -3,8 +3,8 @@
 #
 #   bash bench/restore_drill.sh [years] [awards-per-year] [writers]      (defaults 10 1000 4)
 #
-# 1. Generates the ledger into a fresh database `grants_bench_drill` through the service's own
-#    write paths and starts `grants serve` on 127.0.0.1:18094.
+# 1. Generates the ledger into a fresh database of this run's own (`grants_drill_<run>`)
+#    through the service's own write paths and starts `grants serve` on a free port.
 # 2. An auditor saves the newest signed checkpoint (POST /audit/checkpoints), as the procedure
 #    says to keep one apart from the dumps.
 # 3. `writers` clients record payments over HTTP without pause; each acknowledged payment's id
@@ -12,7 +12,7 @@
 # 4. Under that load, a snapshot is taken in a transaction held open (pg_export_snapshot): the
 #    payments acknowledged before it are noted, every table's rows are counted in it, and
 #    `pg_dump --format=custom --snapshot` dumps exactly it while the writes go on. Timed.
-# 5. The writers stop. The dump is restored into a new database `grants_bench_drill_restored`
+# 5. The writers stop. The dump is restored into a new database (`grants_restored_<run>`)
 #    (`pg_restore --jobs=2 --no-owner`). Timed.
 # 6. Checks, each failing the drill (exit 1): every table's row count equals the snapshot's;
 #    every payment acknowledged before the snapshot is there; `grants serve` starts on the
@@ -26,11 +26,12 @@ YEARS=${1:-10}
 PER_YEAR=${2:-1000}
 WRITERS=${3:-4}
 PROFILE=${DRILL_PROFILE:-release}
-DB=grants_bench_drill
-RESTORED=grants_bench_drill_restored
 cd "$(dirname "$0")/.."
-export GRANTS_BIND=127.0.0.1:18094
-export DATABASE_URL="postgres://postgres@127.0.0.1:5432/${DB}?sslmode=disable"
+# A database, serving role and port of this run's own, dropped at the end (.ci/scratch.sh).
+source .ci/scratch.sh
+scratch_names drill
+RESTORED=$(scratch_database restored)
+RESTORED_PORT=$(scratch_free_port)
 export GRANTS_JWT_SECRET=drill-secret-drill-secret-drill-secret-0123
 export GRANTS_RATE_LIMIT_PER_SEC=0
 export GRANTS_360_PLACEHOLDERS=allow
@@ -49,7 +50,11 @@ now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN {printf "%.2f", b - a}'; }
 
 PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; }
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  scratch_cleanup
+}
 trap cleanup EXIT
 
 echo "== generating ${YEARS} years x ${PER_YEAR} awards"
@@ -125,10 +130,10 @@ MISSING=$(comm -23 "$OUT/acked-before" "$OUT/restored-payments" | wc -l)
 echo "all $(wc -l <"$OUT/acked-before") payments acknowledged before the dump are there"
 
 RESTORED_URL="postgres://postgres@127.0.0.1:5432/${RESTORED}?sslmode=disable"
-DATABASE_URL=$RESTORED_URL GRANTS_BIND=127.0.0.1:18095 "$BIN/grants" serve & PIDS+=($!)
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:18095/readyz" >/dev/null && break; sleep 0.1; done
+DATABASE_URL=$RESTORED_URL GRANTS_BIND=127.0.0.1:$RESTORED_PORT "$BIN/grants" serve & PIDS+=($!)
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$RESTORED_PORT/readyz" >/dev/null && break; sleep 0.1; done
 AWARD=$(head -n1 "$OUT/awards")
-STATUS=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $FINANCE" "http://127.0.0.1:18095/api/v1/awards/$AWARD")
+STATUS=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $FINANCE" "http://127.0.0.1:$RESTORED_PORT/api/v1/awards/$AWARD")
 [ "$STATUS" = 200 ] || fail "the service on the restored database answered $STATUS"
 echo "the service serves the restored database"
 

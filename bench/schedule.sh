@@ -11,7 +11,7 @@ ROUNDS=${2:-10}
 DB=grants_bench_schedule
 export GRANTS_BIND=127.0.0.1:18091
 source "$(dirname "$0")/common.sh"
-psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS ${DB} WITH (FORCE)"
+fresh_database
 start_server
 API=http://$GRANTS_BIND/api/v1
 ADMIN=$(target/release/grants token --sub bench-admin --role admin)

@@ -168,9 +168,18 @@ pub fn record_all<T: Audited>(
     action: Action,
     entities: &[T],
 ) -> Result<i64, ApiError> {
-    let events = entities.iter().map(|e| owned_event(action, e)).collect::<Result<Vec<_>, ApiError>>()?;
-    append_batch(conn, actor, &events)
+    // A thousand events at a time: an import's tens of thousands of events are never all in
+    // memory as JSON at once (the chain runs on from each batch's last event).
+    let mut last = 0;
+    for chunk in entities.chunks(RECORDED_AT_ONCE) {
+        let events = chunk.iter().map(|e| owned_event(action, e)).collect::<Result<Vec<_>, ApiError>>()?;
+        last = append_batch(conn, actor, &events)?;
+    }
+    Ok(last)
 }
+
+/// How many events [`record_all`] builds and appends at a time.
+const RECORDED_AT_ONCE: usize = 1_000;
 
 /// The event for `action` on `entity`, ready for [`append_batch`] with others.
 fn owned_event<T: Audited>(action: Action, entity: &T) -> Result<OwnedEvent, ApiError> {

@@ -243,6 +243,16 @@ pub fn update(conn: &mut PgConnection, id: FundId, changes: &FundChanges) -> Que
         .get_result(conn)
 }
 
+/// Takes `count` consecutive award numbers from fund `id` in one update: the first of them
+/// (`None` if there is no such fund).
+pub fn take_award_numbers(conn: &mut PgConnection, id: FundId, count: i32) -> QueryResult<Option<i32>> {
+    diesel::update(funds::table.find(id))
+        .set(funds::next_award_number.eq(funds::next_award_number + count))
+        .returning(funds::next_award_number - count)
+        .get_result(conn)
+        .optional()
+}
+
 /// Takes the fund's next award number; locks the fund row until the transaction ends.
 pub fn take_award_number(conn: &mut PgConnection, id: FundId) -> QueryResult<Option<(FundRow, i32)>> {
     let number: Option<i32> = diesel::update(funds::table.find(id))

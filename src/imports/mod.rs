@@ -540,6 +540,18 @@ fn award_rows(
     decision_ids: &HashMap<String, DecisionId>,
 ) -> Result<(Vec<ImportedAward>, Vec<NewPayment>), ApiError> {
     let now = audit::now_micros();
+    // Each fund's numbers for the rows without a reference, taken in one update per fund (in id
+    // order, as the funds were locked), then given out in row order.
+    let mut unnumbered: BTreeMap<FundId, i32> = BTreeMap::new();
+    for r in rows.iter().filter(|r| r.reference.is_none()) {
+        *unnumbered.entry(plan.funds[&(r.fund_code.clone(), r.year)].id).or_default() += 1;
+    }
+    let mut next_number: HashMap<FundId, i32> = HashMap::new();
+    for (fund, count) in unnumbered {
+        let first = crate::funds::store::take_award_numbers(conn, fund, count)?
+            .ok_or_else(|| ApiError::Internal("import fund vanished".into()))?;
+        next_number.insert(fund, first);
+    }
     let mut awards = Vec::with_capacity(rows.len());
     let mut payments = Vec::new();
     for (i, r) in rows.iter().enumerate() {
@@ -547,8 +559,10 @@ fn award_rows(
         let reference = match &r.reference {
             Some(reference) => reference.clone(),
             None => {
-                let (_, number) = crate::funds::store::take_award_number(conn, fund.id)?
-                    .ok_or_else(|| ApiError::Internal("import fund vanished".into()))?;
+                let next =
+                    next_number.get_mut(&fund.id).ok_or_else(|| ApiError::Internal("import numbering".into()))?;
+                let number = *next;
+                *next += 1;
                 format!("{}-{}-{number:04}", fund.code, fund.year)
             }
         };
@@ -603,9 +617,18 @@ fn award_rows(
     Ok((awards, payments))
 }
 
-/// The trail of the awards just inserted: one event per award as imported, then one per
-/// payment. Approved and closed awards keep the theme their programme has now.
+/// The trail of the awards just inserted, a thousand awards at a time (so that a 20,000-row
+/// import never holds every award and event in memory at once): one event per award as
+/// imported, then one per payment of those awards. Approved and closed awards keep the theme
+/// their programme has now.
 fn record_imported(conn: &mut PgConnection, actor: &Actor, ids: &[AwardId]) -> Result<(), ApiError> {
+    for chunk in ids.chunks(1_000) {
+        record_imported_chunk(conn, actor, chunk)?;
+    }
+    Ok(())
+}
+
+fn record_imported_chunk(conn: &mut PgConnection, actor: &Actor, ids: &[AwardId]) -> Result<(), ApiError> {
     let inserted = awards::store::find_many(conn, ids)?;
     awards::keep_themes(conn, &inserted.iter().filter(|a| a.status.is_committed()).collect::<Vec<_>>())?;
     let mut money = awards::store::money(conn, ids)?;

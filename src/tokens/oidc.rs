@@ -226,7 +226,8 @@ fn usable_keys(set: &JwkSet) -> HashMap<String, Key> {
 
 /// GETs `url` as JSON, with the response's `Cache-Control: max-age`, if any. Each GET has a
 /// connection of its own (`Connection: close`), never one a server may have closed since;
-/// a connection the server closes before answering is tried once more, on a new one.
+/// a request that fails short of a timeout (a connection the server closed, or refused, before
+/// answering) is tried once more, on a new connection.
 async fn get_json(url: &str) -> Result<(Value, Option<Duration>), String> {
     let send = || {
         awc::Client::builder()
@@ -239,7 +240,6 @@ async fn get_json(url: &str) -> Result<(Value, Option<Duration>), String> {
             .send()
     };
     let mut response = match send().await {
-        Err(awc::error::SendRequestError::Connect(e)) => return Err(format!("GET {url}: {e}")),
         Err(awc::error::SendRequestError::Timeout) => return Err(format!("GET {url}: timed out")),
         Err(first) => {
             log::info!("GET {url}: {first}; trying once more on a new connection");
