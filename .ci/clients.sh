@@ -36,16 +36,14 @@ echo "== TypeScript types (openapi-typescript, openapi-fetch, tsc --strict)"
   && node_modules/.bin/tsc -p .)
 
 echo "== both programs against a demo service"
-DB=grants_clients
-export DATABASE_URL="postgres://postgres@127.0.0.1:5432/${DB}?sslmode=disable"
+source .ci/scratch.sh
+scratch_names clients
 export GRANTS_JWT_SECRET=clients-check-secret-clients-check-secret-0
-export GRANTS_BIND=127.0.0.1:18081
 export GRANTS_DATA_DIR=$OUT/data
 export RUST_LOG=warn
-psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS ${DB} WITH (FORCE)" 2>/dev/null
 cargo build --locked --bin grants
 target/debug/grants serve --demo >"$OUT/server.log" 2>&1 & SERVER=$!
-trap 'kill $SERVER 2>/dev/null || true' EXIT
+trap 'kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true; scratch_cleanup' EXIT
 for _ in $(seq 1 150); do curl -sf "http://$GRANTS_BIND/readyz" >/dev/null && break; sleep 0.2; done
 curl -sf "http://$GRANTS_BIND/readyz" >/dev/null || { cat "$OUT/server.log"; exit 1; }
 export GRANTS_URL="http://$GRANTS_BIND"

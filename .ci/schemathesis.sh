@@ -17,17 +17,15 @@ if ! "$VENV/bin/schemathesis" --version >/dev/null 2>&1; then
   "$VENV/bin/pip" install -q 'schemathesis==4.32.5'
 fi
 
-DB=grants_schemathesis
-export DATABASE_URL="postgres://postgres@127.0.0.1:5432/${DB}?sslmode=disable"
+source .ci/scratch.sh
+scratch_names schemathesis
 export GRANTS_JWT_SECRET=schemathesis-secret-schemathesis-secret-0
-export GRANTS_BIND=127.0.0.1:18080
 export GRANTS_RATE_LIMIT_PER_SEC=0
 export GRANTS_DATA_DIR=target/schemathesis-data
 export RUST_LOG=warn
-psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS ${DB} WITH (FORCE)" 2>/dev/null
 cargo build --locked --bin grants
 target/debug/grants serve --demo >/dev/null & SERVER=$!
-trap 'kill $SERVER 2>/dev/null || true' EXIT
+trap 'kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true; scratch_cleanup' EXIT
 for _ in $(seq 1 100); do curl -sf "http://$GRANTS_BIND/readyz" >/dev/null && break; sleep 0.2; done
 
 ADMIN=$(target/debug/grants token --sub st-admin --role admin)

@@ -5,19 +5,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-PORT=18090
-DB=grants_tour
-export DATABASE_URL="postgres://postgres@127.0.0.1:5432/${DB}?sslmode=disable"
-export GRANTS_BIND=127.0.0.1:$PORT GRANTS_RATE_LIMIT_PER_SEC=0 GRANTS_DATA_DIR=$ROOT/target/tour-data RUST_LOG=warn
+source .ci/scratch.sh
+scratch_names tour
+export GRANTS_RATE_LIMIT_PER_SEC=0 GRANTS_DATA_DIR=$ROOT/target/tour-data RUST_LOG=warn
 unset GRANTS_JWT_SECRET GRANTS_JWT_PUBLIC_KEY_FILE GRANTS_AUDIT_KEY_FILE GRANTS_APP_DATABASE_URL
 command -v jq >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q jq; }
-psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS ${DB} WITH (FORCE)" 2>/dev/null
 rm -rf "$GRANTS_DATA_DIR"
 cargo build --locked --bin grants
 WORK=$(mktemp -d)
 # From a folder of its own, so that no .env in the checkout changes the demo.
 (cd "$WORK" && exec "$ROOT/target/debug/grants" serve --demo) > "$WORK/serve.log" 2>&1 & SERVER=$!
-trap 'kill $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
+trap 'kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true; rm -rf "$WORK"; scratch_cleanup' EXIT
 for _ in $(seq 1 100); do curl -sf "http://$GRANTS_BIND/readyz" >/dev/null && break; sleep 0.2; done
 
 python3 - "$ROOT/docs/TOUR.md" "$PORT" > "$WORK/tour.sh" <<'PY'

@@ -56,7 +56,8 @@ impl AwardStatus {
             ))),
             (S::Approved, A::Close) => Ok(S::Closed),
             (status, action) => Err(TransitionRefused(format!(
-                "a {status} award cannot be {}",
+                "{} {status} award cannot be {}",
+                if status.to_string().starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" },
                 match action {
                     A::Edit => "edited",
                     A::Approve => "approved",
@@ -89,7 +90,15 @@ mod tests {
         assert_eq!(S::Approved.after(A::Withdraw, Money::ZERO), Ok(S::Withdrawn));
         assert!(S::Approved.after(A::Withdraw, some).is_err());
         assert!(S::Approved.after(A::Edit, Money::ZERO).is_err());
-        assert!(S::Approved.after(A::Approve, Money::ZERO).is_err());
+        assert_eq!(
+            S::Approved.after(A::Approve, Money::ZERO),
+            Err(TransitionRefused("an approved award cannot be approved".into())),
+            "in English"
+        );
+        assert_eq!(
+            S::Closed.after(A::Close, Money::ZERO),
+            Err(TransitionRefused("a closed award cannot be closed".into()))
+        );
     }
 
     #[test]

@@ -170,6 +170,11 @@ async fn an_award_can_be_read_as_it_stood_at_any_instant() {
     assert_eq!(r.body["amount"], "45000.00", "{}", r.text);
     let bad = app.get(&format!("/api/v1/awards/{award}?as_of=yesterday"), &app.auditor).await;
     assert_eq!((bad.status, bad.body["errors"][0]["field"].as_str()), (422, Some("as_of")));
+    // As the tour says: a bare date is refused, an instant before the award was recorded is 404.
+    let date = app.get(&format!("/api/v1/awards/{award}?as_of=2020-06-30"), &app.auditor).await;
+    assert_eq!((date.status, date.body["errors"][0]["field"].as_str()), (422, Some("as_of")), "{}", date.text);
+    let before = app.get(&format!("/api/v1/awards/{award}?as_of=2020-06-30T00:00:00Z"), &app.auditor).await;
+    assert_eq!(before.status, 404, "{}", before.text);
 }
 
 #[actix_web::test]

@@ -916,6 +916,12 @@ async fn keygen_writes_a_key_serve_signs_with_and_never_overwrites_one() {
 /// command line included.
 #[actix_web::test]
 async fn the_signer_remembers_what_it_signed_and_refuses_to_sign_a_rewritten_history() {
+    // Reads the audit gauges, which every service in a process sets.
+    if !crate::helpers::in_a_process_of_its_own(
+        "checkpoints::the_signer_remembers_what_it_signed_and_refuses_to_sign_a_rewritten_history",
+    ) {
+        return;
+    }
     let dir = std::env::temp_dir().join(format!("grants-signer-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
     let key_file = dir.join("audit-key.pem");
@@ -994,6 +1000,12 @@ async fn the_signer_remembers_what_it_signed_and_refuses_to_sign_a_rewritten_his
 /// verification; the unsealed count never goes below zero.
 #[actix_web::test]
 async fn a_forged_checkpoint_under_an_unpinned_key_neither_stalls_the_signer_nor_passes_verification() {
+    // Reads the audit gauges, which every service in a process sets.
+    if !crate::helpers::in_a_process_of_its_own(
+        "checkpoints::a_forged_checkpoint_under_an_unpinned_key_neither_stalls_the_signer_nor_passes_verification",
+    ) {
+        return;
+    }
     let app = TestApp::builder()
         .settings(|s| s.metrics_token = Some("metrics-token-0123456789abcdef-0123456789".into()))
         .spawn()

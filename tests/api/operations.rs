@@ -160,6 +160,11 @@ fn value(scrape: &prometheus_parse::Scrape, metric: &str, labels: &[(&str, &str)
 
 #[actix_web::test]
 async fn metrics_count_requests_by_route_and_read_the_ledger_for_a_scraper_with_the_token() {
+    if !crate::helpers::in_a_process_of_its_own(
+        "operations::metrics_count_requests_by_route_and_read_the_ledger_for_a_scraper_with_the_token",
+    ) {
+        return;
+    }
     let token = "metrics-token-0123456789abcdef0123456789";
     let app = TestApp::builder().settings(|s| s.metrics_token = Some(token.to_string())).spawn().await;
     // An approved award that owes returns (it has an indicator): its 2020-21 quarters are overdue.

@@ -43,6 +43,37 @@ fn the_binary_reads_a_dot_env_file_and_the_environment_wins() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// `cp .env.example .env` and the binary runs: the example loads as it is (every value parses,
+/// quoted where it holds spaces) and its values are used.
+#[test]
+fn the_example_settings_file_loads_as_it_is() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/.env.example");
+    for item in dotenvy::from_path_iter(example).unwrap() {
+        let (name, value) = item.unwrap_or_else(|e| panic!(".env.example does not load: {e}"));
+        assert!(!value.starts_with('"'), "{name} keeps its quotes: {value}");
+    }
+    let dir = std::env::temp_dir().join(format!("grants-example-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(example, dir.join(".env")).unwrap();
+    let out = crate::helpers::grants_command()
+        .current_dir(&dir)
+        .args(["token", "--sub", "dora", "--role", "auditor"])
+        .env("GRANTS_JWT_SECRET", crate::helpers::SECRET)
+        .env_remove("GRANTS_JWT_AUDIENCE")
+        .env_remove("GRANTS_FUNDER_NAME")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let token = String::from_utf8(out.stdout).unwrap();
+    let claims = base64_url(token.trim().split('.').nth(1).unwrap());
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&claims).unwrap()["aud"],
+        "grants-api",
+        "read from the file"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 /// Decodes unpadded base64url (a JWT's parts).
 fn base64_url(text: &str) -> Vec<u8> {
     let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
