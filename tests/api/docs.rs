@@ -159,3 +159,20 @@ fn the_architecture_names_every_folder_and_file() {
         }
     }
 }
+
+/// The README's count of tests is the suite's: every `#[test]` and `#[actix_web::test]` in
+/// `src/` and `tests/` is one test for both runners.
+#[test]
+fn the_readme_counts_the_tests_there_are() {
+    let attribute = |line: &str| matches!(line.trim(), "#[test]" | "#[actix_web::test]");
+    let count: usize = [root().join("src"), root().join("tests")]
+        .iter()
+        .flat_map(|dir| sources(dir))
+        .map(|file| std::fs::read_to_string(file).unwrap().lines().filter(|l| attribute(l)).count())
+        .sum();
+    let readme = read("README.md");
+    assert!(
+        readme.contains(&format!("The test command ran {count} tests")),
+        "the README should say \"The test command ran {count} tests\" (and the time they took, measured)"
+    );
+}
