@@ -474,3 +474,24 @@ fn issuers_must_use_https_except_on_loopback_and_name_known_roles() {
     let unknown_field = json!({"issuer": "https://idp.example", "audience": "a", "role_claim": "groups"});
     assert!(serde_json::from_value::<OidcIssuer>(unknown_field).is_err(), "a misspelt field is an error, not ignored");
 }
+
+#[test]
+fn keys_may_come_from_the_issuers_host_and_port_or_a_host_the_operator_listed() {
+    let issuer = |hosts: Value| {
+        serde_json::from_value::<OidcIssuer>(
+            json!({"issuer": "https://login.example/tenant/v2.0", "audience": "a", "jwks_hosts": hosts}),
+        )
+        .unwrap()
+    };
+    let at = |config: &OidcIssuer, url: &str| config.may_publish_keys_at(&url::Url::parse(url).unwrap());
+    let strict = issuer(json!([]));
+    assert!(at(&strict, "https://login.example/tenant/discovery/keys"));
+    assert!(at(&strict, "https://LOGIN.example:443/keys"), "the same origin, spelt otherwise");
+    assert!(!at(&strict, "https://login.example:8443/keys"), "another port");
+    assert!(!at(&strict, "https://keys.example/keys"), "another host");
+    let listed = issuer(json!(["www.googleapis.com", "keys.example:8443"]));
+    assert!(at(&listed, "https://www.googleapis.com/oauth2/v3/certs"));
+    assert!(at(&listed, "https://keys.example:8443/jwks"));
+    assert!(!at(&listed, "https://keys.example/jwks"), "listed with a port, only that port");
+    assert!(!at(&listed, "https://evil.example/jwks"), "an unlisted host, however many are listed");
+}
