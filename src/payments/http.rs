@@ -105,6 +105,7 @@ impl TryFrom<PayPayment> for PayInput {
     request_body = CreatePayment,
     responses(
         (status = 201, description = "The new payment", body = Payment, headers(("Location" = String), ("ETag" = String))),
+        (status = 403, description = "`four-eyes`: it would pay out again money the caller recorded as returned; `forbidden`", content_type = "application/problem+json", body = crate::error::Problem),
         (status = 409, description = "`overpayment`: scheduled plus paid would exceed the award; `invalid-state`: the award is not approved", content_type = "application/problem+json", body = crate::error::Problem)
     )
 )]

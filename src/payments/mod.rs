@@ -172,6 +172,17 @@ pub fn add_payment(
     let money = awards::store::money(conn, &[award_id])?.remove(&award_id).unwrap_or_default();
     check_payment(award.amount, money.paid, money.scheduled, input.amount)
         .map_err(|e| ApiError::Overpayment(e.to_string()))?;
+    // Money returned makes room to pay again, but not for the person who recorded its return:
+    // a repayment recorded and then paid out again would be money moved on one person's word.
+    let own_repaid = crate::repayments::store::recorded_by(conn, award_id, &actor.sub)?;
+    if own_repaid.is_positive()
+        && check_payment(award.amount, money.paid + own_repaid, money.scheduled, input.amount).is_err()
+    {
+        return Err(ApiError::FourEyes(format!(
+            "this payment would pay out again money you recorded as returned ({own_repaid}): another finance \
+             officer makes it"
+        )));
+    }
     let paid = input.paid_on.is_some();
     let new = NewPayment {
         id: PaymentId::new(),

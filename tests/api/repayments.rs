@@ -59,14 +59,20 @@ async fn a_repayment_nets_paid_on_the_award_and_the_fund_and_never_exceeds_it() 
     assert_eq!((a.body["paid"].as_str(), a.body["repaid"].as_str()), (Some("0.00"), Some("2000.00")));
     assert_eq!(repay(&app, &award, repayment("0.01")).await.status, 409);
 
-    // What was repaid may be paid again, within the award.
-    let again = app
-        .post(
-            &format!("/api/v1/awards/{award}/payments"),
-            &app.finance,
-            json!({"amount": "3000", "paid_on": "2020-06-01", "reference": "BACS-2"}),
-        )
-        .await;
+    // What was repaid may be paid again, within the award, but not by the person who recorded
+    // its return: a made-up repayment and a second payment would move money on one word.
+    let body = json!({"amount": "3000", "paid_on": "2020-06-01", "reference": "BACS-2"});
+    let path = format!("/api/v1/awards/{award}/payments");
+    let own = app.post(&path, &app.finance, body.clone()).await;
+    assert_eq!((own.status, own.problem().as_str()), (403, "four-eyes"), "{}", own.text);
+    assert!(own.text.contains("2000.00"), "{}", own.text);
+    // Within what was never repaid, the recorder still pays: 1,000.00 was never paid out.
+    let within =
+        app.post(&path, &app.finance, json!({"amount": "1000", "paid_on": "2020-06-01", "reference": "B"})).await;
+    assert_eq!(within.status, 201, "{}", within.text);
+    let colleague = app.token("fred", &[Role::Finance], None);
+    let again =
+        app.post(&path, &colleague, json!({"amount": "2000", "paid_on": "2020-06-01", "reference": "BACS-2"})).await;
     assert_eq!(again.status, 201, "{}", again.text);
     // Both repayments are listed on the award.
     let list = app.get(&format!("/api/v1/awards/{award}/repayments"), &app.finance).await;
