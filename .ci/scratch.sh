@@ -2,16 +2,16 @@
 # database, a serving role and a port named for this run, so that two checkouts testing against
 # one PostgreSQL never meet, and what the run made dropped when it ends.
 #   scratch_names NAME       sets and exports DB, DATABASE_URL, GRANTS_APP_ROLE, PORT, GRANTS_BIND
-#   scratch_database NAME    another database of this run (printed), dropped with the rest
+#   scratch_database VAR NAME  another database of this run, its name in VAR, dropped with the rest
 #   scratch_cleanup          drops this run's databases and role (call it from the EXIT trap)
 SCRATCH_DATABASES=()
 scratch_free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
-scratch_database() {
-  local name="grants_${1}_${SCRATCH_RUN}"
+scratch_database() { # VARIABLE NAME: sets VARIABLE (not in a subshell, so the name is kept for cleanup)
+  local name="grants_${2}_${SCRATCH_RUN}"
   SCRATCH_DATABASES+=("$name")
-  echo "$name"
+  printf -v "$1" '%s' "$name"
 }
 scratch_names() {
   SCRATCH_RUN="${SCRATCH_RUN:-$$_$(date +%s)}"
@@ -27,5 +27,6 @@ scratch_cleanup() {
   local statements=()
   for db in "${SCRATCH_DATABASES[@]}"; do statements+=(-c "DROP DATABASE IF EXISTS ${db} WITH (FORCE)"); done
   statements+=(-c "DROP ROLE IF EXISTS ${GRANTS_APP_ROLE}")
-  psql -h 127.0.0.1 -U postgres -q "${statements[@]}" >/dev/null 2>&1 || true
+  # From /: psql will not start in a directory that is gone (a script's work folder, removed).
+  (cd / && psql -h 127.0.0.1 -U postgres -q "${statements[@]}" >/dev/null 2>&1) || true
 }

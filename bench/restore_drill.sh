@@ -30,7 +30,7 @@ cd "$(dirname "$0")/.."
 # A database, serving role and port of this run's own, dropped at the end (.ci/scratch.sh).
 source .ci/scratch.sh
 scratch_names drill
-RESTORED=$(scratch_database restored)
+scratch_database RESTORED restored
 RESTORED_PORT=$(scratch_free_port)
 export GRANTS_JWT_SECRET=drill-secret-drill-secret-drill-secret-0123
 export GRANTS_RATE_LIMIT_PER_SEC=0

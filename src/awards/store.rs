@@ -147,6 +147,16 @@ impl AwardMoney {
     }
 }
 
+/// What `recorder` recorded as returned on an award (the room it made is not theirs to pay).
+pub fn repaid_by(conn: &mut PgConnection, award_id: AwardId, recorder: &str) -> QueryResult<Money> {
+    let total: Option<Money> = repayments::table
+        .filter(repayments::award_id.eq(award_id))
+        .filter(repayments::recorded_by.eq(recorder))
+        .select(sum(repayments::amount))
+        .first(conn)?;
+    Ok(total.unwrap_or_default())
+}
+
 /// Scheduled, paid and repaid totals for several awards.
 pub fn money(conn: &mut PgConnection, ids: &[AwardId]) -> QueryResult<HashMap<AwardId, AwardMoney>> {
     let rows: Vec<(AwardId, PaymentStatus, Option<Money>)> = payments::table

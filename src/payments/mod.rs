@@ -174,7 +174,7 @@ pub fn add_payment(
         .map_err(|e| ApiError::Overpayment(e.to_string()))?;
     // Money returned makes room to pay again, but not for the person who recorded its return:
     // a repayment recorded and then paid out again would be money moved on one person's word.
-    let own_repaid = crate::repayments::store::recorded_by(conn, award_id, &actor.sub)?;
+    let own_repaid = awards::store::repaid_by(conn, award_id, &actor.sub)?;
     if own_repaid.is_positive()
         && check_payment(award.amount, money.paid + own_repaid, money.scheduled, input.amount).is_err()
     {

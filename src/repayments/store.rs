@@ -68,16 +68,6 @@ pub fn totals(conn: &mut PgConnection, ids: &[AwardId]) -> QueryResult<HashMap<A
     Ok(rows.into_iter().map(|(id, total)| (id, total.unwrap_or_default())).collect())
 }
 
-/// What `recorder` recorded as returned on an award.
-pub fn recorded_by(conn: &mut PgConnection, award_id: AwardId, recorder: &str) -> QueryResult<Money> {
-    let total: Option<Money> = repayments::table
-        .filter(repayments::award_id.eq(award_id))
-        .filter(repayments::recorded_by.eq(recorder))
-        .select(sum(repayments::amount))
-        .first(conn)?;
-    Ok(total.unwrap_or_default())
-}
-
 /// Which of `ids` are already taken.
 pub fn existing_ids(conn: &mut PgConnection, ids: &[RepaymentId]) -> QueryResult<Vec<RepaymentId>> {
     repayments::table.filter(repayments::id.eq_any(ids)).select(repayments::id).load(conn)

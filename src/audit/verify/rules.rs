@@ -51,6 +51,8 @@ struct Award {
     /// Paid and scheduled payments, by payment.
     payments: HashMap<Uuid, Decimal>,
     repaid: Decimal,
+    /// Repayments, by who recorded them.
+    repaid_by: HashMap<String, Decimal>,
 }
 
 impl Award {
@@ -199,6 +201,9 @@ impl Replay {
                 let Some(award) = id(data, "award_id") else { return };
                 let status = PaymentStatus::parse(&text(data, "status"));
                 let amount = money(data, "amount");
+                let live = matches!(status, Some(PaymentStatus::Scheduled | PaymentStatus::Paid));
+                let new_money =
+                    live && !self.awards.get(&award).is_some_and(|a| a.payments.contains_key(&event.entity_id));
                 self.change_award(award, |a| {
                     if matches!(status, Some(PaymentStatus::Scheduled | PaymentStatus::Paid)) {
                         a.payments.insert(event.entity_id, amount);
@@ -207,11 +212,25 @@ impl Replay {
                     }
                 });
                 self.check_award(award, event);
+                // Money returned is not paid out again by whoever recorded its return.
+                if let Some(a) = self.awards.get(&award).filter(|_| new_money) {
+                    let own = a.repaid_by.get(&event.actor_sub).copied().unwrap_or_default();
+                    if own > Decimal::ZERO && a.used() + own > a.amount {
+                        let message = format!(
+                            "pays out again on award {award} money {} recorded as returned ({own})",
+                            event.actor_sub
+                        );
+                        self.finding("repaid-paid-again", event, message);
+                    }
+                }
             }
             "repayment" => {
                 let Some(award) = id(data, "award_id") else { return };
                 let amount = money(data, "amount");
-                self.change_award(award, |a| a.repaid += amount);
+                self.change_award(award, |a| {
+                    a.repaid += amount;
+                    *a.repaid_by.entry(event.actor_sub.clone()).or_default() += amount;
+                });
             }
             _ => {}
         }
@@ -392,5 +411,23 @@ mod tests {
             json!({"from_fund_id": fund, "to_fund_id": to, "amount": "700.01"}),
         ));
         assert_eq!(broken(&events), [("over-budget".to_string(), 5)]);
+        // Paid in full, 100.00 recorded as returned by fiona, then paid out again: by fiona it
+        // breaks the rule, by a colleague it does not.
+        for (payer, expected) in [("fiona", vec![("repaid-paid-again".to_string(), 7)]), ("fred", vec![])] {
+            let (mut events, _, award) = approved("1000.00", "300.00");
+            events.push(payment(5, award, "300.00", "paid"));
+            events.push(event(
+                6,
+                "fiona",
+                "repayment.recorded",
+                Uuid::now_v7(),
+                Some(award),
+                json!({"award_id": award, "amount": "100.00"}),
+            ));
+            let mut again = payment(7, award, "100.00", "paid");
+            again.actor_sub = payer.into();
+            events.push(again);
+            assert_eq!(broken(&events), expected, "{payer}");
+        }
     }
 }
