@@ -429,5 +429,37 @@ mod tests {
             events.push(again);
             assert_eq!(broken(&events), expected, "{payer}");
         }
+        // Within what was never paid out, the recorder pays: 200.00 paid, 100.00 returned,
+        // 100.00 paid by fiona leaves the award exactly at its amount counting her return.
+        let (mut events, _, award) = approved("1000.00", "300.00");
+        events.push(payment(5, award, "200.00", "paid"));
+        events.push(event(
+            6,
+            "fiona",
+            "repayment.recorded",
+            Uuid::now_v7(),
+            Some(award),
+            json!({"award_id": award, "amount": "100.00"}),
+        ));
+        events.push(payment(7, award, "100.00", "paid"));
+        assert_eq!(broken(&events), Vec::<(String, i64)>::new());
+        // A colleague schedules the returned money; the recorder marking it paid moves nothing
+        // new (the colleague committed it).
+        let (mut events, _, award) = approved("1000.00", "300.00");
+        events.push(payment(5, award, "300.00", "paid"));
+        events.push(event(
+            6,
+            "fiona",
+            "repayment.recorded",
+            Uuid::now_v7(),
+            Some(award),
+            json!({"award_id": award, "amount": "100.00"}),
+        ));
+        let mut scheduled = payment(7, award, "100.00", "scheduled");
+        scheduled.actor_sub = "fred".into();
+        let mut paid = payment(8, award, "100.00", "paid");
+        paid.entity_id = scheduled.entity_id;
+        events.extend([scheduled, paid]);
+        assert_eq!(broken(&events), Vec::<(String, i64)>::new());
     }
 }
