@@ -701,16 +701,26 @@ pub struct Ledger {
     pub recipient: String,
 }
 
-/// A PEM file holding [`audit_key`], for `grants serve` run as a process.
-pub fn audit_key_file() -> std::path::PathBuf {
-    static FILE: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
-    FILE.get_or_init(|| {
-        let path =
-            std::env::temp_dir().join(format!("grants-test-audit-key-{}-{}.pem", std::process::id(), Uuid::new_v4()));
-        grants::audit::checkpoint::AuditKey::from(audit_key()).write_new(&path).expect("write the test audit key");
-        path
-    })
-    .clone()
+/// A PEM file holding [`audit_key`], for `grants serve` run as a process against
+/// `database_url`: one file per database, as in a deployment, since the signer keeps its record
+/// of what it signed beside the key (under `cargo test` every test shares one process, and a
+/// record shared between databases would rightly make each signer refuse).
+pub fn audit_key_file(database_url: &str) -> std::path::PathBuf {
+    type Files = std::collections::BTreeMap<String, std::path::PathBuf>;
+    static FILES: std::sync::Mutex<Files> = std::sync::Mutex::new(Files::new());
+    let mut files = FILES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    files
+        .entry(database_url.to_string())
+        .or_insert_with(|| {
+            let path = std::env::temp_dir().join(format!(
+                "grants-test-audit-key-{}-{}.pem",
+                std::process::id(),
+                Uuid::new_v4()
+            ));
+            grants::audit::checkpoint::AuditKey::from(audit_key()).write_new(&path).expect("write the test audit key");
+            path
+        })
+        .clone()
 }
 
 /// A free loopback port.
@@ -733,7 +743,7 @@ pub fn serve_command(database_url: &str, port: u16) -> std::process::Command {
         .env("DATABASE_URL", database_url)
         .env("GRANTS_BIND", format!("127.0.0.1:{port}"))
         .env("GRANTS_JWT_SECRET", SECRET)
-        .env("GRANTS_AUDIT_KEY_FILE", audit_key_file())
+        .env("GRANTS_AUDIT_KEY_FILE", audit_key_file(database_url))
         .env("GRANTS_RATE_LIMIT_PER_SEC", "0")
         .env("GRANTS_DATA_DIR", data_dir())
         .env("RUST_LOG", "warn")
@@ -780,7 +790,7 @@ pub async fn serve_binary(
         .env_remove("GRANTS_APP_DATABASE_URL")
         .env("GRANTS_BIND", format!("127.0.0.1:{port}"))
         .env("GRANTS_JWT_SECRET", crate::helpers::SECRET)
-        .env("GRANTS_AUDIT_KEY_FILE", crate::helpers::audit_key_file())
+        .env("GRANTS_AUDIT_KEY_FILE", crate::helpers::audit_key_file(&app.db.url))
         .env("RUST_LOG", "info")
         .stdout(std::fs::File::create(&log).unwrap())
         .stderr(std::fs::OpenOptions::new().append(true).open(&log).unwrap());
