@@ -266,8 +266,7 @@ pub fn health(address: Option<String>) -> Result<(), String> {
     if status != 200 {
         return Err(format!("{address}: /readyz answered {status}"));
     }
-    println!("ready");
-    Ok(())
+    crate::say("ready\n")
 }
 
 /// Registers the configured audit key's public half, as the tables' owner (the serving role may

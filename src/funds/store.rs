@@ -255,12 +255,7 @@ pub fn take_award_numbers(conn: &mut PgConnection, id: FundId, count: i32) -> Qu
 
 /// Takes the fund's next award number; locks the fund row until the transaction ends.
 pub fn take_award_number(conn: &mut PgConnection, id: FundId) -> QueryResult<Option<(FundRow, i32)>> {
-    let number: Option<i32> = diesel::update(funds::table.find(id))
-        .set(funds::next_award_number.eq(funds::next_award_number + 1))
-        .returning(funds::next_award_number - 1)
-        .get_result(conn)
-        .optional()?;
-    match number {
+    match take_award_numbers(conn, id, 1)? {
         None => Ok(None),
         Some(n) => Ok(find(conn, id)?.map(|fund| (fund, n))),
     }

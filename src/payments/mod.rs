@@ -174,7 +174,9 @@ pub fn add_payment(
         .map_err(|e| ApiError::Overpayment(e.to_string()))?;
     // Money returned makes room to pay again, but not for the person who recorded its return:
     // a repayment recorded and then paid out again would be money moved on one person's word.
-    let own_repaid = awards::store::repaid_by(conn, award_id, &actor.sub)?;
+    // (Asked only of an award something was returned to: most payments skip the query.)
+    let own_repaid =
+        if money.repaid.is_positive() { awards::store::repaid_by(conn, award_id, &actor.sub)? } else { Money::ZERO };
     if own_repaid.is_positive()
         && check_payment(award.amount, money.paid + own_repaid, money.scheduled, input.amount).is_err()
     {

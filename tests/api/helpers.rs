@@ -816,18 +816,24 @@ pub async fn serve_binary(
 /// Whether the calling test may run here: true under nextest (a process per test) or in the
 /// process of its own this starts. Under `cargo test`, where every test shares one process, it
 /// runs the test `name` (its path, e.g. `operations::metrics_…`) again alone in a new process,
-/// asserts that passed, and says false: a test of process-wide state (the metrics recorder)
-/// would otherwise read what every other test running beside it wrote.
+/// asserts that it ran and passed (a misspelt name would run nothing and pass), and says false:
+/// a test of process-wide state (the metrics recorder) would otherwise read what every other
+/// test running beside it wrote.
 pub fn in_a_process_of_its_own(name: &str) -> bool {
     const ALONE: &str = "GRANTS_TEST_ALONE";
     if std::env::var_os("NEXTEST_RUN_ID").is_some() || std::env::var_os(ALONE).is_some() {
         return true;
     }
-    let status = std::process::Command::new(std::env::current_exe().expect("the test binary"))
+    let run = std::process::Command::new(std::env::current_exe().expect("the test binary"))
         .args([name, "--exact", "--test-threads=1"])
         .env(ALONE, "1")
-        .status()
+        .output()
         .expect("run the test alone");
-    assert!(status.success(), "{name}, run in a process of its own, failed");
+    let out = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success() && out.contains("test result: ok. 1 passed"),
+        "{name}, run in a process of its own, did not pass:\n{out}{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     false
 }

@@ -207,12 +207,17 @@ async fn an_import_into_a_fund_keeps_to_its_budget_and_its_numbering() {
     let fits = csv(&[
         "CDRG-2019-20-0005,2019-20,approved,Fenland CSP,,CSP allocation,csp_allocation,communities,A,600,100,0,2019-04-01,2020-03-31,D-1,2019-04-01",
         ",2019-20,closed,Fenland CSP,,CSP allocation,csp_allocation,communities,B,400,0,0,2019-04-01,2020-03-31,D-1,2019-04-01",
+        ",2019-20,draft,Fenland CSP,,CSP allocation,csp_allocation,communities,B2,10,0,0,2019-04-01,2020-03-31,,",
     ]);
     let r = app.import(path, "text/csv", fits).await;
     assert_eq!(r.status, 201, "{}", r.text);
     let refs: Vec<&str> =
         r.body["rows"].as_array().unwrap().iter().map(|row| row["reference"].as_str().unwrap()).collect();
-    assert_eq!(refs, ["CDRG-2019-20-0005", "CDRG-2019-20-0006"], "numbered after the imported reference");
+    assert_eq!(
+        refs,
+        ["CDRG-2019-20-0005", "CDRG-2019-20-0006", "CDRG-2019-20-0007"],
+        "numbered after the imported reference, in row order"
+    );
     let f = app.get(&format!("/api/v1/funds/{fund}"), &app.finance).await;
     // The closed award paid nothing, so it commits nothing: its 400 is released.
     assert_eq!((f.body["committed"].as_str(), f.body["paid"].as_str()), (Some("600.00"), Some("100.00")));
@@ -240,7 +245,7 @@ async fn an_import_into_a_fund_keeps_to_its_budget_and_its_numbering() {
     let mut body = app.award_body(&fund, &next, &recipient, json!("1"));
     body["start_date"] = json!("2019-04-01");
     body["end_date"] = json!("2020-03-31");
-    assert_eq!(app.create_award(body).await.body["reference"], "CDRG-2019-20-0007");
+    assert_eq!(app.create_award(body).await.body["reference"], "CDRG-2019-20-0008");
 }
 
 #[actix_web::test]

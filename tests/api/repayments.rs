@@ -74,6 +74,8 @@ async fn a_repayment_nets_paid_on_the_award_and_the_fund_and_never_exceeds_it() 
     let again =
         app.post(&path, &colleague, json!({"amount": "2000", "paid_on": "2020-06-01", "reference": "BACS-2"})).await;
     assert_eq!(again.status, 201, "{}", again.text);
+    // Verification's replay of the same rule finds nothing wrong in either.
+    app.assert_verified().await;
     // Both repayments are listed on the award.
     let list = app.get(&format!("/api/v1/awards/{award}/repayments"), &app.finance).await;
     assert_eq!(list.body["items"].as_array().map(Vec::len), Some(2));

@@ -359,6 +359,12 @@ mod tests {
         )
     }
 
+    /// `amount` recorded as returned on `award` by fiona.
+    fn repayment(seq: i64, award: Uuid, amount: &str) -> AuditEvent {
+        let data = json!({"award_id": award, "amount": amount});
+        event(seq, "fiona", "repayment.recorded", Uuid::now_v7(), Some(award), data)
+    }
+
     #[test]
     fn a_history_that_keeps_the_rules_breaks_none() {
         let (mut events, _, award) = approved("1000.00", "300.00");
@@ -416,14 +422,7 @@ mod tests {
         for (payer, expected) in [("fiona", vec![("repaid-paid-again".to_string(), 7)]), ("fred", vec![])] {
             let (mut events, _, award) = approved("1000.00", "300.00");
             events.push(payment(5, award, "300.00", "paid"));
-            events.push(event(
-                6,
-                "fiona",
-                "repayment.recorded",
-                Uuid::now_v7(),
-                Some(award),
-                json!({"award_id": award, "amount": "100.00"}),
-            ));
+            events.push(repayment(6, award, "100.00"));
             let mut again = payment(7, award, "100.00", "paid");
             again.actor_sub = payer.into();
             events.push(again);
@@ -433,28 +432,14 @@ mod tests {
         // 100.00 paid by fiona leaves the award exactly at its amount counting her return.
         let (mut events, _, award) = approved("1000.00", "300.00");
         events.push(payment(5, award, "200.00", "paid"));
-        events.push(event(
-            6,
-            "fiona",
-            "repayment.recorded",
-            Uuid::now_v7(),
-            Some(award),
-            json!({"award_id": award, "amount": "100.00"}),
-        ));
+        events.push(repayment(6, award, "100.00"));
         events.push(payment(7, award, "100.00", "paid"));
         assert_eq!(broken(&events), Vec::<(String, i64)>::new());
         // A colleague schedules the returned money; the recorder marking it paid moves nothing
         // new (the colleague committed it).
         let (mut events, _, award) = approved("1000.00", "300.00");
         events.push(payment(5, award, "300.00", "paid"));
-        events.push(event(
-            6,
-            "fiona",
-            "repayment.recorded",
-            Uuid::now_v7(),
-            Some(award),
-            json!({"award_id": award, "amount": "100.00"}),
-        ));
+        events.push(repayment(6, award, "100.00"));
         let mut scheduled = payment(7, award, "100.00", "scheduled");
         scheduled.actor_sub = "fred".into();
         let mut paid = payment(8, award, "100.00", "paid");
