@@ -249,3 +249,99 @@ pub fn document() -> OpenApi {
 pub fn base() -> OpenApi {
     ApiDoc::openapi()
 }
+
+/// One path of the document, split at `/`, with each method it declares and that method's
+/// query parameters.
+struct Route {
+    segments: Vec<String>,
+    operations: Vec<(&'static str, Vec<String>)>,
+}
+
+/// The document's paths, read once.
+fn routes() -> &'static [Route] {
+    static ROUTES: std::sync::OnceLock<Vec<Route>> = std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| {
+        let spec = document();
+        spec.paths
+            .paths
+            .iter()
+            .map(|(template, item)| {
+                fn inline(p: &RefOr<utoipa::openapi::path::Parameter>) -> Option<&utoipa::openapi::path::Parameter> {
+                    match p {
+                        RefOr::T(parameter) => Some(parameter),
+                        RefOr::Ref(_) => None,
+                    }
+                }
+                let shared = item.parameters.iter().flatten().filter_map(inline);
+                let operations = [
+                    ("GET", &item.get),
+                    ("POST", &item.post),
+                    ("PATCH", &item.patch),
+                    ("PUT", &item.put),
+                    ("DELETE", &item.delete),
+                ]
+                .into_iter()
+                .filter_map(|(method, operation)| {
+                    let own = operation.as_ref()?.parameters.iter().flatten().filter_map(inline);
+                    let query = shared
+                        .clone()
+                        .chain(own)
+                        .filter(|p| matches!(p.parameter_in, utoipa::openapi::path::ParameterIn::Query))
+                        .map(|p| p.name.clone())
+                        .collect();
+                    Some((method, query))
+                })
+                .collect();
+                Route { segments: template.split('/').map(str::to_string).collect(), operations }
+            })
+            .collect()
+    })
+}
+
+/// The path of the document a concrete path (`/api/v1/returns/due`) falls under: of those it
+/// fits, the one with the most fixed segments (`/returns/due` before `/returns/{id}`).
+fn route(path: &str) -> Option<&'static Route> {
+    let segments: Vec<&str> = path.split('/').collect();
+    routes()
+        .iter()
+        .filter(|r| {
+            r.segments.len() == segments.len()
+                && r.segments.iter().zip(&segments).all(|(t, s)| (t.starts_with('{') && !s.is_empty()) || t == s)
+        })
+        .max_by_key(|r| r.segments.iter().filter(|t| !t.starts_with('{')).count())
+}
+
+/// The methods the document declares for a concrete path, e.g. `GET, PATCH` for `/api/v1/funds/<id>`.
+pub fn allowed_methods(path: &str) -> Option<String> {
+    route(path).map(|r| r.operations.iter().map(|(method, _)| *method).collect::<Vec<_>>().join(", "))
+}
+
+/// Why `query` does not suit the operation `method path`: the first parameter the document
+/// does not declare for it, and the ones it does. `None` when every parameter is declared, or
+/// when the document has no such operation (the router answers that).
+pub fn undeclared_query_parameter(method: &str, path: &str, query: &str) -> Option<String> {
+    if query.is_empty() {
+        return None;
+    }
+    let method = if method == "HEAD" { "GET" } else { method };
+    let (_, declared) = route(path)?.operations.iter().find(|(m, _)| *m == method)?;
+    let (unknown, _) =
+        url::form_urlencoded::parse(query.as_bytes()).find(|(name, _)| !declared.contains(&name.to_string()))?;
+    let takes = match declared.as_slice() {
+        [] => "it takes none".to_string(),
+        names => format!("it takes {}", names.join(", ")),
+    };
+    Some(format!("the query parameter `{unknown}` is not one {method} {path} takes: {takes}"))
+}
+
+/// Middleware: a query parameter the operation does not declare (a misspelt filter, say, which
+/// would otherwise be ignored and answer every row) is 400 naming it and the ones it takes.
+pub async fn refuse_undeclared_query_parameters(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    if let Some(why) = undeclared_query_parameter(req.method().as_str(), req.path(), req.query_string()) {
+        return Err(ApiError::Malformed(why).into());
+    }
+    next.call(req).await
+}

@@ -184,6 +184,7 @@ pub fn app(
                 .config(Config::new(["/openapi.json"]).validator_url("none").try_it_out_enabled(true)),
         )
         .default_service(web::to(not_found))
+        .wrap(actix_web::middleware::from_fn(crate::openapi::refuse_undeclared_query_parameters))
         .wrap(actix_web::middleware::from_fn(crate::http::middleware::reject_control_characters))
         .wrap(actix_web::middleware::from_fn(crate::http::middleware::limit))
         .wrap(actix_web::middleware::from_fn(crate::http::middleware::security_headers))
@@ -193,43 +194,10 @@ pub fn app(
 /// What a request that no route took gets: 405 with `Allow` when the path exists under
 /// other methods, else 404.
 async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    match allowed_methods(req.path()) {
+    match crate::openapi::allowed_methods(req.path()) {
         Some(allow) => Err(ApiError::MethodNotAllowed(allow)),
         None => Err(ApiError::NotFound(format!("there is no route {} {}", req.method(), req.path()))),
     }
-}
-
-/// The methods the spec declares for a concrete path, e.g. `GET, PATCH` for `/api/v1/funds/<id>`.
-fn allowed_methods(path: &str) -> Option<String> {
-    static ROUTES: std::sync::OnceLock<Vec<(Vec<String>, String)>> = std::sync::OnceLock::new();
-    let routes = ROUTES.get_or_init(|| {
-        let spec = crate::openapi::document();
-        spec.paths
-            .paths
-            .iter()
-            .map(|(template, item)| {
-                let methods: Vec<&str> = [
-                    ("GET", item.get.is_some()),
-                    ("POST", item.post.is_some()),
-                    ("PATCH", item.patch.is_some()),
-                    ("PUT", item.put.is_some()),
-                    ("DELETE", item.delete.is_some()),
-                ]
-                .into_iter()
-                .filter_map(|(m, present)| present.then_some(m))
-                .collect();
-                (template.split('/').map(str::to_string).collect(), methods.join(", "))
-            })
-            .collect()
-    });
-    let segments: Vec<&str> = path.split('/').collect();
-    routes
-        .iter()
-        .find(|(template, _)| {
-            template.len() == segments.len()
-                && template.iter().zip(&segments).all(|(t, s)| (t.starts_with('{') && !s.is_empty()) || t == s)
-        })
-        .map(|(_, allow)| allow.clone())
 }
 
 /// The status of `GET /readyz` from a service at `address` (`host:port`), over plain HTTP/1.0

@@ -320,3 +320,68 @@ async fn a_body_declared_over_its_limit_is_refused_before_a_byte_of_it_is_sent()
     assert_eq!(ask(64 * 1024 + 1, refusal).await.as_deref(), Some("413"), "refused, unread");
     assert_eq!(ask(64 * 1024, waiting).await, None, "64 KiB is allowed: the service waits for it");
 }
+
+/// Every operation of the document refuses a query parameter it does not declare, anonymous
+/// ones included, before it reads or writes anything: 400 naming the parameter and every one the
+/// operation takes.
+#[actix_web::test]
+async fn every_operation_refuses_an_undeclared_query_parameter() {
+    let app = TestApp::spawn().await;
+    let spec: Value = serde_json::from_str(&grants::openapi::spec_json()).unwrap();
+    let id = uuid::Uuid::now_v7().to_string();
+    let before = app.get("/api/v1/audit/events?limit=500", &app.auditor).await;
+    assert_eq!(before.status, 200, "{}", before.text);
+    let mut walked = 0;
+    for (template, operations) in spec["paths"].as_object().unwrap() {
+        let path = template.replace("{financial_year}", "2020-21").replace("{id}", &id).replace("{vid}", &id);
+        for (method, operation) in operations.as_object().unwrap() {
+            let declared: Vec<&str> = operation["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|p| p["in"] == "query")
+                .map(|p| p["name"].as_str().unwrap())
+                .collect();
+            for token in [Some(app.admin.as_str()), Some(app.finance.as_str()), None] {
+                let r = app.send(&method.to_uppercase(), &format!("{path}?zz=1"), token, &[], None).await;
+                let detail = r.body["detail"].as_str().unwrap_or_default();
+                assert_eq!(
+                    (r.status, r.problem().as_str()),
+                    (400, "malformed-request"),
+                    "{method} {template}: {}",
+                    r.text
+                );
+                assert!(detail.contains("`zz`"), "{method} {template}: {detail}");
+                for name in &declared {
+                    assert!(detail.contains(name), "{method} {template} should name `{name}`: {detail}");
+                }
+                if declared.is_empty() {
+                    assert!(detail.ends_with("it takes none"), "{detail}");
+                }
+            }
+            walked += 1;
+        }
+    }
+    assert!(walked > 80, "walked only {walked} operations");
+    // Nothing was written.
+    let after = app.get("/api/v1/audit/events?limit=500", &app.auditor).await;
+    assert_eq!(after.body, before.body);
+}
+
+/// A misspelt filter is refused rather than ignored (it used to answer every year's awards);
+/// spelt right, with the other parameters the operation takes, it answers.
+#[actix_web::test]
+async fn a_misspelt_filter_is_refused_not_ignored() {
+    let app = TestApp::spawn().await;
+    let typo = app.get("/api/v1/awards?finacial_year=2020-21", &app.finance).await;
+    assert_eq!((typo.status, typo.problem().as_str()), (400, "malformed-request"), "{}", typo.text);
+    let detail = typo.body["detail"].as_str().unwrap();
+    assert!(detail.contains("`finacial_year`") && detail.contains("financial_year"), "{detail}");
+    let head = app.send("HEAD", "/api/v1/awards?finacial_year=2020-21", Some(&app.finance), &[], None).await;
+    assert_eq!(head.status, 400);
+    let right = app.get("/api/v1/awards?financial_year=2020-21&status=approved&limit=5", &app.finance).await;
+    assert_eq!(right.status, 200, "{}", right.text);
+    // A fixed path is matched before a template that would also fit it.
+    let due = app.get("/api/v1/returns/due?within_days=30", &app.finance).await;
+    assert_eq!(due.status, 200, "{}", due.text);
+}
