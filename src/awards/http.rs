@@ -218,7 +218,9 @@ impl TryFrom<UpdateAward> for AwardEdit {
 /// Roll a year forward: in one transaction, a draft in this fund for every approved or closed
 /// award of the earlier fund that has none yet, with the same programme, recipient, texts and
 /// amount, its dates moved to this year, and `previous_award_id` naming the award it continues.
-/// Running it again creates nothing new.
+/// The earlier year in a title or purpose becomes this one in the same spelling (`2019/20` →
+/// `2020/21`, `19/20` → `20/21`, `2019-20` → `2020-21`, `2019–20` → `2020–21`); nothing else in
+/// them changes. Running it again creates nothing new.
 #[utoipa::path(
     tag = "awards",
     operation_id = "roll_forward",

@@ -518,7 +518,8 @@ pub struct RollForward {
 
 /// Creates in `to`, inside the caller's transaction, a draft continuing every approved or
 /// closed award of `from` that has no successor in `to` yet: same programme, recipient, texts
-/// and amount, dates moved to the new year, the year in the title too. Under `to`'s row lock,
+/// and amount, dates moved to the new year, and the year in the title and purpose respelt in each
+/// way the office writes it ([`crate::domain::financial_year::FinancialYear::respell_in`]). Under `to`'s row lock,
 /// so two roll-forwards at once create each draft once.
 pub fn roll_forward(conn: &mut PgConnection, actor: &Actor, to: FundId, from: FundId) -> Result<RollForward, ApiError> {
     let target = funds::store::lock(conn, to)?.ok_or_else(|| ApiError::not_found("fund"))?;
@@ -535,15 +536,14 @@ pub fn roll_forward(conn: &mut PgConnection, actor: &Actor, to: FundId, from: Fu
     let years = target.financial_year.start_year() - source.financial_year.start_year();
     let standing = store::count_standing(conn, from)?;
     let rows = store::standing_without_successor(conn, from, to)?;
-    let (old_year, new_year) = (source.financial_year.to_string(), target.financial_year.to_string());
     let mut created = Vec::with_capacity(rows.len());
     for row in rows {
         let input = AwardInput {
             fund_id: to,
             programme_id: row.programme_id,
             recipient_id: row.recipient_id,
-            title: row.title.replace(&old_year, &new_year),
-            purpose: row.purpose,
+            title: source.financial_year.respell_in(&row.title, target.financial_year),
+            purpose: source.financial_year.respell_in(&row.purpose, target.financial_year),
             conditions: row.conditions,
             crime_reduction_rationale: row.crime_reduction_rationale,
             amount: row.amount,

@@ -79,6 +79,43 @@ impl FinancialYear {
     pub fn previous(self) -> FinancialYear {
         FinancialYear { start: self.start - 1 }
     }
+
+    /// The ways the office writes this year in a title: `2019-20`, `2019/20`, `2019–20` (an en
+    /// dash) and `19/20`.
+    fn spellings(self) -> [String; 4] {
+        let (start, end) = (self.start, (self.start + 1) % 100);
+        [
+            format!("{start}-{end:02}"),
+            format!("{start}/{end:02}"),
+            format!("{start}\u{2013}{end:02}"),
+            format!("{:02}/{end:02}", start % 100),
+        ]
+    }
+
+    /// `text` with every spelling of this year (`2019/20`, `19/20`, `2019-20`, `2019–20`) made
+    /// the same spelling of `to`, and nothing else changed: not a year inside a longer number
+    /// (`12019/200`), not another year.
+    pub fn respell_in(self, text: &str, to: FinancialYear) -> String {
+        let (from, to) = (self.spellings(), to.spellings());
+        let mut out = String::with_capacity(text.len());
+        let (mut rest, mut after_digit) = (text, false);
+        'scan: while let Some(c) = rest.chars().next() {
+            if !after_digit {
+                for (old, new) in from.iter().zip(&to) {
+                    if let Some(after) = rest.strip_prefix(old.as_str())
+                        && !after.starts_with(|c: char| c.is_ascii_digit())
+                    {
+                        out.push_str(new);
+                        (rest, after_digit) = (after, true);
+                        continue 'scan;
+                    }
+                }
+            }
+            out.push(c);
+            (rest, after_digit) = (&rest[c.len_utf8()..], c.is_ascii_digit());
+        }
+        out
+    }
 }
 
 super::labels::stored_as_text!(FinancialYear, |text| FinancialYear::parse(text).ok());
@@ -132,6 +169,27 @@ mod tests {
         assert_eq!(fy.first_day(), date(2020, 4, 1));
         assert_eq!(fy.last_day(), date(2021, 3, 31));
         assert_eq!(FinancialYear::parse("1999-00").unwrap().to_string(), "1999-00");
+    }
+
+    #[test]
+    fn every_spelling_of_a_year_rolls_forward_in_its_own_spelling_and_nothing_else() {
+        let (from, to) = (FinancialYear::starting(2019), FinancialYear::starting(2020));
+        for (before, after) in [
+            ("CSP allocation 2019/20", "CSP allocation 2020/21"),
+            ("YOS 19/20 contribution", "YOS 20/21 contribution"),
+            ("Outside Links 2019-20", "Outside Links 2020-21"),
+            ("MAPPA 2019\u{2013}20", "MAPPA 2020\u{2013}21"),
+            ("FY19/20, 2019/20 and 2019-20", "FY20/21, 2020/21 and 2020-21"),
+            ("2019/20", "2020/21"),
+            // Not a year, or not this one: left as written.
+            ("ref 12019/20 and 2019/200 and 119/20", "ref 12019/20 and 2019/200 and 119/20"),
+            ("2018/19 and 2020/21 and 2019/2020 and 2019", "2018/19 and 2020/21 and 2019/2020 and 2019"),
+            ("", ""),
+        ] {
+            assert_eq!(from.respell_in(before, to), after, "{before}");
+        }
+        // Across more than one year.
+        assert_eq!(from.respell_in("2019/20 (19/20)", FinancialYear::starting(2021)), "2021/22 (21/22)");
     }
 
     #[test]

@@ -34,7 +34,10 @@ async fn years(app: &TestApp) -> Years {
     };
     let approved = app.create_award(body("Outside Links 2019-20", "30000", "2020-03-31")).await.id();
     app.approve_under(&approved, &decision).await;
-    let closed = app.create_award(body("Pilot 2019-20", "5000", "2020-02-29")).await.id();
+    // Titled and described as the office writes its years.
+    let mut pilot = body("Pilot 2019/20 (19/20, 2019\u{2013}20), after ref 12019/20", "5000", "2020-02-29");
+    pilot["purpose"] = json!("Continues the 2018/19 pilot through 2019/20");
+    let closed = app.create_award(pilot).await.id();
     app.approve_under(&closed, &decision).await;
     let r = app.close(&closed).await;
     assert_eq!(r.status, 200, "{}", r.text);
@@ -74,6 +77,14 @@ async fn a_year_rolls_forward_once_into_linked_drafts() {
     assert_eq!(pilot["previous_award_id"], y.closed.as_str());
     assert_eq!(pilot["end_date"], "2021-02-28", "29 February moves to the 28th");
     assert_eq!(pilot["amount"], "5000.00");
+    assert_eq!(
+        (pilot["title"].as_str(), pilot["purpose"].as_str()),
+        (
+            Some("Pilot 2020/21 (20/21, 2020\u{2013}21), after ref 12019/20"),
+            Some("Continues the 2018/19 pilot through 2020/21")
+        ),
+        "each spelling of the year rolls in its own spelling, and nothing else"
+    );
 
     let again = roll(&app, &app.finance, &y.to, &y.from).await;
     assert_eq!(again.status, 200, "{}", again.text);
