@@ -90,15 +90,52 @@ label_enum!(
     }
 );
 
+/// Each category as the office writes it, one grant's and a heading's over several: the one
+/// table every output (360Giving, the pack, the chart) reads.
+const CATEGORY_LABELS: [(Category, &str, &str); 3] = [
+    (Category::StatutoryContribution, "Statutory contribution", "Statutory contributions"),
+    (Category::CspAllocation, "CSP allocation", "CSP allocations"),
+    (Category::CommissionedService, "Commissioned service", "Commissioned services"),
+];
+
 impl Category {
-    /// The category as a board paper names it.
-    pub fn title(self) -> &'static str {
-        match self {
-            Category::StatutoryContribution => "Statutory contributions",
-            Category::CspAllocation => "CSP allocations",
-            Category::CommissionedService => "Commissioned services",
-        }
+    fn labels(self) -> (&'static str, &'static str) {
+        CATEGORY_LABELS.iter().find(|(c, _, _)| *c == self).map(|(_, one, many)| (*one, *many)).unwrap_or(("", ""))
     }
+
+    /// One grant's category as the office writes it: `CSP allocation`.
+    pub fn label(self) -> &'static str {
+        self.labels().0
+    }
+
+    /// The category as a board paper's heading over several: `CSP allocations`.
+    pub fn title(self) -> &'static str {
+        self.labels().1
+    }
+}
+
+/// The words the office writes in capitals wherever a code becomes words.
+const ACRONYMS: [&str; 9] = ["asb", "csp", "cdrp", "mappa", "nhs", "opcc", "pcc", "vawg", "yos"];
+
+/// A code as words, as the office writes them, for a code no table names (a theme of a plan
+/// that gives no title): the first word capitalised, acronyms kept (`csp_support` →
+/// `CSP support`, `victims` → `Victims`).
+pub fn words(code: &str) -> String {
+    code.split('_')
+        .filter(|w| !w.is_empty())
+        .enumerate()
+        .map(|(i, word)| {
+            if ACRONYMS.contains(&word) {
+                word.to_uppercase()
+            } else if i == 0 {
+                let mut chars = word.chars();
+                chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+            } else {
+                word.to_string()
+            }
+        })
+        .collect::<Vec<String>>()
+        .join(" ")
 }
 
 label_enum!(
@@ -154,5 +191,32 @@ mod tests {
             assert_eq!(serde_json::to_value(c).unwrap(), serde_json::json!(c.as_str()));
         }
         assert_eq!(RecipientKind::parse("charity"), None);
+    }
+
+    #[test]
+    fn each_category_has_one_label_and_one_heading_with_acronyms_kept() {
+        let seen: Vec<_> = Category::ALL.iter().map(|c| (c.label(), c.title())).collect();
+        assert_eq!(
+            seen,
+            [
+                ("Statutory contribution", "Statutory contributions"),
+                ("CSP allocation", "CSP allocations"),
+                ("Commissioned service", "Commissioned services")
+            ]
+        );
+    }
+
+    #[test]
+    fn a_code_becomes_words_with_its_acronyms_in_capitals() {
+        for (code, words_of) in [
+            ("victims", "Victims"),
+            ("csp_allocation", "CSP allocation"),
+            ("reducing_yos_and_mappa_caseloads", "Reducing YOS and MAPPA caseloads"),
+            ("opcc", "OPCC"),
+            ("a__b", "A b"),
+            ("", ""),
+        ] {
+            assert_eq!(words(code), words_of, "{code}");
+        }
     }
 }

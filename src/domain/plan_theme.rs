@@ -34,6 +34,15 @@ impl PlanTheme {
         &self.0
     }
 
+    /// The theme's title among `titles` (code, title: a year's plans' themes), else its code as
+    /// words ([`super::labels::words`]): what every output shows for it.
+    pub fn title_in(&self, titles: &[(String, String)]) -> String {
+        match titles.iter().find(|(code, _)| code == &self.0) {
+            Some((_, title)) => title.clone(),
+            None => super::labels::words(&self.0),
+        }
+    }
+
     /// True for a theme of the Police and Crime Plan 2017-20.
     pub fn is_of_plan_2017_20(&self) -> bool {
         PLAN_2017_20.contains(&self.0.as_str())

@@ -25,7 +25,12 @@ fn number(m: Money) -> Result<Amount, ApiError> {
 type Moves<'a> = (Vec<&'a store::PaidPayment>, Vec<&'a store::Returned>);
 
 /// One grant in 360Giving's shape.
-fn grant(publisher: &Publisher, a: &AwardLine, moves: &Moves) -> Result<package::Grant, ApiError> {
+fn grant(
+    publisher: &Publisher,
+    theme_titles: &[(String, String)],
+    a: &AwardLine,
+    moves: &Moves,
+) -> Result<package::Grant, ApiError> {
     let (paid, returned) = moves;
     let recipient_id = a
         .recipient_org_identifier
@@ -65,10 +70,10 @@ fn grant(publisher: &Publisher, a: &AwardLine, moves: &Moves) -> Result<package:
         _ => None,
     };
     let registered = a.recipient_org_identifier.as_deref();
-    let classification = |vocabulary: &str, code: &str| package::Classification {
+    let classification = |vocabulary: &str, code: &str, title: String| package::Classification {
         vocabulary: vocabulary.into(),
         code: code.into(),
-        title: title_case(code),
+        title,
     };
     Ok(package::Grant {
         id: format!("{}-{}", publisher.prefix, a.reference),
@@ -94,20 +99,18 @@ fn grant(publisher: &Publisher, a: &AwardLine, moves: &Moves) -> Result<package:
         )],
         grant_programme: vec![package::Programme { code: a.programme_id.to_string(), title: a.programme.clone() }],
         classifications: vec![
-            classification("police-and-crime-plan-theme", a.plan_theme.as_str()),
-            classification("crime-and-disorder-reduction-grant-category", a.category.as_str()),
+            classification("police-and-crime-plan-theme", a.plan_theme.as_str(), a.plan_theme.title_in(theme_titles)),
+            classification(
+                "crime-and-disorder-reduction-grant-category",
+                a.category.as_str(),
+                a.category.label().to_string(),
+            ),
         ],
         beneficiary_location: area,
         data_source: publisher.data_source.clone(),
         disbursement_transaction,
         date_modified: a.updated_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     })
-}
-
-fn title_case(code: &str) -> String {
-    let words = code.replace('_', " ");
-    let mut chars = words.chars();
-    chars.next().map(|c| c.to_uppercase().collect::<String>() + chars.as_str()).unwrap_or_default()
 }
 
 /// Whether a spreadsheet program could read `text` as a formula: it starts with `=`, `+`, `-`,
@@ -147,9 +150,10 @@ pub fn package_of(
         by_award.entry(r.award_id).or_default().1.push(r);
     }
     let none = Moves::default();
+    let theme_titles = store::year_themes(conn, year.first_day(), year.last_day())?;
     let grants = awards
         .iter()
-        .map(|a| grant(publisher, a, by_award.get(&a.id).unwrap_or(&none)))
+        .map(|a| grant(publisher, &theme_titles, a, by_award.get(&a.id).unwrap_or(&none)))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(package::Package {
         version: "1.4".into(),

@@ -122,7 +122,14 @@ async fn a_new_plan_never_rewrites_what_was_approved_under_the_old() {
         "the 2017-20 plan's themes, in its order"
     );
     let package = app.get("/api/v1/exports/360giving?financial_year=2019-20", &app.auditor).await;
-    assert_eq!(package.body["grants"][0]["classifications"][0]["code"], "offenders");
+    assert_eq!(
+        package.body["grants"][0]["classifications"],
+        json!([
+            {"vocabulary": "police-and-crime-plan-theme", "code": "offenders", "title": "offenders"},
+            {"vocabulary": "crime-and-disorder-reduction-grant-category", "code": "commissioned_service", "title": "Commissioned service"}
+        ]),
+        "the theme as its plan titles it; the category from the label table"
+    );
     let csv = app.get("/api/v1/exports/awards.csv?financial_year=2019-20", &app.finance).await;
     assert!(csv.text.contains(",offenders,"), "{}", csv.text);
 

@@ -273,6 +273,15 @@ async fn the_360giving_package_validates_against_the_official_schema() {
     assert_eq!(ol["plannedDates"][0]["endDate"], "2021-03-31");
     assert_eq!(ol["awardDate"], "2020-04-01", "the decision's date, not the day the approval was recorded");
     assert_eq!(ol["classifications"][0]["code"], "offenders");
+    // Labels from the one table, acronyms kept; a theme no recorded plan titles, as words.
+    let labels: Vec<(&str, &str)> = grants
+        .iter()
+        .flat_map(|g| g["classifications"].as_array().unwrap())
+        .map(|c| (c["code"].as_str().unwrap(), c["title"].as_str().unwrap()))
+        .collect();
+    assert!(labels.contains(&("csp_allocation", "CSP allocation")), "{labels:?}");
+    assert!(labels.contains(&("commissioned_service", "Commissioned service")), "{labels:?}");
+    assert!(labels.contains(&("offenders", "Offenders")), "{labels:?}");
     let currencies = codelist("currency.csv");
     assert!(grants.iter().all(|g| currencies.contains(&g["currency"].as_str().unwrap().to_string())));
     let _ = d.outside_links_2020;

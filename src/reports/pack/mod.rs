@@ -58,14 +58,9 @@ pub struct Pack {
 }
 
 impl Pack {
-    /// A theme's title: its plan's, else its code with a capital (`victims` → `Victims`).
+    /// A theme's title: its plan's, else its code as words ([`PlanTheme::title_in`]).
     pub fn theme_title(&self, theme: &PlanTheme) -> String {
-        if let Some((_, title)) = self.theme_titles.iter().find(|(code, _)| code == theme.as_str()) {
-            return title.clone();
-        }
-        let code = theme.as_str().replace('_', " ");
-        let mut chars = code.chars();
-        chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+        theme.title_in(&self.theme_titles)
     }
 
     /// The schedule's totals: last year, this year, change.
