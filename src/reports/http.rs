@@ -91,8 +91,9 @@ pub struct YearOnYearQuery {
     pub to: Option<String>,
 }
 
-/// Committed amounts (approved and closed awards) per programme and recipient in two years,
-/// with the change and the change in percent.
+/// Awarded amounts (the current amounts of approved and closed awards; a closed award's
+/// committed figure is what it paid, see the year report) per programme and recipient in two
+/// years, with the change and the change in percent.
 #[utoipa::path(
     tag = "reports",
     operation_id = "get_year_on_year",

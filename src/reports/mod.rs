@@ -46,6 +46,20 @@ pub fn escape(text: &str) -> String {
     out
 }
 
+/// What each money figure means, the one place it is written: every report, export and the
+/// pack's notes use these words in these senses, and docs/API.md lists them (a test compares).
+pub const MONEY_WORDS: [(&str, &str); 6] = [
+    ("Awarded", "the current amounts of approved and closed awards: what was agreed, variations included"),
+    (
+        "Committed",
+        "what holds the budget: an approved award's current amount, and what a closed award paid, net of repayments",
+    ),
+    ("Released", "what closed awards will never use: their amounts less their net paid, back in headroom"),
+    ("Paid", "payments made, net of money recipients returned"),
+    ("Draft pipeline", "the amounts of draft awards, not yet committed"),
+    ("Headroom", "the budget available (budget, carried in, less carried out) less committed"),
+];
+
 /// One category's share of a year.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct CategoryLine {
@@ -196,7 +210,10 @@ pub struct YearOnYearRow {
     #[schema(example = "Peterborough City Council")]
     pub recipient: String,
     pub category: Category,
+    /// Awarded in the `from` year: the current amounts of its approved and closed awards (a
+    /// closed award at its amount, not at what it paid: that is its committed figure).
     pub from_amount: Money,
+    /// Awarded in the `to` year, likewise.
     pub to_amount: Money,
     pub change: Money,
     /// One decimal place; `null` when `from_amount` is zero.
@@ -218,7 +235,8 @@ pub struct YearOnYearTotals {
     pub carried_forward: Money,
 }
 
-/// Committed amounts per programme and recipient in two years.
+/// Awarded amounts (the current amounts of approved and closed awards) per programme and
+/// recipient in two years.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct YearOnYear {
     pub from: FinancialYear,
@@ -243,8 +261,9 @@ pub fn year_beside_previous(
     Ok((year_report_of(conn, year)?, year_report_of(conn, year.previous())?))
 }
 
-/// Committed amounts (approved and closed awards) per programme and recipient in `from` and
-/// `to`, with the change and the change in percent, and the budget carried between them.
+/// Awarded amounts (approved and closed awards' current amounts) per programme and recipient
+/// in `from` and `to`, with the change and the change in percent, and the budget carried
+/// between them.
 pub fn year_on_year_of(
     conn: &mut PgConnection,
     from: FinancialYear,

@@ -176,3 +176,20 @@ fn the_readme_counts_the_tests_there_are() {
         "the README should say \"the test command then ran {count} tests\" (and the time they took, measured)"
     );
 }
+
+/// docs/API.md's table of the words for money is the service's own, word for word: the
+/// definitions are written once in code (the pack's notes read them) and the docs show them.
+#[test]
+fn the_docs_define_the_money_words_the_service_uses() {
+    let api = read("docs/API.md");
+    let section = api.split("## The words for money").nth(1).unwrap().split("\n## ").next().unwrap();
+    let rows: Vec<(String, String)> = section
+        .lines()
+        .filter_map(|l| l.strip_prefix("| ")?.strip_suffix(" |")?.split_once(" | "))
+        .filter(|(word, _)| *word != "word" && !word.starts_with("---"))
+        .map(|(w, m)| (w.to_string(), m.to_string()))
+        .collect();
+    let words: Vec<(String, String)> =
+        grants::reports::MONEY_WORDS.iter().map(|(w, m)| (w.to_string(), m.to_string())).collect();
+    assert_eq!(rows, words);
+}

@@ -189,13 +189,13 @@ async fn the_workbook_holds_the_schedule_totals_monitoring_payments_and_the_seal
     assert_eq!(
         schedule,
         [
-            ["1", "Fenland CSP", "CSP allocations", "50000.00", "50000.00", "0.00", "", "approved"],
-            ["2", "Huntingdonshire CSP", "CSP allocations", "40000.00", "0.00", "-40000.00", "", "ended"],
-            ["3", "Huntingdonshire CSP", "CSP allocations", "", "20000.00", "20000.00", "", "approved"],
+            ["1", "Fenland CSP", "CSP allocation", "50000.00", "50000.00", "0.00", "", "approved"],
+            ["2", "Huntingdonshire CSP", "CSP allocation", "40000.00", "0.00", "-40000.00", "", "ended"],
+            ["3", "Huntingdonshire CSP", "CSP allocation", "", "20000.00", "20000.00", "", "approved"],
             [
                 "4",
                 "Peterborough <City> & Council",
-                "Commissioned services",
+                "Commissioned service",
                 "30000.00",
                 "45000.00",
                 "15000.00",
@@ -219,8 +219,8 @@ async fn the_workbook_holds_the_schedule_totals_monitoring_payments_and_the_seal
             "Programme",
             "Category",
             "Theme",
-            "Last year (2019-20)",
-            "This year (2020-21)",
+            "Awarded last year (2019-20)",
+            "Awarded this year (2020-21)",
             "Change",
             "Reason for change",
             "Decision",
@@ -251,7 +251,8 @@ async fn the_workbook_holds_the_schedule_totals_monitoring_payments_and_the_seal
     );
     // The seal: the audit head and the checkpoint just signed over it.
     let all = book.worksheet_range("Summary").unwrap();
-    // The sheet's layout, row by row from the header: figures, a gap, the seal, a gap, a note.
+    // The sheet's layout, row by row from the header: figures, a gap, the seal, a gap, a note,
+    // a gap, what the figures mean.
     let labels: Vec<String> = all.rows().skip(3).map(|r| text(&r[0])).collect();
     assert_eq!(
         labels,
@@ -276,7 +277,15 @@ async fn the_workbook_holds_the_schedule_totals_monitoring_payments_and_the_seal
             "Signing key",
             "Signature (Ed25519)",
             "",
-            "Check the head against GET /api/v1/audit/checkpoints and the keys at GET /api/v1/audit/keys."
+            "Check the head against GET /api/v1/audit/checkpoints and the keys at GET /api/v1/audit/keys.",
+            "",
+            "What the figures mean",
+            "Awarded",
+            "Committed",
+            "Released",
+            "Paid",
+            "Draft pipeline",
+            "Headroom"
         ]
     );
     let fact = |label: &str| {
@@ -293,6 +302,7 @@ async fn the_workbook_holds_the_schedule_totals_monitoring_payments_and_the_seal
         format!("number {}, sealing event {seq}", checkpoint["number"].as_i64().unwrap())
     );
     assert_eq!(fact("Signature (Ed25519)"), checkpoint["signature"].as_str().unwrap());
+    assert_eq!(fact("Committed"), grants::reports::MONEY_WORDS[1].1);
 
     // Totals by category against the budget available.
     let totals: Vec<Vec<Data>> = book.worksheet_range("Totals").unwrap().rows().skip(4).map(<[Data]>::to_vec).collect();
@@ -426,9 +436,15 @@ async fn the_printable_page_escapes_the_ledger_and_loads_nothing() {
     let page = &r.text;
     assert!(page.contains("Peterborough &lt;City&gt; &amp; Council"), "the name escaped");
     assert!(!page.contains("<City>"), "no ledger text as markup");
-    for id in ["summary", "schedule", "totals", "monitoring", "payments", "audit"] {
+    for id in ["summary", "schedule", "totals", "monitoring", "payments", "audit", "notes"] {
         assert!(page.contains(&format!("<section id=\"{id}\">")), "no {id} section");
     }
+    // What each money word means, on the page's face; a line's category in the singular.
+    let notes = &page[page.find("id=\"notes\"").unwrap()..];
+    for (word, meaning) in grants::reports::MONEY_WORDS {
+        assert!(notes.contains(&format!("<dt>{word}</dt><dd>{}</dd>", meaning.replace('\'', "&#39;"))), "{word}");
+    }
+    assert!(page.contains("<th class=\"n\" scope=\"col\">Awarded last year (2019-20)</th>"));
     let schedule = &page[page.find("id=\"schedule\"").unwrap()..page.find("id=\"totals\"").unwrap()];
     assert_eq!(schedule.matches("<tr>").count(), 1 + 4 + 1, "header, four lines, total");
     for figure in ["£45,000.00", "£15,000.00", "-£40,000.00", "£115,000.00", "-£5,000.00", ">new<"] {

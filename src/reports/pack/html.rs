@@ -108,8 +108,8 @@ pub fn page(pack: &Pack, chart: &str) -> String {
         "Programme",
         "Category",
         "Theme",
-        &format!("#Last year ({previous})"),
-        &format!("#This year ({year})"),
+        &format!("#Awarded last year ({previous})"),
+        &format!("#Awarded this year ({year})"),
         "#Change",
         "Reason for change",
         "Decision",
@@ -125,7 +125,7 @@ pub fn page(pack: &Pack, chart: &str) -> String {
             code(&l.reference),
             cell(&l.recipient),
             cell(&l.programme),
-            cell(l.category.title()),
+            cell(l.category.label()),
             cell(&pack.theme_title(&l.plan_theme)),
             l.last_year.map_or_else(|| "<td class=\"n\">new</td>".to_string(), money),
             money(l.this_year),
@@ -208,6 +208,7 @@ pub fn page(pack: &Pack, chart: &str) -> String {
     }
     out.push_str("</tfoot></table></section>\n");
     seal(&mut out, pack);
+    notes(&mut out);
     out.push_str("</body></html>\n");
     out
 }
@@ -251,6 +252,15 @@ fn seal(out: &mut String, pack: &Pack) {
         None => row(out, "Latest signed checkpoint", "none signed yet", ""),
     }
     out.push_str("</tbody></table><p class=\"made\">Check the head against GET /api/v1/audit/checkpoints and the keys at GET /api/v1/audit/keys.</p></section>\n");
+}
+
+/// What each money figure means ([`crate::reports::MONEY_WORDS`]).
+fn notes(out: &mut String) {
+    out.push_str("<section id=\"notes\"><h2>What the figures mean</h2><dl>");
+    for (word, meaning) in crate::reports::MONEY_WORDS {
+        let _ = write!(out, "<dt>{}</dt><dd>{}</dd>", escape(word), escape(meaning));
+    }
+    out.push_str("</dl></section>\n");
 }
 
 fn totals(out: &mut String, pack: &Pack) {

@@ -109,8 +109,8 @@ pub fn workbook(pack: &Pack) -> Result<Vec<u8>, XlsxError> {
                 ("Programme", 28.0),
                 ("Category", 22.0),
                 ("Theme", 22.0),
-                (&format!("Last year ({})", pack.previous.financial_year), 15.0),
-                (&format!("This year ({year})"), 15.0),
+                (&format!("Awarded last year ({})", pack.previous.financial_year), 15.0),
+                (&format!("Awarded this year ({year})"), 15.0),
                 ("Change", 15.0),
                 ("Reason for change", 40.0),
                 ("Decision", 18.0),
@@ -225,6 +225,14 @@ fn summary(ws: &mut Worksheet, s: &Styles, pack: &Pack) -> Result<(), XlsxError>
         "Check the head against GET /api/v1/audit/checkpoints and the keys at GET /api/v1/audit/keys.",
         &s.subtitle,
     )?;
+    row += 3;
+    ws.write_string_with_format(row, 0, "What the figures mean", &s.header)?;
+    ws.write_string_with_format(row, 1, "", &s.header)?;
+    for (word, meaning) in crate::reports::MONEY_WORDS {
+        row += 1;
+        ws.write_string(row, 0, word)?;
+        ws.write_string_with_format(row, 1, meaning, &s.wrap)?;
+    }
     Ok(())
 }
 
@@ -236,7 +244,7 @@ fn schedule(ws: &mut Worksheet, s: &Styles, pack: &Pack) -> Result<(), XlsxError
         ws.write_string(row, 1, &l.reference)?;
         ws.write_string(row, 2, &l.recipient)?;
         ws.write_string(row, 3, &l.programme)?;
-        ws.write_string(row, 4, l.category.title())?;
+        ws.write_string(row, 4, l.category.label())?;
         ws.write_string(row, 5, pack.theme_title(&l.plan_theme))?;
         if let Some(last) = l.last_year {
             money(ws, row, 6, last, &s.money)?;
