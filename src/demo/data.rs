@@ -1,8 +1,9 @@
 //! The demo's records, as data: who receives, under which programmes, and each funded line's
 //! amounts in 2019-20 and 2020-21. The loader walks these tables in order (the order gives the
 //! references, `CDRG-2019-20-0001` onwards). Outside Links' amounts and the £1,300,000.00
-//! budgets are the board report's; every other figure, identifier and postcode is
-//! illustrative, and says so.
+//! budgets are the board report's; every other figure and postcode is illustrative, and says
+//! so. Only registered bodies carry an org identifier, their real one; a partnership or service
+//! with none is published under the office's own prefix.
 
 use crate::domain::{Category, RecipientKind};
 
@@ -21,7 +22,8 @@ pub struct Recipient {
     pub name: &'static str,
     pub kind: RecipientKind,
     pub district: Option<&'static str>,
-    pub org_identifier: &'static str,
+    /// The body's real identifier in a register, or none.
+    pub org_identifier: Option<&'static str>,
     pub postcode: &'static str,
     pub area: (&'static str, &'static str, &'static str),
 }
@@ -32,7 +34,7 @@ const fn recipient(
     name: &'static str,
     kind: RecipientKind,
     district: Option<&'static str>,
-    org_identifier: &'static str,
+    org_identifier: Option<&'static str>,
     postcode: &'static str,
     area: (&'static str, &'static str, &'static str),
 ) -> Recipient {
@@ -41,28 +43,29 @@ const fn recipient(
 
 use RecipientKind::{CommunitySafetyPartnership as Csp, LocalAuthority, Other, StatutoryPartnership as Statutory};
 
-/// Every recipient, in the order they are recorded. Partnerships and services hosted by a
-/// council carry that council's list code (`GB-LAE-…`) with a suffix; a Community Safety
-/// Partnership covers one district, so the district's code stands for it.
+/// Every recipient, in the order they are recorded. A council carries its code in the register
+/// of local authorities in England (`GB-LAE-…`); the partnerships, boards and services are not
+/// registered bodies and carry none (an invented one would be published as if it were real). A
+/// Community Safety Partnership covers one district, so the district's area code stands for it.
 #[rustfmt::skip]
 pub const RECIPIENTS: &[Recipient] = &[
-    recipient("Cambridgeshire Youth Offending Service", Statutory, None, "GB-LAE-CAM-YOS", "PE28 4YE", COUNTY),
-    recipient("Cambridgeshire and Peterborough Safeguarding Boards", Statutory, None, "GB-LAE-CAM-SB", "PE28 4YE", COUNTY),
-    recipient("Multi-Agency Public Protection Arrangements (MAPPA)", Statutory, None, "GB-LAE-CAM-MAPPA", "PE28 4YE", COUNTY),
-    recipient("Peterborough City Council", LocalAuthority, Some("Peterborough"), "GB-LAE-PTE", "PE1 1HF", ("E06000031", "UA", "Peterborough")),
-    recipient("Cambridge City Council", LocalAuthority, Some("Cambridge"), "GB-LAE-CAB", "CB2 1BY", ("E07000008", "NMD", "Cambridge")),
-    recipient("Cambridge City Community Safety Partnership", Csp, Some("Cambridge City"), "GB-LAE-CAB-CSP", "CB2 1BY", ("E07000008", "NMD", "Cambridge")),
-    recipient("East Cambridgeshire Community Safety Partnership", Csp, Some("East Cambridgeshire"), "GB-LAE-ECA-CSP", "CB7 4EY", ("E07000009", "NMD", "East Cambridgeshire")),
-    recipient("Fenland Community Safety Partnership", Csp, Some("Fenland"), "GB-LAE-FEN-CSP", "PE15 8NQ", ("E07000010", "NMD", "Fenland")),
-    recipient("Huntingdonshire Community Safety Partnership", Csp, Some("Huntingdonshire"), "GB-LAE-HUN-CSP", "PE29 3TN", ("E07000011", "NMD", "Huntingdonshire")),
-    recipient("Safer Peterborough Partnership", Csp, Some("Peterborough"), "GB-LAE-PTE-CSP", "PE1 1HF", ("E06000031", "UA", "Peterborough")),
-    recipient("South Cambridgeshire Community Safety Partnership", Csp, Some("South Cambridgeshire"), "GB-LAE-SCA-CSP", "CB23 6EA", ("E07000012", "NMD", "South Cambridgeshire")),
-    recipient("Domestic Abuse Outreach Service (illustrative)", Other, None, "GB-CHC-1990001", "CB1 2BD", COUNTY),
-    recipient("Restorative Justice Hub (illustrative)", Other, None, "GB-CHC-1990002", "PE1 1SB", COUNTY),
-    recipient("Substance Misuse Diversion Service (illustrative)", Other, None, "GB-CHC-1990003", "PE29 3PA", COUNTY),
-    recipient("Rural Crime Action Team (illustrative)", Other, None, "GB-COH-09990004", "PE15 8AE", COUNTY),
-    recipient("Road Safety Partnership (illustrative)", Other, None, "GB-CHC-1990005", "CB7 4HF", COUNTY),
-    recipient("Community Safety Analysts (illustrative)", Other, None, "GB-CHC-1990006", "CB23 6HY", COUNTY),
+    recipient("Cambridgeshire Youth Offending Service", Statutory, None, None, "PE28 4YE", COUNTY),
+    recipient("Cambridgeshire and Peterborough Safeguarding Boards", Statutory, None, None, "PE28 4YE", COUNTY),
+    recipient("Multi-Agency Public Protection Arrangements (MAPPA)", Statutory, None, None, "PE28 4YE", COUNTY),
+    recipient(OUTSIDE_LINKS_SERVICE, Other, Some("Peterborough"), None, "PE1 1HF", ("E06000031", "UA", "Peterborough")),
+    recipient("Cambridge City Council", LocalAuthority, Some("Cambridge"), Some("GB-LAE-CAB"), "CB2 1BY", ("E07000008", "NMD", "Cambridge")),
+    recipient("Cambridge City Community Safety Partnership", Csp, Some("Cambridge City"), None, "CB2 1BY", ("E07000008", "NMD", "Cambridge")),
+    recipient("East Cambridgeshire Community Safety Partnership", Csp, Some("East Cambridgeshire"), None, "CB7 4EY", ("E07000009", "NMD", "East Cambridgeshire")),
+    recipient("Fenland Community Safety Partnership", Csp, Some("Fenland"), None, "PE15 8NQ", ("E07000010", "NMD", "Fenland")),
+    recipient("Huntingdonshire Community Safety Partnership", Csp, Some("Huntingdonshire"), None, "PE29 3TN", ("E07000011", "NMD", "Huntingdonshire")),
+    recipient("Safer Peterborough Partnership", Csp, Some("Peterborough"), None, "PE1 1HF", ("E06000031", "UA", "Peterborough")),
+    recipient("South Cambridgeshire Community Safety Partnership", Csp, Some("South Cambridgeshire"), None, "CB23 6EA", ("E07000012", "NMD", "South Cambridgeshire")),
+    recipient("Domestic Abuse Outreach Service (illustrative)", Other, None, None, "CB1 2BD", COUNTY),
+    recipient("Restorative Justice Hub (illustrative)", Other, None, None, "PE1 1SB", COUNTY),
+    recipient("Substance Misuse Diversion Service (illustrative)", Other, None, None, "PE29 3PA", COUNTY),
+    recipient("Rural Crime Action Team (illustrative)", Other, None, None, "PE15 8AE", COUNTY),
+    recipient("Road Safety Partnership (illustrative)", Other, None, None, "CB7 4HF", COUNTY),
+    recipient("Community Safety Analysts (illustrative)", Other, None, None, "CB23 6HY", COUNTY),
 ];
 
 /// The partnership whose officer the banner's recipient token acts for.
@@ -107,6 +110,8 @@ pub const PROGRAMMES: &[Programme] = &[
 /// The programmes the demo's story turns on.
 pub const CSP_ALLOCATION: &str = "Community Safety Partnership allocation";
 pub const OUTSIDE_LINKS: &str = "Outside Links";
+/// The Outside Links recipient, as the board report names it.
+pub const OUTSIDE_LINKS_SERVICE: &str = "Peterborough's Outside Links service";
 pub const TRAILBLAZER: &str = "Homelessness Prevention Trailblazer";
 
 /// A funded line, awarded in both years: its programme and recipient, title (the year is added),
@@ -137,7 +142,7 @@ pub const LINES: &[Line] = &[
     line("Safeguarding Boards contribution", "Cambridgeshire and Peterborough Safeguarding Boards", "Safeguarding Boards contribution", "Statutory contribution to the Safeguarding Boards.", ["72000.00", "74000.00"]),
     line("MAPPA contribution", "Multi-Agency Public Protection Arrangements (MAPPA)", "MAPPA contribution", "Statutory contribution to MAPPA.", ["18000.00", "18500.00"]),
     // The board report's own figures.
-    Line { illustrative: false, ..line(OUTSIDE_LINKS, "Peterborough City Council", "Outside Links", "Support for people given out of court disposals in Peterborough.", ["30000.00", "45000.00"]) },
+    Line { illustrative: false, ..line(OUTSIDE_LINKS, OUTSIDE_LINKS_SERVICE, "Outside Links", "Support for people given out of court disposals in Peterborough.", ["30000.00", "45000.00"]) },
     line(TRAILBLAZER, "Cambridge City Council", TRAILBLAZER, "Early help for people at risk of homelessness.", ["120000.00", "125000.00"]),
     line(CSP_ALLOCATION, "Cambridge City Community Safety Partnership", "Cambridge City Community Safety Partnership", "Agreed community safety delivery activities of the Cambridge City Community Safety Partnership.", ["60000.00", "62000.00"]),
     line(CSP_ALLOCATION, "East Cambridgeshire Community Safety Partnership", "East Cambridgeshire Community Safety Partnership", "Agreed community safety delivery activities of the East Cambridgeshire Community Safety Partnership.", ["40000.00", "41000.00"]),

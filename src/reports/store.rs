@@ -44,6 +44,13 @@ pub fn has_fund(conn: &mut PgConnection, year: &str) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(funds::table.filter(funds::financial_year.eq(year)))).get_result(conn)
 }
 
+/// Whether the demo wrote to this ledger: its loader acts as subjects starting `demo-` (see
+/// `demo::load`), and every write appends an event naming its actor.
+pub fn holds_demo_data(conn: &mut PgConnection) -> QueryResult<bool> {
+    use crate::db::schema::audit_events as e;
+    diesel::select(diesel::dsl::exists(e::table.filter(e::actor_sub.like("demo-%")))).get_result(conn)
+}
+
 /// The sum of the budgets of a year's funds.
 pub fn budget(conn: &mut PgConnection, year: &str) -> QueryResult<Money> {
     #[derive(QueryableByName)]

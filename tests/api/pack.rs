@@ -445,6 +445,7 @@ async fn the_printable_page_escapes_the_ledger_and_loads_nothing() {
         assert!(notes.contains(&format!("<dt>{word}</dt><dd>{}</dd>", meaning.replace('\'', "&#39;"))), "{word}");
     }
     assert!(page.contains("<th class=\"n\" scope=\"col\">Awarded last year (2019-20)</th>"));
+    assert!(!page.contains("demonstration data"), "no demo note on a ledger the demo never wrote");
     let schedule = &page[page.find("id=\"schedule\"").unwrap()..page.find("id=\"totals\"").unwrap()];
     assert_eq!(schedule.matches("<tr>").count(), 1 + 4 + 1, "header, four lines, total");
     for figure in ["£45,000.00", "£15,000.00", "-£40,000.00", "£115,000.00", "-£5,000.00", ">new<"] {

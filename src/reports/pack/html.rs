@@ -208,7 +208,7 @@ pub fn page(pack: &Pack, chart: &str) -> String {
     }
     out.push_str("</tfoot></table></section>\n");
     seal(&mut out, pack);
-    notes(&mut out);
+    notes(&mut out, pack.demo);
     out.push_str("</body></html>\n");
     out
 }
@@ -255,8 +255,12 @@ fn seal(out: &mut String, pack: &Pack) {
 }
 
 /// What each money figure means ([`crate::reports::MONEY_WORDS`]).
-fn notes(out: &mut String) {
-    out.push_str("<section id=\"notes\"><h2>What the figures mean</h2><dl>");
+fn notes(out: &mut String, demo: bool) {
+    out.push_str("<section id=\"notes\"><h2>What the figures mean</h2>");
+    if demo {
+        let _ = write!(out, "<p class=\"demo\">{}</p>", escape(super::DEMO_NOTE));
+    }
+    out.push_str("<dl>");
     for (word, meaning) in crate::reports::MONEY_WORDS {
         let _ = write!(out, "<dt>{}</dt><dd>{}</dd>", escape(word), escape(meaning));
     }

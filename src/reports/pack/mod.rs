@@ -53,9 +53,14 @@ pub struct Pack {
     pub monitoring: OutcomeReport,
     pub payments: Vec<MoneyMovement>,
     pub seal: Seal,
+    /// Whether the ledger holds the demo's data, whose invented figures the notes then flag.
+    pub demo: bool,
     /// When it was read.
     pub made_at: DateTime<Utc>,
 }
+
+/// The notes' line for a ledger holding the demo: which figures are the board reports' own.
+pub const DEMO_NOTE: &str = "This ledger holds demonstration data. Outside Links' amounts and the £1,300,000.00 budgets are the board reports' own figures; every other figure, date and reference is illustrative, and its text says so.";
 
 impl Pack {
     /// A theme's title: its plan's, else its code as words ([`PlanTheme::title_in`]).
@@ -168,6 +173,7 @@ pub fn pack_of(
         monitoring: outcomes_of(conn, year, as_of, default_days)?,
         payments: store::money_movements(conn, &key)?,
         seal: Seal { head: crate::audit::store::head(conn)?, checkpoint: checkpoint::latest(conn)? },
+        demo: store::holds_demo_data(conn)?,
         made_at: Utc::now(),
     })
 }

@@ -233,6 +233,9 @@ fn summary(ws: &mut Worksheet, s: &Styles, pack: &Pack) -> Result<(), XlsxError>
         ws.write_string(row, 0, word)?;
         ws.write_string_with_format(row, 1, meaning, &s.wrap)?;
     }
+    if pack.demo {
+        ws.write_string_with_format(row + 2, 0, super::DEMO_NOTE, &s.subtitle)?;
+    }
     Ok(())
 }
 
