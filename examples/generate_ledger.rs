@@ -156,7 +156,7 @@ fn main() -> Result<(), String> {
                     let r = submit(
                         c,
                         &Actor { sub: format!("gen-csp-{recipient}"), name: None },
-                        recipient,
+                        grants::delivery::returns::Submitter::Recipient(recipient),
                         award.id,
                         ReturnInput {
                             period: Ok(period),
@@ -166,6 +166,7 @@ fn main() -> Result<(), String> {
                             results: Vec::new(),
                             risks: Vec::new(),
                             line_errors: Vec::new(),
+                            received_on: None,
                         },
                     )?;
                     review_in(c, &finance, r.id, ReturnStatus::Accepted, None)?;

@@ -186,6 +186,7 @@ diesel::table! {
         review_comment -> Nullable<Text>,
         version -> Int4,
         risks -> Nullable<Jsonb>,
+        received_on -> Nullable<Date>,
     }
 }
 

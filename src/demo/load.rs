@@ -265,7 +265,7 @@ fn pipeline(
 /// submitted, sent back and resubmitted, sent back and not yet resubmitted, and missing.
 fn delivery(conn: &mut PgConnection, finance: &Actor, csp_awards: &[(AwardId, RecipientId)]) -> Result<(), ApiError> {
     use crate::delivery::activities::{ActivityInput, add_activity};
-    use crate::delivery::returns::{ReturnInput, review_in, submit};
+    use crate::delivery::returns::{ReturnInput, Submitter, review_in, submit};
     use crate::domain::ReturnPeriod;
     use crate::domain::delivery::Quantity;
     use crate::domain::{LineStatus, ReturnStatus};
@@ -322,8 +322,9 @@ fn delivery(conn: &mut PgConnection, finance: &Actor, csp_awards: &[(AwardId, Re
                     results: Vec::new(),
                     risks: Vec::new(),
                     line_errors: Vec::new(),
+                    received_on: None,
                 };
-                let submitted = submit(conn, &officer, *recipient_id, *award_id, input)?;
+                let submitted = submit(conn, &officer, Submitter::Recipient(*recipient_id), *award_id, input)?;
                 match review {
                     Some(ReturnStatus::Returned) => {
                         review_in(
@@ -357,7 +358,7 @@ fn year_end(
     (from_fund, to_fund): (FundId, FundId),
 ) -> Result<(), ApiError> {
     use crate::delivery::monitoring::{IndicatorInput, add_indicator, set};
-    use crate::delivery::returns::{ReturnInput, review_in, submit};
+    use crate::delivery::returns::{ReturnInput, Submitter, review_in, submit};
     use crate::domain::delivery::Quantity;
     use crate::domain::{Direction, Frequency, ReturnPeriod, ReturnStatus};
     use crate::repayments::{RepaymentInput, add_repayment};
@@ -409,8 +410,9 @@ fn year_end(
             results: vec![(indicator.id, Some(quantity(actual)?), "Year-end figure".into())],
             risks: Vec::new(),
             line_errors: Vec::new(),
+            received_on: None,
         };
-        let report = submit(conn, &officer, recipient, award.id, input)?;
+        let report = submit(conn, &officer, Submitter::Recipient(recipient), award.id, input)?;
         review_in(conn, finance, report.id, ReturnStatus::Accepted, Some("Thank you".into()))?;
     }
     add_repayment(

@@ -67,6 +67,16 @@ pub fn check_decided_on(day: NaiveDate, today: NaiveDate) -> Result<NaiveDate, &
     }
 }
 
+/// The day the office received a return that finance enters from a history kept elsewhere: not
+/// in the future, and not before its period (`period_end`, when the period is known) ended.
+pub fn check_received_on(day: NaiveDate, period_end: Option<NaiveDate>, today: NaiveDate) -> Result<NaiveDate, String> {
+    match period_end {
+        _ if day > today => Err("cannot be in the future".into()),
+        Some(end) if day <= end => Err(format!("must be after the period ends on {end}")),
+        _ => Ok(day),
+    }
+}
+
 /// What a field outside the window is told.
 pub const OUT_OF_WINDOW: &str = "must be between 1990-01-01 and 2099-12-31";
 

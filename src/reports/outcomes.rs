@@ -103,7 +103,7 @@ pub fn outcomes_of(
     for r in &returns {
         made.entry(r.award_id).or_default().push(Made {
             period: r.period,
-            submitted_on: r.submitted_at.date_naive(),
+            submitted_on: r.received_on.unwrap_or(r.submitted_at.date_naive()),
             live: r.status != ReturnStatus::Returned,
         });
     }

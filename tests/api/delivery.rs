@@ -202,8 +202,74 @@ async fn only_finance_reviews_returns() {
         let res = app.post(&format!("/api/v1/returns/{r}/accept"), token, json!({})).await;
         assert_eq!((res.status, res.problem().as_str()), (403, "forbidden"));
     }
-    let by_finance = app.submit_as(&app.finance, &fenland).await;
-    assert_eq!(by_finance, 403, "only CSP officers submit returns");
+    for token in [&app.approver, &app.auditor, &app.admin] {
+        assert_eq!(app.submit_as(token, &fenland).await, 403, "only officers and finance submit returns");
+    }
+}
+
+/// Finance enters a return the office received by other means (a history kept elsewhere), on
+/// the day it came in: it is judged late or not on that day, not on the day it was typed in.
+/// Only finance says when a return came in; the day is never in the future, never before the
+/// period's end, and never edited afterwards.
+#[actix_web::test]
+async fn finance_enters_a_past_return_on_the_day_it_was_received() {
+    let app = TestApp::spawn().await;
+    let (fenland, _) = setup(&app).await;
+    let path = format!("/api/v1/awards/{}/returns", fenland.award);
+    let with = |period: &str, received_on: Value| {
+        let mut body = return_body(&fenland, period);
+        body["received_on"] = received_on;
+        body
+    };
+    let field = |r: &Reply| (r.status, r.body["errors"][0]["field"].clone(), r.body["errors"][0]["message"].clone());
+    let tomorrow = (chrono::Utc::now().date_naive() + chrono::Days::new(1)).to_string();
+    for (body, message) in [
+        (
+            return_body(&fenland, "2020-21-Q1"),
+            "is required when finance enters a return: the day the office received it",
+        ),
+        (with("2020-21-Q1", json!(tomorrow)), "cannot be in the future"),
+        (with("2020-21-Q1", json!("2020-06-30")), "must be after the period ends on 2020-06-30"),
+    ] {
+        let r = app.post(&path, &app.finance, body).await;
+        assert_eq!(field(&r), (422, json!("received_on"), json!(message)), "{}", r.text);
+    }
+    let backdated = submit(&app, &fenland, with("2020-21-Q2", json!("2020-10-01"))).await;
+    assert_eq!(
+        field(&backdated),
+        (
+            422,
+            json!("received_on"),
+            json!("only finance records the day a return was received: one submitted here is received today")
+        )
+    );
+
+    // Q1 came in by e-mail on 10 July 2020, within its 30 days; Q2 is submitted here today.
+    let entered = app.post(&path, &app.finance, with("2020-21-Q1", json!("2020-07-10"))).await;
+    assert_eq!(entered.status, 201, "{}", entered.text);
+    assert_eq!(
+        (entered.body["received_on"].as_str(), entered.body["submitted_by"].as_str()),
+        (Some("2020-07-10"), Some("fiona"))
+    );
+    let today = submit(&app, &fenland, return_body(&fenland, "2020-21-Q2")).await;
+    assert_eq!(today.body["received_on"].as_str(), Some(chrono::Utc::now().date_naive().to_string().as_str()));
+    let report = app.get("/api/v1/reports/years/2020-21/outcomes?as_of=2021-03-31", &app.auditor).await;
+    let returns = &report.body["awards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["award_id"] == fenland.award.as_str())
+        .unwrap()["returns"];
+    assert_eq!(returns, &json!({"due": 3, "received": 2, "late": 1, "missing": 1}), "Q1 on time, Q2 late, Q3 missing");
+
+    // The day is never rewritten, even by the database's owner.
+    let mut conn = app.db.connect();
+    let id = entered.id();
+    let err = diesel::sql_query(format!("UPDATE returns SET received_on = '2020-07-01' WHERE id = '{id}'"))
+        .execute(&mut conn)
+        .unwrap_err();
+    assert!(err.to_string().contains("never edited"), "{err}");
+    app.assert_verified().await;
 }
 
 #[actix_web::test]

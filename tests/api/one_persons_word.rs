@@ -35,7 +35,7 @@ const OTHER: &[(&str, &str)] = &[
     ("pay_payment", "pays what an approver approved, never past it"),
     ("cancel_payment", "un-schedules; frees money, commits none"),
     ("create_repayment", "money coming back, never more than was paid; its recorder may not pay it out again"),
-    ("submit_return", "a recipient's report"),
+    ("submit_return", "a recipient's report, or finance entering one the office received elsewhere"),
     ("propose_variation", "a proposal; an approver who did not make it decides"),
     ("reject_variation", "leaves the amount as it is"),
     ("withdraw_award", "a draft's end; commits nothing"),

@@ -8,7 +8,8 @@ use utoipa::{IntoParams, ToSchema};
 use super::reminders::{ReminderList, owed};
 use super::store::{self, ReturnQuery};
 use super::{
-    DeliveryReturn, OverdueList, ReturnInput, Risk, find_visible, load_returns, overdue_returns_on, review_in, submit,
+    DeliveryReturn, OverdueList, ReturnInput, Risk, Submitter, find_visible, load_returns, overdue_returns_on,
+    review_in, submit,
 };
 use crate::audit::Actor;
 use crate::domain::delivery::{Quantity, RiskRating};
@@ -92,6 +93,12 @@ pub struct SubmitReturn {
     /// At most 50.
     #[serde(default)]
     pub risks: Vec<NewRisk>,
+    /// Finance only, and then required: the day the office received a return it enters from a
+    /// history kept elsewhere (not in the future, after the period's end). A recipient's return
+    /// is received the day it is submitted.
+    #[serde(default)]
+    #[schema(example = "2020-07-14")]
+    pub received_on: Option<chrono::NaiveDate>,
 }
 
 /// A finance review of a return.
@@ -187,12 +194,14 @@ impl From<SubmitReturn> for ReturnInput {
             results,
             risks,
             line_errors,
+            received_on: body.received_on,
         }
     }
 }
 
 /// Submit a return for one period of your organisation's award: one line per agreed activity,
-/// one result per outcome indicator, and any risks.
+/// one result per outcome indicator, and any risks. Finance may enter a return the office
+/// received by other means (a history kept elsewhere), with the day it was received.
 #[utoipa::path(
     tag = "delivery",
     operation_id = "submit_return",
@@ -210,15 +219,20 @@ async fn submit_return(
     id: web::Path<AwardId>,
     request: Idempotent<SubmitReturn>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(&[Role::Recipient])?;
-    let own =
-        user.recipient_id.ok_or_else(|| ApiError::Forbidden("a recipient token must name its recipient".into()))?;
+    user.require(&[Role::Recipient, Role::Finance])?;
+    let by = if user.has(Role::Finance) {
+        Submitter::Finance
+    } else {
+        Submitter::Recipient(
+            user.recipient_id.ok_or_else(|| ApiError::Forbidden("a recipient token must name its recipient".into()))?,
+        )
+    };
     let Idempotent { body, claim } = request;
     let input = ReturnInput::from(body);
     let award_id = id.into_inner();
     let actor = Actor::from(&user);
     idempotency::create(&state, &user, claim, move |conn| {
-        let submitted = submit(conn, &actor, own, award_id, input)?;
+        let submitted = submit(conn, &actor, by, award_id, input)?;
         Created::new(format!("/api/v1/returns/{}", submitted.id), submitted.version, &submitted)
     })
     .await

@@ -73,6 +73,10 @@ pub struct DeliveryReturn {
     pub risks: Vec<Risk>,
     pub submitted_by: String,
     pub submitted_at: DateTime<Utc>,
+    /// The day the office received it: the day it was submitted here, or the day finance
+    /// recorded when entering a return received by other means. Whether it was late is judged
+    /// on this day. Null on returns made before the service kept it (received when submitted).
+    pub received_on: Option<NaiveDate>,
     pub reviewed_by: Option<String>,
     pub reviewed_at: Option<DateTime<Utc>>,
     pub review_comment: Option<String>,
@@ -122,6 +126,7 @@ impl DeliveryReturn {
             risks,
             submitted_by: row.submitted_by,
             submitted_at: row.submitted_at,
+            received_on: row.received_on,
             reviewed_by: row.reviewed_by,
             reviewed_at: row.reviewed_at,
             review_comment: row.review_comment,
@@ -191,18 +196,33 @@ pub struct ReturnInput {
     pub risks: Vec<Risk>,
     /// What failed in the lines', results' and risks' own fields.
     pub line_errors: Vec<FieldError>,
+    /// The day the office received it, when finance enters it from a history kept elsewhere.
+    pub received_on: Option<NaiveDate>,
 }
 
-/// Submits a return for `own` recipient's award inside the caller's transaction.
+/// Who submits a return: the recipient's own officer (received the day it is submitted), or
+/// finance entering one the office received by other means, on the day it says.
+#[derive(Debug, Clone, Copy)]
+pub enum Submitter {
+    Recipient(RecipientId),
+    Finance,
+}
+
+/// Submits a return for an award inside the caller's transaction: a recipient's officer for
+/// their own recipient's award, or finance for any.
 pub fn submit(
     conn: &mut PgConnection,
     actor: &Actor,
-    own: RecipientId,
+    by: Submitter,
     award_id: AwardId,
     input: ReturnInput,
 ) -> Result<DeliveryReturn, ApiError> {
+    let scope = match by {
+        Submitter::Recipient(own) => Some(own),
+        Submitter::Finance => None,
+    };
     // Another partnership's award does not exist, as far as this officer can tell.
-    awards::find_visible(conn, Some(own), award_id)?;
+    awards::find_visible(conn, scope, award_id)?;
     let award = awards::store::lock(conn, award_id)?.ok_or_else(|| ApiError::not_found("award"))?;
     if award.status != AwardStatus::Approved {
         return Err(ApiError::InvalidState(format!(
@@ -226,11 +246,24 @@ pub fn submit(
         .into_iter()
         .chain(check_lines(&indicators, &named_indicators, ("results", "indicator_id", "indicator")));
     more.extend(breaches.map(|(field, message)| input::fail(&field, message)));
-    let (period, spend, narrative, (), ()) = input::with_errors(
+    let today = Utc::now().date_naive();
+    let period_end = input.period.as_ref().ok().map(|p| p.last_day());
+    let received = match (by, input.received_on) {
+        (Submitter::Recipient(_), None) => Ok(today),
+        (Submitter::Recipient(_), Some(_)) => {
+            Err("only finance records the day a return was received: one submitted here is received today".into())
+        }
+        (Submitter::Finance, Some(day)) => crate::domain::dates::check_received_on(day, period_end, today),
+        (Submitter::Finance, None) => {
+            Err("is required when finance enters a return: the day the office received it".into())
+        }
+    };
+    let (period, spend, narrative, received_on, (), ()) = input::with_errors(
         (
             input.period,
             input.spend_to_date,
             input.narrative,
+            input::parse("received_on", received),
             input::rule(
                 "period",
                 in_plan,
@@ -258,6 +291,7 @@ pub fn submit(
         review_comment: None,
         version: 1,
         risks: Some(serde_json::to_value(&input.risks).map_err(|e| ApiError::Internal(format!("risks: {e}")))?),
+        received_on: Some(received_on),
     };
     let line_rows: Vec<LineRow> = input
         .lines

@@ -34,6 +34,8 @@ pub struct ReturnRow {
     pub version: i32,
     /// `[{description, rating, mitigation}]`; null on returns made before risks were reported.
     pub risks: Option<serde_json::Value>,
+    /// The day the office received it; null on returns made before this was kept.
+    pub received_on: Option<chrono::NaiveDate>,
 }
 
 /// An indicator's result in a return, as stored.
