@@ -18,14 +18,14 @@ python3 - "$ROWS" > "$CSV" <<'PY'
 import sys
 rows = int(sys.argv[1])
 print("reference,financial_year,status,recipient,recipient_org_identifier,programme,category,plan_theme,"
-      "title,amount,paid,scheduled,start_date,end_date,decision_ref,awarded_on")
+      "title,amount,paid,scheduled,start_date,end_date,decision_ref,awarded_on,fund_budget")
 for n in range(rows):
     year = 2015 + n % 5
     fy = f"{year}/{(year + 1) % 100:02d}"
     amount = 1000 + (n % 97) * 100
     paid = amount // 2 if n % 2 else 0
     print(f",{fy},approved,Recipient {n % 200},,Programme {n % 20},commissioned_service,communities,"
-          f"Award {n},{amount}.00,{paid}.00,0,{year}-04-01,{year + 1}-03-31,IMPORT-{year},{year}-04-01")
+          f"Award {n},{amount}.00,{paid}.00,0,{year}-04-01,{year + 1}-03-31,IMPORT-{year},{year}-04-01,100000000.00")
 PY
 echo "$(wc -l < "$CSV") lines, $(du -h "$CSV" | cut -f1)"
 FINANCE=$(target/release/grants token --sub bench-finance --role finance)

@@ -46,7 +46,8 @@ fn refused(report: ImportReport) -> ApiError {
 /// `awarded_on` for approved and closed rows), or a 360Giving data package. By default a dry
 /// run that writes nothing; with `dry_run=false` the file is planned and staged, and an approver
 /// who did not stage it confirms it (`POST /imports/{id}/confirm`): no import takes effect on
-/// one person's word.
+/// one person's word. A row's fund must be in the ledger, or the CSV gives its budget in a
+/// `fund_budget` column: an import never makes a budget up.
 #[utoipa::path(
     tag = "imports",
     operation_id = "import_awards",

@@ -110,6 +110,8 @@ struct FundPlan {
     adds: Money,
     total: Money,
     first_row: usize,
+    /// A new fund's budget, as the rows give it (never invented); an existing fund's own.
+    budget: Option<(Money, usize)>,
 }
 
 /// What the ledger holds, keyed as the import matches it.
@@ -263,12 +265,31 @@ impl Planner<'_> {
             adds: Money::ZERO,
             total: Money::ZERO,
             first_row: r.row,
+            budget: existing.map(|(f, _)| (f.budget, 0)),
         });
+        let (code, year, in_ledger) = (fund.code.clone(), fund.year, fund.existing.is_some());
+        let conflict = match (r.fund_budget, fund.budget) {
+            (Some(given), None) => {
+                fund.budget = Some((given, r.row));
+                None
+            }
+            (Some(given), Some((budget, _))) if given != budget && in_ledger => {
+                Some(format!("the fund {code} {year} is in the ledger with a budget of {budget}, not {given}"))
+            }
+            (Some(given), Some((budget, row))) if given != budget => {
+                Some(format!("{given} differs from the budget {budget} that row {row} gives the fund {code} {year}"))
+            }
+            _ => None,
+        };
         fund.total = fund.total + r.amount;
         if r.status.is_committed() {
             fund.adds = fund.adds + r.amount;
         }
-        if fund.existing.is_some() { Outcome::Match } else { Outcome::Create }
+        let outcome = if in_ledger { Outcome::Match } else { Outcome::Create };
+        if let Some(message) = conflict {
+            self.fail(r.row, "fund_budget", message);
+        }
+        outcome
     }
 
     /// The award's own rules: a reference not taken nor repeated, the dates every door checks,
@@ -435,24 +456,33 @@ impl Planner<'_> {
         }
     }
 
-    /// What the import commits in each fund the ledger holds, against its headroom.
+    /// What the import commits in each fund, against its headroom; a fund the ledger does not
+    /// hold needs its budget from the rows (an import never invents one).
     fn budgets(&mut self) {
         let mut over = Vec::new();
         for fund in self.plan.funds.values() {
-            if let Some(existing) = &fund.existing {
-                let budget = existing.budget;
-                if fund.committed + fund.adds > budget {
+            match fund.budget {
+                Some((budget, _)) if fund.committed + fund.adds > budget => {
                     let headroom = budget - fund.committed;
                     let message = format!(
                         "the import commits {} in {} {}, whose headroom is {headroom}",
                         fund.adds, fund.code, fund.year
                     );
-                    over.push((fund.first_row, message));
+                    over.push((fund.first_row, "amount", message));
                 }
+                Some(_) => {}
+                None => over.push((
+                    fund.first_row,
+                    "fund_budget",
+                    format!(
+                        "the fund {} {} is not in the ledger: create it first (POST /api/v1/funds), or give its budget in a fund_budget column",
+                        fund.code, fund.year
+                    ),
+                )),
             }
         }
-        for (row, message) in over {
-            self.fail(row, "amount", message);
+        for (row, column, message) in over {
+            self.fail(row, column, message);
         }
     }
 }
@@ -510,7 +540,10 @@ fn make_records(conn: &mut PgConnection, actor: &Actor, plan: &mut Plan) -> Resu
             code: fund.code.clone(),
             name: format!("{} {} (imported)", fund.code, fund.year),
             financial_year: fund.year,
-            budget: fund.adds.max(fund.total),
+            budget: fund
+                .budget
+                .map(|(b, _)| b)
+                .ok_or_else(|| ApiError::Internal("an imported fund without a budget".into()))?,
         };
         crate::funds::create(conn, actor, &new)?;
         created.funds += 1;
@@ -795,6 +828,7 @@ mod tests {
                 received_on: day(repaid_on),
                 reference: "R".into(),
             }],
+            fund_budget: None,
         }
     }
 

@@ -94,6 +94,9 @@ pub struct ImportRow {
     pub payments: Vec<PaymentPlan>,
     /// Repayments (from a 360Giving package's negative disbursements).
     pub repayments: Vec<RepaymentPlan>,
+    /// The budget of the row's fund (a CSV's optional `fund_budget` column), for a fund the
+    /// ledger does not hold yet: an import never invents one.
+    pub fund_budget: Option<Money>,
 }
 
 /// What an import text leaves unsaid.
@@ -293,6 +296,10 @@ fn csv_row<'a>(r: &mut Row<'_>, get: &dyn Fn(&str) -> Option<&'a str>, fund_code
         None => Some(None),
         Some(v) => r.money("amount_requested", Some(v)).map(Some),
     };
+    let fund_budget = match get("fund_budget").map(str::trim).filter(|v| !v.is_empty()) {
+        None => Some(None),
+        Some(v) => r.money("fund_budget", Some(v)).map(Some),
+    };
     let paid = r.money_or_zero("paid", get("paid"));
     let scheduled = r.money_or_zero("scheduled", get("scheduled"));
     let start = r.date("start_date", get("start_date"));
@@ -308,6 +315,7 @@ fn csv_row<'a>(r: &mut Row<'_>, get: &dyn Fn(&str) -> Option<&'a str>, fund_code
     let (year, status, recipient, programme, title, amount, original, requested, paid, scheduled, start, end) = (
         year?, status?, recipient?, programme?, title?, amount?, original?, requested?, paid?, scheduled?, start?, end?,
     );
+    let fund_budget = fund_budget?;
     let fund_code = match reference.as_deref().and_then(|rf| reference_parts(rf, year)) {
         Some((code, _)) => code,
         None => match fund_code {
@@ -362,6 +370,7 @@ fn csv_row<'a>(r: &mut Row<'_>, get: &dyn Fn(&str) -> Option<&'a str>, fund_code
         decision,
         payments,
         repayments: Vec::new(),
+        fund_budget,
     })
 }
 
@@ -559,5 +568,7 @@ fn giving_row(r: &mut Row<'_>, grant: &Value, prefix: &str, fund_code: Option<&s
         decision: Some((format!("IMPORTED-{award_date}"), award_date)),
         payments,
         repayments,
+        // A 360Giving package carries no budget: its funds must be in the ledger first.
+        fund_budget: None,
     })
 }

@@ -48,6 +48,8 @@ async fn our_own_360giving_export_comes_back_as_the_same_grants() {
     let source = demo().await;
     let target = TestApp::spawn().await;
     for year in ["2019-20", "2020-21"] {
+        // A package carries no budget: the office makes the year's fund first.
+        target.create_fund("CDRG", year, "1300000").await;
         let exported = source.get(&format!("/api/v1/exports/360giving?financial_year={year}"), &source.auditor).await;
         assert_eq!(exported.status, 200);
         let body = exported.text.clone().into_bytes();
@@ -95,6 +97,7 @@ async fn our_own_360giving_export_comes_back_as_the_same_grants() {
 async fn our_own_csv_export_comes_back_with_its_statuses_payments_and_decisions() {
     let source = demo().await;
     let target = TestApp::spawn().await;
+    target.create_fund("CDRG", "2020-21", "1300000").await;
     let exported = source.get("/api/v1/exports/awards.csv?financial_year=2020-21", &source.finance).await;
     let committed =
         target.import("/api/v1/imports?dry_run=false", "text/csv", exported.text.clone().into_bytes()).await;
@@ -150,6 +153,7 @@ pub(crate) fn csv(rows: &[&str]) -> Vec<u8> {
 #[actix_web::test]
 async fn every_bad_row_is_named_and_nothing_is_written() {
     let app = TestApp::spawn().await;
+    app.create_fund("CDRG", "2019-20", "1000000").await;
     let body = csv(&[
         "CDRG-2019-20-0001,2019/20,approved,Fenland CSP,,CSP allocation,csp_allocation,communities,Fenland 2019-20,50000,25000,0,2019-04-01,2020-03-31,PCC-DN-2019-014,2019-04-01",
         "CDRG-2019-20-0002,2019-21,approved,Fenland CSP,,CSP allocation,csp_allocation,communities,Bad year,50000,0,0,2019-04-01,2020-03-31,PCC-DN-2019-014,2019-04-01",
@@ -189,7 +193,7 @@ async fn every_bad_row_is_named_and_nothing_is_written() {
     assert_eq!((committed.status, committed.problem().as_str()), (422, "validation-failed"), "{}", committed.text);
     assert!(committed.text.contains("rows[3].amount"), "{}", committed.text);
     assert_eq!(count(&app, "/api/v1/awards?limit=500").await, 0);
-    assert_eq!(count(&app, "/api/v1/audit/events?limit=500").await, 0, "no event either");
+    assert_eq!(count(&app, "/api/v1/audit/events?limit=500").await, 1, "no event but the fund's own");
 }
 
 #[actix_web::test]
@@ -251,6 +255,7 @@ async fn an_import_into_a_fund_keeps_to_its_budget_and_its_numbering() {
 #[actix_web::test]
 async fn only_finance_imports_and_only_csv_or_360giving() {
     let app = TestApp::spawn().await;
+    app.create_fund("CDRG", "2019-20", "1000").await;
     let body = csv(&[
         "CDRG-2019-20-0001,2019-20,draft,Fenland CSP,,CSP allocation,csp_allocation,communities,A,600,0,0,2019-04-01,2020-03-31,,",
     ]);
@@ -280,6 +285,7 @@ async fn only_finance_imports_and_only_csv_or_360giving() {
 #[actix_web::test]
 async fn hostile_packages_get_answers_not_faults() {
     let app = TestApp::spawn().await;
+    app.create_fund("CDRG", "2019-20", "1000").await;
     let grant = |id: &str, title: &str, tx: &str| {
         json!({
             "id": id, "title": title, "description": "d", "currency": "GBP", "amountAwarded": 100,
@@ -401,6 +407,7 @@ fn grant(id: &str, amount: u32, recipient: (&str, &str), programme: (&str, &str)
 #[actix_web::test]
 async fn an_import_keeps_our_own_ids_once_and_gives_a_fresh_one_to_a_second_record_naming_it() {
     let app = TestApp::spawn().await;
+    app.create_fund("CDRG", "2019-20", "10000").await;
     let (recipient, programme) = (Uuid::now_v7().to_string(), Uuid::now_v7().to_string());
     let ours = format!("360G-test-recipient-{recipient}");
     // Two recipients and two programmes each claim one id: the first keeps it, the second is
@@ -438,11 +445,53 @@ async fn an_import_keeps_our_own_ids_once_and_gives_a_fresh_one_to_a_second_reco
 #[actix_web::test]
 async fn a_fund_an_import_makes_holds_its_drafts_and_its_approvals() {
     let app = TestApp::spawn().await;
-    let rows = csv(&[
-        ",2019-20,approved,Fenland CSP,,CSP allocation,csp_allocation,communities,A,600,100,50,2019-04-01,2020-03-31,D-1,2019-04-01",
-        ",2019-20,draft,Fenland CSP,,CSP allocation,csp_allocation,communities,B,400,0,0,2019-04-01,2020-03-31,,",
-        ",2019-20,withdrawn,Fenland CSP,,CSP allocation,csp_allocation,communities,C,50,0,0,2019-04-01,2020-03-31,,",
-    ]);
+    // A fund the ledger does not hold takes its budget from the rows, never from their sum.
+    let with_budgets = |budgets: [&str; 3]| {
+        let rows = [
+            ",2019-20,approved,Fenland CSP,,CSP allocation,csp_allocation,communities,A,600,100,50,2019-04-01,2020-03-31,D-1,2019-04-01",
+            ",2019-20,draft,Fenland CSP,,CSP allocation,csp_allocation,communities,B,400,0,0,2019-04-01,2020-03-31,,",
+            ",2019-20,withdrawn,Fenland CSP,,CSP allocation,csp_allocation,communities,C,50,0,0,2019-04-01,2020-03-31,,",
+        ];
+        let mut text = String::from_utf8(csv(&[])).unwrap().trim_end().to_string() + ",fund_budget\n";
+        for (row, budget) in rows.iter().zip(budgets) {
+            text.push_str(&format!("{row},{budget}\n"));
+        }
+        text.into_bytes()
+    };
+    let errors = |report: &Value| -> Vec<(u64, String, String)> {
+        report["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["row"].as_u64().unwrap(),
+                    e["column"].as_str().unwrap().into(),
+                    e["message"].as_str().unwrap().into(),
+                )
+            })
+            .collect()
+    };
+    let dry = "/api/v1/imports?fund_code=NEWF";
+    for (budgets, expected) in [
+        (
+            ["", "", ""],
+            (
+                1,
+                "fund_budget",
+                "the fund NEWF 2019-20 is not in the ledger: create it first (POST /api/v1/funds), or give its budget in a fund_budget column",
+            ),
+        ),
+        (
+            ["5000", "", "4000"],
+            (3, "fund_budget", "4000.00 differs from the budget 5000.00 that row 1 gives the fund NEWF 2019-20"),
+        ),
+        (["500", "", ""], (1, "amount", "the import commits 600.00 in NEWF 2019-20, whose headroom is 500.00")),
+    ] {
+        let r = app.send("POST", dry, Some(&app.finance), &[], Some(("text/csv", with_budgets(budgets)))).await;
+        assert_eq!(errors(&r.body), [(expected.0, expected.1.to_string(), expected.2.to_string())], "{}", r.text);
+    }
+    let rows = with_budgets(["", "5000", "5000"]);
     let counts = |report: &Value| {
         let created = &report["created"];
         ["funds", "recipients", "programmes", "decisions", "awards", "payments"].map(|k| created[k].as_u64().unwrap())
@@ -469,7 +518,7 @@ async fn a_fund_an_import_makes_holds_its_drafts_and_its_approvals() {
     assert_eq!(withdrawn_reason(0).await, Value::Null);
     let fund = app.get("/api/v1/funds?financial_year=2019-20", &app.finance).await;
     let fund = &fund.body["items"][0];
-    assert_eq!((fund["code"].as_str(), fund["budget"].as_str()), (Some("NEWF"), Some("1050.00")), "{fund}");
+    assert_eq!((fund["code"].as_str(), fund["budget"].as_str()), (Some("NEWF"), Some("5000.00")), "{fund}");
     assert_eq!(fund["committed"], "600.00");
 }
 

@@ -174,6 +174,7 @@ async fn the_360giving_export_shows_net_disbursement_and_a_negative_transaction(
     assert_eq!(crate::service::validate_against_contract(&r.body, "GrantPackage"), Vec::<String>::new());
     // An import into another ledger brings the repayment in, with its id and event.
     let target = TestApp::spawn().await;
+    target.create_fund("CDRG", "2020-21", "100000").await;
     let import = |body: String, dry: bool| {
         let target = &target;
         async move {
