@@ -67,6 +67,8 @@ pub enum Action {
     /// An award brought in by an import, in the state the import gave it.
     AwardImported,
     PlanRecorded,
+    /// A plan's end date moved under a decision.
+    PlanEndChanged,
     /// Money returned by a recipient.
     RepaymentRecorded,
     /// Unspent budget moved to a later year's fund.
@@ -128,6 +130,7 @@ impl Action {
             Action::DecisionRecorded => "decision.recorded",
             Action::AwardImported => "award.imported",
             Action::PlanRecorded => "plan.recorded",
+            Action::PlanEndChanged => "plan.end_changed",
             Action::RepaymentRecorded => "repayment.recorded",
             Action::CarryForwardRecorded => "carry_forward.recorded",
             Action::MonitoringPlanSet => "monitoring_plan.set",

@@ -33,7 +33,8 @@ pub const PRIVILEGES: &[(&str, &str)] = &[
     ("indicators", "SELECT, INSERT"),
     ("return_results", "SELECT, INSERT"),
     ("decisions", "SELECT, INSERT"),
-    ("plans", "SELECT, INSERT"),
+    // A plan changes only its end date, under a decision (a trigger holds the rest).
+    ("plans", "SELECT, INSERT, UPDATE (ends_on, ends_on_decision_id)"),
     ("repayments", "SELECT, INSERT"),
     ("documents", "SELECT, INSERT"),
     ("reminders", "SELECT, INSERT"),

@@ -296,6 +296,7 @@ diesel::table! {
         themes -> Jsonb,
         created_by -> Text,
         created_at -> Timestamptz,
+        ends_on_decision_id -> Nullable<Uuid>,
     }
 }
 

@@ -7,9 +7,9 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::{Plan, PlanInput, Theme, create, store};
+use super::{Plan, PlanInput, Theme, change_end, create, store};
 use crate::audit::Actor;
-use crate::domain::ids::PlanId;
+use crate::domain::ids::{DecisionId, PlanId};
 use crate::error::ApiError;
 use crate::http::auth::{AuthUser, Role};
 use crate::http::extract::JsonBody;
@@ -20,7 +20,7 @@ use crate::state::AppState;
 
 /// Registers the plan routes.
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(create_plan).service(list_plans).service(get_plan);
+    cfg.service(create_plan).service(list_plans).service(get_plan).service(change_plan_end);
 }
 
 /// A plan to record.
@@ -113,5 +113,43 @@ async fn get_plan(state: web::Data<AppState>, user: AuthUser, id: web::Path<Plan
     let plan = state
         .db(move |conn| Plan::try_from(store::find(conn, id)?.ok_or_else(|| ApiError::not_found("plan"))?))
         .await?;
+    Ok(HttpResponse::Ok().json(plan))
+}
+
+/// A plan's new end date and the recorded decision that sets it.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"ends_on": "2021-05-12", "decision_id": "0192f0c1-0000-7000-8000-00000000000d"}))]
+pub struct ChangePlanEnd {
+    /// On or after the plan's start; the plan may not then meet another's dates.
+    pub ends_on: NaiveDate,
+    /// The recorded decision (`POST /decisions`) that moves the end.
+    pub decision_id: DecisionId,
+}
+
+/// Move a plan's end date under a recorded decision (admin): a plan runs on to an election, say,
+/// without a second plan or a change to every programme filed under it. The plan names the
+/// decision; its history (`GET /audit/events?entity_id=`) keeps every earlier end.
+#[utoipa::path(
+    tag = "plans",
+    operation_id = "change_plan_end",
+    params(("id" = Uuid, Path, description = "The plan's id")),
+    request_body = ChangePlanEnd,
+    responses(
+        (status = 200, description = "The plan with its new end", body = Plan),
+        (status = 409, description = "`conflict`: the new dates meet another plan's", content_type = "application/problem+json", body = crate::error::Problem)
+    )
+)]
+#[post("/plans/{id}/end-date")]
+async fn change_plan_end(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<PlanId>,
+    body: JsonBody<ChangePlanEnd>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(&[Role::Admin])?;
+    let (id, ChangePlanEnd { ends_on, decision_id }) = (id.into_inner(), body.0);
+    let actor = Actor::from(&user);
+    let plan = state.tx(move |conn| change_end(conn, &actor, id, ends_on, decision_id)).await?;
     Ok(HttpResponse::Ok().json(plan))
 }

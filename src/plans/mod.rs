@@ -13,9 +13,10 @@ use uuid::Uuid;
 
 use crate::audit::{self, Action, Actor};
 use crate::domain::PlanTheme;
-use crate::domain::ids::PlanId;
+use crate::domain::ids::{DecisionId, PlanId};
 use crate::domain::plan_theme::PLAN_2017_20;
 use crate::error::ApiError;
+use crate::http::input::{self, Fields};
 use store::PlanRow;
 
 /// Key of the advisory lock that makes plans one at a time.
@@ -42,6 +43,8 @@ pub struct Plan {
     pub themes: Vec<Theme>,
     pub created_by: String,
     pub created_at: DateTime<Utc>,
+    /// The decision under which `ends_on` last changed; null while it is the end first recorded.
+    pub ends_on_decision_id: Option<DecisionId>,
 }
 
 impl Plan {
@@ -71,6 +74,7 @@ impl TryFrom<PlanRow> for Plan {
             themes,
             created_by: row.created_by,
             created_at: row.created_at,
+            ends_on_decision_id: row.ends_on_decision_id,
         })
     }
 }
@@ -117,10 +121,49 @@ pub fn create(conn: &mut PgConnection, actor: &Actor, input: PlanInput) -> Resul
         themes,
         created_by: actor.sub.clone(),
         created_at: audit::now_micros(),
+        ends_on_decision_id: None,
     };
     let plan = Plan::try_from(store::insert(conn, &row)?)?;
     audit::record(conn, actor, Action::PlanRecorded, &plan)?;
     Ok(plan)
+}
+
+/// Moves a plan's end date to `ends_on` under a recorded decision, inside the caller's
+/// transaction (the 2017 Plan ran on until the May 2021 election): the plan keeps its themes and
+/// everything filed under it; the trail keeps every earlier end. 409 when the new dates meet
+/// another plan's.
+pub fn change_end(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    id: PlanId,
+    ends_on: NaiveDate,
+    decision: DecisionId,
+) -> Result<Plan, ApiError> {
+    diesel::RunQueryDsl::execute(
+        diesel::sql_query("SELECT pg_advisory_xact_lock($1)").bind::<diesel::sql_types::BigInt, _>(PLAN_LOCK),
+        conn,
+    )?;
+    let plan = Plan::try_from(store::find(conn, id)?.ok_or_else(|| ApiError::not_found("plan"))?)?;
+    let known = crate::decisions::store::find(conn, decision)?.is_some();
+    let (_, (), ()) = (
+        input::rule("decision_id", known, "no such decision"),
+        input::rule(
+            "ends_on",
+            ends_on >= plan.starts_on,
+            &format!("must be on or after the plan's start, {}", plan.starts_on),
+        ),
+        input::rule("ends_on", ends_on != plan.ends_on, "is the plan's end date already"),
+    )
+        .all()?;
+    if let Some(other) = store::overlapping(conn, plan.starts_on, ends_on)?.into_iter().find(|p| p.id != id) {
+        return Err(ApiError::Conflict(format!(
+            "the plan's dates would meet those of {} ({} to {})",
+            other.title, other.starts_on, other.ends_on
+        )));
+    }
+    let changed = Plan::try_from(store::set_end(conn, id, ends_on, decision)?)?;
+    audit::record(conn, actor, Action::PlanEndChanged, &changed)?;
+    Ok(changed)
 }
 
 /// The plan a programme's theme belongs to: the one named, or else the one in force on

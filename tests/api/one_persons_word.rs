@@ -45,6 +45,7 @@ const OTHER: &[(&str, &str)] = &[
     ("roll_forward", "makes drafts"),
     ("import_awards", "stages; nothing takes effect until another approver confirms"),
     ("create_plan", "reference data"),
+    ("change_plan_end", "reference data, under a decision an approver recorded"),
     ("create_programme", "reference data"),
     ("update_programme", "reference data"),
     ("create_recipient", "reference data"),

@@ -179,3 +179,80 @@ async fn a_new_plan_never_rewrites_what_was_approved_under_the_old() {
         verify.text
     );
 }
+
+/// The 2017 Plan ran on until the May 2021 election: its end moves under a recorded decision,
+/// the plan then covers the year it runs into, and the trail keeps the end it had. Only an admin
+/// moves it, only under a decision, never onto another plan's dates, and nothing else of a plan
+/// ever changes, even by the database's owner.
+#[actix_web::test]
+async fn a_plans_end_moves_under_a_decision_and_its_history_is_kept() {
+    let app = TestApp::spawn().await;
+    let old = app
+        .post(
+            "/api/v1/plans",
+            &app.admin,
+            plan("Police and Crime Plan 2017-20", "2017-04-01", "2020-03-31", &["victims", "offenders"]),
+        )
+        .await
+        .id();
+    let next = plan("Police and Crime Plan 2021-24", "2021-05-13", "2024-05-01", &["keeping_people_safe"]);
+    assert_eq!(app.post("/api/v1/plans", &app.admin, next).await.status, 201);
+    app.create_fund("CDRG", "2021-22", "100000").await;
+    async fn themes(app: &TestApp) -> Vec<String> {
+        let report = app.get("/api/v1/reports/years/2021-22", &app.finance).await;
+        report.body["by_theme"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["plan_theme"].as_str().unwrap().to_string())
+            .collect()
+    }
+    assert_eq!(themes(&app).await, ["keeping_people_safe"]);
+
+    let decision = app.decision("PCC-DN-2020-031", "2020-03-20").await;
+    let path = format!("/api/v1/plans/{old}/end-date");
+    let body = |ends_on: &str, decision: &str| json!({"ends_on": ends_on, "decision_id": decision});
+    for token in [&app.finance, &app.approver, &app.auditor] {
+        assert_eq!(app.post(&path, token, body("2021-05-12", &decision)).await.status, 403);
+    }
+    let field = |r: &crate::helpers::Reply| {
+        (r.status, r.body["errors"][0]["field"].clone(), r.body["errors"][0]["message"].clone())
+    };
+    let unknown = uuid::Uuid::now_v7().to_string();
+    for (b, expected) in [
+        (body("2021-05-12", &unknown), ("decision_id", "no such decision")),
+        (body("2017-03-31", &decision), ("ends_on", "must be on or after the plan's start, 2017-04-01")),
+        (body("2020-03-31", &decision), ("ends_on", "is the plan's end date already")),
+    ] {
+        let r = app.post(&path, &app.admin, b).await;
+        assert_eq!(field(&r), (422, json!(expected.0), json!(expected.1)), "{}", r.text);
+    }
+    let onto = app.post(&path, &app.admin, body("2021-05-13", &decision)).await;
+    assert_eq!((onto.status, onto.problem().as_str()), (409, "conflict"), "{}", onto.text);
+
+    let moved = app.post(&path, &app.admin, body("2021-05-12", &decision)).await;
+    assert_eq!(moved.status, 200, "{}", moved.text);
+    assert_eq!(
+        (moved.body["ends_on"].as_str(), moved.body["ends_on_decision_id"].as_str(), moved.body["starts_on"].as_str()),
+        (Some("2021-05-12"), Some(decision.as_str()), Some("2017-04-01"))
+    );
+    assert_eq!(themes(&app).await, ["victims", "offenders", "keeping_people_safe"], "2021-22 runs under both plans");
+    let events = app.get(&format!("/api/v1/audit/events?entity_id={old}"), &app.auditor).await;
+    let trail: Vec<(&str, &str)> = events.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["action"].as_str().unwrap(), e["data"]["ends_on"].as_str().unwrap()))
+        .collect();
+    assert_eq!(trail, [("plan.recorded", "2020-03-31"), ("plan.end_changed", "2021-05-12")]);
+
+    let mut conn = app.db.connect();
+    for statement in [
+        format!("UPDATE plans SET title = 'Rewritten' WHERE id = '{old}'"),
+        "UPDATE plans SET ends_on = '2025-01-01' WHERE title = 'Police and Crime Plan 2021-24'".to_string(),
+    ] {
+        let err = diesel::RunQueryDsl::execute(diesel::sql_query(statement), &mut conn).unwrap_err();
+        assert!(err.to_string().contains("only its end date, and only under a decision"), "{err}");
+    }
+    app.assert_verified().await;
+}
