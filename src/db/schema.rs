@@ -249,6 +249,7 @@ diesel::table! {
         created_by -> Text,
         created_at -> Timestamptz,
         version -> Int4,
+        period_targets -> Nullable<Jsonb>,
     }
 }
 

@@ -399,6 +399,7 @@ fn year_end(
                 baseline: Some(quantity(baseline)?),
                 target: Some(quantity(target)?),
                 direction: Direction::Increase,
+                period_targets: Vec::new(),
             },
         )?;
         let officer = Actor { sub: format!("demo-officer-{}", n + 1), name: Some("Demo recipient officer".into()) };

@@ -74,6 +74,28 @@ pub fn indicator_met(
     }
 }
 
+/// How an indicator stands on `actual`, its figure for a period: in year against that period's
+/// target ("on track" or "behind"), for the year's last period against the year's target ("met"
+/// or "not met"); without the target that applies, against the baseline in its direction;
+/// unknown (`None`) with neither. A Q1 figure is never judged against the whole year's target.
+pub fn progress(
+    direction: Direction,
+    baseline: Option<Quantity>,
+    (year_target, period_target): (Option<Quantity>, Option<Quantity>),
+    actual: Quantity,
+    year_end: bool,
+) -> Option<super::labels::Progress> {
+    use super::labels::Progress;
+    let target = if year_end { year_target.or(period_target) } else { period_target };
+    let reached = indicator_met(direction, baseline, target, actual)?;
+    Some(match (year_end, reached) {
+        (true, true) => Progress::Met,
+        (true, false) => Progress::NotMet,
+        (false, true) => Progress::OnTrack,
+        (false, false) => Progress::Behind,
+    })
+}
+
 /// A count or measure: zero or more, at most two decimals. Written as a JSON number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, diesel::AsExpression, diesel::FromSqlRow)]
 #[diesel(sql_type = diesel::sql_types::Numeric)]

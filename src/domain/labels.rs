@@ -139,6 +139,20 @@ pub fn words(code: &str) -> String {
 }
 
 label_enum!(
+    /// How an outcome indicator stands on its latest reported figure.
+    Progress {
+        /// In year: at or past the period's target (or, with none, moved the right way).
+        OnTrack => "on_track",
+        /// In year: short of the period's target (or, with none, not moved the right way).
+        Behind => "behind",
+        /// At the year's end: the year's target reached.
+        Met => "met",
+        /// At the year's end: the year's target not reached.
+        NotMet => "not_met",
+    }
+);
+
+label_enum!(
     /// Where a staged import stands.
     ImportStatus {
         /// Planned and kept; nothing of it written to the ledger.

@@ -11,8 +11,9 @@ use utoipa::ToSchema;
 
 use crate::delivery::monitoring::{self, Indicator};
 use crate::delivery::returns::store::{self as returns, Owing, OwingAward, ResultRow};
-use crate::domain::delivery::{Made, Quantity, ReturnCounts, effective_plan, indicator_met, return_counts, schedule};
+use crate::domain::delivery::{Made, Quantity, ReturnCounts, effective_plan, progress, return_counts, schedule};
 use crate::domain::ids::{AwardId, IndicatorId, ProgrammeId, RecipientId, ReturnId};
+use crate::domain::labels::Progress;
 use crate::domain::{AwardStatus, FinancialYear, Frequency, ReturnPeriod, ReturnStatus};
 use crate::error::ApiError;
 
@@ -25,8 +26,13 @@ pub struct IndicatorOutcome {
     /// reported one.
     pub latest_actual: Option<Quantity>,
     pub latest_period: Option<ReturnPeriod>,
-    /// Against the target if there is one, else against the baseline in the indicator's
-    /// direction; null without an actual, or with neither target nor baseline.
+    /// The latest figure judged: in year against its period's target (`on_track`, `behind`),
+    /// for the year's last period against the year's target (`met`, `not_met`); against the
+    /// baseline in the indicator's direction where no target applies; null without an actual,
+    /// or with nothing to judge it by.
+    pub progress: Option<Progress>,
+    /// Whether the year's target is met: known only once the year's last period is reported
+    /// (`progress` is `met` or `not_met`); null in year.
     pub met: Option<bool>,
 }
 
@@ -48,13 +54,13 @@ pub struct AwardOutcome {
 }
 
 impl AwardOutcome {
-    /// How many of its indicators are met, not met, and not yet known.
+    /// How many of its indicators are met or on track, not met or behind, and not yet known.
     pub fn indicators_by_standing(&self) -> [u32; 3] {
         let mut counts = [0u32; 3];
         for i in &self.indicators {
-            counts[match i.met {
-                Some(true) => 0,
-                Some(false) => 1,
+            counts[match i.progress {
+                Some(Progress::Met | Progress::OnTrack) => 0,
+                Some(Progress::NotMet | Progress::Behind) => 1,
                 None => 2,
             }] += 1;
         }
@@ -69,7 +75,9 @@ pub struct ProgrammeOutcome {
     pub programme: String,
     pub awards: u32,
     pub indicators: u32,
+    /// Met at the year's end, or on track in year.
     pub indicators_met: u32,
+    /// Not met at the year's end, or behind in year.
     pub indicators_not_met: u32,
     /// No actual yet, or nothing to judge it by.
     pub indicators_unknown: u32,
@@ -120,10 +128,21 @@ pub fn outcomes_of(
     for row in monitoring::store::indicators_of_awards(conn, &ids)? {
         let indicator = Indicator::from(row);
         let found = latest.get(&indicator.id).copied();
-        let met = found.and_then(|(_, a)| indicator_met(indicator.direction, indicator.baseline, indicator.target, a));
+        let progress = found.and_then(|(period, actual)| {
+            let year_end =
+                ReturnPeriod::periods_of(period.financial_year(), period.frequency()).last() == Some(&period);
+            let period_target = indicator.period_targets.iter().find(|t| t.period == period).map(|t| t.target);
+            progress(indicator.direction, indicator.baseline, (indicator.target, period_target), actual, year_end)
+        });
+        let met = match progress {
+            Some(Progress::Met) => Some(true),
+            Some(Progress::NotMet) => Some(false),
+            _ => None,
+        };
         indicators.entry(indicator.award_id).or_default().push(IndicatorOutcome {
             latest_actual: found.map(|(_, a)| a),
             latest_period: found.map(|(p, _)| p),
+            progress,
             met,
             indicator,
         });

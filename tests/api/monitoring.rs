@@ -398,7 +398,7 @@ async fn the_serving_role_cannot_rewrite_a_returns_results_or_risks() {
     assert!(verify.text.contains("results"), "{}", verify.text);
 }
 
-/// (title, latest_actual, latest_period, met) of each indicator of the report's award `reference`.
+/// (title, latest_actual, latest_period, progress) of each indicator of the report's award `reference`.
 fn indicator_outcomes(report: &Value, award: &str) -> Vec<(String, Value, Value, Value)> {
     let award = report["awards"].as_array().unwrap().iter().find(|a| a["award_id"] == award).expect("award in report");
     award["indicators"]
@@ -410,7 +410,7 @@ fn indicator_outcomes(report: &Value, award: &str) -> Vec<(String, Value, Value,
                 i["title"].as_str().unwrap().to_string(),
                 i["latest_actual"].clone(),
                 i["latest_period"].clone(),
-                i["met"].clone(),
+                i["progress"].clone(),
             )
         })
         .collect()
@@ -480,8 +480,10 @@ async fn the_outcome_report_shows_each_indicator_against_its_target_and_the_retu
     assert_eq!(
         indicator_outcomes(&report.body, &award),
         vec![
-            ("Proven reoffending within 12 months".to_string(), json!(38), json!("2020-21-H1"), json!(false)),
-            ("People in work".to_string(), json!(12), json!("2020-21-H1"), json!(true)),
+            // H1 is in year and has no H1 target: 38 is judged against the baseline of 47 (on
+            // track), not against the year's target of 30.
+            ("Proven reoffending within 12 months".to_string(), json!(38), json!("2020-21-H1"), json!("on_track")),
+            ("People in work".to_string(), json!(12), json!("2020-21-H1"), json!("on_track")),
             ("Contacts".to_string(), json!(5), json!("2020-21-H1"), Value::Null),
         ]
     );
@@ -504,7 +506,7 @@ async fn the_outcome_report_shows_each_indicator_against_its_target_and_the_retu
             programmes[1]["indicators_not_met"].as_i64(),
             programmes[1]["indicators_unknown"].as_i64()
         ),
-        (Some("Outside Links"), Some(1), Some(3), Some(1), Some(1), Some(1))
+        (Some("Outside Links"), Some(1), Some(3), Some(2), Some(0), Some(1))
     );
     assert_eq!(programmes[0]["returns"], json!({"due": 4, "received": 0, "late": 0, "missing": 4}));
 
@@ -515,8 +517,8 @@ async fn the_outcome_report_shows_each_indicator_against_its_target_and_the_retu
     assert_eq!(
         indicator_outcomes(&report.body, &award)[..2],
         [
-            ("Proven reoffending within 12 months".to_string(), json!(29), json!("2020-21-H2"), json!(true)),
-            ("People in work".to_string(), json!(9), json!("2020-21-H2"), json!(false)),
+            ("Proven reoffending within 12 months".to_string(), json!(29), json!("2020-21-H2"), json!("met")),
+            ("People in work".to_string(), json!(9), json!("2020-21-H2"), json!("not_met")),
         ]
     );
     // Late is judged by the period's first return, which came after the due date.
@@ -549,5 +551,73 @@ async fn a_return_made_before_its_due_date_is_not_late() {
     assert_eq!(r.status, 201, "{}", r.text);
     let report = app.get("/api/v1/reports/years/2027-28/outcomes?as_of=2027-08-01", &app.finance).await;
     assert_eq!(award_returns(&report.body, &award), json!({"due": 1, "received": 1, "late": 0, "missing": 0}));
-    assert_eq!(indicator_outcomes(&report.body, &award)[0].3, json!(true), "30 meets a target of 30");
+    assert_eq!(
+        indicator_outcomes(&report.body, &award)[0].3,
+        json!("on_track"),
+        "Q1's 30 is judged in year, without a Q1 target against the baseline of 47, not as the year met"
+    );
+}
+
+/// An indicator carries a target per period: a Q1 actual of 12 against a Q1 target of 12 is on
+/// track (not "not met" against the year's 70), a Q2 of 20 against 30 is behind, and only the
+/// year's last period is judged met or not met, against the year's target. Periods outside the
+/// award's year, or named twice, are refused.
+#[actix_web::test]
+async fn an_indicator_is_judged_against_its_own_periods_target_and_met_only_at_the_years_end() {
+    let app = TestApp::spawn().await;
+    let fund = app.create_fund("CDRG", "2027-28", "100000").await.id();
+    let l = Ledger {
+        fund,
+        programme: app.programme("Outside Links", "commissioned_service").await,
+        recipient: app.recipient("Peterborough City Council", "local_authority").await,
+    };
+    let (award, officer) = service_award(&app, &l, "2027-04-01", "2028-03-31").await;
+    let body = |targets: Value| json!({"title": "People in work", "unit": "people", "target": 70, "direction": "increase", "period_targets": targets});
+    let path = format!("/api/v1/awards/{award}/indicators");
+    for (targets, field, message) in [
+        (
+            json!([{"period": "2026-27-Q1", "target": 12}]),
+            "period_targets[0].period",
+            "must be a period of the award's year, 2027-28",
+        ),
+        (
+            json!([{"period": "2027-28-Q1", "target": 12}, {"period": "2027-28-Q1", "target": 13}]),
+            "period_targets[1].period",
+            "names a period twice",
+        ),
+        (json!([{"period": "Q1", "target": 12}]), "period_targets[0].period", ""),
+        (json!([{"period": "2027-28-Q1", "target": -1}]), "period_targets[0].target", ""),
+    ] {
+        let r = app.post(&path, &app.finance, body(targets)).await;
+        assert_eq!((r.status, r.body["errors"][0]["field"].as_str()), (422, Some(field)), "{}", r.text);
+        if !message.is_empty() {
+            assert_eq!(r.body["errors"][0]["message"], message);
+        }
+    }
+    let targets = json!([{"period": "2027-28-Q1", "target": 12}, {"period": "2027-28-Q2", "target": 30}, {"period": "2027-28-Q3", "target": 50}]);
+    let made = app.post(&path, &app.finance, body(targets.clone())).await;
+    assert_eq!((made.status, &made.body["period_targets"]), (201, &targets), "{}", made.text);
+    let people = made.id();
+    let judged = |as_of: &'static str| {
+        let (app, award) = (&app, award.clone());
+        async move {
+            let report = app.get(&format!("/api/v1/reports/years/2027-28/outcomes?as_of={as_of}"), &app.finance).await;
+            let a = report.body["awards"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|a| a["award_id"] == award.as_str())
+                .unwrap()
+                .clone();
+            (a["indicators"][0]["progress"].clone(), a["indicators"][0]["met"].clone())
+        }
+    };
+    let report = |period: &str, actual: i64| outcome_return(period, &people, json!(actual));
+    assert_eq!(submit(&app, &award, &officer, report("2027-28-Q1", 12)).await.status, 201);
+    assert_eq!(judged("2027-08-01").await, (json!("on_track"), Value::Null), "12 of Q1's 12: on track");
+    assert_eq!(submit(&app, &award, &officer, report("2027-28-Q2", 20)).await.status, 201);
+    assert_eq!(judged("2027-11-01").await, (json!("behind"), Value::Null), "20 of Q2's 30: behind");
+    assert_eq!(submit(&app, &award, &officer, report("2027-28-Q4", 75)).await.status, 201);
+    assert_eq!(judged("2028-05-01").await, (json!("met"), json!(true)), "75 of the year's 70: met");
+    app.assert_verified().await;
 }

@@ -7,12 +7,14 @@ use actix_web::{HttpResponse, get, post, put, web};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{Indicator, IndicatorInput, Monitoring, MonitoringPlan, add_indicator, monitoring_of, set, store};
+use super::{
+    Indicator, IndicatorInput, Monitoring, MonitoringPlan, PeriodTarget, add_indicator, monitoring_of, set, store,
+};
 use crate::audit::Actor;
 use crate::awards;
 use crate::domain::delivery::Quantity;
 use crate::domain::ids::AwardId;
-use crate::domain::{Direction, Frequency, MoneyText};
+use crate::domain::{Direction, Frequency, MoneyText, ReturnPeriod};
 use crate::error::ApiError;
 use crate::http::auth::{AuthUser, Role};
 use crate::http::extract::{IfMatch, JsonBody, Page, as_of_date};
@@ -50,6 +52,23 @@ pub struct CreateIndicator {
     #[schema(value_type = Option<MoneyText>)]
     pub target: Option<MoneyText>,
     pub direction: Direction,
+    /// Where it should stand at the end of periods of the award's year (each period once): a
+    /// period's reported figure is judged against its own target, the year's last against
+    /// `target`.
+    #[serde(default)]
+    pub period_targets: Vec<NewPeriodTarget>,
+}
+
+/// An indicator's target for one period.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"period": "2020-21-Q1", "target": 15}))]
+pub struct NewPeriodTarget {
+    /// A return period of the award's year, e.g. `2020-21-Q1`.
+    pub period: String,
+    /// A number of zero or more (string or number).
+    #[schema(value_type = MoneyText)]
+    pub target: MoneyText,
 }
 
 impl TryFrom<CreateIndicator> for IndicatorInput {
@@ -64,7 +83,20 @@ impl TryFrom<CreateIndicator> for IndicatorInput {
             input::parse_optional("target", body.target.as_ref(), quantity),
         )
             .all()?;
-        Ok(IndicatorInput { title, unit, baseline, target, direction: body.direction })
+        let mut errors = Vec::new();
+        let mut period_targets = Vec::with_capacity(body.period_targets.len());
+        for (i, t) in body.period_targets.iter().enumerate() {
+            let period = input::parse(&format!("period_targets[{i}].period"), ReturnPeriod::parse(&t.period));
+            let target = input::parse(&format!("period_targets[{i}].target"), Quantity::parse(&t.target.0));
+            match (period, target) {
+                (Ok(period), Ok(target)) => period_targets.push(PeriodTarget { period, target }),
+                (period, target) => errors.extend(period.err().into_iter().chain(target.err())),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(ApiError::Validation(errors));
+        }
+        Ok(IndicatorInput { title, unit, baseline, target, direction: body.direction, period_targets })
     }
 }
 

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::PgConnection;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -20,8 +20,9 @@ use crate::delivery::activities::{self, Activity};
 use crate::domain::delivery::{Quantity, effective_plan, schedule};
 use crate::domain::ids::{AwardId, IndicatorId, MonitoringPlanId, RecipientId, ReturnId};
 use crate::domain::{AwardStatus, Direction, Frequency, ReturnPeriod, ReturnStatus};
-use crate::error::ApiError;
+use crate::error::{ApiError, FieldError};
 use crate::http::extract::IfMatch;
+use crate::http::input;
 use store::{IndicatorRow, PlanRow};
 
 /// How often an award reports and how long it has after each period.
@@ -74,12 +75,24 @@ pub struct Indicator {
     pub unit: String,
     /// Where it stood before the grant.
     pub baseline: Option<Quantity>,
-    /// Where the grant means it to be.
+    /// Where the grant means it to be by the year's end.
     pub target: Option<Quantity>,
     pub direction: Direction,
+    /// Where it should stand at the end of each period it is judged in during the year: a
+    /// period's figure is judged against its own target ("on track" or "behind"), the year's
+    /// last against `target` ("met" or "not met").
+    pub period_targets: Vec<PeriodTarget>,
     pub created_by: String,
     pub created_at: DateTime<Utc>,
     pub version: i32,
+}
+
+/// An indicator's target for one period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PeriodTarget {
+    pub period: ReturnPeriod,
+    #[schema(value_type = f64, example = 15)]
+    pub target: Quantity,
 }
 
 impl audit::Audited for Indicator {
@@ -102,6 +115,8 @@ impl From<IndicatorRow> for Indicator {
             baseline: row.baseline,
             target: row.target,
             direction: row.direction,
+            // Written only from a checked list (and held to its event by reconciliation).
+            period_targets: row.period_targets.and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default(),
             created_by: row.created_by,
             created_at: row.created_at,
             version: row.version,
@@ -116,6 +131,7 @@ pub struct IndicatorInput {
     pub baseline: Option<Quantity>,
     pub target: Option<Quantity>,
     pub direction: Direction,
+    pub period_targets: Vec<PeriodTarget>,
 }
 
 /// The award a plan or indicator is set on, locked: draft or approved only.
@@ -185,6 +201,28 @@ pub fn add_indicator(
     input: IndicatorInput,
 ) -> Result<Indicator, ApiError> {
     lock_open_award(conn, award_id, "an indicator")?;
+    let year = awards::store::find(conn, award_id)?.ok_or_else(|| ApiError::not_found("award"))?.financial_year;
+    let mut seen = std::collections::HashSet::new();
+    let errors: Vec<FieldError> = input
+        .period_targets
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| {
+            let field = format!("period_targets[{i}].period");
+            if t.period.financial_year() != year {
+                Some(input::fail(&field, format!("must be a period of the award's year, {year}")))
+            } else if !seen.insert(t.period) {
+                Some(input::fail(&field, "names a period twice"))
+            } else {
+                None
+            }
+        })
+        .collect();
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let period_targets =
+        serde_json::to_value(&input.period_targets).map_err(|e| ApiError::Internal(format!("period targets: {e}")))?;
     let row = IndicatorRow {
         id: IndicatorId::new(),
         award_id,
@@ -196,6 +234,7 @@ pub fn add_indicator(
         created_by: actor.sub.clone(),
         created_at: audit::now_micros(),
         version: 1,
+        period_targets: Some(period_targets),
     };
     let indicator = Indicator::from(store::insert_indicator(conn, &row)?);
     audit::record(conn, actor, Action::IndicatorCreated, &indicator)?;

@@ -36,6 +36,8 @@ pub struct IndicatorRow {
     pub created_by: String,
     pub created_at: DateTime<Utc>,
     pub version: i32,
+    /// `[{period, target}]`; null on indicators made before period targets were kept.
+    pub period_targets: Option<serde_json::Value>,
 }
 
 /// An award's monitoring plan, if finance has set one.

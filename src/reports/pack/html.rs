@@ -159,8 +159,8 @@ pub fn page(pack: &Pack, chart: &str) -> String {
         "#Late",
         "#Missing",
         "#Outcome indicators",
-        "#Met",
-        "#Not met",
+        "#Met or on track",
+        "#Not met or behind",
         "#Not yet known",
     ]));
     out.push_str("<tbody>");
