@@ -49,7 +49,7 @@ for sheet in book.worksheets:
 schedule = book["Schedule"]
 header = [c.value for c in schedule[4]]
 assert header[:9] == ["Line", "Reference", "Recipient", "Programme", "Category", "Theme",
-                      "Last year (2019-20)", "This year (2020-21)", "Change"], header
+                      "Awarded last year (2019-20)", "Awarded this year (2020-21)", "Change"], header
 lines = [row for row in schedule.iter_rows(min_row=5) if isinstance(row[0].value, int)]
 assert len(lines) >= 10, f"the demo's schedule has {len(lines)} lines"
 for row in lines:
@@ -67,6 +67,7 @@ summary = {row[0].value: row[1].value for row in book["Summary"].iter_rows(min_r
 assert pounds(summary["Headroom"]) == Decimal(report["headroom"]), (summary["Headroom"], report["headroom"])
 assert book["Summary"]["B5"].number_format == MONEY
 assert summary["Head event (seq)"].isdigit(), summary
+assert summary["What the figures mean"] is None and summary["Committed"].startswith("what holds the budget"), summary
 print(f"pack.xlsx: {len(lines)} schedule lines, numbers in £ formats, headers frozen, A4 landscape")
 
 OUT.mkdir(parents=True, exist_ok=True)

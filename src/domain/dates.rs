@@ -111,6 +111,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_return_is_received_after_its_period_and_never_in_the_future() {
+        let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        let (end, today) = (Some(day(2020, 6, 30)), day(2021, 1, 1));
+        assert_eq!(check_received_on(day(2020, 7, 1), end, today), Ok(day(2020, 7, 1)));
+        assert_eq!(check_received_on(today, end, today), Ok(today), "today itself");
+        assert_eq!(
+            check_received_on(day(2020, 6, 30), end, today),
+            Err("must be after the period ends on 2020-06-30".into())
+        );
+        assert_eq!(check_received_on(day(2021, 1, 2), end, today), Err("cannot be in the future".into()));
+        assert_eq!(check_received_on(day(2020, 1, 1), None, today), Ok(day(2020, 1, 1)), "no period to hold it to");
+    }
+
+    #[test]
     fn the_window_runs_from_1990_to_2099_for_date_fields_only() {
         assert!(out_of_window("paid_on", "0001-01-01"));
         assert!(out_of_window("due_on", "9999-12-31"));

@@ -320,6 +320,30 @@ mod tests {
     }
 
     #[test]
+    fn a_figure_is_judged_on_track_in_year_and_met_only_at_the_years_end() {
+        use super::super::labels::Progress::{Behind, Met, NotMet, OnTrack};
+        let q = |n: &str| Some(Quantity::parse(n).unwrap());
+        let up = |targets, actual: &str, end| progress(Direction::Increase, q("5"), targets, q(actual).unwrap(), end);
+        // In year: the period's own target, never the year's.
+        assert_eq!(up((q("70"), q("12")), "12", false), Some(OnTrack));
+        assert_eq!(up((q("70"), q("12")), "11", false), Some(Behind));
+        // In year without a period target: against the baseline (5), not the year's 70.
+        assert_eq!(up((q("70"), None), "12", false), Some(OnTrack));
+        assert_eq!(up((q("70"), None), "5", false), Some(Behind));
+        // At the year's end: the year's target, else the last period's.
+        assert_eq!(up((q("70"), q("12")), "70", true), Some(Met));
+        assert_eq!(up((q("70"), q("12")), "69", true), Some(NotMet));
+        assert_eq!(up((None, q("60")), "60", true), Some(Met));
+        let down = progress(Direction::Decrease, None, (q("30"), None), q("29").unwrap(), true);
+        assert_eq!(down, Some(Met));
+        assert_eq!(
+            progress(Direction::Increase, None, (q("70"), None), q("12").unwrap(), false),
+            None,
+            "nothing to judge by"
+        );
+    }
+
+    #[test]
     fn quantities_are_exact_and_written_as_numbers() {
         assert_eq!(serde_json::to_string(&Quantity::parse("40").unwrap()).unwrap(), "40");
         assert_eq!(serde_json::to_string(&Quantity::parse("12.50").unwrap()).unwrap(), "12.5");
