@@ -108,7 +108,6 @@ struct FundPlan {
     existing: Option<KnownFund>,
     committed: Money,
     adds: Money,
-    total: Money,
     first_row: usize,
     /// A new fund's budget, as the rows give it (never invented); an existing fund's own.
     budget: Option<(Money, usize)>,
@@ -263,7 +262,6 @@ impl Planner<'_> {
             existing: existing.map(|(f, _)| f.clone()),
             committed: existing.map(|(_, c)| *c).unwrap_or(Money::ZERO),
             adds: Money::ZERO,
-            total: Money::ZERO,
             first_row: r.row,
             budget: existing.map(|(f, _)| (f.budget, 0)),
         });
@@ -281,7 +279,6 @@ impl Planner<'_> {
             }
             _ => None,
         };
-        fund.total = fund.total + r.amount;
         if r.status.is_committed() {
             fund.adds = fund.adds + r.amount;
         }
