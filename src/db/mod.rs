@@ -1,5 +1,6 @@
 //! The connection pool, the embedded migrations and database creation.
 
+pub mod as_of;
 pub mod roles;
 pub mod schema;
 
@@ -12,6 +13,33 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 /// The migrations in `migrations/`, compiled into the binary.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+/// The ledger tables, the entity type their events carry, and columns no event holds. Every
+/// row of one equals its latest event's data (audit reconciliation checks it), which is what
+/// lets [`as_of`] read the ledger as it stood.
+pub const LEDGER: &[(&str, &str, &[&str])] = &[
+    ("funds", "fund", &["next_award_number"]),
+    ("recipients", "recipient", &[]),
+    ("programmes", "programme", &[]),
+    ("awards", "award", &[]),
+    ("payments", "payment", &[]),
+    ("variations", "variation", &[]),
+    ("activities", "activity", &[]),
+    // A return's risks are compared with its lines and results, as a part (see RETURN_PARTS).
+    ("returns", "return", &["risks"]),
+    ("monitoring_plans", "monitoring_plan", &[]),
+    ("indicators", "indicator", &[]),
+    ("documents", "document", &[]),
+    ("document_withdrawals", "document_withdrawal", &[]),
+    ("reminders", "reminder", &[]),
+    ("decisions", "decision", &[]),
+    ("plans", "plan", &[]),
+    ("repayments", "repayment", &[]),
+    ("carry_forwards", "carry_forward", &[]),
+    ("releases", "release", &[]),
+    // The file itself is held by its digest, `sha256`.
+    ("import_batches", "import", &["body"]),
+];
 
 /// A pool of PostgreSQL connections.
 pub type DbPool = Pool<Manager>;
@@ -176,7 +204,13 @@ pub fn create_database_if_missing(database_url: &str) -> Result<(), String> {
 
 /// Applies every pending embedded migration.
 pub fn run_migrations(conn: &mut PgConnection) -> Result<(), String> {
-    conn.run_pending_migrations(MIGRATIONS).map(|_| ()).map_err(|e| format!("migrations failed: {e}"))
+    // The as-of views stand on the tables' columns: out of the way while migrations change them.
+    let pending = conn.has_pending_migration(MIGRATIONS).map_err(|e| format!("cannot read the migrations: {e}"))?;
+    if pending {
+        as_of::drop(conn).map_err(|e| format!("cannot drop the as-of views: {e}"))?;
+    }
+    conn.run_pending_migrations(MIGRATIONS).map_err(|e| format!("migrations failed: {e}"))?;
+    as_of::prepare(conn).map(|_| ()).map_err(|e| format!("cannot make the as-of views: {e}"))
 }
 
 /// Creates the database if needed and migrates it, on a connection of its own, one instance

@@ -192,6 +192,11 @@ pub fn grant_serving(conn: &mut PgConnection, role: &str) -> Result<(), String> 
         for (table, privileges) in PRIVILEGES {
             diesel::sql_query(format!("GRANT {privileges} ON TABLE {table} TO {role}")).execute(conn)?;
         }
+        // The ledger as it stood: views, read only.
+        let views = super::as_of::SCHEMA;
+        diesel::sql_query(format!("REVOKE ALL ON ALL TABLES IN SCHEMA {views} FROM {role}")).execute(conn)?;
+        diesel::sql_query(format!("GRANT USAGE ON SCHEMA {views} TO {role}")).execute(conn)?;
+        diesel::sql_query(format!("GRANT SELECT ON ALL TABLES IN SCHEMA {views} TO {role}")).execute(conn)?;
         Ok::<_, diesel::result::Error>(())
     })
     .map_err(|e| format!("cannot grant the serving role {role} its privileges: {e}"))

@@ -300,6 +300,7 @@ mod tests {
             released: money("0.00"),
             by_category: Vec::new(),
             by_theme: Vec::new(),
+            as_of: None,
         };
         assert_eq!(available(&year), 1_200_000);
         assert!(description(&year, &year).contains("budget available £1,200,000"), "{}", description(&year, &year));

@@ -13,6 +13,7 @@ use diesel::PgConnection;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::db::as_of::LedgerAt;
 use crate::domain::ids::{ProgrammeId, RecipientId};
 use crate::domain::plan_theme::PLAN_2017_20;
 use crate::domain::{AwardStatus, Category, FinancialYear, Money, PlanTheme};
@@ -106,6 +107,9 @@ pub struct YearReport {
     /// when none is recorded), in each plan's order, then any other theme an award was approved
     /// under.
     pub by_theme: Vec<ThemeLine>,
+    /// The instant the figures are as of (`?as_of=`) and the audit head then; null: the ledger
+    /// as it stands.
+    pub as_of: Option<LedgerAt>,
 }
 
 impl YearReport {
@@ -197,6 +201,7 @@ pub fn year_report_of(conn: &mut PgConnection, year: FinancialYear) -> Result<Ye
             .into_iter()
             .map(|(plan_theme, s)| ThemeLine { plan_theme, committed: s.committed, paid: s.paid, awards: s.awards })
             .collect(),
+        as_of: None,
     })
 }
 
@@ -244,6 +249,9 @@ pub struct YearOnYear {
     /// Ordered by programme, then recipient.
     pub rows: Vec<YearOnYearRow>,
     pub totals: YearOnYearTotals,
+    /// The instant the figures are as of (`?as_of=`) and the audit head then; null: the ledger
+    /// as it stands.
+    pub as_of: Option<LedgerAt>,
 }
 
 fn pct(change: Money, from: Money) -> Option<String> {
@@ -311,5 +319,5 @@ pub fn year_on_year_of(
         change_pct: pct(change, from_total),
         carried_forward: carried,
     };
-    Ok(YearOnYear { from, to, rows: pairs, totals })
+    Ok(YearOnYear { from, to, rows: pairs, totals, as_of: None })
 }

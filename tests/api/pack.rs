@@ -168,7 +168,7 @@ fn rows(book: &mut Xlsx<Cursor<Vec<u8>>>, sheet: &str) -> Vec<Vec<Data>> {
 async fn the_workbook_holds_the_schedule_totals_monitoring_payments_and_the_seal() {
     let app = TestApp::spawn().await;
     let checkpoint = two_years(&app).await;
-    let r = app.get("/api/v1/reports/years/2020-21/pack.xlsx?as_of=2021-03-31", &app.finance).await;
+    let r = app.get("/api/v1/reports/years/2020-21/pack.xlsx", &app.finance).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(
         r.header("content-type").as_deref(),
@@ -345,8 +345,9 @@ async fn the_workbook_holds_the_schedule_totals_monitoring_payments_and_the_seal
         [pair("Budget available", "600000.00"), pair("Draft pipeline", "15000.00"), pair("Headroom", "485000.00")]
     );
 
-    // Monitoring: each award's returns as the outcome report counts them on the same day.
-    let outcomes = app.get("/api/v1/reports/years/2020-21/outcomes?as_of=2021-03-31", &app.finance).await.body;
+    // Monitoring: each award's returns as the outcome report counts them on the same day
+    // (today: the whole year has fallen due).
+    let outcomes = app.get("/api/v1/reports/years/2020-21/outcomes", &app.finance).await.body;
     let expected: Vec<Vec<String>> = outcomes["awards"]
         .as_array()
         .unwrap()
@@ -357,12 +358,12 @@ async fn the_workbook_holds_the_schedule_totals_monitoring_payments_and_the_seal
         })
         .collect();
     assert_eq!(expected.len(), 1, "Fenland's award owes returns: {outcomes}");
-    assert_eq!(expected[0][1..], ["3", "1", "1", "2"], "{outcomes}");
+    assert_eq!(expected[0][1..], ["4", "1", "1", "3"], "{outcomes}");
     let monitoring = rows(&mut book, "Monitoring");
     let cells = |r: &Vec<Data>, cols: &[usize]| cols.iter().map(|&c| text(&r[c])).collect::<Vec<_>>();
     assert_eq!(monitoring.iter().map(|r| cells(r, &[0, 4, 5, 6, 7])).collect::<Vec<_>>()[..1], expected);
     assert_eq!(cells(&monitoring[0], &[1, 3, 8, 9, 10, 11]), ["Fenland CSP", "quarterly", "1", "1", "0", "0"]);
-    assert_eq!(cells(&monitoring[1], &[0, 4, 5, 6, 7, 8, 9]), ["Total", "3", "1", "1", "2", "1", "1"]);
+    assert_eq!(cells(&monitoring[1], &[0, 4, 5, 6, 7, 8, 9]), ["Total", "4", "1", "1", "3", "1", "1"]);
 
     // Payments and the repayment, by date, with their totals.
     let payments: Vec<(String, String, String)> =
@@ -428,7 +429,7 @@ async fn the_workbook_holds_the_schedule_totals_monitoring_payments_and_the_seal
 async fn the_printable_page_escapes_the_ledger_and_loads_nothing() {
     let app = TestApp::spawn().await;
     let checkpoint = two_years(&app).await;
-    let r = app.get("/api/v1/reports/years/2020-21/pack.html?as_of=2021-03-31", &app.auditor).await;
+    let r = app.get("/api/v1/reports/years/2020-21/pack.html", &app.auditor).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.header("content-type").as_deref(), Some("text/html; charset=utf-8"));
     let csp = r.header("content-security-policy").unwrap();
@@ -465,7 +466,7 @@ async fn the_printable_page_escapes_the_ledger_and_loads_nothing() {
     let monitoring = &page[page.find("id=\"monitoring\"").unwrap()..page.find("id=\"payments\"").unwrap()];
     assert!(
         monitoring.contains(
-            "<td>Fenland CSP</td><td>CSP allocation</td><td>quarterly</td><td class=\"n\">3</td><td class=\"n\">1</td>"
+            "<td>Fenland CSP</td><td>CSP allocation</td><td>quarterly</td><td class=\"n\">4</td><td class=\"n\">1</td>"
         ),
         "{monitoring}"
     );
@@ -498,8 +499,13 @@ async fn the_pack_is_for_reporters_and_years_with_a_fund() {
         assert_eq!((none.status, none.problem().as_str()), (404, "not-found"), "{}", none.text);
         let bad = app.get(&format!("/api/v1/reports/years/2020-2021/pack.{format}"), &app.finance).await;
         assert_eq!((bad.status, bad.body["errors"][0]["field"].as_str()), (422, Some("financial_year")));
-        let bad = app.get(&format!("{path}?as_of=31/03/2021"), &app.finance).await;
-        assert_eq!((bad.status, bad.body["errors"][0]["field"].as_str()), (422, Some("as_of")));
+        for as_of in ["31/03/2021", "2098-03-31", "2098-03-31T12:00:00Z"] {
+            let bad = app.get(&format!("{path}?as_of={as_of}"), &app.finance).await;
+            assert_eq!((bad.status, bad.body["errors"][0]["field"].as_str()), (422, Some("as_of")), "{as_of}");
+        }
+        // Before anything was recorded the year had no fund.
+        let before = app.get(&format!("{path}?as_of=2021-04-30"), &app.finance).await;
+        assert_eq!((before.status, before.problem().as_str()), (404, "not-found"), "{}", before.text);
     }
     // An empty year still makes a whole workbook: every sheet, no lines, zero totals.
     let r = app.get("/api/v1/reports/years/2020-21/pack.xlsx", &app.finance).await;
@@ -508,4 +514,153 @@ async fn the_pack_is_for_reporters_and_years_with_a_fund() {
     let schedule = rows(&mut book, "Schedule");
     assert_eq!(schedule.len(), 1, "only the total");
     assert_eq!(money(&schedule[0][7]), "0.00");
+}
+
+/// Every cell of every sheet, as text.
+fn cells(bytes: &[u8]) -> Vec<(String, Vec<Vec<String>>)> {
+    let mut book = Xlsx::new(Cursor::new(bytes.to_vec())).expect("a workbook");
+    book.sheet_names()
+        .into_iter()
+        .map(|name| {
+            let range = book.worksheet_range(&name).unwrap();
+            let rows = range.rows().map(|r| r.iter().map(|c| format!("{c:?}")).collect()).collect();
+            (name, rows)
+        })
+        .collect()
+}
+
+/// The board's paper as it stood: made as of an instant, then made again after a later
+/// decision, approval, payment and return, it is the same cell for cell and byte for byte, and
+/// says on its face which instant it shows and the audit head then.
+#[actix_web::test]
+async fn a_pack_as_of_an_instant_stays_as_it_stood() {
+    let app = TestApp::spawn().await;
+    let checkpoint = two_years(&app).await;
+    let live_before = app.get("/api/v1/reports/years/2020-21/pack.xlsx", &app.finance).await;
+    let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
+    let q = format!("as_of={}", at.replace('+', "%2B"));
+    let paths = [
+        format!("/api/v1/reports/years/2020-21?{q}"),
+        format!("/api/v1/reports/year-on-year?from=2019-20&to=2020-21&{q}"),
+        format!("/api/v1/reports/years/2020-21/chart.svg?{q}"),
+        format!("/api/v1/reports/years/2020-21/pack.html?{q}"),
+        format!("/api/v1/reports/years/2020-21/pack.xlsx?{q}"),
+    ];
+    let mut first = Vec::new();
+    for path in &paths {
+        let r = app.get(path, &app.finance).await;
+        assert_eq!(r.status, 200, "{path}: {}", r.text);
+        first.push(r);
+    }
+    let head = checkpoint["seq"].as_i64().unwrap();
+    assert_eq!(first[0].body["as_of"], json!({"at": at, "audit_head": head}), "the instant and the head then");
+    assert_eq!(first[1].body["as_of"]["audit_head"], head);
+
+    // Later: a decision approves the draft, the scheduled payment is paid, a return comes in.
+    let awards = app.get("/api/v1/awards?financial_year=2020-21&status=draft", &app.finance).await;
+    let draft = awards.body["items"][0]["id"].as_str().unwrap().to_string();
+    let decision = app.decision("PCC-DN-2020-099", "2020-12-01").await;
+    app.approve_under(&draft, &decision).await;
+    let approved = app.get("/api/v1/awards?financial_year=2020-21&status=approved", &app.finance).await;
+    let mut scheduled = None;
+    for award in approved.body["items"].as_array().unwrap() {
+        let payments =
+            app.get(&format!("/api/v1/awards/{}/payments", award["id"].as_str().unwrap()), &app.finance).await;
+        let found = payments.body["items"].as_array().unwrap().iter().find(|p| p["status"] == "scheduled").cloned();
+        scheduled = scheduled.or(found.map(|p| p["id"].as_str().unwrap().to_string()));
+    }
+    let scheduled = scheduled.expect("the scheduled payment");
+    let r = app
+        .post(
+            &format!("/api/v1/payments/{scheduled}/pay"),
+            &app.finance,
+            json!({"paid_on": "2021-01-04", "reference": "BACS-2"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let fenland = awards.body["items"][0]["recipient_id"].as_str().unwrap().to_string();
+    let fen20 = app
+        .get(&format!("/api/v1/awards?financial_year=2020-21&recipient_id={fenland}&status=approved"), &app.finance)
+        .await;
+    let fen20 = fen20.body["items"][0]["id"].as_str().unwrap().to_string();
+    let officer = app.token("fenland-officer", &[Role::Recipient], Some(&fenland));
+    let indicators = app.get(&format!("/api/v1/awards/{fen20}/indicators"), &app.finance).await;
+    let indicator = indicators.body["items"][0]["id"].clone();
+    let body = json!({
+        "period": "2020-21-Q2",
+        "spend_to_date": "25000.00",
+        "narrative": "On track.",
+        "results": [{"indicator_id": indicator, "actual": 20}]
+    });
+    let r = app.post(&format!("/api/v1/awards/{fen20}/returns"), &officer, body).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+
+    for (path, before) in paths.iter().zip(&first) {
+        let again = app.get(path, &app.finance).await;
+        assert_eq!(again.status, 200, "{path}: {}", again.text);
+        if path.contains("pack.xlsx") {
+            assert_eq!(cells(&again.bytes), cells(&before.bytes), "{path}: every cell as it stood");
+        } else {
+            assert_eq!(again.text, before.text, "{path}: as it stood");
+        }
+    }
+    // The ledger as it stands has moved on: without as_of the later writes show.
+    let now = app.get("/api/v1/reports/years/2020-21", &app.finance).await;
+    assert_eq!((now.body["committed"].as_str(), now.body["as_of"].clone()), (Some("130000.00"), Value::Null));
+    assert_eq!(first[0].body["committed"], "115000.00");
+    let now = app.get("/api/v1/reports/years/2020-21/pack.xlsx", &app.finance).await;
+    assert_ne!(cells(&now.bytes)[4], cells(&first[4].bytes)[4], "the payments sheet as it stands differs");
+
+    // As of the instant, every figure is what the pack said at the time (all but the line
+    // saying when it was read and the lines of the seal naming the instant).
+    let provenance = |book: &mut Vec<(String, Vec<Vec<String>>)>| {
+        for (_, rows) in book.iter_mut() {
+            rows[1].clear();
+        }
+        book[0].1.retain(|r| {
+            !r.first().is_some_and(|c| c.contains("The ledger as it stood at") || c.contains("That instant"))
+        });
+    };
+    let (mut was, mut as_of) = (cells(&live_before.bytes), cells(&first[4].bytes));
+    provenance(&mut was);
+    provenance(&mut as_of);
+    assert_eq!(as_of, was, "as of the instant, the pack made then");
+
+    // On its face: the instant and the head.
+    let page = &first[3].text;
+    assert!(page.contains(&format!("after audit event {head};")), "the head on the page's face");
+    let summary = cells(&first[4].bytes).remove(0).1;
+    let fact = |label: &str| summary.iter().find(|r| r[0] == format!("String({label:?})")).map(|r| r[1].clone());
+    assert_eq!(fact("That instant (UTC)"), Some(format!("String({at:?})")));
+    assert_eq!(fact("Head event (seq)"), Some(format!("String(\"{head}\")")));
+}
+
+/// A date means the end of that day in London, summer and winter; the ledger then may be
+/// empty; a day or instant still to come is refused.
+#[actix_web::test]
+async fn as_of_a_date_is_the_end_of_that_day_in_london() {
+    let app = TestApp::spawn().await;
+    app.create_fund("CDRG", "2020-21", "600000").await;
+    for (day, at) in [("2021-01-31", "2021-01-31T23:59:59.999999Z"), ("2021-07-31", "2021-07-31T22:59:59.999999Z")] {
+        let r = app.get(&format!("/api/v1/reports/years/2020-21?as_of={day}"), &app.finance).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body["as_of"], json!({"at": at, "audit_head": 0}), "{day}");
+        assert_eq!(r.body["budget"], "0.00", "nothing was recorded then");
+    }
+    let live = app.get("/api/v1/reports/years/2020-21", &app.finance).await;
+    assert_eq!(live.body["budget"], "600000.00");
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(2)).date_naive();
+    for (query, message) in [
+        (format!("as_of={tomorrow}"), "must be a day that has ended"),
+        ("as_of=2098-01-01T00:00:00Z".to_string(), "must not be in the future"),
+        ("as_of=last%20week".to_string(), "must be a date such as"),
+    ] {
+        for path in ["/api/v1/reports/years/2020-21", "/api/v1/reports/year-on-year?from=2019-20&to=2020-21"] {
+            let sep = if path.contains('?') { '&' } else { '?' };
+            let r = app.get(&format!("{path}{sep}{query}"), &app.finance).await;
+            assert_eq!((r.status, r.body["errors"][0]["field"].as_str()), (422, Some("as_of")), "{path} {query}");
+            assert!(r.body["errors"][0]["message"].as_str().unwrap().starts_with(message), "{}", r.text);
+        }
+    }
 }

@@ -13,30 +13,9 @@ use diesel::sql_types::{BigInt, Nullable, Text};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-/// The ledger tables, the entity type their events carry, and columns no event holds.
-pub const LEDGER: &[(&str, &str, &[&str])] = &[
-    ("funds", "fund", &["next_award_number"]),
-    ("recipients", "recipient", &[]),
-    ("programmes", "programme", &[]),
-    ("awards", "award", &[]),
-    ("payments", "payment", &[]),
-    ("variations", "variation", &[]),
-    ("activities", "activity", &[]),
-    // A return's risks are compared with its lines and results, as a part (see RETURN_PARTS).
-    ("returns", "return", &["risks"]),
-    ("monitoring_plans", "monitoring_plan", &[]),
-    ("indicators", "indicator", &[]),
-    ("documents", "document", &[]),
-    ("document_withdrawals", "document_withdrawal", &[]),
-    ("reminders", "reminder", &[]),
-    ("decisions", "decision", &[]),
-    ("plans", "plan", &[]),
-    ("repayments", "repayment", &[]),
-    ("carry_forwards", "carry_forward", &[]),
-    ("releases", "release", &[]),
-    // The file itself is held by its digest, `sha256`.
-    ("import_batches", "import", &["body"]),
-];
+/// The ledger tables (kept with the database's other facts, where the as-of views read them
+/// too).
+pub use crate::db::LEDGER;
 
 /// How many unreconciled rows a report lists (it counts them all).
 pub const LISTED: usize = 1_000;

@@ -85,11 +85,7 @@ pub fn page(pack: &Pack, chart: &str) -> String {
     let previous = pack.previous.financial_year;
     let mut out = String::new();
     let title = format!("Crime and disorder reduction grants {year}: board and panel pack");
-    let made = format!(
-        "Read from the grants ledger at {} UTC; monitoring as on {}.",
-        pack.made_at.format("%Y-%m-%d %H:%M"),
-        pack.monitoring.as_of
-    );
+    let made = pack.provenance();
     let _ = write!(
         out,
         "<!DOCTYPE html>\n<html lang=\"en-GB\"><head><meta charset=\"utf-8\"><title>{t}</title><style>{STYLE}</style></head><body>\n\
@@ -230,26 +226,9 @@ fn summary(out: &mut String, pack: &Pack, chart: &str) {
 /// The audit head and the latest signed checkpoint: what the figures above were read against.
 fn seal(out: &mut String, pack: &Pack) {
     out.push_str("<section id=\"audit\"><h2>Audit trail</h2><table class=\"figures\"><tbody>");
-    let seal = &pack.seal;
-    let row = |out: &mut String, label: &str, value: &str, class: &str| {
-        let _ = write!(out, "<tr><td>{}</td><td class=\"{class}\">{}</td></tr>", escape(label), escape(value));
-    };
-    match &seal.head {
-        Some((seq, hash)) => {
-            row(out, "Head event (seq)", &seq.to_string(), "");
-            row(out, "Head event's hash", hash, "hash");
-        }
-        None => row(out, "Head event (seq)", "none: the trail is empty", ""),
-    }
-    match &seal.checkpoint {
-        Some(c) => {
-            row(out, "Latest signed checkpoint", &format!("number {}, sealing event {}", c.number, c.seq), "");
-            row(out, "Checkpoint's head hash", &c.head_hash, "hash");
-            row(out, "Signed at (UTC)", &c.at.format("%Y-%m-%d %H:%M:%S").to_string(), "");
-            row(out, "Signing key", &c.key_id, "hash");
-            row(out, "Signature (Ed25519)", &c.signature, "hash");
-        }
-        None => row(out, "Latest signed checkpoint", "none signed yet", ""),
+    for (label, value, hash) in pack.seal_facts() {
+        let class = if hash { "hash" } else { "" };
+        let _ = write!(out, "<tr><td>{}</td><td class=\"{class}\">{}</td></tr>", escape(label), escape(&value));
     }
     out.push_str("</tbody></table><p class=\"made\">Check the head against GET /api/v1/audit/checkpoints and the keys at GET /api/v1/audit/keys.</p></section>\n");
 }

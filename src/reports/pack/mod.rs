@@ -14,6 +14,7 @@ use super::outcomes::{AwardOutcome, OutcomeReport, outcomes_of};
 use super::store::{self, MoneyMovement, ScheduleRow};
 use super::{YearReport, year_report_of};
 use crate::audit::checkpoint::{self, Checkpoint};
+use crate::db::as_of::Seen;
 use crate::domain::{FinancialYear, Money, PlanTheme};
 use crate::error::ApiError;
 
@@ -57,6 +58,8 @@ pub struct Pack {
     pub demo: bool,
     /// When it was read.
     pub made_at: DateTime<Utc>,
+    /// The instant it shows, when not the ledger as it stands (`?as_of=`).
+    pub as_of: Option<Seen>,
 }
 
 /// The notes' line for a ledger holding the demo: which figures are the board reports' own.
@@ -142,19 +145,71 @@ impl Pack {
         ]
     }
 
+    /// What the pack shows, on its face: the ledger as it stood at an instant (and the audit
+    /// head then), or when it was read; and the day monitoring is as on. A pack as of an
+    /// instant says nothing that changes when it is made again.
+    pub fn provenance(&self) -> String {
+        match &self.as_of {
+            Some(seen) => format!(
+                "The grants ledger as it stood at {}, after audit event {}; monitoring as on {}.",
+                seen.words, seen.ledger.audit_head, self.monitoring.as_of
+            ),
+            None => format!(
+                "Read from the grants ledger at {} UTC; monitoring as on {}.",
+                self.made_at.format("%Y-%m-%d %H:%M"),
+                self.monitoring.as_of
+            ),
+        }
+    }
+
+    /// The audit trail's facts beside the figures, as (label, value, whether it is a hash or
+    /// key): the instant shown and the head then, and the newest checkpoint signed by then.
+    pub fn seal_facts(&self) -> Vec<(&'static str, String, bool)> {
+        let mut facts = Vec::new();
+        if let Some(seen) = &self.as_of {
+            facts.push(("The ledger as it stood at", seen.words.clone(), false));
+            facts.push((
+                "That instant (UTC)",
+                seen.ledger.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                false,
+            ));
+        }
+        match &self.seal.head {
+            Some((seq, hash)) => {
+                facts.push(("Head event (seq)", seq.to_string(), false));
+                facts.push(("Head event's hash", hash.clone(), true));
+            }
+            None => facts.push(("Head event (seq)", "none: the trail is empty".into(), false)),
+        }
+        match &self.seal.checkpoint {
+            Some(c) => facts.extend([
+                ("Latest signed checkpoint", format!("number {}, sealing event {}", c.number, c.seq), false),
+                ("Checkpoint's head hash", c.head_hash.clone(), true),
+                ("Signed at (UTC)", c.at.format("%Y-%m-%d %H:%M:%S").to_string(), false),
+                ("Signing key", c.key_id.clone(), true),
+                ("Signature (Ed25519)", c.signature.clone(), true),
+            ]),
+            None => facts.push(("Latest signed checkpoint", "none signed yet".into(), false)),
+        }
+        facts
+    }
+
     /// The file name both formats use, e.g. `grants-pack-2020-21`.
     pub fn name(&self) -> String {
         format!("grants-pack-{}", self.report.financial_year)
     }
 }
 
-/// Reads the pack of `year`, its monitoring as on `as_of`; 404 for a year without a fund.
+/// Reads the pack of `year`: as the ledger stood at `as_of` (already entered in this snapshot,
+/// see [`crate::db::as_of::enter`]) with monitoring as on its day, else as it stands with
+/// monitoring as on today; 404 for a year without a fund.
 pub fn pack_of(
     conn: &mut PgConnection,
     year: FinancialYear,
-    as_of: NaiveDate,
+    as_of: Option<Seen>,
     default_days: u32,
 ) -> Result<Pack, ApiError> {
+    let day: NaiveDate = as_of.as_ref().map_or_else(|| Utc::now().date_naive(), |s| s.day);
     let key = year.to_string();
     if !store::has_fund(conn, &key)? {
         return Err(ApiError::NotFound(format!("{year} has no fund")));
@@ -170,10 +225,11 @@ pub fn pack_of(
         previous: year_report_of(conn, previous)?,
         theme_titles: store::year_themes(conn, year.first_day(), year.last_day())?,
         schedule,
-        monitoring: outcomes_of(conn, year, as_of, default_days)?,
+        monitoring: outcomes_of(conn, year, day, default_days)?,
         payments: store::money_movements(conn, &key)?,
         seal: Seal { head: crate::audit::store::head(conn)?, checkpoint: checkpoint::latest(conn)? },
         demo: store::holds_demo_data(conn)?,
         made_at: Utc::now(),
+        as_of,
     })
 }

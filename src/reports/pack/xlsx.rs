@@ -85,11 +85,7 @@ pub fn workbook(pack: &Pack) -> Result<Vec<u8>, XlsxError> {
     let mut book = Workbook::new();
     let year = pack.report.financial_year;
     let heading = |what: &str| format!("Crime and disorder reduction grants {year}: {what}");
-    let made = format!(
-        "Read from the grants ledger at {} UTC; monitoring as on {}.",
-        pack.made_at.format("%Y-%m-%d %H:%M"),
-        pack.monitoring.as_of
-    );
+    let made = pack.provenance();
     summary(
         sheet(&mut book, &s, "Summary", &heading("summary"), &made, &[("Figure", 44.0), ("Value", 70.0)])?,
         &s,
@@ -199,22 +195,7 @@ fn summary(ws: &mut Worksheet, s: &Styles, pack: &Pack) -> Result<(), XlsxError>
     ws.write_string_with_format(row, 0, "Audit trail", &s.header)?;
     ws.write_string_with_format(row, 1, "", &s.header)?;
     row += 1;
-    let seal = &pack.seal;
-    let mut facts: Vec<(&str, String)> = match &seal.head {
-        Some((seq, hash)) => vec![("Head event (seq)", seq.to_string()), ("Head event's hash", hash.clone())],
-        None => vec![("Head event (seq)", "none: the trail is empty".into())],
-    };
-    match &seal.checkpoint {
-        Some(c) => facts.extend([
-            ("Latest signed checkpoint", format!("number {}, sealing event {}", c.number, c.seq)),
-            ("Checkpoint's head hash", c.head_hash.clone()),
-            ("Signed at (UTC)", c.at.format("%Y-%m-%d %H:%M:%S").to_string()),
-            ("Signing key", c.key_id.clone()),
-            ("Signature (Ed25519)", c.signature.clone()),
-        ]),
-        None => facts.push(("Latest signed checkpoint", "none signed yet".into())),
-    }
-    for (label, value) in facts {
+    for (label, value, _) in pack.seal_facts() {
         ws.write_string(row, 0, label)?;
         ws.write_string_with_format(row, 1, &value, &s.wrap)?;
         row += 1;

@@ -1,0 +1,2 @@
+DROP INDEX audit_events_kind_idx;
+DROP INDEX audit_events_at_idx;
