@@ -193,7 +193,7 @@ diesel::table! {
 diesel::table! {
     documents (id) {
         id -> Uuid,
-        award_id -> Uuid,
+        award_id -> Nullable<Uuid>,
         return_id -> Nullable<Uuid>,
         filename -> Text,
         media_type -> Text,
@@ -202,6 +202,7 @@ diesel::table! {
         uploaded_by -> Text,
         uploaded_at -> Timestamptz,
         version -> Int4,
+        decision_id -> Nullable<Uuid>,
     }
 }
 
@@ -442,7 +443,7 @@ diesel::table! {
     document_withdrawals (id) {
         id -> Uuid,
         document_id -> Uuid,
-        award_id -> Uuid,
+        award_id -> Nullable<Uuid>,
         reason -> Text,
         withdrawn_by -> Text,
         withdrawn_at -> Timestamptz,

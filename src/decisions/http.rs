@@ -195,7 +195,14 @@ async fn decision_history(
             let mut entities: Vec<Uuid> = vec![id.into()];
             entities.extend(award_ids.iter().map(|a| Uuid::from(*a)));
             entities.extend(variation_ids.iter().map(|v| Uuid::from(*v)));
-            let actions = [Action::DecisionRecorded, Action::AwardApproved, Action::VariationApproved];
+            entities.extend(store::document_records(conn, id)?);
+            let actions = [
+                Action::DecisionRecorded,
+                Action::AwardApproved,
+                Action::VariationApproved,
+                Action::DocumentAdded,
+                Action::DocumentWithdrawn,
+            ];
             let events = audit::store::approvals_of(conn, &entities, &actions.map(Action::as_str))?;
             Ok(DecisionHistory { decision, award_ids, variation_ids, events })
         })

@@ -78,7 +78,8 @@ pub struct DecisionHistory {
     pub award_ids: Vec<AwardId>,
     /// The variations approved under it.
     pub variation_ids: Vec<VariationId>,
-    /// Its own event and the approval events of those awards and variations, in order.
+    /// Its own event, the approval events of those awards and variations, and its documents'
+    /// (added, withdrawn), in order.
     pub events: Vec<audit::store::AuditEvent>,
 }
 

@@ -5,7 +5,7 @@ use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use uuid::Uuid;
 
-use crate::db::schema::{awards, decisions, variations};
+use crate::db::schema::{awards, decisions, document_withdrawals, documents, variations};
 use crate::domain::ids::{AwardId, DecisionId, VariationId};
 
 /// A decision as stored.
@@ -81,4 +81,17 @@ pub fn variations_under(conn: &mut PgConnection, id: DecisionId) -> QueryResult<
         .order(variations::id.asc())
         .select(variations::id)
         .load(conn)
+}
+
+/// The records of a decision's documents: each document's id, and each withdrawal's.
+pub fn document_records(conn: &mut PgConnection, id: DecisionId) -> QueryResult<Vec<Uuid>> {
+    let mut ids: Vec<Uuid> =
+        documents::table.filter(documents::decision_id.eq(id)).select(documents::id).order(documents::id).load(conn)?;
+    let withdrawals: Vec<Uuid> = document_withdrawals::table
+        .inner_join(documents::table.on(documents::id.eq(document_withdrawals::document_id)))
+        .filter(documents::decision_id.eq(id))
+        .select(document_withdrawals::id)
+        .load(conn)?;
+    ids.extend(withdrawals);
+    Ok(ids)
 }

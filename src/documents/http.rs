@@ -11,10 +11,10 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use super::store::DocumentRow;
-use super::{Document, Upload, io_error, save, store};
+use super::{Document, Owner, Upload, Withdrawer, io_error, save, store};
 use crate::audit::Actor;
 use crate::domain::document::{MAX_DOCUMENT_BYTES, SNIFF_BYTES, TextCheck, hidden_char, named_for, sniff};
-use crate::domain::ids::{AwardId, DocumentId, RecipientId, ReturnId};
+use crate::domain::ids::{AwardId, DecisionId, DocumentId, RecipientId, ReturnId};
 use crate::error::ApiError;
 use crate::http::auth::{AuthUser, Role};
 use crate::http::extract::{JsonBody, Page, check_declared_length, media_type, read_bounded};
@@ -26,8 +26,10 @@ use crate::{awards, delivery};
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(upload_to_return)
         .service(upload_to_award)
+        .service(upload_to_decision)
         .service(list_return_documents)
         .service(list_award_documents)
+        .service(list_decision_documents)
         .service(get_document)
         .service(withdraw_document)
         .service(download);
@@ -143,6 +145,7 @@ async fn upload_to_return(
 enum Target {
     Award(AwardId),
     Return(ReturnId),
+    Decision(DecisionId),
 }
 
 /// Checks the caller may attach to `target` (another recipient's is 404, before a byte is
@@ -154,18 +157,77 @@ async fn attach(
     payload: web::Payload,
     target: Target,
 ) -> Result<HttpResponse, ApiError> {
-    let scope = upload_scope(user)?;
-    let (award_id, return_id) = state
+    let scope = match target {
+        Target::Decision(_) => user.require(&[Role::Finance, Role::Approver]).map(|()| None)?,
+        Target::Award(_) | Target::Return(_) => upload_scope(user)?,
+    };
+    let owner = state
         .db(move |conn| match target {
-            Target::Award(a) => awards::find_visible(conn, scope, a).map(|_| (a, None)),
-            Target::Return(r) => delivery::returns::find_visible(conn, scope, r).map(|row| (row.award_id, Some(r))),
+            Target::Award(a) => awards::find_visible(conn, scope, a).map(|_| Owner::Award(a, None)),
+            Target::Return(r) => {
+                delivery::returns::find_visible(conn, scope, r).map(|row| Owner::Award(row.award_id, Some(r)))
+            }
+            Target::Decision(d) => crate::decisions::find(conn, d).map(|_| Owner::Decision(d)),
         })
         .await?;
     let upload = read_upload(request, payload).await?;
     let actor = Actor::from(user);
     let quota = state.document_quota;
-    let document = state.tx(move |conn| save(conn, &actor, award_id, return_id, upload, quota)).await?;
+    let document = state.tx(move |conn| save(conn, &actor, owner, upload, quota)).await?;
     Ok(created(&document))
+}
+
+/// Attach a document to a decision (its signed notice, the board paper it rests on): as for
+/// an award's. Finance or an approver; read with the decision, by staff and auditors.
+#[utoipa::path(
+    tag = "decisions",
+    operation_id = "upload_decision_document",
+    params(("id" = Uuid, Path, description = "The decision's id")),
+    request_body(content = UploadForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 201, description = "The document's record", body = Document, headers(("Location" = String), ("ETag" = String))),
+        (status = 404, description = "`not-found`: no such decision", content_type = "application/problem+json", body = crate::error::Problem),
+        (status = 409, description = "`conflict`: the same file is already attached here; `invalid-state`: past the quota", content_type = "application/problem+json", body = crate::error::Problem),
+        (status = 413, description = "The file is over 10 MiB", content_type = "application/problem+json", body = crate::error::Problem),
+        (status = 415, description = "Not multipart, or the file is not an accepted kind", content_type = "application/problem+json", body = crate::error::Problem)
+    )
+)]
+#[post("/decisions/{id}/documents")]
+async fn upload_to_decision(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<DecisionId>,
+    request: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    attach(&state, &user, &request, payload, Target::Decision(id.into_inner())).await
+}
+
+/// List a decision's documents, oldest first (all of them but the withdrawn, which stay
+/// readable by id). Staff and auditors, as the decision.
+#[utoipa::path(
+    tag = "decisions",
+    operation_id = "list_decision_documents",
+    params(("id" = Uuid, Path, description = "The decision's id")),
+    responses((status = 200, description = "The decision's documents", body = Page<Document>))
+)]
+#[get("/decisions/{id}/documents")]
+async fn list_decision_documents(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<DecisionId>,
+) -> Result<HttpResponse, ApiError> {
+    if !user.reads_everything() {
+        return Err(ApiError::Forbidden("decisions are read by staff and auditors".into()));
+    }
+    let decision_id = id.into_inner();
+    let items = state
+        .db(move |conn| {
+            crate::decisions::find(conn, decision_id)?;
+            Ok(store::of_decision(conn, decision_id)?.into_iter().map(Document::from).collect::<Vec<_>>())
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(Page { items, next_cursor: None }))
 }
 
 /// Attach a document to an award (a signed agreement, a business case): as for a return's.
@@ -308,7 +370,8 @@ pub struct WithdrawDocument {
 
 /// Withdraw a document attached in error: it leaves the lists, and stays readable by id, with
 /// its bytes and its trail (and its bytes still count towards the award's quota). Finance, any
-/// document; a recipient's officer, one they uploaded, while its return is not accepted.
+/// document; an approver, a decision's; a recipient's officer, one they uploaded, while its
+/// return is not accepted.
 #[utoipa::path(
     tag = "delivery",
     operation_id = "withdraw_document",
@@ -327,11 +390,20 @@ async fn withdraw_document(
     id: web::Path<DocumentId>,
     body: JsonBody<WithdrawDocument>,
 ) -> Result<HttpResponse, ApiError> {
-    let scope = upload_scope(&user)?;
+    let who = if user.has(Role::Finance) {
+        Withdrawer::Finance
+    } else if user.has(Role::Approver) {
+        Withdrawer::Approver
+    } else {
+        match upload_scope(&user)? {
+            Some(own) => Withdrawer::Recipient(own),
+            None => Withdrawer::Finance,
+        }
+    };
     let reason = input::line("reason", &body.0.reason, 1, 500)?;
     let actor = Actor::from(&user);
     let id = id.into_inner();
-    let document = state.tx(move |conn| super::withdraw(conn, &actor, scope, id, reason)).await?;
+    let document = state.tx(move |conn| super::withdraw(conn, &actor, who, id, reason)).await?;
     Ok(crate::http::respond::with_etag(document.version, &document))
 }
 

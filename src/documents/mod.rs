@@ -1,10 +1,11 @@
 //! Evidence documents: files attached to an award or to one of its returns, by
-//! finance or by the recipient's own officer. A file is accepted only if its content is a PDF,
+//! finance or by the recipient's own officer; and a decision's own papers (its signed notice),
+//! by finance or an approver. A file is accepted only if its content is a PDF,
 //! an Office document, CSV, PNG or JPEG (never judged by its name), up to 10 MiB. It is read
 //! from the request into a temporary file while it is counted, hashed (SHA-256, recorded in the
 //! audit event) and sniffed; then written to PostgreSQL in 256 KiB chunks in one transaction,
 //! and served back a chunk at a time, always as an attachment with `nosniff`. Never edited or
-//! deleted; the same file twice on one award or return is refused (409), which makes a retried
+//! deleted; the same file twice on one award, return or decision is refused (409), which makes a retried
 //! upload safe. A document attached in error is *withdrawn*: left out of the lists, still
 //! readable by id, with its bytes and its trail.
 
@@ -15,14 +16,15 @@ use std::io::{Read, Seek, SeekFrom};
 
 use chrono::{DateTime, Utc};
 use diesel::PgConnection;
+use diesel::RunQueryDsl;
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::audit::{self, Action, Actor};
-use crate::domain::ids::{AwardId, DocumentId, RecipientId, ReturnId};
+use crate::domain::ids::{AwardId, DecisionId, DocumentId, RecipientId, ReturnId};
 use crate::error::ApiError;
-use crate::{awards, delivery};
+use crate::{awards, decisions, delivery};
 use store::DocumentRow;
 
 /// The size of the chunks a document is stored and served in.
@@ -32,9 +34,12 @@ const CHUNK_BYTES: usize = 256 * 1024;
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Document {
     pub id: DocumentId,
-    pub award_id: AwardId,
+    /// The award it belongs to; null for a decision's document.
+    pub award_id: Option<AwardId>,
     /// The return it is evidence for; null for a document of the award itself.
     pub return_id: Option<ReturnId>,
+    /// The decision it belongs to (its signed notice, say); null for an award's document.
+    pub decision_id: Option<DecisionId>,
     /// The name it was uploaded with (path and control characters removed).
     #[schema(example = "Q1 referrals.pdf")]
     pub filename: String,
@@ -68,7 +73,7 @@ impl audit::Audited for store::WithdrawalRow {
         self.id
     }
     fn award_id(&self) -> Option<Uuid> {
-        Some(self.award_id.into())
+        self.award_id.map(Into::into)
     }
 }
 
@@ -78,7 +83,7 @@ impl audit::Audited for Document {
         self.id.into()
     }
     fn award_id(&self) -> Option<Uuid> {
-        Some(self.award_id.into())
+        self.award_id.map(Into::into)
     }
 }
 
@@ -88,6 +93,7 @@ impl From<DocumentRow> for Document {
             id: row.id,
             award_id: row.award_id,
             return_id: row.return_id,
+            decision_id: row.decision_id,
             filename: row.filename,
             media_type: row.media_type,
             size: row.size,
@@ -127,31 +133,60 @@ fn io_error(e: std::io::Error) -> ApiError {
     ApiError::Internal(format!("upload spool: {e}"))
 }
 
-/// Stores an upload against an award (and a return of it) inside the caller's transaction:
-/// within the award's quota (checked under the award's row lock, so uploads racing cannot pass
-/// it together), its chunks, its record, its event.
+/// What a document belongs to.
+#[derive(Debug, Clone, Copy)]
+pub enum Owner {
+    /// An award, or one of its returns.
+    Award(AwardId, Option<ReturnId>),
+    /// A decision.
+    Decision(DecisionId),
+}
+
+/// Key class of the advisory lock under which a decision's documents are counted against its
+/// quota (decisions are never updated, so their rows cannot be locked).
+pub const DECISION_DOCUMENTS_LOCK: i32 = 0x0064_6f63;
+
+/// Stores an upload against its owner inside the caller's transaction: within the owner's
+/// quota (checked under the award's row lock, or the decision's lock, so uploads racing cannot
+/// pass it together), its chunks, its record, its event.
 pub fn save(
     conn: &mut PgConnection,
     actor: &Actor,
-    award_id: AwardId,
-    return_id: Option<ReturnId>,
+    owner: Owner,
     mut upload: Upload,
     quota: i64,
 ) -> Result<Document, ApiError> {
-    awards::store::lock(conn, award_id)?.ok_or_else(|| ApiError::not_found("award"))?;
-    let held = store::total_size(conn, award_id)?;
+    let (held, whose) = match owner {
+        Owner::Award(award_id, _) => {
+            awards::store::lock(conn, award_id)?.ok_or_else(|| ApiError::not_found("award"))?;
+            (store::total_size(conn, award_id)?, "award")
+        }
+        Owner::Decision(decision_id) => {
+            decisions::find(conn, decision_id)?;
+            diesel::sql_query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
+                .bind::<diesel::sql_types::Integer, _>(DECISION_DOCUMENTS_LOCK)
+                .bind::<diesel::sql_types::Text, _>(decision_id.to_string())
+                .execute(conn)?;
+            (store::decision_total_size(conn, decision_id)?, "decision")
+        }
+    };
     let size = i64::try_from(upload.size).map_err(|_| ApiError::Internal("size".into()))?;
     if held + size > quota {
         return Err(ApiError::InvalidState(format!(
-            "the award's documents hold {held} bytes, and this one ({size} bytes) would pass their quota of \
+            "the {whose}'s documents hold {held} bytes, and this one ({size} bytes) would pass their quota of \
              {quota} bytes (the operator sets it: GRANTS_DOCUMENT_QUOTA_MIB)"
         )));
     }
+    let (award_id, return_id, decision_id) = match owner {
+        Owner::Award(award, r) => (Some(award), r, None),
+        Owner::Decision(decision) => (None, None, Some(decision)),
+    };
     let id = DocumentId::new();
     let row = DocumentRow {
         id,
         award_id,
         return_id,
+        decision_id,
         filename: upload.filename,
         media_type: upload.media_type.to_string(),
         size: i64::try_from(upload.size).map_err(|_| ApiError::Internal("size".into()))?,
@@ -190,17 +225,36 @@ pub fn read(conn: &mut PgConnection, scope: Option<RecipientId>, id: DocumentId)
     Ok(Document::with(row, withdrawal))
 }
 
-/// Withdraws a document inside the caller's transaction: finance any it can see; a recipient's
-/// officer (`scope`) only one they uploaded themselves, and not once its return is accepted.
+/// Who withdraws a document.
+#[derive(Debug, Clone, Copy)]
+pub enum Withdrawer {
+    /// Finance: any document it can see.
+    Finance,
+    /// An approver: a decision's documents only.
+    Approver,
+    /// A recipient's officer: only one they uploaded, while its return is not accepted.
+    Recipient(RecipientId),
+}
+
+/// Withdraws a document inside the caller's transaction, as `who` may ([`Withdrawer`]).
 /// Withdrawn twice is a conflict (409); the document and its bytes are kept.
 pub fn withdraw(
     conn: &mut PgConnection,
     actor: &Actor,
-    scope: Option<RecipientId>,
+    who: Withdrawer,
     id: DocumentId,
     reason: String,
 ) -> Result<Document, ApiError> {
+    let scope = match who {
+        Withdrawer::Recipient(own) => Some(own),
+        Withdrawer::Finance | Withdrawer::Approver => None,
+    };
     let row = find_visible(conn, scope, id)?;
+    if matches!(who, Withdrawer::Approver) && row.decision_id.is_none() {
+        return Err(ApiError::Forbidden(
+            "an approver withdraws only a decision's documents; ask finance to withdraw this one".into(),
+        ));
+    }
     if scope.is_some() {
         if row.uploaded_by != actor.sub {
             return Err(ApiError::Forbidden(
@@ -242,14 +296,16 @@ fn find_visible(conn: &mut PgConnection, scope: Option<RecipientId>, id: Documen
 }
 
 /// Whether `scope` may see a document: one of a return as the return, one of an award as the
-/// award, and never one added while the award was another recipient's.
+/// award, and never one added while the award was another recipient's; a decision's as the
+/// decision (staff only).
 fn visible(conn: &mut PgConnection, scope: Option<RecipientId>, row: &DocumentRow) -> Result<bool, ApiError> {
+    let Some(award_id) = row.award_id else { return Ok(scope.is_none()) };
     let found = match row.return_id {
         Some(r) => delivery::returns::find_visible(conn, scope, r).map(|_| ()),
-        None => awards::find_visible(conn, scope, row.award_id).map(|_| ()),
+        None => awards::find_visible(conn, scope, award_id).map(|_| ()),
     };
     match found {
-        Ok(()) => Ok(awards::as_of::sees(&awards::as_of::visible_records(conn, scope, row.award_id)?, row.id)),
+        Ok(()) => Ok(awards::as_of::sees(&awards::as_of::visible_records(conn, scope, award_id)?, row.id)),
         Err(ApiError::NotFound(_)) => Ok(false),
         Err(e) => Err(e),
     }

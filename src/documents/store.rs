@@ -5,15 +5,16 @@ use diesel::pg::PgConnection;
 use diesel::prelude::*;
 
 use crate::db::schema::{document_chunks, document_withdrawals, documents};
-use crate::domain::ids::{AwardId, DocumentId, ReturnId};
+use crate::domain::ids::{AwardId, DecisionId, DocumentId, ReturnId};
 
 /// A document as stored.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = documents)]
 pub struct DocumentRow {
     pub id: DocumentId,
-    pub award_id: AwardId,
+    pub award_id: Option<AwardId>,
     pub return_id: Option<ReturnId>,
+    pub decision_id: Option<DecisionId>,
     pub filename: String,
     pub media_type: String,
     pub size: i64,
@@ -29,7 +30,8 @@ pub struct DocumentRow {
 pub struct WithdrawalRow {
     pub id: uuid::Uuid,
     pub document_id: DocumentId,
-    pub award_id: AwardId,
+    /// Its document's award; null for a decision's document.
+    pub award_id: Option<AwardId>,
     pub reason: String,
     pub withdrawn_by: String,
     pub withdrawn_at: DateTime<Utc>,
@@ -59,6 +61,25 @@ pub fn withdrawn_of(conn: &mut PgConnection, award_id: AwardId) -> QueryResult<V
         .filter(document_withdrawals::award_id.eq(award_id))
         .select(document_withdrawals::document_id)
         .load(conn)
+}
+
+/// A decision's documents, oldest first, without the withdrawn ones.
+pub fn of_decision(conn: &mut PgConnection, decision_id: DecisionId) -> QueryResult<Vec<DocumentRow>> {
+    let withdrawn = document_withdrawals::table.select(document_withdrawals::document_id);
+    documents::table
+        .filter(documents::decision_id.eq(decision_id))
+        .filter(documents::id.ne_all(withdrawn))
+        .select(DocumentRow::as_select())
+        .order(documents::id.asc())
+        .load(conn)
+}
+
+/// The bytes all of a decision's documents hold together, withdrawn ones included.
+pub fn decision_total_size(conn: &mut PgConnection, decision_id: DecisionId) -> QueryResult<i64> {
+    documents::table
+        .filter(documents::decision_id.eq(decision_id))
+        .select(diesel::dsl::sql::<diesel::sql_types::BigInt>("coalesce(sum(size), 0)::bigint"))
+        .first(conn)
 }
 
 /// Inserts a document's record.

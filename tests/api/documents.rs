@@ -392,3 +392,97 @@ async fn a_withdrawn_document_leaves_the_lists_and_stays_in_the_trail() {
         );
     }
 }
+
+/// A decision holds its papers: finance or an approver attaches the signed notice; staff and
+/// auditors read it with the decision, recipients never; the same file twice is a retry;
+/// racing uploads keep to the quota; an approver withdraws a decision's document (and only a
+/// decision's); the decision's history shows both; the rows reconcile with the trail.
+#[actix_web::test]
+async fn a_decision_holds_its_signed_notice() {
+    let app = TestApp::builder().settings(|s| s.document_quota = 3000).spawn().await;
+    let decision = app.decision("PCC-DN-2021-007", "2021-04-20").await;
+    let path = format!("/api/v1/decisions/{decision}/documents");
+    let notice = upload(&app, &path, &app.finance, "PCC-DN-2021-007 signed.pdf", &pdf(600)).await;
+    assert_eq!(notice.status, 201, "{}", notice.text);
+    assert_eq!(
+        (notice.body["decision_id"].as_str(), notice.body["award_id"].clone()),
+        (Some(decision.as_str()), Value::Null)
+    );
+    let paper = upload(&app, &path, &app.approver, "board paper.pdf", &pdf(700)).await;
+    assert_eq!(paper.status, 201, "{}", paper.text);
+    let again = upload(&app, &path, &app.approver, "signed again.pdf", &pdf(600)).await;
+    assert_eq!((again.status, again.problem().as_str()), (409, "conflict"), "{}", again.text);
+
+    // Who may: finance and approvers attach; auditors read; recipients neither.
+    let recipient = app.recipient("Fenland CSP", "community_safety_partnership").await;
+    let officer = app.token("fenland-officer", &[Role::Recipient], Some(&recipient));
+    for token in [&app.auditor, &officer] {
+        let r = upload(&app, &path, token, "mine.pdf", &pdf(100)).await;
+        assert_eq!((r.status, r.problem().as_str()), (403, "forbidden"), "{}", r.text);
+    }
+    assert_eq!(ids(&app.get(&path, &app.auditor).await), [notice.id(), paper.id()]);
+    assert_eq!(app.get(&path, &officer).await.status, 403);
+    for read in [format!("/api/v1/documents/{}", notice.id()), format!("/api/v1/documents/{}/content", notice.id())] {
+        assert_eq!(app.get(&read, &officer).await.status, 404, "{read}");
+    }
+    assert_eq!(app.get(&format!("/api/v1/documents/{}/content", notice.id()), &app.auditor).await.bytes, pdf(600));
+    let nowhere = format!("/api/v1/decisions/{}/documents", uuid::Uuid::now_v7());
+    assert_eq!(upload(&app, &nowhere, &app.finance, "x.pdf", &pdf(100)).await.status, 404);
+    assert_eq!(app.get(&nowhere, &app.auditor).await.status, 404);
+
+    // 1,300 bytes held of 3,000: of four racing uploads of 1,000 bytes, one fits.
+    let files: Vec<Vec<u8>> = (0..4u8)
+        .map(|n| {
+            let mut p = pdf(1000);
+            p[999] = b'0' + n;
+            p
+        })
+        .collect();
+    let replies = join_all(files.iter().map(|f| upload(&app, &path, &app.approver, "more.pdf", f))).await;
+    let statuses: Vec<u16> = replies.iter().map(|r| r.status).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 1, "{statuses:?}");
+    let refused = replies.iter().find(|r| r.status == 409).expect("a refusal");
+    assert!(refused.text.contains("the decision's documents hold 2300 bytes"), "{}", refused.text);
+    // The count and the insert are one under the decision's lock: while another transaction
+    // holds it, an upload waits (this one, past the quota, is then refused and stores nothing).
+    let mut holder = app.db.connect();
+    diesel::sql_query("BEGIN").execute(&mut holder).unwrap();
+    diesel::sql_query(format!(
+        "SELECT pg_advisory_xact_lock({}, hashtext('{decision}'))",
+        grants::documents::DECISION_DOCUMENTS_LOCK
+    ))
+    .execute(&mut holder)
+    .unwrap();
+    let waiting = actix_web::rt::time::timeout(
+        std::time::Duration::from_millis(1500),
+        upload(&app, &path, &app.approver, "waits.pdf", &pdf(800)),
+    )
+    .await;
+    assert!(waiting.is_err(), "the upload did not wait for the decision's lock: {:?}", waiting.map(|r| r.text));
+    diesel::sql_query("ROLLBACK").execute(&mut holder).unwrap();
+
+    // An approver withdraws the decision's document; it leaves the list and stays by id.
+    let withdrawal = format!("/api/v1/documents/{}/withdrawal", paper.id());
+    let r = app.post(&withdrawal, &app.approver, json!({"reason": "The draft, not the paper"})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(ids(&app.get(&path, &app.auditor).await).len(), 2, "the notice and the one that fitted");
+    let history = app.get(&format!("/api/v1/decisions/{decision}/history"), &app.auditor).await;
+    let actions: Vec<&str> =
+        history.body["events"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(
+        actions,
+        ["decision.recorded", "document.added", "document.added", "document.added", "document.withdrawn"]
+    );
+    app.assert_verified().await;
+
+    // The database holds a document to one owner: an award or a decision, not both, not none.
+    let mut service = app.db.connect_as_service();
+    for (award, decision_id) in [("NULL", "NULL".to_string()), ("gen_random_uuid()", format!("'{decision}'"))] {
+        let statement = format!(
+            "INSERT INTO documents (id, award_id, decision_id, filename, media_type, size, sha256, uploaded_by) \
+             VALUES (gen_random_uuid(), {award}, {decision_id}, 'x.pdf', 'application/pdf', 1, repeat('a', 64), 'x')"
+        );
+        let refused = diesel::sql_query(&statement).execute(&mut service).unwrap_err().to_string();
+        assert!(refused.contains("documents_one_owner"), "{statement}: {refused}");
+    }
+}

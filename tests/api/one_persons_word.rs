@@ -52,6 +52,7 @@ const OTHER: &[(&str, &str)] = &[
     ("update_recipient", "reference data"),
     ("accept_return", "a review; moves nothing"),
     ("upload_return_document", "evidence of a return"),
+    ("upload_decision_document", "a decision's own papers: its signed notice"),
     ("send_back_return", "a review; moves nothing"),
 ];
 
