@@ -94,7 +94,8 @@ impl TryFrom<CreateDecision> for DecisionInput {
     }
 }
 
-fn require_reader(user: &AuthUser) -> Result<(), ApiError> {
+/// Decisions (and their documents) are read by staff and auditors.
+pub fn require_reader(user: &AuthUser) -> Result<(), ApiError> {
     if user.reads_everything() {
         Ok(())
     } else {

@@ -217,9 +217,7 @@ async fn list_decision_documents(
     user: AuthUser,
     id: web::Path<DecisionId>,
 ) -> Result<HttpResponse, ApiError> {
-    if !user.reads_everything() {
-        return Err(ApiError::Forbidden("decisions are read by staff and auditors".into()));
-    }
+    crate::decisions::http::require_reader(&user)?;
     let decision_id = id.into_inner();
     let items = state
         .db(move |conn| {
