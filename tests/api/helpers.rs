@@ -69,8 +69,10 @@ fn template_name() -> String {
     for migration in embedded {
         hasher.update(migration.name().to_string().as_bytes());
     }
-    // The serving role's grants are part of the template too.
+    // The serving role's grants are part of the template too, and the as-of views (made from
+    // this code after the migrations).
     hasher.update(format!("{:?}", grants::db::roles::PRIVILEGES).as_bytes());
+    hasher.update(include_str!("../../src/db/as_of.rs").as_bytes());
     format!("grants_template_{}", &hex::encode(hasher.finalize())[..16])
 }
 
