@@ -35,6 +35,7 @@ pub mod state;
 pub mod telemetry;
 pub mod tokens;
 pub mod variations;
+pub mod web;
 
 /// Locks `mutex` even when a thread panicked holding it: the values kept this way (rate-limit
 /// buckets, leases, a replica's state, when keys were last fetched) are each whole at every

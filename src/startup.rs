@@ -177,7 +177,8 @@ pub fn app(
         .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::not_found("resource").into()))
         .configure(crate::routes::configure)
         .split_for_parts();
-    app.service(web::redirect("/docs", "/docs/"))
+    app.configure(crate::web::routes)
+        .service(web::redirect("/docs", "/docs/"))
         .route("/metrics", web::get().to(crate::routes::metrics))
         .service(
             SwaggerUi::new("/docs/{_:.*}")

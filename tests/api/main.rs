@@ -45,3 +45,4 @@ mod schedules;
 mod service;
 mod serving_role;
 mod startup;
+mod web;
