@@ -54,6 +54,9 @@ pub struct Settings {
     /// `GRANTS_DOCUMENT_QUOTA_MIB`: the most one award's documents (its own and its returns')
     /// may hold together, in bytes. Default 100 MiB.
     pub document_quota: i64,
+    /// Whether the screens offer the demo's sign-in page (its people, no password): set by
+    /// `serve --demo` only, never by the environment.
+    pub demo_sign_in: bool,
     /// How bearer tokens are checked; `None` when no key is configured.
     pub jwt: Option<JwtSettings>,
     /// `GRANTS_OIDC_ISSUERS`: the OpenID Connect providers whose tokens are trusted (a JSON
@@ -472,6 +475,7 @@ impl Settings {
             workers: var("GRANTS_WORKERS").map(|_| number("GRANTS_WORKERS", 2)).transpose()?,
             return_due_days: number("GRANTS_RETURN_DUE_DAYS", 30)?,
             document_quota: i64::from(number::<u32>("GRANTS_DOCUMENT_QUOTA_MIB", 100)?) * 1024 * 1024,
+            demo_sign_in: false,
             rate_limit: (number("GRANTS_RATE_LIMIT_PER_SEC", 20)?, number("GRANTS_RATE_LIMIT_BURST", 100)?),
             rate_limit_store: var("GRANTS_RATE_LIMIT_STORE")
                 .map(|v| v.parse())

@@ -51,6 +51,7 @@ impl Application {
             tokens: crate::tokens::Verifier::new(settings.jwt, settings.oidc, settings.jwt_max_ttl),
             return_due_days: settings.return_due_days,
             document_quota: settings.document_quota,
+            demo_sign_in: settings.demo_sign_in,
             reminder_days: settings.reminder_days,
             openapi_json: crate::openapi::spec_json(),
             publisher: settings.publisher,
@@ -370,6 +371,7 @@ fn preflight(settings: &mut Settings, options: &ServeOptions) -> Result<(), Stri
             settings.bind
         ));
     }
+    settings.demo_sign_in = options.demo;
     if !options.demo {
         let allowed = crate::config::placeholders_allowed().map_err(|e| e.to_string())?;
         if let Some(problem) = settings.publisher.placeholder_problem(allowed) {

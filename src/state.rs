@@ -27,6 +27,8 @@ pub struct AppState {
     pub return_due_days: u32,
     /// The most one award's documents may hold together, in bytes.
     pub document_quota: i64,
+    /// Whether the screens offer the demo's sign-in page (`serve --demo`).
+    pub demo_sign_in: bool,
     /// Days before a due date that its reminder goes (and after it, that an overdue one does).
     pub reminder_days: u32,
     /// The OpenAPI document, serialised once.

@@ -28,8 +28,14 @@ pub const SCHEMA: &str = "as_of";
 
 /// Tables a read as of an instant reads as they are now: none holds a ledger fact that changes
 /// (a document's bytes never change; the rest is the service's own housekeeping and keys).
-pub const LIVE: &[&str] =
-    &["document_chunks", "idempotency_keys", "rate_buckets", "audit_keys", "__diesel_schema_migrations"];
+pub const LIVE: &[&str] = &[
+    "document_chunks",
+    "idempotency_keys",
+    "rate_buckets",
+    "audit_keys",
+    "web_sessions",
+    "__diesel_schema_migrations",
+];
 
 /// Tables whose rows are parts of another entity's event: (table, parent entity type, the
 /// event's key holding them in order, the column naming the parent).

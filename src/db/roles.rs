@@ -45,6 +45,8 @@ pub const PRIVILEGES: &[(&str, &str)] = &[
     // A batch is confirmed, never changed otherwise (a trigger holds the rest).
     ("import_batches", "SELECT, INSERT, UPDATE (status, confirmed_by, confirmed_at, version)"),
     ("idempotency_keys", "SELECT, INSERT, UPDATE, DELETE"),
+    // A screen's session is touched as it is used and ended, never deleted.
+    ("web_sessions", "SELECT, INSERT, UPDATE (last_seen_at, ended_at)"),
     ("rate_buckets", "SELECT, INSERT, UPDATE, DELETE"),
     ("audit_events", "SELECT, INSERT"),
     // Keys are registered by the owner (`grants migrate`, or `serve` given the owner's URL).

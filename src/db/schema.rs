@@ -399,6 +399,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    web_sessions (id_hash) {
+        id_hash -> Text,
+        subject -> Text,
+        name -> Nullable<Text>,
+        roles -> Array<Text>,
+        recipient_id -> Nullable<Uuid>,
+        csrf -> Text,
+        created_at -> Timestamptz,
+        last_seen_at -> Timestamptz,
+        ended_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     audit_checkpoints (number) {
         number -> Int8,
         seq -> Int8,

@@ -3,10 +3,13 @@
 //! without the GOV.UK brand, working without JavaScript. A page calls the same action
 //! functions as the API, in the same transaction; no rule is written here.
 //!
-//! This is the foundation (issue 43): the layout, the static files, the start page and the
-//! page-not-found page. Signing in and the journeys build on it.
+//! This is the foundation (issue 43): the layout, the static files, the start page, the
+//! page-not-found page, server-side sessions, and the demo's sign-in. Signing in through the
+//! office's provider and the journeys build on it.
 
 pub mod assets;
+pub mod session;
+pub mod sign_in;
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, get};
@@ -50,6 +53,13 @@ struct NotFound {
     layout: Layout,
 }
 
+#[derive(Template)]
+#[template(path = "forbidden.html")]
+struct Forbidden {
+    layout: Layout,
+    why: String,
+}
+
 /// A rendered page with the page's headers: its policy, and never kept by a shared cache.
 fn page(status: actix_web::http::StatusCode, html: Result<String, askama::Error>) -> HttpResponse {
     match html {
@@ -78,7 +88,20 @@ pub fn not_found() -> HttpResponse {
     page(actix_web::http::StatusCode::NOT_FOUND, NotFound { layout: Layout::new("Page not found") }.render())
 }
 
+/// "You cannot do this", as a page, saying why.
+pub fn forbidden(why: &str) -> HttpResponse {
+    page(
+        actix_web::http::StatusCode::FORBIDDEN,
+        Forbidden { layout: Layout::new("You cannot do this"), why: why.to_string() }.render(),
+    )
+}
+
 /// Registers the pages and their files.
 pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
-    cfg.service(start).service(assets::asset);
+    cfg.service(start)
+        .service(assets::asset)
+        .service(sign_in::sign_in)
+        .service(sign_in::sign_in_demo)
+        .service(sign_in::account)
+        .service(sign_in::sign_out);
 }

@@ -286,6 +286,7 @@ pub fn settings_for(database_url: &str, jwt: JwtSettings, rate_limit: (u32, u32)
         metrics_token: None,
         return_due_days: 30,
         document_quota: 100 * 1024 * 1024,
+        demo_sign_in: true,
         jwt: Some(jwt),
         oidc: Vec::new(),
         jwt_max_ttl: Duration::from_secs(12 * 3600),
