@@ -473,6 +473,13 @@ async fn a_decision_holds_its_signed_notice() {
         actions,
         ["decision.recorded", "document.added", "document.added", "document.added", "document.withdrawn"]
     );
+    // A decision's document belongs to no award, in its events too.
+    assert!(history.body["events"].as_array().unwrap().iter().all(|e| e["award_id"].is_null()), "{}", history.text);
+    // The quota is a limit, not a bar: 2,300 bytes held, 700 more fill it exactly.
+    let mut rest = pdf(700);
+    rest[699] = b'!';
+    let exact = upload(&app, &path, &app.finance, "the rest.pdf", &rest).await;
+    assert_eq!(exact.status, 201, "{}", exact.text);
     app.assert_verified().await;
 
     // The database holds a document to one owner: an award or a decision, not both, not none.
@@ -485,4 +492,33 @@ async fn a_decision_holds_its_signed_notice() {
         let refused = diesel::sql_query(&statement).execute(&mut service).unwrap_err().to_string();
         assert!(refused.contains("documents_one_owner"), "{statement}: {refused}");
     }
+}
+
+/// A document is stored in chunks of 256 KiB, and comes back byte for byte; its withdrawal's
+/// event belongs to its award (so the award's history shows it).
+#[actix_web::test]
+async fn a_document_is_kept_in_256_kib_chunks_and_its_withdrawal_is_the_awards() {
+    let app = TestApp::spawn().await;
+    let (award, _, _, _) = returned(&app).await;
+    let mut bytes = pdf(600 * 1024);
+    bytes[600 * 1024 - 1] = b'!';
+    let r = upload(&app, &format!("/api/v1/awards/{award}/documents"), &app.finance, "big.pdf", &bytes).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.id();
+    #[derive(diesel::QueryableByName)]
+    struct Chunk {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        size: i32,
+    }
+    let chunks: Vec<Chunk> = diesel::sql_query(format!(
+        "SELECT length(data) AS size FROM document_chunks WHERE document_id = '{id}' ORDER BY n"
+    ))
+    .load(&mut app.db.connect())
+    .unwrap();
+    assert_eq!(chunks.iter().map(|c| c.size).collect::<Vec<_>>(), [262_144, 262_144, 90_112]);
+    assert_eq!(app.get(&format!("/api/v1/documents/{id}/content"), &app.auditor).await.bytes, bytes);
+    let r = app.post(&format!("/api/v1/documents/{id}/withdrawal"), &app.finance, json!({"reason": "Too big"})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let events = app.get("/api/v1/audit/events?action=document.withdrawn", &app.auditor).await;
+    assert_eq!(events.body["items"][0]["award_id"].as_str(), Some(award.as_str()), "{}", events.text);
 }
