@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::store::{self, AwardQuery};
+use super::store::AwardQuery;
 use super::{Award, find_visible, load};
 use super::{AwardEdit, AwardInput, Requested};
 use crate::audit::Actor;
@@ -302,19 +302,7 @@ async fn list_awards(
         limit: page.limit()?,
     };
     let limit = query.limit;
-    let items = state
-        .db(move |conn| {
-            let rows = store::list(conn, &query)?;
-            let ids: Vec<_> = rows.iter().map(|r| r.id).collect();
-            let mut money = store::money(conn, &ids)?;
-            rows.into_iter()
-                .map(|row| {
-                    let m = money.remove(&row.id).unwrap_or_default();
-                    Award::from_row(row, m)
-                })
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .await?;
+    let items = state.db(move |conn| super::list(conn, &query)).await?;
     Ok(HttpResponse::Ok().json(Page::from_rows(items, limit, |a| a.id)))
 }
 

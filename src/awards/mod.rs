@@ -162,6 +162,20 @@ pub fn load(conn: &mut PgConnection, row: AwardRow) -> Result<Award, ApiError> {
     Award::from_row(row, money)
 }
 
+/// The awards a query names, each with its money, in the store's order (the API's list and the
+/// screens' both read them here).
+pub fn list(conn: &mut PgConnection, query: &store::AwardQuery) -> Result<Vec<Award>, ApiError> {
+    let rows = store::list(conn, query)?;
+    let ids: Vec<_> = rows.iter().map(|r| r.id).collect();
+    let mut money = store::money(conn, &ids)?;
+    rows.into_iter()
+        .map(|row| {
+            let m = money.remove(&row.id).unwrap_or_default();
+            Award::from_row(row, m)
+        })
+        .collect()
+}
+
 /// Reads an award a user may see: another CSP's award is "not found".
 pub fn find_visible(
     conn: &mut PgConnection,

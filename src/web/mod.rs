@@ -8,6 +8,7 @@
 //! office's provider and the journeys build on it.
 
 pub mod assets;
+pub mod grants;
 pub mod session;
 pub mod sign_in;
 
@@ -103,5 +104,6 @@ pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
         .service(sign_in::sign_in)
         .service(sign_in::sign_in_demo)
         .service(sign_in::account)
-        .service(sign_in::sign_out);
+        .service(sign_in::sign_out)
+        .service(grants::grants);
 }

@@ -190,14 +190,16 @@ pub async fn sign_in_demo(
             Ok(Some(session::start(conn, &user, chrono::Utc::now())?))
         })
         .await?;
-    let Some((token, _)) = started else {
+    let Some((token, session)) = started else {
         let people = state.read(people).await?;
         let error = Some("Select who you are".to_string());
         let html = SignIn { layout: Layout::new("Error: Sign in"), demo: true, people, error }.render();
         return Ok(page(actix_web::http::StatusCode::UNPROCESSABLE_ENTITY, html));
     };
+    // A recipient's officer lands on their organisation's grants.
+    let home = if session.user.recipient_id.is_some() { "/grants" } else { "/account" };
     Ok(HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, "/account"))
+        .insert_header((header::LOCATION, home))
         .insert_header((header::SET_COOKIE, cookie(&req, &token)))
         .finish())
 }

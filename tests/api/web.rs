@@ -111,7 +111,8 @@ fn header(headers: &awc::http::header::HeaderMap, name: &str) -> Option<String> 
 /// Signs in as the demo's `person`: the `Set-Cookie` the service answered.
 async fn sign_in(app: &TestApp, person: &str, extra: &[(&str, &str)]) -> String {
     let (status, headers, page) = visit(app, "POST", "/sign-in/demo", extra, Some(&format!("person={person}"))).await;
-    assert_eq!((status, header(&headers, "location").as_deref()), (303, Some("/account")), "{page}");
+    let home = if person.starts_with("officer:") { "/grants" } else { "/account" };
+    assert_eq!((status, header(&headers, "location").as_deref()), (303, Some(home)), "{page}");
     header(&headers, "set-cookie").expect("a session cookie")
 }
 
@@ -232,4 +233,46 @@ async fn outside_demo_mode_there_is_no_demo_sign_in() {
     assert!(!page.contains("demo-finance") && !page.contains("/sign-in/demo"), "{page}");
     let (status, headers, page) = visit(&app, "POST", "/sign-in/demo", &[], Some("person=demo-finance")).await;
     assert_eq!((status, headers.get("set-cookie").is_none()), (404, true), "{page}");
+}
+
+/// The officer's first page: their own organisation's grants, newest year first, with what
+/// was paid and the next return due; never another organisation's; not a staff page.
+#[actix_web::test]
+async fn an_officer_lands_on_their_own_organisations_grants() {
+    let app = TestApp::spawn().await;
+    let f19 = app.create_fund("CDRG", "2019-20", "500000").await.id();
+    let f20 = app.create_fund("CDRG", "2020-21", "500000").await.id();
+    let csp = app.programme("CSP allocation", "csp_allocation").await;
+    let fenland = app.recipient("Fenland CSP", "community_safety_partnership").await;
+    let hunts = app.recipient("Huntingdonshire CSP", "community_safety_partnership").await;
+    for (fund, recipient, year, title, amount) in [
+        (&f19, &fenland, 2019, "Fenland allocation 2019/20", "40000"),
+        (&f20, &fenland, 2020, "Fenland allocation 2020/21", "50000"),
+        (&f20, &hunts, 2020, "Huntingdonshire allocation 2020/21", "20000"),
+    ] {
+        let mut body = app.award_body(fund, &csp, recipient, serde_json::json!(amount));
+        body["title"] = serde_json::json!(title);
+        body["start_date"] = serde_json::json!(format!("{year}-04-01"));
+        body["end_date"] = serde_json::json!(format!("{}-03-31", year + 1));
+        let r = app.create_award(body).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        app.approve(&r.id()).await;
+    }
+    let cookie = pair(&sign_in(&app, &format!("officer:{fenland}"), &[]).await);
+    let (status, _, page) = visit(&app, "GET", "/grants", &[("Cookie", &cookie)], None).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page.matches("<h1").count(), 1);
+    assert!(page.contains("Fenland CSP"), "the organisation named");
+    let (newer, older) = (page.find("Fenland allocation 2020/21"), page.find("Fenland allocation 2019/20"));
+    assert!(newer.is_some() && older.is_some() && newer < older, "newest year first: {page}");
+    assert!(page.contains("£50,000.00") && page.contains("£0.00"), "amount and paid");
+    assert!(page.contains("30 July 2020"), "the first quarter's return, not yet in, is next: {page}");
+    assert!(page.contains("govuk-tag--red\">Overdue"), "returns long due are flagged");
+    assert!(!page.contains("Huntingdonshire"), "never another organisation's grants");
+
+    // Staff are refused the officers' page; no session goes to sign in.
+    let staff = pair(&sign_in(&app, "demo-finance", &[]).await);
+    assert_eq!(visit(&app, "GET", "/grants", &[("Cookie", &staff)], None).await.0, 403);
+    let (status, headers, _) = visit(&app, "GET", "/grants", &[], None).await;
+    assert_eq!((status, header(&headers, "location").as_deref()), (303, Some("/sign-in")));
 }
