@@ -64,12 +64,24 @@ async fn two_years(app: &TestApp) -> Value {
         json!({"title": "Repeat victims", "unit": "people", "baseline": 40, "target": "30", "direction": "decrease"});
     let r = app.post(&format!("/api/v1/awards/{fen20}/indicators"), &app.finance, indicator).await;
     assert_eq!(r.status, 201, "{}", r.text);
+    // Two more: one behind its target, one with no actual reported.
+    let behind = json!({"title": "Referrals made", "unit": "referrals", "baseline": 10, "target": "40", "direction": "increase"});
+    let behind = app.post(&format!("/api/v1/awards/{fen20}/indicators"), &app.finance, behind).await;
+    assert_eq!(behind.status, 201, "{}", behind.text);
+    let unknown =
+        json!({"title": "Cases closed", "unit": "cases", "baseline": 5, "target": "20", "direction": "increase"});
+    let unknown = app.post(&format!("/api/v1/awards/{fen20}/indicators"), &app.finance, unknown).await;
+    assert_eq!(unknown.status, 201, "{}", unknown.text);
     let officer = app.token("fenland-officer", &[Role::Recipient], Some(&fenland));
     let body = json!({
         "period": "2020-21-Q1",
         "spend_to_date": "12500.00",
         "narrative": "Twenty-five repeat victims supported.",
-        "results": [{"indicator_id": r.id(), "actual": 25}]
+        "results": [
+            {"indicator_id": r.id(), "actual": 25},
+            {"indicator_id": behind.id(), "actual": 3},
+            {"indicator_id": unknown.id(), "actual": null}
+        ]
     });
     let r = app.post(&format!("/api/v1/awards/{fen20}/returns"), &officer, body).await;
     assert_eq!(r.status, 201, "{}", r.text);
@@ -362,8 +374,12 @@ async fn the_workbook_holds_the_schedule_totals_monitoring_payments_and_the_seal
     let monitoring = rows(&mut book, "Monitoring");
     let cells = |r: &Vec<Data>, cols: &[usize]| cols.iter().map(|&c| text(&r[c])).collect::<Vec<_>>();
     assert_eq!(monitoring.iter().map(|r| cells(r, &[0, 4, 5, 6, 7])).collect::<Vec<_>>()[..1], expected);
-    assert_eq!(cells(&monitoring[0], &[1, 3, 8, 9, 10, 11]), ["Fenland CSP", "quarterly", "1", "1", "0", "0"]);
-    assert_eq!(cells(&monitoring[1], &[0, 4, 5, 6, 7, 8, 9]), ["Total", "4", "1", "1", "3", "1", "1"]);
+    // Three indicators: one met or on track, one not met or behind, one with no actual.
+    assert_eq!(cells(&monitoring[0], &[1, 3, 8, 9, 10, 11]), ["Fenland CSP", "quarterly", "3", "1", "1", "1"]);
+    assert_eq!(
+        cells(&monitoring[1], &[0, 4, 5, 6, 7, 8, 9, 10, 11]),
+        ["Total", "4", "1", "1", "3", "3", "1", "1", "1"]
+    );
 
     // Payments and the repayment, by date, with their totals.
     let payments: Vec<(String, String, String)> =
@@ -586,13 +602,14 @@ async fn a_pack_as_of_an_instant_stays_as_it_stood() {
     let fen20 = fen20.body["items"][0]["id"].as_str().unwrap().to_string();
     let officer = app.token("fenland-officer", &[Role::Recipient], Some(&fenland));
     let indicators = app.get(&format!("/api/v1/awards/{fen20}/indicators"), &app.finance).await;
-    let indicator = indicators.body["items"][0]["id"].clone();
-    let body = json!({
-        "period": "2020-21-Q2",
-        "spend_to_date": "25000.00",
-        "narrative": "On track.",
-        "results": [{"indicator_id": indicator, "actual": 20}]
-    });
+    let results: Vec<Value> = indicators.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| json!({"indicator_id": i["id"], "actual": 20}))
+        .collect();
+    let body =
+        json!({"period": "2020-21-Q2", "spend_to_date": "25000.00", "narrative": "On track.", "results": results});
     let r = app.post(&format!("/api/v1/awards/{fen20}/returns"), &officer, body).await;
     assert_eq!(r.status, 201, "{}", r.text);
 
