@@ -89,7 +89,7 @@ pub async fn metrics(
     req: actix_web::HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let Some(expected) = state.metrics_token.as_deref() else { return Err(ApiError::not_found("resource")) };
-    if !same_secret(crate::http::auth::bearer(&req).unwrap_or(""), expected) {
+    if !crate::http::auth::same_secret(crate::http::auth::bearer(&req).unwrap_or(""), expected) {
         return Err(ApiError::Unauthorized("GET /metrics needs the metrics token (GRANTS_METRICS_TOKEN)".into()));
     }
     let due_days = state.return_due_days;
@@ -135,11 +135,4 @@ pub async fn metrics(
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(crate::telemetry::render(&snapshot)))
-}
-
-/// Whether two secrets are equal. Their SHA-256 digests are compared, so the time taken says
-/// nothing about how much of the secret a guess got right.
-fn same_secret(sent: &str, expected: &str) -> bool {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(sent.as_bytes()) == Sha256::digest(expected.as_bytes())
 }

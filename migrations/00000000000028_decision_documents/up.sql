@@ -1,4 +1,4 @@
--- A decision holds its notice (issue 42): a document belongs to an award (and maybe one of its
+-- A decision holds its notice: a document belongs to an award (and maybe one of its
 -- returns) or to a decision, never both, never neither. The same file twice on one decision is
 -- a retry, as on an award. A decision's document is withdrawn like an award's; its withdrawal
 -- names no award.

@@ -1,4 +1,4 @@
--- The screens' sessions (issue 43), held by the server so they can be ended: the cookie holds
+-- The screens' sessions, held by the server so they can be ended: the cookie holds
 -- a random token, the table only its SHA-256. A session is the person's word for 30 minutes
 -- after their last request and 8 hours at most; signing out ends it. Not ledger: no event.
 CREATE TABLE web_sessions (

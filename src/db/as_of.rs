@@ -69,15 +69,13 @@ impl AsOf {
         if let Ok(day) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
             return Ok(AsOf::Day(day));
         }
-        DateTime::parse_from_rfc3339(&text.replace(' ', "+")).map(|t| AsOf::Instant(t.with_timezone(&Utc))).map_err(
-            |_| {
-                ApiError::field(
-                    "as_of",
-                    "must be a date such as 2021-04-30 (the end of that day, London time) or an RFC 3339 instant \
-                     such as 2021-04-30T17:00:00+01:00",
-                )
-            },
-        )
+        crate::domain::dates::query_instant(text).map(AsOf::Instant).ok_or_else(|| {
+            ApiError::field(
+                "as_of",
+                "must be a date such as 2021-04-30 (the end of that day, London time) or an RFC 3339 instant such \
+                 as 2021-04-30T17:00:00+01:00",
+            )
+        })
     }
 }
 

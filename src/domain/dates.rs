@@ -77,6 +77,11 @@ pub fn check_received_on(day: NaiveDate, period_end: Option<NaiveDate>, today: N
     }
 }
 
+/// An RFC 3339 instant as a query string carries it, where a `+` may have arrived as a space.
+pub fn query_instant(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::parse_from_rfc3339(&text.trim().replace(' ', "+")).ok().map(|t| t.with_timezone(&chrono::Utc))
+}
+
 /// What a field outside the window is told.
 pub const OUT_OF_WINDOW: &str = "must be between 1990-01-01 and 2099-12-31";
 

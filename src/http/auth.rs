@@ -164,9 +164,22 @@ pub fn parse_ttl(text: &str) -> Result<std::time::Duration, String> {
     crate::domain::duration::parse(text)
 }
 
+/// Whether two secrets are equal (a metrics token, a form's CSRF token). Their SHA-256 digests
+/// are compared, so the time taken says nothing about how much of the secret a guess got right.
+pub fn same_secret(sent: &str, expected: &str) -> bool {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(sent.as_bytes()) == Sha256::digest(expected.as_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_compare_whole() {
+        assert!(same_secret("abc", "abc"));
+        assert!(!same_secret("abc", "abd") && !same_secret("abc", "ab") && !same_secret("", "a"));
+    }
 
     fn settings() -> JwtSettings {
         JwtSettings::from_secret(b"0123456789abcdef0123456789abcdef", "grants".into(), "grants-api".into())

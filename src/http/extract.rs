@@ -344,9 +344,8 @@ where
 
 /// Reads an RFC 3339 instant from a query string, where a `+` may have arrived as a space.
 pub fn parse_instant(text: &str) -> Result<DateTime<Utc>, ApiError> {
-    DateTime::parse_from_rfc3339(&text.trim().replace(' ', "+"))
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| ApiError::field("as_of", "must be an RFC 3339 timestamp such as 2020-06-30T23:59:59Z"))
+    crate::domain::dates::query_instant(text)
+        .ok_or_else(|| ApiError::field("as_of", "must be an RFC 3339 timestamp such as 2020-06-30T23:59:59Z"))
 }
 
 /// An `as_of` query date, or today.

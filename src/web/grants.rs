@@ -1,5 +1,5 @@
 //! A recipient's officer's grants: "Your organisation's grants", the first page of their
-//! journey (issue 43). It reads what the API reads for them — their own recipient's awards,
+//! journey. It reads what the API reads for them — their own recipient's awards,
 //! with their money and their returns' schedule — through the same functions.
 
 use actix_web::{HttpRequest, HttpResponse, get, web};

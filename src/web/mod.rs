@@ -3,7 +3,7 @@
 //! without the GOV.UK brand, working without JavaScript. A page calls the same action
 //! functions as the API, in the same transaction; no rule is written here.
 //!
-//! This is the foundation (issue 43): the layout, the static files, the start page, the
+//! This is the foundation: the layout, the static files, the start page, the
 //! page-not-found page, server-side sessions, and the demo's sign-in. Signing in through the
 //! office's provider and the journeys build on it.
 

@@ -2,7 +2,8 @@
 //! operator, can end one. The browser's cookie holds a random token (256 bits); the table holds
 //! only its SHA-256, so a copy of the table opens no session. A session is good for
 //! [`IDLE`] after its last request and [`ABSOLUTE`] at most; each sign-in makes a new one (the
-//! token a browser held before is never promoted). Every form carries the session's CSRF token.
+//! token a browser held before is never promoted). Every form carries the session's CSRF token,
+//! compared with `http::auth::same_secret`.
 
 use chrono::{DateTime, Utc};
 use diesel::pg::PgConnection;
@@ -107,11 +108,6 @@ pub fn end(conn: &mut PgConnection, token: &str, now: DateTime<Utc>) -> QueryRes
         .map(|_| ())
 }
 
-/// Whether two secrets are equal, in time that does not say how much of them matched.
-pub fn same_secret(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,11 +121,5 @@ mod tests {
         assert!(!live(start, start, minutes(30)), "30 minutes idle");
         assert!(live(start, minutes(460), minutes(479)), "busy, within 8 hours");
         assert!(!live(start, minutes(479), minutes(480)), "8 hours, however busy");
-    }
-
-    #[test]
-    fn secrets_compare_whole() {
-        assert!(same_secret("abc", "abc"));
-        assert!(!same_secret("abc", "abd") && !same_secret("abc", "ab") && !same_secret("", "a"));
     }
 }

@@ -1,7 +1,7 @@
 //! Signing in and out of the screens. In demo mode (`serve --demo` only) a page lists the
 //! demo's people — finance, an approver, an auditor, an admin and an officer of each
 //! partnership — and signing in as one needs no password. A deployment's sign-in through the
-//! office's OpenID Connect provider builds on the same sessions (issue 43, still to come).
+//! office's OpenID Connect provider, still to come, will start the same sessions.
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
@@ -235,7 +235,7 @@ pub async fn sign_out(
     }
     let Some(token) = token_of(&req) else { return Ok(see_other("/sign-in")) };
     let Some(session) = session_of(&state, &req).await? else { return Ok(see_other("/sign-in")) };
-    if !session::same_secret(&form.csrf, &session.csrf) {
+    if !crate::http::auth::same_secret(&form.csrf, &session.csrf) {
         return Ok(super::forbidden("This form has expired or was not sent from this service. Go back and try again."));
     }
     state.tx(move |conn| Ok(session::end(conn, &token, chrono::Utc::now())?)).await?;
